@@ -1,0 +1,165 @@
+// Every error Skein throws: one base class, a few subclasses callers branch on, and the table of codes.
+// Codes are the API and never change; messages are prose that name the bad value and the way out.
+// instanceof works across two installed copies and after an error crossed a thread or process boundary.
+
+const ERROR_BRAND = Symbol.for('skein.error');
+
+/** Every stable error code Skein throws, with a one-line meaning. docs/errors.md lists the same table. */
+export const ERROR_CODES = Object.freeze({
+  SKEIN_ABORTED: 'The operation was aborted through its AbortSignal.',
+  SKEIN_TIMEOUT: 'The operation did not finish within its timeout.',
+  SKEIN_INTERNAL: 'An invariant broke: this is a bug in Skein.',
+  SKEIN_NON_ERROR_THROWN: 'User code threw a value that is not an Error; the value is in `cause`.',
+  SKEIN_TASK_INVALID: 'task() or actor() was called with something other than import.meta and a function or class.',
+  SKEIN_TASK_NOT_EXPORTED: 'A task or actor reference is not exported by the module it was defined in.',
+  SKEIN_POOL_INVALID_OPTION: 'A pool or call option has a wrong type or value.',
+  SKEIN_POOL_INVALID_TASK: 'What was passed to run is neither a task reference nor a self-contained function.',
+  SKEIN_POOL_TASK_NOT_FOUND: 'A worker could not import the task module or find the export in it.',
+  SKEIN_POOL_NOT_CLONEABLE: 'An argument or result cannot be copied to or from a worker.',
+  SKEIN_POOL_QUEUE_FULL: 'The pool queue holds maxQueue tasks already.',
+  SKEIN_POOL_CLOSED: 'The pool is closing or closed and takes no new work.',
+  SKEIN_POOL_DESTROYED: 'The pool was destroyed while the task was queued or running.',
+  SKEIN_POOL_WORKER_CRASHED: 'The worker running the task died (uncaught error, exit, out of memory, signal).',
+  SKEIN_POOL_ACTOR_RELEASED: 'A method was called on an actor that was already released.',
+  SKEIN_POOL_ACTOR_METHOD: 'The actor has no method of that name.',
+});
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface SkeinErrorOptions {
+  readonly cause?: unknown;
+}
+
+/**
+ * Base class of every error Skein throws. Branch on `code`, never on the message.
+ * @example
+ * try { await pool.run(task) } catch (err) { if (err instanceof SkeinError && err.code === 'SKEIN_POOL_CLOSED') … }
+ */
+export class SkeinError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: SkeinErrorOptions) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    Object.defineProperty(this, ERROR_BRAND, { value: code });
+  }
+
+  override get name(): string {
+    return this.constructor.name;
+  }
+
+  // Two installed copies of Skein, or an error rebuilt after crossing a thread, still pass instanceof:
+  // the check compares the brand (the code) against the codes the class stands for.
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (typeof value !== 'object' || value === null) return false;
+    const code = (value as Record<symbol, unknown>)[ERROR_BRAND];
+    if (typeof code !== 'string') return false;
+    const codes = (this as unknown as { codes?: readonly string[] }).codes;
+    return codes === undefined || codes.includes(code);
+  }
+}
+
+/** The operation was aborted; `cause` is the signal's reason. */
+export class AbortError extends SkeinError {
+  static readonly codes: readonly ErrorCode[] = ['SKEIN_ABORTED'];
+  constructor(message = 'The operation was aborted', options?: SkeinErrorOptions) {
+    super('SKEIN_ABORTED', message, options);
+  }
+}
+
+/** The operation did not finish within its timeout. */
+export class TimeoutError extends SkeinError {
+  static readonly codes: readonly ErrorCode[] = ['SKEIN_TIMEOUT'];
+  constructor(message: string, options?: SkeinErrorOptions) {
+    super('SKEIN_TIMEOUT', message, options);
+  }
+}
+
+/** Invalid input to a public API: an option, an argument, a task. */
+export class InvalidArgumentError extends SkeinError {
+  static readonly codes: readonly ErrorCode[] = [
+    'SKEIN_TASK_INVALID',
+    'SKEIN_POOL_INVALID_OPTION',
+    'SKEIN_POOL_INVALID_TASK',
+    'SKEIN_POOL_NOT_CLONEABLE',
+  ];
+}
+
+export interface WorkerCrashedErrorOptions extends SkeinErrorOptions {
+  /** The worker's exit code, or null when it was killed by a signal. */
+  readonly exitCode: number | null;
+  /** The signal that killed a worker process, if any. */
+  readonly signal?: string | null;
+  /** The pool's id of the worker that died. */
+  readonly workerId: number;
+}
+
+/** The worker running a task died before the task settled. The pool has already replaced it. */
+export class WorkerCrashedError extends SkeinError {
+  static readonly codes: readonly ErrorCode[] = ['SKEIN_POOL_WORKER_CRASHED'];
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  readonly workerId: number;
+  constructor(message: string, options: WorkerCrashedErrorOptions) {
+    super('SKEIN_POOL_WORKER_CRASHED', message, options);
+    this.exitCode = options.exitCode;
+    this.signal = options.signal ?? null;
+    this.workerId = options.workerId;
+  }
+}
+
+const CLASS_BY_CODE = new Map<string, new (message: string, options: never) => SkeinError>([
+  ['SKEIN_ABORTED', AbortError as never],
+  ['SKEIN_TIMEOUT', TimeoutError as never],
+  ['SKEIN_POOL_WORKER_CRASHED', WorkerCrashedError as never],
+]);
+
+/**
+ * Rebuilds a SkeinError of the right class from its code, message and extra fields: the one way
+ * engines and workers turn codes into errors.
+ */
+export function errorFromCode(code: string, message: string, fields: Record<string, unknown> = {}): SkeinError {
+  if (!Object.hasOwn(ERROR_CODES, code)) {
+    return new SkeinError('SKEIN_INTERNAL', `Unknown error code ${code}: ${message}; this is a bug in Skein`);
+  }
+  const Class = CLASS_BY_CODE.get(code);
+  const error =
+    Class === undefined
+      ? InvalidArgumentError.codes.includes(code as ErrorCode)
+        ? new InvalidArgumentError(code as ErrorCode, message, fields)
+        : new SkeinError(code as ErrorCode, message, fields)
+      : Class === WorkerCrashedError
+        ? new WorkerCrashedError(message, fields as never)
+        : new Class(message, fields as never);
+  for (const [key, value] of Object.entries(fields)) {
+    if (key !== 'cause' && !(key in error)) Object.defineProperty(error, key, { value, enumerable: true, writable: true, configurable: true });
+  }
+  return error;
+}
+
+/** Wraps a thrown value that is not an Error so callers always get an Error; the value stays in `cause`. */
+export function normalizeThrown(value: unknown): Error {
+  if (value instanceof Error) return value;
+  let shown: string;
+  try {
+    shown = typeof value === 'string' ? JSON.stringify(value) : String(value);
+  } catch {
+    shown = Object.prototype.toString.call(value);
+  }
+  return new SkeinError('SKEIN_NON_ERROR_THROWN', `Task threw a non-Error value: ${shown}`, { cause: value });
+}
+
+/** An AbortError carrying the signal's reason, or the reason itself when it already is a Skein timeout. */
+export function abortErrorFrom(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  if (reason instanceof SkeinError && (reason.code === 'SKEIN_TIMEOUT' || reason.code === 'SKEIN_ABORTED')) return reason;
+  if (reason instanceof DOMException && reason.name === 'TimeoutError') {
+    return new TimeoutError('The operation timed out through its AbortSignal', { cause: reason });
+  }
+  return new AbortError('The operation was aborted', { cause: reason });
+}
+
+/** An invariant broke. Never swallowed: callers rethrow it. */
+export function internalError(what: string): SkeinError {
+  return new SkeinError('SKEIN_INTERNAL', `${what}; this is a bug in Skein, please report it`);
+}

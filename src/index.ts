@@ -1,0 +1,15 @@
+// The root `skein` entry: the task reference, errors and the version. Each layer is its own subpath
+// (skein/pool, skein/trace, …) so importing one never loads another.
+
+export { actor, task, taskContext } from './task.ts';
+export type { ActorClass, Task, TaskContext, TaskOptions } from './task.ts';
+export {
+  AbortError,
+  ERROR_CODES,
+  InvalidArgumentError,
+  SkeinError,
+  TimeoutError,
+  WorkerCrashedError,
+} from './errors.ts';
+export type { ErrorCode, SkeinErrorOptions, WorkerCrashedErrorOptions } from './errors.ts';
+export { version } from './version.ts';
