@@ -1,0 +1,3 @@
+// piscina worker file: named exports, chosen per call with run(value, { name }).
+
+export { noop, spin, sumArray } from './work.ts';

@@ -1,0 +1,3 @@
+// tinypool worker file: named exports, chosen per call with run(value, { name }).
+
+export { noop, spin, sumArray } from './work.ts';
