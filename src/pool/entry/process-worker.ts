@@ -1,0 +1,44 @@
+// Entry of a ProcessPool child. Messages from the pool arrive over the IPC channel; messages to the pool
+// are written synchronously to fd 3 as frames, so whatever the child wrote before dying (even by
+// SIGKILL) reaches the pool, and a start mark per task tells the pool which task was running.
+
+import { writeSync } from 'node:fs';
+import { serialize } from 'node:v8';
+import { serializeError } from '../error-serdes.ts';
+import type { MainToWorker } from '../protocol.ts';
+import { WorkerRuntime } from './runtime.ts';
+
+/** Frame tags on fd 3: a 5-byte start mark ('S' + int32 id + 1, 0 = none) or 'M' + uint32 length + V8 payload. */
+const OUT_FD = 3;
+const FRAME_START = 0x53;
+const FRAME_MESSAGE = 0x4d;
+
+const header = Buffer.alloc(5);
+
+function writeAll(buffer: Uint8Array): void {
+  let offset = 0;
+  while (offset < buffer.length) offset += writeSync(OUT_FD, buffer, offset, buffer.length - offset);
+}
+
+const runtime = new WorkerRuntime({
+  post(message) {
+    const payload = serialize(message);
+    header[0] = FRAME_MESSAGE;
+    header.writeUInt32LE(payload.length, 1);
+    writeAll(header);
+    writeAll(payload);
+  },
+  markRunning(id) {
+    header[0] = FRAME_START;
+    header.writeInt32LE(id + 1, 1);
+    writeAll(header);
+  },
+  cancelRequested: () => false,
+  drain: () => false,
+  park: () => false,
+});
+
+process.on('uncaughtExceptionMonitor', (error) => runtime.post({ t: 'fatal', error: serializeError(error) }));
+process.on('message', (message: MainToWorker) => runtime.receive(message));
+// The pool closing the channel means it is gone or done with us.
+process.on('disconnect', () => process.exit(0));

@@ -1,0 +1,429 @@
+// The worker side of a pool, shared by threads and processes: runs the tasks it is handed one at a
+// time, in the order received, and answers each exactly once. Results are batched and flushed when the
+// queue runs dry, every FLUSH_INTERVAL_MS, before a task that reports its start, and at exit, so a
+// worker that dies loses at most what it computed since the last flush (the pool knows which).
+
+import { performance } from 'node:perf_hooks';
+import type { TransferListItem } from 'node:worker_threads';
+import { AbortError, SkeinError, TimeoutError } from '../../errors.ts';
+import { isTask, type TaskContext, taskContextStorage } from '../../task.ts';
+import { serializeError } from '../error-serdes.ts';
+import {
+  FLAG_REPORT_START,
+  type FunctionSpec,
+  KIND_ACTOR_CALL,
+  KIND_ACTOR_FREE,
+  KIND_ACTOR_NEW,
+  KIND_CALL,
+  KIND_CHUNK,
+  KIND_STAR_CHUNK,
+  type MainToWorker,
+  RESULT_STRIDE,
+  STATUS_ERROR,
+  STATUS_OK,
+  STATUS_SKIPPED,
+  TASK_STRIDE,
+  type WorkerToMain,
+} from '../protocol.ts';
+import { isTransfer } from '../transfer.ts';
+
+/** Results wait at most this long in the worker before being sent, while tasks keep running. */
+const FLUSH_INTERVAL_MS = 0.2;
+/** A flush carries at most this many results. */
+const FLUSH_MAX_RESULTS = 1024;
+
+/** What a runtime needs from its transport. */
+export interface RuntimePort {
+  /** Sends a message; throws (synchronously) when something in it cannot be copied. */
+  post(message: WorkerToMain, transfer: TransferListItem[]): void;
+  /** Records the task running now (id) or none (-1), where the pool can read it after a crash. */
+  markRunning(id: number): void;
+  /** True when the pool asked, through shared memory, to cancel this task. */
+  cancelRequested(id: number): boolean;
+  /** Takes messages that arrived without going through the event loop; true if any did. */
+  drain(): boolean;
+  /** Blocks briefly for new work when idle; true if messages arrived (they were handed to receive). */
+  park(): boolean;
+}
+
+type Loaded = { fn: Function; error?: undefined } | { fn?: undefined; error: Error };
+
+class RunningTaskContext implements TaskContext {
+  readonly #runtime: WorkerRuntime;
+  readonly id: number;
+  #controller: AbortController | undefined;
+
+  constructor(runtime: WorkerRuntime, id: number) {
+    this.#runtime = runtime;
+    this.id = id;
+  }
+
+  get workerId(): number {
+    return this.#runtime.workerId;
+  }
+
+  get signal(): AbortSignal {
+    this.#controller ??= new AbortController();
+    return this.#controller.signal;
+  }
+
+  get cancelled(): boolean {
+    if (this.#controller?.signal.aborted === true) return true;
+    if (this.#runtime.port.cancelRequested(this.id)) {
+      this.abort(new AbortError('The task was cancelled'));
+      return true;
+    }
+    return false;
+  }
+
+  throwIfCancelled(): void {
+    if (this.cancelled) throw this.signal.reason;
+  }
+
+  progress(value: unknown): void {
+    this.#runtime.post({ t: 'progress', id: this.id, value });
+  }
+
+  abort(reason: Error): void {
+    this.#controller ??= new AbortController();
+    if (!this.#controller.signal.aborted) this.#controller.abort(reason);
+  }
+}
+
+export class WorkerRuntime {
+  readonly port: RuntimePort;
+  workerId = -1;
+  readonly #functions: (Loaded | Promise<Loaded> | undefined)[] = [];
+  #queue: unknown[] = [];
+  #head = 0;
+  #results: unknown[] = [];
+  #transfer: TransferListItem[] = [];
+  #lastFlush = 0;
+  /** True while the pump owns the queue (running, or awaiting an async task or module). */
+  #busy = false;
+  #ready = false;
+  #reportHeap = false;
+  #current: RunningTaskContext | undefined;
+  readonly #skip = new Set<number>();
+  readonly #actors = new Map<number, object>();
+
+  constructor(port: RuntimePort) {
+    this.port = port;
+    // Results computed before an exit (process.exit in a task, an uncaught error) still reach the pool.
+    process.on('exit', () => this.#flush());
+  }
+
+  post(message: WorkerToMain): void {
+    this.port.post(message, []);
+  }
+
+  receive(message: MainToWorker): void {
+    switch (message.t) {
+      case 'run': {
+        const defs = message.defs;
+        if (defs !== undefined) {
+          for (let i = 0; i < defs.length; i += 2) this.#define(defs[i] as number, defs[i + 1] as FunctionSpec);
+        }
+        const tasks = message.tasks;
+        if (this.#head === this.#queue.length) {
+          this.#queue = tasks;
+          this.#head = 0;
+        } else {
+          for (let i = 0; i < tasks.length; i++) this.#queue.push(tasks[i]);
+        }
+        if (!this.#busy && this.#ready) this.#pump();
+        return;
+      }
+      case 'cancel': {
+        const reason =
+          message.reason === 'timeout'
+            ? new TimeoutError('The task ran past its timeout')
+            : new AbortError('The task was cancelled');
+        if (this.#current?.id === message.id) this.#current.abort(reason);
+        else this.#skip.add(message.id);
+        return;
+      }
+      case 'init':
+        this.workerId = message.workerId;
+        this.#reportHeap = message.reportHeap;
+        void this.#initialize(message.initializer);
+        return;
+      case 'stop':
+        this.#flush();
+        return;
+    }
+  }
+
+  async #initialize(initializer: { spec: FunctionSpec; args: readonly unknown[] } | undefined): Promise<void> {
+    if (initializer !== undefined) {
+      try {
+        const loaded = await load(initializer.spec);
+        if (loaded.error !== undefined) throw loaded.error;
+        await loaded.fn(...initializer.args);
+      } catch (error) {
+        this.post({ t: 'ready', error: serializeError(error) });
+        return;
+      }
+    }
+    this.#ready = true;
+    this.post({ t: 'ready' });
+    if (!this.#busy) this.#pump();
+  }
+
+  #define(key: number, spec: FunctionSpec): void {
+    if (this.#functions[key] !== undefined) return;
+    const loading = load(spec);
+    this.#functions[key] = loading;
+    void loading.then((loaded) => {
+      this.#functions[key] = loaded;
+    });
+  }
+
+  /** Runs queued tasks until the queue is empty or a task (or its module) must be awaited. */
+  #pump(): void {
+    this.#busy = true;
+    for (;;) {
+      if (this.#head >= this.#queue.length && !this.port.drain()) {
+        this.#flush();
+        if (this.port.park()) continue;
+        this.#busy = false;
+        return;
+      }
+      const queue = this.#queue;
+      const at = this.#head;
+      const id = queue[at] as number;
+      const kind = queue[at + 1] as number;
+      const key = queue[at + 2] as number;
+      if (this.#skip.size > 0 && this.#skip.delete(id)) {
+        this.#head += TASK_STRIDE;
+        this.#push(id, STATUS_SKIPPED, undefined, 0, 0);
+        continue;
+      }
+      let loaded: Loaded | Promise<Loaded> | undefined;
+      if (kind !== KIND_ACTOR_CALL && kind !== KIND_ACTOR_FREE) {
+        loaded = this.#functions[key];
+        if (loaded instanceof Promise) {
+          // The module is still loading: resume once it is, with this task still at the head.
+          void loaded.then(() => this.#pump());
+          return;
+        }
+      }
+      this.#head += TASK_STRIDE;
+      const args = queue[at + 3];
+      const extra = queue[at + 4];
+      const flags = queue[at + 5] as number;
+      if ((flags & FLAG_REPORT_START) !== 0) this.#flush(id);
+      if (this.#run(id, kind, key, loaded as Loaded | undefined, args, extra) === 'async') return;
+      if (this.#results.length >= FLUSH_MAX_RESULTS * RESULT_STRIDE || performance.now() - this.#lastFlush >= FLUSH_INTERVAL_MS) {
+        this.#flush();
+      }
+    }
+  }
+
+  /** Runs one task; returns 'async' when it continues the pump itself after a promise settles. */
+  #run(id: number, kind: number, key: number, loaded: Loaded | undefined, args: unknown, extra: unknown): 'sync' | 'async' {
+    const context = new RunningTaskContext(this, id);
+    this.#current = context;
+    const startEpoch = performance.timeOrigin + performance.now();
+    const start = performance.now();
+    this.port.markRunning(id);
+    let value: unknown;
+    let failed = false;
+    try {
+      if (loaded?.error !== undefined) throw loaded.error;
+      if (loaded === undefined && kind !== KIND_ACTOR_CALL && kind !== KIND_ACTOR_FREE) {
+        throw new SkeinError('SKEIN_INTERNAL', `Task ${id} names function key ${String(key)} that was never defined; this is a bug in Skein`);
+      }
+      value = taskContextStorage.run(context, invoke, this, kind, loaded?.fn, args, extra);
+    } catch (error) {
+      value = error;
+      failed = true;
+    }
+    if (!failed && isThenable(value)) {
+      value.then(
+        (result) => this.#settleAsync(context, STATUS_OK, result, startEpoch, start),
+        (error: unknown) => this.#settleAsync(context, STATUS_ERROR, error, startEpoch, start),
+      );
+      return 'async';
+    }
+    this.port.markRunning(-1);
+    this.#current = undefined;
+    this.#push(id, failed ? STATUS_ERROR : STATUS_OK, value, startEpoch, performance.now() - start);
+    return 'sync';
+  }
+
+  #settleAsync(context: RunningTaskContext, status: number, value: unknown, startEpoch: number, start: number): void {
+    this.port.markRunning(-1);
+    this.#current = undefined;
+    this.#push(context.id, status, value, startEpoch, performance.now() - start);
+    this.#pump();
+  }
+
+  #push(id: number, status: number, value: unknown, startEpoch: number, runMs: number): void {
+    if (status === STATUS_ERROR) value = serializeError(value);
+    else if (status === STATUS_OK && isTransfer(value)) {
+      for (const item of value.list) this.#transfer.push(item);
+      value = value.value;
+    }
+    this.#results.push(id, status, value, startEpoch, runMs);
+  }
+
+  /** Sends buffered results; `started` tells the pool a task that reports its start begins now. */
+  #flush(started?: number): void {
+    if (this.#results.length === 0 && started === undefined) return;
+    const results = this.#results;
+    const transfer = this.#transfer;
+    this.#results = [];
+    this.#transfer = [];
+    this.#lastFlush = performance.now();
+    const message: WorkerToMain = {
+      t: 'results',
+      results,
+      ...(this.#reportHeap ? { heap: process.memoryUsage().heapUsed } : {}),
+      ...(started === undefined ? {} : { started, startedAt: performance.timeOrigin + performance.now() }),
+    };
+    try {
+      this.port.post(message, transfer);
+    } catch {
+      this.#postOneByOne(results, transfer, message);
+    }
+  }
+
+  // Something in the batch cannot be copied: send results one by one so only the guilty task fails.
+  #postOneByOne(results: unknown[], transfer: TransferListItem[], batch: WorkerToMain): void {
+    for (let i = 0; i < results.length; i += RESULT_STRIDE) {
+      const entry = results.slice(i, i + RESULT_STRIDE);
+      const own = transfer.filter((item) => holds(entry[2], item));
+      try {
+        this.port.post({ t: 'results', results: entry }, own);
+      } catch (error) {
+        entry[1] = STATUS_ERROR;
+        entry[2] = serializeError(
+          new SkeinError(
+            'SKEIN_POOL_NOT_CLONEABLE',
+            `The task's result cannot be copied to the caller (${(error as Error).message}); return structured-clone data: no functions, class instances lose their prototype`,
+          ),
+        );
+        this.port.post({ t: 'results', results: entry }, []);
+      }
+    }
+    if (batch.t === 'results' && batch.started !== undefined) {
+      this.port.post({ t: 'results', results: [], started: batch.started, startedAt: batch.startedAt ?? 0 }, []);
+    }
+  }
+
+  actor(id: number): object {
+    const instance = this.#actors.get(id);
+    if (instance === undefined) {
+      throw new SkeinError('SKEIN_POOL_ACTOR_RELEASED', `Actor ${id} was released; create a new one with pool.actor()`);
+    }
+    return instance;
+  }
+
+  addActor(id: number, instance: object): void {
+    this.#actors.set(id, instance);
+  }
+
+  removeActor(id: number): object | undefined {
+    const instance = this.#actors.get(id);
+    this.#actors.delete(id);
+    return instance;
+  }
+}
+
+function invoke(runtime: WorkerRuntime, kind: number, fn: Function | undefined, args: unknown, extra: unknown): unknown {
+  switch (kind) {
+    case KIND_CALL:
+      return fn!(...(args as unknown[]));
+    case KIND_CHUNK: {
+      const call = fn!;
+      return mapChunk(args as unknown[], (item) => call(item));
+    }
+    case KIND_STAR_CHUNK: {
+      const call = fn!;
+      return mapChunk(args as unknown[][], (item) => call(...item));
+    }
+    case KIND_ACTOR_NEW:
+      runtime.addActor(extra as number, new (fn as new (...a: unknown[]) => object)(...(args as unknown[])));
+      return undefined;
+    case KIND_ACTOR_CALL: {
+      const [actorId, method] = extra as [number, string];
+      const instance = runtime.actor(actorId) as Record<string, unknown>;
+      const member = instance[method];
+      if (typeof member !== 'function') {
+        throw new SkeinError(
+          'SKEIN_POOL_ACTOR_METHOD',
+          `The actor of class ${instance.constructor.name} has no method ${JSON.stringify(method)}`,
+        );
+      }
+      return member.apply(instance, args as unknown[]);
+    }
+    case KIND_ACTOR_FREE: {
+      const instance = runtime.removeActor(extra as number) as Record<symbol, unknown> | undefined;
+      const asyncDispose = instance?.[Symbol.asyncDispose];
+      if (typeof asyncDispose === 'function') return asyncDispose.call(instance);
+      const dispose = instance?.[Symbol.dispose];
+      if (typeof dispose === 'function') dispose.call(instance);
+      return undefined;
+    }
+    default:
+      throw new SkeinError('SKEIN_INTERNAL', `Unknown task kind ${kind}; this is a bug in Skein`);
+  }
+}
+
+function mapChunk<T>(items: T[], call: (item: T) => unknown): unknown {
+  const results = new Array<unknown>(items.length);
+  let async = false;
+  for (let i = 0; i < items.length; i++) {
+    const value = call(items[i]!);
+    if (!async && isThenable(value)) async = true;
+    results[i] = value;
+  }
+  return async ? Promise.all(results) : results;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
+function holds(value: unknown, item: TransferListItem): boolean {
+  if (value === item) return true;
+  if (ArrayBuffer.isView(value)) return value.buffer === item;
+  if (typeof value === 'object' && value !== null) {
+    for (const inner of Object.values(value)) if (holds(inner, item)) return true;
+  }
+  return false;
+}
+
+async function load(spec: FunctionSpec): Promise<Loaded> {
+  try {
+    if (spec.type === 'inline') {
+      const fn: unknown = new Function(`"use strict"; return (${spec.source});`)();
+      if (typeof fn !== 'function') throw new TypeError('the source does not evaluate to a function');
+      return { fn };
+    }
+    const namespace = (await import(spec.moduleUrl)) as Record<string, unknown>;
+    const value = namespace[spec.exportName];
+    if (typeof value !== 'function') {
+      throw new SkeinError(
+        'SKEIN_POOL_TASK_NOT_FOUND',
+        `Module ${spec.moduleUrl} has no function export ${JSON.stringify(spec.exportName)}; export the task or actor under that name`,
+      );
+    }
+    return { fn: isTask(value) ? value.fn : value };
+  } catch (error) {
+    if (error instanceof SkeinError) return { error };
+    const what = spec.type === 'inline' ? 'compile the inline function' : `import ${spec.moduleUrl}`;
+    return {
+      error: new SkeinError(
+        'SKEIN_POOL_TASK_NOT_FOUND',
+        `The worker could not ${what}: ${(error as Error)?.message ?? String(error)}; check the path and that the module loads on its own`,
+        { cause: error },
+      ),
+    };
+  }
+}

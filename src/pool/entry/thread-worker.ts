@@ -1,0 +1,46 @@
+// Entry of a ThreadPool worker thread. Idle, it parks in Atomics.wait on the pool's doorbell and takes
+// messages with receiveMessageOnPort, which wakes faster than the event loop; after PARK_MS without
+// work it returns to the event loop so timers and I/O left by tasks run.
+
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import {
+  CONTROL_CANCEL,
+  CONTROL_DOORBELL,
+  CONTROL_LAST_STARTED,
+  CONTROL_RUNNING,
+  type MainToWorker,
+} from '../protocol.ts';
+import { WorkerRuntime } from './runtime.ts';
+
+/** How long an idle worker blocks waiting for work before yielding to its event loop. */
+const PARK_MS = 2;
+
+const port = parentPort!;
+const control = new Int32Array((workerData as { control: SharedArrayBuffer }).control);
+
+function drain(): boolean {
+  let any = false;
+  for (let entry = receiveMessageOnPort(port); entry !== undefined; entry = receiveMessageOnPort(port)) {
+    any = true;
+    runtime.receive(entry.message as MainToWorker);
+  }
+  return any;
+}
+
+const runtime = new WorkerRuntime({
+  post: (message, transfer) => port.postMessage(message, transfer),
+  markRunning(id) {
+    if (id >= 0) Atomics.store(control, CONTROL_LAST_STARTED, id + 1);
+    Atomics.store(control, CONTROL_RUNNING, id + 1);
+  },
+  cancelRequested: (id) => Atomics.load(control, CONTROL_CANCEL) === id + 1,
+  drain,
+  park() {
+    const seen = Atomics.load(control, CONTROL_DOORBELL);
+    if (drain()) return true;
+    Atomics.wait(control, CONTROL_DOORBELL, seen, PARK_MS);
+    return drain();
+  },
+});
+
+port.on('message', (message: MainToWorker) => runtime.receive(message));

@@ -1,0 +1,910 @@
+// The pool itself, for any kind of worker: queue, dispatch, results, cancellation, crashes, actors,
+// lifecycle and stats. ThreadPool and ProcessPool only choose the WorkerFactory.
+// Invariants: every call settles exactly once; a task is in the queue or in exactly one worker's hand;
+// a worker's hand lists its tasks in the order sent, which is the order the worker runs them.
+
+import { channel } from 'node:diagnostics_channel';
+import { addAbortListener, EventEmitter } from 'node:events';
+import { performance } from 'node:perf_hooks';
+import type { TransferListItem } from 'node:worker_threads';
+import {
+  abortErrorFrom,
+  InvalidArgumentError,
+  internalError,
+  SkeinError,
+  TimeoutError,
+  WorkerCrashedError,
+} from '../errors.ts';
+import { actorInfo, describe } from '../task.ts';
+import { SpanRecorder, type Span } from '../trace/index.ts';
+import { createActorProxy } from './actor-proxy.ts';
+import { type ChunkCost, chunkedMap } from './chunked-map.ts';
+import { deserializeError, isSerializedError } from './error-serdes.ts';
+import type { ActorProxy, CancelMode, Executor, ExecutorEvents, MapOptions, Runnable, RunOptions } from './executor.ts';
+import { FunctionRegistry } from './function-registry.ts';
+import { checkCancelMode, checkDuration, type PoolOptions, type ResolvedPoolOptions, resolvePoolOptions } from './options.ts';
+import {
+  FLAG_REPORT_START,
+  KIND_ACTOR_CALL,
+  KIND_ACTOR_FREE,
+  KIND_ACTOR_NEW,
+  KIND_CALL,
+  KIND_CHUNK,
+  KIND_STAR_CHUNK,
+  type FunctionSpec,
+  RESULT_STRIDE,
+  type ResultsMessage,
+  STATUS_OK,
+  STATUS_SKIPPED,
+  TASK_STRIDE,
+  type WorkerToMain,
+} from './protocol.ts';
+import { type PoolStats, StatsRecorder } from './stats.ts';
+import { TaskQueue } from './task-queue.ts';
+import type { WorkerExit, WorkerFactory, WorkerHandle } from './worker-handle.ts';
+
+/** Keep about this much work in each worker's hand so it never waits for the pool between tasks. */
+const TARGET_IN_HAND_MS = 2;
+const MIN_IN_HAND = 2;
+const MAX_IN_HAND = 1024;
+/** Weight of the newest run time in the moving average that sizes hands. */
+const RUN_TIME_SMOOTHING = 0.2;
+/** Task ids wrap below 2^30 so id + 1 always fits the shared Int32 slots. */
+const MAX_TASK_ID = 2 ** 30;
+
+const EMPTY_OPTIONS: RunOptions = Object.freeze({});
+const NO_TRANSFER: readonly TransferListItem[] = Object.freeze([]);
+const taskChannel = channel('skein:pool:task');
+
+class TaskRecord {
+  readonly id: number;
+  readonly kind: number;
+  readonly key: number;
+  readonly args: unknown;
+  readonly extra: unknown;
+  readonly flags: number;
+  readonly priority: number;
+  readonly transfer: readonly TransferListItem[] | undefined;
+  readonly submittedAt: number;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+  readonly timeout: number;
+  readonly cancelMode: CancelMode;
+  readonly onProgress: ((value: unknown) => void) | undefined;
+  /** A worker this task must run on (actor calls, broadcast), or undefined for any. */
+  readonly pinned: WorkerSlot | undefined;
+  worker: WorkerSlot | undefined = undefined;
+  settled = false;
+  started = false;
+  timer: NodeJS.Timeout | undefined = undefined;
+  abortListener: Disposable | undefined = undefined;
+  cost: ChunkCost | undefined = undefined;
+
+  constructor(
+    id: number,
+    kind: number,
+    key: number,
+    args: unknown,
+    extra: unknown,
+    options: RunOptions,
+    timeout: number,
+    cancelMode: CancelMode,
+    pinned: WorkerSlot | undefined,
+    resolve: (value: unknown) => void,
+    reject: (error: unknown) => void,
+  ) {
+    this.id = id;
+    this.kind = kind;
+    this.key = key;
+    this.args = args;
+    this.extra = extra;
+    this.priority = options.priority ?? 0;
+    this.transfer = options.transfer;
+    this.onProgress = options.onProgress;
+    this.timeout = timeout;
+    this.cancelMode = cancelMode;
+    this.pinned = pinned;
+    this.resolve = resolve;
+    this.reject = reject;
+    this.submittedAt = performance.now();
+    this.flags =
+      Number.isFinite(timeout) || (cancelMode === 'terminate' && options.signal !== undefined) ? FLAG_REPORT_START : 0;
+  }
+}
+
+class WorkerSlot {
+  readonly id: number;
+  handle!: WorkerHandle;
+  /** Tasks sent and not yet answered, in the order sent. */
+  readonly inHand = new Map<number, TaskRecord>();
+  /** Function keys this worker has been sent the spec of. */
+  readonly known: boolean[] = [];
+  readonly pinnedQueue: TaskRecord[] = [];
+  readonly actorIds = new Set<number>();
+  readonly startedAt = performance.now();
+  ready = false;
+  /** Takes no new tasks; stopped once its hand is empty (recycling). */
+  retiring = false;
+  /** We are stopping it: its exit is not a crash. */
+  stopping = false;
+  exited = false;
+  /** Set when the pool killed it to stop a cancelled task. */
+  killedFor = -1;
+  initError: Error | undefined = undefined;
+  tasksDone = 0;
+  referenced = true;
+  idleSince = 0;
+  idleTimer: NodeJS.Timeout | undefined = undefined;
+
+  constructor(id: number) {
+    this.id = id;
+  }
+}
+
+interface ActorState {
+  readonly id: number;
+  readonly slot: WorkerSlot;
+  released: Promise<void> | undefined;
+  dead: Error | undefined;
+}
+
+/** Shared implementation of ThreadPool and ProcessPool. */
+export abstract class BasePool extends EventEmitter<ExecutorEvents> implements Executor {
+  abstract readonly kind: 'thread' | 'process';
+  /** The resolved, frozen options. */
+  readonly options: ResolvedPoolOptions;
+  readonly #factory: WorkerFactory;
+  readonly #registry = new FunctionRegistry();
+  readonly #queue = new TaskQueue<TaskRecord>();
+  readonly #workers = new Set<WorkerSlot>();
+  readonly #actors = new Map<number, ActorState>();
+  readonly #stats = new StatsRecorder();
+  readonly #spans: SpanRecorder | undefined;
+  #nextTaskId = 1;
+  #nextWorkerId = 1;
+  #nextActorId = 1;
+  #inHandTotal = 0;
+  #activeMaps = 0;
+  #avgRunMs = -1;
+  #dispatchScheduled = false;
+  #state: 'open' | 'closing' | 'destroyed' = 'open';
+  #closing: Promise<void> | undefined;
+  #destroying: Promise<void> | undefined;
+  #drainWaiters: (() => void)[] = [];
+  #initializer: { spec: FunctionSpec; args: readonly unknown[] } | undefined | Promise<void>;
+  readonly #dispatchBound = () => this.#dispatch();
+
+  constructor(options: PoolOptions | undefined, factory: WorkerFactory) {
+    super();
+    this.options = resolvePoolOptions(options);
+    this.#factory = factory;
+    this.#spans = this.options.trace ? new SpanRecorder() : undefined;
+    const initializer = this.options.initializer;
+    if (initializer !== undefined) {
+      const key = this.#registry.keyOf(initializer.task);
+      const args = initializer.args ?? [];
+      // Workers wait for the initializer's export name before they start.
+      this.#initializer =
+        typeof key === 'number'
+          ? { spec: this.#registry.specs[key]!, args }
+          : key.then(
+              (resolved) => {
+                this.#initializer = { spec: this.#registry.specs[resolved]!, args };
+                this.#ensureMinWorkers();
+                this.#scheduleDispatch();
+              },
+              (error: unknown) => {
+                this.#initializer = undefined;
+                void this.destroy(error);
+              },
+            );
+    }
+    this.#ensureMinWorkers();
+  }
+
+  run<A extends unknown[], R>(task: Runnable<A, R>, ...args: A): Promise<Awaited<R>> {
+    return this.submit(task, args);
+  }
+
+  submit<A extends unknown[], R>(task: Runnable<A, R>, args: A, options: RunOptions = EMPTY_OPTIONS): Promise<Awaited<R>> {
+    try {
+      this.#checkOpen();
+      if (!Array.isArray(args)) {
+        throw new InvalidArgumentError('SKEIN_POOL_INVALID_OPTION', `submit args must be an array of arguments (got ${describe(args)}); use run(task, ...args) to pass them one by one`);
+      }
+      if (options !== EMPTY_OPTIONS) checkRunOptions(options);
+      const key = this.#registry.keyOf(task);
+      if (typeof key === 'number') return this.#enqueue(KIND_CALL, key, args, undefined, options, undefined) as Promise<Awaited<R>>;
+      return key.then((resolved) => {
+        this.#checkOpen();
+        return this.#enqueue(KIND_CALL, resolved, args, undefined, options, undefined);
+      }) as Promise<Awaited<R>>;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  async map<T, R>(task: Runnable<[T], R>, items: Iterable<T> | AsyncIterable<T>, options?: MapOptions): Promise<Awaited<R>[]> {
+    const out: Awaited<R>[] = [];
+    for await (const chunk of this.#chunks(KIND_CHUNK, task, items, options, true)) {
+      for (let i = 0; i < chunk.length; i++) out.push(chunk[i] as Awaited<R>);
+    }
+    return out;
+  }
+
+  async *imap<T, R>(task: Runnable<[T], R>, items: Iterable<T> | AsyncIterable<T>, options?: MapOptions): AsyncIterableIterator<Awaited<R>> {
+    for await (const chunk of this.#chunks(KIND_CHUNK, task, items, options, true)) yield* chunk as Awaited<R>[];
+  }
+
+  async *imapUnordered<T, R>(
+    task: Runnable<[T], R>,
+    items: Iterable<T> | AsyncIterable<T>,
+    options?: MapOptions,
+  ): AsyncIterableIterator<Awaited<R>> {
+    for await (const chunk of this.#chunks(KIND_CHUNK, task, items, options, false)) yield* chunk as Awaited<R>[];
+  }
+
+  async starmap<A extends unknown[], R>(task: Runnable<A, R>, items: Iterable<A> | AsyncIterable<A>, options?: MapOptions): Promise<Awaited<R>[]> {
+    const out: Awaited<R>[] = [];
+    for await (const chunk of this.#chunks(KIND_STAR_CHUNK, task, items, options, true)) {
+      for (let i = 0; i < chunk.length; i++) out.push(chunk[i] as Awaited<R>);
+    }
+    return out;
+  }
+
+  async *#chunks(
+    kind: number,
+    task: unknown,
+    items: Iterable<unknown> | AsyncIterable<unknown>,
+    options: MapOptions | undefined,
+    ordered: boolean,
+  ): AsyncGenerator<unknown[], void, undefined> {
+    this.#checkOpen();
+    const key = await this.#registry.keyOf(task);
+    this.#checkOpen();
+    this.#activeMaps++;
+    try {
+      const submit = (chunk: unknown[], cost: ChunkCost, signal: AbortSignal): Promise<unknown[]> => {
+        return this.#enqueue(kind, key, chunk, undefined, { signal }, undefined, cost) as Promise<unknown[]>;
+      };
+      yield* chunkedMap(items, submit, { ordered, workers: this.options.maxWorkers, options: options ?? {} });
+    } finally {
+      this.#activeMaps--;
+      this.#checkDrained();
+    }
+  }
+
+  async broadcast<A extends unknown[], R>(task: Runnable<A, R>, ...args: A): Promise<Awaited<R>[]> {
+    this.#checkOpen();
+    const key = await this.#registry.keyOf(task);
+    this.#checkOpen();
+    if (this.#workers.size === 0) this.#spawn();
+    const calls: Promise<unknown>[] = [];
+    for (const slot of this.#workers) {
+      if (!slot.exited && !slot.stopping) calls.push(this.#enqueue(KIND_CALL, key, args, undefined, EMPTY_OPTIONS, slot));
+    }
+    return Promise.all(calls) as Promise<Awaited<R>[]>;
+  }
+
+  async actor<T extends object, A extends unknown[]>(Class: new (...args: A) => T, ...args: A): Promise<ActorProxy<T>> {
+    this.#checkOpen();
+    const key = await this.#registry.actorKeyOf(Class);
+    this.#checkOpen();
+    // An actor goes to the live worker holding the fewest actors; a new worker while below maxWorkers.
+    let slot: WorkerSlot | undefined;
+    for (const candidate of this.#workers) {
+      if (candidate.exited || candidate.stopping || candidate.retiring) continue;
+      if (slot === undefined || candidate.actorIds.size < slot.actorIds.size) slot = candidate;
+    }
+    if (slot === undefined || (slot.actorIds.size > 0 && this.#workers.size < this.options.maxWorkers)) {
+      slot = this.#spawn() ?? slot;
+    }
+    if (slot === undefined) throw new SkeinError('SKEIN_POOL_WORKER_CRASHED', 'No worker could be started for the actor');
+    const id = this.#nextActorId++;
+    const state: ActorState = { id, slot, released: undefined, dead: undefined };
+    slot.actorIds.add(id);
+    this.#actors.set(id, state);
+    try {
+      await this.#enqueue(KIND_ACTOR_NEW, key, args, id, EMPTY_OPTIONS, slot);
+    } catch (error) {
+      slot.actorIds.delete(id);
+      this.#actors.delete(id);
+      throw error;
+    }
+    const className = actorInfo(Class)?.exportName ?? Class.name;
+    return createActorProxy<T>(
+      {
+        call: (method, callArgs) => {
+          if (state.released !== undefined) {
+            return Promise.reject(new SkeinError('SKEIN_POOL_ACTOR_RELEASED', `The ${className} actor was released; create a new one with pool.actor()`));
+          }
+          if (state.dead !== undefined) return Promise.reject(state.dead);
+          if (this.#state === 'destroyed') return Promise.reject(this.#destroyedError(undefined));
+          return this.#enqueue(KIND_ACTOR_CALL, -1, callArgs, [id, method], EMPTY_OPTIONS, state.slot);
+        },
+        release: () => {
+          state.released ??= (async () => {
+            if (state.dead === undefined && !state.slot.exited && this.#state !== 'destroyed') {
+              await this.#enqueue(KIND_ACTOR_FREE, -1, [], id, EMPTY_OPTIONS, state.slot).catch(() => {});
+            }
+            state.slot.actorIds.delete(id);
+            this.#actors.delete(id);
+            this.#afterAnswer(state.slot);
+          })();
+          return state.released;
+        },
+      },
+      className,
+    );
+  }
+
+  stats(): PoolStats {
+    let busyWorkers = 0;
+    let openWorkerMs = 0;
+    const now = performance.now();
+    for (const slot of this.#workers) {
+      if (slot.inHand.size > 0) busyWorkers++;
+      openWorkerMs += now - slot.startedAt;
+    }
+    return this.#stats.snapshot({
+      workers: this.#workers.size,
+      busyWorkers,
+      queued: this.#queue.size,
+      running: busyWorkers,
+      openWorkerMs,
+    });
+  }
+
+  spans(): readonly Span[] {
+    return this.#spans?.spans() ?? [];
+  }
+
+  /** Finishes queued and running work, refuses new work, then stops the workers. Idempotent. */
+  close(): Promise<void> {
+    if (this.#destroying !== undefined) return this.#destroying;
+    if (this.#closing !== undefined) return this.#closing;
+    this.#state = 'closing';
+    this.#closing = (async () => {
+      await new Promise<void>((resolve) => {
+        this.#drainWaiters.push(resolve);
+        this.#checkDrained();
+      });
+      await this.#stopAll();
+    })();
+    return this.#closing;
+  }
+
+  /** Rejects everything queued or running with SKEIN_POOL_DESTROYED and stops the workers now. Idempotent. */
+  destroy(reason?: unknown): Promise<void> {
+    if (this.#destroying !== undefined) return this.#destroying;
+    this.#state = 'destroyed';
+    const error = this.#destroyedError(reason);
+    for (const record of this.#queue.drain()) this.#settle(record, false, error);
+    for (const slot of this.#workers) {
+      for (const record of slot.pinnedQueue.splice(0)) this.#settle(record, false, error);
+      for (const record of slot.inHand.values()) this.#settle(record, false, error);
+    }
+    for (const state of this.#actors.values()) state.dead ??= error;
+    this.#destroying = this.#stopAll();
+    for (const resolve of this.#drainWaiters.splice(0)) resolve();
+    return this.#destroying;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    const timeout = this.options.closeTimeout;
+    if (!Number.isFinite(timeout)) return this.close();
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<'expired'>((resolve) => {
+      timer = setTimeout(() => resolve('expired'), timeout);
+    });
+    try {
+      const outcome = await Promise.race([this.close().then(() => 'closed' as const), expired]);
+      if (outcome === 'expired') {
+        await this.destroy(new TimeoutError(`close() did not finish within closeTimeout (${timeout} ms)`));
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #destroyedError(reason: unknown): SkeinError {
+    return new SkeinError('SKEIN_POOL_DESTROYED', 'The pool was destroyed before the task finished', reason === undefined ? undefined : { cause: reason });
+  }
+
+  #checkOpen(): void {
+    if (this.#state !== 'open') {
+      if (this.#state === 'destroyed') throw new SkeinError('SKEIN_POOL_CLOSED', 'The pool was destroyed and takes no new work; create a new pool');
+      throw new SkeinError('SKEIN_POOL_CLOSED', 'The pool is closing and takes no new work; submit before close() or create a new pool');
+    }
+  }
+
+  #enqueue(
+    kind: number,
+    key: number,
+    args: unknown,
+    extra: unknown,
+    options: RunOptions,
+    pinned: WorkerSlot | undefined,
+    cost?: ChunkCost,
+  ): Promise<unknown> {
+    const signal = options.signal;
+    if (signal?.aborted === true) return Promise.reject(abortErrorFrom(signal));
+    if (this.#state === 'destroyed') return Promise.reject(this.#destroyedError(undefined));
+    if (pinned === undefined && this.#queue.size >= this.options.maxQueue) {
+      return Promise.reject(
+        new SkeinError(
+          'SKEIN_POOL_QUEUE_FULL',
+          `The pool queue already holds maxQueue (${this.options.maxQueue}) tasks; wait for some to finish (backpressure) or raise maxQueue`,
+        ),
+      );
+    }
+    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
+    const id = this.#nextTaskId;
+    this.#nextTaskId = id + 1 >= MAX_TASK_ID ? 1 : id + 1;
+    const record = new TaskRecord(
+      id,
+      kind,
+      key,
+      args,
+      extra,
+      options,
+      options.timeout ?? this.options.taskTimeout,
+      options.cancelMode ?? this.options.cancelMode,
+      pinned,
+      resolve,
+      reject,
+    );
+    record.cost = cost;
+    if (signal !== undefined) {
+      record.abortListener = addAbortListener(signal, () => this.#cancel(record, abortErrorFrom(signal), 'abort'));
+    }
+    if (pinned === undefined) this.#queue.push(record);
+    else pinned.pinnedQueue.push(record);
+    this.#scheduleDispatch();
+    return promise;
+  }
+
+  #scheduleDispatch(): void {
+    if (this.#dispatchScheduled) return;
+    this.#dispatchScheduled = true;
+    queueMicrotask(this.#dispatchBound);
+  }
+
+  #handLimit(): number {
+    if (this.#avgRunMs < 0) return MIN_IN_HAND;
+    return Math.max(MIN_IN_HAND, Math.min(MAX_IN_HAND, Math.ceil(TARGET_IN_HAND_MS / Math.max(this.#avgRunMs, 1e-6))));
+  }
+
+  /** Hands queued tasks to workers with room, starting workers while the backlog exceeds the room. */
+  #dispatch(): void {
+    this.#dispatchScheduled = false;
+    if (this.#state === 'destroyed' || this.#initializer instanceof Promise) return;
+    const limit = this.#handLimit();
+    let room = 0;
+    let eligible = 0;
+    for (const slot of this.#workers) {
+      if (slot.pinnedQueue.length > 0 && !slot.exited) this.#send(slot, slot.pinnedQueue.splice(0));
+      if (slot.ready && !slot.retiring && !slot.stopping) {
+        const free = limit - slot.inHand.size;
+        if (free > 0) {
+          room += free;
+          eligible++;
+        }
+      } else if (!slot.ready && !slot.stopping) room += limit;
+    }
+    while (this.#queue.size > room && this.#workers.size < this.options.maxWorkers) {
+      if (this.#spawn() === undefined) return;
+      room += limit;
+    }
+    if (this.#queue.size === 0 || eligible === 0) return;
+    for (const slot of this.#workers) {
+      if (!slot.ready || slot.retiring || slot.stopping) continue;
+      const free = limit - slot.inHand.size;
+      if (free <= 0) continue;
+      const share = Math.ceil(this.#queue.size / eligible--);
+      const count = Math.min(free, share);
+      const batch: TaskRecord[] = [];
+      for (let i = 0; i < count; i++) batch.push(this.#queue.shift()!);
+      this.#send(slot, batch);
+      if (this.#queue.size === 0) break;
+    }
+  }
+
+  #send(slot: WorkerSlot, records: TaskRecord[]): void {
+    const tasks = new Array<unknown>(records.length * TASK_STRIDE);
+    let defs: unknown[] | undefined;
+    let transfer: TransferListItem[] | undefined;
+    let j = 0;
+    for (const record of records) {
+      const key = record.key;
+      if (key >= 0 && slot.known[key] !== true) {
+        defs ??= [];
+        defs.push(key, this.#registry.specs[key]);
+        slot.known[key] = true;
+      }
+      tasks[j++] = record.id;
+      tasks[j++] = record.kind;
+      tasks[j++] = key;
+      tasks[j++] = record.args;
+      tasks[j++] = record.extra;
+      tasks[j++] = record.flags;
+      if (record.transfer !== undefined) {
+        transfer ??= [];
+        for (const item of record.transfer) transfer.push(item);
+      }
+      record.worker = slot;
+      slot.inHand.set(record.id, record);
+    }
+    this.#inHandTotal += records.length;
+    try {
+      slot.handle.send({ t: 'run', defs, tasks }, transfer ?? NO_TRANSFER);
+    } catch (error) {
+      // Undo, then find the task that cannot be copied by sending one at a time.
+      for (const record of records) {
+        slot.inHand.delete(record.id);
+        record.worker = undefined;
+      }
+      this.#inHandTotal -= records.length;
+      if (defs !== undefined) for (let i = 0; i < defs.length; i += 2) slot.known[defs[i] as number] = false;
+      if (records.length === 1) {
+        this.#settle(records[0]!, false, notCloneable(records[0]!, error));
+        return;
+      }
+      for (const record of records) this.#send(slot, [record]);
+      return;
+    }
+    this.#updateRef(slot);
+  }
+
+  #spawn(): WorkerSlot | undefined {
+    const slot = new WorkerSlot(this.#nextWorkerId++);
+    try {
+      slot.handle = this.#factory(
+        {
+          workerId: slot.id,
+          name: this.options.name,
+          env: this.options.env,
+          execArgv: this.options.execArgv,
+          resourceLimits: this.options.resourceLimits,
+        },
+        {
+          message: (message) => this.#onMessage(slot, message),
+          exit: (exit) => this.#onExit(slot, exit),
+        },
+      );
+    } catch (error) {
+      const crash = new WorkerCrashedError(`A worker could not be started: ${(error as Error).message}`, {
+        exitCode: null,
+        workerId: slot.id,
+        cause: error,
+      });
+      for (const record of this.#queue.drain()) this.#settle(record, false, crash);
+      return undefined;
+    }
+    const initializer = this.#initializer instanceof Promise ? undefined : this.#initializer;
+    slot.handle.send(
+      { t: 'init', workerId: slot.id, initializer, reportHeap: Number.isFinite(this.options.maxHeapUsedBytes) },
+      NO_TRANSFER,
+    );
+    this.#workers.add(slot);
+    this.emit('workerStart', slot.id);
+    return slot;
+  }
+
+  #ensureMinWorkers(): void {
+    if (this.#state !== 'open' || this.#initializer instanceof Promise) return;
+    while (this.#workers.size < this.options.minWorkers) if (this.#spawn() === undefined) return;
+  }
+
+  #onMessage(slot: WorkerSlot, message: WorkerToMain): void {
+    switch (message.t) {
+      case 'results':
+        this.#onResults(slot, message);
+        return;
+      case 'progress': {
+        const record = slot.inHand.get(message.id);
+        if (record !== undefined && !record.settled && record.onProgress !== undefined) {
+          try {
+            record.onProgress(message.value);
+          } catch (error) {
+            // A throwing callback is the caller's bug; surface it like a throwing event listener.
+            process.nextTick(() => {
+              throw error;
+            });
+          }
+        }
+        return;
+      }
+      case 'ready':
+        if (message.error !== undefined && isSerializedError(message.error)) {
+          slot.initError = deserializeError(message.error);
+          void slot.handle.kill();
+          return;
+        }
+        slot.ready = true;
+        this.#updateRef(slot);
+        this.#dispatch();
+        return;
+      case 'fatal':
+        return;
+    }
+  }
+
+  #onResults(slot: WorkerSlot, message: ResultsMessage): void {
+    const results = message.results;
+    const tracing = this.#spans !== undefined || taskChannel.hasSubscribers;
+    for (let i = 0; i < results.length; i += RESULT_STRIDE) {
+      const id = results[i] as number;
+      const record = slot.inHand.get(id);
+      if (record === undefined) continue;
+      slot.inHand.delete(id);
+      this.#inHandTotal--;
+      const status = results[i + 1] as number;
+      if (status === STATUS_SKIPPED) continue;
+      const runMs = results[i + 4] as number;
+      const startEpoch = results[i + 3] as number;
+      slot.tasksDone++;
+      this.#avgRunMs = this.#avgRunMs < 0 ? runMs : this.#avgRunMs + RUN_TIME_SMOOTHING * (runMs - this.#avgRunMs);
+      if (record.cost !== undefined) {
+        const perItem = runMs / Math.max(1, (record.args as unknown[]).length);
+        record.cost.perItemMs = record.cost.perItemMs < 0 ? perItem : (record.cost.perItemMs + perItem) / 2;
+      }
+      const waitMs = startEpoch - performance.timeOrigin - record.submittedAt;
+      this.#stats.recordRun(runMs, waitMs);
+      const ok = status === STATUS_OK;
+      if (ok) this.#stats.completed++;
+      else this.#stats.failed++;
+      if (tracing) this.#trace(slot, record, startEpoch, runMs, ok);
+      if (!record.settled) {
+        const value = results[i + 2];
+        this.#settle(record, ok, ok ? value : isSerializedError(value) ? deserializeError(value) : value);
+      }
+    }
+    if (message.heap !== undefined && message.heap > this.options.maxHeapUsedBytes) slot.retiring = true;
+    if (slot.tasksDone >= this.options.maxTasksPerWorker) slot.retiring = true;
+    if (message.started !== undefined) this.#onStarted(slot, message.started);
+    this.#afterAnswer(slot);
+    if (this.#queue.size > 0) this.#dispatch();
+  }
+
+  #onStarted(slot: WorkerSlot, id: number): void {
+    const record = slot.inHand.get(id);
+    if (record === undefined) return;
+    record.started = true;
+    if (record.settled) {
+      // Cancelled while it sat in the worker's hand; it started anyway before the cancel arrived.
+      if (record.cancelMode === 'terminate') this.#killFor(slot, record);
+      return;
+    }
+    if (Number.isFinite(record.timeout)) {
+      record.timer = setTimeout(() => {
+        this.#cancel(record, new TimeoutError(`The task ran longer than its timeout of ${record.timeout} ms`), 'timeout');
+      }, record.timeout);
+    }
+  }
+
+  #trace(slot: WorkerSlot, record: TaskRecord, startEpoch: number, runMs: number, ok: boolean): void {
+    const start = startEpoch - performance.timeOrigin;
+    const spec = record.key >= 0 ? this.#registry.specs[record.key] : undefined;
+    const name = spec === undefined ? 'actor' : spec.type === 'export' ? spec.exportName : 'inline';
+    this.#spans?.record({ kind: 'queued', name, track: -1, start: record.submittedAt, end: start, attributes: { id: record.id } });
+    this.#spans?.record({ kind: 'task', name, track: slot.id, start, end: start + runMs, attributes: { id: record.id, ok } });
+    if (taskChannel.hasSubscribers) {
+      taskChannel.publish({ pool: this.options.name, id: record.id, name, workerId: slot.id, runMs, waitMs: start - record.submittedAt, ok });
+    }
+  }
+
+  #settle(record: TaskRecord, ok: boolean, value: unknown): void {
+    if (record.settled) return;
+    record.settled = true;
+    if (record.timer !== undefined) clearTimeout(record.timer);
+    record.abortListener?.[Symbol.dispose]();
+    if (ok) record.resolve(value);
+    else record.reject(value);
+  }
+
+  #cancel(record: TaskRecord, error: Error, why: 'abort' | 'timeout'): void {
+    if (record.settled) return;
+    this.#stats.cancelled++;
+    const slot = record.worker;
+    if (slot === undefined) {
+      if (record.pinned !== undefined) {
+        const index = record.pinned.pinnedQueue.indexOf(record);
+        if (index >= 0) record.pinned.pinnedQueue.splice(index, 1);
+      } else this.#queue.delete(record);
+      this.#settle(record, false, error);
+      this.#checkDrained();
+      return;
+    }
+    this.#settle(record, false, error);
+    if (record.started && record.cancelMode === 'terminate') {
+      this.#killFor(slot, record);
+      return;
+    }
+    slot.handle.requestCancel(record.id);
+    try {
+      slot.handle.send({ t: 'cancel', id: record.id, reason: why }, NO_TRANSFER);
+    } catch (sendError) {
+      throw internalError(`A cancel message could not be sent (${(sendError as Error).message})`);
+    }
+  }
+
+  #killFor(slot: WorkerSlot, record: TaskRecord): void {
+    if (slot.killedFor >= 0 || slot.exited) return;
+    slot.killedFor = record.id;
+    slot.retiring = true;
+    void slot.handle.kill();
+  }
+
+  /** After a worker answered: stop it if it retires or idles, resolve close() once all is done. */
+  #afterAnswer(slot: WorkerSlot): void {
+    if (slot.inHand.size === 0 && !slot.exited) {
+      if (slot.retiring && slot.actorIds.size === 0 && slot.killedFor < 0) this.#stop(slot);
+      else if (slot.actorIds.size === 0) this.#armIdleTimer(slot);
+      this.#updateRef(slot);
+    }
+    this.#checkDrained();
+  }
+
+  #armIdleTimer(slot: WorkerSlot): void {
+    slot.idleSince = performance.now();
+    if (slot.idleTimer !== undefined || !Number.isFinite(this.options.idleTimeout)) return;
+    const check = () => {
+      slot.idleTimer = undefined;
+      if (slot.exited || slot.stopping || slot.inHand.size > 0 || slot.actorIds.size > 0) return;
+      const idleFor = performance.now() - slot.idleSince;
+      if (idleFor >= this.options.idleTimeout && this.#workers.size > this.options.minWorkers) this.#stop(slot);
+      else if (this.#workers.size > this.options.minWorkers) {
+        slot.idleTimer = setTimeout(check, this.options.idleTimeout - idleFor + 1);
+        slot.idleTimer.unref();
+      }
+    };
+    if (this.#workers.size > this.options.minWorkers) {
+      slot.idleTimer = setTimeout(check, this.options.idleTimeout);
+      slot.idleTimer.unref();
+    }
+  }
+
+  #updateRef(slot: WorkerSlot): void {
+    const wanted = slot.inHand.size > 0 || slot.pinnedQueue.length > 0 || (!slot.ready && this.#queue.size > 0);
+    if (wanted === slot.referenced || slot.exited) return;
+    slot.referenced = wanted;
+    if (wanted) slot.handle.ref();
+    else slot.handle.unref();
+  }
+
+  #stop(slot: WorkerSlot): void {
+    if (slot.stopping || slot.exited) return;
+    slot.stopping = true;
+    if (slot.idleTimer !== undefined) clearTimeout(slot.idleTimer);
+    void slot.handle.kill();
+  }
+
+  async #stopAll(): Promise<void> {
+    const exits: Promise<void>[] = [];
+    for (const slot of this.#workers) {
+      slot.stopping = true;
+      if (slot.idleTimer !== undefined) clearTimeout(slot.idleTimer);
+      exits.push(slot.handle.kill());
+    }
+    await Promise.all(exits);
+  }
+
+  #onExit(slot: WorkerSlot, exit: WorkerExit): void {
+    slot.exited = true;
+    this.#workers.delete(slot);
+    if (slot.idleTimer !== undefined) clearTimeout(slot.idleTimer);
+    this.#stats.workerMsClosed += performance.now() - slot.startedAt;
+    this.#spans?.record({ kind: 'worker', name: `worker ${slot.id}`, track: slot.id, start: slot.startedAt, end: performance.now() });
+    const crashed = !(slot.stopping && slot.inHand.size === 0);
+    if (slot.inHand.size > 0 || slot.pinnedQueue.length > 0) this.#failHand(slot, exit);
+    if (slot.actorIds.size > 0) {
+      const error = this.#crashError(slot, exit, 'The worker holding this actor died; its state is lost, create a new actor');
+      for (const id of slot.actorIds) {
+        const state = this.#actors.get(id);
+        if (state !== undefined) state.dead ??= error;
+      }
+    }
+    this.emit('workerExit', slot.id, exit.exitCode);
+    if (this.#state === 'destroyed') return;
+    if (crashed && slot.initError !== undefined) {
+      // The initializer failed: fail the backlog rather than start workers that fail the same way.
+      const error = this.#crashError(slot, exit, 'The pool initializer failed in a new worker');
+      for (const record of this.#queue.drain()) this.#settle(record, false, error);
+    }
+    this.#ensureMinWorkers();
+    if (this.#queue.size > 0) this.#dispatch();
+    this.#checkDrained();
+  }
+
+  /** Settles or requeues what a dead worker held: started tasks fail, unstarted ones run elsewhere. */
+  #failHand(slot: WorkerSlot, exit: WorkerExit): void {
+    const lastStarted = slot.handle.lastStartedTask();
+    const running = slot.handle.runningTask();
+    let started = slot.inHand.has(lastStarted);
+    for (const [id, record] of slot.inHand) {
+      this.#inHandTotal--;
+      if (record.settled) {
+        if (id === lastStarted) started = false;
+        continue;
+      }
+      if (started) {
+        const why =
+          slot.killedFor >= 0 && slot.killedFor !== id
+            ? `Its worker was terminated to stop cancelled task ${slot.killedFor}`
+            : id === running || id === lastStarted
+              ? 'The worker running this task died'
+              : 'The worker died after this task finished but before its result was delivered';
+        this.#settle(record, false, this.#crashError(slot, exit, why));
+        if (id === lastStarted) started = false;
+      } else if (slot.initError !== undefined || record.pinned !== undefined) {
+        this.#settle(record, false, this.#crashError(slot, exit, 'The worker died before the task started'));
+      } else {
+        record.worker = undefined;
+        this.#queue.unshift(record);
+      }
+    }
+    slot.inHand.clear();
+    const error = this.#crashError(slot, exit, 'The worker died before the task started');
+    for (const record of slot.pinnedQueue.splice(0)) this.#settle(record, false, error);
+  }
+
+  #crashError(slot: WorkerSlot, exit: WorkerExit, why: string): WorkerCrashedError {
+    const cause = slot.initError ?? exit.error;
+    const how = exit.signal !== null ? `signal ${exit.signal}` : `exit code ${exit.exitCode}`;
+    const detail = cause === undefined ? '' : `: ${cause.message}`;
+    return new WorkerCrashedError(`${why} (worker ${slot.id}, ${how})${detail}; the pool has replaced the worker`, {
+      exitCode: exit.exitCode,
+      signal: exit.signal,
+      workerId: slot.id,
+      ...(cause === undefined ? {} : { cause }),
+    });
+  }
+
+  #checkDrained(): void {
+    if (this.#queue.size > 0 || this.#inHandTotal > 0 || this.#activeMaps > 0) return;
+    for (const slot of this.#workers) if (slot.pinnedQueue.length > 0) return;
+    this.emit('drain');
+    if (this.#drainWaiters.length > 0) for (const resolve of this.#drainWaiters.splice(0)) resolve();
+  }
+}
+
+function checkRunOptions(options: RunOptions): void {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidArgumentError('SKEIN_POOL_INVALID_OPTION', `Run options must be an object (got ${describe(options)}); omit them for defaults`);
+  }
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+    throw new InvalidArgumentError('SKEIN_POOL_INVALID_OPTION', `signal must be an AbortSignal (got ${describe(options.signal)})`);
+  }
+  if (options.timeout !== undefined) checkDuration('timeout', options.timeout, 'omit it for no timeout');
+  if (options.priority !== undefined && (typeof options.priority !== 'number' || !Number.isFinite(options.priority))) {
+    throw new InvalidArgumentError('SKEIN_POOL_INVALID_OPTION', `priority must be a finite number (got ${describe(options.priority)}); omit it for 0`);
+  }
+  if (options.transfer !== undefined && !Array.isArray(options.transfer)) {
+    throw new InvalidArgumentError('SKEIN_POOL_INVALID_OPTION', `transfer must be an array of ArrayBuffers or MessagePorts (got ${describe(options.transfer)})`);
+  }
+  if (options.onProgress !== undefined && typeof options.onProgress !== 'function') {
+    throw new InvalidArgumentError('SKEIN_POOL_INVALID_OPTION', `onProgress must be a function (got ${describe(options.onProgress)})`);
+  }
+  if (options.cancelMode !== undefined) checkCancelMode('cancelMode', options.cancelMode);
+}
+
+function notCloneable(record: TaskRecord, error: unknown): InvalidArgumentError {
+  const list = record.args as unknown[];
+  const noun = record.kind === KIND_CHUNK || record.kind === KIND_STAR_CHUNK ? 'Item' : 'Argument';
+  let which = 'An argument';
+  for (let i = 0; i < list.length; i++) {
+    try {
+      structuredClone(list[i]);
+    } catch {
+      which = `${noun} ${i} (${describe(list[i])})`;
+      break;
+    }
+  }
+  return new InvalidArgumentError(
+    'SKEIN_POOL_NOT_CLONEABLE',
+    `${which} cannot be copied to a worker: ${(error as Error)?.message ?? String(error)}; pass structured-clone data (no functions or symbols) or list detachable buffers in transfer only once`,
+    { cause: error },
+  );
+}
+

@@ -1,0 +1,49 @@
+// What a pool needs from one worker, whatever it is: send, read where it stands after a crash, stop.
+// ThreadWorkerHandle and ProcessWorkerHandle implement it; the pool never touches Worker or
+// ChildProcess directly.
+
+import type { TransferListItem } from 'node:worker_threads';
+import type { MainToWorker, WorkerToMain } from './protocol.ts';
+
+export interface WorkerExit {
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  /** The uncaught error that ended the worker, when known. */
+  readonly error: Error | undefined;
+}
+
+export interface WorkerHooks {
+  message(message: WorkerToMain): void;
+  exit(exit: WorkerExit): void;
+}
+
+export interface WorkerHandle {
+  readonly pid: number | undefined;
+  /** Throws synchronously when something in the message cannot be copied. */
+  send(message: MainToWorker, transfer: readonly TransferListItem[]): void;
+  /** Flags the task as cancelled where the running task can read it without its event loop. */
+  requestCancel(id: number): void;
+  /** The task running at the moment the worker stopped, or -1. Valid after exit. */
+  runningTask(): number;
+  /** The last task the worker started (running or done), or -1. Valid after exit. */
+  lastStartedTask(): number;
+  /** Stops the worker at once; resolves when it has exited. */
+  kill(): Promise<void>;
+  ref(): void;
+  unref(): void;
+}
+
+export interface WorkerSpawnOptions {
+  readonly workerId: number;
+  readonly name: string;
+  readonly env: Readonly<Record<string, string>> | undefined;
+  readonly execArgv: readonly string[];
+  readonly resourceLimits: {
+    readonly maxOldGenerationSizeMb?: number;
+    readonly maxYoungGenerationSizeMb?: number;
+    readonly codeRangeSizeMb?: number;
+    readonly stackSizeMb?: number;
+  };
+}
+
+export type WorkerFactory = (options: WorkerSpawnOptions, hooks: WorkerHooks) => WorkerHandle;
