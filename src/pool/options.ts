@@ -49,6 +49,13 @@ export interface PoolOptions {
   readonly closeTimeout?: number;
   /** Record spans (queued, start, end, worker lifetime) for pool.spans() and traces. @defaultValue false */
   readonly trace?: boolean;
+  /**
+   * Milliseconds the calling thread may block for the result of a lone short task (threads only)
+   * instead of returning to the event loop, which saves about 10 µs a round trip. Used only while one
+   * task is in flight and tasks have been finishing well within it; at most 1 ms per event-loop turn,
+   * so I/O is never held up longer. 0 disables. @defaultValue 0.05
+   */
+  readonly blockingWaitTimeout?: number;
   /** Name shown in worker thread names and traces. @defaultValue 'skein' */
   readonly name?: string;
 }
@@ -68,6 +75,7 @@ export interface ResolvedPoolOptions {
   readonly taskTimeout: number;
   readonly closeTimeout: number;
   readonly trace: boolean;
+  readonly blockingWaitTimeout: number;
   readonly name: string;
 }
 
@@ -82,6 +90,7 @@ export const POOL_DEFAULTS = Object.freeze({
   taskTimeout: Number.POSITIVE_INFINITY, // ms
   closeTimeout: 30_000, // ms
   trace: false,
+  blockingWaitTimeout: 0.05, // ms
   name: 'skein',
 });
 
@@ -183,6 +192,11 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
     taskTimeout: checkDuration('taskTimeout', options.taskTimeout ?? POOL_DEFAULTS.taskTimeout, 'omit it for no timeout'),
     closeTimeout: checkDuration('closeTimeout', options.closeTimeout ?? POOL_DEFAULTS.closeTimeout, 'omit it for 30000'),
     trace,
+    blockingWaitTimeout: checkDuration(
+      'blockingWaitTimeout',
+      options.blockingWaitTimeout ?? POOL_DEFAULTS.blockingWaitTimeout,
+      'omit it for 0.05, or pass 0 to never block',
+    ),
     name,
   });
 }

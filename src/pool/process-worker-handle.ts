@@ -87,6 +87,12 @@ export class ProcessWorkerHandle implements WorkerHandle {
 
   requestCancel(_id: number): void {}
 
+  readonly canWaitForResults = false;
+
+  waitForResults(_timeoutMs: number): boolean {
+    return false;
+  }
+
   runningTask(): number {
     return this.#running;
   }

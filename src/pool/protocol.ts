@@ -28,7 +28,8 @@ export const CONTROL_DOORBELL = 0; // bumped by the pool after each message; the
 export const CONTROL_RUNNING = 1; // id + 1 of the task running now, 0 when none (written by the worker)
 export const CONTROL_CANCEL = 2; // id + 1 of the last task whose cancellation was requested
 export const CONTROL_LAST_STARTED = 3; // id + 1 of the last task started, kept after it ends
-export const CONTROL_SLOTS = 4;
+export const CONTROL_RESULTS = 4; // bumped by the worker after each message it posts to the pool
+export const CONTROL_SLOTS = 5;
 
 /** How a worker finds a function: by module and export, or by compiling a self-contained source. */
 export type FunctionSpec =

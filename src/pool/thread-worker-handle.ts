@@ -1,11 +1,13 @@
 // A worker thread behind the WorkerHandle interface. Shares an Int32Array with the thread: a doorbell
-// the parked thread waits on, the running task's id, and a cancellation flag.
+// the parked thread waits on, a results doorbell the pool can block on, the running task's id, and a
+// cancellation flag. Results come over a dedicated MessagePort so they can also be taken synchronously.
 
-import { Worker, type TransferListItem } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, receiveMessageOnPort, type TransferListItem, Worker } from 'node:worker_threads';
 import {
   CONTROL_CANCEL,
   CONTROL_DOORBELL,
   CONTROL_LAST_STARTED,
+  CONTROL_RESULTS,
   CONTROL_RUNNING,
   CONTROL_SLOTS,
   type MainToWorker,
@@ -18,33 +20,63 @@ const ENTRY = new URL('./entry/thread-worker.ts', import.meta.url);
 export class ThreadWorkerHandle implements WorkerHandle {
   readonly #worker: Worker;
   readonly #control: Int32Array;
+  readonly #results: MessagePort;
+  readonly #hooks: WorkerHooks;
   readonly #exited: Promise<void>;
 
   constructor(options: WorkerSpawnOptions, hooks: WorkerHooks) {
     const control = new SharedArrayBuffer(CONTROL_SLOTS * Int32Array.BYTES_PER_ELEMENT);
     this.#control = new Int32Array(control);
+    this.#hooks = hooks;
+    const { port1, port2 } = new MessageChannel();
+    this.#results = port1;
     this.#worker = new Worker(ENTRY, {
-      workerData: { control },
+      workerData: { control, results: port2 },
+      transferList: [port2],
       name: `${options.name}-${options.workerId}`,
       env: options.env ?? process.env,
       execArgv: [...options.execArgv],
       resourceLimits: options.resourceLimits,
     });
+    port1.on('message', (message: WorkerToMain) => hooks.message(message));
+    // The worker's own ref state decides whether the process stays alive, not this port.
+    port1.unref();
     let error: Error | undefined;
-    this.#worker.on('message', (message: WorkerToMain) => hooks.message(message));
     this.#worker.on('error', (thrown: Error) => {
       error = thrown;
     });
     this.#exited = new Promise((resolve) => {
       this.#worker.once('exit', (exitCode: number) => {
+        // Everything the worker posted before dying is handled before its exit.
+        this.#drain();
+        port1.close();
         hooks.exit({ exitCode, signal: null, error });
         resolve();
       });
     });
   }
 
+  #drain(): boolean {
+    let any = false;
+    for (let entry = receiveMessageOnPort(this.#results); entry !== undefined; entry = receiveMessageOnPort(this.#results)) {
+      any = true;
+      this.#hooks.message(entry.message as WorkerToMain);
+    }
+    return any;
+  }
+
   get pid(): number | undefined {
     return undefined;
+  }
+
+  readonly canWaitForResults = true;
+
+  /** Blocks this thread up to timeoutMs for the worker's next message, then handles what arrived. */
+  waitForResults(timeoutMs: number): boolean {
+    const seen = Atomics.load(this.#control, CONTROL_RESULTS);
+    if (this.#drain()) return true;
+    Atomics.wait(this.#control, CONTROL_RESULTS, seen, timeoutMs);
+    return this.#drain();
   }
 
   send(message: MainToWorker, transfer: readonly TransferListItem[]): void {

@@ -27,6 +27,10 @@ export interface WorkerHandle {
   runningTask(): number;
   /** The last task the worker started (running or done), or -1. Valid after exit. */
   lastStartedTask(): number;
+  /** True when waitForResults can block for the worker's answer (threads, through shared memory). */
+  readonly canWaitForResults: boolean;
+  /** Blocks the calling thread up to timeoutMs for the worker's next message and handles it. */
+  waitForResults(timeoutMs: number): boolean;
   /** Stops the worker at once; resolves when it has exited. */
   kill(): Promise<void>;
   ref(): void;

@@ -2,11 +2,12 @@
 // messages with receiveMessageOnPort, which wakes faster than the event loop; after PARK_MS without
 // work it returns to the event loop so timers and I/O left by tasks run.
 
-import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import {
   CONTROL_CANCEL,
   CONTROL_DOORBELL,
   CONTROL_LAST_STARTED,
+  CONTROL_RESULTS,
   CONTROL_RUNNING,
   type MainToWorker,
 } from '../protocol.ts';
@@ -16,7 +17,9 @@ import { WorkerRuntime } from './runtime.ts';
 const PARK_MS = 2;
 
 const port = parentPort!;
-const control = new Int32Array((workerData as { control: SharedArrayBuffer }).control);
+const data = workerData as { control: SharedArrayBuffer; results: MessagePort };
+const control = new Int32Array(data.control);
+const results = data.results;
 
 function drain(): boolean {
   let any = false;
@@ -28,7 +31,11 @@ function drain(): boolean {
 }
 
 const runtime = new WorkerRuntime({
-  post: (message, transfer) => port.postMessage(message, transfer),
+  post(message, transfer) {
+    results.postMessage(message, transfer);
+    Atomics.add(control, CONTROL_RESULTS, 1);
+    Atomics.notify(control, CONTROL_RESULTS, 1);
+  },
   markRunning(id) {
     if (id >= 0) Atomics.store(control, CONTROL_LAST_STARTED, id + 1);
     Atomics.store(control, CONTROL_RUNNING, id + 1);
