@@ -10,16 +10,19 @@ export const ERROR_CODES = Object.freeze({
   SKEIN_TIMEOUT: 'The operation did not finish within its timeout.',
   SKEIN_INTERNAL: 'An invariant broke: this is a bug in Skein.',
   SKEIN_NON_ERROR_THROWN: 'User code threw a value that is not an Error; the value is in `cause`.',
-  SKEIN_TASK_INVALID: 'task() or actor() was called with something other than import.meta and a function or class.',
+  SKEIN_TASK_INVALID:
+    'task() or actor() was called with something other than import.meta and a function or class.',
   SKEIN_TASK_NOT_EXPORTED: 'A task or actor reference is not exported by the module it was defined in.',
   SKEIN_POOL_INVALID_OPTION: 'A pool or call option has a wrong type or value.',
-  SKEIN_POOL_INVALID_TASK: 'What was passed to run is neither a task reference nor a self-contained function.',
+  SKEIN_POOL_INVALID_TASK:
+    'What was passed to run is neither a task reference nor a self-contained function.',
   SKEIN_POOL_TASK_NOT_FOUND: 'A worker could not import the task module or find the export in it.',
   SKEIN_POOL_NOT_CLONEABLE: 'An argument or result cannot be copied to or from a worker.',
   SKEIN_POOL_QUEUE_FULL: 'The pool queue holds maxQueue tasks already.',
   SKEIN_POOL_CLOSED: 'The pool is closing or closed and takes no new work.',
   SKEIN_POOL_DESTROYED: 'The pool was destroyed while the task was queued or running.',
-  SKEIN_POOL_WORKER_CRASHED: 'The worker running the task died (uncaught error, exit, out of memory, signal).',
+  SKEIN_POOL_WORKER_CRASHED:
+    'The worker running the task died (uncaught error, exit, out of memory, signal).',
   SKEIN_POOL_ACTOR_RELEASED: 'A method was called on an actor that was already released.',
   SKEIN_POOL_ACTOR_METHOD: 'The actor has no method of that name.',
 });
@@ -54,6 +57,7 @@ export class SkeinError extends Error {
     if (typeof value !== 'object' || value === null) return false;
     const code = (value as Record<symbol, unknown>)[ERROR_BRAND];
     if (typeof code !== 'string') return false;
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the subclass being tested against, by design.
     const codes = (this as unknown as { codes?: readonly string[] }).codes;
     return codes === undefined || codes.includes(code);
   }
@@ -118,7 +122,11 @@ const CLASS_BY_CODE = new Map<string, new (message: string, options: never) => S
  * Rebuilds a SkeinError of the right class from its code, message and extra fields: the one way
  * engines and workers turn codes into errors.
  */
-export function errorFromCode(code: string, message: string, fields: Record<string, unknown> = {}): SkeinError {
+export function errorFromCode(
+  code: string,
+  message: string,
+  fields: Record<string, unknown> = {},
+): SkeinError {
   if (!Object.hasOwn(ERROR_CODES, code)) {
     return new SkeinError('SKEIN_INTERNAL', `Unknown error code ${code}: ${message}; this is a bug in Skein`);
   }
@@ -132,7 +140,8 @@ export function errorFromCode(code: string, message: string, fields: Record<stri
         ? new WorkerCrashedError(message, fields as never)
         : new Class(message, fields as never);
   for (const [key, value] of Object.entries(fields)) {
-    if (key !== 'cause' && !(key in error)) Object.defineProperty(error, key, { value, enumerable: true, writable: true, configurable: true });
+    if (key !== 'cause' && !(key in error))
+      Object.defineProperty(error, key, { value, enumerable: true, writable: true, configurable: true });
   }
   return error;
 }
@@ -152,7 +161,8 @@ export function normalizeThrown(value: unknown): Error {
 /** An AbortError carrying the signal's reason, or the reason itself when it already is a Skein timeout. */
 export function abortErrorFrom(signal: AbortSignal): Error {
   const reason: unknown = signal.reason;
-  if (reason instanceof SkeinError && (reason.code === 'SKEIN_TIMEOUT' || reason.code === 'SKEIN_ABORTED')) return reason;
+  if (reason instanceof SkeinError && (reason.code === 'SKEIN_TIMEOUT' || reason.code === 'SKEIN_ABORTED'))
+    return reason;
   if (reason instanceof DOMException && reason.name === 'TimeoutError') {
     return new TimeoutError('The operation timed out through its AbortSignal', { cause: reason });
   }

@@ -1,8 +1,7 @@
 // The root `skein` entry: the task reference, errors and the version. Each layer is its own subpath
 // (skein/pool, skein/trace, …) so importing one never loads another.
 
-export { actor, task, taskContext } from './task.ts';
-export type { ActorClass, Task, TaskContext, TaskOptions } from './task.ts';
+export type { ErrorCode, SkeinErrorOptions, WorkerCrashedErrorOptions } from './errors.ts';
 export {
   AbortError,
   ERROR_CODES,
@@ -11,5 +10,6 @@ export {
   TimeoutError,
   WorkerCrashedError,
 } from './errors.ts';
-export type { ErrorCode, SkeinErrorOptions, WorkerCrashedErrorOptions } from './errors.ts';
+export type { ActorClass, Task, TaskContext, TaskOptions } from './task.ts';
+export { actor, task, taskContext } from './task.ts';
 export { version } from './version.ts';

@@ -96,10 +96,16 @@ export function task<A extends unknown[], R>(
 ): Task<A, R> {
   const moduleUrl = checkMeta(meta, 'task');
   if (typeof fn !== 'function') {
-    throw new InvalidArgumentError('SKEIN_TASK_INVALID', `task(import.meta, fn) needs a function as fn (got ${describe(fn)})`);
+    throw new InvalidArgumentError(
+      'SKEIN_TASK_INVALID',
+      `task(import.meta, fn) needs a function as fn (got ${describe(fn)})`,
+    );
   }
   if (options.name !== undefined && (typeof options.name !== 'string' || options.name === '')) {
-    throw new InvalidArgumentError('SKEIN_TASK_INVALID', `task option name must be a non-empty string (got ${describe(options.name)})`);
+    throw new InvalidArgumentError(
+      'SKEIN_TASK_INVALID',
+      `task option name must be a non-empty string (got ${describe(options.name)})`,
+    );
   }
   const reference = ((...args: A): R => fn(...args)) as Task<A, R> & TaskInternals;
   Object.defineProperties(reference, {
@@ -107,13 +113,15 @@ export function task<A extends unknown[], R>(
     moduleUrl: { value: moduleUrl, enumerable: true },
     exportName: { value: options.name, writable: true, enumerable: true },
     fn: { value: fn },
-    name: { value: options.name ?? fn.name ?? 'task' },
+    name: { value: options.name || fn.name || 'task' },
   });
   return reference;
 }
 
 /** Marks a class as an actor: an object that lives in one worker behind a typed proxy (pool.actor). */
-export type ActorClass<T = object, A extends unknown[] = never[]> = (new (...args: A) => T) & {
+export type ActorClass<T = object, A extends unknown[] = never[]> = (new (
+  ...args: A
+) => T) & {
   readonly [ACTOR_BRAND]?: ActorInfo;
 };
 
@@ -136,7 +144,10 @@ export function actor<C extends new (...args: never[]) => object>(
 ): C {
   const moduleUrl = checkMeta(meta, 'actor');
   if (typeof Class !== 'function' || Class.prototype === undefined) {
-    throw new InvalidArgumentError('SKEIN_TASK_INVALID', `actor(import.meta, Class) needs a class as Class (got ${describe(Class)})`);
+    throw new InvalidArgumentError(
+      'SKEIN_TASK_INVALID',
+      `actor(import.meta, Class) needs a class as Class (got ${describe(Class)})`,
+    );
   }
   const info: ActorInfo = { moduleUrl, exportName: options.name };
   Object.defineProperty(Class, ACTOR_BRAND, { value: info });
@@ -155,7 +166,11 @@ export function actorInfo(value: unknown): ActorInfo | undefined {
  * Finds the export name of a task or actor class by identity in its module's namespace, once.
  * @throws SKEIN_TASK_NOT_EXPORTED when the module does not export the reference.
  */
-export async function resolveExportName(value: object, moduleUrl: string, known: string | undefined): Promise<string> {
+export async function resolveExportName(
+  value: object,
+  moduleUrl: string,
+  known: string | undefined,
+): Promise<string> {
   if (known !== undefined) return known;
   const namespace = (await import(moduleUrl)) as Record<string, unknown>;
   for (const key of Object.keys(namespace)) {
@@ -180,6 +195,7 @@ export function describe(value: unknown): string {
   if (value === null) return 'null';
   if (typeof value === 'function') return `function ${value.name || '(anonymous)'}`;
   if (typeof value === 'object') return Object.prototype.toString.call(value);
-  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+  if (typeof value === 'string')
+    return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
   return `${typeof value} ${String(value)}`;
 }

@@ -4,8 +4,8 @@
 
 import { InvalidArgumentError } from '../errors.ts';
 import { describe } from '../task.ts';
-import { checkInteger } from './options.ts';
 import type { MapOptions } from './executor.ts';
+import { checkInteger } from './options.ts';
 
 /** Aim for chunks that take about this long in a worker: long enough to amortize a message. */
 const TARGET_CHUNK_MS = 5;
@@ -27,20 +27,36 @@ export interface ChunkedMapOptions {
   readonly options: MapOptions;
 }
 
-export function validateMapOptions(options: MapOptions | undefined, workers: number): { chunkSize: number | undefined; maxInFlight: number } {
+export function validateMapOptions(
+  options: MapOptions | undefined,
+  workers: number,
+): { chunkSize: number | undefined; maxInFlight: number } {
   if (options === undefined) return { chunkSize: undefined, maxInFlight: 4 * workers };
   if (typeof options !== 'object' || options === null) {
-    throw new InvalidArgumentError('SKEIN_POOL_INVALID_OPTION', `map options must be an object (got ${describe(options)}); omit it for defaults`);
+    throw new InvalidArgumentError(
+      'SKEIN_POOL_INVALID_OPTION',
+      `map options must be an object (got ${describe(options)}); omit it for defaults`,
+    );
   }
   const chunkSize =
-    options.chunkSize === undefined ? undefined : checkInteger('chunkSize', options.chunkSize, 1, 'omit it to size chunks from the measured task time');
+    options.chunkSize === undefined
+      ? undefined
+      : checkInteger('chunkSize', options.chunkSize, 1, 'omit it to size chunks from the measured task time');
   const maxInFlight =
-    options.maxInFlight === undefined ? 4 * workers : checkInteger('maxInFlight', options.maxInFlight, 1, `omit it for ${4 * workers}`);
+    options.maxInFlight === undefined
+      ? 4 * workers
+      : checkInteger('maxInFlight', options.maxInFlight, 1, `omit it for ${4 * workers}`);
   if (options.onProgress !== undefined && typeof options.onProgress !== 'function') {
-    throw new InvalidArgumentError('SKEIN_POOL_INVALID_OPTION', `onProgress must be a function (got ${describe(options.onProgress)})`);
+    throw new InvalidArgumentError(
+      'SKEIN_POOL_INVALID_OPTION',
+      `onProgress must be a function (got ${describe(options.onProgress)})`,
+    );
   }
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
-    throw new InvalidArgumentError('SKEIN_POOL_INVALID_OPTION', `signal must be an AbortSignal (got ${describe(options.signal)})`);
+    throw new InvalidArgumentError(
+      'SKEIN_POOL_INVALID_OPTION',
+      `signal must be an AbortSignal (got ${describe(options.signal)})`,
+    );
   }
   return { chunkSize, maxInFlight };
 }
@@ -72,7 +88,10 @@ export async function* chunkedMap(
   const asyncIterable = (source as Partial<AsyncIterable<unknown>>)?.[Symbol.asyncIterator];
   const syncIterable = (source as Partial<Iterable<unknown>>)?.[Symbol.iterator];
   if (typeof asyncIterable !== 'function' && typeof syncIterable !== 'function') {
-    throw new InvalidArgumentError('SKEIN_POOL_INVALID_OPTION', `map items must be an iterable or async iterable (got ${describe(source)})`);
+    throw new InvalidArgumentError(
+      'SKEIN_POOL_INVALID_OPTION',
+      `map items must be an iterable or async iterable (got ${describe(source)})`,
+    );
   }
   const signal = options.signal;
   signal?.throwIfAborted();
@@ -84,11 +103,13 @@ export async function* chunkedMap(
       : (syncIterable!.call(source) as Iterator<unknown>);
   const isAsync = typeof asyncIterable === 'function';
   const total = knownLength(source);
-  const cap = total === undefined ? MAX_CHUNK_ITEMS : Math.max(1, Math.ceil(total / (CHUNKS_PER_WORKER * workers)));
+  const cap =
+    total === undefined ? MAX_CHUNK_ITEMS : Math.max(1, Math.ceil(total / (CHUNKS_PER_WORKER * workers)));
   const cost: ChunkCost = { perItemMs: -1 };
   const nextSize = (): number => {
     if (chunkSize !== undefined) return chunkSize;
-    const wanted = cost.perItemMs < 0 ? INITIAL_CHUNK_ITEMS : Math.round(TARGET_CHUNK_MS / Math.max(cost.perItemMs, 1e-6));
+    const wanted =
+      cost.perItemMs < 0 ? INITIAL_CHUNK_ITEMS : Math.round(TARGET_CHUNK_MS / Math.max(cost.perItemMs, 1e-6));
     return Math.max(1, Math.min(wanted, MAX_CHUNK_ITEMS, cap));
   };
   const outstanding: Outstanding[] = [];
@@ -101,7 +122,9 @@ export async function* chunkedMap(
     const size = nextSize();
     const items: unknown[] = [];
     while (items.length < size) {
-      const step = isAsync ? await (iterator as AsyncIterator<unknown>).next() : (iterator as Iterator<unknown>).next();
+      const step = isAsync
+        ? await (iterator as AsyncIterator<unknown>).next()
+        : (iterator as Iterator<unknown>).next();
       if (step.done === true) {
         exhausted = true;
         break;
@@ -116,7 +139,11 @@ export async function* chunkedMap(
       while (!exhausted && outstanding.length < maxInFlight) {
         const items = await pull();
         if (items.length === 0) break;
-        const entry: Outstanding = { index: sent++, promise: submit(items, cost, chunkSignal), settled: false };
+        const entry: Outstanding = {
+          index: sent++,
+          promise: submit(items, cost, chunkSignal),
+          settled: false,
+        };
         entry.promise.then(
           (result) => {
             entry.result = result;
@@ -133,13 +160,21 @@ export async function* chunkedMap(
       }
       if (outstanding.length === 0) return;
       // Ordered: the oldest chunk; unordered: any finished one.
-      let ready = ordered ? (outstanding[0]!.settled ? 0 : -1) : outstanding.findIndex((entry) => entry.settled);
+      let ready = ordered
+        ? outstanding[0]!.settled
+          ? 0
+          : -1
+        : outstanding.findIndex((entry) => entry.settled);
       while (ready < 0) {
         await new Promise<void>((resolve) => {
           wake = resolve;
         });
         wake = undefined;
-        ready = ordered ? (outstanding[0]!.settled ? 0 : -1) : outstanding.findIndex((entry) => entry.settled);
+        ready = ordered
+          ? outstanding[0]!.settled
+            ? 0
+            : -1
+          : outstanding.findIndex((entry) => entry.settled);
       }
       const [entry] = outstanding.splice(ready, 1);
       if (entry!.error !== undefined) throw entry!.error;

@@ -59,7 +59,9 @@ export function serializeError(thrown: unknown, depth = 0): SerializedError {
 }
 
 export function isSerializedError(value: unknown): value is SerializedError {
-  return typeof value === 'object' && value !== null && (value as Record<string, unknown>)[SERIALIZED] === true;
+  return (
+    typeof value === 'object' && value !== null && (value as Record<string, unknown>)[SERIALIZED] === true
+  );
 }
 
 const BUILTIN: Record<string, ErrorConstructor> = {

@@ -3,8 +3,8 @@
 
 import type { TransferListItem } from 'node:worker_threads';
 import type { ActorClass, Task } from '../task.ts';
-import type { PoolStats } from './stats.ts';
 import type { Span } from '../trace/index.ts';
+import type { PoolStats } from './stats.ts';
 
 /** Anything a pool can run: a task reference, or a self-contained function (see docs/pool.md). */
 export type Runnable<A extends unknown[], R> = Task<A, R> | ((...args: A) => R);
@@ -62,8 +62,16 @@ export interface Executor extends AsyncDisposable {
   readonly kind: 'thread' | 'process';
   run<A extends unknown[], R>(task: Runnable<A, R>, ...args: A): Promise<Awaited<R>>;
   submit<A extends unknown[], R>(task: Runnable<A, R>, args: A, options?: RunOptions): Promise<Awaited<R>>;
-  map<T, R>(task: Runnable<[T], R>, items: Iterable<T> | AsyncIterable<T>, options?: MapOptions): Promise<Awaited<R>[]>;
-  imap<T, R>(task: Runnable<[T], R>, items: Iterable<T> | AsyncIterable<T>, options?: MapOptions): AsyncIterableIterator<Awaited<R>>;
+  map<T, R>(
+    task: Runnable<[T], R>,
+    items: Iterable<T> | AsyncIterable<T>,
+    options?: MapOptions,
+  ): Promise<Awaited<R>[]>;
+  imap<T, R>(
+    task: Runnable<[T], R>,
+    items: Iterable<T> | AsyncIterable<T>,
+    options?: MapOptions,
+  ): AsyncIterableIterator<Awaited<R>>;
   imapUnordered<T, R>(
     task: Runnable<[T], R>,
     items: Iterable<T> | AsyncIterable<T>,

@@ -22,7 +22,7 @@ export class FunctionRegistry {
     const known = this.#keys.get(runnable as object);
     if (known !== undefined) return known;
     if (isTask(runnable)) return this.#exportKey(runnable, runnable.moduleUrl, runnable.exportName);
-    if (typeof runnable === 'function') return this.#inlineKey(runnable);
+    if (typeof runnable === 'function') return this.#inlineKey(runnable as (...args: never) => unknown);
     throw new InvalidArgumentError(
       'SKEIN_POOL_INVALID_TASK',
       `Expected a task reference (task(import.meta, fn)) or a self-contained function (got ${describe(runnable)})`,
@@ -66,7 +66,7 @@ export class FunctionRegistry {
     return pending;
   }
 
-  #inlineKey(fn: Function): number {
+  #inlineKey(fn: (...args: never) => unknown): number {
     const source = Function.prototype.toString.call(fn);
     if (NATIVE_SOURCE.test(source)) {
       throw new InvalidArgumentError(

@@ -4,8 +4,8 @@
 import { addAbortListener } from 'node:events';
 import { abortErrorFrom, InvalidArgumentError, TimeoutError } from '../errors.ts';
 import { describe } from '../task.ts';
-import { checkDuration } from './options.ts';
 import type { ReturnWhen } from './executor.ts';
+import { checkDuration } from './options.ts';
 
 export interface AsCompletedOptions {
   /** Milliseconds until the iterator throws TimeoutError for the promises still pending. */
@@ -24,21 +24,36 @@ export interface WaitResult<T> {
 }
 
 function toArray<T>(promises: Iterable<Promise<T>>, caller: string): Promise<T>[] {
-  if (promises === null || typeof (promises as Partial<Iterable<unknown>>)?.[Symbol.iterator] !== 'function') {
-    throw new InvalidArgumentError('SKEIN_POOL_INVALID_OPTION', `${caller} needs an iterable of promises (got ${describe(promises)})`);
+  if (
+    promises === null ||
+    typeof (promises as Partial<Iterable<unknown>>)?.[Symbol.iterator] !== 'function'
+  ) {
+    throw new InvalidArgumentError(
+      'SKEIN_POOL_INVALID_OPTION',
+      `${caller} needs an iterable of promises (got ${describe(promises)})`,
+    );
   }
   return [...new Set(promises)].map((p) => (p instanceof Promise ? p : Promise.resolve(p)));
 }
 
 /** Waits for the first of: a settlement reported through `arm`, the deadline, the signal. */
-function settleWithin(options: AsCompletedOptions, caller: string): { stop: Promise<Error>; dispose(): void } {
-  const timeout = options.timeout === undefined ? Number.POSITIVE_INFINITY : checkDuration(`${caller} timeout`, options.timeout, 'omit it to wait forever');
+function settleWithin(
+  options: AsCompletedOptions,
+  caller: string,
+): { stop: Promise<Error>; dispose(): void } {
+  const timeout =
+    options.timeout === undefined
+      ? Number.POSITIVE_INFINITY
+      : checkDuration(`${caller} timeout`, options.timeout, 'omit it to wait forever');
   const { promise, resolve } = Promise.withResolvers<Error>();
   let timer: NodeJS.Timeout | undefined;
   if (Number.isFinite(timeout)) {
     timer = setTimeout(() => resolve(new TimeoutError(`${caller} timed out after ${timeout} ms`)), timeout);
   }
-  const listener = options.signal === undefined ? undefined : addAbortListener(options.signal, () => resolve(abortErrorFrom(options.signal!)));
+  const listener =
+    options.signal === undefined
+      ? undefined
+      : addAbortListener(options.signal, () => resolve(abortErrorFrom(options.signal!)));
   return {
     stop: promise,
     dispose() {
@@ -55,7 +70,10 @@ function settleWithin(options: AsCompletedOptions, caller: string): { stop: Prom
  * @example
  * for await (const done of asCompleted(urls.map((u) => pool.run(fetchTask, u)))) console.log(await done);
  */
-export function asCompleted<T>(promises: Iterable<Promise<T>>, options: AsCompletedOptions = {}): AsyncIterableIterator<Promise<T>> {
+export function asCompleted<T>(
+  promises: Iterable<Promise<T>>,
+  options: AsCompletedOptions = {},
+): AsyncIterableIterator<Promise<T>> {
   const pending = toArray(promises, 'asCompleted');
   const aborted = options.signal?.aborted === true ? abortErrorFrom(options.signal) : undefined;
   const guard = aborted === undefined ? settleWithin(options, 'asCompleted') : undefined;
@@ -111,7 +129,10 @@ export function asCompleted<T>(promises: Iterable<Promise<T>>, options: AsComple
  * Never rejects because a promise rejected; a timeout simply returns what is done by then.
  * @throws SKEIN_ABORTED when `signal` aborts.
  */
-export async function wait<T>(promises: Iterable<Promise<T>>, options: WaitOptions = {}): Promise<WaitResult<T>> {
+export async function wait<T>(
+  promises: Iterable<Promise<T>>,
+  options: WaitOptions = {},
+): Promise<WaitResult<T>> {
   const all = toArray(promises, 'wait');
   const returnWhen = options.returnWhen ?? 'allCompleted';
   if (returnWhen !== 'allCompleted' && returnWhen !== 'firstCompleted' && returnWhen !== 'firstException') {
@@ -125,7 +146,12 @@ export async function wait<T>(promises: Iterable<Promise<T>>, options: WaitOptio
   const guard = settleWithin(options, 'wait');
   const { promise: condition, resolve } = Promise.withResolvers<undefined>();
   const check = (failed: boolean) => {
-    if (returnWhen === 'firstCompleted' || (returnWhen === 'firstException' && failed) || done.size === all.length) resolve(undefined);
+    if (
+      returnWhen === 'firstCompleted' ||
+      (returnWhen === 'firstException' && failed) ||
+      done.size === all.length
+    )
+      resolve(undefined);
   };
   for (const promise of all) {
     promise.then(

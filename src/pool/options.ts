@@ -95,10 +95,19 @@ export const POOL_DEFAULTS = Object.freeze({
 });
 
 function fail(path: string, rule: string, value: unknown, wayOut: string): never {
-  throw new InvalidArgumentError('SKEIN_POOL_INVALID_OPTION', `${path} must be ${rule} (got ${describe(value)}); ${wayOut}`);
+  throw new InvalidArgumentError(
+    'SKEIN_POOL_INVALID_OPTION',
+    `${path} must be ${rule} (got ${describe(value)}); ${wayOut}`,
+  );
 }
 
-export function checkInteger(path: string, value: unknown, min: number, wayOut: string, allowInfinity = false): number {
+export function checkInteger(
+  path: string,
+  value: unknown,
+  min: number,
+  wayOut: string,
+  allowInfinity = false,
+): number {
   if (allowInfinity && value === Number.POSITIVE_INFINITY) return value;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
     fail(path, `an integer >= ${min}${allowInfinity ? ' or Infinity' : ''}`, value, wayOut);
@@ -114,7 +123,8 @@ export function checkDuration(path: string, value: unknown, wayOut: string): num
 }
 
 export function checkCancelMode(path: string, value: unknown): CancelMode {
-  if (value !== 'signal' && value !== 'terminate') fail(path, "'signal' or 'terminate'", value, "omit it for 'signal'");
+  if (value !== 'signal' && value !== 'terminate')
+    fail(path, "'signal' or 'terminate'", value, "omit it for 'signal'");
   return value;
 }
 
@@ -123,27 +133,44 @@ export function checkCancelMode(path: string, value: unknown): CancelMode {
  * @throws SKEIN_POOL_INVALID_OPTION naming the first bad field.
  */
 export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptions {
-  if (typeof options !== 'object' || options === null) fail('options', 'an object', options, 'pass {} or omit it');
+  if (typeof options !== 'object' || options === null)
+    fail('options', 'an object', options, 'pass {} or omit it');
   const maxWorkers = checkInteger(
     'maxWorkers',
     options.maxWorkers ?? availableParallelism(),
     1,
     'omit it to use os.availableParallelism()',
   );
-  const minWorkers = checkInteger('minWorkers', options.minWorkers ?? POOL_DEFAULTS.minWorkers, 0, 'omit it for 0');
-  if (minWorkers > maxWorkers) fail('minWorkers', `<= maxWorkers (${maxWorkers})`, minWorkers, 'lower it or raise maxWorkers');
+  const minWorkers = checkInteger(
+    'minWorkers',
+    options.minWorkers ?? POOL_DEFAULTS.minWorkers,
+    0,
+    'omit it for 0',
+  );
+  if (minWorkers > maxWorkers)
+    fail('minWorkers', `<= maxWorkers (${maxWorkers})`, minWorkers, 'lower it or raise maxWorkers');
   const limits = options.resourceLimits ?? {};
-  if (typeof limits !== 'object' || limits === null) fail('resourceLimits', 'an object', limits, 'omit it for no limits');
+  if (typeof limits !== 'object' || limits === null || Array.isArray(limits))
+    fail('resourceLimits', 'an object', limits, 'omit it for no limits');
   for (const key of Object.keys(limits)) {
-    if (!['maxOldGenerationSizeMb', 'maxYoungGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'].includes(key)) {
-      fail(`resourceLimits.${key}`, 'a known limit', key, 'use maxOldGenerationSizeMb, maxYoungGenerationSizeMb, codeRangeSizeMb or stackSizeMb');
+    if (
+      !['maxOldGenerationSizeMb', 'maxYoungGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'].includes(key)
+    ) {
+      fail(
+        `resourceLimits.${key}`,
+        'a known limit',
+        key,
+        'use maxOldGenerationSizeMb, maxYoungGenerationSizeMb, codeRangeSizeMb or stackSizeMb',
+      );
     }
     const value = (limits as Record<string, unknown>)[key];
-    if (typeof value !== 'number' || !(value > 0)) fail(`resourceLimits.${key}`, 'a number of MiB > 0', value, 'omit it for no limit');
+    if (typeof value !== 'number' || !(value > 0))
+      fail(`resourceLimits.${key}`, 'a number of MiB > 0', value, 'omit it for no limit');
   }
   const env = options.env;
   if (env !== undefined) {
-    if (typeof env !== 'object' || env === null) fail('env', 'an object of strings', env, 'omit it to inherit process.env');
+    if (typeof env !== 'object' || env === null)
+      fail('env', 'an object of strings', env, 'omit it to inherit process.env');
     for (const [key, value] of Object.entries(env)) {
       if (typeof value !== 'string') fail(`env.${key}`, 'a string', value, 'convert it with String()');
     }
@@ -155,21 +182,37 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
   const initializer = options.initializer;
   if (initializer !== undefined) {
     if (typeof initializer !== 'object' || initializer === null || !isTask(initializer.task)) {
-      fail('initializer', 'an object { task, args? } whose task is a task() reference', initializer, 'define the initializer with task(import.meta, fn)');
+      fail(
+        'initializer',
+        'an object { task, args? } whose task is a task() reference',
+        initializer,
+        'define the initializer with task(import.meta, fn)',
+      );
     }
     if (initializer.args !== undefined && !Array.isArray(initializer.args)) {
       fail('initializer.args', 'an array', initializer.args, 'omit it for no arguments');
     }
   }
   const name = options.name ?? POOL_DEFAULTS.name;
-  if (typeof name !== 'string' || name === '') fail('name', 'a non-empty string', name, "omit it for 'skein'");
+  if (typeof name !== 'string' || name === '')
+    fail('name', 'a non-empty string', name, "omit it for 'skein'");
   const trace = options.trace ?? POOL_DEFAULTS.trace;
   if (typeof trace !== 'boolean') fail('trace', 'a boolean', trace, 'omit it for false');
   return Object.freeze({
     minWorkers,
     maxWorkers,
-    idleTimeout: checkDuration('idleTimeout', options.idleTimeout ?? POOL_DEFAULTS.idleTimeout, 'omit it for 30000'),
-    maxQueue: checkInteger('maxQueue', options.maxQueue ?? POOL_DEFAULTS.maxQueue, 0, 'omit it for no limit', true),
+    idleTimeout: checkDuration(
+      'idleTimeout',
+      options.idleTimeout ?? POOL_DEFAULTS.idleTimeout,
+      'omit it for 30000',
+    ),
+    maxQueue: checkInteger(
+      'maxQueue',
+      options.maxQueue ?? POOL_DEFAULTS.maxQueue,
+      0,
+      'omit it for no limit',
+      true,
+    ),
     resourceLimits: Object.freeze({ ...limits }),
     env: env === undefined ? undefined : Object.freeze({ ...env }),
     execArgv: Object.freeze([...execArgv]),
@@ -189,8 +232,16 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
     ),
     initializer,
     cancelMode: checkCancelMode('cancelMode', options.cancelMode ?? POOL_DEFAULTS.cancelMode),
-    taskTimeout: checkDuration('taskTimeout', options.taskTimeout ?? POOL_DEFAULTS.taskTimeout, 'omit it for no timeout'),
-    closeTimeout: checkDuration('closeTimeout', options.closeTimeout ?? POOL_DEFAULTS.closeTimeout, 'omit it for 30000'),
+    taskTimeout: checkDuration(
+      'taskTimeout',
+      options.taskTimeout ?? POOL_DEFAULTS.taskTimeout,
+      'omit it for no timeout',
+    ),
+    closeTimeout: checkDuration(
+      'closeTimeout',
+      options.closeTimeout ?? POOL_DEFAULTS.closeTimeout,
+      'omit it for 30000',
+    ),
     trace,
     blockingWaitTimeout: checkDuration(
       'blockingWaitTimeout',

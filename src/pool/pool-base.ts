@@ -16,22 +16,36 @@ import {
   WorkerCrashedError,
 } from '../errors.ts';
 import { actorInfo, describe } from '../task.ts';
-import { SpanRecorder, type Span } from '../trace/index.ts';
+import { type Span, SpanRecorder } from '../trace/index.ts';
 import { createActorProxy } from './actor-proxy.ts';
 import { type ChunkCost, chunkedMap } from './chunked-map.ts';
 import { deserializeError, isSerializedError } from './error-serdes.ts';
-import type { ActorProxy, CancelMode, Executor, ExecutorEvents, MapOptions, Runnable, RunOptions } from './executor.ts';
+import type {
+  ActorProxy,
+  CancelMode,
+  Executor,
+  ExecutorEvents,
+  MapOptions,
+  Runnable,
+  RunOptions,
+} from './executor.ts';
 import { FunctionRegistry } from './function-registry.ts';
-import { checkCancelMode, checkDuration, type PoolOptions, type ResolvedPoolOptions, resolvePoolOptions } from './options.ts';
+import {
+  checkCancelMode,
+  checkDuration,
+  type PoolOptions,
+  type ResolvedPoolOptions,
+  resolvePoolOptions,
+} from './options.ts';
 import {
   FLAG_REPORT_START,
+  type FunctionSpec,
   KIND_ACTOR_CALL,
   KIND_ACTOR_FREE,
   KIND_ACTOR_NEW,
   KIND_CALL,
   KIND_CHUNK,
   KIND_STAR_CHUNK,
-  type FunctionSpec,
   RESULT_STRIDE,
   type ResultsMessage,
   STATUS_OK,
@@ -110,7 +124,9 @@ class TaskRecord {
     this.reject = reject;
     this.submittedAt = performance.now();
     this.flags =
-      Number.isFinite(timeout) || (cancelMode === 'terminate' && options.signal !== undefined) ? FLAG_REPORT_START : 0;
+      Number.isFinite(timeout) || (cancelMode === 'terminate' && options.signal !== undefined)
+        ? FLAG_REPORT_START
+        : 0;
   }
 }
 
@@ -214,15 +230,23 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
     return this.submit(task, args);
   }
 
-  submit<A extends unknown[], R>(task: Runnable<A, R>, args: A, options: RunOptions = EMPTY_OPTIONS): Promise<Awaited<R>> {
+  submit<A extends unknown[], R>(
+    task: Runnable<A, R>,
+    args: A,
+    options: RunOptions = EMPTY_OPTIONS,
+  ): Promise<Awaited<R>> {
     try {
       this.#checkOpen();
       if (!Array.isArray(args)) {
-        throw new InvalidArgumentError('SKEIN_POOL_INVALID_OPTION', `submit args must be an array of arguments (got ${describe(args)}); use run(task, ...args) to pass them one by one`);
+        throw new InvalidArgumentError(
+          'SKEIN_POOL_INVALID_OPTION',
+          `submit args must be an array of arguments (got ${describe(args)}); use run(task, ...args) to pass them one by one`,
+        );
       }
       if (options !== EMPTY_OPTIONS) checkRunOptions(options);
       const key = this.#registry.keyOf(task);
-      if (typeof key === 'number') return this.#enqueue(KIND_CALL, key, args, undefined, options, undefined) as Promise<Awaited<R>>;
+      if (typeof key === 'number')
+        return this.#enqueue(KIND_CALL, key, args, undefined, options, undefined) as Promise<Awaited<R>>;
       return key.then((resolved) => {
         this.#checkOpen();
         return this.#enqueue(KIND_CALL, resolved, args, undefined, options, undefined);
@@ -232,7 +256,11 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
     }
   }
 
-  async map<T, R>(task: Runnable<[T], R>, items: Iterable<T> | AsyncIterable<T>, options?: MapOptions): Promise<Awaited<R>[]> {
+  async map<T, R>(
+    task: Runnable<[T], R>,
+    items: Iterable<T> | AsyncIterable<T>,
+    options?: MapOptions,
+  ): Promise<Awaited<R>[]> {
     const out: Awaited<R>[] = [];
     for await (const chunk of this.#chunks(KIND_CHUNK, task, items, options, true)) {
       for (let i = 0; i < chunk.length; i++) out.push(chunk[i] as Awaited<R>);
@@ -240,8 +268,13 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
     return out;
   }
 
-  async *imap<T, R>(task: Runnable<[T], R>, items: Iterable<T> | AsyncIterable<T>, options?: MapOptions): AsyncIterableIterator<Awaited<R>> {
-    for await (const chunk of this.#chunks(KIND_CHUNK, task, items, options, true)) yield* chunk as Awaited<R>[];
+  async *imap<T, R>(
+    task: Runnable<[T], R>,
+    items: Iterable<T> | AsyncIterable<T>,
+    options?: MapOptions,
+  ): AsyncIterableIterator<Awaited<R>> {
+    for await (const chunk of this.#chunks(KIND_CHUNK, task, items, options, true))
+      yield* chunk as Awaited<R>[];
   }
 
   async *imapUnordered<T, R>(
@@ -249,10 +282,15 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
     items: Iterable<T> | AsyncIterable<T>,
     options?: MapOptions,
   ): AsyncIterableIterator<Awaited<R>> {
-    for await (const chunk of this.#chunks(KIND_CHUNK, task, items, options, false)) yield* chunk as Awaited<R>[];
+    for await (const chunk of this.#chunks(KIND_CHUNK, task, items, options, false))
+      yield* chunk as Awaited<R>[];
   }
 
-  async starmap<A extends unknown[], R>(task: Runnable<A, R>, items: Iterable<A> | AsyncIterable<A>, options?: MapOptions): Promise<Awaited<R>[]> {
+  async starmap<A extends unknown[], R>(
+    task: Runnable<A, R>,
+    items: Iterable<A> | AsyncIterable<A>,
+    options?: MapOptions,
+  ): Promise<Awaited<R>[]> {
     const out: Awaited<R>[] = [];
     for await (const chunk of this.#chunks(KIND_STAR_CHUNK, task, items, options, true)) {
       for (let i = 0; i < chunk.length; i++) out.push(chunk[i] as Awaited<R>);
@@ -289,12 +327,16 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
     if (this.#workers.size === 0) this.#spawn();
     const calls: Promise<unknown>[] = [];
     for (const slot of this.#workers) {
-      if (!slot.exited && !slot.stopping) calls.push(this.#enqueue(KIND_CALL, key, args, undefined, EMPTY_OPTIONS, slot));
+      if (!slot.exited && !slot.stopping)
+        calls.push(this.#enqueue(KIND_CALL, key, args, undefined, EMPTY_OPTIONS, slot));
     }
     return Promise.all(calls) as Promise<Awaited<R>[]>;
   }
 
-  async actor<T extends object, A extends unknown[]>(Class: new (...args: A) => T, ...args: A): Promise<ActorProxy<T>> {
+  async actor<T extends object, A extends unknown[]>(
+    Class: new (...args: A) => T,
+    ...args: A
+  ): Promise<ActorProxy<T>> {
     this.#checkOpen();
     const key = await this.#registry.actorKeyOf(Class);
     this.#checkOpen();
@@ -307,7 +349,8 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
     if (slot === undefined || (slot.actorIds.size > 0 && this.#workers.size < this.options.maxWorkers)) {
       slot = this.#spawn() ?? slot;
     }
-    if (slot === undefined) throw new SkeinError('SKEIN_POOL_WORKER_CRASHED', 'No worker could be started for the actor');
+    if (slot === undefined)
+      throw new SkeinError('SKEIN_POOL_WORKER_CRASHED', 'No worker could be started for the actor');
     const id = this.#nextActorId++;
     const state: ActorState = { id, slot, released: undefined, dead: undefined };
     slot.actorIds.add(id);
@@ -324,7 +367,12 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
       {
         call: (method, callArgs) => {
           if (state.released !== undefined) {
-            return Promise.reject(new SkeinError('SKEIN_POOL_ACTOR_RELEASED', `The ${className} actor was released; create a new one with pool.actor()`));
+            return Promise.reject(
+              new SkeinError(
+                'SKEIN_POOL_ACTOR_RELEASED',
+                `The ${className} actor was released; create a new one with pool.actor()`,
+              ),
+            );
           }
           if (state.dead !== undefined) return Promise.reject(state.dead);
           if (this.#state === 'destroyed') return Promise.reject(this.#destroyedError(undefined));
@@ -416,13 +464,24 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
   }
 
   #destroyedError(reason: unknown): SkeinError {
-    return new SkeinError('SKEIN_POOL_DESTROYED', 'The pool was destroyed before the task finished', reason === undefined ? undefined : { cause: reason });
+    return new SkeinError(
+      'SKEIN_POOL_DESTROYED',
+      'The pool was destroyed before the task finished',
+      reason === undefined ? undefined : { cause: reason },
+    );
   }
 
   #checkOpen(): void {
     if (this.#state !== 'open') {
-      if (this.#state === 'destroyed') throw new SkeinError('SKEIN_POOL_CLOSED', 'The pool was destroyed and takes no new work; create a new pool');
-      throw new SkeinError('SKEIN_POOL_CLOSED', 'The pool is closing and takes no new work; submit before close() or create a new pool');
+      if (this.#state === 'destroyed')
+        throw new SkeinError(
+          'SKEIN_POOL_CLOSED',
+          'The pool was destroyed and takes no new work; create a new pool',
+        );
+      throw new SkeinError(
+        'SKEIN_POOL_CLOSED',
+        'The pool is closing and takes no new work; submit before close() or create a new pool',
+      );
     }
   }
 
@@ -464,7 +523,9 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
     );
     record.cost = cost;
     if (signal !== undefined) {
-      record.abortListener = addAbortListener(signal, () => this.#cancel(record, abortErrorFrom(signal), 'abort'));
+      record.abortListener = addAbortListener(signal, () =>
+        this.#cancel(record, abortErrorFrom(signal), 'abort'),
+      );
     }
     if (pinned === undefined) this.#queue.push(record);
     else pinned.pinnedQueue.push(record);
@@ -480,7 +541,10 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
 
   #handLimit(): number {
     if (this.#avgRunMs < 0) return MIN_IN_HAND;
-    return Math.max(MIN_IN_HAND, Math.min(MAX_IN_HAND, Math.ceil(TARGET_IN_HAND_MS / Math.max(this.#avgRunMs, 1e-6))));
+    return Math.max(
+      MIN_IN_HAND,
+      Math.min(MAX_IN_HAND, Math.ceil(TARGET_IN_HAND_MS / Math.max(this.#avgRunMs, 1e-6))),
+    );
   }
 
   /** Hands queued tasks to workers with room, starting workers while the backlog exceeds the room. */
@@ -617,7 +681,12 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
     }
     const initializer = this.#initializer instanceof Promise ? undefined : this.#initializer;
     slot.handle.send(
-      { t: 'init', workerId: slot.id, initializer, reportHeap: Number.isFinite(this.options.maxHeapUsedBytes) },
+      {
+        t: 'init',
+        workerId: slot.id,
+        initializer,
+        reportHeap: Number.isFinite(this.options.maxHeapUsedBytes),
+      },
       NO_TRANSFER,
     );
     this.#workers.add(slot);
@@ -678,7 +747,8 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
       const runMs = results[i + 4] as number;
       const startEpoch = results[i + 3] as number;
       slot.tasksDone++;
-      this.#avgRunMs = this.#avgRunMs < 0 ? runMs : this.#avgRunMs + RUN_TIME_SMOOTHING * (runMs - this.#avgRunMs);
+      this.#avgRunMs =
+        this.#avgRunMs < 0 ? runMs : this.#avgRunMs + RUN_TIME_SMOOTHING * (runMs - this.#avgRunMs);
       if (record.cost !== undefined) {
         const perItem = runMs / Math.max(1, (record.args as unknown[]).length);
         record.cost.perItemMs = record.cost.perItemMs < 0 ? perItem : (record.cost.perItemMs + perItem) / 2;
@@ -712,7 +782,11 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
     }
     if (Number.isFinite(record.timeout)) {
       record.timer = setTimeout(() => {
-        this.#cancel(record, new TimeoutError(`The task ran longer than its timeout of ${record.timeout} ms`), 'timeout');
+        this.#cancel(
+          record,
+          new TimeoutError(`The task ran longer than its timeout of ${record.timeout} ms`),
+          'timeout',
+        );
       }, record.timeout);
     }
   }
@@ -721,10 +795,32 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
     const start = startEpoch - performance.timeOrigin;
     const spec = record.key >= 0 ? this.#registry.specs[record.key] : undefined;
     const name = spec === undefined ? 'actor' : spec.type === 'export' ? spec.exportName : 'inline';
-    this.#spans?.record({ kind: 'queued', name, track: -1, start: record.submittedAt, end: start, attributes: { id: record.id } });
-    this.#spans?.record({ kind: 'task', name, track: slot.id, start, end: start + runMs, attributes: { id: record.id, ok } });
+    this.#spans?.record({
+      kind: 'queued',
+      name,
+      track: -1,
+      start: record.submittedAt,
+      end: start,
+      attributes: { id: record.id },
+    });
+    this.#spans?.record({
+      kind: 'task',
+      name,
+      track: slot.id,
+      start,
+      end: start + runMs,
+      attributes: { id: record.id, ok },
+    });
     if (taskChannel.hasSubscribers) {
-      taskChannel.publish({ pool: this.options.name, id: record.id, name, workerId: slot.id, runMs, waitMs: start - record.submittedAt, ok });
+      taskChannel.publish({
+        pool: this.options.name,
+        id: record.id,
+        name,
+        workerId: slot.id,
+        runMs,
+        waitMs: start - record.submittedAt,
+        ok,
+      });
     }
   }
 
@@ -787,7 +883,8 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
       slot.idleTimer = undefined;
       if (slot.exited || slot.stopping || slot.inHand.size > 0 || slot.actorIds.size > 0) return;
       const idleFor = performance.now() - slot.idleSince;
-      if (idleFor >= this.options.idleTimeout && this.#workers.size > this.options.minWorkers) this.#stop(slot);
+      if (idleFor >= this.options.idleTimeout && this.#workers.size > this.options.minWorkers)
+        this.#stop(slot);
       else if (this.#workers.size > this.options.minWorkers) {
         slot.idleTimer = setTimeout(check, this.options.idleTimeout - idleFor + 1);
         slot.idleTimer.unref();
@@ -800,7 +897,8 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
   }
 
   #updateRef(slot: WorkerSlot): void {
-    const wanted = slot.inHand.size > 0 || slot.pinnedQueue.length > 0 || (!slot.ready && this.#queue.size > 0);
+    const wanted =
+      slot.inHand.size > 0 || slot.pinnedQueue.length > 0 || (!slot.ready && this.#queue.size > 0);
     if (wanted === slot.referenced || slot.exited) return;
     slot.referenced = wanted;
     if (wanted) slot.handle.ref();
@@ -829,11 +927,21 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
     this.#workers.delete(slot);
     if (slot.idleTimer !== undefined) clearTimeout(slot.idleTimer);
     this.#stats.workerMsClosed += performance.now() - slot.startedAt;
-    this.#spans?.record({ kind: 'worker', name: `worker ${slot.id}`, track: slot.id, start: slot.startedAt, end: performance.now() });
+    this.#spans?.record({
+      kind: 'worker',
+      name: `worker ${slot.id}`,
+      track: slot.id,
+      start: slot.startedAt,
+      end: performance.now(),
+    });
     const crashed = !(slot.stopping && slot.inHand.size === 0);
     if (slot.inHand.size > 0 || slot.pinnedQueue.length > 0) this.#failHand(slot, exit);
     if (slot.actorIds.size > 0) {
-      const error = this.#crashError(slot, exit, 'The worker holding this actor died; its state is lost, create a new actor');
+      const error = this.#crashError(
+        slot,
+        exit,
+        'The worker holding this actor died; its state is lost, create a new actor',
+      );
       for (const id of slot.actorIds) {
         const state = this.#actors.get(id);
         if (state !== undefined) state.dead ??= error;
@@ -887,12 +995,15 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
     const cause = slot.initError ?? exit.error;
     const how = exit.signal !== null ? `signal ${exit.signal}` : `exit code ${exit.exitCode}`;
     const detail = cause === undefined ? '' : `: ${cause.message}`;
-    return new WorkerCrashedError(`${why} (worker ${slot.id}, ${how})${detail}; the pool has replaced the worker`, {
-      exitCode: exit.exitCode,
-      signal: exit.signal,
-      workerId: slot.id,
-      ...(cause === undefined ? {} : { cause }),
-    });
+    return new WorkerCrashedError(
+      `${why} (worker ${slot.id}, ${how})${detail}; the pool has replaced the worker`,
+      {
+        exitCode: exit.exitCode,
+        signal: exit.signal,
+        workerId: slot.id,
+        ...(cause === undefined ? {} : { cause }),
+      },
+    );
   }
 
   #checkDrained(): void {
@@ -905,20 +1016,38 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
 
 function checkRunOptions(options: RunOptions): void {
   if (typeof options !== 'object' || options === null) {
-    throw new InvalidArgumentError('SKEIN_POOL_INVALID_OPTION', `Run options must be an object (got ${describe(options)}); omit them for defaults`);
+    throw new InvalidArgumentError(
+      'SKEIN_POOL_INVALID_OPTION',
+      `Run options must be an object (got ${describe(options)}); omit them for defaults`,
+    );
   }
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
-    throw new InvalidArgumentError('SKEIN_POOL_INVALID_OPTION', `signal must be an AbortSignal (got ${describe(options.signal)})`);
+    throw new InvalidArgumentError(
+      'SKEIN_POOL_INVALID_OPTION',
+      `signal must be an AbortSignal (got ${describe(options.signal)})`,
+    );
   }
   if (options.timeout !== undefined) checkDuration('timeout', options.timeout, 'omit it for no timeout');
-  if (options.priority !== undefined && (typeof options.priority !== 'number' || !Number.isFinite(options.priority))) {
-    throw new InvalidArgumentError('SKEIN_POOL_INVALID_OPTION', `priority must be a finite number (got ${describe(options.priority)}); omit it for 0`);
+  if (
+    options.priority !== undefined &&
+    (typeof options.priority !== 'number' || !Number.isFinite(options.priority))
+  ) {
+    throw new InvalidArgumentError(
+      'SKEIN_POOL_INVALID_OPTION',
+      `priority must be a finite number (got ${describe(options.priority)}); omit it for 0`,
+    );
   }
   if (options.transfer !== undefined && !Array.isArray(options.transfer)) {
-    throw new InvalidArgumentError('SKEIN_POOL_INVALID_OPTION', `transfer must be an array of ArrayBuffers or MessagePorts (got ${describe(options.transfer)})`);
+    throw new InvalidArgumentError(
+      'SKEIN_POOL_INVALID_OPTION',
+      `transfer must be an array of ArrayBuffers or MessagePorts (got ${describe(options.transfer)})`,
+    );
   }
   if (options.onProgress !== undefined && typeof options.onProgress !== 'function') {
-    throw new InvalidArgumentError('SKEIN_POOL_INVALID_OPTION', `onProgress must be a function (got ${describe(options.onProgress)})`);
+    throw new InvalidArgumentError(
+      'SKEIN_POOL_INVALID_OPTION',
+      `onProgress must be a function (got ${describe(options.onProgress)})`,
+    );
   }
   if (options.cancelMode !== undefined) checkCancelMode('cancelMode', options.cancelMode);
 }
@@ -941,4 +1070,3 @@ function notCloneable(record: TaskRecord, error: unknown): InvalidArgumentError 
     { cause: error },
   );
 }
-

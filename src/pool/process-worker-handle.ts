@@ -3,8 +3,8 @@
 // reported only after fd 3 is drained, so every frame written before death is seen first.
 
 import { type ChildProcess, fork } from 'node:child_process';
-import { deserialize } from 'node:v8';
 import type { Readable } from 'node:stream';
+import { deserialize } from 'node:v8';
 import type { TransferListItem } from 'node:worker_threads';
 import { deserializeError, isSerializedError } from './error-serdes.ts';
 import type { MainToWorker, WorkerToMain } from './protocol.ts';
@@ -26,11 +26,15 @@ export class ProcessWorkerHandle implements WorkerHandle {
   constructor(options: WorkerSpawnOptions, hooks: WorkerHooks) {
     const limits = options.resourceLimits;
     const memoryFlags: string[] = [];
-    if (limits.maxOldGenerationSizeMb !== undefined) memoryFlags.push(`--max-old-space-size=${limits.maxOldGenerationSizeMb}`);
+    if (limits.maxOldGenerationSizeMb !== undefined)
+      memoryFlags.push(`--max-old-space-size=${limits.maxOldGenerationSizeMb}`);
     if (limits.maxYoungGenerationSizeMb !== undefined) {
-      memoryFlags.push(`--max-semi-space-size=${Math.max(1, Math.floor(limits.maxYoungGenerationSizeMb / 3))}`);
+      memoryFlags.push(
+        `--max-semi-space-size=${Math.max(1, Math.floor(limits.maxYoungGenerationSizeMb / 3))}`,
+      );
     }
-    if (limits.stackSizeMb !== undefined) memoryFlags.push(`--stack-size=${Math.floor(limits.stackSizeMb * 1024)}`);
+    if (limits.stackSizeMb !== undefined)
+      memoryFlags.push(`--stack-size=${Math.floor(limits.stackSizeMb * 1024)}`);
     this.#child = fork(ENTRY, [], {
       stdio: ['inherit', 'inherit', 'inherit', 'pipe', 'ipc'],
       serialization: 'advanced',
@@ -61,10 +65,13 @@ export class ProcessWorkerHandle implements WorkerHandle {
         offset += HEADER_BYTES;
         continue;
       }
-      if (tag !== FRAME_MESSAGE) throw new Error(`Corrupt frame tag ${tag} from a pool child; this is a bug in Skein`);
+      if (tag !== FRAME_MESSAGE)
+        throw new Error(`Corrupt frame tag ${tag} from a pool child; this is a bug in Skein`);
       const length = data.readUInt32LE(offset + 1);
       if (data.length - offset - HEADER_BYTES < length) break;
-      const message = deserialize(data.subarray(offset + HEADER_BYTES, offset + HEADER_BYTES + length)) as WorkerToMain;
+      const message = deserialize(
+        data.subarray(offset + HEADER_BYTES, offset + HEADER_BYTES + length),
+      ) as WorkerToMain;
       offset += HEADER_BYTES + length;
       if (message.t === 'fatal') {
         if (isSerializedError(message.error)) this.#fatal = deserializeError(message.error);

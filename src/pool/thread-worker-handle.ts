@@ -2,7 +2,13 @@
 // the parked thread waits on, a results doorbell the pool can block on, the running task's id, and a
 // cancellation flag. Results come over a dedicated MessagePort so they can also be taken synchronously.
 
-import { MessageChannel, type MessagePort, receiveMessageOnPort, type TransferListItem, Worker } from 'node:worker_threads';
+import {
+  MessageChannel,
+  type MessagePort,
+  receiveMessageOnPort,
+  type TransferListItem,
+  Worker,
+} from 'node:worker_threads';
 import {
   CONTROL_CANCEL,
   CONTROL_DOORBELL,
@@ -58,7 +64,11 @@ export class ThreadWorkerHandle implements WorkerHandle {
 
   #drain(): boolean {
     let any = false;
-    for (let entry = receiveMessageOnPort(this.#results); entry !== undefined; entry = receiveMessageOnPort(this.#results)) {
+    for (
+      let entry = receiveMessageOnPort(this.#results);
+      entry !== undefined;
+      entry = receiveMessageOnPort(this.#results)
+    ) {
       any = true;
       this.#hooks.message(entry.message as WorkerToMain);
     }

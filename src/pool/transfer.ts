@@ -21,5 +21,7 @@ export function transfer<T>(value: T, list: readonly TransferListItem[]): T {
 }
 
 export function isTransfer(value: unknown): value is Transfer<unknown> {
-  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[TRANSFER_BRAND] === true;
+  return (
+    typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[TRANSFER_BRAND] === true
+  );
 }

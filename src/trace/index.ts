@@ -1,5 +1,5 @@
 // Spans for tracing parallel work, and their export as a Chrome/Perfetto trace (chrome://tracing,
 // ui.perfetto.dev). Spans are plain data so they can cross threads and be written as JSON.
 
-export type { Span, SpanKind, ChromeTraceEvent } from './span.ts';
+export type { ChromeTraceEvent, Span, SpanKind } from './span.ts';
 export { SpanRecorder, toChromeTrace, writeChromeTrace } from './span.ts';

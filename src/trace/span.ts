@@ -55,7 +55,10 @@ export class SpanRecorder {
 }
 
 /** Converts spans to Chrome trace events (complete 'X' events plus track names). */
-export function toChromeTrace(spans: readonly Span[], processName = 'skein'): { traceEvents: ChromeTraceEvent[] } {
+export function toChromeTrace(
+  spans: readonly Span[],
+  processName = 'skein',
+): { traceEvents: ChromeTraceEvent[] } {
   const events: ChromeTraceEvent[] = [
     { name: 'process_name', cat: '__metadata', ph: 'M', ts: 0, pid: 1, tid: 0, args: { name: processName } },
   ];
@@ -90,6 +93,10 @@ export function toChromeTrace(spans: readonly Span[], processName = 'skein'): { 
 }
 
 /** Writes spans as a Chrome/Perfetto trace JSON file. */
-export async function writeChromeTrace(path: string, spans: readonly Span[], processName?: string): Promise<void> {
+export async function writeChromeTrace(
+  path: string,
+  spans: readonly Span[],
+  processName?: string,
+): Promise<void> {
   await writeFile(path, JSON.stringify(toChromeTrace(spans, processName)));
 }

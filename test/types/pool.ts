@@ -2,7 +2,7 @@
 // reference through every pool method, and misuse does not compile.
 
 import { actor, task } from '../../src/index.ts';
-import { type ActorProxy, ProcessPool, ThreadPool } from '../../src/pool/index.ts';
+import type { ActorProxy, ProcessPool, ThreadPool } from '../../src/pool/index.ts';
 
 const add = task(import.meta, (a: number, b: number): number => a + b);
 const shout = task(import.meta, async (s: string): Promise<string> => s.toUpperCase());

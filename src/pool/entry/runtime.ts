@@ -46,7 +46,8 @@ export interface RuntimePort {
   park(): boolean;
 }
 
-type Loaded = { fn: Function; error?: undefined } | { fn?: undefined; error: Error };
+type AnyFunction = (...args: unknown[]) => unknown;
+type Loaded = { fn: AnyFunction; error?: undefined } | { fn?: undefined; error: Error };
 
 class RunningTaskContext implements TaskContext {
   readonly #runtime: WorkerRuntime;
@@ -122,7 +123,8 @@ export class WorkerRuntime {
       case 'run': {
         const defs = message.defs;
         if (defs !== undefined) {
-          for (let i = 0; i < defs.length; i += 2) this.#define(defs[i] as number, defs[i + 1] as FunctionSpec);
+          for (let i = 0; i < defs.length; i += 2)
+            this.#define(defs[i] as number, defs[i + 1] as FunctionSpec);
         }
         const tasks = message.tasks;
         if (this.#head === this.#queue.length) {
@@ -154,7 +156,9 @@ export class WorkerRuntime {
     }
   }
 
-  async #initialize(initializer: { spec: FunctionSpec; args: readonly unknown[] } | undefined): Promise<void> {
+  async #initialize(
+    initializer: { spec: FunctionSpec; args: readonly unknown[] } | undefined,
+  ): Promise<void> {
     if (initializer !== undefined) {
       try {
         const loaded = await load(initializer.spec);
@@ -214,14 +218,24 @@ export class WorkerRuntime {
       const flags = queue[at + 5] as number;
       if ((flags & FLAG_REPORT_START) !== 0) this.#flush(id);
       if (this.#run(id, kind, key, loaded as Loaded | undefined, args, extra) === 'async') return;
-      if (this.#results.length >= FLUSH_MAX_RESULTS * RESULT_STRIDE || performance.now() - this.#lastFlush >= FLUSH_INTERVAL_MS) {
+      if (
+        this.#results.length >= FLUSH_MAX_RESULTS * RESULT_STRIDE ||
+        performance.now() - this.#lastFlush >= FLUSH_INTERVAL_MS
+      ) {
         this.#flush();
       }
     }
   }
 
   /** Runs one task; returns 'async' when it continues the pump itself after a promise settles. */
-  #run(id: number, kind: number, key: number, loaded: Loaded | undefined, args: unknown, extra: unknown): 'sync' | 'async' {
+  #run(
+    id: number,
+    kind: number,
+    key: number,
+    loaded: Loaded | undefined,
+    args: unknown,
+    extra: unknown,
+  ): 'sync' | 'async' {
     const context = new RunningTaskContext(this, id);
     this.#current = context;
     const startEpoch = performance.timeOrigin + performance.now();
@@ -232,7 +246,10 @@ export class WorkerRuntime {
     try {
       if (loaded?.error !== undefined) throw loaded.error;
       if (loaded === undefined && kind !== KIND_ACTOR_CALL && kind !== KIND_ACTOR_FREE) {
-        throw new SkeinError('SKEIN_INTERNAL', `Task ${id} names function key ${String(key)} that was never defined; this is a bug in Skein`);
+        throw new SkeinError(
+          'SKEIN_INTERNAL',
+          `Task ${id} names function key ${String(key)} that was never defined; this is a bug in Skein`,
+        );
       }
       value = taskContextStorage.run(context, invoke, this, kind, loaded?.fn, args, extra);
     } catch (error) {
@@ -252,7 +269,13 @@ export class WorkerRuntime {
     return 'sync';
   }
 
-  #settleAsync(context: RunningTaskContext, status: number, value: unknown, startEpoch: number, start: number): void {
+  #settleAsync(
+    context: RunningTaskContext,
+    status: number,
+    value: unknown,
+    startEpoch: number,
+    start: number,
+  ): void {
     this.port.markRunning(-1);
     this.#current = undefined;
     this.#push(context.id, status, value, startEpoch, performance.now() - start);
@@ -308,14 +331,20 @@ export class WorkerRuntime {
       }
     }
     if (batch.t === 'results' && batch.started !== undefined) {
-      this.port.post({ t: 'results', results: [], started: batch.started, startedAt: batch.startedAt ?? 0 }, []);
+      this.port.post(
+        { t: 'results', results: [], started: batch.started, startedAt: batch.startedAt ?? 0 },
+        [],
+      );
     }
   }
 
   actor(id: number): object {
     const instance = this.#actors.get(id);
     if (instance === undefined) {
-      throw new SkeinError('SKEIN_POOL_ACTOR_RELEASED', `Actor ${id} was released; create a new one with pool.actor()`);
+      throw new SkeinError(
+        'SKEIN_POOL_ACTOR_RELEASED',
+        `Actor ${id} was released; create a new one with pool.actor()`,
+      );
     }
     return instance;
   }
@@ -331,7 +360,13 @@ export class WorkerRuntime {
   }
 }
 
-function invoke(runtime: WorkerRuntime, kind: number, fn: Function | undefined, args: unknown, extra: unknown): unknown {
+function invoke(
+  runtime: WorkerRuntime,
+  kind: number,
+  fn: AnyFunction | undefined,
+  args: unknown,
+  extra: unknown,
+): unknown {
   switch (kind) {
     case KIND_CALL:
       return fn!(...(args as unknown[]));
@@ -344,7 +379,7 @@ function invoke(runtime: WorkerRuntime, kind: number, fn: Function | undefined, 
       return mapChunk(args as unknown[][], (item) => call(...item));
     }
     case KIND_ACTOR_NEW:
-      runtime.addActor(extra as number, new (fn as new (...a: unknown[]) => object)(...(args as unknown[])));
+      runtime.addActor(extra as number, new (fn as unknown as new (...a: unknown[]) => object)(...(args as unknown[])));
       return undefined;
     case KIND_ACTOR_CALL: {
       const [actorId, method] = extra as [number, string];
@@ -404,7 +439,7 @@ async function load(spec: FunctionSpec): Promise<Loaded> {
     if (spec.type === 'inline') {
       const fn: unknown = new Function(`"use strict"; return (${spec.source});`)();
       if (typeof fn !== 'function') throw new TypeError('the source does not evaluate to a function');
-      return { fn };
+      return { fn: fn as AnyFunction };
     }
     const namespace = (await import(spec.moduleUrl)) as Record<string, unknown>;
     const value = namespace[spec.exportName];
@@ -414,7 +449,7 @@ async function load(spec: FunctionSpec): Promise<Loaded> {
         `Module ${spec.moduleUrl} has no function export ${JSON.stringify(spec.exportName)}; export the task or actor under that name`,
       );
     }
-    return { fn: isTask(value) ? value.fn : value };
+    return { fn: (isTask(value) ? value.fn : value) as AnyFunction };
   } catch (error) {
     if (error instanceof SkeinError) return { error };
     const what = spec.type === 'inline' ? 'compile the inline function' : `import ${spec.moduleUrl}`;
