@@ -379,7 +379,10 @@ function invoke(
       return mapChunk(args as unknown[][], (item) => call(...item));
     }
     case KIND_ACTOR_NEW:
-      runtime.addActor(extra as number, new (fn as unknown as new (...a: unknown[]) => object)(...(args as unknown[])));
+      runtime.addActor(
+        extra as number,
+        new (fn as unknown as new (...a: unknown[]) => object)(...(args as unknown[])),
+      );
       return undefined;
     case KIND_ACTOR_CALL: {
       const [actorId, method] = extra as [number, string];
