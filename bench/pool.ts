@@ -62,6 +62,7 @@ const emitJson = (record: object) => {
 const print = (text: string) => (flags.json ? process.stderr : process.stdout).write(`${text}\n`);
 const progress = (text: string) => process.stderr.write(`${text}\n`);
 
+const runStart = performance.now();
 const header = headerInfo();
 print(header.line);
 emitJson({ type: 'header', ...header });
@@ -107,6 +108,12 @@ if (failures.length > 0) {
     seen.add(key);
   }
 }
+const footer = {
+  loadavg: os.loadavg().map((l) => l.toFixed(2)),
+  totalSeconds: Math.round((performance.now() - runStart) / 1000),
+};
+print(`# done in ${footer.totalSeconds} s | load at end ${footer.loadavg.join(' ')}`);
+emitJson({ type: 'footer', ...footer });
 if (flags.out !== undefined) writeFileSync(flags.out, `${jsonLines.join('\n')}\n`);
 
 function headerInfo() {
@@ -119,7 +126,10 @@ function headerInfo() {
   );
   const cpus = os.cpus();
   const load = os.loadavg().map((l) => l.toFixed(2));
-  const git = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout.trim();
+  const head = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout.trim();
+  // Uncommitted changes under src/ mean the numbers belong to no commit: say so.
+  const dirty = spawnSync('git', ['status', '--porcelain', 'src'], { encoding: 'utf8' }).stdout.trim() !== '';
+  const git = `${head}${dirty ? '+dirty' : ''}`;
   const info = {
     date: new Date().toISOString(),
     node: process.version,
@@ -159,6 +169,19 @@ function runVariant(
   return new Promise((resolve) => {
     // Own process group, so a timeout kills the variant and anything it started.
     const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const killGroup = () => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    };
+    // The variant is in its own process group, so Ctrl-C does not reach it: forward the interrupt.
+    const onInterrupt = () => {
+      killGroup();
+      process.exit(130);
+    };
+    process.once('SIGINT', onInterrupt);
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
@@ -166,14 +189,11 @@ function runVariant(
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        // Already gone.
-      }
+      killGroup();
     }, variantTimeoutMs);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      process.off('SIGINT', onInterrupt);
       const last = stdout.trim().split('\n').at(-1) ?? '';
       let parsed: Partial<VariantResult> | undefined;
       try {

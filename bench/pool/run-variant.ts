@@ -13,6 +13,8 @@ const SPIN_MS = 1;
 /** Buffers in flight per run in the 1 MiB workloads: bounds memory, keeps both workers fed. */
 const BUFFER_WINDOW = 4 * WORKERS;
 const CLOSE_TIMEOUT_MS = 10_000;
+/** Calls before timing in the throughput workloads: starts workers, compiles the hot paths. */
+const WARMUP_CALLS = 2000;
 
 /** What every library offers the workloads, each call running one task in the pool. */
 interface Adapter {
@@ -191,7 +193,7 @@ const sumOfNoops = (n: number) => (n * (n + 1)) / 2; // Σ noop(i) for i < n
 
 /** Submits `n` calls at once and waits for all: the pool's throughput with a full queue. */
 async function trivial(pool: Adapter, n: number): Promise<Result> {
-  await Promise.all(Array.from({ length: Math.min(n, 5000) }, (_, i) => pool.noop(i)));
+  await Promise.all(Array.from({ length: Math.min(n, WARMUP_CALLS) }, (_, i) => pool.noop(i)));
   const start = performance.now();
   const results = await Promise.all(Array.from({ length: n }, (_, i) => pool.noop(i)));
   const wallMs = performance.now() - start;
@@ -203,7 +205,7 @@ async function trivial(pool: Adapter, n: number): Promise<Result> {
 
 async function map(pool: Adapter, n: number): Promise<Result> {
   const items = Array.from({ length: n }, (_, i) => i);
-  await pool.map(items.slice(0, Math.min(n, 5000)));
+  await pool.map(items.slice(0, Math.min(n, WARMUP_CALLS)));
   const start = performance.now();
   const results = await pool.map(items);
   const wallMs = performance.now() - start;

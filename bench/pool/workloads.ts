@@ -44,10 +44,10 @@ export const WORKLOADS: readonly Workload[] = [
     title: '(a) trivial tasks submitted at once',
     description:
       'All calls issued in one go, then awaited together: the cost per task of submitting, dispatching and ' +
-      'settling. 50,000 tasks, not the 100,000 of the issue, so the slowest peer stays near 3 s per run.',
+      'settling. 40,000 tasks, not the 100,000 of the issue, so the slowest peer stays near 3 s per run.',
     libraries: ['skein', ...THREAD_PEERS],
     baselines: [],
-    size: 50_000,
+    size: 40_000,
     unit: 'tasks',
     metrics: [TASKS_PER_SEC],
   },
@@ -56,11 +56,11 @@ export const WORKLOADS: readonly Workload[] = [
     title: '(b) map over trivial items',
     description:
       'Skein: pool.map(task, items), which sends items in chunks. The peers have no chunked map, so each ' +
-      'item is one task (poolifier: its own mapExecute, also one task per item); they run 20,000 items ' +
+      'item is one task (poolifier: its own mapExecute, also one task per item); they run 10,000 items ' +
       'because 1,000,000 would take about a minute each. Items/s are comparable, the sizes are not equal.',
     libraries: ['skein', ...THREAD_PEERS],
     baselines: [],
-    size: 20_000,
+    size: 10_000,
     unit: 'items',
     sizes: { skein: 1_000_000 },
     metrics: [{ key: 'itemsPerSec', label: 'items/s', higherIsBetter: true, digits: 0 }],
@@ -112,7 +112,7 @@ export const WORKLOADS: readonly Workload[] = [
       'allocated in the timed loop, as in the transfer case. MiB/s = tasks/s × 1 MiB.',
     libraries: ['skein', ...THREAD_PEERS],
     baselines: [],
-    size: 1_000,
+    size: 500,
     unit: 'tasks',
     metrics: [TASKS_PER_SEC],
     columns: [MIB_PER_SEC],
@@ -126,7 +126,7 @@ export const WORKLOADS: readonly Workload[] = [
       'of arrays found detached after the call: 1 means no copy was made.',
     libraries: ['skein', ...THREAD_PEERS],
     baselines: [],
-    size: 1_000,
+    size: 500,
     unit: 'tasks',
     metrics: [TASKS_PER_SEC],
     columns: [MIB_PER_SEC, { key: 'movedShare', label: 'moved', higherIsBetter: true, digits: 2 }],
