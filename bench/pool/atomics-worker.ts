@@ -8,7 +8,9 @@ const state = new Int32Array(workerData as SharedArrayBuffer);
 parentPort!.postMessage('ready');
 let seen = 0;
 for (;;) {
-  Atomics.wait(state, 0, seen);
+  // Re-check after every wake: a wait can return with the value unchanged (measured here: a run whose
+  // round trips did not add up), and answering then would put the two sides out of step.
+  while (Atomics.load(state, 0) === seen) Atomics.wait(state, 0, seen);
   const value = Atomics.load(state, 0);
   if (value < 0) break;
   seen = value + 1;

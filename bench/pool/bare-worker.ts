@@ -8,7 +8,7 @@ const { shared, tasks, ms } = workerData as { shared: SharedArrayBuffer; tasks: 
 // [0] start flag, [1] next task index.
 const state = new Int32Array(shared);
 parentPort!.postMessage('ready');
-Atomics.wait(state, 0, 0);
+while (Atomics.load(state, 0) === 0) Atomics.wait(state, 0, 0);
 let spent = 0;
 let count = 0;
 for (let i = Atomics.add(state, 1, 1); i < tasks; i = Atomics.add(state, 1, 1)) {

@@ -321,7 +321,7 @@ async function atomicsPingPong(n: number): Promise<Result> {
   const roundTrip = () => {
     Atomics.store(state, 0, value + 1);
     Atomics.notify(state, 0);
-    Atomics.wait(state, 0, value + 1);
+    while (Atomics.load(state, 0) === value + 1) Atomics.wait(state, 0, value + 1);
     value = Atomics.load(state, 0);
   };
   for (let i = 0; i < Math.min(n, 2000); i++) roundTrip();
