@@ -1,0 +1,70 @@
+// ThreadPool specifics: workers are threads of this process, transfers move memory, and the
+// worker-thread crash details (out-of-memory error, uncaught error) reach WorkerCrashedError.
+
+import assert from 'node:assert/strict';
+import { describe, it, type TestContext } from 'node:test';
+import { threadId } from 'node:worker_threads';
+import { WorkerCrashedError } from '../../src/index.ts';
+import { type PoolOptions, ThreadPool } from '../../src/pool/index.ts';
+import { codeOf, SOON_MS, settle, within } from '../conformance/helpers.ts';
+import { allocateUntilOom } from '../fixtures/allocate-until-oom.ts';
+import { echo } from '../fixtures/echo.ts';
+import { sumBytes } from '../fixtures/make-buffer.ts';
+import { throwUncaught } from '../fixtures/throw-uncaught.ts';
+import { whoami } from '../fixtures/whoami.ts';
+
+const T = { timeout: 20_000 };
+
+function usePool(t: TestContext, options?: PoolOptions): ThreadPool {
+  const pool = new ThreadPool(options);
+  t.after(() => pool.destroy());
+  return pool;
+}
+
+describe('ThreadPool', () => {
+  it("reports kind 'thread' and runs tasks on other threads of this process", T, async (t) => {
+    const pool = usePool(t, { minWorkers: 2, maxWorkers: 2 });
+    assert.equal(pool.kind, 'thread');
+    const infos = await pool.broadcast(whoami);
+    assert.equal(infos.length, 2);
+    for (const info of infos) {
+      assert.equal(info.pid, process.pid);
+      assert.notEqual(info.threadId, threadId);
+    }
+    assert.equal(new Set(infos.map((info) => info.threadId)).size, 2);
+  });
+
+  it('moves transferred buffers to the worker instead of copying them', T, async (t) => {
+    const pool = usePool(t, { maxWorkers: 1 });
+    const bytes = new Uint8Array(4096).fill(1);
+    assert.equal(await pool.submit(sumBytes, [bytes], { transfer: [bytes.buffer] }), 4096);
+    assert.equal(bytes.buffer.byteLength, 0, 'the caller no longer owns the buffer');
+  });
+
+  it('keeps the out-of-memory error as the cause of WorkerCrashedError', T, async (t) => {
+    const pool = usePool(t, { maxWorkers: 1, resourceLimits: { maxOldGenerationSizeMb: 32 } });
+    const outcome = await within(
+      settle(() => pool.run(allocateUntilOom)),
+      SOON_MS,
+      'out-of-memory call',
+    );
+    const error = (outcome as { reason: unknown }).reason;
+    assert.ok(error instanceof WorkerCrashedError, String(error));
+    assert.equal(codeOf(error.cause), 'ERR_WORKER_OUT_OF_MEMORY');
+    assert.equal(await pool.run(echo, 'alive'), 'alive');
+  });
+
+  it('keeps the uncaught error as the cause of WorkerCrashedError', T, async (t) => {
+    const pool = usePool(t, { maxWorkers: 1 });
+    const outcome = await within(
+      settle(() => pool.run(throwUncaught, 'uncaught in a thread')),
+      SOON_MS,
+      'crashing call',
+    );
+    const error = (outcome as { reason: unknown }).reason;
+    assert.ok(error instanceof WorkerCrashedError, String(error));
+    assert.ok(error.cause instanceof Error);
+    assert.equal(error.cause.message, 'uncaught in a thread');
+    assert.equal(error.signal, null);
+  });
+});
