@@ -48,12 +48,13 @@ describe('ProcessPool', () => {
     const gate = await openGate();
     t.after(() => gate.close());
     const victimProgress = firstProgress<Ready>();
+    await pool.broadcast(whoami);
     const victim = settle(() =>
       pool.submit(notifyThenSleep, [60_000], { onProgress: victimProgress.onProgress }),
     );
-    const sibling = settle(() => pool.run(blockUntilReleased, gate.port, 'sibling'));
     const ready = await victimProgress.next;
-    await gate.connected(1);
+    // Calls made while the victim runs; any handed to its process but not started must move elsewhere.
+    const sibling = settle(() => pool.run(blockUntilReleased, gate.port, 'sibling'));
     const waiting = range(10).map((i) => settle(() => pool.run(echo, i)));
     process.kill(ready.pid, 'SIGKILL');
     const outcome = await within(victim, SOON_MS, 'killed call');
