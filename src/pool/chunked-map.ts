@@ -2,7 +2,7 @@
 // chunks, keeps at most maxInFlight chunks outstanding (so a lazy source is read only as fast as results
 // are taken), and yields each chunk's results in input or completion order.
 
-import { InvalidArgumentError } from '../errors.ts';
+import { abortErrorFrom, InvalidArgumentError } from '../errors.ts';
 import { describe } from '../task.ts';
 import type { MapOptions } from './executor.ts';
 import { checkInteger } from './options.ts';
@@ -94,7 +94,7 @@ export async function* chunkedMap(
     );
   }
   const signal = options.signal;
-  signal?.throwIfAborted();
+  if (signal?.aborted === true) throw abortErrorFrom(signal);
   const controller = new AbortController();
   const chunkSignal = signal === undefined ? controller.signal : AbortSignal.any([signal, controller.signal]);
   const iterator =

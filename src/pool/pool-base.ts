@@ -92,6 +92,8 @@ class TaskRecord {
   worker: WorkerSlot | undefined = undefined;
   settled = false;
   started = false;
+  /** Asked back from its worker for an idle one; cleared when it comes back or finishes. */
+  stealing = false;
   timer: NodeJS.Timeout | undefined = undefined;
   abortListener: Disposable | undefined = undefined;
   cost: ChunkCost | undefined = undefined;
@@ -495,7 +497,10 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
     cost?: ChunkCost,
   ): Promise<unknown> {
     const signal = options.signal;
-    if (signal?.aborted === true) return Promise.reject(abortErrorFrom(signal));
+    if (signal?.aborted === true) {
+      this.#stats.cancelled++;
+      return Promise.reject(abortErrorFrom(signal));
+    }
     if (this.#state === 'destroyed') return Promise.reject(this.#destroyedError(undefined));
     if (pinned === undefined && this.#queue.size >= this.options.maxQueue) {
       return Promise.reject(
@@ -569,11 +574,15 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
       room += limit;
     }
     if (this.#queue.size === 0 || eligible === 0) return;
-    let only: WorkerSlot | undefined;
+    // Emptiest hands first, so a task never waits behind another while some worker has nothing.
+    const open: WorkerSlot[] = [];
     for (const slot of this.#workers) {
-      if (!slot.ready || slot.retiring || slot.stopping) continue;
+      if (slot.ready && !slot.retiring && !slot.stopping && slot.inHand.size < limit) open.push(slot);
+    }
+    if (open.length > 1) open.sort((a, b) => a.inHand.size - b.inHand.size);
+    let only: WorkerSlot | undefined;
+    for (const slot of open) {
       const free = limit - slot.inHand.size;
-      if (free <= 0) continue;
       const share = Math.ceil(this.#queue.size / eligible--);
       const count = Math.min(free, share);
       const batch: TaskRecord[] = [];
@@ -727,6 +736,7 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
         slot.ready = true;
         this.#updateRef(slot);
         this.#dispatch();
+        if (slot.inHand.size === 0) this.#stealFor(slot);
         return;
       case 'fatal':
         return;
@@ -743,7 +753,15 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
       slot.inHand.delete(id);
       this.#inHandTotal--;
       const status = results[i + 1] as number;
-      if (status === STATUS_SKIPPED) continue;
+      if (status === STATUS_SKIPPED) {
+        // Taken back before it started: cancelled (already settled) or stolen (runs elsewhere).
+        if (!record.settled) {
+          record.worker = undefined;
+          record.stealing = false;
+          this.#queue.unshift(record);
+        }
+        continue;
+      }
       const runMs = results[i + 4] as number;
       const startEpoch = results[i + 3] as number;
       slot.tasksDone++;
@@ -870,10 +888,49 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
   #afterAnswer(slot: WorkerSlot): void {
     if (slot.inHand.size === 0 && !slot.exited) {
       if (slot.retiring && slot.actorIds.size === 0 && slot.killedFor < 0) this.#stop(slot);
-      else if (slot.actorIds.size === 0) this.#armIdleTimer(slot);
+      else {
+        if (slot.actorIds.size === 0) this.#armIdleTimer(slot);
+        if (this.#queue.size === 0) this.#stealFor(slot);
+      }
       this.#updateRef(slot);
     }
     this.#checkDrained();
+  }
+
+  // An idle worker while another holds tasks it has not started (handed out in a batch, now stuck
+  // behind a long one): ask the busiest worker for the later half of them back. Tasks it already started
+  // simply finish there; the ones it gives back come back 'skipped' and are requeued.
+  #stealFor(thief: WorkerSlot): void {
+    if (!thief.ready || thief.retiring || thief.stopping || this.#state === 'destroyed') return;
+    let victim: WorkerSlot | undefined;
+    let most = 0;
+    for (const slot of this.#workers) {
+      if (slot === thief || slot.exited || slot.stopping) continue;
+      // The first task in a hand may be running; only later ones can be taken back.
+      const waiting = slot.inHand.size - 1;
+      if (waiting > most) {
+        most = waiting;
+        victim = slot;
+      }
+    }
+    if (victim === undefined) return;
+    const candidates: TaskRecord[] = [];
+    let first = true;
+    for (const record of victim.inHand.values()) {
+      if (first) {
+        first = false;
+        continue;
+      }
+      if (!record.stealing && !record.settled && record.pinned === undefined && !record.started)
+        candidates.push(record);
+    }
+    if (candidates.length === 0) return;
+    const taken = candidates.slice(Math.floor(candidates.length / 2));
+    const ids = taken.map((record) => {
+      record.stealing = true;
+      return record.id;
+    });
+    victim.handle.send({ t: 'steal', ids }, NO_TRANSFER);
   }
 
   #armIdleTimer(slot: WorkerSlot): void {

@@ -20,7 +20,7 @@ export const RESULT_STRIDE = 5;
 
 export const STATUS_OK = 0;
 export const STATUS_ERROR = 1;
-/** The task was cancelled before it started; it never ran. */
+/** The task was cancelled or taken back before it started; it never ran. */
 export const STATUS_SKIPPED = 2;
 
 /** Slots of the Int32Array a thread worker shares with the pool. */
@@ -56,11 +56,17 @@ export interface CancelMessage {
   readonly reason: unknown;
 }
 
+/** Asks for unstarted tasks back (to run on an idle worker); each one taken back is answered 'skipped'. */
+export interface StealMessage {
+  readonly t: 'steal';
+  readonly ids: readonly number[];
+}
+
 export interface StopMessage {
   readonly t: 'stop';
 }
 
-export type MainToWorker = InitMessage | RunMessage | CancelMessage | StopMessage;
+export type MainToWorker = InitMessage | RunMessage | CancelMessage | StealMessage | StopMessage;
 
 export interface ReadyMessage {
   readonly t: 'ready';

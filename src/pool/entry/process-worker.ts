@@ -35,6 +35,7 @@ const runtime = new WorkerRuntime({
   },
   cancelRequested: () => false,
   drain: () => false,
+  poll: () => {},
   park: () => false,
 });
 

@@ -42,6 +42,8 @@ export interface RuntimePort {
   cancelRequested(id: number): boolean;
   /** Takes messages that arrived without going through the event loop; true if any did. */
   drain(): boolean;
+  /** Takes messages now if any arrived since the last drain (cheap when none did). */
+  poll(): void;
   /** Blocks briefly for new work when idle; true if messages arrived (they were handed to receive). */
   park(): boolean;
 }
@@ -105,7 +107,6 @@ export class WorkerRuntime {
   #ready = false;
   #reportHeap = false;
   #current: RunningTaskContext | undefined;
-  readonly #skip = new Set<number>();
   readonly #actors = new Map<number, object>();
 
   constructor(port: RuntimePort) {
@@ -142,7 +143,13 @@ export class WorkerRuntime {
             ? new TimeoutError('The task ran past its timeout')
             : new AbortError('The task was cancelled');
         if (this.#current?.id === message.id) this.#current.abort(reason);
-        else this.#skip.add(message.id);
+        else if (this.#takeBack(message.id)) this.#flush();
+        return;
+      }
+      case 'steal': {
+        let any = false;
+        for (const id of message.ids) any = this.#takeBack(id) || any;
+        if (any) this.#flush();
         return;
       }
       case 'init':
@@ -154,6 +161,19 @@ export class WorkerRuntime {
         this.#flush();
         return;
     }
+  }
+
+  /** Removes a task that has not started from the queue and answers it as skipped. */
+  #takeBack(id: number): boolean {
+    const queue = this.#queue;
+    for (let at = this.#head; at < queue.length; at += TASK_STRIDE) {
+      if (queue[at] === id) {
+        queue[at] = -1;
+        this.#push(id, STATUS_SKIPPED, undefined, 0, 0);
+        return true;
+      }
+    }
+    return false;
   }
 
   async #initialize(
@@ -187,7 +207,9 @@ export class WorkerRuntime {
   #pump(): void {
     this.#busy = true;
     for (;;) {
-      if (this.#head >= this.#queue.length && !this.port.drain()) {
+      if (this.#head >= this.#queue.length) {
+        // Messages drained here may be cancels or steals rather than tasks: look at the queue again.
+        if (this.port.drain()) continue;
         this.#flush();
         if (this.port.park()) continue;
         this.#busy = false;
@@ -198,9 +220,8 @@ export class WorkerRuntime {
       const id = queue[at] as number;
       const kind = queue[at + 1] as number;
       const key = queue[at + 2] as number;
-      if (this.#skip.size > 0 && this.#skip.delete(id)) {
+      if (id === -1) {
         this.#head += TASK_STRIDE;
-        this.#push(id, STATUS_SKIPPED, undefined, 0, 0);
         continue;
       }
       let loaded: Loaded | Promise<Loaded> | undefined;

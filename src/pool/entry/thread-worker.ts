@@ -21,7 +21,10 @@ const data = workerData as { control: SharedArrayBuffer; results: MessagePort };
 const control = new Int32Array(data.control);
 const results = data.results;
 
+let drainedAt = 0;
+
 function drain(): boolean {
+  drainedAt = Atomics.load(control, CONTROL_DOORBELL);
   let any = false;
   for (let entry = receiveMessageOnPort(port); entry !== undefined; entry = receiveMessageOnPort(port)) {
     any = true;
@@ -42,6 +45,9 @@ const runtime = new WorkerRuntime({
   },
   cancelRequested: (id) => Atomics.load(control, CONTROL_CANCEL) === id + 1,
   drain,
+  poll() {
+    if (Atomics.load(control, CONTROL_DOORBELL) !== drainedAt) drain();
+  },
   park() {
     const seen = Atomics.load(control, CONTROL_DOORBELL);
     if (drain()) return true;
