@@ -65,6 +65,8 @@ const MAX_IN_HAND = 1024;
 const RUN_TIME_SMOOTHING = 0.2;
 /** Blocking waits for results stop after this much blocked time until the event loop has had a turn. */
 const MAX_BLOCKED_PER_TURN_MS = 1;
+/** A worker asked to stop gets this long to exit by itself (flushing its stdout) before it is killed. */
+const STOP_GRACE_MS = 2000;
 /** Task ids wrap below 2^30 so id + 1 always fits the shared Int32 slots. */
 const MAX_TASK_ID = 2 ** 30;
 
@@ -387,6 +389,9 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
             }
             state.slot.actorIds.delete(id);
             this.#actors.delete(id);
+            if (state.slot.actorIds.size === 0 && state.slot.tasksDone >= this.options.maxTasksPerWorker) {
+              state.slot.retiring = true;
+            }
             this.#afterAnswer(state.slot);
           })();
           return state.released;
@@ -427,7 +432,7 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
         this.#drainWaiters.push(resolve);
         this.#checkDrained();
       });
-      await this.#stopAll();
+      await this.#stopAll(true);
     })();
     return this.#closing;
   }
@@ -443,7 +448,7 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
       for (const record of slot.inHand.values()) this.#settle(record, false, error);
     }
     for (const state of this.#actors.values()) state.dead ??= error;
-    this.#destroying = this.#stopAll();
+    this.#destroying = this.#stopAll(false);
     for (const resolve of this.#drainWaiters.splice(0)) resolve();
     return this.#destroying;
   }
@@ -782,8 +787,11 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
         this.#settle(record, ok, ok ? value : isSerializedError(value) ? deserializeError(value) : value);
       }
     }
-    if (message.heap !== undefined && message.heap > this.options.maxHeapUsedBytes) slot.retiring = true;
-    if (slot.tasksDone >= this.options.maxTasksPerWorker) slot.retiring = true;
+    // A worker holding actors keeps them: it retires only once they are released.
+    if (slot.actorIds.size === 0) {
+      if (message.heap !== undefined && message.heap > this.options.maxHeapUsedBytes) slot.retiring = true;
+      if (slot.tasksDone >= this.options.maxTasksPerWorker) slot.retiring = true;
+    }
     if (message.started !== undefined) this.#onStarted(slot, message.started);
     this.#afterAnswer(slot);
     if (this.#queue.size > 0) this.#dispatch();
@@ -887,7 +895,7 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
   /** After a worker answered: stop it if it retires or idles, resolve close() once all is done. */
   #afterAnswer(slot: WorkerSlot): void {
     if (slot.inHand.size === 0 && !slot.exited) {
-      if (slot.retiring && slot.actorIds.size === 0 && slot.killedFor < 0) this.#stop(slot);
+      if (slot.retiring && slot.actorIds.size === 0 && slot.killedFor < 0) void this.#stop(slot);
       else {
         if (slot.actorIds.size === 0) this.#armIdleTimer(slot);
         if (this.#queue.size === 0) this.#stealFor(slot);
@@ -941,7 +949,7 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
       if (slot.exited || slot.stopping || slot.inHand.size > 0 || slot.actorIds.size > 0) return;
       const idleFor = performance.now() - slot.idleSince;
       if (idleFor >= this.options.idleTimeout && this.#workers.size > this.options.minWorkers)
-        this.#stop(slot);
+        void this.#stop(slot);
       else if (this.#workers.size > this.options.minWorkers) {
         slot.idleTimer = setTimeout(check, this.options.idleTimeout - idleFor + 1);
         slot.idleTimer.unref();
@@ -962,19 +970,22 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
     else slot.handle.unref();
   }
 
-  #stop(slot: WorkerSlot): void {
-    if (slot.stopping || slot.exited) return;
+  /** Lets an idle worker exit on its own (its output flushed), killing it after STOP_GRACE_MS. */
+  #stop(slot: WorkerSlot): Promise<void> {
     slot.stopping = true;
     if (slot.idleTimer !== undefined) clearTimeout(slot.idleTimer);
-    void slot.handle.kill();
+    return slot.handle.stop(STOP_GRACE_MS);
   }
 
-  async #stopAll(): Promise<void> {
+  async #stopAll(graceful: boolean): Promise<void> {
     const exits: Promise<void>[] = [];
     for (const slot of this.#workers) {
-      slot.stopping = true;
-      if (slot.idleTimer !== undefined) clearTimeout(slot.idleTimer);
-      exits.push(slot.handle.kill());
+      if (graceful) exits.push(this.#stop(slot));
+      else {
+        slot.stopping = true;
+        if (slot.idleTimer !== undefined) clearTimeout(slot.idleTimer);
+        exits.push(slot.handle.kill());
+      }
     }
     await Promise.all(exits);
   }

@@ -108,6 +108,15 @@ export class ProcessWorkerHandle implements WorkerHandle {
     return this.#lastStarted;
   }
 
+  stop(graceMs: number): Promise<void> {
+    this.ref();
+    // The child disconnects itself: a disconnect from this side would keep 'close' from ever firing.
+    if (this.#child.connected) this.#child.send({ t: 'stop' });
+    const timer = setTimeout(() => void this.kill(), graceMs);
+    void this.#exited.then(() => clearTimeout(timer));
+    return this.#exited;
+  }
+
   kill(): Promise<void> {
     // Referenced until it is gone, so whoever awaits the exit is not left behind by a quiet event loop.
     this.ref();

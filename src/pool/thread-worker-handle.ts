@@ -107,6 +107,14 @@ export class ThreadWorkerHandle implements WorkerHandle {
     return Atomics.load(this.#control, CONTROL_LAST_STARTED) - 1;
   }
 
+  stop(graceMs: number): Promise<void> {
+    this.#worker.ref();
+    this.send({ t: 'stop' }, []);
+    const timer = setTimeout(() => void this.#worker.terminate(), graceMs);
+    void this.#exited.then(() => clearTimeout(timer));
+    return this.#exited;
+  }
+
   kill(): Promise<void> {
     this.#worker.ref();
     void this.#worker.terminate();

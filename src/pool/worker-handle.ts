@@ -31,6 +31,8 @@ export interface WorkerHandle {
   readonly canWaitForResults: boolean;
   /** Blocks the calling thread up to timeoutMs for the worker's next message and handles it. */
   waitForResults(timeoutMs: number): boolean;
+  /** Asks the worker to finish and exit by itself; kills it if it has not after graceMs. */
+  stop(graceMs: number): Promise<void>;
   /** Stops the worker at once; resolves when it has exited. */
   kill(): Promise<void>;
   ref(): void;

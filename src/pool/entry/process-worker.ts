@@ -36,10 +36,14 @@ const runtime = new WorkerRuntime({
   cancelRequested: () => false,
   drain: () => false,
   poll: () => {},
+  close: () => process.disconnect?.(),
   park: () => false,
 });
 
 process.on('uncaughtExceptionMonitor', (error) => runtime.post({ t: 'fatal', error: serializeError(error) }));
 process.on('message', (message: MainToWorker) => runtime.receive(message));
-// The pool closing the channel means it is gone or done with us.
-process.on('disconnect', () => process.exit(0));
+// The pool closing the channel means it is done with us: exit once the event loop empties (so
+// pending output and I/O finish), or at once if the pool itself is gone.
+process.on('disconnect', () => {
+  if (process.ppid === 1) process.exit(0);
+});

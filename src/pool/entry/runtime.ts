@@ -44,6 +44,8 @@ export interface RuntimePort {
   drain(): boolean;
   /** Takes messages now if any arrived since the last drain (cheap when none did). */
   poll(): void;
+  /** Stops listening to the pool so the worker exits once its event loop is empty. */
+  close(): void;
   /** Blocks briefly for new work when idle; true if messages arrived (they were handed to receive). */
   park(): boolean;
 }
@@ -104,6 +106,8 @@ export class WorkerRuntime {
   #lastFlush = 0;
   /** True while the pump owns the queue (running, or awaiting an async task or module). */
   #busy = false;
+  /** Asked to stop: never park again, so the event loop can empty and the worker exit. */
+  #stopping = false;
   #ready = false;
   #reportHeap = false;
   #current: RunningTaskContext | undefined;
@@ -159,6 +163,8 @@ export class WorkerRuntime {
         return;
       case 'stop':
         this.#flush();
+        this.#stopping = true;
+        this.port.close();
         return;
     }
   }
@@ -211,7 +217,7 @@ export class WorkerRuntime {
         // Messages drained here may be cancels or steals rather than tasks: look at the queue again.
         if (this.port.drain()) continue;
         this.#flush();
-        if (this.port.park()) continue;
+        if (!this.#stopping && this.port.park()) continue;
         this.#busy = false;
         return;
       }

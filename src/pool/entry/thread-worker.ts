@@ -45,6 +45,9 @@ const runtime = new WorkerRuntime({
   },
   cancelRequested: (id) => Atomics.load(control, CONTROL_CANCEL) === id + 1,
   drain,
+  close() {
+    port.close();
+  },
   poll() {
     if (Atomics.load(control, CONTROL_DOORBELL) !== drainedAt) drain();
   },
