@@ -13,6 +13,12 @@ const OUT_FD = 3;
 const FRAME_START = 0x53;
 const FRAME_MESSAGE = 0x4d;
 
+// Piped stdout/stderr are asynchronous in Node, so output still queued when a task calls
+// process.exit() would be lost; blocking writes make every line reach the pipe before the child ends.
+for (const stream of [process.stdout, process.stderr]) {
+  (stream as unknown as { _handle?: { setBlocking?: (blocking: boolean) => void } })._handle?.setBlocking?.(true);
+}
+
 const header = Buffer.alloc(5);
 
 function writeAll(buffer: Uint8Array): void {
