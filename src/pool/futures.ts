@@ -95,7 +95,7 @@ export function asCompleted<T>(
   };
   const iterator: AsyncIterableIterator<Promise<T>> = {
     async next(): Promise<IteratorResult<Promise<T>>> {
-      if (aborted !== undefined && yielded === 0 && !finished) {
+      if (aborted !== undefined && yielded === 0) {
         yielded = -1;
         throw aborted;
       }
