@@ -1,8 +1,14 @@
 // A child process behind the WorkerHandle interface. The pool writes to the child over IPC; the child
 // writes frames to fd 3 synchronously (see entry/process-worker.ts), which are parsed here. Exit is
 // reported only after fd 3 is drained, so every frame written before death is seen first.
+// Cancellation flags go through a small control file the child reads with pread, the one memory the
+// two processes can share without native code, so a synchronous loop in the child can see them.
 
 import { type ChildProcess, fork } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { accessSync, closeSync, constants, openSync, unlinkSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { deserialize } from 'node:v8';
 import type { TransferListItem } from 'node:worker_threads';
@@ -14,6 +20,17 @@ const ENTRY = new URL('./entry/process-worker.ts', import.meta.url);
 const FRAME_START = 0x53;
 const FRAME_MESSAGE = 0x4d;
 const HEADER_BYTES = 5;
+const CONTROL_BYTES = 4;
+
+/** tmpfs when the machine has one, so the control file never touches a disk. */
+const CONTROL_DIR = (() => {
+  try {
+    accessSync('/dev/shm', constants.W_OK);
+    return '/dev/shm';
+  } catch {
+    return tmpdir();
+  }
+})();
 
 export class ProcessWorkerHandle implements WorkerHandle {
   readonly #child: ChildProcess;
@@ -22,8 +39,15 @@ export class ProcessWorkerHandle implements WorkerHandle {
   #lastStarted = -1;
   #pending: Buffer = Buffer.alloc(0);
   #fatal: Error | undefined;
+  readonly #controlPath: string;
+  readonly #controlFd: number;
+  #controlLinked = true;
+  readonly #controlBuffer = Buffer.alloc(CONTROL_BYTES);
 
   constructor(options: WorkerSpawnOptions, hooks: WorkerHooks) {
+    this.#controlPath = join(CONTROL_DIR, `skein-control-${process.pid}-${randomUUID()}`);
+    this.#controlFd = openSync(this.#controlPath, 'w+', 0o600);
+    writeSync(this.#controlFd, this.#controlBuffer, 0, CONTROL_BYTES, 0);
     const limits = options.resourceLimits;
     const memoryFlags: string[] = [];
     if (limits.maxOldGenerationSizeMb !== undefined)
@@ -35,7 +59,7 @@ export class ProcessWorkerHandle implements WorkerHandle {
     }
     if (limits.stackSizeMb !== undefined)
       memoryFlags.push(`--stack-size=${Math.floor(limits.stackSizeMb * 1024)}`);
-    this.#child = fork(ENTRY, [], {
+    this.#child = fork(ENTRY, [this.#controlPath], {
       stdio: ['inherit', 'inherit', 'inherit', 'pipe', 'ipc'],
       serialization: 'advanced',
       env: options.env ?? process.env,
@@ -47,6 +71,8 @@ export class ProcessWorkerHandle implements WorkerHandle {
     this.#child.on('error', () => {});
     this.#exited = new Promise((resolve) => {
       this.#child.once('close', (exitCode: number | null, signal: NodeJS.Signals | null) => {
+        this.#unlinkControl();
+        closeSync(this.#controlFd);
         hooks.exit({ exitCode, signal, error: this.#fatal });
         resolve();
       });
@@ -77,6 +103,8 @@ export class ProcessWorkerHandle implements WorkerHandle {
         if (isSerializedError(message.error)) this.#fatal = deserializeError(message.error);
         continue;
       }
+      // The child opens the control file before it says ready; from then on the name is not needed.
+      if (message.t === 'ready') this.#unlinkControl();
       hooks.message(message);
     }
     this.#pending = offset === data.length ? Buffer.alloc(0) : data.subarray(offset);
@@ -92,7 +120,20 @@ export class ProcessWorkerHandle implements WorkerHandle {
     this.#child.send(message);
   }
 
-  requestCancel(_id: number): void {}
+  #unlinkControl(): void {
+    if (!this.#controlLinked) return;
+    this.#controlLinked = false;
+    try {
+      unlinkSync(this.#controlPath);
+    } catch {
+      // Already gone (a tmp cleaner): the open descriptors keep working.
+    }
+  }
+
+  requestCancel(id: number): void {
+    this.#controlBuffer.writeInt32LE(id + 1, 0);
+    writeSync(this.#controlFd, this.#controlBuffer, 0, CONTROL_BYTES, 0);
+  }
 
   readonly canWaitForResults = false;
 

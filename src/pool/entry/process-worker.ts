@@ -2,7 +2,7 @@
 // are written synchronously to fd 3 as frames, so whatever the child wrote before dying (even by
 // SIGKILL) reaches the pool, and a start mark per task tells the pool which task was running.
 
-import { writeSync } from 'node:fs';
+import { openSync, readSync, writeSync } from 'node:fs';
 import { serialize } from 'node:v8';
 import { serializeError } from '../error-serdes.ts';
 import type { MainToWorker } from '../protocol.ts';
@@ -16,10 +16,15 @@ const FRAME_MESSAGE = 0x4d;
 // Piped stdout/stderr are asynchronous in Node, so output still queued when a task calls
 // process.exit() would be lost; blocking writes make every line reach the pipe before the child ends.
 for (const stream of [process.stdout, process.stderr]) {
-  (stream as unknown as { _handle?: { setBlocking?: (blocking: boolean) => void } })._handle?.setBlocking?.(true);
+  (stream as unknown as { _handle?: { setBlocking?: (blocking: boolean) => void } })._handle?.setBlocking?.(
+    true,
+  );
 }
 
 const header = Buffer.alloc(5);
+// The pool's control file (see process-worker-handle.ts): int32 at 0 = id + 1 of the cancelled task.
+const control = openSync(process.argv[2]!, 'r');
+const controlBuffer = Buffer.alloc(4);
 
 function writeAll(buffer: Uint8Array): void {
   let offset = 0;
@@ -39,7 +44,10 @@ const runtime = new WorkerRuntime({
     header.writeInt32LE(id + 1, 1);
     writeAll(header);
   },
-  cancelRequested: () => false,
+  cancelRequested(id) {
+    readSync(control, controlBuffer, 0, 4, 0);
+    return controlBuffer.readInt32LE(0) === id + 1;
+  },
   drain: () => false,
   poll: () => {},
   close: () => process.disconnect?.(),
