@@ -929,8 +929,16 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
         first = false;
         continue;
       }
-      if (!record.stealing && !record.settled && record.pinned === undefined && !record.started)
+      // A task whose buffers moved to that worker cannot be sent anywhere else.
+      if (
+        !record.stealing &&
+        !record.settled &&
+        record.pinned === undefined &&
+        !record.started &&
+        (record.transfer === undefined || record.transfer.length === 0)
+      ) {
         candidates.push(record);
+      }
     }
     if (candidates.length === 0) return;
     const taken = candidates.slice(Math.floor(candidates.length / 2));
