@@ -29,6 +29,8 @@ export class ThreadWorkerHandle implements WorkerHandle {
   readonly #results: MessagePort;
   readonly #hooks: WorkerHooks;
   readonly #exited: Promise<void>;
+  /** The results doorbell as of the last synchronous drain. */
+  #resultsSeen = 0;
 
   constructor(options: WorkerSpawnOptions, hooks: WorkerHooks) {
     const control = new SharedArrayBuffer(CONTROL_SLOTS * Int32Array.BYTES_PER_ELEMENT);
@@ -63,6 +65,7 @@ export class ThreadWorkerHandle implements WorkerHandle {
   }
 
   #drain(): boolean {
+    this.#resultsSeen = Atomics.load(this.#control, CONTROL_RESULTS);
     let any = false;
     for (
       let entry = receiveMessageOnPort(this.#results);
@@ -83,9 +86,8 @@ export class ThreadWorkerHandle implements WorkerHandle {
 
   /** Blocks this thread up to timeoutMs for the worker's next message, then handles what arrived. */
   waitForResults(timeoutMs: number): boolean {
-    const seen = Atomics.load(this.#control, CONTROL_RESULTS);
-    if (this.#drain()) return true;
-    Atomics.wait(this.#control, CONTROL_RESULTS, seen, timeoutMs);
+    // Returns at once when the worker posted anything since the last drain.
+    Atomics.wait(this.#control, CONTROL_RESULTS, this.#resultsSeen, timeoutMs);
     return this.#drain();
   }
 
