@@ -2,6 +2,8 @@
 // the parked thread waits on, a results doorbell the pool can block on, the running task's id, and a
 // cancellation flag. Results come over a dedicated MessagePort so they can also be taken synchronously.
 
+import { availableParallelism } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import {
   MessageChannel,
   type MessagePort,
@@ -22,6 +24,8 @@ import {
 import type { WorkerHandle, WorkerHooks, WorkerSpawnOptions } from './worker-handle.ts';
 
 const ENTRY = new URL('./entry/thread-worker.ts', import.meta.url);
+/** Spin before blocking for a result, as the worker does before parking (see entry/thread-worker.ts). */
+const SPIN_MS = availableParallelism() > 1 ? 0.02 : 0;
 
 export class ThreadWorkerHandle implements WorkerHandle {
   readonly #worker: Worker;
@@ -86,9 +90,17 @@ export class ThreadWorkerHandle implements WorkerHandle {
 
   /** Blocks this thread up to timeoutMs for the worker's next message, then handles what arrived. */
   waitForResults(timeoutMs: number): boolean {
-    // Returns at once when the worker posted anything since the last drain.
-    Atomics.wait(this.#control, CONTROL_RESULTS, this.#resultsSeen, timeoutMs);
-    return this.#drain();
+    // #resultsSeen lags when results came through the event loop; a drain that finds nothing
+    // refreshes it and the wait goes on until the deadline.
+    const start = performance.now();
+    const spinUntil = start + Math.min(SPIN_MS, timeoutMs);
+    const deadline = start + timeoutMs;
+    for (;;) {
+      if (Atomics.load(this.#control, CONTROL_RESULTS) !== this.#resultsSeen && this.#drain()) return true;
+      const now = performance.now();
+      if (now >= deadline) return false;
+      if (now >= spinUntil) Atomics.wait(this.#control, CONTROL_RESULTS, this.#resultsSeen, deadline - now);
+    }
   }
 
   send(message: MainToWorker, transfer: readonly TransferListItem[]): void {
