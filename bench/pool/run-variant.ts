@@ -15,6 +15,8 @@ const BUFFER_WINDOW = 4 * WORKERS;
 const CLOSE_TIMEOUT_MS = 10_000;
 /** Calls before timing in the throughput workloads: starts workers, compiles the hot paths. */
 const WARMUP_CALLS = 2000;
+/** Calls before timing a full queue: enough for every library's submit and result paths to be optimized. */
+const QUEUE_WARMUP_CALLS = 10_000;
 
 /** What every library offers the workloads, each call running one task in the pool. */
 interface Adapter {
@@ -193,7 +195,7 @@ const sumOfNoops = (n: number) => (n * (n + 1)) / 2; // Σ noop(i) for i < n
 
 /** Submits `n` calls at once and waits for all: the pool's throughput with a full queue. */
 async function trivial(pool: Adapter, n: number): Promise<Result> {
-  await Promise.all(Array.from({ length: Math.min(n, WARMUP_CALLS) }, (_, i) => pool.noop(i)));
+  await Promise.all(Array.from({ length: Math.min(n, QUEUE_WARMUP_CALLS) }, (_, i) => pool.noop(i)));
   const start = performance.now();
   const results = await Promise.all(Array.from({ length: n }, (_, i) => pool.noop(i)));
   const wallMs = performance.now() - start;

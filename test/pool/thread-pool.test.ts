@@ -9,7 +9,7 @@ import { type PoolOptions, ThreadPool } from '../../src/pool/index.ts';
 import { codeOf, SOON_MS, settle, within } from '../conformance/helpers.ts';
 import { allocateUntilOom } from '../fixtures/allocate-until-oom.ts';
 import { echo } from '../fixtures/echo.ts';
-import { sumBytes } from '../fixtures/make-buffer.ts';
+import { edgeBytes, sumBytes } from '../fixtures/make-buffer.ts';
 import { throwUncaught } from '../fixtures/throw-uncaught.ts';
 import { whoami } from '../fixtures/whoami.ts';
 
@@ -40,6 +40,29 @@ describe('ThreadPool', () => {
     assert.equal(await pool.submit(sumBytes, [bytes], { transfer: [bytes.buffer] }), 4096);
     assert.equal(bytes.buffer.byteLength, 0, 'the caller no longer owns the buffer');
   });
+
+  it(
+    'keeps transferred calls on the worker they were moved to while idle workers take work back',
+    T,
+    async (t) => {
+      // Eight callers keep two workers' hands full of transfers, so idle workers keep asking busy ones for
+      // unstarted tasks; a task whose buffer already moved must never be sent a second time.
+      const pool = usePool(t, { minWorkers: 2, maxWorkers: 2 });
+      let next = 0;
+      let sum = 0;
+      const lane = async () => {
+        while (next < 400) {
+          const bytes = new Uint8Array(1_048_576).fill(1);
+          next++;
+          const got = await pool.submit(edgeBytes, [bytes], { transfer: [bytes.buffer] });
+          sum += got;
+          assert.equal(bytes.buffer.byteLength, 0);
+        }
+      };
+      await within(Promise.all(Array.from({ length: 8 }, lane)), SOON_MS, 'transferring callers');
+      assert.equal(sum, 400 * 2);
+    },
+  );
 
   it('keeps the out-of-memory error as the cause of WorkerCrashedError', T, async (t) => {
     const pool = usePool(t, { maxWorkers: 1, resourceLimits: { maxOldGenerationSizeMb: 32 } });
