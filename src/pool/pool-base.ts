@@ -71,6 +71,8 @@ const STOP_GRACE_MS = 2000;
 const MAX_TASK_ID = 2 ** 30;
 
 const EMPTY_OPTIONS: RunOptions = Object.freeze({});
+/** Epoch milliseconds at this thread's performance.now() zero: workers report start times as epochs. */
+const TIME_ORIGIN = performance.timeOrigin;
 const NO_TRANSFER: readonly TransferListItem[] = Object.freeze([]);
 const taskChannel = channel('skein:pool:task');
 
@@ -260,16 +262,12 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
     }
   }
 
-  async map<T, R>(
+  map<T, R>(
     task: Runnable<[T], R>,
     items: Iterable<T> | AsyncIterable<T>,
     options?: MapOptions,
   ): Promise<Awaited<R>[]> {
-    const out: Awaited<R>[] = [];
-    for await (const chunk of this.#chunks(KIND_CHUNK, task, items, options, true)) {
-      for (let i = 0; i < chunk.length; i++) out.push(chunk[i] as Awaited<R>);
-    }
-    return out;
+    return this.#collect(KIND_CHUNK, task, items, options) as Promise<Awaited<R>[]>;
   }
 
   async *imap<T, R>(
@@ -290,14 +288,23 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
       yield* chunk as Awaited<R>[];
   }
 
-  async starmap<A extends unknown[], R>(
+  starmap<A extends unknown[], R>(
     task: Runnable<A, R>,
     items: Iterable<A> | AsyncIterable<A>,
     options?: MapOptions,
   ): Promise<Awaited<R>[]> {
-    const out: Awaited<R>[] = [];
-    for await (const chunk of this.#chunks(KIND_STAR_CHUNK, task, items, options, true)) {
-      for (let i = 0; i < chunk.length; i++) out.push(chunk[i] as Awaited<R>);
+    return this.#collect(KIND_STAR_CHUNK, task, items, options) as Promise<Awaited<R>[]>;
+  }
+
+  async #collect(
+    kind: number,
+    task: unknown,
+    items: Iterable<unknown> | AsyncIterable<unknown>,
+    options: MapOptions | undefined,
+  ): Promise<unknown[]> {
+    const out: unknown[] = [];
+    for await (const chunk of this.#chunks(kind, task, items, options, true)) {
+      for (let i = 0; i < chunk.length; i++) out.push(chunk[i]);
     }
     return out;
   }
@@ -776,7 +783,7 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
         const perItem = runMs / Math.max(1, (record.args as unknown[]).length);
         record.cost.perItemMs = record.cost.perItemMs < 0 ? perItem : (record.cost.perItemMs + perItem) / 2;
       }
-      const waitMs = startEpoch - performance.timeOrigin - record.submittedAt;
+      const waitMs = startEpoch - TIME_ORIGIN - record.submittedAt;
       this.#stats.recordRun(runMs, waitMs);
       const ok = status === STATUS_OK;
       if (ok) this.#stats.completed++;
@@ -818,7 +825,7 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
   }
 
   #trace(slot: WorkerSlot, record: TaskRecord, startEpoch: number, runMs: number, ok: boolean): void {
-    const start = startEpoch - performance.timeOrigin;
+    const start = startEpoch - TIME_ORIGIN;
     const spec = record.key >= 0 ? this.#registry.specs[record.key] : undefined;
     const name = spec === undefined ? 'actor' : spec.type === 'export' ? spec.exportName : 'inline';
     this.#spans?.record({

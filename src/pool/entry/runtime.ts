@@ -29,6 +29,8 @@ import { isTransfer } from '../transfer.ts';
 
 /** Results wait at most this long in the worker before being sent, while tasks keep running. */
 const FLUSH_INTERVAL_MS = 0.2;
+/** Epoch milliseconds at this thread's performance.now() zero, read once (the getter is not free). */
+const TIME_ORIGIN = performance.timeOrigin;
 /** A flush carries at most this many results. */
 const FLUSH_MAX_RESULTS = 1024;
 
@@ -104,6 +106,8 @@ export class WorkerRuntime {
   #results: unknown[] = [];
   #transfer: TransferListItem[] = [];
   #lastFlush = 0;
+  /** When the last synchronous task ended: the flush check reuses it instead of reading the clock. */
+  #lastEnd = 0;
   /** True while the pump owns the queue (running, or awaiting an async task or module). */
   #busy = false;
   /** Asked to stop: never park again, so the event loop can empty and the worker exit. */
@@ -247,7 +251,7 @@ export class WorkerRuntime {
       if (this.#run(id, kind, key, loaded as Loaded | undefined, args, extra) === 'async') return;
       if (
         this.#results.length >= FLUSH_MAX_RESULTS * RESULT_STRIDE ||
-        performance.now() - this.#lastFlush >= FLUSH_INTERVAL_MS
+        this.#lastEnd - this.#lastFlush >= FLUSH_INTERVAL_MS
       ) {
         this.#flush();
       }
@@ -265,8 +269,8 @@ export class WorkerRuntime {
   ): 'sync' | 'async' {
     const context = new RunningTaskContext(this, id);
     this.#current = context;
-    const startEpoch = performance.timeOrigin + performance.now();
     const start = performance.now();
+    const startEpoch = TIME_ORIGIN + start;
     this.port.markRunning(id);
     let value: unknown;
     let failed = false;
@@ -292,7 +296,9 @@ export class WorkerRuntime {
     }
     this.port.markRunning(-1);
     this.#current = undefined;
-    this.#push(id, failed ? STATUS_ERROR : STATUS_OK, value, startEpoch, performance.now() - start);
+    const end = performance.now();
+    this.#lastEnd = end;
+    this.#push(id, failed ? STATUS_ERROR : STATUS_OK, value, startEpoch, end - start);
     return 'sync';
   }
 
@@ -330,7 +336,7 @@ export class WorkerRuntime {
       t: 'results',
       results,
       ...(this.#reportHeap ? { heap: process.memoryUsage().heapUsed } : {}),
-      ...(started === undefined ? {} : { started, startedAt: performance.timeOrigin + performance.now() }),
+      ...(started === undefined ? {} : { started, startedAt: TIME_ORIGIN + performance.now() }),
     };
     try {
       this.port.post(message, transfer);
