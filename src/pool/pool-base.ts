@@ -59,6 +59,8 @@ import type { WorkerExit, WorkerFactory, WorkerHandle } from './worker-handle.ts
 
 /** Keep about this much work in each worker's hand so it never waits for the pool between tasks. */
 const TARGET_IN_HAND_MS = 2;
+/** Processes answer through their parent's event loop and IPC, tens of µs slower: keep more in hand. */
+const PROCESS_TARGET_IN_HAND_MS = 5;
 const MIN_IN_HAND = 2;
 const MAX_IN_HAND = 1024;
 /** Weight of the newest run time in the moving average that sizes hands. */
@@ -560,7 +562,13 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
     if (this.#avgRunMs < 0) return MIN_IN_HAND;
     return Math.max(
       MIN_IN_HAND,
-      Math.min(MAX_IN_HAND, Math.ceil(TARGET_IN_HAND_MS / Math.max(this.#avgRunMs, 1e-6))),
+      Math.min(
+        MAX_IN_HAND,
+        Math.ceil(
+          (this.kind === 'process' ? PROCESS_TARGET_IN_HAND_MS : TARGET_IN_HAND_MS) /
+            Math.max(this.#avgRunMs, 1e-6),
+        ),
+      ),
     );
   }
 

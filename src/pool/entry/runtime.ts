@@ -31,6 +31,8 @@ import { isTransfer } from '../transfer.ts';
 const FLUSH_INTERVAL_MS = 0.2;
 /** Epoch milliseconds at this thread's performance.now() zero, read once (the getter is not free). */
 const TIME_ORIGIN = performance.timeOrigin;
+/** An idle worker spins before blocking only after tasks shorter than this. */
+const SPIN_WORTHY_TASK_MS = 0.05;
 /** A flush carries at most this many results. */
 const FLUSH_MAX_RESULTS = 1024;
 
@@ -49,7 +51,7 @@ export interface RuntimePort {
   /** Stops listening to the pool so the worker exits once its event loop is empty. */
   close(): void;
   /** Blocks briefly for new work when idle; true if messages arrived (they were handed to receive). */
-  park(): boolean;
+  park(spin: boolean): boolean;
 }
 
 type AnyFunction = (...args: unknown[]) => unknown;
@@ -108,6 +110,7 @@ export class WorkerRuntime {
   #lastFlush = 0;
   /** When the last synchronous task ended: the flush check reuses it instead of reading the clock. */
   #lastEnd = 0;
+  #lastRunMs = Number.POSITIVE_INFINITY;
   /** True while the pump owns the queue (running, or awaiting an async task or module). */
   #busy = false;
   /** Asked to stop: never park again, so the event loop can empty and the worker exit. */
@@ -221,7 +224,9 @@ export class WorkerRuntime {
         // Messages drained here may be cancels or steals rather than tasks: look at the queue again.
         if (this.port.drain()) continue;
         this.#flush();
-        if (!this.#stopping && this.port.park()) continue;
+        // Spinning pays only when short tasks come one at a time (a caller awaiting each); with long
+        // tasks the CPU it burns is taken from the pool's own thread and lowers utilization.
+        if (!this.#stopping && this.port.park(this.#lastRunMs < SPIN_WORTHY_TASK_MS)) continue;
         this.#busy = false;
         return;
       }
@@ -298,6 +303,7 @@ export class WorkerRuntime {
     this.#current = undefined;
     const end = performance.now();
     this.#lastEnd = end;
+    this.#lastRunMs = end - start;
     this.#push(id, failed ? STATUS_ERROR : STATUS_OK, value, startEpoch, end - start);
     return 'sync';
   }
@@ -311,7 +317,8 @@ export class WorkerRuntime {
   ): void {
     this.port.markRunning(-1);
     this.#current = undefined;
-    this.#push(context.id, status, value, startEpoch, performance.now() - start);
+    this.#lastRunMs = performance.now() - start;
+    this.#push(context.id, status, value, startEpoch, this.#lastRunMs);
     this.#pump();
   }
 

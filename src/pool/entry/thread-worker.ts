@@ -61,11 +61,11 @@ const runtime = new WorkerRuntime({
     port.close();
   },
   poll: drain,
-  park() {
+  park(spin) {
     // drainedAt can lag the doorbell when messages came through the event loop instead; a drain that
     // finds nothing then just refreshes it, and the wait goes on until work arrives or PARK_MS passes.
     const start = performance.now();
-    const spinUntil = start + SPIN_MS;
+    const spinUntil = spin ? start + SPIN_MS : start;
     const deadline = start + PARK_MS;
     for (;;) {
       if (Atomics.load(control, CONTROL_DOORBELL) !== drainedAt && drain()) return true;
