@@ -26,7 +26,9 @@ describe('DurationHistogram', () => {
     assert.equal(summary.count, values.length);
     assert.equal(summary.min, values[0]);
     assert.equal(summary.max, values.at(-1));
-    assert.ok(Math.abs(summary.mean - values.reduce((a, b) => a + b, 0) / values.length) < 1e-6 * summary.mean);
+    assert.ok(
+      Math.abs(summary.mean - values.reduce((a, b) => a + b, 0) / values.length) < 1e-6 * summary.mean,
+    );
     for (const percent of [1, 10, 50, 90, 99, 99.9]) {
       const exact = exactPercentile(values, percent);
       const reported = histogram.percentile(percent);
