@@ -833,7 +833,8 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
   }
 
   #trace(slot: WorkerSlot, record: TaskRecord, startEpoch: number, runMs: number, ok: boolean): void {
-    const start = startEpoch - TIME_ORIGIN;
+    // Threads derive their clocks' origins separately; clamp so a task never starts before it was queued.
+    const start = Math.max(record.submittedAt, startEpoch - TIME_ORIGIN);
     const spec = record.key >= 0 ? this.#registry.specs[record.key] : undefined;
     const name = spec === undefined ? 'actor' : spec.type === 'export' ? spec.exportName : 'inline';
     this.#spans?.record({

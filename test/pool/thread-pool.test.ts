@@ -2,6 +2,7 @@
 // worker-thread crash details (out-of-memory error, uncaught error) reach WorkerCrashedError.
 
 import assert from 'node:assert/strict';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { describe, it, type TestContext } from 'node:test';
 import { threadId } from 'node:worker_threads';
 import { WorkerCrashedError } from '../../src/index.ts';
@@ -63,6 +64,22 @@ describe('ThreadPool', () => {
       assert.equal(sum, 400 * 2);
     },
   );
+
+  it("publishes every finished task on the 'skein:pool:task' diagnostics channel", T, async (t) => {
+    const seen: { name: string; workerId: number; ok: boolean; runMs: number; waitMs: number }[] = [];
+    const listener = (message: unknown) => seen.push(message as (typeof seen)[number]);
+    subscribe('skein:pool:task', listener);
+    t.after(() => unsubscribe('skein:pool:task', listener));
+    const pool = usePool(t, { maxWorkers: 1, name: 'observed' });
+    assert.deepEqual(await Promise.all([1, 2, 3].map((i) => pool.run(echo, i))), [1, 2, 3]);
+    assert.equal(seen.length, 3);
+    for (const message of seen) {
+      assert.equal(message.name, 'echo');
+      assert.equal(message.ok, true);
+      assert.ok(message.workerId >= 1);
+      assert.ok(message.runMs >= 0 && message.waitMs >= 0);
+    }
+  });
 
   it('keeps the out-of-memory error as the cause of WorkerCrashedError', T, async (t) => {
     const pool = usePool(t, { maxWorkers: 1, resourceLimits: { maxOldGenerationSizeMb: 32 } });
