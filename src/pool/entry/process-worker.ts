@@ -40,6 +40,9 @@ const runtime = new WorkerRuntime({
     writeAll(payload);
   },
   markRunning(id) {
+    // Only starts are marked: the last started task without a result is the one that was running, so
+    // an end mark would cost a system call per task and tell the pool nothing more.
+    if (id < 0) return;
     header[0] = FRAME_START;
     header.writeInt32LE(id + 1, 1);
     writeAll(header);
