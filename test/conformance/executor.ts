@@ -48,10 +48,12 @@ import { tagWithWorker, whoami } from '../fixtures/whoami.ts';
 import { getWorkerState, setWorkerState } from '../fixtures/worker-state.ts';
 import {
   codeOf,
+  destroyAfter,
   firstProgress,
   type Gate,
   openGate,
   range,
+  runCancellable,
   SOON_MS,
   settle,
   sortedNumbers,
@@ -119,9 +121,7 @@ function runNode(args: string[]): Promise<{ code: number | null; stdout: string;
  */
 export function executorSuite(name: string, makePool: MakePool): void {
   function usePool(t: TestContext, options?: PoolOptions): PoolUnderTest {
-    const pool = makePool(options);
-    t.after(() => pool.destroy());
-    return pool;
+    return destroyAfter(t, makePool(options));
   }
 
   async function useGate(t: TestContext): Promise<Gate> {
@@ -598,15 +598,9 @@ export function executorSuite(name: string, makePool: MakePool): void {
         T,
         async (t) => {
           const pool = usePool(t, { maxWorkers: 1 });
-          const progress = firstProgress<Ready>();
-          const controller = new AbortController();
-          const call = settle(() =>
-            pool.submit(notifyThenSleep, [60_000], {
-              signal: controller.signal,
-              onProgress: progress.onProgress,
-            }),
+          const { call, ready, controller } = await runCancellable<Ready>((options) =>
+            pool.submit(notifyThenSleep, [60_000], options),
           );
-          const ready = await progress.next;
           controller.abort(new Error('stop now'));
           const outcome = await within(call, SOON_MS, 'cancelled running call');
           assert.equal(outcome.status, 'rejected');
@@ -621,15 +615,9 @@ export function executorSuite(name: string, makePool: MakePool): void {
 
       it('sets taskContext().cancelled for a task spinning in a synchronous loop', T, async (t) => {
         const pool = usePool(t, { maxWorkers: 1 });
-        const progress = firstProgress<Ready>();
-        const controller = new AbortController();
-        const call = settle(() =>
-          pool.submit(spinUntilCancelled, [20_000], {
-            signal: controller.signal,
-            onProgress: progress.onProgress,
-          }),
+        const { call, ready, controller } = await runCancellable<Ready>((options) =>
+          pool.submit(spinUntilCancelled, [20_000], options),
         );
-        const ready = await progress.next;
         controller.abort();
         const outcome = await within(call, SOON_MS, 'cancelled spinning call');
         assert.equal(codeOf((outcome as { reason: unknown }).reason), 'SKEIN_ABORTED');
@@ -643,16 +631,9 @@ export function executorSuite(name: string, makePool: MakePool): void {
         T,
         async (t) => {
           const pool = usePool(t, { maxWorkers: 1 });
-          const progress = firstProgress<Ready>();
-          const controller = new AbortController();
-          const call = settle(() =>
-            pool.submit(notifyThenSpin, [120_000], {
-              signal: controller.signal,
-              cancelMode: 'terminate',
-              onProgress: progress.onProgress,
-            }),
+          const { call, ready, controller } = await runCancellable<Ready>((options) =>
+            pool.submit(notifyThenSpin, [120_000], { ...options, cancelMode: 'terminate' }),
           );
-          const ready = await progress.next;
           controller.abort();
           const outcome = await within(call, SOON_MS, 'terminated call');
           assert.equal(outcome.status, 'rejected');

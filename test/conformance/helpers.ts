@@ -104,6 +104,35 @@ export function firstProgress<T = unknown>(): { onProgress: (value: unknown) => 
   return { onProgress: (value) => resolve(value as T), next };
 }
 
+/** What runCancellable returns: the call's outcome, the task's first progress value, its controller. */
+export interface RunningCall<P, R> {
+  readonly call: Promise<Outcome<R>>;
+  readonly ready: P;
+  readonly controller: AbortController;
+}
+
+/**
+ * Submits a task that reports progress once running, with a fresh AbortController's signal and any
+ * extra options, and resolves once the task said it runs: the handshake before a cancel.
+ */
+export async function runCancellable<P, R = unknown>(
+  submit: (options: { signal: AbortSignal; onProgress: (value: unknown) => void }) => Promise<R>,
+): Promise<RunningCall<P, R>> {
+  const progress = firstProgress<P>();
+  const controller = new AbortController();
+  const call = settle(() => submit({ signal: controller.signal, onProgress: progress.onProgress }));
+  return { call, ready: await progress.next, controller };
+}
+
+/** Destroys the pool when the test ends, pass or fail, so no worker outlives its test. */
+export function destroyAfter<T extends { destroy(): Promise<void> }>(
+  t: { after(fn: () => unknown): void },
+  pool: T,
+): T {
+  t.after(() => pool.destroy());
+  return pool;
+}
+
 /** True while a process with this pid exists (kill(pid, 0) succeeds). */
 export function processExists(pid: number): boolean {
   try {

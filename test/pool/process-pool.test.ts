@@ -6,6 +6,7 @@ import { describe, it, type TestContext } from 'node:test';
 import { WorkerCrashedError } from '../../src/index.ts';
 import { type PoolOptions, ProcessPool } from '../../src/pool/index.ts';
 import {
+  destroyAfter,
   firstProgress,
   openGate,
   processExists,
@@ -22,11 +23,8 @@ import { whoami } from '../fixtures/whoami.ts';
 
 const T = { timeout: 20_000 };
 
-function usePool(t: TestContext, options?: PoolOptions): ProcessPool {
-  const pool = new ProcessPool(options);
-  t.after(() => pool.destroy());
-  return pool;
-}
+const usePool = (t: TestContext, options?: PoolOptions): ProcessPool =>
+  destroyAfter(t, new ProcessPool(options));
 
 interface Ready {
   workerId: number;

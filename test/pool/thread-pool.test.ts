@@ -7,7 +7,7 @@ import { describe, it, type TestContext } from 'node:test';
 import { threadId } from 'node:worker_threads';
 import { WorkerCrashedError } from '../../src/index.ts';
 import { type PoolOptions, ThreadPool } from '../../src/pool/index.ts';
-import { codeOf, SOON_MS, settle, within } from '../conformance/helpers.ts';
+import { codeOf, destroyAfter, SOON_MS, settle, within } from '../conformance/helpers.ts';
 import { allocateUntilOom } from '../fixtures/allocate-until-oom.ts';
 import { echo } from '../fixtures/echo.ts';
 import { edgeBytes, sumBytes } from '../fixtures/make-buffer.ts';
@@ -16,11 +16,8 @@ import { whoami } from '../fixtures/whoami.ts';
 
 const T = { timeout: 20_000 };
 
-function usePool(t: TestContext, options?: PoolOptions): ThreadPool {
-  const pool = new ThreadPool(options);
-  t.after(() => pool.destroy());
-  return pool;
-}
+const usePool = (t: TestContext, options?: PoolOptions): ThreadPool =>
+  destroyAfter(t, new ThreadPool(options));
 
 describe('ThreadPool', () => {
   it("reports kind 'thread' and runs tasks on other threads of this process", T, async (t) => {
