@@ -1342,32 +1342,28 @@ export function executorSuite(name: string, makePool: MakePool): void {
         assert.deepEqual(quiet.spans(), [], 'no spans without trace: true');
       });
 
-      it('keeps worker stdout complete and in order', T, async () => {
-        const kind = probeKind();
-        const count = 2000;
-        const child = await runNode([join(FIXTURES, 'log-lines-main.ts'), kind, String(count), 'return']);
+      // Runs a program whose task logs `count` lines, then returns or exits; checks every line arrived in
+      // order and gives back all stdout lines for the caller's own checks.
+      async function logLinesThen(mode: 'return' | 'exit', count: number): Promise<string[]> {
+        const child = await runNode([join(FIXTURES, 'log-lines-main.ts'), probeKind(), String(count), mode]);
         assert.equal(child.code, 0, child.stderr);
         const lines = child.stdout.split('\n').filter((line) => line !== '');
-        const workerLines = lines.filter((line) => line.startsWith('worker line '));
         assert.deepEqual(
-          workerLines,
+          lines.filter((line) => line.startsWith('worker line ')),
           range(count, 1).map((i) => `worker line ${i}`),
         );
+        return lines;
+      }
+
+      it('keeps worker stdout complete and in order', T, async () => {
+        const count = 2000;
+        const lines = await logLinesThen('return', count);
         assert.equal(lines.at(-1), 'main done');
         assert.ok(lines.includes(`main result ${count}`));
       });
 
       it('keeps worker stdout complete and in order when the task then calls process.exit', T, async () => {
-        const kind = probeKind();
-        const count = 2000;
-        const child = await runNode([join(FIXTURES, 'log-lines-main.ts'), kind, String(count), 'exit']);
-        assert.equal(child.code, 0, child.stderr);
-        const lines = child.stdout.split('\n').filter((line) => line !== '');
-        const workerLines = lines.filter((line) => line.startsWith('worker line '));
-        assert.deepEqual(
-          workerLines,
-          range(count, 1).map((i) => `worker line ${i}`),
-        );
+        const lines = await logLinesThen('exit', 2000);
         assert.ok(lines.includes('main rejected SKEIN_POOL_WORKER_CRASHED'), lines.slice(-3).join(' | '));
         assert.equal(lines.at(-1), 'main done');
       });
