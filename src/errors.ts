@@ -25,6 +25,23 @@ export const ERROR_CODES = Object.freeze({
     'The worker running the task died (uncaught error, exit, out of memory, signal).',
   SKEIN_POOL_ACTOR_RELEASED: 'A method was called on an actor that was already released.',
   SKEIN_POOL_ACTOR_METHOD: 'The actor has no method of that name.',
+  SKEIN_CODEC_UNSUPPORTED:
+    'A value of a type the codec cannot carry (function, symbol, class instance, cycle).',
+  SKEIN_CODEC_CORRUPT: 'The bytes handed to the decoder are not a valid encoding.',
+  SKEIN_SYNC_INVALID_ARGUMENT: 'A sync primitive got an invalid count, timeout, signal or option.',
+  SKEIN_SYNC_NOT_OWNER: 'A lock was released by a thread that does not hold it.',
+  SKEIN_SYNC_OVER_RELEASE: 'A bounded semaphore was released more times than it was acquired.',
+  SKEIN_SYNC_OWNER_DIED:
+    'The thread or process holding a lock or permit died; it was recovered and may guard inconsistent state.',
+  SKEIN_SYNC_BROKEN_BARRIER: 'The barrier was broken (reset, aborted or a wait timed out) while waiting.',
+  SKEIN_SYNC_FOREIGN_HANDLE:
+    'A shared-memory object reached a process its memory cannot reach; use the process variant.',
+  SKEIN_SYNC_DISCONNECTED: 'The connection to the process that owns a process-shared object was lost.',
+  SKEIN_CHANNEL_INVALID_ARGUMENT: 'A channel got an invalid capacity, size, timeout, signal or option.',
+  SKEIN_CHANNEL_CLOSED: 'The channel is closed: no more puts, and gets fail once it is drained.',
+  SKEIN_CHANNEL_FULL: 'A non-blocking put found the queue full.',
+  SKEIN_CHANNEL_EMPTY: 'A non-blocking get found the queue empty.',
+  SKEIN_CHANNEL_MESSAGE_TOO_LARGE: 'An encoded message is larger than the channel buffer can ever hold.',
 });
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -86,6 +103,10 @@ export class InvalidArgumentError extends SkeinError {
     'SKEIN_POOL_INVALID_OPTION',
     'SKEIN_POOL_INVALID_TASK',
     'SKEIN_POOL_NOT_CLONEABLE',
+    'SKEIN_CODEC_UNSUPPORTED',
+    'SKEIN_SYNC_INVALID_ARGUMENT',
+    'SKEIN_CHANNEL_INVALID_ARGUMENT',
+    'SKEIN_CHANNEL_MESSAGE_TOO_LARGE',
   ];
 }
 
@@ -112,10 +133,59 @@ export class WorkerCrashedError extends SkeinError {
   }
 }
 
+/**
+ * The thread or process that held a lock or semaphore permit died without releasing it. The acquirer
+ * that noticed recovered the lock (it is free again, or for `acquire` returns held by the caller, see
+ * each primitive); the state it guarded may be half-updated, so check it before trusting it.
+ */
+export class OwnerDiedError extends SkeinError {
+  static readonly codes: readonly ErrorCode[] = ['SKEIN_SYNC_OWNER_DIED'];
+  constructor(message: string, options?: SkeinErrorOptions) {
+    super('SKEIN_SYNC_OWNER_DIED', message, options);
+  }
+}
+
+/** A barrier was reset, aborted or timed out while (or before) this party waited on it. */
+export class BrokenBarrierError extends SkeinError {
+  static readonly codes: readonly ErrorCode[] = ['SKEIN_SYNC_BROKEN_BARRIER'];
+  constructor(message: string, options?: SkeinErrorOptions) {
+    super('SKEIN_SYNC_BROKEN_BARRIER', message, options);
+  }
+}
+
+/** The channel is closed (Go's closed channel; a get fails only once everything put was taken). */
+export class ChannelClosedError extends SkeinError {
+  static readonly codes: readonly ErrorCode[] = ['SKEIN_CHANNEL_CLOSED'];
+  constructor(message: string, options?: SkeinErrorOptions) {
+    super('SKEIN_CHANNEL_CLOSED', message, options);
+  }
+}
+
+/** A non-blocking put found the queue full (Python's queue.Full). */
+export class QueueFullError extends SkeinError {
+  static readonly codes: readonly ErrorCode[] = ['SKEIN_CHANNEL_FULL'];
+  constructor(message: string, options?: SkeinErrorOptions) {
+    super('SKEIN_CHANNEL_FULL', message, options);
+  }
+}
+
+/** A non-blocking get found the queue empty (Python's queue.Empty). */
+export class QueueEmptyError extends SkeinError {
+  static readonly codes: readonly ErrorCode[] = ['SKEIN_CHANNEL_EMPTY'];
+  constructor(message: string, options?: SkeinErrorOptions) {
+    super('SKEIN_CHANNEL_EMPTY', message, options);
+  }
+}
+
 const CLASS_BY_CODE = new Map<string, new (message: string, options: never) => SkeinError>([
   ['SKEIN_ABORTED', AbortError as never],
   ['SKEIN_TIMEOUT', TimeoutError as never],
   ['SKEIN_POOL_WORKER_CRASHED', WorkerCrashedError as never],
+  ['SKEIN_SYNC_OWNER_DIED', OwnerDiedError as never],
+  ['SKEIN_SYNC_BROKEN_BARRIER', BrokenBarrierError as never],
+  ['SKEIN_CHANNEL_CLOSED', ChannelClosedError as never],
+  ['SKEIN_CHANNEL_FULL', QueueFullError as never],
+  ['SKEIN_CHANNEL_EMPTY', QueueEmptyError as never],
 ]);
 
 /**

@@ -4,8 +4,13 @@
 export type { ErrorCode, SkeinErrorOptions, WorkerCrashedErrorOptions } from './errors.ts';
 export {
   AbortError,
+  BrokenBarrierError,
+  ChannelClosedError,
   ERROR_CODES,
   InvalidArgumentError,
+  OwnerDiedError,
+  QueueEmptyError,
+  QueueFullError,
   SkeinError,
   TimeoutError,
   WorkerCrashedError,
