@@ -15,6 +15,10 @@ import {
   TimeoutError,
   WorkerCrashedError,
 } from '../errors.ts';
+import { packShared } from '../sync/shared.ts';
+// Loaded for its effect: the table of exited threads exists before the first worker starts (workers
+// inherit it), and this thread records its workers' exits, so locks they held are recovered.
+import '../sync/threads.ts';
 import { actorInfo, describe } from '../task.ts';
 import { type Span, SpanRecorder } from '../trace/index.ts';
 import { createActorProxy } from './actor-proxy.ts';
@@ -39,6 +43,7 @@ import {
 } from './options.ts';
 import {
   FLAG_REPORT_START,
+  FLAG_SHARED_ARGS,
   type FunctionSpec,
   KIND_ACTOR_CALL,
   KIND_ACTOR_FREE,
@@ -116,6 +121,7 @@ class TaskRecord {
     pinned: WorkerSlot | undefined,
     resolve: (value: unknown) => void,
     reject: (error: unknown) => void,
+    sharedArgs: boolean,
   ) {
     this.id = id;
     this.kind = kind;
@@ -132,9 +138,9 @@ class TaskRecord {
     this.reject = reject;
     this.submittedAt = performance.now();
     this.flags =
-      Number.isFinite(timeout) || (cancelMode === 'terminate' && options.signal !== undefined)
+      (Number.isFinite(timeout) || (cancelMode === 'terminate' && options.signal !== undefined)
         ? FLAG_REPORT_START
-        : 0;
+        : 0) | (sharedArgs ? FLAG_SHARED_ARGS : 0);
   }
 }
 
@@ -524,6 +530,16 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
         ),
       );
     }
+    let sharedArgs = false;
+    if (kind === KIND_CALL || kind === KIND_ACTOR_NEW || kind === KIND_ACTOR_CALL) {
+      try {
+        const packed = packArgs(args as unknown[], this.kind === 'process');
+        sharedArgs = packed !== args;
+        args = packed;
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
     const { promise, resolve, reject } = Promise.withResolvers<unknown>();
     const id = this.#nextTaskId;
     this.#nextTaskId = id + 1 >= MAX_TASK_ID ? 1 : id + 1;
@@ -539,6 +555,7 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
       pinned,
       resolve,
       reject,
+      sharedArgs,
     );
     record.cost = cost;
     if (signal !== undefined) {
@@ -579,6 +596,7 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
     const limit = this.#handLimit();
     let room = 0;
     let eligible = 0;
+    let starting = 0;
     for (const slot of this.#workers) {
       if (slot.pinnedQueue.length > 0 && !slot.exited) this.#send(slot, slot.pinnedQueue.splice(0));
       if (slot.ready && !slot.retiring && !slot.stopping) {
@@ -587,11 +605,15 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
           room += free;
           eligible++;
         }
-      } else if (!slot.ready && !slot.stopping) room += limit;
+      } else if (!slot.ready && !slot.stopping) {
+        room += limit;
+        starting++;
+      }
     }
     while (this.#queue.size > room && this.#workers.size < this.options.maxWorkers) {
       if (this.#spawn() === undefined) return;
       room += limit;
+      starting++;
     }
     if (this.#queue.size === 0 || eligible === 0) return;
     // Emptiest hands first, so a task never waits behind another while some worker has nothing.
@@ -601,9 +623,12 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
     }
     if (open.length > 1) open.sort((a, b) => a.inHand.size - b.inHand.size);
     let only: WorkerSlot | undefined;
+    // Workers still starting count as takers: a task handed now to a busy worker could wait behind a
+    // long task there while a fresh worker sits idle (stealing needs the busy worker to look up).
+    let takers = eligible + starting;
     for (const slot of open) {
       const free = limit - slot.inHand.size;
-      const share = Math.ceil(this.#queue.size / eligible--);
+      const share = Math.ceil(this.#queue.size / takers--);
       const count = Math.min(free, share);
       const batch: TaskRecord[] = [];
       for (let i = 0; i < count; i++) batch.push(this.#queue.shift()!);
@@ -1142,6 +1167,19 @@ function checkRunOptions(options: RunOptions): void {
     );
   }
   if (options.cancelMode !== undefined) checkCancelMode('cancelMode', options.cancelMode);
+}
+
+/**
+ * Replaces sync and channel objects among the arguments by their handles (the worker revives them over
+ * the same shared state). Returns `args` itself, untouched, when no argument is an object, which is the
+ * common case and costs one typeof per argument.
+ */
+function packArgs(args: unknown[], crossProcess: boolean): unknown[] {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (typeof arg === 'object' && arg !== null) return packShared(args, crossProcess) as unknown[];
+  }
+  return args;
 }
 
 function notCloneable(record: TaskRecord, error: unknown): InvalidArgumentError {

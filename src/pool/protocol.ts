@@ -12,6 +12,7 @@ export const KIND_ACTOR_FREE = 5; // extra is the actor's id
 
 /** Flags on a task entry. */
 export const FLAG_REPORT_START = 1; // flush results and say 'started' before running (timeouts, terminate-cancel)
+export const FLAG_SHARED_ARGS = 2; // args hold handles of sync/channel objects to revive before running
 
 /** A task entry occupies this many slots of a batch: id, kind, key, args, extra, flags. */
 export const TASK_STRIDE = 6;

@@ -161,9 +161,22 @@ export function containsHandle(value: unknown, depth = 0): boolean {
 
 /** The inverse of packShared on the receiving side, importing kinds this thread has not loaded yet. */
 export async function unpackShared(value: unknown): Promise<unknown> {
+  for (const module of modulesToLoad(value)) await import(module);
+  return unpack(value, 0);
+}
+
+/** The modules defining handle kinds inside `value` that this thread has not loaded yet. */
+export function modulesToLoad(value: unknown): string[] {
   const modules = new Set<string>();
   collectUnknownModules(value, modules, 0);
-  for (const module of modules) await import(module);
+  return [...modules];
+}
+
+/**
+ * The inverse of packShared when every kind inside is loaded (see modulesToLoad): revives handles in
+ * place in plain arrays and objects, which the receiver owns (they were just copied to it).
+ */
+export function unpackSharedLoaded(value: unknown): unknown {
   return unpack(value, 0);
 }
 

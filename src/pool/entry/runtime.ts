@@ -6,10 +6,12 @@
 import { performance } from 'node:perf_hooks';
 import type { TransferListItem } from 'node:worker_threads';
 import { AbortError, SkeinError, TimeoutError } from '../../errors.ts';
+import { modulesToLoad, unpackSharedLoaded } from '../../sync/shared.ts';
 import { isTask, type TaskContext, taskContextStorage } from '../../task.ts';
 import { serializeError } from '../error-serdes.ts';
 import {
   FLAG_REPORT_START,
+  FLAG_SHARED_ARGS,
   type FunctionSpec,
   KIND_ACTOR_CALL,
   KIND_ACTOR_FREE,
@@ -119,6 +121,7 @@ export class WorkerRuntime {
   #reportHeap = false;
   #current: RunningTaskContext | undefined;
   readonly #actors = new Map<number, object>();
+  readonly #handleModulesTried = new Set<string>();
 
   constructor(port: RuntimePort) {
     this.port = port;
@@ -248,12 +251,13 @@ export class WorkerRuntime {
           return;
         }
       }
+      const flags = queue[at + 5] as number;
+      if ((flags & FLAG_SHARED_ARGS) !== 0 && this.#loadHandleKinds(queue[at + 3])) return;
       this.#head += TASK_STRIDE;
       const args = queue[at + 3];
       const extra = queue[at + 4];
-      const flags = queue[at + 5] as number;
       if ((flags & FLAG_REPORT_START) !== 0) this.#flush(id);
-      if (this.#run(id, kind, key, loaded as Loaded | undefined, args, extra) === 'async') return;
+      if (this.#run(id, kind, key, loaded as Loaded | undefined, args, extra, flags) === 'async') return;
       if (
         this.#results.length >= FLUSH_MAX_RESULTS * RESULT_STRIDE ||
         this.#lastEnd - this.#lastFlush >= FLUSH_INTERVAL_MS
@@ -261,6 +265,20 @@ export class WorkerRuntime {
         this.#flush();
       }
     }
+  }
+
+  /**
+   * Imports the modules of handle kinds in `args` this thread has not loaded, then resumes the pump;
+   * returns false when there is nothing to import. A module is tried once: if it fails, reviving the
+   * handle fails inside the task, which reports the error to its caller.
+   */
+  #loadHandleKinds(args: unknown): boolean {
+    const modules = modulesToLoad(args).filter((module) => !this.#handleModulesTried.has(module));
+    if (modules.length === 0) return false;
+    for (const module of modules) this.#handleModulesTried.add(module);
+    const resume = (): void => this.#pump();
+    void Promise.all(modules.map((module) => import(module).catch(() => {}))).then(resume);
+    return true;
   }
 
   /** Runs one task; returns 'async' when it continues the pump itself after a promise settles. */
@@ -271,6 +289,7 @@ export class WorkerRuntime {
     loaded: Loaded | undefined,
     args: unknown,
     extra: unknown,
+    flags: number,
   ): 'sync' | 'async' {
     const context = new RunningTaskContext(this, id);
     this.#current = context;
@@ -287,6 +306,7 @@ export class WorkerRuntime {
           `Task ${id} names function key ${String(key)} that was never defined; this is a bug in Skein`,
         );
       }
+      if ((flags & FLAG_SHARED_ARGS) !== 0) args = unpackSharedLoaded(args);
       value = taskContextStorage.run(context, invoke, this, kind, loaded?.fn, args, extra);
     } catch (error) {
       value = error;
