@@ -2,9 +2,17 @@
 // main thread alike. Objects made in one thread are passed to others (pool arguments, workerData via
 // toHandle/fromHandle) and keep working on the same state.
 
+export { AtomicBigInt64, AtomicInt32 } from './atomic.ts';
+export type { BarrierOptions } from './barrier.ts';
+export { Barrier } from './barrier.ts';
+export { Condition } from './condition.ts';
+export { Event } from './event.ts';
 export type { Held } from './guard.ts';
+export { Latch } from './latch.ts';
 export { Lock } from './lock.ts';
 export { RLock } from './rlock.ts';
+export { RWLock } from './rwlock.ts';
+export { BoundedSemaphore, Semaphore } from './semaphore.ts';
 export type { Shareable, SharedHandle } from './shared.ts';
 export { fromHandle, fromHandleAsync, toHandle } from './shared.ts';
 export type { WaitOptions } from './wait.ts';
