@@ -240,15 +240,15 @@ export class Condition {
       if (((tickets - 1) | 0) === ticket) Atomics.store(cells, TICKETS, ticket);
       else Atomics.add(cells, HOLES, 1);
     }
-    if (failure !== undefined) {
-      if (wasNotified) this.#advance(1);
-      throw failure;
-    }
+    if (failure !== undefined && wasNotified) this.#advance(1);
     if (died) {
+      // First, since the caller must repair the state before anything else; the wait's own error is the cause.
       throw new OwnerDiedError(
         `The ${this.#lock instanceof RLock ? 'RLock' : 'Lock'} of this Condition was held by a thread that exited without releasing it; this thread holds it again, but the state it guards may be half-updated: check it before going on`,
+        failure === undefined ? undefined : { cause: failure },
       );
     }
+    if (failure !== undefined) throw failure;
     return wasNotified;
   }
 
