@@ -33,7 +33,7 @@ describe('ProcessBarrier', () => {
     });
     const mine: number[] = [];
     for (let round = 0; round < rounds; round++) mine.push(await barrier.waitAsync({ timeout: SOON_MS }));
-    const theirs = [];
+    const theirs: { indices: number[] }[] = [];
     for (const child of children) {
       assert.equal(await child.next('arriving'), 'arriving');
       theirs.push(await child.next<{ indices: number[] }>('indices'));
