@@ -1,7 +1,8 @@
 // The holder table of a counted primitive (Semaphore permits, RWLock read holds): per thread, how many it
-// holds, so what a thread held when it exited can be given back. Invariant: no entry counts more than its
-// thread really holds (a release without an entry of its own takes one off another holder's), so a
-// give-back never creates a permit out of nothing.
+// holds, so what a thread held when it exited can be given back. Invariant: the counts never sum to more
+// than the holds outstanding (a release by a thread with no entry takes one off another holder's, exited
+// threads first), so give-backs never add more than was taken. Attribution is exact only while each hold
+// is released by the thread that took it: after a hand-off, a death may give back a hold still in use.
 
 import { isTokenDead, ownToken } from './threads.ts';
 

@@ -10,7 +10,8 @@
 // gives back the permits of holders that exited and throws OwnerDiedError from that one acquire; the
 // permits are back, so the caller may retry. A thread keeps its table slot while it lives, so only the
 // first HOLDER_SLOTS live threads to acquire are tracked: permits of later ones are untracked, and lost
-// if their thread dies holding them.
+// if their thread dies holding them. Recovery is exact when each permit is released by the thread that
+// acquired it; a permit handed to another thread to release is taken off some other holder's count.
 
 import { InvalidArgumentError, OwnerDiedError, SkeinError, type TimeoutError } from '../errors.ts';
 import { checkInteger, MAX_INT32 } from './arguments.ts';
