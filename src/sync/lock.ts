@@ -66,7 +66,9 @@ export class Lock {
 
   /**
    * Takes the lock, blocking this thread until it is free (use in workers; on the main thread prefer
-   * acquireAsync). Returns a guard for `using`.
+   * acquireAsync). Returns a guard for `using`. A worker's death is recorded by the thread that
+   * started it, on its event loop: a thread blocked here cannot notice the death of a worker it started
+   * itself (wait with acquireAsync there), but every other thread can.
    * @throws TimeoutError SKEIN_TIMEOUT after `timeout` ms, naming the holder.
    * @throws OwnerDiedError SKEIN_SYNC_OWNER_DIED when the holder died; the lock is free again.
    * @throws SkeinError SKEIN_SYNC_WOULD_DEADLOCK when this thread holds it already.

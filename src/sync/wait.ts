@@ -116,7 +116,14 @@ export async function waitSliceAsync(
     return true;
   }
   const { promise: aborted, reject } = Promise.withResolvers<never>();
-  const listener = addAbortListener(plan.signal, () => reject(abortErrorFrom(plan.signal as AbortSignal)));
+  const listener = addAbortListener(plan.signal, () => {
+    // An abandoned waitAsync stays in V8's waiter list until its slice ends, so a notify meant for a
+    // live waiter may land on it; if one does, pass it on so no live waiter misses its wake-up.
+    void result.value.then((outcome) => {
+      if (outcome === 'ok') Atomics.notify(cells, index, 1);
+    });
+    reject(abortErrorFrom(plan.signal as AbortSignal));
+  });
   try {
     await Promise.race([result.value, aborted]);
   } finally {
