@@ -4,7 +4,7 @@
 // clears its timer and takes it off the list of kept calls that keeps it reachable.
 
 import { internalError, type SkeinError } from '../../errors.ts';
-import type { Call, ServerObject, Session } from './server-object.ts';
+import type { Call, Delivery, ServerObject, Session } from './server-object.ts';
 
 /** One object in the hub. */
 export interface HubEntry {
@@ -33,9 +33,9 @@ export abstract class BaseCall implements Call {
     this.timeout = timeout;
   }
 
-  resolve(value: unknown, giveBack?: () => void): void {
+  resolve(value: unknown, delivery?: Delivery): void {
     this.#settle();
-    this.deliver(value, giveBack);
+    this.deliver(value, delivery);
   }
 
   reject(error: SkeinError): void {
@@ -67,7 +67,7 @@ export abstract class BaseCall implements Call {
     }
   }
 
-  protected abstract deliver(value: unknown, giveBack: (() => void) | undefined): void;
+  protected abstract deliver(value: unknown, delivery: Delivery | undefined): void;
   protected abstract fail(error: SkeinError): void;
   protected abstract onKept(): void;
   protected abstract onReleased(): void;
@@ -114,9 +114,10 @@ export class LocalCall extends BaseCall {
     return this.#resolvers.promise;
   }
 
-  protected deliver(value: unknown): void {
+  protected deliver(value: unknown, delivery: Delivery | undefined): void {
     this.#outcome = { ok: true, value };
     this.#resolvers?.resolve(value);
+    delivery?.delivered(); // no wire between here and the caller
   }
 
   protected fail(error: SkeinError): void {
@@ -137,7 +138,7 @@ export class LocalCall extends BaseCall {
 
 /** Where a RemoteCall's answer goes: the connection it arrived on. */
 export interface Answerer {
-  answer(call: RemoteCall, value: unknown, giveBack: (() => void) | undefined): void;
+  answer(call: RemoteCall, value: unknown, delivery: Delivery | undefined): void;
   answerError(call: RemoteCall, error: SkeinError): void;
   kept(call: RemoteCall): void;
   released(call: RemoteCall): void;
@@ -162,8 +163,8 @@ export class RemoteCall extends BaseCall {
     this.id = id;
   }
 
-  protected deliver(value: unknown, giveBack: (() => void) | undefined): void {
-    this.#to.answer(this, value, giveBack);
+  protected deliver(value: unknown, delivery: Delivery | undefined): void {
+    this.#to.answer(this, value, delivery);
   }
 
   protected fail(error: SkeinError): void {

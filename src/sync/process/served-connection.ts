@@ -7,7 +7,7 @@ import type { Socket } from 'node:net';
 import { AbortError, InvalidArgumentError, type SkeinError } from '../../errors.ts';
 import { type Answerer, type HubEntry, RemoteCall } from './calls.ts';
 import { decodeBody, encodeFrame, type Frame, FrameReader, FrameType, type Hello } from './frames.ts';
-import type { Session } from './server-object.ts';
+import type { Delivery, Session } from './server-object.ts';
 
 /** What a connection needs from the hub that accepted it. */
 export interface CallDriver {
@@ -24,7 +24,7 @@ export class ServedConnection implements Answerer {
   readonly #socket: Socket;
   readonly #reader = new FrameReader();
   readonly #waiting = new Map<number, RemoteCall>();
-  readonly #unacknowledged = new Map<number, () => void>();
+  readonly #unacknowledged = new Map<number, Delivery>();
   #session: Session | undefined;
   #closed = false;
 
@@ -73,12 +73,12 @@ export class ServedConnection implements Answerer {
         return;
       }
       case FrameType.ACK:
-        this.#unacknowledged.delete(frame.id);
-        return;
       case FrameType.NACK: {
-        const giveBack = this.#unacknowledged.get(frame.id);
+        const delivery = this.#unacknowledged.get(frame.id);
+        if (delivery === undefined) return;
         this.#unacknowledged.delete(frame.id);
-        giveBack?.();
+        if (frame.type === FrameType.ACK) delivery.delivered();
+        else delivery.givenBack();
         return;
       }
       default:
@@ -104,21 +104,17 @@ export class ServedConnection implements Answerer {
     this.#driver.run(call);
   }
 
-  answer(call: RemoteCall, value: unknown, giveBack: (() => void) | undefined): void {
-    if (this.#closed) {
-      // Nobody will read it: put it back at once (after the state machine finished its current step).
-      if (giveBack !== undefined) queueMicrotask(giveBack);
+  answer(call: RemoteCall, value: unknown, delivery: Delivery | undefined): void {
+    if (this.#closed || call.id === 0) {
+      // Nobody will read it: take it back at once (after the state machine finished its current step).
+      if (delivery !== undefined) queueMicrotask(() => delivery.givenBack());
       return;
     }
-    if (call.id === 0) {
-      giveBack?.();
-      return;
-    }
-    if (giveBack === undefined) {
+    if (delivery === undefined) {
       this.#write(encodeFrame(FrameType.RESULT, call.id, 0, value));
       return;
     }
-    this.#unacknowledged.set(call.id, giveBack);
+    this.#unacknowledged.set(call.id, delivery);
     this.#write(encodeFrame(FrameType.RESULT_NEEDS_ACK, call.id, 0, value));
   }
 
@@ -153,9 +149,9 @@ export class ServedConnection implements Answerer {
     // handed to them; then return the values; then release what the session held.
     for (const call of [...this.#waiting.values()]) this.#driver.drop(call);
     this.#waiting.clear();
-    const giveBacks = [...this.#unacknowledged.values()];
+    const unacknowledged = [...this.#unacknowledged.values()];
     this.#unacknowledged.clear();
-    for (const giveBack of giveBacks) giveBack();
+    for (const delivery of unacknowledged) delivery.givenBack();
     if (this.#session !== undefined) this.#driver.sessionClosed(this.#session);
   }
 }

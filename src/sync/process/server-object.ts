@@ -32,12 +32,20 @@ export interface Call {
   readonly timeout: number;
   readonly settled: boolean;
   /**
-   * Answers the call. `giveBack` undoes the effect if the value never reaches the caller (its
-   * connection closes before it acknowledges, or it gave up in the meantime): pass it when the value
-   * was taken from the state (a queue item), so nothing is lost in flight.
+   * Answers the call. Pass a `delivery` when the value was taken from the state (a queue item): the hub
+   * tells it whether the value reached its caller (the client acknowledged it) or not (its connection
+   * closed first, or it had given up), so nothing is lost in flight.
    */
-  resolve(value: unknown, giveBack?: () => void): void;
+  resolve(value: unknown, delivery?: Delivery): void;
   reject(error: SkeinError): void;
+}
+
+/** The fate of a value handed out by Call.resolve; exactly one of the two is called, once. */
+export interface Delivery {
+  /** The value reached its caller: it is the caller's now. */
+  delivered(): void;
+  /** The value never reached its caller: take it back (to the front, as if it had not been taken). */
+  givenBack(): void;
 }
 
 /** A kind's state machine, as the hub drives it. */
