@@ -8,8 +8,13 @@ import { isTokenDead, ownToken } from './threads.ts';
 
 /** Threads tracked at once; a thread that finds every slot taken holds untracked (see HolderTable). */
 export const HOLDER_SLOTS = 64;
-/** Int32 cells the table takes: a token and a count per slot. */
-export const HOLDER_CELLS = HOLDER_SLOTS * 2;
+/** Int32 cells the table takes: a token and a count per slot, then how many slots were ever claimed. */
+export const HOLDER_CELLS = HOLDER_SLOTS * 2 + 1;
+/**
+ * Slots are claimed lowest first and the high-water mark only rises, so scans stop there: a release by
+ * a thread that holds nothing (a Semaphore(0) used as a signal) reads two slots, not sixty-four.
+ */
+const USED = HOLDER_SLOTS * 2;
 
 /** The token of a slot being emptied by a give-back: no one may claim it or count in it meanwhile. */
 const RECLAIMING = -1;
@@ -52,8 +57,9 @@ export class HolderTable {
     let left = n;
     const slot = this.#ownSlot(false);
     if (slot >= 0) left -= this.#takeFrom(slot, ownToken, left);
+    const used = this.#used();
     for (const deadOnly of [true, false]) {
-      for (let i = 0; i < HOLDER_SLOTS && left > 0; i++) {
+      for (let i = 0; i < used && left > 0; i++) {
         const token = Atomics.load(this.#cells, this.#base + i * 2);
         if (token <= 0 || (deadOnly && !isTokenDead(token))) continue;
         left -= this.#takeFrom(i, token, left);
@@ -66,7 +72,8 @@ export class HolderTable {
   reclaimDead(): number {
     const cells = this.#cells;
     let reclaimed = 0;
-    for (let i = 0; i < HOLDER_SLOTS; i++) {
+    const used = this.#used();
+    for (let i = 0; i < used; i++) {
       const at = this.#base + i * 2;
       const token = Atomics.load(cells, at);
       if (token <= 0 || Atomics.load(cells, at + 1) === 0 || !isTokenDead(token)) continue;
@@ -98,7 +105,8 @@ export class HolderTable {
     const cells = this.#cells;
     const base = this.#base;
     if (this.#mine >= 0 && Atomics.load(cells, base + this.#mine * 2) === ownToken) return this.#mine;
-    for (let i = 0; i < HOLDER_SLOTS; i++) {
+    const used = this.#used();
+    for (let i = 0; i < used; i++) {
       if (Atomics.load(cells, base + i * 2) === ownToken) return (this.#mine = i);
     }
     if (!claim) return -1;
@@ -107,8 +115,20 @@ export class HolderTable {
       const token = Atomics.load(cells, at);
       const takeOver = token === 0 || (token > 0 && Atomics.load(cells, at + 1) === 0 && isTokenDead(token));
       // Only a slot's own thread adds to its count, so a dead thread's count seen at 0 stays 0.
-      if (takeOver && Atomics.compareExchange(cells, at, token, ownToken) === token) return (this.#mine = i);
+      if (takeOver && Atomics.compareExchange(cells, at, token, ownToken) === token) {
+        // Raised before this thread counts anything in the slot, so no scan that matters misses it.
+        for (let seen = Atomics.load(cells, base + USED); seen < i + 1; ) {
+          const was = Atomics.compareExchange(cells, base + USED, seen, i + 1);
+          if (was === seen) break;
+          seen = was;
+        }
+        return (this.#mine = i);
+      }
     }
     return -1;
+  }
+
+  #used(): number {
+    return Atomics.load(this.#cells, this.#base + USED);
   }
 }

@@ -1,6 +1,7 @@
 // RLock: a reentrant lock in shared memory. The owning thread may acquire it again; it is free once
 // released as many times as acquired. Same word, fairness and owner-death rules as Lock (mutex.ts);
-// the recursion count lives in a cell only the owner touches.
+// the recursion count lives in a cell only the owner writes, with plain stores: taking and releasing the
+// mutex word (atomic, sequentially consistent) publishes it to the next owner.
 
 import { SkeinError, type TimeoutError } from '../errors.ts';
 import { type Held, heldBy } from './guard.ts';
@@ -54,7 +55,7 @@ export class RLock {
       const plan = planWait({ timeout: 0 }, 'RLock.tryAcquire');
       if (!lockBlocking(this.#cells, plan, KIND, waitSliceBlocking, throwIfAborted)) return false;
     }
-    Atomics.store(this.#cells, COUNT, 1);
+    this.#cells[COUNT] = 1;
     return true;
   }
 
@@ -69,7 +70,7 @@ export class RLock {
       if (!lockBlocking(this.#cells, plan, KIND, waitSliceBlocking, throwIfAborted))
         throw this.#timedOut(plan);
     }
-    Atomics.store(this.#cells, COUNT, 1);
+    this.#cells[COUNT] = 1;
     return this.#held;
   }
 
@@ -83,7 +84,7 @@ export class RLock {
       const plan = planWait(options, 'RLock.acquireAsync');
       if (!(await lockAsync(this.#cells, plan, KIND, waitSliceAsync))) throw this.#timedOut(plan);
     }
-    Atomics.store(this.#cells, COUNT, 1);
+    this.#cells[COUNT] = 1;
     return this.#held;
   }
 
@@ -96,8 +97,8 @@ export class RLock {
       unlock(this.#cells, KIND); // throws the right SKEIN_SYNC_NOT_OWNER message
       throw new SkeinError('SKEIN_INTERNAL', 'RLock released by a non-owner; this is a bug in Skein');
     }
-    const count = Atomics.load(this.#cells, COUNT) - 1;
-    Atomics.store(this.#cells, COUNT, count);
+    const count = (this.#cells[COUNT] as number) - 1;
+    this.#cells[COUNT] = count;
     if (count === 0) unlock(this.#cells, KIND);
   }
 
@@ -124,7 +125,7 @@ export class RLock {
 
   #reenter(): boolean {
     if (ownerToken(this.#cells) !== ownToken) return false;
-    Atomics.store(this.#cells, COUNT, Atomics.load(this.#cells, COUNT) + 1);
+    this.#cells[COUNT] = (this.#cells[COUNT] as number) + 1;
     return true;
   }
 
