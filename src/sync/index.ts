@@ -13,6 +13,7 @@ export { Lock } from './lock.ts';
 export type { OwnerInfo } from './process/lock-state.ts';
 export type { ProcessBarrierOptions } from './process-barrier.ts';
 export { ProcessBarrier } from './process-barrier.ts';
+export { ProcessCondition } from './process-condition.ts';
 export { ProcessEvent } from './process-event.ts';
 export { ProcessLock } from './process-lock.ts';
 export { ProcessRLock } from './process-rlock.ts';

@@ -5,7 +5,14 @@
 import { SkeinError } from '../errors.ts';
 import { type Held, heldBy } from './guard.ts';
 import type { GiveBack } from './process/connection.ts';
-import { createShared, type Endpoint, endpointOf, handleOf, NO_WAIT } from './process/endpoint.ts';
+import {
+  bindEndpoint,
+  createShared,
+  type Endpoint,
+  endpointOf,
+  handleOf,
+  NO_WAIT,
+} from './process/endpoint.ts';
 import './process/lock-state.ts';
 import type { OwnerInfo } from './process/lock-state.ts';
 import { registerKind, type Shareable, type SharedHandle, TO_HANDLE } from './shared.ts';
@@ -33,6 +40,7 @@ export class ProcessLock implements Shareable {
     this.#endpoint = revived ?? createShared(KIND, []);
     revived = undefined;
     this.#held = heldBy(() => this.release());
+    bindEndpoint(this, this.#endpoint);
   }
 
   /** Takes the lock if it is free right now; never waits. */

@@ -5,7 +5,14 @@
 import type { SkeinError } from '../errors.ts';
 import { type Held, heldBy } from './guard.ts';
 import type { GiveBack } from './process/connection.ts';
-import { createShared, type Endpoint, endpointOf, handleOf, NO_WAIT } from './process/endpoint.ts';
+import {
+  bindEndpoint,
+  createShared,
+  type Endpoint,
+  endpointOf,
+  handleOf,
+  NO_WAIT,
+} from './process/endpoint.ts';
 import './process/lock-state.ts';
 import type { OwnerInfo } from './process/lock-state.ts';
 import { notHeld } from './process-lock.ts';
@@ -31,6 +38,7 @@ export class ProcessRLock implements Shareable {
     this.#endpoint = revived ?? createShared(KIND, []);
     revived = undefined;
     this.#held = heldBy(() => this.release());
+    bindEndpoint(this, this.#endpoint);
   }
 
   /** Takes the lock if it is free or already held by this thread; never waits. */

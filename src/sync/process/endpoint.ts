@@ -169,6 +169,18 @@ class RemoteEndpoint implements Endpoint {
   }
 }
 
+const endpointsOfObjects = new WeakMap<object, Endpoint>();
+
+/** Records the endpoint of a Process* object, for another class that works with it (a condition's lock). */
+export function bindEndpoint(object: object, endpoint: Endpoint): void {
+  endpointsOfObjects.set(object, endpoint);
+}
+
+/** The endpoint a Process* object was bound to, or undefined for anything else. */
+export function endpointOfObject(object: unknown): Endpoint | undefined {
+  return typeof object === 'object' && object !== null ? endpointsOfObjects.get(object) : undefined;
+}
+
 /** Creates an object of `kind` in this thread's hub (starting it) and returns its endpoint. */
 export function createShared(kind: string, params: readonly unknown[]): Endpoint {
   const hub = startHub();

@@ -65,7 +65,8 @@ export class Hub implements CallDriver, LocalWaits {
       );
     }
     const id = this.#nextId++;
-    this.#entries.set(id, Object.freeze({ id, kind, object: factory(params) }));
+    const object = factory(params, (other) => this.#entries.get(other)?.object);
+    this.#entries.set(id, Object.freeze({ id, kind, object }));
     return id;
   }
 

@@ -1,5 +1,6 @@
 // The hub's state machine for ProcessLock and ProcessRLock: an owner session, a recursion count, and a
-// FIFO of waiting acquires. Release hands the lock straight to the oldest waiter, so nobody barges.
+// FIFO of waiting acquires (a ProcessCondition queues its woken waiters here too, to take the lock back
+// with their saved count). Release hands the lock straight to the oldest waiter, so nobody barges.
 // Owner death (its session's last connection closed): the lock is free again and the next acquirer gets
 // OwnerDiedError, as with the thread Lock (mutex.ts); waiters behind it are served as usual.
 
@@ -13,12 +14,24 @@ export interface OwnerInfo {
   readonly threadId: number;
 }
 
+/**
+ * A queued acquisition: `granted` runs once the lock is the call's session's, with `count`; `refused`
+ * when it is told instead that the previous owner died.
+ */
+interface Waiter {
+  readonly call: Call;
+  readonly count: number;
+  readonly granted: () => void;
+  readonly refused: (error: OwnerDiedError) => void;
+}
+
 export class LockState implements ServerObject {
   readonly #kind: string;
   readonly #reentrant: boolean;
   #owner: Session | null = null;
   #count = 0;
-  readonly #waiters = new Set<Call>();
+  readonly #waiters = new Set<Waiter>();
+  readonly #waiterOf = new Map<Call, Waiter>();
   /** Who died holding the lock, until an acquirer has been told. */
   #diedHolding: Session | null = null;
 
@@ -33,7 +46,9 @@ export class LockState implements ServerObject {
         this.#acquire(call);
         return;
       case 'release':
-        this.#release(call);
+        this.#checkOwner(call.session, 'release()');
+        if (--this.#count === 0) this.#free();
+        call.resolve(undefined);
         return;
       case 'locked':
         call.resolve(this.#owner !== null);
@@ -55,52 +70,87 @@ export class LockState implements ServerObject {
       call.resolve(true);
       return;
     }
+    // Another async caller of the owning thread waits its turn too (a Lock is not reentrant).
+    this.enqueue(
+      call,
+      1,
+      () => call.resolve(true),
+      (error) => call.reject(error),
+    );
+  }
+
+  /** Queues an acquisition by `call`'s session (granted at once when the lock is free and nobody waits). */
+  enqueue(call: Call, count: number, granted: () => void, refused: (error: OwnerDiedError) => void): void {
     if (this.#diedHolding !== null) {
       const dead = this.#diedHolding;
       this.#diedHolding = null;
-      throw this.#ownerDied(dead);
-    }
-    if (this.#owner === null && this.#waiters.size === 0) {
-      this.#grant(call);
+      refused(this.#ownerDied(dead));
       return;
     }
-    // Another async caller of the owning thread waits its turn too (a Lock is not reentrant).
-    this.#waiters.add(call);
+    const waiter: Waiter = { call, count, granted, refused };
+    if (this.#owner === null && this.#waiters.size === 0) {
+      this.#grant(waiter);
+      return;
+    }
+    this.#waiters.add(waiter);
+    this.#waiterOf.set(call, waiter);
   }
 
-  #release(call: Call): void {
-    if (this.#owner !== call.session) {
-      throw new SkeinError(
-        'SKEIN_SYNC_NOT_OWNER',
-        this.#owner === null
-          ? `release() of a ${this.#kind} that is not held; release only what this thread acquired (prefer \`using\`)`
-          : `release() of a ${this.#kind} held by ${this.#owner.label}, not by ${call.session.label}; only the owner may release it`,
-      );
-    }
-    if (--this.#count > 0) {
-      call.resolve(undefined);
-      return;
-    }
+  /** Takes a queued acquisition out of the line; false when `call` was not waiting. */
+  withdraw(call: Call): boolean {
+    const waiter = this.#waiterOf.get(call);
+    if (waiter === undefined) return false;
+    this.#waiters.delete(waiter);
+    this.#waiterOf.delete(call);
+    return true;
+  }
+
+  /** Throws SKEIN_SYNC_NOT_OWNER unless `session` holds the lock; `what` names the call. */
+  #checkOwner(session: Session, what: string): void {
+    if (this.#owner === session) return;
+    throw new SkeinError(
+      'SKEIN_SYNC_NOT_OWNER',
+      this.#owner === null
+        ? `${what} of a ${this.#kind} that is not held; release only what this thread acquired (prefer \`using\`)`
+        : `${what} of a ${this.#kind} held by ${this.#owner.label}, not by ${session.label}; only the owner may do it`,
+    );
+  }
+
+  /** For a condition: checks `session` holds the lock, then releases it whatever its count; returns the count. */
+  releaseFully(session: Session, what: string): number {
+    this.#checkOwner(session, what);
+    const count = this.#count;
+    this.#free();
+    return count;
+  }
+
+  /** For a condition: throws SKEIN_SYNC_NOT_OWNER unless `session` holds the lock. */
+  checkOwner(session: Session, what: string): void {
+    this.#checkOwner(session, what);
+  }
+
+  #free(): void {
     this.#owner = null;
-    call.resolve(undefined);
+    this.#count = 0;
     this.#handOff();
   }
 
-  #grant(call: Call): void {
-    this.#owner = call.session;
-    this.#count = 1;
-    call.resolve(true);
+  #grant(waiter: Waiter): void {
+    this.#owner = waiter.call.session;
+    this.#count = waiter.count;
+    waiter.granted();
   }
 
   #handOff(): void {
     const next = first(this.#waiters);
     if (next === undefined) return;
     this.#waiters.delete(next);
+    this.#waiterOf.delete(next.call);
     this.#grant(next);
   }
 
   stop(call: Call): boolean {
-    this.#waiters.delete(call);
+    this.withdraw(call);
     return false;
   }
 
@@ -114,7 +164,8 @@ export class LockState implements ServerObject {
       return;
     }
     this.#waiters.delete(told);
-    told.reject(this.#ownerDied(session));
+    this.#waiterOf.delete(told.call);
+    told.refused(this.#ownerDied(session));
     this.#handOff();
   }
 

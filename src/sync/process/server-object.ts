@@ -63,8 +63,14 @@ export interface ServerObject {
   describeWait?(call: Call): string;
 }
 
-/** Builds a kind's state from the parameters its constructor sent (plain data). */
-export type ServerKindFactory = (params: readonly unknown[]) => ServerObject;
+/**
+ * Builds a kind's state from the parameters its constructor sent (plain data). `objectOf` finds another
+ * object of the same hub by id (a condition's lock), or undefined.
+ */
+export type ServerKindFactory = (
+  params: readonly unknown[],
+  objectOf: (id: number) => ServerObject | undefined,
+) => ServerObject;
 
 const kinds = new Map<string, ServerKindFactory>();
 

@@ -3,9 +3,9 @@
 
 import { SkeinError } from '../../errors.ts';
 
-/** The oldest member of a Set (Sets iterate in insertion order), or undefined. */
-export function first<T>(set: ReadonlySet<T>): T | undefined {
-  for (const item of set) return item;
+/** The oldest member of a Set or of a Map's keys (both iterate in insertion order), or undefined. */
+export function first<T>(items: Iterable<T>): T | undefined {
+  for (const item of items) return item;
   return undefined;
 }
 
