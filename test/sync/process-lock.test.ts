@@ -8,10 +8,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { SkeinError } from '../../src/errors.ts';
+import { ProcessPool, ThreadPool } from '../../src/pool/index.ts';
 import { ProcessLock } from '../../src/sync/process-lock.ts';
 import { ProcessRLock } from '../../src/sync/process-rlock.ts';
 import { fromHandle, fromHandleAsync, type SharedHandle, toHandle } from '../../src/sync/shared.ts';
-import { codeOf, settle, within } from '../conformance/helpers.ts';
+import { codeOf, destroyAfter, settle, within } from '../conformance/helpers.ts';
+import { incrementFileUnderLock } from '../fixtures/process-lock-tasks.ts';
 import { forkFixture, SOON_MS } from './process-children.ts';
 
 const T = { timeout: 60_000 };
@@ -59,6 +61,28 @@ describe('ProcessLock', () => {
       for (const child of children) await child.finished('exit after its increments');
       assert.equal(Number(readFileSync(file, 'utf8')), 100 + 3 * times);
       assert.equal(lock.locked(), false);
+    },
+  );
+
+  it(
+    'travels as a pool task argument: ThreadPool threads and ProcessPool children exclude each other',
+    T,
+    async (t) => {
+      const lock = new ProcessLock();
+      const file = counterFile(t);
+      const threads = destroyAfter(t, new ThreadPool({ minWorkers: 2, maxWorkers: 2 }));
+      const children = destroyAfter(t, new ProcessPool({ minWorkers: 2, maxWorkers: 2 }));
+      const times = 60;
+      const runs = [threads, threads, children, children].map((pool) =>
+        pool.run(incrementFileUnderLock, lock, file, times),
+      );
+      assert.deepEqual(await within(Promise.all(runs), 3 * SOON_MS, 'the pool tasks'), [
+        times,
+        times,
+        times,
+        times,
+      ]);
+      assert.equal(Number(readFileSync(file, 'utf8')), 4 * times);
     },
   );
 
