@@ -11,6 +11,14 @@ export type {
 } from './options.ts';
 export { PIPE_DEFAULTS, QUEUE_DEFAULTS, resolvePipeOptions, resolveQueueOptions } from './options.ts';
 export { Connection, Pipe } from './pipe.ts';
+export type { ProcessPipeOptions } from './process-pipe.ts';
+export { PROCESS_PIPE_DEFAULTS, ProcessConnection, ProcessPipe } from './process-pipe.ts';
+export type {
+  ProcessPutOptions,
+  ProcessQueueOptions,
+  ResolvedProcessQueueOptions,
+} from './process-queue.ts';
+export { PROCESS_QUEUE_DEFAULTS, ProcessQueue, resolveProcessQueueOptions } from './process-queue.ts';
 export type { PutOptions } from './queue.ts';
 export { LifoQueue, PriorityQueue, Queue } from './queue.ts';
 export type { CaseValue, GetCase, PutCase, RecvCase, SelectCase, SelectResult, SendCase } from './select.ts';

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { ProcessQueue } from '../../src/channel/process-queue.ts';
+import { PROCESS_QUEUE_DEFAULTS, ProcessQueue } from '../../src/channel/process-queue.ts';
 import { toHandle } from '../../src/sync/shared.ts';
 import { forkFixture, SOON_MS } from '../sync/process-children.ts';
 
@@ -113,6 +113,7 @@ describe('ProcessQueue', () => {
     assert.throws(() => stack.taskDone(), { code: 'SKEIN_CHANNEL_INVALID_ARGUMENT' });
 
     const queue = new ProcessQueue<{ at: Date; data: Uint8Array }>();
+    assert.deepEqual(queue.options, PROCESS_QUEUE_DEFAULTS);
     const waiting = queue.getAsync();
     const value = { at: new Date(0), data: new Uint8Array([1, 2, 3]) };
     await queue.putAsync(value);
