@@ -43,15 +43,17 @@ describe('ProcessCondition', () => {
   it("tells a waiter taking the lock back that the lock's holder was SIGKILLed", T, async (t) => {
     const condition = new ProcessCondition(new ProcessLock());
     await condition.acquireAsync();
-    // Its deadline sends the wait back into the lock's line, before or after the death is noticed:
-    // either way it is told.
-    const waiting = condition.waitAsync({ timeout: 200 });
+    const controller = new AbortController();
+    const waiting = condition.waitAsync({ signal: controller.signal });
     const child = forkFixture(t, 'acquire-then-await-kill.ts');
     child.send({ target: toHandle(condition), blocking: false });
     await child.next('held');
     assert.throws(() => condition.notify(), { code: 'SKEIN_SYNC_NOT_OWNER' });
     process.kill(child.pid, 'SIGKILL');
     await child.exited;
+    // The abort sends the wait back into the lock's line, before or after the hub noticed the death:
+    // either way it is the one told.
+    controller.abort();
     const outcome = await within(
       settle(() => waiting),
       SOON_MS,
