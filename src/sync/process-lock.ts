@@ -98,7 +98,10 @@ export class ProcessLock implements Shareable {
       endpoint.callSync('release', [], NO_WAIT, 'ProcessLock.release');
       return;
     }
-    if (endpoint.held === 0) throw notHeld(KIND);
+    if (endpoint.held === 0) {
+      endpoint.checkConnected();
+      throw notHeld(KIND);
+    }
     endpoint.held = 0;
     endpoint.post('release', []);
   }

@@ -89,7 +89,10 @@ export class ProcessRLock implements Shareable {
       endpoint.callSync('release', [], NO_WAIT, 'ProcessRLock.release');
       return;
     }
-    if (endpoint.held === 0) throw notHeld(KIND);
+    if (endpoint.held === 0) {
+      endpoint.checkConnected();
+      throw notHeld(KIND);
+    }
     endpoint.held--;
     if (endpoint.held === 0) endpoint.post('release', []);
   }

@@ -162,6 +162,7 @@ describe('ProcessLock', () => {
       await rejectsWith(lock.acquireAsync(), 'SKEIN_SYNC_DISCONNECTED', 'a later acquireAsync');
       assert.throws(() => lock.acquire({ timeout: 1_000 }), { code: 'SKEIN_SYNC_DISCONNECTED' });
       assert.throws(() => lock.tryAcquire(), { code: 'SKEIN_SYNC_DISCONNECTED' });
+      assert.throws(() => lock.release(), { code: 'SKEIN_SYNC_DISCONNECTED' });
     },
   );
 

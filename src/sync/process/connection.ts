@@ -88,6 +88,11 @@ export class HubConnection {
     return this.#lostError !== undefined;
   }
 
+  /** Throws SKEIN_SYNC_DISCONNECTED once the connection is lost. */
+  checkConnected(): void {
+    if (this.#lostError !== undefined) throw this.#disconnected();
+  }
+
   /** Runs `listener` once when the connection is lost (the hub's process died or closed it). */
   onLost(listener: () => void): void {
     this.#onLost.push(listener);

@@ -8,7 +8,7 @@ import { abortErrorFrom, InvalidArgumentError, SkeinError } from '../../errors.t
 import { HANDLE_KIND, type SharedHandle } from '../shared.ts';
 import { remainingMs, type WaitPlan } from '../wait.ts';
 import { callBlocking } from './blocking-client.ts';
-import { connectionTo, existingConnectionTo } from './client.ts';
+import { connectionTo, existingConnectionTo, heldCount, setHeldCount } from './client.ts';
 import type { GiveBack } from './connection.ts';
 import { type Hub, hubOfThisThread, startHub } from './hub.ts';
 
@@ -45,6 +45,8 @@ export interface Endpoint {
   post(op: string, args: readonly unknown[]): void;
   /** How many times this thread holds the object, as far as this thread knows (remote locks). */
   held: number;
+  /** Throws SKEIN_SYNC_DISCONNECTED when this thread already knows the hub is gone. */
+  checkConnected(): void;
 }
 
 const NOW: WaitPlan = Object.freeze({ deadline: 0, timeout: 0, signal: undefined });
@@ -101,32 +103,26 @@ class LocalEndpoint implements Endpoint {
   post(op: string, args: readonly unknown[]): void {
     this.callSync(op, args, NOW, op);
   }
-}
 
-const heldByThisThread = new Map<string, number>();
+  checkConnected(): void {}
+}
 
 class RemoteEndpoint implements Endpoint {
   readonly local = false;
   readonly path: string;
   readonly id: number;
-  readonly #key: string;
 
   constructor(path: string, id: number) {
     this.path = path;
     this.id = id;
-    this.#key = `${path}#${id}`;
   }
 
   get held(): number {
-    return heldByThisThread.get(this.#key) ?? 0;
+    return heldCount(this.path, this.id);
   }
 
   set held(count: number) {
-    if (count === 0) heldByThisThread.delete(this.#key);
-    else {
-      if (!heldByThisThread.has(this.#key)) this.#forgetWhenLost();
-      heldByThisThread.set(this.#key, count);
-    }
+    setHeldCount(this.path, this.id, count);
   }
 
   call(
@@ -162,10 +158,8 @@ class RemoteEndpoint implements Endpoint {
     else callBlocking(this.path, this.id, op, args, 0);
   }
 
-  #forgetWhenLost(): void {
-    // What a thread held in a hub that is gone, it holds no more (and release() then says why).
-    const connection = existingConnectionTo(this.path);
-    connection?.onLost(() => heldByThisThread.delete(this.#key));
+  checkConnected(): void {
+    existingConnectionTo(this.path)?.checkConnected();
   }
 }
 
