@@ -153,7 +153,9 @@ describe('ProcessLock', () => {
     T,
     async (t) => {
       const hub = forkFixture(t, 'create-lock-and-hold.ts');
-      const { lock: handle } = await hub.next<{ lock: SharedHandle }>('the lock');
+      const { lock: handle, path } = await hub.next<{ lock: SharedHandle; path: string }>('the lock');
+      // A hub killed by a signal cannot remove its socket: the test does.
+      t.after(() => rmSync(dirname(path), { recursive: true, force: true }));
       const lock = await fromHandleAsync<ProcessLock>(handle);
       const pending = lock.acquireAsync();
       assert.equal(lock.locked(), true, 'the hub answers while alive');
