@@ -30,7 +30,8 @@ export const ERROR_CODES = Object.freeze({
   SKEIN_CODEC_CORRUPT: 'The bytes handed to the decoder are not a valid encoding.',
   SKEIN_SYNC_INVALID_ARGUMENT: 'A sync primitive got an invalid count, timeout, signal or option.',
   SKEIN_SYNC_NOT_OWNER: 'A lock was released by a thread that does not hold it.',
-  SKEIN_SYNC_WOULD_DEADLOCK: 'A thread tried to acquire a non-reentrant lock it already holds.',
+  SKEIN_SYNC_WOULD_DEADLOCK:
+    'A wait that could never end: re-acquiring a held non-reentrant lock, or blocking the thread that serves a process object.',
   SKEIN_SYNC_OVER_RELEASE: 'A bounded semaphore was released more times than it was acquired.',
   SKEIN_SYNC_OWNER_DIED:
     'The thread or process holding a lock or permit died; it was recovered and may guard inconsistent state.',
