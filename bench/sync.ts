@@ -19,66 +19,77 @@ interface Case {
   readonly lowerIsBetter: boolean;
   /** Variants; the first is Skein's, the last the baseline the goal is stated against. */
   readonly variants: readonly string[];
-  readonly script: string;
+  /** The command-line arguments (script first) that run one variant and print its JSON line. */
+  readonly command: (variant: string) => string[];
 }
 
 const SYNC_SCRIPT = fileURLToPath(new URL('./sync/run-case.ts', import.meta.url));
-const CHANNEL_SCRIPT = fileURLToPath(new URL('./sync/run-channel-case.ts', import.meta.url));
+const CHANNEL_SCRIPT = fileURLToPath(new URL('./channel-ring.ts', import.meta.url));
+const syncCase = (id: string) => (variant: string) => [SYNC_SCRIPT, id, variant];
+const queueCase = (bytes: number, messages: number) => (variant: string) => [
+  CHANNEL_SCRIPT,
+  '--variant',
+  variant,
+  '--bytes',
+  `${bytes}`,
+  '--messages',
+  `${messages}`,
+];
 
 const CASES: readonly Case[] = [
   {
     id: 'lock-uncontended',
+    command: syncCase('lock-uncontended'),
     title: 'Uncontended acquire + release, one thread',
     metric: 'nsPerOp',
     unit: 'ns/op',
     lowerIsBetter: true,
     variants: ['skein-lock', 'skein-rlock', 'bare-cas'],
-    script: SYNC_SCRIPT,
   },
   {
     id: 'lock-contended',
+    command: syncCase('lock-contended'),
     title: 'Counter incremented by 2 threads, 1M each',
     metric: 'opsPerSec',
     unit: 'ops/s',
     lowerIsBetter: false,
     variants: ['skein-lock', 'bare-atomics-add'],
-    script: SYNC_SCRIPT,
   },
   {
     id: 'wake-main-worker',
+    command: syncCase('wake-main-worker'),
     title: 'Wake-up round trip, main thread (async) ↔ worker (blocking)',
     metric: 'usPerRoundTrip',
     unit: 'µs/round trip',
     lowerIsBetter: true,
     variants: ['skein-semaphore', 'bare-atomics', 'message-port'],
-    script: SYNC_SCRIPT,
   },
   {
     id: 'wake-worker-worker',
+    command: syncCase('wake-worker-worker'),
     title: 'Wake-up round trip, worker ↔ worker (both blocking)',
     metric: 'usPerRoundTrip',
     unit: 'µs/round trip',
     lowerIsBetter: true,
     variants: ['skein-semaphore', 'bare-atomics', 'message-port'],
-    script: SYNC_SCRIPT,
   },
   {
     id: 'queue-8b',
+    command: queueCase(8, 400_000),
     title: 'Queue throughput, 8-byte messages, worker → worker',
     metric: 'messagesPerSec',
     unit: 'msg/s',
     lowerIsBetter: false,
     variants: ['skein-queue', 'message-port'],
-    script: CHANNEL_SCRIPT,
   },
   {
     id: 'queue-1kib',
+    command: queueCase(1024, 100_000),
     title: 'Queue throughput, 1 KiB messages, worker → worker',
     metric: 'messagesPerSec',
     unit: 'msg/s',
     lowerIsBetter: false,
     variants: ['skein-queue', 'message-port'],
-    script: CHANNEL_SCRIPT,
   },
 ];
 
@@ -112,12 +123,12 @@ for (let round = 0; round < rounds; round++) {
   const order = cases.flatMap((c) => c.variants.map((variant) => ({ c, variant })));
   if (round % 2 === 1) order.reverse();
   for (const { c, variant } of order) {
-    const child = spawnSync(process.execPath, [c.script, c.id, variant], {
+    const child = spawnSync(process.execPath, c.command(variant), {
       encoding: 'utf8',
       timeout: 120_000,
     });
     const line = child.stdout.trim().split('\n').at(-1) ?? '';
-    let result: { ok?: boolean; metrics?: Record<string, number> } = {};
+    let result: { ok?: boolean; metrics?: Record<string, number>; [metric: string]: unknown } = {};
     try {
       result = JSON.parse(line);
     } catch {
@@ -129,8 +140,8 @@ for (let round = 0; round < rounds; round++) {
       console.error(`${c.id}/${variant}: checksum mismatch, result dropped: ${line}`);
       continue;
     }
-    const value = result.metrics?.[c.metric];
-    if (value === undefined) continue;
+    const value = result.metrics?.[c.metric] ?? result[c.metric];
+    if (typeof value !== 'number') continue;
     const key = `${c.id}/${variant}`;
     values.set(key, [...(values.get(key) ?? []), value]);
   }
