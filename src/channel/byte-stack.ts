@@ -39,8 +39,9 @@ export class ByteStack {
     if (top + record > this.#size) return false;
     copyOut(payload, 0, this.#bytes, this.#data + top, payload.length);
     this.#cells[(this.#data + top + record - LENGTH_BYTES) >> 2] = payload.length;
-    // Atomic so that size and free-space snapshots taken without the lock read a whole value.
-    Atomics.store(this.#cells, this.#topCell, top + record);
+    // Plain: the Queue's unlock publishes it, and snapshots taken without the lock (freeBytes) read an
+    // aligned Int32, which never tears.
+    this.#cells[this.#topCell] = top + record;
     return true;
   }
 
@@ -52,7 +53,7 @@ export class ByteStack {
     const start = top - stackRecordBytes(length);
     const into = scratch(length);
     copyOut(this.#bytes, this.#data + start, into, 0, length);
-    Atomics.store(this.#cells, this.#topCell, start);
-    return length === into.length ? into : into.subarray(0, length);
+    this.#cells[this.#topCell] = start;
+    return into;
   }
 }

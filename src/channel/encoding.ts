@@ -11,11 +11,15 @@ const encoder = new Encoder();
 /** The read scratch starts this large and grows to the largest message read: 1 KiB. */
 const INITIAL_SCRATCH_BYTES = 1024;
 let scratch = new Uint8Array(INITIAL_SCRATCH_BYTES);
+/** The last view handed out: steady traffic of one message size allocates no view per read. */
+let lastView = scratch.subarray(0, 0);
 
-/** A scratch buffer of at least `length` bytes; its contents are overwritten by the next read. */
+/** A view of exactly `length` bytes of this thread's read scratch, overwritten by the next read. */
 export function readScratch(length: number): Uint8Array {
+  if (lastView.length === length) return lastView;
   if (scratch.length < length) scratch = new Uint8Array(Math.max(length, scratch.length * 2));
-  return scratch;
+  lastView = scratch.subarray(0, length);
+  return lastView;
 }
 
 /**

@@ -1,8 +1,8 @@
 // Pipe: two connected ends in one SharedArrayBuffer (Python's multiprocessing.Pipe), each direction a
 // lock-free single-producer/single-consumer byte ring: the sender moves only tail, the receiver only
-// head. Invariant: a side that sleeps first counts itself as waiting and then reads the sequence it
-// sleeps on, and the other side bumps that sequence after publishing whenever it sees a waiter, so
-// neither data nor a close is ever missed (see recvWait and sendWait).
+// head. Invariant: a side that sleeps counts itself in the wake point, then reads the sequence and
+// looks at the ring again before sleeping, and the other side wakes sleepers after publishing (see
+// waiting.ts), so neither data, space nor a close is ever missed. close() bumps the sequences itself.
 
 import { ChannelClosedError, InvalidArgumentError } from '../errors.ts';
 import { HANDLE_KIND, registerKind, type SharedHandle, sharedCells, TO_HANDLE } from '../sync/shared.ts';
@@ -19,7 +19,16 @@ import {
   type Sendable,
   type TakeAttempt,
 } from './selectable.ts';
-import { spinWhile, type WaitTarget, waitAnyAsync, waitBlocking } from './waiting.ts';
+import {
+  enterWait,
+  leaveWait,
+  spinWhile,
+  type WaitTarget,
+  type WakePoint,
+  waitAnyAsync,
+  waitBlocking,
+  wakeSleepers,
+} from './waiting.ts';
 
 const KIND = 'Connection';
 
@@ -33,16 +42,20 @@ const PIPE_HEADER_BYTES = 16;
 const RING_HEADER_BYTES = 256;
 const SENDER_CELLS = 0;
 const RECEIVER_CELLS = 32;
-/** Sender's: write position, closed by the sender, data sequence, sender waiting for space. */
+/** Sender's: write position, closed flag, data sequence, sender waiting, head last seen, data pending. */
 const TAIL = SENDER_CELLS;
 const SENDER_CLOSED = SENDER_CELLS + 1;
 const DATA_SEQ = SENDER_CELLS + 2;
 const SENDER_WAITING = SENDER_CELLS + 3;
-/** Receiver's: read position, closed by the receiver, space sequence, receiver waiting for data. */
+const HEAD_SEEN = SENDER_CELLS + 4;
+const DATA_PENDING = SENDER_CELLS + 5;
+/** Receiver's: read position, closed flag, space sequence, receiver waiting, tail last seen, space pending. */
 const HEAD = RECEIVER_CELLS;
 const RECEIVER_CLOSED = RECEIVER_CELLS + 1;
 const SPACE_SEQ = RECEIVER_CELLS + 2;
 const RECEIVER_WAITING = RECEIVER_CELLS + 3;
+const TAIL_SEEN = RECEIVER_CELLS + 4;
+const SPACE_PENDING = RECEIVER_CELLS + 5;
 
 const FOREVER: WaitPlan = Object.freeze({
   deadline: Number.POSITIVE_INFINITY,
@@ -50,16 +63,26 @@ const FOREVER: WaitPlan = Object.freeze({
   signal: undefined,
 });
 
-/** One direction as one end sees it: the ring and the Int32 index of its header. */
+/** One direction as one end sees it: the ring, the Int32 index of its header and its wake points. */
 interface Direction {
   readonly ring: ByteRing;
   readonly base: number;
+  /** Where the receiver sleeps until data (or the sender's close) arrives. */
+  readonly data: WakePoint;
+  /** Where the sender sleeps until space (or the receiver's close) comes. */
+  readonly space: WakePoint;
 }
 
 function directionAt(cells: Int32Array, index: number, size: number): Direction {
   const offset = PIPE_HEADER_BYTES + index * (RING_HEADER_BYTES + size);
   const base = offset >> 2;
-  return { ring: new ByteRing(cells, base + HEAD, base + TAIL, offset + RING_HEADER_BYTES, size), base };
+  const at = { head: base + HEAD, tail: base + TAIL, headSeen: base + HEAD_SEEN, tailSeen: base + TAIL_SEEN };
+  return {
+    ring: new ByteRing(cells, at, offset + RING_HEADER_BYTES, size),
+    base,
+    data: { sleepers: base + RECEIVER_WAITING, sequence: base + DATA_SEQ, pending: base + DATA_PENDING },
+    space: { sleepers: base + SENDER_WAITING, sequence: base + SPACE_SEQ, pending: base + SPACE_PENDING },
+  };
 }
 
 /** What #read returns for an empty ring, and for one whose sender closed it: values no decode produces. */
@@ -130,20 +153,26 @@ export class Connection<S = unknown, R = unknown> implements Receivable, Sendabl
     const payload = encodeMessage(value, this.#limits);
     if (this.#write(out, payload)) return;
     const cells = this.#cells;
-    const head = Atomics.load(cells, out.ring.headCell);
-    if (spinWhile(cells, out.ring.headCell, head) && this.#write(out, payload)) return;
-    Atomics.add(cells, out.base + SENDER_WAITING, 1);
+    const head = out.ring.headCell;
+    if (plan.timeout > 0 && spinWhile(cells, head, Atomics.load(cells, head)) && this.#write(out, payload))
+      return;
+    const target = { cells, point: out.space, expected: 0 };
+    enterWait(cells, out.space);
+    let sent = false;
     try {
-      const target = { cells, index: out.base + SPACE_SEQ, expected: 0 };
       for (;;) {
-        target.expected = Atomics.load(cells, target.index);
+        // Counted as a sleeper before the sequence is read and the ring looked at again.
+        target.expected = Atomics.load(cells, out.space.sequence);
         this.#checkSendable(out, 'Connection.send');
-        if (this.#write(out, payload)) return;
+        if (this.#write(out, payload)) {
+          sent = true;
+          return;
+        }
         if (!waitBlocking(target, plan))
           throw waitTimedOut('Connection.send', plan, ' (the pipe stayed full)');
       }
     } finally {
-      Atomics.sub(cells, out.base + SENDER_WAITING, 1);
+      this.#leaveSendWait(out, sent);
     }
   }
 
@@ -160,19 +189,23 @@ export class Connection<S = unknown, R = unknown> implements Receivable, Sendabl
     // The encoding lives in this thread's scratch, which the next encode reuses: keep a copy.
     const payload = scratch.slice();
     const cells = this.#cells;
-    Atomics.add(cells, out.base + SENDER_WAITING, 1);
+    const target = { cells, point: out.space, expected: 0 };
+    enterWait(cells, out.space);
+    let sent = false;
     try {
-      const target = { cells, index: out.base + SPACE_SEQ, expected: 0 };
       for (;;) {
-        target.expected = Atomics.load(cells, target.index);
+        target.expected = Atomics.load(cells, out.space.sequence);
         this.#checkSendable(out, 'Connection.sendAsync');
-        if (this.#write(out, payload)) return;
+        if (this.#write(out, payload)) {
+          sent = true;
+          return;
+        }
         if (!(await waitAnyAsync([target], plan))) {
           throw waitTimedOut('Connection.sendAsync', plan, ' (the pipe stayed full)');
         }
       }
     } finally {
-      Atomics.sub(cells, out.base + SENDER_WAITING, 1);
+      this.#leaveSendWait(out, sent);
     }
   }
 
@@ -189,22 +222,26 @@ export class Connection<S = unknown, R = unknown> implements Receivable, Sendabl
     const attempt = this.#read(input, 'Connection.recv');
     if (attempt !== NOTHING) return this.#received(attempt, 'Connection.recv');
     const cells = this.#cells;
-    const tail = Atomics.load(cells, input.ring.tailCell);
-    if (spinWhile(cells, input.ring.tailCell, tail)) {
+    const tail = input.ring.tailCell;
+    if (plan.timeout > 0 && spinWhile(cells, tail, Atomics.load(cells, tail))) {
       const again = this.#read(input, 'Connection.recv');
       if (again !== NOTHING) return this.#received(again, 'Connection.recv');
     }
-    Atomics.add(cells, input.base + RECEIVER_WAITING, 1);
+    const target = { cells, point: input.data, expected: 0 };
+    enterWait(cells, input.data);
+    let took = false;
     try {
-      const target = { cells, index: input.base + DATA_SEQ, expected: 0 };
       for (;;) {
-        target.expected = Atomics.load(cells, target.index);
+        target.expected = Atomics.load(cells, input.data.sequence);
         const value = this.#read(input, 'Connection.recv');
-        if (value !== NOTHING) return this.#received(value, 'Connection.recv');
+        if (value !== NOTHING) {
+          took = value !== DRAINED;
+          return this.#received(value, 'Connection.recv');
+        }
         if (!waitBlocking(target, plan)) throw waitTimedOut('Connection.recv', plan, ' (nothing arrived)');
       }
     } finally {
-      Atomics.sub(cells, input.base + RECEIVER_WAITING, 1);
+      this.#leaveRecvWait(input, took);
     }
   }
 
@@ -218,19 +255,23 @@ export class Connection<S = unknown, R = unknown> implements Receivable, Sendabl
     const attempt = this.#read(input, 'Connection.recvAsync');
     if (attempt !== NOTHING) return this.#received(attempt, 'Connection.recvAsync');
     const cells = this.#cells;
-    Atomics.add(cells, input.base + RECEIVER_WAITING, 1);
+    const target = { cells, point: input.data, expected: 0 };
+    enterWait(cells, input.data);
+    let took = false;
     try {
-      const target = { cells, index: input.base + DATA_SEQ, expected: 0 };
       for (;;) {
-        target.expected = Atomics.load(cells, target.index);
+        target.expected = Atomics.load(cells, input.data.sequence);
         const value = this.#read(input, 'Connection.recvAsync');
-        if (value !== NOTHING) return this.#received(value, 'Connection.recvAsync');
+        if (value !== NOTHING) {
+          took = value !== DRAINED;
+          return this.#received(value, 'Connection.recvAsync');
+        }
         if (!(await waitAnyAsync([target], plan))) {
           throw waitTimedOut('Connection.recvAsync', plan, ' (nothing arrived)');
         }
       }
     } finally {
-      Atomics.sub(cells, input.base + RECEIVER_WAITING, 1);
+      this.#leaveRecvWait(input, took);
     }
   }
 
@@ -245,16 +286,16 @@ export class Connection<S = unknown, R = unknown> implements Receivable, Sendabl
     if (this.#readable(input)) return true;
     if (plan === undefined) return false;
     const cells = this.#cells;
-    Atomics.add(cells, input.base + RECEIVER_WAITING, 1);
+    const target = { cells, point: input.data, expected: 0 };
+    enterWait(cells, input.data);
     try {
-      const target = { cells, index: input.base + DATA_SEQ, expected: 0 };
       for (;;) {
-        target.expected = Atomics.load(cells, target.index);
+        target.expected = Atomics.load(cells, input.data.sequence);
         if (this.#readable(input)) return true;
         if (!waitBlocking(target, plan)) return false;
       }
     } finally {
-      Atomics.sub(cells, input.base + RECEIVER_WAITING, 1);
+      this.#leaveRecvWait(input, false);
     }
   }
 
@@ -264,16 +305,16 @@ export class Connection<S = unknown, R = unknown> implements Receivable, Sendabl
     const plan = planChannelWait({ timeout }, 'Connection.pollAsync');
     if (this.#readable(input)) return true;
     const cells = this.#cells;
-    Atomics.add(cells, input.base + RECEIVER_WAITING, 1);
+    const target = { cells, point: input.data, expected: 0 };
+    enterWait(cells, input.data);
     try {
-      const target = { cells, index: input.base + DATA_SEQ, expected: 0 };
       for (;;) {
-        target.expected = Atomics.load(cells, target.index);
+        target.expected = Atomics.load(cells, input.data.sequence);
         if (this.#readable(input)) return true;
         if (!(await waitAnyAsync([target], plan))) return false;
       }
     } finally {
-      Atomics.sub(cells, input.base + RECEIVER_WAITING, 1);
+      this.#leaveRecvWait(input, false);
     }
   }
 
@@ -314,15 +355,14 @@ export class Connection<S = unknown, R = unknown> implements Receivable, Sendabl
     tryTake: (): TakeAttempt => {
       const input = this.#receiver('select recv');
       const cells = this.#cells;
-      const expected = Atomics.load(cells, input.base + DATA_SEQ);
+      const wait = { cells, point: input.data, expected: Atomics.load(cells, input.data.sequence) };
       const value = this.#read(input, 'select recv');
-      if (value === NOTHING) return { ready: false, wait: { cells, index: input.base + DATA_SEQ, expected } };
+      if (value === NOTHING) return { ready: false, wait };
       if (value === DRAINED) return { ready: true, value: undefined, closed: true };
       return { ready: true, value, closed: false };
     },
-    addWaiter: (delta) => {
-      Atomics.add(this.#cells, this.#receiver('select recv').base + RECEIVER_WAITING, delta);
-    },
+    enterWait: () => enterWait(this.#cells, this.#receiver('select recv').data),
+    leaveWait: (took) => this.#leaveRecvWait(this.#receiver('select recv'), took),
   };
 
   readonly [SELECT_SINK]: SelectSink = {
@@ -330,14 +370,12 @@ export class Connection<S = unknown, R = unknown> implements Receivable, Sendabl
     tryGive: (payload): WaitTarget | undefined => {
       const out = this.#sender('select send');
       const cells = this.#cells;
-      const expected = Atomics.load(cells, out.base + SPACE_SEQ);
+      const wait = { cells, point: out.space, expected: Atomics.load(cells, out.space.sequence) };
       this.#checkSendable(out, 'select send');
-      if (this.#write(out, payload)) return undefined;
-      return { cells, index: out.base + SPACE_SEQ, expected };
+      return this.#write(out, payload) ? undefined : wait;
     },
-    addWaiter: (delta) => {
-      Atomics.add(this.#cells, this.#sender('select send').base + SENDER_WAITING, delta);
-    },
+    enterWait: () => enterWait(this.#cells, this.#sender('select send').space),
+    leaveWait: (sent) => this.#leaveSendWait(this.#sender('select send'), sent),
   };
 
   [TO_HANDLE](): SharedHandle {
@@ -357,13 +395,8 @@ export class Connection<S = unknown, R = unknown> implements Receivable, Sendabl
   /** Writes one record if it fits, then tells a waiting receiver. */
   #write(out: Direction, payload: Uint8Array): boolean {
     if (!out.ring.tryWrite(payload)) return false;
-    const cells = this.#cells;
-    // Seq-cst: the tail store inside tryWrite comes before this load, and the receiver counts itself
-    // waiting before it re-reads the tail, so one of the two sides sees the other.
-    if (Atomics.load(cells, out.base + RECEIVER_WAITING) !== 0) {
-      Atomics.add(cells, out.base + DATA_SEQ, 1);
-      Atomics.notify(cells, out.base + DATA_SEQ);
-    }
+    // The tail store inside tryWrite comes before the sleeper count is read (waiting.ts).
+    wakeSleepers(this.#cells, out.data, Number.POSITIVE_INFINITY);
     return true;
   }
 
@@ -383,12 +416,17 @@ export class Connection<S = unknown, R = unknown> implements Receivable, Sendabl
       value = decodeMessage(view);
     } finally {
       input.ring.consume();
-      if (Atomics.load(cells, input.base + SENDER_WAITING) !== 0) {
-        Atomics.add(cells, input.base + SPACE_SEQ, 1);
-        Atomics.notify(cells, input.base + SPACE_SEQ);
-      }
+      wakeSleepers(cells, input.space, Number.POSITIVE_INFINITY);
     }
     return value;
+  }
+
+  #leaveRecvWait(input: Direction, took: boolean): void {
+    leaveWait(this.#cells, input.data, took, () => !input.ring.isEmpty(), Number.POSITIVE_INFINITY);
+  }
+
+  #leaveSendWait(out: Direction, sent: boolean): void {
+    leaveWait(this.#cells, out.space, sent, () => out.ring.freeBytes() > 0, Number.POSITIVE_INFINITY);
   }
 
   #received(value: unknown, what: string): R {

@@ -2,8 +2,8 @@
 // ordered by (priority, arrival sequence) so equal priorities come out FIFO. Records are appended at
 // `bump`; a freed record is marked dead and its bytes come back when the arena is compacted, which
 // happens only when an append would not fit and the live bytes leave room (O(arena) under the lock).
-// Invariant: the caller holds the Queue's lock; heap[record.heapIndex] === record's offset for every
-// live record, and `live` counts exactly the bytes of live records.
+// Invariant: the caller holds the Queue's lock (its unlock publishes the plain stores made here);
+// heap[record.heapIndex] === record's offset for every live record, and `live` counts their bytes.
 
 import { copyOut } from './ring.ts';
 
@@ -74,7 +74,7 @@ export class PriorityHeap {
     copyOut(payload, 0, this.#bytes, this.#data + offset + PRIORITY_RECORD_HEADER_BYTES, payload.length);
     cells[this.#sequenceCell] = (sequence + 1) | 0;
     cells[this.#bumpCell] = offset + record;
-    Atomics.store(cells, this.#liveCell, live + record);
+    cells[this.#liveCell] = live + record;
     this.#place(count, offset);
     this.#siftUp(count);
     return true;
@@ -97,12 +97,12 @@ export class PriorityHeap {
     const record = priorityRecordBytes(length);
     if (last === 0) {
       cells[this.#bumpCell] = 0;
-      Atomics.store(cells, this.#liveCell, 0);
+      cells[this.#liveCell] = 0;
     } else {
       if (offset + record === cells[this.#bumpCell]) cells[this.#bumpCell] = offset;
-      Atomics.store(cells, this.#liveCell, cells[this.#liveCell]! - record);
+      cells[this.#liveCell] = cells[this.#liveCell]! - record;
     }
-    return length === into.length ? into : into.subarray(0, length);
+    return into;
   }
 
   /** Moves live records down over dead ones, keeping their order, and repoints their heap entries. */

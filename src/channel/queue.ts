@@ -1,12 +1,25 @@
 // Queue: a bounded multi-producer, multi-consumer queue in one SharedArrayBuffer (Python's queue.Queue,
-// LifoQueue and PriorityQueue). Items are codec-encoded records in a byte store (ring, stack or heap)
-// guarded by a futex lock held only for the copy; waiters sleep on sequence cells outside the lock.
-// Invariant: every state change happens under the lock, and a sequence cell is bumped inside the same
-// critical section, so a waiter that read the sequence before seeing "empty"/"full" cannot miss it.
+// LifoQueue and PriorityQueue). Items are codec-encoded records in a byte store: a ring for FIFO, a
+// stack for LIFO, a heap for priority. A FIFO queue has two futex locks, one for putters and one for
+// getters (the two-lock queue), so a producer and a consumer never wait for each other; LIFO and
+// priority share one lock. Locks are held only for a copy; waiters sleep on sequence cells outside them.
+// Invariant: a waiter counts itself before the attempt that reads the sequence it will sleep on, and
+// the other side reads the count after publishing (both sequentially consistent), so no wake-up is lost.
 
 import { ChannelClosedError, InvalidArgumentError, QueueEmptyError, QueueFullError } from '../errors.ts';
-import { lockAsync, lockBlocking, MUTEX_CELLS, tryLockFast, unlock } from '../sync/mutex.ts';
+import {
+  ACQUIRED,
+  HEIR,
+  leaveHeir,
+  lockAttempt,
+  lockBlocking,
+  MUTEX_CELLS,
+  STATE,
+  tryLockFast,
+  unlock,
+} from '../sync/mutex.ts';
 import { HANDLE_KIND, registerKind, type SharedHandle, sharedCells, TO_HANDLE } from '../sync/shared.ts';
+import { ownToken } from '../sync/threads.ts';
 import {
   throwIfAborted,
   type WaitOptions,
@@ -36,30 +49,67 @@ import {
   type Sendable,
   type TakeAttempt,
 } from './selectable.ts';
-import { spinWhile, type WaitTarget, waitAnyAsync, waitBlocking } from './waiting.ts';
+import {
+  enterWait,
+  leaveWait,
+  spinWhile,
+  type WaitTarget,
+  type WakePoint,
+  waitAnyAsync,
+  waitBlocking,
+  wakeSleepers,
+} from './waiting.ts';
 
 const KIND = 'Queue';
 
-// Int32 cells of the header; the mutex word and its heir cell come first (mutex.ts).
-/** Items held; changed under the lock, read anywhere. */
-const COUNT = MUTEX_CELLS;
-/** Bumped by every put and by close(): getters sleep on it. */
-const NOT_EMPTY = COUNT + 1;
-/** Bumped by every get and by close(): putters sleep on it. */
-const NOT_FULL = COUNT + 2;
-/** Threads (and async callers) asleep or about to sleep on NOT_EMPTY / NOT_FULL: producers notify only then. */
-const GET_WAITERS = COUNT + 3;
-const PUT_WAITERS = COUNT + 4;
-/** Items put and not yet marked done with taskDone(); join() sleeps on it. */
-const UNFINISHED = COUNT + 5;
-const CLOSED = COUNT + 6;
-/** The options, so that a revived queue knows them: order code, capacity (-1 = Infinity), ring bytes. */
-const ORDER = COUNT + 7;
-const CAPACITY = COUNT + 8;
-const BUFFER_BYTES = COUNT + 9;
-/** The store's own cells: ring head and tail, stack top, or heap bump, live bytes and sequence. */
-const STORE = COUNT + 10;
-const HEADER_CELLS = 16;
+// Int32 cells of the header, in groups 128 bytes apart so that putters, getters and taskDone callers on
+// different cores do not write to one cache line (nor to adjacent lines, which some CPUs fetch in pairs).
+// Settings and rarely written cells: the options (a revived queue reads them), closed, and the two wake
+// points (waiting.ts), whose cells change only when someone sleeps.
+const ORDER = 0;
+/** Capacity in items, -1 for Infinity. */
+const CAPACITY = 1;
+const BUFFER_BYTES = 2;
+const CLOSED = 3;
+const NOT_EMPTY = 4;
+const NOT_FULL = 5;
+const GET_WAITERS = 6;
+const PUT_WAITERS = 7;
+const GET_PENDING = 8;
+const PUT_PENDING = 9;
+/** Where getters sleep (one woken per item) and where putters sleep (all woken when space frees). */
+const GET_POINT: WakePoint = Object.freeze({
+  sleepers: GET_WAITERS,
+  sequence: NOT_EMPTY,
+  pending: GET_PENDING,
+});
+const PUT_POINT: WakePoint = Object.freeze({
+  sleepers: PUT_WAITERS,
+  sequence: NOT_FULL,
+  pending: PUT_PENDING,
+});
+// The putters' cells: their lock, the items ever put (wrapping Int32) and what putters last saw of the
+// getters' cells; the LIFO and priority stores keep their cells here too.
+const PUT_LOCK = 32;
+const PUTS = PUT_LOCK + MUTEX_CELLS;
+const HEAD_SEEN = PUTS + 1;
+const GETS_SEEN = PUTS + 2;
+const STORE = PUTS + 3;
+/**
+ * The ring's tail alone on its line: written once per put, read by getters. Kept apart from the lock so
+ * that a getter watching it (spinning, or reloading its copy) does not pull the line the putter is
+ * about to CAS away from the putter's core in the middle of a put.
+ */
+const TAIL = 64;
+// The getters' cells: their lock (FIFO only), the items ever taken and the tail last seen.
+const GET_LOCK = 96;
+const GETS = GET_LOCK + MUTEX_CELLS;
+const TAIL_SEEN = GETS + 1;
+/** The ring's head alone on its line, for the same reason as the tail. */
+const HEAD = 128;
+/** Items marked with taskDone() (wrapping Int32); unfinished = PUTS - TASKS_DONE. */
+const TASKS_DONE = 160;
+const HEADER_CELLS = 192;
 const HEADER_BYTES = HEADER_CELLS * 4;
 
 const ORDERS: readonly QueueOrder[] = ['fifo', 'lifo', 'priority'];
@@ -67,7 +117,7 @@ const FIFO = 0;
 const LIFO = 1;
 const PRIORITY = 2;
 
-// Outcomes of one attempt under the lock.
+// Outcomes of one attempt under a lock.
 const DONE = 0;
 const WOULD_WAIT = 1;
 const IS_CLOSED = 2;
@@ -105,6 +155,9 @@ export class Queue<T = unknown> implements Receivable, Sendable, AsyncIterable<T
   /** The resolved options (for a queue revived from a handle, those of the queue it was made from). */
   readonly options: ResolvedQueueOptions;
   readonly #cells: Int32Array;
+  /** The putters' lock; for LIFO and priority queues also the getters'. */
+  readonly #putLock: Int32Array;
+  readonly #getLock: Int32Array;
   readonly #order: number;
   readonly #capacity: number;
   readonly #ring: ByteRing | undefined;
@@ -113,8 +166,6 @@ export class Queue<T = unknown> implements Receivable, Sendable, AsyncIterable<T
   readonly #limits: MessageLimits;
   /** The smallest record the store can hold, in bytes: below this much free space the queue is full. */
   readonly #minRecordBytes: number;
-  /** The sequence value read by the last attempt that found the queue empty or full. */
-  #seen = 0;
   /** The payload the last successful get copied out (a view of this thread's read scratch). */
   #taken: Uint8Array = new Uint8Array(0);
 
@@ -124,8 +175,7 @@ export class Queue<T = unknown> implements Receivable, Sendable, AsyncIterable<T
     if (cells === undefined) {
       const resolved = resolveQueueOptions(options);
       const order = ORDERS.indexOf(resolved.order);
-      const heapBytes = order === PRIORITY ? maxPriorityRecords(resolved.bufferBytes) * 4 : 0;
-      cells = new Int32Array(new SharedArrayBuffer(HEADER_BYTES + resolved.bufferBytes + heapBytes));
+      cells = new Int32Array(new SharedArrayBuffer(queueBytes(order, resolved.bufferBytes)));
       cells[ORDER] = order;
       cells[CAPACITY] = resolved.capacity === Number.POSITIVE_INFINITY ? -1 : resolved.capacity;
       cells[BUFFER_BYTES] = resolved.bufferBytes;
@@ -142,9 +192,14 @@ export class Queue<T = unknown> implements Receivable, Sendable, AsyncIterable<T
     const size = this.options.bufferBytes;
     this.#order = ORDERS.indexOf(this.options.order);
     this.#capacity = this.options.capacity;
+    // The mutex helpers use cells 0 and 1 of the array they get: each lock is a view starting at its cells.
+    this.#putLock = new Int32Array(cells.buffer, PUT_LOCK * 4, MUTEX_CELLS);
+    this.#getLock =
+      this.#order === FIFO ? new Int32Array(cells.buffer, GET_LOCK * 4, MUTEX_CELLS) : this.#putLock;
     let maxPayloadBytes: number;
     if (this.#order === FIFO) {
-      this.#ring = new ByteRing(cells, STORE, STORE + 1, HEADER_BYTES, size);
+      const at = { head: HEAD, tail: TAIL, headSeen: HEAD_SEEN, tailSeen: TAIL_SEEN };
+      this.#ring = new ByteRing(cells, at, HEADER_BYTES, size);
       maxPayloadBytes = this.#ring.maxPayloadBytes;
       this.#minRecordBytes = ringRecordBytes(1);
     } else if (this.#order === LIFO) {
@@ -161,17 +216,20 @@ export class Queue<T = unknown> implements Receivable, Sendable, AsyncIterable<T
 
   /** Items in the queue now (Python's qsize(); a snapshot while other threads use it). */
   get size(): number {
-    return Atomics.load(this.#cells, COUNT);
+    // Puts are counted before they are published and gets after they are taken, so the difference is
+    // never below the truth; it reads below 0 only when a get lands between the two loads.
+    const size = (Atomics.load(this.#cells, PUTS) - Atomics.load(this.#cells, GETS)) | 0;
+    return Math.max(0, size);
   }
 
   /** Whether the queue holds no item now. */
   empty(): boolean {
-    return Atomics.load(this.#cells, COUNT) === 0;
+    return this.size === 0;
   }
 
   /** Whether the queue holds `capacity` items, or has no room left for even the smallest message. */
   full(): boolean {
-    return Atomics.load(this.#cells, COUNT) >= this.#capacity || this.#freeBytes() < this.#minRecordBytes;
+    return this.size >= this.#capacity || this.#freeBytes() < this.#minRecordBytes;
   }
 
   /** Whether close() was called (by any thread). */
@@ -192,25 +250,36 @@ export class Queue<T = unknown> implements Receivable, Sendable, AsyncIterable<T
     const plan = options === undefined ? FOREVER : planChannelWait(options, 'Queue.put');
     if (this.closed) throw this.#closedForPut('Queue.put');
     const payload = encodeMessage(value, this.#limits);
-    let status = this.#tryPut(payload, priority);
+    const cells = this.#cells;
+    const target = { cells, point: PUT_POINT, expected: 0 };
+    let status = this.#tryPut(payload, priority, target);
     if (status === DONE) return;
-    const target = { cells: this.#cells, index: NOT_FULL, expected: this.#seen };
-    if (status === WOULD_WAIT && spinWhile(this.#cells, NOT_FULL, target.expected)) {
-      status = this.#tryPut(payload, priority);
+    // Spins on what every get changes (the sequence changes only for sleepers).
+    const watched = this.#order === FIFO ? HEAD : GETS;
+    if (
+      status === WOULD_WAIT &&
+      plan.timeout > 0 &&
+      spinWhile(cells, watched, Atomics.load(cells, watched))
+    ) {
+      status = this.#tryPut(payload, priority, target);
       if (status === DONE) return;
-      target.expected = this.#seen;
     }
-    Atomics.add(this.#cells, PUT_WAITERS, 1);
+    if (status === IS_CLOSED) throw this.#closedForPut('Queue.put');
+    enterWait(cells, PUT_POINT);
+    let put = false;
     try {
       for (;;) {
+        // Counted as a sleeper before this attempt, which reads the sequence to sleep on.
+        status = this.#tryPut(payload, priority, target);
+        if (status === DONE) {
+          put = true;
+          return;
+        }
         if (status === IS_CLOSED) throw this.#closedForPut('Queue.put');
         if (!waitBlocking(target, plan)) throw waitTimedOut('Queue.put', plan, ' (the queue stayed full)');
-        status = this.#tryPut(payload, priority);
-        if (status === DONE) return;
-        target.expected = this.#seen;
       }
     } finally {
-      Atomics.sub(this.#cells, PUT_WAITERS, 1);
+      this.#leavePutWait(put);
     }
   }
 
@@ -223,31 +292,31 @@ export class Queue<T = unknown> implements Receivable, Sendable, AsyncIterable<T
     const plan = options === undefined ? FOREVER : planChannelWait(options, 'Queue.putAsync');
     if (this.closed) throw this.#closedForPut('Queue.putAsync');
     let payload = encodeMessage(value, this.#limits);
-    let status: number;
-    if (this.#tryLockNow()) {
-      status = this.#putAndUnlock(payload, priority);
+    const cells = this.#cells;
+    const target = { cells, point: PUT_POINT, expected: 0 };
+    if (this.#tryLockNow(this.#putLock)) {
+      const status = this.#putAndUnlock(payload, priority, target);
       if (status === DONE) return;
-      // The encoding lives in this thread's scratch, which the next encode reuses: keep a copy.
-      payload = payload.slice();
-    } else {
-      payload = payload.slice();
-      status = await this.#tryPutAsync(payload, priority);
-      if (status === DONE) return;
+      if (status === IS_CLOSED) throw this.#closedForPut('Queue.putAsync');
     }
-    const target = { cells: this.#cells, index: NOT_FULL, expected: this.#seen };
-    Atomics.add(this.#cells, PUT_WAITERS, 1);
+    // The encoding lives in this thread's scratch, which the next encode reuses: keep a copy.
+    payload = payload.slice();
+    enterWait(cells, PUT_POINT);
+    let put = false;
     try {
       for (;;) {
+        const status = await this.#tryPutAsync(payload, priority, target);
+        if (status === DONE) {
+          put = true;
+          return;
+        }
         if (status === IS_CLOSED) throw this.#closedForPut('Queue.putAsync');
         if (!(await waitAnyAsync([target], plan))) {
           throw waitTimedOut('Queue.putAsync', plan, ' (the queue stayed full)');
         }
-        status = await this.#tryPutAsync(payload, priority);
-        if (status === DONE) return;
-        target.expected = this.#seen;
       }
     } finally {
-      Atomics.sub(this.#cells, PUT_WAITERS, 1);
+      this.#leavePutWait(put);
     }
   }
 
@@ -258,7 +327,8 @@ export class Queue<T = unknown> implements Receivable, Sendable, AsyncIterable<T
   putNowait(value: T, options?: Pick<PutOptions, 'priority'>): void {
     const priority = this.#priorityOf(options, 'Queue.putNowait');
     if (this.closed) throw this.#closedForPut('Queue.putNowait');
-    const status = this.#tryPut(encodeMessage(value, this.#limits), priority);
+    const target = { cells: this.#cells, point: PUT_POINT, expected: 0 };
+    const status = this.#tryPut(encodeMessage(value, this.#limits), priority, target);
     if (status === IS_CLOSED) throw this.#closedForPut('Queue.putNowait');
     if (status === WOULD_WAIT) {
       throw new QueueFullError(
@@ -275,25 +345,35 @@ export class Queue<T = unknown> implements Receivable, Sendable, AsyncIterable<T
    */
   get(options?: WaitOptions): T {
     const plan = options === undefined ? FOREVER : planChannelWait(options, 'Queue.get');
-    let status = this.#tryGet();
+    const cells = this.#cells;
+    const target = { cells, point: GET_POINT, expected: 0 };
+    let status = this.#tryGet(target);
     if (status === DONE) return decodeMessage(this.#taken) as T;
-    const target = { cells: this.#cells, index: NOT_EMPTY, expected: this.#seen };
-    if (status === WOULD_WAIT && spinWhile(this.#cells, NOT_EMPTY, target.expected)) {
-      status = this.#tryGet();
+    const watched = this.#order === FIFO ? TAIL : PUTS;
+    if (
+      status === WOULD_WAIT &&
+      plan.timeout > 0 &&
+      spinWhile(cells, watched, Atomics.load(cells, watched))
+    ) {
+      status = this.#tryGet(target);
       if (status === DONE) return decodeMessage(this.#taken) as T;
-      target.expected = this.#seen;
     }
-    Atomics.add(this.#cells, GET_WAITERS, 1);
+    if (status === IS_CLOSED) throw this.#closedForGet('Queue.get');
+    enterWait(cells, GET_POINT);
+    let took = false;
     try {
       for (;;) {
+        // Counted as a sleeper before this attempt, which reads the sequence to sleep on.
+        status = this.#tryGet(target);
+        if (status === DONE) {
+          took = true;
+          return decodeMessage(this.#taken) as T;
+        }
         if (status === IS_CLOSED) throw this.#closedForGet('Queue.get');
         if (!waitBlocking(target, plan)) throw waitTimedOut('Queue.get', plan, ' (the queue stayed empty)');
-        status = this.#tryGet();
-        if (status === DONE) return decodeMessage(this.#taken) as T;
-        target.expected = this.#seen;
       }
     } finally {
-      Atomics.sub(this.#cells, GET_WAITERS, 1);
+      this.#leaveGetWait(took);
     }
   }
 
@@ -303,22 +383,29 @@ export class Queue<T = unknown> implements Receivable, Sendable, AsyncIterable<T
    */
   async getAsync(options?: WaitOptions): Promise<T> {
     const plan = options === undefined ? FOREVER : planChannelWait(options, 'Queue.getAsync');
-    let status = this.#tryLockNow() ? this.#getAndUnlock() : await this.#tryGetAsync();
-    if (status === DONE) return decodeMessage(this.#taken) as T;
-    const target = { cells: this.#cells, index: NOT_EMPTY, expected: this.#seen };
-    Atomics.add(this.#cells, GET_WAITERS, 1);
+    const cells = this.#cells;
+    const target = { cells, point: GET_POINT, expected: 0 };
+    if (this.#tryLockNow(this.#getLock)) {
+      const status = this.#getAndUnlock(target);
+      if (status === DONE) return decodeMessage(this.#taken) as T;
+      if (status === IS_CLOSED) throw this.#closedForGet('Queue.getAsync');
+    }
+    enterWait(cells, GET_POINT);
+    let took = false;
     try {
       for (;;) {
+        const status = await this.#tryGetAsync(target);
+        if (status === DONE) {
+          took = true;
+          return decodeMessage(this.#taken) as T;
+        }
         if (status === IS_CLOSED) throw this.#closedForGet('Queue.getAsync');
         if (!(await waitAnyAsync([target], plan))) {
           throw waitTimedOut('Queue.getAsync', plan, ' (the queue stayed empty)');
         }
-        status = await this.#tryGetAsync();
-        if (status === DONE) return decodeMessage(this.#taken) as T;
-        target.expected = this.#seen;
       }
     } finally {
-      Atomics.sub(this.#cells, GET_WAITERS, 1);
+      this.#leaveGetWait(took);
     }
   }
 
@@ -327,7 +414,7 @@ export class Queue<T = unknown> implements Receivable, Sendable, AsyncIterable<T
    * @throws QueueEmptyError SKEIN_CHANNEL_EMPTY when empty; ChannelClosedError once closed and drained.
    */
   getNowait(): T {
-    const status = this.#tryGet();
+    const status = this.#tryGet({ expected: 0 });
     if (status === DONE) return decodeMessage(this.#taken) as T;
     if (status === IS_CLOSED) throw this.#closedForGet('Queue.getNowait');
     throw new QueueEmptyError(
@@ -343,22 +430,25 @@ export class Queue<T = unknown> implements Receivable, Sendable, AsyncIterable<T
   taskDone(): void {
     const cells = this.#cells;
     for (;;) {
-      const unfinished = Atomics.load(cells, UNFINISHED);
+      const done = Atomics.load(cells, TASKS_DONE);
+      const unfinished = (Atomics.load(cells, PUTS) - done) | 0;
       if (unfinished <= 0) {
         throw new InvalidArgumentError(
           'SKEIN_CHANNEL_INVALID_ARGUMENT',
           'Queue.taskDone() called more times than items were put; call it once per item taken with get()',
         );
       }
-      if (Atomics.compareExchange(cells, UNFINISHED, unfinished, unfinished - 1) !== unfinished) continue;
-      if (unfinished === 1) Atomics.notify(cells, UNFINISHED);
+      if (Atomics.compareExchange(cells, TASKS_DONE, done, (done + 1) | 0) !== done) continue;
+      // A put made since the load only makes this a spurious wake-up for join(), which re-checks.
+      if (unfinished === 1) Atomics.notify(cells, TASKS_DONE);
       return;
     }
   }
 
   /** Items put and not yet marked with taskDone(). */
   get unfinishedTasks(): number {
-    return Atomics.load(this.#cells, UNFINISHED);
+    const done = Atomics.load(this.#cells, TASKS_DONE);
+    return Math.max(0, (Atomics.load(this.#cells, PUTS) - done) | 0);
   }
 
   /**
@@ -369,10 +459,12 @@ export class Queue<T = unknown> implements Receivable, Sendable, AsyncIterable<T
     const plan = options === undefined ? FOREVER : planChannelWait(options, 'Queue.join');
     const cells = this.#cells;
     for (;;) {
-      const unfinished = Atomics.load(cells, UNFINISHED);
-      if (unfinished === 0) return;
+      // TASKS_DONE first: a taskDone() after this load changes the value the wait compares.
+      const done = Atomics.load(cells, TASKS_DONE);
+      const unfinished = (Atomics.load(cells, PUTS) - done) | 0;
+      if (unfinished <= 0) return;
       throwIfAborted(plan);
-      if (!waitSliceBlocking(cells, UNFINISHED, unfinished, plan)) {
+      if (!waitSliceBlocking(cells, TASKS_DONE, done, plan)) {
         throw waitTimedOut('Queue.join', plan, ` (${unfinished} items not marked with taskDone())`);
       }
     }
@@ -383,9 +475,10 @@ export class Queue<T = unknown> implements Receivable, Sendable, AsyncIterable<T
     const plan = options === undefined ? FOREVER : planChannelWait(options, 'Queue.joinAsync');
     const cells = this.#cells;
     for (;;) {
-      const unfinished = Atomics.load(cells, UNFINISHED);
-      if (unfinished === 0) return;
-      if (!(await waitSliceAsync(cells, UNFINISHED, unfinished, plan))) {
+      const done = Atomics.load(cells, TASKS_DONE);
+      const unfinished = (Atomics.load(cells, PUTS) - done) | 0;
+      if (unfinished <= 0) return;
+      if (!(await waitSliceAsync(cells, TASKS_DONE, done, plan))) {
         throw waitTimedOut('Queue.joinAsync', plan, ` (${unfinished} items not marked with taskDone())`);
       }
     }
@@ -398,14 +491,16 @@ export class Queue<T = unknown> implements Receivable, Sendable, AsyncIterable<T
   close(): void {
     const cells = this.#cells;
     if (Atomics.load(cells, CLOSED) !== 0) return;
-    this.#lockSync();
+    // Under the putters' lock: every put either completed before (and is drained by getters) or sees
+    // the flag; none can publish after a getter has found the queue closed and empty.
+    this.#lockSync(this.#putLock);
     try {
       Atomics.store(cells, CLOSED, 1);
-      Atomics.add(cells, NOT_EMPTY, 1);
-      Atomics.add(cells, NOT_FULL, 1);
     } finally {
-      unlock(cells, KIND);
+      unlock(this.#putLock, KIND);
     }
+    Atomics.add(cells, NOT_EMPTY, 1);
+    Atomics.add(cells, NOT_FULL, 1);
     Atomics.notify(cells, NOT_EMPTY);
     Atomics.notify(cells, NOT_FULL);
   }
@@ -426,14 +521,14 @@ export class Queue<T = unknown> implements Receivable, Sendable, AsyncIterable<T
 
   readonly [SELECT_SOURCE]: SelectSource = {
     tryTake: (): TakeAttempt => {
-      const status = this.#tryGet();
+      const wait = { cells: this.#cells, point: GET_POINT, expected: 0 };
+      const status = this.#tryGet(wait);
       if (status === DONE) return { ready: true, value: decodeMessage(this.#taken), closed: false };
       if (status === IS_CLOSED) return { ready: true, value: undefined, closed: true };
-      return { ready: false, wait: { cells: this.#cells, index: NOT_EMPTY, expected: this.#seen } };
+      return { ready: false, wait };
     },
-    addWaiter: (delta) => {
-      Atomics.add(this.#cells, GET_WAITERS, delta);
-    },
+    enterWait: () => enterWait(this.#cells, GET_POINT),
+    leaveWait: (took) => this.#leaveGetWait(took),
   };
 
   readonly [SELECT_SINK]: SelectSink = {
@@ -442,14 +537,14 @@ export class Queue<T = unknown> implements Receivable, Sendable, AsyncIterable<T
       return encodeMessage(value, this.#limits).slice();
     },
     tryGive: (payload, priority): WaitTarget | undefined => {
-      const status = this.#tryPut(payload, priority ?? 0);
+      const wait = { cells: this.#cells, point: PUT_POINT, expected: 0 };
+      const status = this.#tryPut(payload, priority ?? 0, wait);
       if (status === DONE) return undefined;
       if (status === IS_CLOSED) throw this.#closedForPut('select put');
-      return { cells: this.#cells, index: NOT_FULL, expected: this.#seen };
+      return wait;
     },
-    addWaiter: (delta) => {
-      Atomics.add(this.#cells, PUT_WAITERS, delta);
-    },
+    enterWait: () => enterWait(this.#cells, PUT_POINT),
+    leaveWait: (put) => this.#leavePutWait(put),
   };
 
   [TO_HANDLE](): SharedHandle {
@@ -460,89 +555,117 @@ export class Queue<T = unknown> implements Receivable, Sendable, AsyncIterable<T
     return KIND;
   }
 
-  // --- one attempt each, under the lock ---------------------------------------------------------------
+  // --- one attempt each, under a lock; `target.expected` gets the sequence to sleep on ------------------
 
-  #tryPut(payload: Uint8Array, priority: number): number {
-    this.#lockSync();
-    return this.#putAndUnlock(payload, priority);
+  #tryPut(payload: Uint8Array, priority: number, target: { expected: number }): number {
+    this.#lockSync(this.#putLock);
+    return this.#putAndUnlock(payload, priority, target);
   }
 
-  async #tryPutAsync(payload: Uint8Array, priority: number): Promise<number> {
-    await this.#lockAsync();
-    return this.#putAndUnlock(payload, priority);
+  #tryPutAsync(payload: Uint8Array, priority: number, target: { expected: number }): Promise<number> {
+    return this.#withLockAsync(this.#putLock, () => this.#putAndUnlock(payload, priority, target));
   }
 
-  #tryGet(): number {
-    this.#lockSync();
-    return this.#getAndUnlock();
+  #tryGet(target: { expected: number }): number {
+    this.#lockSync(this.#getLock);
+    return this.#getAndUnlock(target);
   }
 
-  async #tryGetAsync(): Promise<number> {
-    await this.#lockAsync();
-    return this.#getAndUnlock();
+  #tryGetAsync(target: { expected: number }): Promise<number> {
+    return this.#withLockAsync(this.#getLock, () => this.#getAndUnlock(target));
   }
 
-  /** With the lock held: puts or reads the sequence to wait on; releases the lock, then wakes a getter. */
-  #putAndUnlock(payload: Uint8Array, priority: number): number {
+  /** With the putters' lock held: puts, or reads the sequence to wait on; unlocks, then wakes a getter. */
+  #putAndUnlock(payload: Uint8Array, priority: number, target: { expected: number }): number {
     const cells = this.#cells;
     let status: number;
     try {
       // Read before the state is looked at: a change made after this read bumps the value we wait on.
       const seen = Atomics.load(cells, NOT_FULL);
-      const count = cells[COUNT]!;
-      if (cells[CLOSED] !== 0) status = IS_CLOSED;
-      else if (count < this.#capacity && this.#push(payload, priority, count)) {
-        Atomics.store(cells, COUNT, count + 1);
-        Atomics.add(cells, UNFINISHED, 1);
-        Atomics.add(cells, NOT_EMPTY, 1);
-        status = DONE;
-      } else {
-        this.#seen = seen;
+      if (Atomics.load(cells, CLOSED) !== 0) status = IS_CLOSED;
+      else if (this.#push(payload, priority)) status = DONE;
+      else {
+        target.expected = seen;
         status = WOULD_WAIT;
       }
     } finally {
-      unlock(cells, KIND);
+      unlock(this.#putLock, KIND);
     }
-    // Any one getter can take any item, so one is woken per item.
-    if (status === DONE && Atomics.load(cells, GET_WAITERS) !== 0) Atomics.notify(cells, NOT_EMPTY, 1);
+    // Any one getter can take any item, so one sleeper is woken per item. Getters count themselves
+    // only once they stop spinning, so a busy consumer costs the producer no system call.
+    if (status === DONE) wakeSleepers(cells, GET_POINT, 1);
     return status;
   }
 
-  /** With the lock held: copies the next item out into #taken, or reads the sequence to wait on. */
-  #getAndUnlock(): number {
+  /** With the getters' lock held: copies the next item into #taken, or reads the sequence to wait on. */
+  #getAndUnlock(target: { expected: number }): number {
     const cells = this.#cells;
     let status: number;
     try {
       const seen = Atomics.load(cells, NOT_EMPTY);
-      const count = cells[COUNT]!;
-      if (count === 0) {
-        this.#seen = seen;
-        status = cells[CLOSED] !== 0 ? IS_CLOSED : WOULD_WAIT;
-      } else {
-        this.#taken = this.#pop(count);
-        Atomics.store(cells, COUNT, count - 1);
-        Atomics.add(cells, NOT_FULL, 1);
+      let taken = this.#pop();
+      // Puts published before close() are visible once the flag is: look once more before giving up.
+      const closed = taken === undefined && Atomics.load(cells, CLOSED) !== 0;
+      if (closed) taken = this.#pop();
+      if (taken !== undefined) {
+        this.#taken = taken;
+        // Sequentially consistent: ordered before the load of the putters' sleeper count below.
+        Atomics.store(cells, GETS, (cells[GETS]! + 1) | 0);
         status = DONE;
+      } else {
+        target.expected = seen;
+        status = closed ? IS_CLOSED : WOULD_WAIT;
       }
     } finally {
-      unlock(cells, KIND);
+      unlock(this.#getLock, KIND);
     }
-    // Every waiting putter is woken: the bytes freed may fit one large message or several small ones,
+    // Every sleeping putter is woken: the bytes freed may fit one large message or several small ones,
     // and only the putters can tell.
-    if (status === DONE && Atomics.load(cells, PUT_WAITERS) !== 0) Atomics.notify(cells, NOT_FULL);
+    if (status === DONE) wakeSleepers(cells, PUT_POINT, Number.POSITIVE_INFINITY);
     return status;
   }
 
-  #push(payload: Uint8Array, priority: number, count: number): boolean {
-    if (this.#order === FIFO) return this.#ring!.tryWrite(payload);
-    if (this.#order === LIFO) return this.#stack!.tryPush(payload);
-    return this.#heap!.tryPush(payload, priority, count);
+  #leaveGetWait(took: boolean): void {
+    leaveWait(this.#cells, GET_POINT, took, () => this.size > 0, 1);
   }
 
-  #pop(count: number): Uint8Array {
-    if (this.#order === FIFO) return this.#ring!.readCopy(readScratch)!;
-    if (this.#order === LIFO) return this.#stack!.popCopy(readScratch)!;
-    return this.#heap!.popCopy(count, readScratch);
+  #leavePutWait(put: boolean): void {
+    leaveWait(this.#cells, PUT_POINT, put, () => !this.full(), Number.POSITIVE_INFINITY);
+  }
+
+  /** Stores one item if the capacity and the bytes allow; the putters' lock is held. */
+  #push(payload: Uint8Array, priority: number): boolean {
+    const cells = this.#cells;
+    const puts = cells[PUTS]!;
+    if (this.#capacity !== Number.POSITIVE_INFINITY && ((puts - cells[GETS_SEEN]!) | 0) >= this.#capacity) {
+      const gets = Atomics.load(cells, GETS);
+      cells[GETS_SEEN] = gets;
+      if (((puts - gets) | 0) >= this.#capacity) return false;
+    }
+    if (this.#order === FIFO) {
+      const ring = this.#ring!;
+      if (!ring.hasRoomFor(payload.length)) return false;
+      // Counted before it is published: whoever sees the item (size, taskDone) sees the count. A plain
+      // store is enough: the tail's Atomics.store in write() publishes it.
+      cells[PUTS] = (puts + 1) | 0;
+      ring.write(payload);
+      return true;
+    }
+    // LIFO and priority: getters take the same lock, so the order of the two stores does not matter.
+    const stored =
+      this.#order === LIFO
+        ? this.#stack!.tryPush(payload)
+        : this.#heap!.tryPush(payload, priority, (puts - cells[GETS]!) | 0);
+    if (stored) cells[PUTS] = (puts + 1) | 0;
+    return stored;
+  }
+
+  /** Copies the next item's payload out of the store, or undefined; the getters' lock is held. */
+  #pop(): Uint8Array | undefined {
+    if (this.#order === FIFO) return this.#ring!.readCopy(readScratch);
+    if (this.#order === LIFO) return this.#stack!.popCopy(readScratch);
+    const count = (this.#cells[PUTS]! - this.#cells[GETS]!) | 0;
+    return count > 0 ? this.#heap!.popCopy(count, readScratch) : undefined;
   }
 
   #freeBytes(): number {
@@ -551,23 +674,33 @@ export class Queue<T = unknown> implements Receivable, Sendable, AsyncIterable<T
     return this.#heap!.freeBytes();
   }
 
-  // --- the lock: held only for a copy, never across an await -------------------------------------------
+  // --- the locks: held only for a copy, never across an await -------------------------------------------
 
-  #lockSync(): void {
-    if (!tryLockFast(this.#cells))
-      lockBlocking(this.#cells, FOREVER, KIND, waitSliceBlocking, throwIfAborted);
+  #lockSync(lock: Int32Array): void {
+    if (!tryLockFast(lock)) lockBlocking(lock, FOREVER, KIND, waitSliceBlocking, throwIfAborted);
   }
 
-  #tryLockNow(): boolean {
-    return (
-      tryLockFast(this.#cells) ||
-      (spinWhile(this.#cells, 0, Atomics.load(this.#cells, 0)) && tryLockFast(this.#cells))
-    );
+  /** Takes the lock now, or after a brief spin while its holder finishes its copy. */
+  #tryLockNow(lock: Int32Array): boolean {
+    return tryLockFast(lock) || (spinWhile(lock, 0, Atomics.load(lock, 0)) && tryLockFast(lock));
   }
 
-  async #lockAsync(): Promise<void> {
-    if (this.#tryLockNow()) return;
-    await lockAsync(this.#cells, FOREVER, KIND, waitSliceAsync);
+  /**
+   * Takes the lock without blocking the event loop and runs `andUnlock` (which releases it) in the same
+   * synchronous step, so the lock is never held across an await, where other code of this thread runs.
+   */
+  async #withLockAsync(lock: Int32Array, andUnlock: () => number): Promise<number> {
+    if (this.#tryLockNow(lock)) return andUnlock();
+    const since = performance.now();
+    try {
+      for (;;) {
+        const expected = lockAttempt(lock, since, KIND, true);
+        if (expected === ACQUIRED) return andUnlock();
+        await waitSliceAsync(lock, STATE, expected, FOREVER);
+      }
+    } finally {
+      if (Atomics.load(lock, HEIR) === ownToken) leaveHeir(lock);
+    }
   }
 
   #priorityOf(options: PutOptions | undefined, what: string): number {
@@ -595,6 +728,12 @@ export class Queue<T = unknown> implements Receivable, Sendable, AsyncIterable<T
   #closedForGet(what: string): ChannelClosedError {
     return new ChannelClosedError(`${what} on a closed queue that has no items left`);
   }
+}
+
+/** The bytes of a queue's buffer: header, store, and the heap's index for a priority queue. */
+function queueBytes(order: number, bufferBytes: number): number {
+  const heapBytes = order === PRIORITY ? maxPriorityRecords(bufferBytes) * 4 : 0;
+  return HEADER_BYTES + bufferBytes + heapBytes;
 }
 
 /** A Queue that hands out the newest item first (Python's queue.LifoQueue). */
@@ -631,14 +770,13 @@ registerKind(KIND, (handle) => {
   const order = cells[ORDER]!;
   const capacity = cells[CAPACITY]!;
   const size = cells[BUFFER_BYTES]!;
-  const heapBytes = order === PRIORITY ? maxPriorityRecords(size) * 4 : 0;
   if (
     ORDERS[order] === undefined ||
     capacity === 0 ||
     capacity < -1 ||
     size < MIN_BUFFER_BYTES ||
     size % 8 !== 0 ||
-    cells.byteLength !== HEADER_BYTES + size + heapBytes
+    cells.byteLength !== queueBytes(order, size)
   ) {
     throw new InvalidArgumentError(
       'SKEIN_CHANNEL_INVALID_ARGUMENT',

@@ -2,8 +2,11 @@
 // of a Pipe. Head and tail are byte positions in [0, 2 * size) so a full ring (tail - head = size) and
 // an empty one (tail = head) differ without a spare byte; a record may straddle the end of the data
 // region and is then copied in two parts, so no byte is wasted on wrap markers.
-// Invariant: only the producer moves tail and only the consumer moves head (a Queue holds its lock for
-// either), and each publishes with one Atomics.store after its plain byte copies.
+// Invariant: only the producer side moves tail and only the consumer side moves head (one thread at a
+// time on each side: a Pipe end's user, or a Queue's put or get lock holder); each publishes with one
+// Atomics.store after its plain byte copies. Each side keeps the last position it read of the other
+// side's cell ("seen") in its own cache line and reloads it only when that one says full or empty, so
+// a ring that is neither moves no cache line between the two cores but the data's.
 
 /** A record is a 4-byte length, then the payload padded to a multiple of 4 bytes. */
 export const RECORD_HEADER_BYTES = 4;
@@ -16,24 +19,36 @@ export function ringRecordBytes(length: number): number {
 /** Byte copies shorter than this are done by a loop: cheaper than creating a subarray view for set(). */
 const SHORT_COPY_BYTES = 32;
 
+/** Int32 indexes of a ring's cells: tail and headSeen are the producer's, head and tailSeen the consumer's. */
+export interface RingCells {
+  readonly head: number;
+  readonly tail: number;
+  readonly headSeen: number;
+  readonly tailSeen: number;
+}
+
 export class ByteRing {
   readonly #cells: Int32Array;
   readonly #bytes: Uint8Array;
-  readonly #headCell: number;
-  readonly #tailCell: number;
+  readonly #head: number;
+  readonly #tail: number;
+  readonly #headSeen: number;
+  readonly #tailSeen: number;
   /** Byte offset of the data region in the buffer; a multiple of 4. */
   readonly #data: number;
   readonly #size: number;
 
   /**
-   * @param cells Int32 view of the whole buffer; `headCell` and `tailCell` index it.
+   * @param cells Int32 view of the whole buffer, which `at` indexes.
    * @param dataOffset where the `size` bytes of records start (a multiple of 4; size a multiple of 4).
    */
-  constructor(cells: Int32Array, headCell: number, tailCell: number, dataOffset: number, size: number) {
+  constructor(cells: Int32Array, at: RingCells, dataOffset: number, size: number) {
     this.#cells = cells;
     this.#bytes = new Uint8Array(cells.buffer);
-    this.#headCell = headCell;
-    this.#tailCell = tailCell;
+    this.#head = at.head;
+    this.#tail = at.tail;
+    this.#headSeen = at.headSeen;
+    this.#tailSeen = at.tailSeen;
     this.#data = dataOffset;
     this.#size = size;
   }
@@ -43,18 +58,17 @@ export class ByteRing {
     return this.#size - RECORD_HEADER_BYTES;
   }
 
-  get headCell(): number {
-    return this.#headCell;
-  }
-
   get tailCell(): number {
-    return this.#tailCell;
+    return this.#tail;
   }
 
-  /** Bytes held by records now (a snapshot when called without the producer's or consumer's role). */
+  get headCell(): number {
+    return this.#head;
+  }
+
+  /** Bytes held by records now (a snapshot when called from neither side). */
   usedBytes(): number {
-    const used = Atomics.load(this.#cells, this.#tailCell) - Atomics.load(this.#cells, this.#headCell);
-    return used < 0 ? used + 2 * this.#size : used;
+    return this.#used(Atomics.load(this.#cells, this.#head), Atomics.load(this.#cells, this.#tail));
   }
 
   freeBytes(): number {
@@ -62,38 +76,51 @@ export class ByteRing {
   }
 
   isEmpty(): boolean {
-    return Atomics.load(this.#cells, this.#tailCell) === Atomics.load(this.#cells, this.#headCell);
+    return Atomics.load(this.#cells, this.#tail) === Atomics.load(this.#cells, this.#head);
   }
 
-  /** Appends one record if it fits now; the producer's side. Returns false, changing nothing, if not. */
-  tryWrite(payload: Uint8Array): boolean {
+  /** Whether a payload of `length` bytes fits now; the producer's side. */
+  hasRoomFor(length: number): boolean {
+    const cells = this.#cells;
+    const record = ringRecordBytes(length);
+    const tail = Atomics.load(cells, this.#tail);
+    if (record <= this.#size - this.#used(cells[this.#headSeen]!, tail)) return true;
+    const head = Atomics.load(cells, this.#head);
+    cells[this.#headSeen] = head;
+    return record <= this.#size - this.#used(head, tail);
+  }
+
+  /** Appends one record; the caller checked hasRoomFor(payload.length). */
+  write(payload: Uint8Array): void {
     const size = this.#size;
     const length = payload.length;
-    const record = ringRecordBytes(length);
-    const head = Atomics.load(this.#cells, this.#headCell);
-    const tail = Atomics.load(this.#cells, this.#tailCell);
-    const used = tail - head < 0 ? tail - head + 2 * size : tail - head;
-    if (record > size - used) return false;
+    const tail = Atomics.load(this.#cells, this.#tail);
     const at = tail >= size ? tail - size : tail;
     // The header never straddles: positions and size are multiples of 4.
     this.#cells[(this.#data + at) >> 2] = length;
-    const bodyAt = at + RECORD_HEADER_BYTES === size ? 0 : at + RECORD_HEADER_BYTES;
-    this.#copyIn(payload, bodyAt);
-    const next = tail + record;
-    // The release point: a consumer that loads this tail sees every byte copied above.
-    Atomics.store(this.#cells, this.#tailCell, next >= 2 * size ? next - 2 * size : next);
+    this.#copyIn(payload, at + RECORD_HEADER_BYTES === size ? 0 : at + RECORD_HEADER_BYTES);
+    let next = tail + ringRecordBytes(length);
+    if (next >= 2 * size) next -= 2 * size;
+    // The release point: a consumer that loads this tail sees every byte copied above. Sequentially
+    // consistent, so a load of the consumer's waiter count made after it cannot be ordered before it.
+    Atomics.store(this.#cells, this.#tail, next);
+  }
+
+  /** Appends one record if it fits now; returns false, changing nothing, if not. */
+  tryWrite(payload: Uint8Array): boolean {
+    if (!this.hasRoomFor(payload.length)) return false;
+    this.write(payload);
     return true;
   }
 
   /**
    * The payload of the oldest record without consuming it, or undefined when the ring is empty; the
    * consumer's side. A record lying in one piece comes back as a view of the shared memory, valid until
-   * consume(); one that straddles the end is copied into `scratch` (grown by the callback as needed).
+   * consume(); one that straddles the end is copied into `scratch(length)`, a buffer of that length.
    */
   peek(scratch: (length: number) => Uint8Array): Uint8Array | undefined {
-    const head = Atomics.load(this.#cells, this.#headCell);
-    // The acquire point: the record's bytes were written before the producer stored this tail.
-    if (head === Atomics.load(this.#cells, this.#tailCell)) return undefined;
+    const head = this.#nextHead();
+    if (head < 0) return undefined;
     const size = this.#size;
     const at = head >= size ? head - size : head;
     const length = this.#cells[(this.#data + at) >> 2]!;
@@ -102,18 +129,22 @@ export class ByteRing {
     if (bodyAt + length <= size) return this.#bytes.subarray(start, start + length);
     const into = scratch(length);
     const first = size - bodyAt;
-    into.set(this.#bytes.subarray(start, start + first));
-    into.set(this.#bytes.subarray(this.#data, this.#data + length - first), first);
-    return into.subarray(0, length);
+    copyOut(this.#bytes, start, into, 0, first);
+    copyOut(this.#bytes, this.#data, into, first, length - first);
+    return into;
   }
 
-  /**
-   * Copies the oldest record's payload into `scratch` and consumes it; undefined when empty. Used under
-   * a Queue's lock, so the bytes are out of the ring before the lock is released.
-   */
+  /** Consumes the record peek() returned. */
+  consume(): void {
+    const head = Atomics.load(this.#cells, this.#head);
+    const at = head >= this.#size ? head - this.#size : head;
+    this.#advance(head, this.#cells[(this.#data + at) >> 2]!);
+  }
+
+  /** Copies the oldest record's payload into `scratch(length)` and consumes it; undefined when empty. */
   readCopy(scratch: (length: number) => Uint8Array): Uint8Array | undefined {
-    const head = Atomics.load(this.#cells, this.#headCell);
-    if (head === Atomics.load(this.#cells, this.#tailCell)) return undefined;
+    const head = this.#nextHead();
+    if (head < 0) return undefined;
     const size = this.#size;
     const at = head >= size ? head - size : head;
     const length = this.#cells[(this.#data + at) >> 2]!;
@@ -123,20 +154,30 @@ export class ByteRing {
     copyOut(this.#bytes, this.#data + bodyAt, into, 0, first);
     if (first < length) copyOut(this.#bytes, this.#data, into, first, length - first);
     this.#advance(head, length);
-    return length === into.length ? into : into.subarray(0, length);
+    return into;
   }
 
-  /** Consumes the record peek() returned. */
-  consume(): void {
-    const head = Atomics.load(this.#cells, this.#headCell);
-    const at = head >= this.#size ? head - this.#size : head;
-    this.#advance(head, this.#cells[(this.#data + at) >> 2]!);
+  /** The head position when a record is there, else -1; reloads the producer's tail only when needed. */
+  #nextHead(): number {
+    const cells = this.#cells;
+    const head = Atomics.load(cells, this.#head);
+    if (head !== cells[this.#tailSeen]) return head;
+    // The acquire point: the record's bytes were written before the producer stored this tail.
+    const tail = Atomics.load(cells, this.#tail);
+    cells[this.#tailSeen] = tail;
+    return head === tail ? -1 : head;
   }
 
   #advance(head: number, length: number): void {
-    const next = head + ringRecordBytes(length);
+    let next = head + ringRecordBytes(length);
+    if (next >= 2 * this.#size) next -= 2 * this.#size;
     // Publishing the new head hands the record's bytes back to the producer: nothing reads them after.
-    Atomics.store(this.#cells, this.#headCell, next >= 2 * this.#size ? next - 2 * this.#size : next);
+    Atomics.store(this.#cells, this.#head, next);
+  }
+
+  #used(head: number, tail: number): number {
+    const used = tail - head;
+    return used < 0 ? used + 2 * this.#size : used;
   }
 
   #copyIn(payload: Uint8Array, bodyAt: number): void {

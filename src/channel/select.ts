@@ -93,17 +93,22 @@ export async function select<const C extends readonly SelectCase[]>(
   const first = attemptAll(prepared, start, targets);
   if (first !== undefined) return first as SelectResult<C>;
   if (plan.timeout === 0) return NOTHING_READY;
-  for (const { source, sink } of prepared) (source ?? sink).addWaiter(1);
+  for (const { source, sink } of prepared) (source ?? sink).enterWait();
+  let completed = -1;
   try {
     for (;;) {
-      // Counted as a waiter before this round reads what to wait on, so no producer skips the notify.
+      // Counted as a sleeper before this round reads what to wait on, so no publisher skips the wake-up.
       targets.length = 0;
       const result = attemptAll(prepared, start, targets);
-      if (result !== undefined) return result as SelectResult<C>;
+      if (result !== undefined) {
+        completed = result.index;
+        return result as SelectResult<C>;
+      }
       if (!(await waitAnyAsync(targets, plan))) throw waitTimedOut('select', plan, ' (no case was ready)');
     }
   } finally {
-    for (const { source, sink } of prepared) (source ?? sink).addWaiter(-1);
+    for (const [index, { source, sink }] of prepared.entries())
+      (source ?? sink).leaveWait(index === completed);
   }
 }
 

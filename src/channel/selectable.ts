@@ -1,7 +1,7 @@
 // The internal protocol between select() and the channels it waits on: a non-blocking attempt that
-// either completes or says which cell to wait on, and a waiter count that tells producers to notify.
-// Invariant: the wait target's `expected` value was read before the attempt saw "not ready", so any
-// change after the attempt makes the wait return at once (no lost wake-up).
+// either completes or says which wake point to sleep on, and entering/leaving the point's sleepers.
+// Invariant: the target's `expected` sequence was read before the attempt saw "not ready", and select
+// enters every point before that attempt, so a change after it makes the wait return (waiting.ts).
 
 import type { WaitTarget } from './waiting.ts';
 
@@ -18,8 +18,10 @@ export type TakeAttempt =
 export interface SelectSource {
   /** Takes one item if one is there now, reports a closed and drained channel, or says what to wait on. */
   tryTake(): TakeAttempt;
-  /** Counts this select among the channel's waiting receivers (+1) or stops counting it (-1). */
-  addWaiter(delta: 1 | -1): void;
+  /** Counts this select among the channel's sleeping receivers, before the attempt it sleeps after. */
+  enterWait(): void;
+  /** Stops counting it; `took` when this case completed, so a wake-up it may have absorbed is passed on. */
+  leaveWait(took: boolean): void;
 }
 
 export interface SelectSink {
@@ -30,7 +32,8 @@ export interface SelectSink {
    * @throws ChannelClosedError when the channel (or the receiving end) is closed.
    */
   tryGive(payload: Uint8Array, priority: number | undefined): WaitTarget | undefined;
-  addWaiter(delta: 1 | -1): void;
+  enterWait(): void;
+  leaveWait(gave: boolean): void;
 }
 
 export interface Receivable {
