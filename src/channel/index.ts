@@ -21,5 +21,14 @@ export type {
 export { PROCESS_QUEUE_DEFAULTS, ProcessQueue, resolveProcessQueueOptions } from './process-queue.ts';
 export type { PutOptions } from './queue.ts';
 export { LifoQueue, PriorityQueue, Queue } from './queue.ts';
-export type { CaseValue, GetCase, PutCase, RecvCase, SelectCase, SelectResult, SendCase } from './select.ts';
+export type {
+  CaseValue,
+  CheckedCases,
+  GetCase,
+  PutCase,
+  RecvCase,
+  SelectCase,
+  SelectResult,
+  SendCase,
+} from './select.ts';
 export { select } from './select.ts';

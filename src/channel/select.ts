@@ -35,6 +35,15 @@ export interface SendCase<T> {
 /** One case of select(); the value types of the cases given are kept in the result's type. */
 export type SelectCase = GetCase<unknown> | RecvCase<unknown> | PutCase<unknown> | SendCase<unknown>;
 
+/** The cases as given, with each put/send value checked against its channel's item type. */
+export type CheckedCases<C extends readonly SelectCase[]> = {
+  readonly [K in keyof C]: C[K] extends { readonly put: Queue<infer T> }
+    ? PutCase<T>
+    : C[K] extends { readonly send: Connection<infer T, unknown> }
+      ? SendCase<T>
+      : C[K];
+};
+
 /** The value a case yields: the item for get and recv, nothing for put and send. */
 export type CaseValue<C> = C extends GetCase<infer T> ? T : C extends RecvCase<infer T> ? T : undefined;
 
@@ -82,7 +91,7 @@ type Prepared =
  * SKEIN_CHANNEL_INVALID_ARGUMENT for a malformed case (the message names it).
  */
 export async function select<const C extends readonly SelectCase[]>(
-  cases: C,
+  cases: C & CheckedCases<C>,
   options?: WaitOptions,
 ): Promise<SelectResult<C>> {
   const prepared = prepare(cases);
