@@ -244,6 +244,8 @@ export class Queue<T = unknown> implements Receivable, Sendable, AsyncIterable<T
    * @throws TimeoutError SKEIN_TIMEOUT when the queue stayed full for `timeout` ms.
    * @throws InvalidArgumentError SKEIN_CHANNEL_MESSAGE_TOO_LARGE when the encoded item can never fit;
    * SKEIN_CODEC_UNSUPPORTED (naming the path) for a value the codec cannot carry.
+   * @throws OwnerDiedError SKEIN_SYNC_OWNER_DIED when a thread was terminated inside a put or get of
+   * this queue, holding its lock: the lock is free again, but that one item may be lost or counted twice.
    */
   put(value: T, options?: PutOptions): void {
     const priority = this.#priorityOf(options, 'Queue.put');
@@ -342,6 +344,7 @@ export class Queue<T = unknown> implements Receivable, Sendable, AsyncIterable<T
    * thread prefer getAsync).
    * @throws ChannelClosedError SKEIN_CHANNEL_CLOSED once the queue is closed and drained.
    * @throws TimeoutError SKEIN_TIMEOUT when no item came within `timeout` ms.
+   * @throws OwnerDiedError SKEIN_SYNC_OWNER_DIED as put() does.
    */
   get(options?: WaitOptions): T {
     const plan = options === undefined ? FOREVER : planChannelWait(options, 'Queue.get');

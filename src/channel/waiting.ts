@@ -41,14 +41,20 @@ export interface WaitTarget {
  */
 export function wakeSleepers(cells: Int32Array, point: WakePoint, count: number): void {
   if (Atomics.load(cells, point.sleepers) === 0) return;
-  if (Atomics.compareExchange(cells, point.pending, 0, 1) !== 0) return;
+  // A plain look first: a failed compareExchange would still take the line away from the other core.
+  if (cells[point.pending] !== 0 || Atomics.compareExchange(cells, point.pending, 0, 1) !== 0) return;
   Atomics.add(cells, point.sequence, 1);
   Atomics.notify(cells, point.sequence, count);
 }
 
-/** Counts a waiter in; it must then attempt once more (reading the sequence) before it sleeps. */
+/**
+ * Counts a waiter in; it must then attempt once more (reading the sequence) before it sleeps. Clearing
+ * the flag here costs at most one spare system call, and it matters when a thread counted as a sleeper
+ * was terminated (its count is never taken back): nobody would clear the flag after the next wake-up.
+ */
 export function enterWait(cells: Int32Array, point: WakePoint): void {
   Atomics.add(cells, point.sleepers, 1);
+  clearPending(cells, point);
 }
 
 /**

@@ -8,7 +8,7 @@ import { Queue } from '../../src/channel/index.ts';
 import { ThreadPool } from '../../src/pool/index.ts';
 import { toHandle } from '../../src/sync/index.ts';
 import { putRange } from '../fixtures/queue-tasks.ts';
-import { cellsOf, SOON_MS, untilCell } from '../sync/helpers.ts';
+import { cellsOf, SOON_MS, terminated, untilCell } from '../sync/helpers.ts';
 import { spawn } from '../sync/spawn.ts';
 
 interface Flow {
@@ -163,6 +163,24 @@ test('close() wakes consumer threads blocked in get(), which end with what was l
     got.map((pairs) => [...pairs]).sort((a, b) => b.length - a.length),
     [[9, 0], []],
   );
+});
+
+test('a consumer thread terminated while blocked in get() leaves the queue working for the others', async () => {
+  const queue = new Queue<[number, number]>();
+  const gate = cellsOf(1);
+  const doomed = spawn('queue-consumer.ts', {
+    queue: toHandle(queue),
+    gate: gate.buffer,
+    maxItems: Infinity,
+  });
+  await untilCell(gate, 0, 1, 'the consumer about to get');
+  await terminated(doomed.worker);
+  for (let i = 0; i < 20; i++) {
+    const getting = queue.getAsync({ timeout: SOON_MS });
+    queue.put([0, i]);
+    assert.deepEqual(await getting, [0, i]);
+  }
+  assert.equal(queue.size, 0);
 });
 
 test('a Queue passed to pool.run reaches the task as the same queue', async () => {
