@@ -1,0 +1,204 @@
+// The broker contract: everything the tasks layer needs from a storage engine, and nothing more. Two
+// engines implement it (sqlite/, embedded default; redis/, many machines); one conformance suite
+// (test/conformance/broker.ts) runs against both. Every state change below is one atomic step in the
+// engine (one SQLite transaction, one Lua script), so no client-side read-modify-write race exists.
+//
+// Delivery is at-least-once through leases: a claimed job belongs to one worker until its lease runs
+// out; only the lease holder may complete, fail or extend it; an expired lease sends the job back.
+//
+// @remarks Excluded on purpose: task lookup, argument encoding, backoff arithmetic, cron parsing and the
+// canvas logic live above the broker (queue.ts, worker.ts, backoff.ts, cron.ts, canvas.ts), so both
+// engines share them and the engines stay storage and atomicity only.
+
+/**
+ * Where a job is in its life.
+ * - `scheduled`: waits for `runAt` (a delay, an ETA, or a retry's backoff: then `attempt > 0`).
+ * - `queued`: runnable now, waiting for a worker.
+ * - `running`: claimed by a worker holding a lease.
+ * - `succeeded`: finished with a result (kept until `expiresAt`).
+ * - `failed`: the last attempt failed and the job asked for no dead-lettering (`deadLetter: false`).
+ * - `dead`: attempts exhausted (or not retryable); kept with its error until retried by hand.
+ * - `cancelled`: cancelled while queued or scheduled, or while running once its worker gave it up.
+ */
+export type JobState = 'scheduled' | 'queued' | 'running' | 'succeeded' | 'failed' | 'dead' | 'cancelled';
+
+export const JOB_STATES: readonly JobState[] = Object.freeze([
+  'scheduled',
+  'queued',
+  'running',
+  'succeeded',
+  'failed',
+  'dead',
+  'cancelled',
+]);
+
+/** An error as stored: enough to show and to rebuild it (see pool/error-serdes.ts for the shape). */
+export interface StoredError {
+  readonly name: string;
+  readonly message: string;
+  readonly stack: string | undefined;
+  readonly code: string | undefined;
+}
+
+/** What a producer hands the broker; the layer above has validated and resolved every field. */
+export interface NewJob {
+  /** Unique id chosen by the producer (time-ordered, e.g. a UUIDv7). */
+  readonly id: string;
+  readonly queue: string;
+  /** The task's address: `${moduleUrl}#${exportName}`. */
+  readonly task: string;
+  /** The encoded argument list. */
+  readonly payload: Uint8Array;
+  /** Lower runs first among runnable jobs; FIFO (by runAt, then id) among equals. */
+  readonly priority: number;
+  /** Epoch ms before which the job must not run; <= now means queued at once. */
+  readonly runAt: number;
+  readonly maxAttempts: number;
+  /** Per-attempt time limit in ms, or null. */
+  readonly timeLimitMs: number | null;
+  /** A second enqueue with the same key (in the same queue) returns the first job instead. */
+  readonly idempotencyKey: string | null;
+  /** Rate-limit group shared by jobs of different tasks, or null. */
+  readonly group: string | null;
+  /** How long a finished job (and its result or error) is kept, in ms. */
+  readonly resultTtlMs: number;
+  /** Dead-letter after the last failed attempt (true) or end as `failed` (false). */
+  readonly deadLetter: boolean;
+  /** The canvas parent (chain/group/chord), or null. */
+  readonly parentId: string | null;
+  /** Opaque canvas data for the layer above (what to enqueue next), or null. */
+  readonly canvas: Uint8Array | null;
+}
+
+/** A job as stored, at the moment it was read. */
+export interface JobRecord extends NewJob {
+  readonly state: JobState;
+  /** Attempts started so far (1 while the first attempt runs). */
+  readonly attempt: number;
+  readonly createdAt: number;
+  readonly startedAt: number | null;
+  readonly finishedAt: number | null;
+  /** The worker holding the lease while running, else null. */
+  readonly workerId: string | null;
+  readonly leaseUntil: number | null;
+  readonly result: Uint8Array | null;
+  readonly error: StoredError | null;
+  /** The last progress value reported by the running task (encoded), or null. */
+  readonly progress: Uint8Array | null;
+  /** True once cancellation was requested for a running job; its worker aborts the task's signal. */
+  readonly cancelRequested: boolean;
+  /** When a finished job may be deleted (finishedAt + resultTtlMs), else null. */
+  readonly expiresAt: number | null;
+}
+
+/** The answer to an enqueue: the job's id, and whether this call created it (false: idempotency hit). */
+export interface Enqueued {
+  readonly id: string;
+  readonly created: boolean;
+}
+
+/** Limits a claim must respect, per task and per group: at most `limit` starts per `intervalMs`. */
+export interface RateLimit {
+  readonly limit: number;
+  readonly intervalMs: number;
+}
+
+export interface ClaimRequest {
+  readonly queue: string;
+  readonly workerId: string;
+  /** Claim at most this many jobs. */
+  readonly max: number;
+  readonly leaseMs: number;
+  /** Only these tasks (the worker's registry); a job of another task stays queued for other workers. */
+  readonly tasks: readonly string[];
+  /** Per-task cap of running jobs across all workers (absent: no cap). */
+  readonly concurrency?: Readonly<Record<string, number>>;
+  /** Per-task and per-group rate limits (absent: none). Keys are task addresses or `group:<name>`. */
+  readonly rateLimits?: Readonly<Record<string, RateLimit>>;
+}
+
+/** How a failed attempt ends: retried at `retryAt`, or final (dead or failed per the job's deadLetter). */
+export type FailOutcome = { readonly retryAt: number } | { readonly final: true };
+
+/** One change of a job, or a worker's heartbeat, for the console and CLI live views. */
+export interface BrokerEvent {
+  readonly type:
+    | 'enqueued'
+    | 'started'
+    | 'progress'
+    | 'succeeded'
+    | 'retrying'
+    | 'failed'
+    | 'dead'
+    | 'cancelled'
+    | 'expired-lease'
+    | 'worker-heartbeat';
+  readonly jobId: string | null;
+  readonly queue: string;
+  readonly workerId: string | null;
+  readonly at: number;
+}
+
+export interface QueueStats {
+  readonly queue: string;
+  readonly counts: Readonly<Record<JobState, number>>;
+  /** Jobs finished (succeeded, failed or dead) in the last minute. */
+  readonly finishedLastMinute: number;
+  /** Median and 99th percentile of enqueue → finish in ms over the last minute, or null when none. */
+  readonly latencyP50Ms: number | null;
+  readonly latencyP99Ms: number | null;
+}
+
+/** A storage engine for jobs. Every method is one atomic operation against the store. */
+export interface Broker {
+  /** Stores new jobs, all or none. An idempotency key already present returns the existing id. */
+  enqueue(jobs: readonly NewJob[]): Promise<Enqueued[]>;
+  /**
+   * Moves due scheduled jobs to queued, then claims up to `max` queued jobs (priority, then runAt, then
+   * id), honouring concurrency caps and rate limits: each becomes running with a lease for this worker
+   * and its attempt counted.
+   */
+  claim(request: ClaimRequest): Promise<JobRecord[]>;
+  /** Extends the leases this worker still holds; returns the ids it still holds (others were lost). */
+  extendLeases(workerId: string, ids: readonly string[], leaseMs: number): Promise<string[]>;
+  /** Records a success if this worker still holds the lease; false (and no change) otherwise. */
+  complete(workerId: string, id: string, result: Uint8Array): Promise<boolean>;
+  /** Records a failed attempt if this worker still holds the lease; false (and no change) otherwise. */
+  fail(workerId: string, id: string, error: StoredError, outcome: FailOutcome): Promise<boolean>;
+  /** Gives a claimed job back unstarted (graceful shutdown): queued again, its attempt not counted. */
+  release(workerId: string, id: string): Promise<boolean>;
+  /** Stores a progress value of a running job held by this worker. */
+  reportProgress(workerId: string, id: string, progress: Uint8Array): Promise<boolean>;
+  /** Sends jobs whose lease ran out back to queued (or to dead when out of attempts); returns how many. */
+  recoverExpiredLeases(now: number): Promise<number>;
+  /**
+   * Cancels a job: a scheduled or queued one becomes cancelled at once ('cancelled'); a running one is
+   * flagged (cancelRequested) for its worker ('requested'); a finished one is left ('finished').
+   */
+  cancel(id: string): Promise<'cancelled' | 'requested' | 'finished' | 'not-found'>;
+  /** Records that the worker stopped a cancelled running job. */
+  cancelled(workerId: string, id: string): Promise<boolean>;
+  /** Sends a dead (or failed) job back to queued with a fresh attempt count. */
+  retry(id: string): Promise<boolean>;
+  get(id: string): Promise<JobRecord | undefined>;
+  /** Jobs of a queue in a state, oldest first, for dead-letter listings and the console. */
+  list(queue: string, state: JobState, limit: number, offset?: number): Promise<JobRecord[]>;
+  /** Children of a canvas parent, in enqueue order. */
+  children(parentId: string): Promise<JobRecord[]>;
+  /** Deletes finished jobs past their expiresAt; returns how many. */
+  purgeExpired(now: number): Promise<number>;
+  /**
+   * Claims the right to fire schedule `scheduleId` for the tick at `tickAt` (epoch ms): true for exactly
+   * one caller per (schedule, tick) across every scheduler, so a periodic task fires once per tick.
+   */
+  claimTick(scheduleId: string, tickAt: number, schedulerId: string): Promise<boolean>;
+  /** Records a worker's heartbeat (and emits a worker-heartbeat event). */
+  heartbeat(workerId: string, queue: string, info: Readonly<Record<string, unknown>>): Promise<void>;
+  /** Events from now on, across every producer and worker on this store, until the signal aborts. */
+  events(signal: AbortSignal): AsyncIterable<BrokerEvent>;
+  stats(queue: string): Promise<QueueStats>;
+  /** Resolves when the job reaches a finished state (succeeded, failed, dead, cancelled) or on abort. */
+  waitUntilFinished(id: string, signal: AbortSignal): Promise<JobRecord>;
+  /** Releases the engine's connections; idempotent. */
+  close(): Promise<void>;
+}
