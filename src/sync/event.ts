@@ -56,8 +56,10 @@ export class Event {
    * @throws TimeoutError SKEIN_TIMEOUT after `timeout` ms; AbortError SKEIN_ABORTED when `signal` fires.
    */
   wait(options?: WaitOptions): void {
-    if (this.isSet()) return;
+    // Options first, even when set: bad options and an aborted signal fail whatever the flag, as in
+    // every other wait and in ProcessEvent.
     const plan = planWait(options, 'Event.wait');
+    if (this.isSet()) return;
     const since = Atomics.load(this.#cells, GENERATION);
     if (!untilBlocking(this.#cells, GENERATION, plan, () => this.#seen(since))) throw this.#timedOut(plan);
   }
@@ -67,8 +69,8 @@ export class Event {
    * @throws TimeoutError SKEIN_TIMEOUT after `timeout` ms; AbortError SKEIN_ABORTED when `signal` fires.
    */
   async waitAsync(options?: WaitOptions): Promise<void> {
-    if (this.isSet()) return;
     const plan = planWait(options, 'Event.waitAsync');
+    if (this.isSet()) return;
     const since = Atomics.load(this.#cells, GENERATION);
     if (!(await untilAsync(this.#cells, GENERATION, plan, () => this.#seen(since)))) {
       throw this.#timedOut(plan);
