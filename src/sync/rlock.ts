@@ -64,9 +64,11 @@ export class RLock {
    * @throws TimeoutError SKEIN_TIMEOUT naming the holder; OwnerDiedError SKEIN_SYNC_OWNER_DIED.
    */
   acquire(options?: WaitOptions): Held {
+    // Options first, even for a re-entry: bad options and an aborted signal fail whoever holds the
+    // lock, as in every other wait and in ProcessRLock.
+    const plan = planWait(options, 'RLock.acquire');
     if (this.#reenter()) return this.#held;
     if (options !== undefined || !tryLockFast(this.#cells)) {
-      const plan = planWait(options, 'RLock.acquire');
       if (!lockBlocking(this.#cells, plan, KIND, waitSliceBlocking, throwIfAborted))
         throw this.#timedOut(plan);
     }
@@ -79,9 +81,9 @@ export class RLock {
    * @throws TimeoutError SKEIN_TIMEOUT, AbortError SKEIN_ABORTED, OwnerDiedError SKEIN_SYNC_OWNER_DIED.
    */
   async acquireAsync(options?: WaitOptions): Promise<Held> {
+    const plan = planWait(options, 'RLock.acquireAsync');
     if (this.#reenter()) return this.#held;
     if (options !== undefined || !tryLockFast(this.#cells)) {
-      const plan = planWait(options, 'RLock.acquireAsync');
       if (!(await lockAsync(this.#cells, plan, KIND, waitSliceAsync))) throw this.#timedOut(plan);
     }
     this.#cells[COUNT] = 1;
