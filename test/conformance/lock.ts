@@ -324,6 +324,28 @@ export function lockSuite(impl: LockImplementation): void {
       assert.equal(lock.locked(), false);
     });
 
+    it(`${impl.RLock.name} checks the options of a re-entry too: an aborted signal or bad options fail for the owner`, async () => {
+      const lock = new impl.RLock();
+      using _held = await lock.acquireAsync();
+      const signal = AbortSignal.abort();
+      throwsCode(() => lock.acquire({ signal }), 'SKEIN_ABORTED', 'acquire');
+      await rejectsCode(lock.acquireAsync({ signal }), 'SKEIN_ABORTED', 'acquireAsync');
+      for (const options of INVALID_OPTIONS) {
+        const what = `options ${JSON.stringify(options) ?? String(options)}`;
+        throwsCode(
+          () => lock.acquire(options as WaitOptions),
+          'SKEIN_SYNC_INVALID_ARGUMENT',
+          `acquire, ${what}`,
+        );
+        await rejectsCode(
+          () => lock.acquireAsync(options as WaitOptions),
+          'SKEIN_SYNC_INVALID_ARGUMENT',
+          `acquireAsync, ${what}`,
+        );
+      }
+      assert.equal(lock.count, 1, 'no failed re-entry was counted');
+    });
+
     const countName =
       impl.rlockCountOfOtherHolder === 'holder'
         ? `${impl.RLock.name}.count read by another thread gives the holder's count`
