@@ -395,12 +395,13 @@ export class Queue<T = unknown> implements Receivable, Sendable, AsyncIterable<T
     }
     enterWait(cells, GET_POINT);
     let took = false;
+    const taken = { value: undefined as unknown };
     try {
       for (;;) {
-        const status = await this.#tryGetAsync(target);
+        const status = await this.#tryGetAsync(target, taken);
         if (status === DONE) {
           took = true;
-          return decodeMessage(this.#taken) as T;
+          return taken.value as T;
         }
         if (status === IS_CLOSED) throw this.#closedForGet('Queue.getAsync');
         if (!(await waitAnyAsync([target], plan))) {
@@ -574,8 +575,17 @@ export class Queue<T = unknown> implements Receivable, Sendable, AsyncIterable<T
     return this.#getAndUnlock(target);
   }
 
-  #tryGetAsync(target: { expected: number }): Promise<number> {
-    return this.#withLockAsync(this.#getLock, () => this.#getAndUnlock(target));
+  /**
+   * Decodes the item into `taken` in the same synchronous step that copies it out: the copy is a view of
+   * this thread's read scratch, which another async get of this thread may overwrite before the await on
+   * this promise resumes (two async consumers on one thread would then get one item twice).
+   */
+  #tryGetAsync(target: { expected: number }, taken: { value: unknown }): Promise<number> {
+    return this.#withLockAsync(this.#getLock, () => {
+      const status = this.#getAndUnlock(target);
+      if (status === DONE) taken.value = decodeMessage(this.#taken);
+      return status;
+    });
   }
 
   /** With the putters' lock held: puts, or reads the sequence to wait on; unlocks, then wakes a getter. */
