@@ -1,7 +1,8 @@
 // Runs the channel conformance suites against the process variants (served by the main thread's hub):
 // ProcessQueue with each order and ProcessPipe, shared with ProcessPool workers.
-import { ProcessQueue } from '../../src/channel/index.ts';
+import { ProcessPipe, ProcessQueue } from '../../src/channel/index.ts';
 import { ProcessPool } from '../../src/pool/index.ts';
+import { pipeSuite } from './pipe.ts';
 import { queueSuite } from './queue.ts';
 import { type Parties, sharedPool } from './shared-objects.ts';
 
@@ -19,3 +20,4 @@ queueSuite({
       options === undefined ? { order } : typeof options !== 'object' ? options : { ...options, order },
     ),
 });
+pipeSuite({ ...parties, name: 'ProcessPipe', makePipe: (options) => ProcessPipe(options) });

@@ -1,7 +1,8 @@
 // Runs the channel conformance suites against the thread variants (shared memory): Queue, LifoQueue,
 // PriorityQueue and Pipe, shared with ThreadPool workers.
-import { LifoQueue, PriorityQueue, Queue } from '../../src/channel/index.ts';
+import { LifoQueue, Pipe, PriorityQueue, Queue } from '../../src/channel/index.ts';
 import { ThreadPool } from '../../src/pool/index.ts';
+import { pipeSuite } from './pipe.ts';
 import { queueSuite } from './queue.ts';
 import { type Parties, sharedPool } from './shared-objects.ts';
 
@@ -23,3 +24,4 @@ queueSuite({
     );
   },
 });
+pipeSuite({ ...parties, name: 'Pipe', makePipe: (options) => Pipe(options) });
