@@ -72,9 +72,8 @@ function withPriority(
  * @param impl how to make a queue of each order, the pool that shares them, and the documented differences
  */
 export function queueSuite(impl: QueueImplementation): void {
-  describe(`${ORDERS.map(impl.className)
-    .filter((name, i, all) => all.indexOf(name) === i)
-    .join(', ')} (shared with ${impl.workers}): queue conformance`, () => {
+  const classes = [...new Set(ORDERS.map(impl.className))].join(', ');
+  describe(`${classes} (shared with ${impl.workers}): queue conformance`, () => {
     for (const order of ORDERS) {
       const make = <T>(options?: { readonly capacity?: number }): QueueLike<T> =>
         impl.makeQueue<T>(order, options);
