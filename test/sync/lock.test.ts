@@ -213,12 +213,13 @@ for (const Kind of [Lock, RLock]) {
 test('a waiter is not starved by two threads re-acquiring the lock in a tight loop', async () => {
   await using pool = new ThreadPool({ minWorkers: 2, maxWorkers: 2 });
   const lock = new Lock();
-  const stop = cellsOf(2);
+  const stop = cellsOf(3);
   const hammers = [
     pool.run(hammerUntilStopped, lock, stop.buffer as SharedArrayBuffer),
     pool.run(hammerUntilStopped, lock, stop.buffer as SharedArrayBuffer),
   ];
   try {
+    await untilCell(stop, 2, 2, 'both hammers start');
     await untilCellAtLeast(stop, 1, 20, 'the hammers run');
     for (let i = 0; i < 50; i++) {
       const held = await lock.acquireAsync({ timeout: SOON_MS });
