@@ -594,6 +594,9 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
     this.#dispatchScheduled = false;
     if (this.#state === 'destroyed' || this.#initializer instanceof Promise) return;
     const limit = this.#handLimit();
+    // Until a task has finished, nothing says how long tasks run: a starting worker counts for one task,
+    // so a second long task gets a worker of its own instead of a place behind the first.
+    const startingRoom = this.#avgRunMs < 0 ? 1 : limit;
     let room = 0;
     let eligible = 0;
     let starting = 0;
@@ -606,13 +609,13 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
           eligible++;
         }
       } else if (!slot.ready && !slot.stopping) {
-        room += limit;
+        room += startingRoom;
         starting++;
       }
     }
     while (this.#queue.size > room && this.#workers.size < this.options.maxWorkers) {
       if (this.#spawn() === undefined) return;
-      room += limit;
+      room += startingRoom;
       starting++;
     }
     if (this.#queue.size === 0 || eligible === 0) return;
