@@ -44,6 +44,10 @@ export const ERROR_CODES = Object.freeze({
   SKEIN_CHANNEL_FULL: 'A non-blocking put found the queue full.',
   SKEIN_CHANNEL_EMPTY: 'A non-blocking get found the queue empty.',
   SKEIN_CHANNEL_MESSAGE_TOO_LARGE: 'An encoded message is larger than the channel buffer can ever hold.',
+  SKEIN_TASKS_INVALID_OPTION: 'A task queue, worker or broker option has a wrong type or value.',
+  SKEIN_TASKS_BROKER_UNAVAILABLE:
+    'The broker cannot reach its store (Redis down, restarting, read-only or out of memory) or was closed.',
+  SKEIN_TASKS_JOB_NOT_FOUND: 'No job with that id exists (never enqueued, or purged after its result TTL).',
 });
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -109,6 +113,7 @@ export class InvalidArgumentError extends SkeinError {
     'SKEIN_SYNC_INVALID_ARGUMENT',
     'SKEIN_CHANNEL_INVALID_ARGUMENT',
     'SKEIN_CHANNEL_MESSAGE_TOO_LARGE',
+    'SKEIN_TASKS_INVALID_OPTION',
   ];
 }
 

@@ -1,0 +1,137 @@
+// How a job lives in its Redis hash: one field per JobRecord field, numbers as decimal text, bytes as
+// they are, errors as JSON, booleans as 0/1; a null field is an absent field. The Lua scripts read and
+// write the same field names.
+
+import { internalError } from '../../errors.ts';
+import type { BrokerEvent, JobRecord, JobState, NewJob, StoredError } from '../broker.ts';
+import { JOB_STATES } from '../broker.ts';
+
+type Argument = string | Buffer;
+
+/** Bytes as a Buffer over the same memory, for ioredis (which would String() a plain Uint8Array). */
+export function toBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** The field/value pairs enqueue-jobs.lua stores for a new job (null fields left out). */
+export function newJobFields(job: NewJob): Argument[] {
+  const fields: Argument[] = [
+    'id',
+    job.id,
+    'queue',
+    job.queue,
+    'task',
+    job.task,
+    'payload',
+    toBuffer(job.payload),
+    'priority',
+    String(job.priority),
+    'runAt',
+    String(job.runAt),
+    'maxAttempts',
+    String(job.maxAttempts),
+    'resultTtlMs',
+    String(job.resultTtlMs),
+    'deadLetter',
+    job.deadLetter ? '1' : '0',
+  ];
+  if (job.timeLimitMs !== null) fields.push('timeLimitMs', String(job.timeLimitMs));
+  if (job.idempotencyKey !== null) fields.push('idempotencyKey', job.idempotencyKey);
+  if (job.group !== null) fields.push('group', job.group);
+  if (job.parentId !== null) fields.push('parentId', job.parentId);
+  if (job.canvas !== null) fields.push('canvas', toBuffer(job.canvas));
+  return fields;
+}
+
+/** A flat HGETALL reply (field, value, …) as a map. */
+export function pairsToMap(reply: readonly Buffer[]): Map<string, Buffer> {
+  const map = new Map<string, Buffer>();
+  for (let i = 0; i + 1 < reply.length; i += 2) map.set(reply[i]!.toString(), reply[i + 1]!);
+  return map;
+}
+
+function parseNumber(text: string): number {
+  if (text === 'inf') return Number.POSITIVE_INFINITY;
+  if (text === '-inf') return Number.NEGATIVE_INFINITY;
+  return Number(text);
+}
+
+/** Decodes a job hash; undefined for an empty (missing) hash. */
+export function decodeJob(hash: ReadonlyMap<string, Buffer>): JobRecord | undefined {
+  if (hash.size === 0) return undefined;
+  const text = (field: string): string | null => hash.get(field)?.toString() ?? null;
+  const required = (field: string): string => {
+    const value = text(field);
+    if (value === null) throw internalError(`job hash ${text('id') ?? '?'} has no ${field} field`);
+    return value;
+  };
+  const num = (field: string): number => parseNumber(required(field));
+  const optionalNumber = (field: string): number | null => {
+    const value = text(field);
+    return value === null ? null : parseNumber(value);
+  };
+  const bytes = (field: string): Uint8Array | null => {
+    const value = hash.get(field);
+    return value === undefined ? null : new Uint8Array(value);
+  };
+  const state = required('state') as JobState;
+  if (!JOB_STATES.includes(state)) throw internalError(`job ${required('id')} has an unknown state ${state}`);
+  const errorText = text('error');
+  return {
+    id: required('id'),
+    queue: required('queue'),
+    task: required('task'),
+    payload: bytes('payload') ?? new Uint8Array(0),
+    priority: num('priority'),
+    runAt: num('runAt'),
+    maxAttempts: num('maxAttempts'),
+    timeLimitMs: optionalNumber('timeLimitMs'),
+    idempotencyKey: text('idempotencyKey'),
+    group: text('group'),
+    resultTtlMs: num('resultTtlMs'),
+    deadLetter: text('deadLetter') === '1',
+    parentId: text('parentId'),
+    canvas: bytes('canvas'),
+    state,
+    attempt: num('attempt'),
+    createdAt: num('createdAt'),
+    startedAt: optionalNumber('startedAt'),
+    finishedAt: optionalNumber('finishedAt'),
+    workerId: text('workerId'),
+    leaseUntil: optionalNumber('leaseUntil'),
+    result: bytes('result'),
+    error: errorText === null ? null : decodeError(errorText),
+    progress: bytes('progress'),
+    cancelRequested: text('cancelRequested') === '1',
+    expiresAt: optionalNumber('expiresAt'),
+  };
+}
+
+/** Errors are stored as JSON; `undefined` members are left out and come back as undefined. */
+export function encodeError(error: StoredError): string {
+  return JSON.stringify({ name: error.name, message: error.message, stack: error.stack, code: error.code });
+}
+
+function decodeError(json: string): StoredError {
+  const value = JSON.parse(json) as Partial<Record<keyof StoredError, unknown>>;
+  const optional = (member: unknown): string | undefined => (typeof member === 'string' ? member : undefined);
+  return {
+    name: typeof value.name === 'string' ? value.name : 'Error',
+    message: typeof value.message === 'string' ? value.message : '',
+    stack: optional(value.stack),
+    code: optional(value.code),
+  };
+}
+
+/** Decodes one stream entry's flat field list (as XADD in include/job-state.lua writes it). */
+export function decodeEvent(fields: readonly string[]): BrokerEvent {
+  const map = new Map<string, string>();
+  for (let i = 0; i + 1 < fields.length; i += 2) map.set(fields[i]!, fields[i + 1]!);
+  return {
+    type: map.get('type') as BrokerEvent['type'],
+    jobId: map.get('jobId') ?? null,
+    queue: map.get('queue') ?? '',
+    workerId: map.get('workerId') ?? null,
+    at: Number(map.get('at')),
+  };
+}

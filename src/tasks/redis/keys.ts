@@ -1,0 +1,62 @@
+// The Redis key layout of one store. Per-queue keys share the hash tag `{prefix:queue}` (one cluster
+// slot per queue); store-wide keys start with `prefix:`. The Lua scripts derive per-queue keys from the
+// queue base `{prefix:queue}:` exactly as queueKey() does here: keep the two in step.
+
+/** The base every per-queue key starts with; scripts get it as a KEYS entry and append the rest. */
+export function queueBase(prefix: string, queue: string): string {
+  return `{${prefix}:${queue}}:`;
+}
+
+/** The base of the store-wide keys: `<prefix>:job-queue`, `<prefix>:events`, `<prefix>:children:<id>` … */
+export function storeBase(prefix: string): string {
+  return `${prefix}:`;
+}
+
+export function jobKey(prefix: string, queue: string, id: string): string {
+  return `${queueBase(prefix, queue)}job:${id}`;
+}
+
+/** Sorted set of a queue's job ids in one state, scored by createdAt (for list() and the counts). */
+export function stateKey(prefix: string, queue: string, state: string): string {
+  return `${queueBase(prefix, queue)}state:${state}`;
+}
+
+/** Sorted set of recently finished jobs (score finishedAt, member `<latency>|<id>`) for stats(). */
+export function finishedKey(prefix: string, queue: string): string {
+  return `${queueBase(prefix, queue)}finished`;
+}
+
+/** Hash: job id → queue name; the queue of a job never changes, so reading it first is race-free. */
+export function jobQueueKey(prefix: string): string {
+  return `${prefix}:job-queue`;
+}
+
+/** Set of every queue name ever enqueued to (recoverExpiredLeases and purgeExpired walk it). */
+export function queuesKey(prefix: string): string {
+  return `${prefix}:queues`;
+}
+
+/** Sorted set of a canvas parent's children, scored by a store-wide enqueue sequence. */
+export function childrenKey(prefix: string, parentId: string): string {
+  return `${prefix}:children:${parentId}`;
+}
+
+/** The event stream (XADD MAXLEN ~ eventsMaxLen). */
+export function eventsKey(prefix: string): string {
+  return `${prefix}:events`;
+}
+
+/** Pub/sub channel on which every script that finishes a job publishes the job's id. */
+export function finishedChannel(prefix: string): string {
+  return `${prefix}:finished`;
+}
+
+/** Key set with SET NX PX by the one scheduler that wins a (schedule, tick). */
+export function tickKey(prefix: string, scheduleId: string, tickAt: number): string {
+  return `${prefix}:tick:${scheduleId}:${tickAt}`;
+}
+
+/** Patterns matching every key of a store: for SCAN-based cleanup in tests and tools. */
+export function storePatterns(prefix: string): string[] {
+  return [`${prefix}:*`, `{${prefix}:*`];
+}

@@ -1,0 +1,127 @@
+-- claim-jobs: promotes due scheduled jobs, then claims up to `max` queued jobs for one worker.
+-- KEYS[1] queue base `{<prefix>:<queue>}:` (scheduled, queued, running, state:*, running-count,
+--         rate:<task or group:name>, job:<id>)
+-- KEYS[2] store base `<prefix>:` (events)
+-- ARGV[1] now   ARGV[2] workerId   ARGV[3] max   ARGV[4] leaseMs   ARGV[5] queue name
+-- ARGV[6] events maxlen   ARGV[7] scan limit (queued jobs looked at, at most)
+-- ARGV[8] task count t, then t task addresses
+-- then a cap count c, then c pairs (task, cap)
+-- then a rate-limit count r, then r triples (task or `group:<name>`, limit, intervalMs)
+-- Returns the claimed jobs as flat HGETALL arrays, in claim order.
+-- Guarantee: a job is claimed by one worker at a time (the queued → running move is inside this one
+-- script); jobs go out by priority, then runAt, then id, skipping (not removing) jobs of tasks this
+-- worker does not run, tasks at their concurrency cap, and tasks or groups past their rate limit.
+-- At most 1000 due scheduled jobs are promoted per call, the rest on the next.
+local base = KEYS[1]
+local store = KEYS[2]
+local now = tonumber(ARGV[1])
+local worker_id = ARGV[2]
+local max = tonumber(ARGV[3])
+local lease_until = num(now + tonumber(ARGV[4]))
+local queue = ARGV[5]
+local maxlen = ARGV[6]
+local scan_limit = tonumber(ARGV[7])
+
+local at = 8
+local wanted = {}
+for i = at + 1, at + tonumber(ARGV[at]) do
+  wanted[ARGV[i]] = true
+end
+at = at + tonumber(ARGV[at]) + 1
+local caps = {}
+for i = 1, tonumber(ARGV[at]) do
+  caps[ARGV[at + 2 * i - 1]] = tonumber(ARGV[at + 2 * i])
+end
+at = at + 2 * tonumber(ARGV[at]) + 1
+local rates = {}
+for i = 1, tonumber(ARGV[at]) do
+  local k = at + 3 * (i - 1)
+  rates[ARGV[k + 1]] = { limit = tonumber(ARGV[k + 2]), interval = tonumber(ARGV[k + 3]) }
+end
+
+local due = redis.call('ZRANGEBYSCORE', base .. 'scheduled', '-inf', num(now), 'LIMIT', 0, 1000)
+for _, id in ipairs(due) do
+  local job_key = base .. 'job:' .. id
+  redis.call('ZREM', base .. 'scheduled', id)
+  if redis.call('EXISTS', job_key) == 1 then
+    enqueue_ready(base, job_key, id)
+    set_state(base, job_key, id, 'scheduled', 'queued')
+  end
+end
+
+-- Sliding window: starts within (now - interval, now] count against the limit.
+local function rate_open(name)
+  local rate = rates[name]
+  if not rate then
+    return true
+  end
+  local key = base .. 'rate:' .. name
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', num(now - rate.interval))
+  return redis.call('ZCARD', key) < rate.limit
+end
+
+local function rate_take(name, member)
+  local rate = rates[name]
+  if rate then
+    local key = base .. 'rate:' .. name
+    redis.call('ZADD', key, num(now), member)
+    redis.call('PEXPIRE', key, math.ceil(rate.interval))
+  end
+end
+
+local blocked = {}
+local claimed = {}
+local examined = 0
+local offset = 0
+local PAGE = 100
+while #claimed < max and examined < scan_limit do
+  local members = redis.call('ZRANGE', base .. 'queued', offset, offset + math.min(PAGE, scan_limit - examined) - 1)
+  if #members == 0 then
+    break
+  end
+  examined = examined + #members
+  local removed = 0
+  for _, member in ipairs(members) do
+    if #claimed >= max then
+      break
+    end
+    local id = string.sub(member, 18)
+    local job_key = base .. 'job:' .. id
+    local f = redis.call('HMGET', job_key, 'task', 'group', 'attempt')
+    local task = f[1]
+    if not task then
+      -- An index entry without its job (deleted by hand): drop it rather than trip over it forever.
+      redis.call('ZREM', base .. 'queued', member)
+      removed = removed + 1
+    elseif wanted[task] and not blocked[task] and not (f[2] and blocked['group:' .. f[2]]) then
+      local open = true
+      if caps[task] and (tonumber(redis.call('HGET', base .. 'running-count', task)) or 0) >= caps[task] then
+        blocked[task] = true
+        open = false
+      elseif not rate_open(task) then
+        blocked[task] = true
+        open = false
+      elseif f[2] and not rate_open('group:' .. f[2]) then
+        blocked['group:' .. f[2]] = true
+        open = false
+      end
+      if open then
+        local attempt = tonumber(f[3]) + 1
+        redis.call('ZREM', base .. 'queued', member)
+        removed = removed + 1
+        redis.call('ZADD', base .. 'running', lease_until, id)
+        redis.call('HSET', job_key, 'workerId', worker_id, 'leaseUntil', lease_until, 'startedAt', ARGV[1], 'attempt', attempt)
+        set_state(base, job_key, id, 'queued', 'running')
+        redis.call('HINCRBY', base .. 'running-count', task, 1)
+        rate_take(task, id .. ':' .. attempt)
+        if f[2] then
+          rate_take('group:' .. f[2], id .. ':' .. attempt)
+        end
+        emit(store, maxlen, 'started', queue, id, worker_id, now)
+        claimed[#claimed + 1] = redis.call('HGETALL', job_key)
+      end
+    end
+  end
+  offset = offset + #members - removed
+end
+return claimed

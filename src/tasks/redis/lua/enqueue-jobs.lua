@@ -1,0 +1,87 @@
+-- enqueue-jobs: stores new jobs, all or none, honouring idempotency keys and existing ids.
+-- KEYS[1]        store base `<prefix>:` (job-queue, queues, seq, children:<parent>, events)
+-- KEYS[1 + i]    queue base `{<prefix>:<queue>}:` of job i (job:<id>, queued, scheduled, state:*, idem)
+-- ARGV[1] now (epoch ms)   ARGV[2] events maxlen   ARGV[3] job count n
+-- then per job: a field count f, then f/2 field/value pairs (id, queue, task, payload, priority,
+--   runAt, maxAttempts, resultTtlMs, deadLetter 0|1, and when not null: timeLimitMs, idempotencyKey,
+--   group, parentId, canvas)
+-- Returns {id_1, created_1, …}: created 0 when the id already exists or the idempotency key (in the
+-- store, or earlier in this batch) names another job, whose id is returned instead.
+-- Guarantee: every check runs before the first write, so the batch is stored whole or not at all, and
+-- no two jobs of a queue ever share an idempotency key.
+local store = KEYS[1]
+local now = tonumber(ARGV[1])
+local now_text = ARGV[1]
+local maxlen = ARGV[2]
+local count = tonumber(ARGV[3])
+
+local jobs = {}
+local at = 4
+for i = 1, count do
+  local n = tonumber(ARGV[at])
+  local fields = {}
+  local job = { base = KEYS[1 + i], pairs = {} }
+  for k = at + 1, at + n, 2 do
+    fields[ARGV[k]] = ARGV[k + 1]
+    job.pairs[#job.pairs + 1] = ARGV[k]
+    job.pairs[#job.pairs + 1] = ARGV[k + 1]
+  end
+  job.fields = fields
+  jobs[i] = job
+  at = at + n + 1
+end
+
+-- Checks first: nothing is written until every job is resolved.
+local seen = {}
+local result = {}
+for i, job in ipairs(jobs) do
+  local f = job.fields
+  local existing = nil
+  if redis.call('HEXISTS', store .. 'job-queue', f.id) == 1 or seen['id:' .. f.id] then
+    existing = f.id
+  elseif f.idempotencyKey then
+    local tag = job.base .. '\0' .. f.idempotencyKey
+    existing = redis.call('HGET', job.base .. 'idem', f.idempotencyKey) or seen[tag]
+    if not existing then
+      seen[tag] = f.id
+    end
+  end
+  if existing then
+    job.skip = true
+    result[#result + 1] = existing
+    result[#result + 1] = 0
+  else
+    seen['id:' .. f.id] = true
+    result[#result + 1] = f.id
+    result[#result + 1] = 1
+  end
+end
+
+for _, job in ipairs(jobs) do
+  if not job.skip then
+    local f = job.fields
+    local base = job.base
+    local job_key = base .. 'job:' .. f.id
+    local state = 'queued'
+    if tonumber(f.runAt) > now then
+      state = 'scheduled'
+    end
+    redis.call('HSET', job_key, 'attempt', '0', 'createdAt', now_text, 'cancelRequested', '0', unpack(job.pairs))
+    if state == 'queued' then
+      redis.call('ZADD', base .. 'queued', f.priority, queued_member(f.runAt, f.id))
+    else
+      redis.call('ZADD', base .. 'scheduled', f.runAt, f.id)
+    end
+    set_state(base, job_key, f.id, nil, state)
+    redis.call('HSET', store .. 'job-queue', f.id, f.queue)
+    redis.call('SADD', store .. 'queues', f.queue)
+    if f.idempotencyKey then
+      redis.call('HSET', base .. 'idem', f.idempotencyKey, f.id)
+    end
+    if f.parentId then
+      redis.call('ZADD', store .. 'children:' .. f.parentId, redis.call('INCR', store .. 'seq'), f.id)
+    end
+    emit(store, maxlen, 'enqueued', f.queue, f.id, nil, now)
+  end
+end
+return result

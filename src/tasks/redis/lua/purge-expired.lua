@@ -1,0 +1,31 @@
+-- purge-expired: deletes finished jobs whose expiresAt <= now, with every index entry naming them.
+-- KEYS[1]       store base `<prefix>:` (job-queue, children:<parent>)
+-- KEYS[1 + i]   queue base of queue i (expiring, job:<id>, state:*, idem)
+-- ARGV[1] now   ARGV[1 + i] name of queue i (unused; kept so the call mirrors recover-leases)
+-- Returns how many jobs were deleted.
+-- Guarantee: a job and its index entries go in one step, so no index ever names a deleted job; an
+-- idempotency key is freed with its job (a later enqueue with it creates a new job).
+local store = KEYS[1]
+local purged = 0
+for i = 2, #KEYS do
+  local base = KEYS[i]
+  local expired = redis.call('ZRANGEBYSCORE', base .. 'expiring', '-inf', ARGV[1])
+  for _, id in ipairs(expired) do
+    local job_key = base .. 'job:' .. id
+    local f = redis.call('HMGET', job_key, 'state', 'parentId', 'idempotencyKey')
+    redis.call('ZREM', base .. 'expiring', id)
+    if f[1] then
+      redis.call('ZREM', base .. 'state:' .. f[1], id)
+      if f[2] then
+        redis.call('ZREM', store .. 'children:' .. f[2], id)
+      end
+      if f[3] and redis.call('HGET', base .. 'idem', f[3]) == id then
+        redis.call('HDEL', base .. 'idem', f[3])
+      end
+      redis.call('HDEL', store .. 'job-queue', id)
+      redis.call('DEL', job_key)
+      purged = purged + 1
+    end
+  end
+end
+return purged

@@ -1,0 +1,635 @@
+// The Redis engine of the tasks layer: every state change is one Lua script (lua/<verb-noun>.lua), so
+// no client-side read-modify-write exists; reads are plain commands. A call made while Redis is
+// unreachable rejects at once with SKEIN_TASKS_BROKER_UNAVAILABLE (no offline queue, no resend), while
+// ioredis reconnects in the background; events() and waitUntilFinished() ride out outages.
+
+import { addAbortListener } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { abortErrorFrom, SkeinError } from '../../errors.ts';
+import type {
+  Broker,
+  BrokerEvent,
+  ClaimRequest,
+  Enqueued,
+  FailOutcome,
+  JobRecord,
+  JobState,
+  NewJob,
+  QueueStats,
+  StoredError,
+} from '../broker.ts';
+import { JOB_STATES } from '../broker.ts';
+import { decodeEvent, decodeJob, encodeError, newJobFields, pairsToMap, toBuffer } from './job-codec.ts';
+import {
+  childrenKey,
+  eventsKey,
+  finishedChannel,
+  finishedKey,
+  jobKey,
+  jobQueueKey,
+  queueBase,
+  queuesKey,
+  stateKey,
+  storeBase,
+  tickKey,
+} from './keys.ts';
+import {
+  type RedisBrokerOptions,
+  type ResolvedRedisBrokerOptions,
+  resolveRedisBrokerOptions,
+} from './options.ts';
+import { defineScripts, type RunScript } from './scripts.ts';
+
+const FINISHED_STATES: ReadonlySet<JobState> = new Set(['succeeded', 'failed', 'dead', 'cancelled']);
+/** Window of stats(): throughput and latency percentiles cover the last minute. */
+const STATS_WINDOW_MS = 60_000;
+/** Pause before waitUntilFinished reads a job again after Redis was unreachable. */
+const UNAVAILABLE_RETRY_MS = 200;
+/** Entries one XREAD returns at most. */
+const EVENTS_BATCH = 100;
+
+/** Reply errors that mean "not now" rather than "wrong": the server is loading, read-only, full … */
+const TRANSIENT_REPLY = /^(LOADING|READONLY|MASTERDOWN|OOM|BUSY|CLUSTERDOWN|TRYAGAIN|NOREPLICAS)\b/;
+const CONNECTION_MESSAGE =
+  /Connection is closed|Stream isn't writeable|Command timed out|connect E|ECONN|EPIPE|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH|write after end/;
+
+/**
+ * A Broker on Redis (standalone or Sentinel primary), for queues shared by many machines.
+ *
+ * @example
+ * const broker = new RedisBroker({ url: 'redis://10.0.0.5:6379', prefix: 'myapp' });
+ * try { … } finally { await broker.close(); }
+ * @throws InvalidArgumentError SKEIN_TASKS_INVALID_OPTION from the constructor for a bad option.
+ * @throws SkeinError SKEIN_TASKS_BROKER_UNAVAILABLE from any call while Redis is unreachable, or after close().
+ */
+export class RedisBroker implements Broker {
+  readonly options: ResolvedRedisBrokerOptions;
+  readonly #client: Redis;
+  readonly #ownsClient: boolean;
+  readonly #run: RunScript;
+  readonly #prefix: string;
+  readonly #where: string;
+  /** Aborted by close(): ends event readers and waiters. */
+  readonly #closing = new AbortController();
+  #closed: Promise<void> | undefined;
+  #connecting: Promise<void> | undefined;
+  /** Pub/sub connection for waitUntilFinished, created on first use. */
+  #subscriber: Redis | undefined;
+  #subscribed: Promise<void> | undefined;
+  readonly #waiters = new Map<string, Set<() => void>>();
+  readonly #readers = new Set<Redis>();
+
+  constructor(options: RedisBrokerOptions = {}) {
+    this.options = resolveRedisBrokerOptions(options);
+    this.#prefix = this.options.prefix;
+    if (this.options.client === undefined) {
+      this.#client = new Redis(this.options.url, {
+        lazyConnect: true,
+        // Fail fast while Redis is away: a queued or re-sent script could run after the caller gave up,
+        // or twice; callers (the worker's poll loop) retry instead, and ioredis reconnects meanwhile.
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 0,
+        autoResendUnfulfilledCommands: false,
+      });
+      this.#ownsClient = true;
+      this.#where = `Redis at ${redactUrl(this.options.url)}`;
+    } else {
+      this.#client = this.options.client;
+      this.#ownsClient = false;
+      this.#where = 'Redis (through the given client)';
+    }
+    // Errors also reach each call; without a listener ioredis would print every reconnect failure.
+    if (this.#ownsClient) this.#client.on('error', () => {});
+    this.#run = defineScripts(this.#client);
+  }
+
+  async enqueue(jobs: readonly NewJob[]): Promise<Enqueued[]> {
+    if (jobs.length === 0) return [];
+    const keys = [storeBase(this.#prefix), ...jobs.map((job) => queueBase(this.#prefix, job.queue))];
+    const args: (string | Buffer)[] = [
+      String(Date.now()),
+      String(this.options.eventsMaxLen),
+      String(jobs.length),
+    ];
+    for (const job of jobs) {
+      const fields = newJobFields(job);
+      args.push(String(fields.length), ...fields);
+    }
+    const reply = (await this.#call('enqueue', () => this.#run('enqueue-jobs', keys, args))) as (
+      | string
+      | number
+    )[];
+    const out: Enqueued[] = [];
+    for (let i = 0; i < reply.length; i += 2) out.push({ id: String(reply[i]), created: reply[i + 1] === 1 });
+    return out;
+  }
+
+  async claim(request: ClaimRequest): Promise<JobRecord[]> {
+    const caps = Object.entries(request.concurrency ?? {});
+    const rates = Object.entries(request.rateLimits ?? {});
+    if (request.max < 1 || request.tasks.length === 0) return [];
+    const args: string[] = [
+      String(Date.now()),
+      request.workerId,
+      String(request.max),
+      String(request.leaseMs),
+      request.queue,
+      String(this.options.eventsMaxLen),
+      String(this.options.claimScanLimit),
+      String(request.tasks.length),
+      ...request.tasks,
+      String(caps.length),
+      ...caps.flatMap(([task, cap]) => [task, String(cap)]),
+      String(rates.length),
+      ...rates.flatMap(([name, rate]) => [name, String(rate.limit), String(rate.intervalMs)]),
+    ];
+    const keys = [queueBase(this.#prefix, request.queue), storeBase(this.#prefix)];
+    const reply = (await this.#call('claim', () => this.#run('claim-jobs', keys, args, true))) as Buffer[][];
+    return reply.flatMap((pairs) => decodeJob(pairsToMap(pairs)) ?? []);
+  }
+
+  async extendLeases(workerId: string, ids: readonly string[], leaseMs: number): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const byQueue = await this.#queuesOf(ids);
+    const held: string[] = [];
+    for (const [queue, queueIds] of byQueue) {
+      const reply = (await this.#call('extendLeases', () =>
+        this.#run(
+          'extend-leases',
+          [queueBase(this.#prefix, queue)],
+          [String(Date.now()), workerId, String(leaseMs), ...queueIds],
+        ),
+      )) as string[];
+      held.push(...reply);
+    }
+    return held;
+  }
+
+  complete(workerId: string, id: string, result: Uint8Array): Promise<boolean> {
+    return this.#byJob('complete', 'complete-job', id, (queue) => [
+      String(Date.now()),
+      workerId,
+      id,
+      toBuffer(result),
+      queue,
+      String(this.options.eventsMaxLen),
+    ]).then((reply) => reply === 1);
+  }
+
+  fail(workerId: string, id: string, error: StoredError, outcome: FailOutcome): Promise<boolean> {
+    const retryAt = 'retryAt' in outcome ? String(outcome.retryAt) : '';
+    return this.#byJob('fail', 'fail-job', id, (queue) => [
+      String(Date.now()),
+      workerId,
+      id,
+      encodeError(error),
+      retryAt,
+      queue,
+      String(this.options.eventsMaxLen),
+    ]).then((reply) => reply === 1);
+  }
+
+  release(workerId: string, id: string): Promise<boolean> {
+    return this.#byJob('release', 'release-job', id, (queue) => [
+      String(Date.now()),
+      workerId,
+      id,
+      queue,
+      String(this.options.eventsMaxLen),
+    ]).then((reply) => reply === 1);
+  }
+
+  reportProgress(workerId: string, id: string, progress: Uint8Array): Promise<boolean> {
+    return this.#byJob('reportProgress', 'report-progress', id, (queue) => [
+      String(Date.now()),
+      workerId,
+      id,
+      toBuffer(progress),
+      queue,
+      String(this.options.eventsMaxLen),
+    ]).then((reply) => reply === 1);
+  }
+
+  async recoverExpiredLeases(now: number): Promise<number> {
+    const queues = await this.#queues();
+    if (queues.length === 0) return 0;
+    const keys = [storeBase(this.#prefix), ...queues.map((queue) => queueBase(this.#prefix, queue))];
+    return (await this.#call('recoverExpiredLeases', () =>
+      this.#run('recover-leases', keys, [String(now), String(this.options.eventsMaxLen), ...queues]),
+    )) as number;
+  }
+
+  async cancel(id: string): Promise<'cancelled' | 'requested' | 'finished' | 'not-found'> {
+    const reply = await this.#byJob('cancel', 'cancel-job', id, (queue) => [
+      String(Date.now()),
+      id,
+      queue,
+      String(this.options.eventsMaxLen),
+    ]);
+    return reply === undefined
+      ? 'not-found'
+      : (reply as 'cancelled' | 'requested' | 'finished' | 'not-found');
+  }
+
+  cancelled(workerId: string, id: string): Promise<boolean> {
+    return this.#byJob('cancelled', 'mark-cancelled', id, (queue) => [
+      String(Date.now()),
+      workerId,
+      id,
+      queue,
+      String(this.options.eventsMaxLen),
+    ]).then((reply) => reply === 1);
+  }
+
+  retry(id: string): Promise<boolean> {
+    return this.#byJob('retry', 'retry-job', id, (queue) => [
+      String(Date.now()),
+      id,
+      queue,
+      String(this.options.eventsMaxLen),
+    ]).then((reply) => reply === 1);
+  }
+
+  async get(id: string): Promise<JobRecord | undefined> {
+    const queue = await this.#call('get', () => this.#client.hget(jobQueueKey(this.#prefix), id));
+    if (queue === null) return undefined;
+    const hash = await this.#call('get', () => this.#client.hgetallBuffer(jobKey(this.#prefix, queue, id)));
+    return decodeJob(new Map(Object.entries(hash)));
+  }
+
+  async list(queue: string, state: JobState, limit: number, offset = 0): Promise<JobRecord[]> {
+    if (limit <= 0) return [];
+    const ids = await this.#call('list', () =>
+      this.#client.zrange(stateKey(this.#prefix, queue, state), offset, String(offset + limit - 1)),
+    );
+    return this.#readJobs(
+      'list',
+      ids.map((id) => [queue, id]),
+    );
+  }
+
+  async children(parentId: string): Promise<JobRecord[]> {
+    const ids = await this.#call('children', () =>
+      this.#client.zrange(childrenKey(this.#prefix, parentId), 0, '-1'),
+    );
+    if (ids.length === 0) return [];
+    const queues = await this.#call('children', () => this.#client.hmget(jobQueueKey(this.#prefix), ...ids));
+    const located: [string, string][] = [];
+    ids.forEach((id, i) => {
+      const queue = queues[i];
+      if (queue !== null && queue !== undefined) located.push([queue, id]);
+    });
+    return this.#readJobs('children', located);
+  }
+
+  async purgeExpired(now: number): Promise<number> {
+    const queues = await this.#queues();
+    if (queues.length === 0) return 0;
+    const keys = [storeBase(this.#prefix), ...queues.map((queue) => queueBase(this.#prefix, queue))];
+    return (await this.#call('purgeExpired', () =>
+      this.#run('purge-expired', keys, [String(now), ...queues]),
+    )) as number;
+  }
+
+  async claimTick(scheduleId: string, tickAt: number, schedulerId: string): Promise<boolean> {
+    // One SET NX is already atomic: the first caller creates the key, every later one finds it.
+    const reply = await this.#call('claimTick', () =>
+      this.#client.set(
+        tickKey(this.#prefix, scheduleId, tickAt),
+        schedulerId,
+        'PX',
+        this.options.tickRetention,
+        'NX',
+      ),
+    );
+    return reply === 'OK';
+  }
+
+  async heartbeat(workerId: string, queue: string, info: Readonly<Record<string, unknown>>): Promise<void> {
+    const json = JSON.stringify(info);
+    await this.#call('heartbeat', () =>
+      this.#run(
+        'record-heartbeat',
+        [storeBase(this.#prefix)],
+        [String(Date.now()), workerId, queue, json, String(this.options.eventsMaxLen)],
+      ),
+    );
+  }
+
+  events(signal: AbortSignal): AsyncIterable<BrokerEvent> {
+    // The starting point is read now, on the main connection, so that any change this process makes
+    // after events() returns is ordered after it (one connection answers in order).
+    const start = this.#call('events', () =>
+      this.#client.xrevrange(eventsKey(this.#prefix), '+', '-', 'COUNT', 1),
+    ).then((entries) => entries[0]?.[0] ?? '0-0');
+    start.catch(() => {});
+    return this.#readEvents(start, signal);
+  }
+
+  async *#readEvents(start: Promise<string>, signal: AbortSignal): AsyncGenerator<BrokerEvent> {
+    if (signal.aborted || this.#closing.signal.aborted) return;
+    // Redis was unreachable when events() was called: start from whatever is last once it is back.
+    let last = await start.catch(() => undefined);
+    // A connection of its own, since XREAD BLOCK holds it. It queues while Redis is away and re-sends
+    // the (read-only) XREAD after a reconnect, so the reader resumes where it stopped.
+    const reader = this.#client.duplicate({
+      lazyConnect: false,
+      enableOfflineQueue: true,
+      maxRetriesPerRequest: null,
+      autoResendUnfulfilledCommands: true,
+    });
+    reader.on('error', () => {});
+    this.#readers.add(reader);
+    const stop = AbortSignal.any([signal, this.#closing.signal]);
+    using _listener = addAbortListener(stop, () => reader.disconnect());
+    try {
+      if (last === undefined) {
+        try {
+          const entries = await reader.xrevrange(eventsKey(this.#prefix), '+', '-', 'COUNT', 1);
+          last = entries[0]?.[0] ?? '0-0';
+        } catch (error) {
+          if (stop.aborted) return;
+          throw this.#translate(error, 'events');
+        }
+      }
+      while (!stop.aborted) {
+        let reply: [string, [string, string[]][]][] | null;
+        try {
+          reply = (await reader.xread(
+            'COUNT',
+            EVENTS_BATCH,
+            'BLOCK',
+            0,
+            'STREAMS',
+            eventsKey(this.#prefix),
+            last,
+          )) as [string, [string, string[]][]][] | null;
+        } catch (error) {
+          if (stop.aborted) return;
+          throw this.#translate(error, 'events');
+        }
+        for (const [, entries] of reply ?? []) {
+          for (const [id, fields] of entries) {
+            last = id;
+            yield decodeEvent(fields);
+          }
+        }
+      }
+    } finally {
+      this.#readers.delete(reader);
+      reader.disconnect();
+    }
+  }
+
+  async stats(queue: string): Promise<QueueStats> {
+    const now = Date.now();
+    const pipeline = this.#client.pipeline();
+    for (const state of JOB_STATES) pipeline.zcard(stateKey(this.#prefix, queue, state));
+    pipeline.zrangebyscore(finishedKey(this.#prefix, queue), `(${now - STATS_WINDOW_MS}`, '+inf');
+    const replies = await this.#call('stats', () => pipeline.exec());
+    if (replies === null) throw this.#translate(new Error('Connection is closed.'), 'stats');
+    const values = replies.map(([error, value]) => {
+      if (error) throw this.#translate(error, 'stats');
+      return value;
+    });
+    const counts = Object.fromEntries(JOB_STATES.map((state, i) => [state, Number(values[i])])) as Record<
+      JobState,
+      number
+    >;
+    const latencies = (values[JOB_STATES.length] as string[])
+      .map((member) => Number(member.slice(0, member.indexOf('|'))))
+      .sort((a, b) => a - b);
+    return {
+      queue,
+      counts,
+      finishedLastMinute: latencies.length,
+      latencyP50Ms: percentile(latencies, 0.5),
+      latencyP99Ms: percentile(latencies, 0.99),
+    };
+  }
+
+  async waitUntilFinished(id: string, signal: AbortSignal): Promise<JobRecord> {
+    if (signal.aborted) throw abortErrorFrom(signal);
+    this.#checkOpen('waitUntilFinished');
+    const stop = AbortSignal.any([signal, this.#closing.signal]);
+    let woken = false;
+    let wake: (() => void) | undefined;
+    const onFinished = (): void => {
+      woken = true;
+      wake?.();
+    };
+    let set = this.#waiters.get(id);
+    if (set === undefined) this.#waiters.set(id, (set = new Set()));
+    set.add(onFinished);
+    try {
+      // Subscribe first, then read: a finish after the read publishes to a channel already heard.
+      await this.#subscribe(stop);
+      for (;;) {
+        woken = false;
+        let job: JobRecord | undefined;
+        try {
+          job = await this.get(id);
+        } catch (error) {
+          if (
+            !(error instanceof SkeinError && error.code === 'SKEIN_TASKS_BROKER_UNAVAILABLE') ||
+            stop.aborted
+          )
+            throw error;
+          await sleep(UNAVAILABLE_RETRY_MS, undefined, { signal: stop }).catch(() => {});
+          woken = true;
+        }
+        if (stop.aborted) break;
+        if (!woken && job === undefined) {
+          throw new SkeinError(
+            'SKEIN_TASKS_JOB_NOT_FOUND',
+            `No job ${JSON.stringify(id)} in ${this.#where} under prefix '${this.#prefix}': it was never enqueued there or was purged after its resultTtlMs; wait on a job before its result expires`,
+          );
+        }
+        if (job !== undefined && FINISHED_STATES.has(job.state)) return job;
+        if (woken) continue;
+        await new Promise<void>((resolve) => {
+          if (woken || stop.aborted) return resolve();
+          const listener = addAbortListener(stop, () => resolve());
+          wake = () => {
+            listener[Symbol.dispose]();
+            resolve();
+          };
+        });
+        wake = undefined;
+        if (stop.aborted) break;
+      }
+      if (signal.aborted) throw abortErrorFrom(signal);
+      throw this.#closedError('waitUntilFinished');
+    } finally {
+      set.delete(onFinished);
+      if (set.size === 0 && this.#waiters.get(id) === set) this.#waiters.delete(id);
+    }
+  }
+
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      this.#closing.abort();
+      for (const reader of this.#readers) reader.disconnect();
+      this.#subscriber?.disconnect();
+      if (!this.#ownsClient) return;
+      if (this.#client.status === 'ready') {
+        await this.#client.quit().catch(() => this.#client.disconnect());
+      } else {
+        this.#client.disconnect();
+      }
+    })();
+    return this.#closed;
+  }
+
+  /** Ensures the pub/sub connection listens on the finished channel. */
+  #subscribe(stop: AbortSignal): Promise<void> {
+    if (this.#subscribed === undefined) {
+      const subscriber = this.#client.duplicate({
+        lazyConnect: false,
+        enableOfflineQueue: true,
+        maxRetriesPerRequest: null,
+        autoResendUnfulfilledCommands: true,
+      });
+      subscriber.on('error', () => {});
+      subscriber.on('message', (_channel: string, id: string) => {
+        for (const wake of this.#waiters.get(id) ?? []) wake();
+      });
+      // A publish made while the subscriber was away is lost: after each reconnect every waiter reads
+      // its job again.
+      subscriber.on('ready', () => {
+        for (const set of this.#waiters.values()) for (const wake of set) wake();
+      });
+      this.#subscriber = subscriber;
+      this.#subscribed = subscriber.subscribe(finishedChannel(this.#prefix)).then(() => {});
+      this.#subscribed.catch(() => {});
+    }
+    const subscribed = this.#subscribed;
+    return new Promise<void>((resolve, reject) => {
+      const listener = addAbortListener(stop, () => resolve());
+      subscribed.then(
+        () => {
+          listener[Symbol.dispose]();
+          resolve();
+        },
+        (error: unknown) => {
+          listener[Symbol.dispose]();
+          reject(this.#translate(error, 'waitUntilFinished'));
+        },
+      );
+    });
+  }
+
+  /** Runs a script against the queue of job `id`; undefined when the job is unknown. */
+  async #byJob(
+    what: string,
+    script: Parameters<RunScript>[0],
+    id: string,
+    args: (queue: string) => (string | Buffer)[],
+  ): Promise<unknown> {
+    // The queue of a job never changes, so reading it before the script is no read-modify-write: the
+    // script itself checks that the job still exists in that queue.
+    const queue = await this.#call(what, () => this.#client.hget(jobQueueKey(this.#prefix), id));
+    if (queue === null) return undefined;
+    return this.#call(what, () =>
+      this.#run(script, [queueBase(this.#prefix, queue), storeBase(this.#prefix)], args(queue)),
+    );
+  }
+
+  async #queuesOf(ids: readonly string[]): Promise<Map<string, string[]>> {
+    const queues = await this.#call('extendLeases', () =>
+      this.#client.hmget(jobQueueKey(this.#prefix), ...ids),
+    );
+    const byQueue = new Map<string, string[]>();
+    ids.forEach((id, i) => {
+      const queue = queues[i];
+      if (queue === null || queue === undefined) return;
+      const list = byQueue.get(queue);
+      if (list === undefined) byQueue.set(queue, [id]);
+      else list.push(id);
+    });
+    return byQueue;
+  }
+
+  #queues(): Promise<string[]> {
+    return this.#call('queues', () => this.#client.smembers(queuesKey(this.#prefix)));
+  }
+
+  async #readJobs(what: string, located: readonly (readonly [string, string])[]): Promise<JobRecord[]> {
+    if (located.length === 0) return [];
+    const pipeline = this.#client.pipeline();
+    for (const [queue, id] of located) pipeline.hgetallBuffer(jobKey(this.#prefix, queue, id));
+    const replies = await this.#call(what, () => pipeline.exec());
+    if (replies === null) throw this.#translate(new Error('Connection is closed.'), what);
+    const jobs: JobRecord[] = [];
+    for (const [error, hash] of replies) {
+      if (error) throw this.#translate(error, what);
+      const job = decodeJob(new Map(Object.entries(hash as Record<string, Buffer>)));
+      if (job !== undefined) jobs.push(job);
+    }
+    return jobs;
+  }
+
+  #checkOpen(what: string): void {
+    if (this.#closing.signal.aborted) throw this.#closedError(what);
+  }
+
+  #closedError(what: string): SkeinError {
+    return new SkeinError(
+      'SKEIN_TASKS_BROKER_UNAVAILABLE',
+      `${what}: the RedisBroker is closed; create a new broker to go on`,
+    );
+  }
+
+  /** Connects an own client on first use; then runs `operation`, turning Redis errors into Skein codes. */
+  async #call<T>(what: string, operation: () => Promise<T>): Promise<T> {
+    this.#checkOpen(what);
+    try {
+      if (this.#client.status === 'wait') this.#connecting ??= this.#client.connect();
+      if (this.#connecting !== undefined && this.#client.status === 'connecting') await this.#connecting;
+      return await operation();
+    } catch (error) {
+      throw this.#translate(error, what);
+    }
+  }
+
+  #translate(error: unknown, what: string): Error {
+    if (error instanceof SkeinError) return error;
+    if (this.#closing.signal.aborted) return this.#closedError(what);
+    const message = error instanceof Error ? error.message : String(error);
+    const name = error instanceof Error ? error.name : '';
+    if (
+      name === 'MaxRetriesPerRequestError' ||
+      CONNECTION_MESSAGE.test(message) ||
+      TRANSIENT_REPLY.test(message)
+    ) {
+      return new SkeinError(
+        'SKEIN_TASKS_BROKER_UNAVAILABLE',
+        `${what}: ${this.#where} is unavailable (${message}); retry after a backoff, the client reconnects by itself`,
+        { cause: error },
+      );
+    }
+    return new SkeinError(
+      'SKEIN_INTERNAL',
+      `${what}: Redis rejected a broker command (${message}); this is a bug in Skein, please report it`,
+      { cause: error },
+    );
+  }
+}
+
+/** Nearest-rank percentile of an ascending list, or null when empty. */
+function percentile(sorted: readonly number[], p: number): number | null {
+  if (sorted.length === 0) return null;
+  return sorted[Math.max(0, Math.ceil(p * sorted.length) - 1)]!;
+}
+
+/** The URL without its password, for messages. */
+function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== '') parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return url;
+  }
+}

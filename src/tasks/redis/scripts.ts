@@ -1,0 +1,69 @@
+// The broker's Lua scripts: each lua/<verb-noun>.lua file, behind the shared helpers of
+// lua/include/job-state.lua, defined on an ioredis client with defineCommand (EVALSHA, falling back to
+// EVAL once after a SCRIPT FLUSH or a restart). Every state change of the broker is one of these.
+
+import { readFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
+
+export const SCRIPT_NAMES = [
+  'enqueue-jobs',
+  'claim-jobs',
+  'extend-leases',
+  'complete-job',
+  'fail-job',
+  'release-job',
+  'report-progress',
+  'recover-leases',
+  'cancel-job',
+  'mark-cancelled',
+  'retry-job',
+  'purge-expired',
+  'record-heartbeat',
+] as const;
+
+export type ScriptName = (typeof SCRIPT_NAMES)[number];
+
+type Argument = string | number | Buffer;
+
+/** Calls a script by name with its keys and arguments; `buffers` asks for Buffer replies. */
+export type RunScript = (
+  name: ScriptName,
+  keys: readonly string[],
+  args: readonly Argument[],
+  buffers?: boolean,
+) => Promise<unknown>;
+
+const LUA_DIR = new URL('./lua/', import.meta.url);
+
+let sources: ReadonlyMap<ScriptName, string> | undefined;
+
+function scriptSources(): ReadonlyMap<ScriptName, string> {
+  if (sources === undefined) {
+    const helpers = readFileSync(new URL('include/job-state.lua', LUA_DIR), 'utf8');
+    sources = new Map(
+      SCRIPT_NAMES.map((name) => [
+        name,
+        `${helpers}\n${readFileSync(new URL(`${name}.lua`, LUA_DIR), 'utf8')}`,
+      ]),
+    );
+  }
+  return sources;
+}
+
+/** The command name a script gets on the client: `skein` + the file name in camel case. */
+function commandName(name: ScriptName): string {
+  return `skein${name.replace(/(^|-)([a-z])/g, (_, __, letter: string) => letter.toUpperCase())}`;
+}
+
+/** Defines every script on `client` (idempotent) and returns a caller for them. */
+export function defineScripts(client: Redis): RunScript {
+  const commands = client as unknown as Record<string, (...args: Argument[]) => Promise<unknown>>;
+  for (const [name, lua] of scriptSources()) {
+    if (typeof commands[commandName(name)] !== 'function') client.defineCommand(commandName(name), { lua });
+  }
+  return (name, keys, args, buffers = false) => {
+    const command = commands[`${commandName(name)}${buffers ? 'Buffer' : ''}`];
+    if (command === undefined) throw new Error(`script ${name} is not defined on the client`);
+    return command.call(client, keys.length, ...keys, ...args);
+  };
+}

@@ -1,0 +1,399 @@
+// The Redis broker on a real Redis, beyond the shared conformance suite: several connections claiming
+// at once (nothing claimed twice), claimTick races, claim filtering, options, a Redis of our own killed
+// with SIGKILL and restarted (calls fail fast with SKEIN_TASKS_BROKER_UNAVAILABLE, then recover;
+// events and waits ride the outage out), and no key left behind.
+
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
+import { SkeinError } from '../../src/errors.ts';
+import type { BrokerEvent, JobRecord } from '../../src/tasks/broker.ts';
+import { REDIS_BROKER_DEFAULTS, resolveRedisBrokerOptions } from '../../src/tasks/redis/options.ts';
+import { RedisBroker } from '../../src/tasks/redis/redis-broker.ts';
+import {
+  deleteStore,
+  freePort,
+  newJob,
+  REDIS_MISSING,
+  REDIS_URL,
+  randomPrefix,
+  redisAvailable,
+  ScratchRedis,
+  storeKeys,
+  until,
+} from './redis-helpers.ts';
+
+const UP = await redisAvailable();
+const skip = UP ? false : REDIS_MISSING;
+const TASK = 'file:///tasks.ts#noop';
+const OTHER = 'file:///tasks.ts#other';
+const SOON_MS = 10_000;
+
+function codeOf(error: unknown): unknown {
+  return error instanceof SkeinError ? error.code : undefined;
+}
+
+/** A fresh broker on a fresh prefix; after the test, closes it and deletes (and checks) its keys. */
+function fixture(
+  t: { after(fn: () => Promise<void>): void },
+  count = 1,
+): { prefix: string; brokers: RedisBroker[] } {
+  const prefix = randomPrefix();
+  const brokers = Array.from({ length: count }, () => new RedisBroker({ url: REDIS_URL, prefix }));
+  t.after(async () => {
+    await Promise.all(brokers.map((broker) => broker.close()));
+    await deleteStore(prefix);
+  });
+  return { prefix, brokers };
+}
+
+describe('RedisBroker options', () => {
+  test('REDIS_BROKER_DEFAULTS is frozen and the resolved options carry it', () => {
+    assert.ok(Object.isFrozen(REDIS_BROKER_DEFAULTS));
+    const resolved = resolveRedisBrokerOptions();
+    assert.ok(Object.isFrozen(resolved));
+    assert.deepEqual(resolved, { ...REDIS_BROKER_DEFAULTS, client: undefined });
+  });
+
+  test('rejects a bad url, prefix or eventsMaxLen with SKEIN_TASKS_INVALID_OPTION naming the option', () => {
+    for (const [options, name] of [
+      [{ url: 'http://x' }, /url/],
+      [{ prefix: 'a b' }, /prefix/],
+      [{ prefix: '' }, /prefix/],
+      [{ eventsMaxLen: 0 }, /eventsMaxLen/],
+      [{ claimScanLimit: 1.5 }, /claimScanLimit/],
+      [{ client: {} as Redis }, /client/],
+    ] as const) {
+      assert.throws(
+        () => new RedisBroker(options),
+        (error: unknown) =>
+          codeOf(error) === 'SKEIN_TASKS_INVALID_OPTION' && name.test((error as Error).message),
+      );
+    }
+  });
+});
+
+describe('RedisBroker on the machine Redis', { skip }, () => {
+  test('keeps payload, result and progress bytes exactly (0x00 and 0xff included)', async (t) => {
+    const {
+      brokers: [broker],
+    } = fixture(t);
+    const payload = new Uint8Array([0, 255, 10, 13, 0, 128]);
+    const job = newJob({ payload, canvas: new Uint8Array([]) });
+    assert.deepEqual(await broker!.enqueue([job]), [{ id: job.id, created: true }]);
+    const [claimed] = await broker!.claim({
+      queue: 'default',
+      workerId: 'w',
+      max: 1,
+      leaseMs: 30_000,
+      tasks: [TASK],
+    });
+    assert.deepEqual(claimed?.payload, payload);
+    assert.deepEqual(claimed?.canvas, new Uint8Array([]));
+    assert.equal(await broker!.reportProgress('w', job.id, new Uint8Array([255, 0])), true);
+    assert.equal(await broker!.complete('w', job.id, new Uint8Array([0, 0, 7])), true);
+    const done = await broker!.get(job.id);
+    assert.equal(done?.state, 'succeeded');
+    assert.deepEqual(done?.result, new Uint8Array([0, 0, 7]));
+    assert.deepEqual(done?.progress, new Uint8Array([255, 0]));
+    assert.equal(done?.workerId, null);
+    assert.equal(done?.expiresAt, (done?.finishedAt ?? 0) + job.resultTtlMs);
+  });
+
+  test('five connections claiming at once hand out each of 300 jobs exactly once', async (t) => {
+    const { brokers } = fixture(t, 5);
+    const jobs = Array.from({ length: 300 }, () => newJob());
+    await brokers[0]!.enqueue(jobs);
+    const claimedBy = new Map<string, number>();
+    await Promise.all(
+      brokers.map(async (broker, index) => {
+        for (;;) {
+          const batch = await broker.claim({
+            queue: 'default',
+            workerId: `w${index}`,
+            max: 7,
+            leaseMs: 30_000,
+            tasks: [TASK],
+          });
+          if (batch.length === 0) return;
+          for (const job of batch) {
+            assert.equal(claimedBy.has(job.id), false, `${job.id} claimed twice`);
+            claimedBy.set(job.id, index);
+            assert.equal(await broker.complete(`w${index}`, job.id, new Uint8Array()), true);
+          }
+        }
+      }),
+    );
+    assert.deepEqual([...claimedBy.keys()].sort(), jobs.map((job) => job.id).sort());
+    const stats = await brokers[0]!.stats('default');
+    assert.equal(stats.counts.succeeded, 300);
+    assert.equal(stats.counts.running + stats.counts.queued, 0);
+    assert.equal(stats.finishedLastMinute, 300);
+    assert.ok(
+      stats.latencyP50Ms !== null && stats.latencyP99Ms !== null && stats.latencyP50Ms <= stats.latencyP99Ms,
+    );
+  });
+
+  test('claimTick: of 40 concurrent callers on 4 connections exactly one wins each tick', async (t) => {
+    const { brokers } = fixture(t, 4);
+    for (const tick of [1_000, 2_000, 3_000]) {
+      const results = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => brokers[i % 4]!.claimTick('nightly', tick, `s${i}`)),
+      );
+      assert.equal(results.filter(Boolean).length, 1, `tick ${tick}`);
+    }
+  });
+
+  test('claim skips jobs of other tasks, capped tasks and rate-limited groups without removing them', async (t) => {
+    const {
+      brokers: [broker],
+    } = fixture(t);
+    const other = newJob({ task: OTHER });
+    const a1 = newJob();
+    const a2 = newJob();
+    const grouped = newJob({ task: 'file:///tasks.ts#third', group: 'mail' });
+    const grouped2 = newJob({ task: 'file:///tasks.ts#fourth', group: 'mail' });
+    await broker!.enqueue([other, a1, a2, grouped, grouped2]);
+    const request = {
+      queue: 'default',
+      workerId: 'w',
+      leaseMs: 30_000,
+      max: 10,
+      tasks: [TASK, 'file:///tasks.ts#third', 'file:///tasks.ts#fourth'],
+      concurrency: { [TASK]: 1 },
+      rateLimits: { 'group:mail': { limit: 1, intervalMs: 60_000 } },
+    };
+    const first = await broker!.claim(request);
+    assert.deepEqual(
+      first.map((job) => job.id),
+      [a1.id, grouped.id],
+    );
+    assert.deepEqual(await broker!.claim(request), [], 'cap of 1 and group limit of 1 per minute reached');
+    assert.equal(await broker!.complete('w', a1.id, new Uint8Array()), true);
+    assert.deepEqual(
+      (await broker!.claim(request)).map((job) => job.id),
+      [a2.id],
+    );
+    assert.equal((await broker!.get(other.id))?.state, 'queued');
+    assert.equal((await broker!.get(grouped2.id))?.state, 'queued');
+  });
+
+  test('claims by priority, then runAt, then id', async (t) => {
+    const {
+      brokers: [broker],
+    } = fixture(t);
+    const late = newJob({ priority: 5, runAt: 1 });
+    const urgent = newJob({ priority: -1, runAt: 3 });
+    const early = newJob({ priority: 5, runAt: 0 });
+    const sameA = newJob({ priority: 5, runAt: 1 });
+    await broker!.enqueue([late, urgent, early, sameA]);
+    const claimed = await broker!.claim({
+      queue: 'default',
+      workerId: 'w',
+      max: 10,
+      leaseMs: 1000,
+      tasks: [TASK],
+    });
+    assert.deepEqual(
+      claimed.map((job) => job.id),
+      [urgent.id, early.id, late.id, sameA.id],
+    );
+  });
+
+  test('an idempotency key returns the first job, in the store and within one batch', async (t) => {
+    const {
+      brokers: [broker],
+    } = fixture(t);
+    const first = newJob({ idempotencyKey: 'k' });
+    const second = newJob({ idempotencyKey: 'k' });
+    const third = newJob({ idempotencyKey: 'k2' });
+    const fourth = newJob({ idempotencyKey: 'k2' });
+    assert.deepEqual(await broker!.enqueue([first]), [{ id: first.id, created: true }]);
+    assert.deepEqual(await broker!.enqueue([second, third, fourth, first]), [
+      { id: first.id, created: false },
+      { id: third.id, created: true },
+      { id: third.id, created: false },
+      { id: first.id, created: false },
+    ]);
+    assert.equal(await broker!.get(second.id), undefined);
+  });
+
+  test('a lost lease: recovery requeues the job and the old holder can no longer complete it', async (t) => {
+    const {
+      brokers: [broker],
+    } = fixture(t);
+    const job = newJob({ maxAttempts: 2 });
+    await broker!.enqueue([job]);
+    await broker!.claim({ queue: 'default', workerId: 'old', max: 1, leaseMs: 1, tasks: [TASK] });
+    assert.equal(await broker!.recoverExpiredLeases(Date.now() + 60_000), 1);
+    assert.equal((await broker!.get(job.id))?.state, 'queued');
+    assert.equal(await broker!.complete('old', job.id, new Uint8Array()), false);
+    await broker!.claim({ queue: 'default', workerId: 'new', max: 1, leaseMs: 1, tasks: [TASK] });
+    assert.deepEqual(await broker!.extendLeases('old', [job.id], 1000), []);
+    assert.equal(await broker!.recoverExpiredLeases(Date.now() + 60_000), 1);
+    const dead = await broker!.get(job.id);
+    assert.equal(dead?.state, 'dead');
+    assert.equal(dead?.attempt, 2);
+    assert.equal(dead?.error?.name, 'LeaseExpiredError');
+    assert.equal(dead?.expiresAt, null);
+    assert.equal(await broker!.retry(job.id), true);
+    assert.equal((await broker!.get(job.id))?.attempt, 0);
+  });
+
+  test('events() delivers changes in order across connections and ends on abort', async (t) => {
+    const { brokers } = fixture(t, 2);
+    const controller = new AbortController();
+    const iterator = brokers[0]!.events(controller.signal)[Symbol.asyncIterator]();
+    const job = newJob();
+    // Through the same broker: its calls after events() are ordered after the stream's starting point.
+    await brokers[0]!.enqueue([job]);
+    await brokers[1]!.claim({ queue: 'default', workerId: 'w', max: 1, leaseMs: 10_000, tasks: [TASK] });
+    await brokers[1]!.complete('w', job.id, new Uint8Array());
+    await brokers[1]!.heartbeat('w', 'default', { pid: 1 });
+    const seen: BrokerEvent[] = [];
+    for (let i = 0; i < 4; i++) {
+      const next = await iterator.next();
+      assert.equal(next.done, false);
+      seen.push(next.value as BrokerEvent);
+    }
+    assert.deepEqual(
+      seen.map((event) => [event.type, event.jobId, event.workerId]),
+      [
+        ['enqueued', job.id, null],
+        ['started', job.id, 'w'],
+        ['succeeded', job.id, 'w'],
+        ['worker-heartbeat', null, 'w'],
+      ],
+    );
+    const pending = iterator.next();
+    controller.abort();
+    assert.deepEqual(await pending, { done: true, value: undefined });
+  });
+
+  test('waitUntilFinished wakes on a finish made through another connection; unknown ids and aborts reject', async (t) => {
+    const { brokers } = fixture(t, 2);
+    const job = newJob();
+    await brokers[0]!.enqueue([job]);
+    const waiting = brokers[0]!.waitUntilFinished(job.id, AbortSignal.timeout(SOON_MS));
+    await brokers[1]!.claim({ queue: 'default', workerId: 'w', max: 1, leaseMs: 10_000, tasks: [TASK] });
+    await brokers[1]!.fail(
+      'w',
+      job.id,
+      { name: 'Error', message: 'boom', stack: undefined, code: 'E_X' },
+      {
+        final: true,
+      },
+    );
+    const finished: JobRecord = await waiting;
+    assert.equal(finished.state, 'dead');
+    assert.deepEqual(finished.error, { name: 'Error', message: 'boom', stack: undefined, code: 'E_X' });
+    await assert.rejects(brokers[0]!.waitUntilFinished('nope', AbortSignal.timeout(SOON_MS)), (error) => {
+      return codeOf(error) === 'SKEIN_TASKS_JOB_NOT_FOUND';
+    });
+    const other = newJob();
+    await brokers[0]!.enqueue([other]);
+    const controller = new AbortController();
+    const aborted = brokers[0]!.waitUntilFinished(other.id, controller.signal);
+    controller.abort();
+    await assert.rejects(aborted, (error) => codeOf(error) === 'SKEIN_ABORTED');
+  });
+
+  test('purgeExpired leaves no key of the purged jobs, and close() leaves no connection behind', async (t) => {
+    const prefix = randomPrefix();
+    const broker = new RedisBroker({ url: REDIS_URL, prefix });
+    t.after(() => deleteStore(prefix));
+    const parent = newJob({ resultTtlMs: 1, idempotencyKey: 'p' });
+    const child = newJob({ parentId: parent.id, resultTtlMs: 1 });
+    await broker.enqueue([parent, child]);
+    assert.deepEqual(
+      (await broker.children(parent.id)).map((job) => job.id),
+      [child.id],
+    );
+    assert.equal(await broker.cancel(parent.id), 'cancelled');
+    assert.equal(await broker.cancel(child.id), 'cancelled');
+    assert.equal(await broker.cancel(child.id), 'finished');
+    assert.equal(await broker.purgeExpired(Date.now() + 60_000), 2);
+    assert.equal(await broker.cancel(child.id), 'not-found');
+    const inspector = new Redis(REDIS_URL);
+    t.after(() => inspector.quit().then(() => {}));
+    const left = (await storeKeys(inspector, prefix)).sort();
+    // Only store-wide bookkeeping stays: the queue list, the enqueue sequence and the event stream.
+    assert.deepEqual(left, [`${prefix}:events`, `${prefix}:queues`, `${prefix}:seq`].sort());
+    await broker.close();
+    await broker.close();
+    await assert.rejects(
+      broker.get(parent.id),
+      (error) => codeOf(error) === 'SKEIN_TASKS_BROKER_UNAVAILABLE',
+    );
+  });
+});
+
+describe('RedisBroker when Redis goes away and comes back', { skip }, () => {
+  const scratch: ScratchRedis[] = [];
+  after(() => Promise.all(scratch.map((server) => server.dispose())));
+
+  test('calls reject with SKEIN_TASKS_BROKER_UNAVAILABLE while Redis is down, then work again; events and waits resume', async (t) => {
+    const server = new ScratchRedis(await freePort());
+    scratch.push(server);
+    await server.start();
+    const broker = new RedisBroker({ url: server.url, prefix: 'reconnect' });
+    t.after(() => broker.close());
+    const controller = new AbortController();
+    t.after(() => controller.abort());
+    const events = broker.events(controller.signal)[Symbol.asyncIterator]();
+    const before = newJob();
+    await broker.enqueue([before]);
+    assert.equal(((await events.next()).value as BrokerEvent).jobId, before.id);
+    // Settled into a value at once: the waiter may reject before the test gets to look at it.
+    const waiting = broker.waitUntilFinished(before.id, AbortSignal.timeout(4 * SOON_MS)).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+
+    await server.kill();
+    await assert.rejects(broker.enqueue([newJob()]), (error) => {
+      assert.equal(codeOf(error), 'SKEIN_TASKS_BROKER_UNAVAILABLE');
+      assert.match((error as Error).message, /unavailable.*retry/);
+      return true;
+    });
+
+    // No persistence: the restarted server is empty, as after a crash without appendonly.
+    await server.start();
+    const after = newJob();
+    await until(
+      async () => {
+        try {
+          await broker.enqueue([after]);
+          return true;
+        } catch (error) {
+          assert.equal(codeOf(error), 'SKEIN_TASKS_BROKER_UNAVAILABLE');
+          return false;
+        }
+      },
+      SOON_MS,
+      'enqueue after the restart',
+    );
+    const event = await events.next();
+    assert.equal(event.done, false);
+    assert.deepEqual(
+      [(event.value as BrokerEvent).type, (event.value as BrokerEvent).jobId],
+      ['enqueued', after.id],
+    );
+
+    // The job the waiter waits on was lost with the unpersisted server: the waiter reads again after the
+    // reconnect and learns so, instead of hanging.
+    assert.equal(codeOf(await waiting), 'SKEIN_TASKS_JOB_NOT_FOUND');
+    controller.abort();
+  });
+
+  test('a broker created while Redis is down rejects its first call with SKEIN_TASKS_BROKER_UNAVAILABLE', async (t) => {
+    const port = await freePort();
+    const broker = new RedisBroker({ url: `redis://127.0.0.1:${port}`, prefix: 'down' });
+    t.after(() => broker.close());
+    await assert.rejects(
+      broker.stats('default'),
+      (error) => codeOf(error) === 'SKEIN_TASKS_BROKER_UNAVAILABLE',
+    );
+    await assert.rejects(broker.get('x'), (error) => codeOf(error) === 'SKEIN_TASKS_BROKER_UNAVAILABLE');
+  });
+});
