@@ -48,6 +48,8 @@ const STATS_WINDOW_MS = 60_000;
 const UNAVAILABLE_RETRY_MS = 200;
 /** Entries one XREAD returns at most. */
 const EVENTS_BATCH = 100;
+/** Job → queue entries remembered (a job's queue never changes): saves a round trip per call by id. */
+const QUEUE_CACHE_SIZE = 50_000;
 
 /** Reply errors that mean "not now" rather than "wrong": the server is loading, read-only, full … */
 const TRANSIENT_REPLY = /^(LOADING|READONLY|MASTERDOWN|OOM|BUSY|CLUSTERDOWN|TRYAGAIN|NOREPLICAS)\b/;
@@ -79,6 +81,8 @@ export class RedisBroker implements Broker {
   #subscribed: Promise<void> | undefined;
   readonly #waiters = new Map<string, Set<() => void>>();
   readonly #readers = new Set<Redis>();
+  /** Queue of recently enqueued, claimed or read jobs, oldest first (Map order) for eviction. */
+  readonly #queueOf = new Map<string, string>();
 
   constructor(options: RedisBrokerOptions = {}) {
     this.options = resolveRedisBrokerOptions(options);
@@ -122,6 +126,9 @@ export class RedisBroker implements Broker {
     )[];
     const out: Enqueued[] = [];
     for (let i = 0; i < reply.length; i += 2) out.push({ id: String(reply[i]), created: reply[i + 1] === 1 });
+    out.forEach((entry, i) => {
+      if (entry.created) this.#remember(entry.id, jobs[i]!.queue);
+    });
     return out;
   }
 
@@ -146,7 +153,9 @@ export class RedisBroker implements Broker {
     ];
     const keys = [queueBase(this.#prefix, request.queue), storeBase(this.#prefix)];
     const reply = (await this.#call('claim', () => this.#run('claim-jobs', keys, args, true))) as Buffer[][];
-    return reply.flatMap((pairs) => decodeJob(pairsToMap(pairs)) ?? []);
+    const jobs = reply.flatMap((pairs) => decodeJob(pairsToMap(pairs)) ?? []);
+    for (const job of jobs) this.#remember(job.id, job.queue);
+    return jobs;
   }
 
   async extendLeases(workerId: string, ids: readonly string[], leaseMs: number): Promise<string[]> {
@@ -252,8 +261,8 @@ export class RedisBroker implements Broker {
   }
 
   async get(id: string): Promise<JobRecord | undefined> {
-    const queue = await this.#call('get', () => this.#client.hget(jobQueueKey(this.#prefix), id));
-    if (queue === null) return undefined;
+    const queue = await this.#queueOfJob('get', id);
+    if (queue === undefined) return undefined;
     const hash = await this.#call('get', () => this.#client.hgetallBuffer(jobKey(this.#prefix, queue, id)));
     return decodeJob(new Map(Object.entries(hash)));
   }
@@ -529,21 +538,48 @@ export class RedisBroker implements Broker {
   ): Promise<unknown> {
     // The queue of a job never changes, so reading it before the script is no read-modify-write: the
     // script itself checks that the job still exists in that queue.
-    const queue = await this.#call(what, () => this.#client.hget(jobQueueKey(this.#prefix), id));
-    if (queue === null) return undefined;
+    const queue = await this.#queueOfJob(what, id);
+    if (queue === undefined) return undefined;
     return this.#call(what, () =>
       this.#run(script, [queueBase(this.#prefix, queue), storeBase(this.#prefix)], args(queue)),
     );
   }
 
+  /**
+   * The queue of job `id` (from the cache, else from the job-queue index), or undefined when unknown.
+   * A cached entry may name a job purged since: the scripts check the job exists, so that is harmless.
+   */
+  async #queueOfJob(what: string, id: string): Promise<string | undefined> {
+    const cached = this.#queueOf.get(id);
+    if (cached !== undefined) return cached;
+    const queue = await this.#call(what, () => this.#client.hget(jobQueueKey(this.#prefix), id));
+    if (queue === null) return undefined;
+    this.#remember(id, queue);
+    return queue;
+  }
+
+  #remember(id: string, queue: string): void {
+    if (this.#queueOf.size >= QUEUE_CACHE_SIZE) {
+      const oldest = this.#queueOf.keys().next();
+      if (!oldest.done) this.#queueOf.delete(oldest.value);
+    }
+    this.#queueOf.set(id, queue);
+  }
+
   async #queuesOf(ids: readonly string[]): Promise<Map<string, string[]>> {
-    const queues = await this.#call('extendLeases', () =>
-      this.#client.hmget(jobQueueKey(this.#prefix), ...ids),
-    );
+    const unknown = ids.filter((id) => !this.#queueOf.has(id));
+    const fetched =
+      unknown.length === 0
+        ? []
+        : await this.#call('extendLeases', () => this.#client.hmget(jobQueueKey(this.#prefix), ...unknown));
+    unknown.forEach((id, i) => {
+      const queue = fetched[i];
+      if (queue !== null && queue !== undefined) this.#remember(id, queue);
+    });
     const byQueue = new Map<string, string[]>();
-    ids.forEach((id, i) => {
-      const queue = queues[i];
-      if (queue === null || queue === undefined) return;
+    ids.forEach((id) => {
+      const queue = this.#queueOf.get(id);
+      if (queue === undefined) return;
       const list = byQueue.get(queue);
       if (list === undefined) byQueue.set(queue, [id]);
       else list.push(id);
