@@ -28,6 +28,7 @@ const skip = UP ? false : REDIS_MISSING;
 const TASK = 'file:///tasks.ts#noop';
 const OTHER = 'file:///tasks.ts#other';
 const SOON_MS = 10_000;
+const ERROR = { name: 'Error', message: 'boom', stack: undefined, code: undefined };
 
 function codeOf(error: unknown): unknown {
   return error instanceof SkeinError ? error.code : undefined;
@@ -234,7 +235,7 @@ describe('RedisBroker on the machine Redis', { skip }, () => {
     const dead = await broker!.get(job.id);
     assert.equal(dead?.state, 'dead');
     assert.equal(dead?.attempt, 2);
-    assert.equal(dead?.error?.name, 'LeaseExpiredError');
+    assert.equal(dead?.error?.code, 'SKEIN_TASKS_LEASE_EXPIRED');
     assert.equal(dead?.expiresAt, null);
     assert.equal(await broker!.retry(job.id), true);
     assert.equal((await broker!.get(job.id))?.attempt, 0);
@@ -263,6 +264,24 @@ describe('RedisBroker on the machine Redis', { skip }, () => {
         ['started', job.id, 'w'],
         ['succeeded', job.id, 'w'],
         ['worker-heartbeat', null, 'w'],
+      ],
+    );
+    const running = newJob();
+    await brokers[0]!.enqueue([running]);
+    await brokers[1]!.claim({ queue: 'default', workerId: 'w', max: 1, leaseMs: 10_000, tasks: [TASK] });
+    assert.equal(await brokers[1]!.cancel(running.id), 'requested');
+    // A retry of a job whose cancel was requested ends it cancelled instead.
+    assert.equal(await brokers[1]!.fail('w', running.id, ERROR, { retryAt: Date.now() }), true);
+    assert.equal((await brokers[1]!.get(running.id))?.state, 'cancelled');
+    const more: BrokerEvent[] = [];
+    for (let i = 0; i < 4; i++) more.push((await iterator.next()).value as BrokerEvent);
+    assert.deepEqual(
+      more.map((event) => [event.type, event.workerId]),
+      [
+        ['enqueued', null],
+        ['started', 'w'],
+        ['cancelled', null],
+        ['cancelled', 'w'],
       ],
     );
     const pending = iterator.next();

@@ -2,7 +2,8 @@
 -- KEYS[1] queue base `{<prefix>:<queue>}:` (job:<id>, scheduled, queued, state:*, expiring)
 -- KEYS[2] store base `<prefix>:` (events, finished channel)
 -- ARGV[1] now   ARGV[2] job id   ARGV[3] queue name   ARGV[4] events maxlen
--- Returns 'cancelled', 'requested' (running: cancelRequested set), 'finished' or 'not-found'.
+-- Returns 'cancelled', 'requested' (running: cancelRequested set and a 'cancelled' event for its
+-- worker), 'finished' or 'not-found'.
 -- Guarantee: reading the state and acting on it are one step, so a job is never both claimed and
 -- cancelled-while-queued.
 local base = KEYS[1]
@@ -17,6 +18,9 @@ if not state then
 end
 if state == 'running' then
   redis.call('HSET', job_key, 'cancelRequested', '1')
+  -- A 'cancelled' event for a job still running tells its worker, wherever it is, to look at
+  -- cancelRequested; the job's state says whether it really ended.
+  emit(store, ARGV[4], 'cancelled', ARGV[3], id, nil, now)
   return 'requested'
 end
 if state == 'scheduled' then

@@ -6,7 +6,7 @@
 -- Returns how many jobs were recovered.
 -- Guarantee: each expired job leaves running exactly once (the lease check and the move are one
 -- step), so a late complete/fail/extend from the old holder finds it not held. A job out of attempts
--- becomes dead (or failed, per deadLetter) with a lease-expiry error; one whose cancellation was
+-- becomes dead (or failed, per deadLetter) with a SKEIN_TASKS_LEASE_EXPIRED error; one whose cancellation was
 -- requested becomes cancelled; any other is queued at its old place with the lost attempt counted.
 local store = KEYS[1]
 local now = tonumber(ARGV[1])
@@ -35,9 +35,10 @@ for i = 2, #KEYS do
           state = 'dead'
         end
         redis.call('HSET', job_key, 'error', cjson.encode({
-          name = 'LeaseExpiredError',
-          message = 'The lease of worker ' .. tostring(f[4]) .. ' ran out during attempt ' .. f[2] .. ' of ' .. f[3]
-            .. ' (the worker died, stalled or lost its connection) and no attempt is left',
+          name = 'SkeinError',
+          code = 'SKEIN_TASKS_LEASE_EXPIRED',
+          message = 'The lease of job ' .. id .. ' expired on attempt ' .. f[2] .. ' of ' .. f[3] .. ' (worker '
+            .. tostring(f[4]) .. ' stopped extending it: it died, hung or lost the store), and no attempt is left',
         }))
         set_state(base, job_key, id, 'running', state)
         finish(base, store, job_key, id, state, now)
