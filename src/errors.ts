@@ -48,6 +48,8 @@ export const ERROR_CODES = Object.freeze({
   SKEIN_TASKS_BROKER_UNAVAILABLE:
     'The broker cannot reach its store (Redis down, restarting, read-only or out of memory) or was closed.',
   SKEIN_TASKS_JOB_NOT_FOUND: 'No job with that id exists (never enqueued, or purged after its result TTL).',
+  SKEIN_TASKS_STORAGE:
+    'The SQLite store failed: disk full, file read-only or damaged, or locked past busyTimeout.',
 });
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,0 +1,140 @@
+// Tails the events table for events() and waitUntilFinished(): one poller per broker reads the rows
+// after the last id it saw, every pollInterval while anyone listens, and at once when a broker of this
+// process on the same file commits a change. Invariant: event ids grow in commit order (writers are
+// serialized by SQLite's write lock and ids come from AUTOINCREMENT), so reading `id > last` never
+// skips an event that commits later.
+
+import type { BrokerEvent } from '../broker.ts';
+
+/** An event as read from the log, with its id. */
+export interface LoggedEvent extends BrokerEvent {
+  readonly id: number;
+}
+
+export interface EventLog {
+  /** The newest event id now (0 when none). */
+  lastEventId(): number;
+  /** Up to `limit` events after `id`, in order. */
+  eventsAfter(id: number, limit: number): LoggedEvent[];
+}
+
+export interface TailListener {
+  /** Called for each event newer than the listener's subscription. */
+  event(event: LoggedEvent): void;
+  /** Called once when reading the log failed; the listener is dropped. */
+  error(error: Error): void;
+}
+
+/** Events read per query; a busy log takes several queries per poll. */
+const PAGE_SIZE = 1000;
+
+// Tails of this process by database file, so a commit here wakes every tail on the same file at once.
+const TAILS_BY_FILE = new Map<string, Set<EventTail>>();
+
+/** Wakes every tail of this process that reads the log of `file`. */
+export function wakeTails(file: string): void {
+  for (const tail of TAILS_BY_FILE.get(file) ?? []) tail.poke();
+}
+
+export class EventTail {
+  readonly #log: EventLog;
+  readonly #file: string;
+  readonly #pollInterval: number;
+  readonly #listeners = new Map<TailListener, number>();
+  readonly #jobWatchers = new Map<string, Set<() => void>>();
+  #cursor = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #poking = false;
+  #closed = false;
+
+  constructor(log: EventLog, file: string, pollInterval: number) {
+    this.#log = log;
+    this.#file = file;
+    this.#pollInterval = pollInterval;
+  }
+
+  /** Delivers every event after now to `listener`; returns the unsubscribe function. */
+  subscribe(listener: TailListener): () => void {
+    const floor = this.#log.lastEventId();
+    this.#start(floor);
+    this.#listeners.set(listener, floor);
+    return () => {
+      this.#listeners.delete(listener);
+      this.#stopWhenIdle();
+    };
+  }
+
+  /** Calls `check` on every event of job `id` from now on; returns the unsubscribe function. */
+  watchJob(id: string, check: () => void): () => void {
+    this.#start(this.#log.lastEventId());
+    let watchers = this.#jobWatchers.get(id);
+    if (watchers === undefined) this.#jobWatchers.set(id, (watchers = new Set()));
+    watchers.add(check);
+    return () => {
+      watchers.delete(check);
+      if (watchers.size === 0) this.#jobWatchers.delete(id);
+      this.#stopWhenIdle();
+    };
+  }
+
+  /** Polls soon (coalesced): a broker of this process committed a change. */
+  poke(): void {
+    if (this.#poking || this.#timer === undefined) return;
+    this.#poking = true;
+    setImmediate(() => {
+      this.#poking = false;
+      this.#poll();
+    });
+  }
+
+  /** Stops polling; every listener gets `reason` through its error callback. */
+  close(reason: Error): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const listeners = [...this.#listeners.keys()];
+    this.#listeners.clear();
+    this.#jobWatchers.clear();
+    this.#stop();
+    for (const listener of listeners) listener.error(reason);
+  }
+
+  #start(floor: number): void {
+    if (this.#timer !== undefined || this.#closed) return;
+    this.#cursor = floor;
+    // Referenced on purpose: someone awaits these events, so the process must stay up for them.
+    this.#timer = setInterval(() => this.#poll(), this.#pollInterval);
+    let tails = TAILS_BY_FILE.get(this.#file);
+    if (tails === undefined) TAILS_BY_FILE.set(this.#file, (tails = new Set()));
+    tails.add(this);
+  }
+
+  #stopWhenIdle(): void {
+    if (this.#listeners.size === 0 && this.#jobWatchers.size === 0) this.#stop();
+  }
+
+  #stop(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    const tails = TAILS_BY_FILE.get(this.#file);
+    tails?.delete(this);
+    if (tails?.size === 0) TAILS_BY_FILE.delete(this.#file);
+  }
+
+  #poll(): void {
+    if (this.#timer === undefined) return;
+    let page: LoggedEvent[];
+    do {
+      try {
+        page = this.#log.eventsAfter(this.#cursor, PAGE_SIZE);
+      } catch (error) {
+        this.close(error as Error);
+        return;
+      }
+      for (const event of page) {
+        this.#cursor = event.id;
+        for (const [listener, floor] of this.#listeners) if (event.id > floor) listener.event(event);
+        if (event.jobId !== null) for (const check of this.#jobWatchers.get(event.jobId) ?? []) check();
+      }
+    } while (page.length === PAGE_SIZE && this.#timer !== undefined);
+  }
+}

@@ -1,0 +1,3 @@
+-- One job by id.
+-- :id TEXT.
+SELECT * FROM jobs WHERE id = :id

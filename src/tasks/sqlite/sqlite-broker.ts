@@ -1,0 +1,549 @@
+// The embedded Broker: one SQLite file in WAL mode, shared safely by several processes on one machine.
+// Invariant: every state change is one BEGIN IMMEDIATE transaction run synchronously start to finish
+// (node:sqlite is synchronous, so no other call of this process interleaves), and every statement it
+// runs lives in sql/<verb_noun>.sql. See docs/tasks-sqlite.md for the schema and the guarantees.
+
+import { addAbortListener } from 'node:events';
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { abortErrorFrom, SkeinError } from '../../errors.ts';
+import type {
+  Broker,
+  BrokerEvent,
+  ClaimRequest,
+  Enqueued,
+  FailOutcome,
+  JobRecord,
+  JobState,
+  NewJob,
+  QueueStats,
+  StoredError,
+} from '../broker.ts';
+import { JOB_STATES } from '../broker.ts';
+import { claimJobs } from './claim.ts';
+import { EventTail, type LoggedEvent, wakeTails } from './event-tail.ts';
+import {
+  type ResolvedSqliteBrokerOptions,
+  resolveSqliteBrokerOptions,
+  type SqliteBrokerOptions,
+} from './options.ts';
+import { corruptRowError, decodeRow, encodeError, isQuarantined, type Row } from './rows.ts';
+import { openSchema } from './schema.ts';
+import { prepareStatements, type Statements } from './statements.ts';
+import { storageError } from './storage-error.ts';
+
+type EventType = BrokerEvent['type'];
+
+const FINISHED_STATES: ReadonlySet<JobState> = new Set(['succeeded', 'failed', 'dead', 'cancelled']);
+/** Expired leases handled per transaction, so one recovery never holds the write lock for long. */
+const RECOVERY_BATCH = 500;
+/** Fired ticks are kept this long (ms): a week, past any scheduler's catch-up window. */
+const TICK_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
+/** Rate-limit starts older than this (ms) belong to no window in use: a day. */
+const RATE_EVENT_RETENTION_MS = 24 * 60 * 60 * 1000;
+/** Window of QueueStats.finishedLastMinute and the latency percentiles, in ms. */
+const STATS_WINDOW_MS = 60_000;
+
+let memoryStores = 0;
+
+/**
+ * A Broker on one SQLite file (node:sqlite, WAL). Opening it creates the directory and the schema.
+ * @example
+ * const broker = new SqliteBroker({ path: '.skein/tasks.db' });
+ * await broker.enqueue([job]);
+ * await broker.close();
+ * @throws SKEIN_TASKS_INVALID_OPTION for a bad option, SKEIN_TASKS_STORAGE when the file cannot be
+ * opened or migrated.
+ */
+export class SqliteBroker implements Broker {
+  /** The resolved options, frozen. */
+  readonly options: ResolvedSqliteBrokerOptions;
+  readonly #db: DatabaseSync;
+  readonly #sql: Statements;
+  readonly #begin: StatementSync;
+  readonly #commit: StatementSync;
+  readonly #rollback: StatementSync;
+  readonly #file: string;
+  readonly #tail: EventTail;
+  #pending: { type: EventType; jobId: string | null; queue: string; workerId: string | null }[] = [];
+  #closed = false;
+
+  constructor(options?: SqliteBrokerOptions) {
+    this.options = resolveSqliteBrokerOptions(options);
+    const { path } = this.options;
+    const memory = path === ':memory:';
+    this.#file = memory ? `:memory:${++memoryStores}` : resolve(path);
+    let db: DatabaseSync | undefined;
+    try {
+      if (!memory) mkdirSync(dirname(this.#file), { recursive: true });
+      db = new DatabaseSync(memory ? ':memory:' : this.#file);
+      openSchema(db, this.options);
+      this.#sql = prepareStatements(db);
+      this.#begin = db.prepare('BEGIN IMMEDIATE');
+      this.#commit = db.prepare('COMMIT');
+      this.#rollback = db.prepare('ROLLBACK');
+    } catch (error) {
+      if (db?.isOpen === true) db.close();
+      throw storageError(error, path, 'Opening the task store');
+    }
+    this.#db = db;
+    this.#tail = new EventTail(
+      {
+        lastEventId: () => (this.#sql.select_last_event_id.get() as { id: number }).id,
+        eventsAfter: (after, limit) =>
+          (this.#sql.select_events_after.all({ after, limit }) as Row[]).map(toEvent),
+      },
+      this.#file,
+      this.options.pollInterval,
+    );
+  }
+
+  async enqueue(jobs: readonly NewJob[]): Promise<Enqueued[]> {
+    return this.#write('enqueue', (now) => {
+      const answers: Enqueued[] = [];
+      for (const job of jobs) {
+        const { changes } = this.#sql.insert_job.run({
+          id: job.id,
+          queue: job.queue,
+          task: job.task,
+          payload: job.payload,
+          priority: job.priority,
+          runAt: job.runAt,
+          maxAttempts: job.maxAttempts,
+          timeLimitMs: job.timeLimitMs,
+          idempotencyKey: job.idempotencyKey,
+          grp: job.group,
+          resultTtlMs: job.resultTtlMs,
+          deadLetter: job.deadLetter ? 1 : 0,
+          parentId: job.parentId,
+          canvas: job.canvas,
+          state: job.runAt > now ? 'scheduled' : 'queued',
+          createdAt: now,
+        });
+        if (changes === 1) {
+          answers.push({ id: job.id, created: true });
+          this.#event('enqueued', job.id, job.queue, null);
+          continue;
+        }
+        const existing = this.#sql.select_job_id_by_key.get({
+          queue: job.queue,
+          idempotencyKey: job.idempotencyKey,
+        }) as { id: string } | undefined;
+        if (existing === undefined) throw new Error(`job ${job.id} was neither stored nor a duplicate`);
+        answers.push({ id: existing.id, created: false });
+      }
+      return answers;
+    });
+  }
+
+  async claim(request: ClaimRequest): Promise<JobRecord[]> {
+    return this.#write('claim', (now) =>
+      claimJobs(this.#sql, request, now, {
+        quarantine: (row, problems) => this.#quarantine(row, problems, now),
+        event: (type, job) => this.#event(type, job.id, job.queue, job.workerId),
+      }),
+    );
+  }
+
+  async extendLeases(workerId: string, ids: readonly string[], leaseMs: number): Promise<string[]> {
+    if (ids.length === 0) return [];
+    return this.#write('extendLeases', (now) => {
+      const rows = this.#sql.extend_leases.all({
+        workerId,
+        ids: JSON.stringify(ids),
+        leaseUntil: now + leaseMs,
+      }) as { id: string }[];
+      return rows.map((row) => row.id);
+    });
+  }
+
+  async complete(workerId: string, id: string, result: Uint8Array): Promise<boolean> {
+    return this.#write('complete', (now) => {
+      const row = this.#sql.complete_job.get({ id, workerId, result, now }) as { queue: string } | undefined;
+      if (row === undefined) return false;
+      this.#event('succeeded', id, row.queue, workerId);
+      return true;
+    });
+  }
+
+  async fail(workerId: string, id: string, error: StoredError, outcome: FailOutcome): Promise<boolean> {
+    return this.#write('fail', (now) => {
+      const stored = encodeError(error);
+      const row = (
+        'retryAt' in outcome
+          ? this.#sql.retry_failed_attempt.get({ id, workerId, error: stored, retryAt: outcome.retryAt, now })
+          : this.#sql.finish_failed_job.get({ id, workerId, error: stored, now })
+      ) as { queue: string; state: JobState } | undefined;
+      if (row === undefined) return false;
+      const type: EventType =
+        row.state === 'queued' || row.state === 'scheduled' ? 'retrying' : (row.state as EventType);
+      this.#event(type, id, row.queue, workerId);
+      return true;
+    });
+  }
+
+  async release(workerId: string, id: string): Promise<boolean> {
+    return this.#write('release', (now) => {
+      const row = this.#sql.release_job.get({ id, workerId, now }) as
+        | { queue: string; state: JobState }
+        | undefined;
+      if (row === undefined) return false;
+      if (row.state === 'cancelled') this.#event('cancelled', id, row.queue, workerId);
+      return true;
+    });
+  }
+
+  async reportProgress(workerId: string, id: string, progress: Uint8Array): Promise<boolean> {
+    return this.#write('reportProgress', () => {
+      const row = this.#sql.update_progress.get({ id, workerId, progress }) as { queue: string } | undefined;
+      if (row === undefined) return false;
+      this.#event('progress', id, row.queue, workerId);
+      return true;
+    });
+  }
+
+  async recoverExpiredLeases(now: number): Promise<number> {
+    let recovered = 0;
+    for (;;) {
+      const batch = this.#write('recoverExpiredLeases', (at) => {
+        const rows = this.#sql.select_expired_leases.all({ now, limit: RECOVERY_BATCH }) as Row[];
+        for (const row of rows) this.#recoverOne(row, at);
+        return rows.length;
+      });
+      recovered += batch;
+      if (batch < RECOVERY_BATCH) return recovered;
+    }
+  }
+
+  async cancel(id: string): Promise<'cancelled' | 'requested' | 'finished' | 'not-found'> {
+    return this.#write('cancel', (now) => {
+      const row = this.#sql.select_job_for_cancel.get({ id }) as
+        | { state: unknown; queue: string }
+        | undefined;
+      if (row === undefined) return 'not-found';
+      if (row.state === 'scheduled' || row.state === 'queued') {
+        this.#sql.cancel_waiting_job.run({ id, now });
+        this.#event('cancelled', id, row.queue, null);
+        return 'cancelled';
+      }
+      if (row.state === 'running') {
+        this.#sql.request_cancel.run({ id });
+        // A 'cancelled' event for a job still running tells its worker (in any process) to look at
+        // cancelRequested; the job's state says whether it really ended.
+        this.#event('cancelled', id, row.queue, null);
+        return 'requested';
+      }
+      return 'finished';
+    });
+  }
+
+  async cancelled(workerId: string, id: string): Promise<boolean> {
+    return this.#write('cancelled', (now) => {
+      const row = this.#sql.cancel_job_as_holder.get({ id, workerId, now }) as { queue: string } | undefined;
+      if (row === undefined) return false;
+      this.#event('cancelled', id, row.queue, workerId);
+      return true;
+    });
+  }
+
+  async retry(id: string): Promise<boolean> {
+    return this.#write('retry', (now) => {
+      const row = this.#sql.retry_job.get({ id, now }) as { queue: string } | undefined;
+      if (row === undefined) return false;
+      this.#event('enqueued', id, row.queue, null);
+      return true;
+    });
+  }
+
+  async get(id: string): Promise<JobRecord | undefined> {
+    return this.#getNow(id);
+  }
+
+  async list(queue: string, state: JobState, limit: number, offset = 0): Promise<JobRecord[]> {
+    const rows = this.#read('list', () => this.#sql.list_jobs.all({ queue, state, limit, offset }) as Row[]);
+    return this.#records(rows);
+  }
+
+  async children(parentId: string): Promise<JobRecord[]> {
+    const rows = this.#read('children', () => this.#sql.select_children.all({ parentId }) as Row[]);
+    return this.#records(rows);
+  }
+
+  async purgeExpired(now: number): Promise<number> {
+    return this.#write('purgeExpired', () => {
+      const { changes } = this.#sql.delete_expired_jobs.run({ now });
+      this.#sql.delete_old_events.run({ before: now - this.options.eventRetention });
+      this.#sql.delete_old_ticks.run({ before: now - TICK_RETENTION_MS });
+      this.#sql.delete_old_rate_events.run({ before: now - RATE_EVENT_RETENTION_MS });
+      return Number(changes);
+    });
+  }
+
+  async claimTick(scheduleId: string, tickAt: number, schedulerId: string): Promise<boolean> {
+    return this.#write('claimTick', (now) => {
+      const { changes } = this.#sql.insert_tick.run({ scheduleId, tickAt, schedulerId, now });
+      return changes === 1;
+    });
+  }
+
+  async heartbeat(workerId: string, queue: string, info: Readonly<Record<string, unknown>>): Promise<void> {
+    this.#write('heartbeat', (now) => {
+      this.#sql.upsert_worker.run({ workerId, queue, info: JSON.stringify(info), now });
+      this.#event('worker-heartbeat', null, queue, workerId);
+    });
+  }
+
+  /**
+   * Events from now on, from every process on this file, until the signal aborts (the iteration then
+   * ends). Changes made in this process arrive at once, others within `pollInterval` ms.
+   */
+  events(signal: AbortSignal): AsyncIterable<BrokerEvent> {
+    return { [Symbol.asyncIterator]: () => this.#iterate(signal) };
+  }
+
+  async stats(queue: string): Promise<QueueStats> {
+    return this.#read('stats', () => {
+      const counts = Object.fromEntries(JOB_STATES.map((state) => [state, 0])) as Record<JobState, number>;
+      for (const row of this.#sql.count_jobs_by_state.all({ queue }) as { state: unknown; n: number }[]) {
+        if (typeof row.state === 'string' && Object.hasOwn(counts, row.state))
+          counts[row.state as JobState] = row.n;
+      }
+      const since = Date.now() - STATS_WINDOW_MS;
+      const latencies = (this.#sql.select_finish_latencies.all({ queue, since }) as { ms: unknown }[])
+        .map((row) => row.ms)
+        .filter((ms): ms is number => typeof ms === 'number')
+        .sort((a, b) => a - b);
+      return {
+        queue,
+        counts,
+        finishedLastMinute: latencies.length,
+        latencyP50Ms: percentile(latencies, 0.5),
+        latencyP99Ms: percentile(latencies, 0.99),
+      };
+    });
+  }
+
+  async waitUntilFinished(id: string, signal: AbortSignal): Promise<JobRecord> {
+    if (signal.aborted) throw abortErrorFrom(signal);
+    this.#checkOpen('waitUntilFinished');
+    const { promise, resolve, reject } = Promise.withResolvers<JobRecord>();
+    let settled = false;
+    const settle = (outcome: () => void): void => {
+      if (settled) return;
+      settled = true;
+      unwatch();
+      unsubscribe();
+      abortListener[Symbol.dispose]();
+      outcome();
+    };
+    const check = (): void => {
+      try {
+        const record = this.#getNow(id);
+        if (record === undefined) settle(() => reject(notFound(id)));
+        else if (FINISHED_STATES.has(record.state)) settle(() => resolve(record));
+      } catch (error) {
+        settle(() => reject(error));
+      }
+    };
+    // Watch before the first look, so a finish committed in between is seen by one or the other.
+    const unwatch = this.#tail.watchJob(id, check);
+    const unsubscribe = this.#tail.subscribe({
+      event: () => {},
+      error: (error) => settle(() => reject(error)),
+    });
+    const abortListener = addAbortListener(signal, () => settle(() => reject(abortErrorFrom(signal))));
+    check();
+    return promise;
+  }
+
+  /** Closes the database; waits and event iterations in flight end with SKEIN_TASKS_BROKER_UNAVAILABLE. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#tail.close(this.#closedError('a wait'));
+    this.#db.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  #closedError(what: string): SkeinError {
+    return new SkeinError(
+      'SKEIN_TASKS_BROKER_UNAVAILABLE',
+      `${what} on the SQLite broker of ${this.options.path} after close(); open a new SqliteBroker`,
+    );
+  }
+
+  #checkOpen(what: string): void {
+    if (this.#closed) throw this.#closedError(what);
+  }
+
+  /** Runs `body` in one BEGIN IMMEDIATE transaction; logs its events on commit and wakes local tails. */
+  #write<T>(what: string, body: (now: number) => T): T {
+    this.#checkOpen(what);
+    try {
+      this.#begin.run();
+      try {
+        const result = body(Date.now());
+        for (const event of this.#pending) this.#sql.insert_event.run({ ...event, at: Date.now() });
+        this.#commit.run();
+        if (this.#pending.length > 0) wakeTails(this.#file);
+        return result;
+      } catch (error) {
+        if (this.#db.isTransaction) this.#rollback.run();
+        throw error;
+      } finally {
+        this.#pending = [];
+      }
+    } catch (error) {
+      throw storageError(error, this.options.path, what);
+    }
+  }
+
+  #read<T>(what: string, body: () => T): T {
+    this.#checkOpen(what);
+    try {
+      return body();
+    } catch (error) {
+      throw storageError(error, this.options.path, what);
+    }
+  }
+
+  #event(type: EventType, jobId: string | null, queue: string, workerId: string | null): void {
+    this.#pending.push({ type, jobId, queue, workerId });
+  }
+
+  #getNow(id: string): JobRecord | undefined {
+    const row = this.#read('get', () => this.#sql.select_job.get({ id }) as Row | undefined);
+    return row === undefined ? undefined : this.#records([row])[0];
+  }
+
+  /** Decodes rows; a damaged row met here is quarantined first, and returned as quarantined. */
+  #records(rows: readonly Row[]): JobRecord[] {
+    return rows.map((row) => {
+      const decoded = decodeRow(row);
+      if (decoded.problems.length === 0 || isQuarantined(decoded.record)) return decoded.record;
+      return this.#write('quarantine', (now) => {
+        const fresh = this.#sql.select_job_by_seq.get({ seq: row.seq as number }) as Row | undefined;
+        if (fresh === undefined) return decoded.record;
+        const again = decodeRow(fresh);
+        if (again.problems.length === 0 || isQuarantined(again.record)) return again.record;
+        return this.#quarantine(fresh, again.problems, now);
+      });
+    });
+  }
+
+  /** Marks a damaged row dead with an error naming its problems; returns the salvaged record. */
+  #quarantine(row: Row, problems: readonly string[], now: number): JobRecord {
+    const error = corruptRowError(problems);
+    this.#sql.quarantine_job.run({ seq: row.seq as number, error: encodeError(error), now });
+    const { record } = decodeRow(row);
+    this.#event(
+      'dead',
+      typeof row.id === 'string' ? row.id : null,
+      typeof row.queue === 'string' ? row.queue : '',
+      null,
+    );
+    return {
+      ...record,
+      state: 'dead',
+      error,
+      finishedAt: now,
+      expiresAt: null,
+      workerId: null,
+      leaseUntil: null,
+    };
+  }
+
+  #recoverOne(row: Row, now: number): void {
+    const { seq, id, queue, worker_id: workerId, attempt, max_attempts: maxAttempts } = row;
+    if (
+      typeof id !== 'string' ||
+      typeof queue !== 'string' ||
+      typeof attempt !== 'number' ||
+      typeof maxAttempts !== 'number'
+    ) {
+      const full = this.#sql.select_job_by_seq.get({ seq: seq as number }) as Row;
+      this.#quarantine(full, decodeRow(full).problems.concat('a running job with damaged columns'), now);
+      return;
+    }
+    const holder = typeof workerId === 'string' ? workerId : null;
+    this.#event('expired-lease', id, queue, holder);
+    if (row.cancel_requested === 1) {
+      this.#sql.finish_expired_job.run({ seq: seq as number, state: 'cancelled', error: null, now });
+      this.#event('cancelled', id, queue, holder);
+    } else if (attempt >= maxAttempts) {
+      const state = row.dead_letter === 1 ? 'dead' : 'failed';
+      const error: StoredError = {
+        name: 'SkeinError',
+        message: `The lease of job ${id} expired on attempt ${attempt} of ${maxAttempts} (worker ${holder ?? 'unknown'} stopped extending it: it died, hung or lost the store), and no attempt is left`,
+        stack: undefined,
+        code: 'SKEIN_TASKS_LEASE_EXPIRED',
+      };
+      this.#sql.finish_expired_job.run({ seq: seq as number, state, error: encodeError(error), now });
+      this.#event(state, id, queue, holder);
+    } else {
+      this.#sql.requeue_job.run({ seq: seq as number });
+    }
+  }
+
+  async *#iterate(signal: AbortSignal): AsyncGenerator<BrokerEvent> {
+    if (signal.aborted) return;
+    this.#checkOpen('events');
+    const buffered: BrokerEvent[] = [];
+    let failure: Error | undefined;
+    let wake: (() => void) | undefined;
+    const unsubscribe = this.#tail.subscribe({
+      event: (event) => {
+        const { id: _id, ...plain } = event;
+        buffered.push(plain);
+        wake?.();
+      },
+      error: (error) => {
+        failure = error;
+        wake?.();
+      },
+    });
+    const abortListener = addAbortListener(signal, () => wake?.());
+    try {
+      for (;;) {
+        while (buffered.length > 0) yield buffered.shift() as BrokerEvent;
+        if (failure !== undefined) throw failure;
+        if (signal.aborted) return;
+        const { promise, resolve } = Promise.withResolvers<void>();
+        wake = resolve;
+        await promise;
+        wake = undefined;
+      }
+    } finally {
+      unsubscribe();
+      abortListener[Symbol.dispose]();
+    }
+  }
+}
+
+function notFound(id: string): SkeinError {
+  return new SkeinError(
+    'SKEIN_TASKS_JOB_NOT_FOUND',
+    `No job ${JSON.stringify(id)} in the store: it was never enqueued, or it was purged after its resultTtlMs; check the id`,
+  );
+}
+
+function toEvent(row: Row): LoggedEvent {
+  return {
+    id: row.id as number,
+    type: row.type as EventType,
+    jobId: (row.job_id as string | null) ?? null,
+    queue: row.queue as string,
+    workerId: (row.worker_id as string | null) ?? null,
+    at: row.at as number,
+  };
+}
+
+/** The nearest-rank percentile of sorted values, or null when there are none. */
+function percentile(sorted: readonly number[], p: number): number | null {
+  if (sorted.length === 0) return null;
+  return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] ?? null;
+}
