@@ -347,6 +347,35 @@ describe('RedisBroker on the machine Redis', { skip }, () => {
   });
 });
 
+describe('RedisBroker close()', { skip }, () => {
+  test('ends event iterations and waits in flight with SKEIN_TASKS_BROKER_UNAVAILABLE', async (t) => {
+    const prefix = randomPrefix();
+    t.after(() => deleteStore(prefix));
+    const broker = new RedisBroker({ url: REDIS_URL, prefix });
+    const job = newJob();
+    const iterator = broker.events(AbortSignal.timeout(4 * SOON_MS))[Symbol.asyncIterator]();
+    await broker.enqueue([job]);
+    assert.equal(((await iterator.next()).value as BrokerEvent).type, 'enqueued');
+    // Both settle into values at once: they may reject before the test looks at them.
+    const nextEvent = iterator.next().then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    const waiting = broker.waitUntilFinished(job.id, AbortSignal.timeout(4 * SOON_MS)).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    await broker.get(job.id);
+    await broker.close();
+    assert.equal(codeOf(await nextEvent), 'SKEIN_TASKS_BROKER_UNAVAILABLE');
+    assert.equal(codeOf(await waiting), 'SKEIN_TASKS_BROKER_UNAVAILABLE');
+    await assert.rejects(
+      broker.waitUntilFinished(job.id, AbortSignal.timeout(SOON_MS)),
+      (error) => codeOf(error) === 'SKEIN_TASKS_BROKER_UNAVAILABLE',
+    );
+  });
+});
+
 describe('RedisBroker when Redis goes away and comes back', { skip }, () => {
   const scratch: ScratchRedis[] = [];
   after(() => Promise.all(scratch.map((server) => server.dispose())));

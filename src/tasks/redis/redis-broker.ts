@@ -48,6 +48,8 @@ const STATS_WINDOW_MS = 60_000;
 const UNAVAILABLE_RETRY_MS = 200;
 /** Entries one XREAD returns at most. */
 const EVENTS_BATCH = 100;
+/** The largest sequence part of a stream id (2^64 - 1). */
+const MAX_STREAM_SEQ = 18_446_744_073_709_551_615n;
 /** Job → queue entries remembered (a job's queue never changes): saves a round trip per call by id. */
 const QUEUE_CACHE_SIZE = 50_000;
 
@@ -327,17 +329,25 @@ export class RedisBroker implements Broker {
   }
 
   events(signal: AbortSignal): AsyncIterable<BrokerEvent> {
-    // The starting point is read now, on the main connection, so that any change this process makes
-    // after events() returns is ordered after it (one connection answers in order).
+    // Where the iteration starts: before every entry appended from now on. The stream's last id, read
+    // now, can come too late when this connection is still connecting and another one appends first;
+    // an id made of this host's clock cannot. The earlier of the two wins, so with clocks in step no
+    // later event is missed (with a clock skew of d ms, up to d ms of older events may come first).
+    const calledAt = Date.now();
     const start = this.#call('events', () =>
       this.#client.xrevrange(eventsKey(this.#prefix), '+', '-', 'COUNT', 1),
-    ).then((entries) => entries[0]?.[0] ?? '0-0');
+    ).then((entries) => earlierId(entries[0]?.[0] ?? '0-0', calledAt));
     start.catch(() => {});
-    return this.#readEvents(start, signal);
+    return this.#readEvents(start, signal, calledAt);
   }
 
-  async *#readEvents(start: Promise<string>, signal: AbortSignal): AsyncGenerator<BrokerEvent> {
-    if (signal.aborted || this.#closing.signal.aborted) return;
+  async *#readEvents(
+    start: Promise<string>,
+    signal: AbortSignal,
+    calledAt: number,
+  ): AsyncGenerator<BrokerEvent> {
+    if (signal.aborted) return;
+    this.#checkOpen('events');
     // Redis was unreachable when events() was called: start from whatever is last once it is back.
     let last = await start.catch(() => undefined);
     // A connection of its own, since XREAD BLOCK holds it. It queues while Redis is away and re-sends
@@ -356,9 +366,9 @@ export class RedisBroker implements Broker {
       if (last === undefined) {
         try {
           const entries = await reader.xrevrange(eventsKey(this.#prefix), '+', '-', 'COUNT', 1);
-          last = entries[0]?.[0] ?? '0-0';
+          last = earlierId(entries[0]?.[0] ?? '0-0', calledAt);
         } catch (error) {
-          if (stop.aborted) return;
+          if (signal.aborted) return;
           throw this.#translate(error, 'events');
         }
       }
@@ -375,7 +385,7 @@ export class RedisBroker implements Broker {
             last,
           )) as [string, [string, string[]][]][] | null;
         } catch (error) {
-          if (stop.aborted) return;
+          if (signal.aborted) return;
           throw this.#translate(error, 'events');
         }
         for (const [, entries] of reply ?? []) {
@@ -385,6 +395,8 @@ export class RedisBroker implements Broker {
           }
         }
       }
+      // An abort ends the iteration quietly; close() ends it with an error, as for the SQLite engine.
+      if (!signal.aborted) throw this.#closedError('events');
     } finally {
       this.#readers.delete(reader);
       reader.disconnect();
@@ -651,6 +663,12 @@ export class RedisBroker implements Broker {
       { cause: error },
     );
   }
+}
+
+/** The earlier of stream id `id` and the last possible id of the millisecond before `at`. */
+function earlierId(id: string, at: number): string {
+  const bound = BigInt(Math.max(0, Math.floor(at) - 1));
+  return BigInt(id.split('-')[0] ?? '0') <= bound ? id : `${bound}-${MAX_STREAM_SEQ}`;
 }
 
 /** Nearest-rank percentile of an ascending list, or null when empty. */

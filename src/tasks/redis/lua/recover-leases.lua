@@ -28,7 +28,7 @@ for i = 2, #KEYS do
       if f[5] == '1' then
         set_state(base, job_key, id, 'running', 'cancelled')
         finish(base, store, job_key, id, 'cancelled', now)
-        emit(store, maxlen, 'cancelled', queue, id, nil, now)
+        emit(store, maxlen, 'cancelled', queue, id, f[4], now)
       elseif tonumber(f[2]) >= tonumber(f[3]) then
         local state = 'failed'
         if f[6] == '1' then
@@ -42,7 +42,7 @@ for i = 2, #KEYS do
         }))
         set_state(base, job_key, id, 'running', state)
         finish(base, store, job_key, id, state, now)
-        emit(store, maxlen, state, queue, id, nil, now)
+        emit(store, maxlen, state, queue, id, f[4], now)
       else
         enqueue_ready(base, job_key, id)
         set_state(base, job_key, id, 'running', 'queued')
