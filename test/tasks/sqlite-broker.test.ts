@@ -336,3 +336,16 @@ test('purgeExpired prunes events past eventRetention, and tails after the prunin
   await broker.enqueue([job]);
   assert.equal((await within(next, SOON_MS, 'the first event after pruning'))?.jobId, job.id);
 });
+
+test('a bulk enqueue is all or none: a failing job leaves none of its batch stored', async (t) => {
+  const store = freshStore(t);
+  const broker = store.open();
+  const first = newJob({ task: TASK });
+  const clash = { ...newJob({ task: TASK }), id: first.id };
+  const outcome = await settle(() => broker.enqueue([first, clash]));
+  assert.equal(outcome.status, 'rejected');
+  assert.equal(codeOf(outcome.status === 'rejected' ? outcome.reason : undefined), 'SKEIN_INTERNAL');
+  assert.equal(await broker.get(first.id), undefined);
+  assert.equal((await broker.stats('default')).counts.queued, 0);
+  assert.deepEqual(await broker.enqueue([first]), [{ id: first.id, created: true }], 'usable afterwards');
+});

@@ -7,7 +7,7 @@ import { addAbortListener } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import { abortErrorFrom, SkeinError } from '../../errors.ts';
+import { abortErrorFrom, internalError, SkeinError } from '../../errors.ts';
 import type {
   Broker,
   BrokerEvent,
@@ -130,7 +130,7 @@ export class SqliteBroker implements Broker {
           queue: job.queue,
           idempotencyKey: job.idempotencyKey,
         }) as { id: string } | undefined;
-        if (existing === undefined) throw new Error(`job ${job.id} was neither stored nor a duplicate`);
+        if (existing === undefined) throw internalError(`job ${job.id} was neither stored nor a duplicate`);
         answers.push({ id: existing.id, created: false });
       }
       return answers;
