@@ -135,6 +135,18 @@ describe('RedisBroker on the machine Redis', { skip }, () => {
     );
   });
 
+  test('enqueues 10,000 jobs in two queues with one call', async (t) => {
+    const {
+      brokers: [broker],
+    } = fixture(t);
+    const jobs = Array.from({ length: 10_000 }, (_, i) => newJob({ queue: i % 2 === 0 ? 'even' : 'odd' }));
+    const enqueued = await broker!.enqueue(jobs);
+    assert.equal(enqueued.filter((entry) => entry.created).length, 10_000);
+    assert.equal((await broker!.stats('even')).counts.queued, 5000);
+    assert.equal((await broker!.stats('odd')).counts.queued, 5000);
+    assert.equal((await broker!.get(jobs[9_999]!.id))?.queue, 'odd');
+  });
+
   test('claimTick: of 40 concurrent callers on 4 connections exactly one wins each tick', async (t) => {
     const { brokers } = fixture(t, 4);
     for (const tick of [1_000, 2_000, 3_000]) {

@@ -112,15 +112,24 @@ export class RedisBroker implements Broker {
 
   async enqueue(jobs: readonly NewJob[]): Promise<Enqueued[]> {
     if (jobs.length === 0) return [];
-    const keys = [storeBase(this.#prefix), ...jobs.map((job) => queueBase(this.#prefix, job.queue))];
+    // Each distinct queue base is one KEYS entry; a job names its own by index.
+    const keyIndex = new Map<string, number>();
+    const keys = [storeBase(this.#prefix)];
     const args: (string | Buffer)[] = [
       String(Date.now()),
       String(this.options.eventsMaxLen),
       String(jobs.length),
     ];
     for (const job of jobs) {
+      const base = queueBase(this.#prefix, job.queue);
+      let index = keyIndex.get(base);
+      if (index === undefined) {
+        index = keys.push(base);
+        keyIndex.set(base, index);
+      }
       const fields = newJobFields(job);
-      args.push(String(fields.length), ...fields);
+      args.push(String(index), String(fields.length));
+      for (const field of fields) args.push(field);
     }
     const reply = (await this.#call('enqueue', () => this.#run('enqueue-jobs', keys, args))) as (
       | string

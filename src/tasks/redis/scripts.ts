@@ -57,13 +57,14 @@ function commandName(name: ScriptName): string {
 
 /** Defines every script on `client` (idempotent) and returns a caller for them. */
 export function defineScripts(client: Redis): RunScript {
-  const commands = client as unknown as Record<string, (...args: Argument[]) => Promise<unknown>>;
+  const commands = client as unknown as Record<string, (args: (Argument | number)[]) => Promise<unknown>>;
   for (const [name, lua] of scriptSources()) {
     if (typeof commands[commandName(name)] !== 'function') client.defineCommand(commandName(name), { lua });
   }
   return (name, keys, args, buffers = false) => {
     const command = commands[`${commandName(name)}${buffers ? 'Buffer' : ''}`];
     if (command === undefined) throw new Error(`script ${name} is not defined on the client`);
-    return command.call(client, keys.length, ...keys, ...args);
+    // One array argument (ioredis flattens it): spreading a 50,000-job enqueue would overflow the stack.
+    return command.call(client, [keys.length, ...keys, ...args] as never);
   };
 }

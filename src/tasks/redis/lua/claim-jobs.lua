@@ -87,7 +87,7 @@ while #claimed < max and examined < scan_limit do
     end
     local id = string.sub(member, 18)
     local job_key = base .. 'job:' .. id
-    local f = redis.call('HMGET', job_key, 'task', 'group', 'attempt')
+    local f = redis.call('HMGET', job_key, 'task', 'group', 'attempt', 'createdAt')
     local task = f[1]
     if not task then
       -- An index entry without its job (deleted by hand): drop it rather than trip over it forever.
@@ -111,7 +111,7 @@ while #claimed < max and examined < scan_limit do
         removed = removed + 1
         redis.call('ZADD', base .. 'running', lease_until, id)
         redis.call('HSET', job_key, 'workerId', worker_id, 'leaseUntil', lease_until, 'startedAt', ARGV[1], 'attempt', attempt)
-        set_state(base, job_key, id, 'queued', 'running')
+        set_state(base, job_key, id, 'queued', 'running', f[4])
         redis.call('HINCRBY', base .. 'running-count', task, 1)
         rate_take(task, id .. ':' .. attempt)
         if f[2] then

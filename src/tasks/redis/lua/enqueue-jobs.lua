@@ -1,8 +1,9 @@
 -- enqueue-jobs: stores new jobs, all or none, honouring idempotency keys and existing ids.
 -- KEYS[1]        store base `<prefix>:` (job-queue, queues, seq, children:<parent>, events)
--- KEYS[1 + i]    queue base `{<prefix>:<queue>}:` of job i (job:<id>, queued, scheduled, state:*, idem)
+-- KEYS[2…]       the distinct queue bases `{<prefix>:<queue>}:` of the jobs (job:<id>, queued,
+--                scheduled, state:*, idem)
 -- ARGV[1] now (epoch ms)   ARGV[2] events maxlen   ARGV[3] job count n
--- then per job: a field count f, then f/2 field/value pairs (id, queue, task, payload, priority,
+-- then per job: the index k of its queue base in KEYS, a field count f, then f/2 field/value pairs (id, queue, task, payload, priority,
 --   runAt, maxAttempts, resultTtlMs, deadLetter 0|1, and when not null: timeLimitMs, idempotencyKey,
 --   group, parentId, canvas)
 -- Returns {id_1, created_1, …}: created 0 when the id already exists or the idempotency key (in the
@@ -18,9 +19,10 @@ local count = tonumber(ARGV[3])
 local jobs = {}
 local at = 4
 for i = 1, count do
+  local job = { base = KEYS[tonumber(ARGV[at])], pairs = {} }
+  at = at + 1
   local n = tonumber(ARGV[at])
   local fields = {}
-  local job = { base = KEYS[1 + i], pairs = {} }
   for k = at + 1, at + n, 2 do
     fields[ARGV[k]] = ARGV[k + 1]
     job.pairs[#job.pairs + 1] = ARGV[k]
@@ -66,13 +68,13 @@ for _, job in ipairs(jobs) do
     if tonumber(f.runAt) > now then
       state = 'scheduled'
     end
-    redis.call('HSET', job_key, 'attempt', '0', 'createdAt', now_text, 'cancelRequested', '0', unpack(job.pairs))
+    redis.call('HSET', job_key, 'state', state, 'attempt', '0', 'createdAt', now_text, 'cancelRequested', '0', unpack(job.pairs))
     if state == 'queued' then
       redis.call('ZADD', base .. 'queued', f.priority, queued_member(f.runAt, f.id))
     else
       redis.call('ZADD', base .. 'scheduled', f.runAt, f.id)
     end
-    set_state(base, job_key, f.id, nil, state)
+    redis.call('ZADD', base .. 'state:' .. state, now_text, f.id)
     redis.call('HSET', store .. 'job-queue', f.id, f.queue)
     redis.call('SADD', store .. 'queues', f.queue)
     if f.idempotencyKey then

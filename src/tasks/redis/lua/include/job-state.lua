@@ -15,11 +15,12 @@ local function queued_member(run_at, id)
 end
 
 -- Moves a job between the per-state index sets (score createdAt) and writes its state field.
-local function set_state(base, job_key, id, from, to)
+-- created_at may be passed when the caller has read it already.
+local function set_state(base, job_key, id, from, to, created_at)
   if from then
     redis.call('ZREM', base .. 'state:' .. from, id)
   end
-  redis.call('ZADD', base .. 'state:' .. to, redis.call('HGET', job_key, 'createdAt'), id)
+  redis.call('ZADD', base .. 'state:' .. to, created_at or redis.call('HGET', job_key, 'createdAt'), id)
   redis.call('HSET', job_key, 'state', to)
 end
 
@@ -46,6 +47,7 @@ end
 -- Takes a job out of the running set and its task's running counter (the concurrency caps), and
 -- clears its lease fields.
 local function leave_running(base, job_key, id, task)
+  task = task or redis.call('HGET', job_key, 'task')
   redis.call('ZREM', base .. 'running', id)
   local left = redis.call('HINCRBY', base .. 'running-count', task, -1)
   if left <= 0 then
@@ -63,15 +65,17 @@ end
 -- Stamps a job finished: finishedAt, expiresAt and the expiry set (dead jobs are kept until retried
 -- by hand, so they get none), the finished-times set of stats() (not for cancelled jobs), and a
 -- message on the finished channel for waitUntilFinished.
-local function finish(base, store, job_key, id, state, now)
-  redis.call('HSET', job_key, 'finishedAt', num(now))
+-- created_at and ttl (resultTtlMs) may be passed when the caller has read them already.
+local function finish(base, store, job_key, id, state, now, created_at, ttl)
   if state ~= 'dead' then
-    local expires_at = now + tonumber(redis.call('HGET', job_key, 'resultTtlMs'))
-    redis.call('HSET', job_key, 'expiresAt', num(expires_at))
-    redis.call('ZADD', base .. 'expiring', num(expires_at), id)
+    local expires_at = num(now + tonumber(ttl or redis.call('HGET', job_key, 'resultTtlMs')))
+    redis.call('HSET', job_key, 'finishedAt', num(now), 'expiresAt', expires_at)
+    redis.call('ZADD', base .. 'expiring', expires_at, id)
+  else
+    redis.call('HSET', job_key, 'finishedAt', num(now))
   end
   if state ~= 'cancelled' then
-    local created_at = tonumber(redis.call('HGET', job_key, 'createdAt'))
+    created_at = tonumber(created_at or redis.call('HGET', job_key, 'createdAt'))
     redis.call('ZADD', base .. 'finished', num(now), num(now - created_at) .. '|' .. id)
     redis.call('ZREMRANGEBYSCORE', base .. 'finished', '-inf', '(' .. num(now - 60000))
   end
