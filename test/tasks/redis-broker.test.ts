@@ -8,6 +8,7 @@ import { after, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { SkeinError } from '../../src/errors.ts';
 import type { BrokerEvent, JobRecord } from '../../src/tasks/broker.ts';
+import { jobKey } from '../../src/tasks/redis/keys.ts';
 import { REDIS_BROKER_DEFAULTS, resolveRedisBrokerOptions } from '../../src/tasks/redis/options.ts';
 import { RedisBroker } from '../../src/tasks/redis/redis-broker.ts';
 import {
@@ -189,6 +190,35 @@ describe('RedisBroker on the machine Redis', { skip }, () => {
     );
     assert.equal((await broker!.get(other.id))?.state, 'queued');
     assert.equal((await broker!.get(grouped2.id))?.state, 'queued');
+  });
+
+  test('a job hash damaged by hand is set aside at claim with an error, and the claim goes on', async (t) => {
+    const {
+      prefix,
+      brokers: [broker],
+    } = fixture(t);
+    const damaged = newJob();
+    const sound = newJob();
+    await broker!.enqueue([damaged, sound]);
+    const inspector = new Redis(REDIS_URL);
+    t.after(() => inspector.quit().then(() => {}));
+    await inspector.hset(jobKey(prefix, 'default', damaged.id), 'maxAttempts', 'three');
+    const claimed = await broker!.claim({
+      queue: 'default',
+      workerId: 'w',
+      max: 10,
+      leaseMs: 1000,
+      tasks: [TASK],
+    });
+    assert.deepEqual(
+      claimed.map((job) => job.id),
+      [sound.id],
+    );
+    await assert.rejects(broker!.get(damaged.id), (error) => codeOf(error) === 'SKEIN_INTERNAL');
+    await inspector.hset(jobKey(prefix, 'default', damaged.id), 'maxAttempts', '3');
+    const record = await broker!.get(damaged.id);
+    assert.equal(record?.state, 'dead');
+    assert.match(record?.error?.message ?? '', /damaged.*maxAttempts/);
   });
 
   test('claims by priority, then runAt, then id', async (t) => {

@@ -50,13 +50,19 @@ export function pairsToMap(reply: readonly Buffer[]): Map<string, Buffer> {
   return map;
 }
 
-function parseNumber(text: string): number {
+function parseNumber(field: string, text: string): number {
   if (text === 'inf') return Number.POSITIVE_INFINITY;
   if (text === '-inf') return Number.NEGATIVE_INFINITY;
-  return Number(text);
+  const value = Number(text);
+  if (text === '' || Number.isNaN(value))
+    throw internalError(`job field ${field} is not a number: ${JSON.stringify(text)}`);
+  return value;
 }
 
-/** Decodes a job hash; undefined for an empty (missing) hash. */
+/**
+ * Decodes a job hash; undefined for an empty (missing) hash.
+ * @throws SkeinError SKEIN_INTERNAL for a damaged hash (a missing or unreadable field).
+ */
 export function decodeJob(hash: ReadonlyMap<string, Buffer>): JobRecord | undefined {
   if (hash.size === 0) return undefined;
   const text = (field: string): string | null => hash.get(field)?.toString() ?? null;
@@ -65,10 +71,10 @@ export function decodeJob(hash: ReadonlyMap<string, Buffer>): JobRecord | undefi
     if (value === null) throw internalError(`job hash ${text('id') ?? '?'} has no ${field} field`);
     return value;
   };
-  const num = (field: string): number => parseNumber(required(field));
+  const num = (field: string): number => parseNumber(field, required(field));
   const optionalNumber = (field: string): number | null => {
     const value = text(field);
-    return value === null ? null : parseNumber(value);
+    return value === null ? null : parseNumber(field, value);
   };
   const bytes = (field: string): Uint8Array | null => {
     const value = hash.get(field);
@@ -77,6 +83,12 @@ export function decodeJob(hash: ReadonlyMap<string, Buffer>): JobRecord | undefi
   const state = required('state') as JobState;
   if (!JOB_STATES.includes(state)) throw internalError(`job ${required('id')} has an unknown state ${state}`);
   const errorText = text('error');
+  let error: StoredError | null = null;
+  try {
+    error = errorText === null ? null : decodeError(errorText);
+  } catch {
+    throw internalError(`job ${required('id')} has an error field that is not JSON`);
+  }
   return {
     id: required('id'),
     queue: required('queue'),
@@ -100,7 +112,7 @@ export function decodeJob(hash: ReadonlyMap<string, Buffer>): JobRecord | undefi
     workerId: text('workerId'),
     leaseUntil: optionalNumber('leaseUntil'),
     result: bytes('result'),
-    error: errorText === null ? null : decodeError(errorText),
+    error,
     progress: bytes('progress'),
     cancelRequested: text('cancelRequested') === '1',
     expiresAt: optionalNumber('expiresAt'),

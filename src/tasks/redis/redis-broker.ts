@@ -164,8 +164,20 @@ export class RedisBroker implements Broker {
     ];
     const keys = [queueBase(this.#prefix, request.queue), storeBase(this.#prefix)];
     const reply = (await this.#call('claim', () => this.#run('claim-jobs', keys, args, true))) as Buffer[][];
-    const jobs = reply.flatMap((pairs) => decodeJob(pairsToMap(pairs)) ?? []);
-    for (const job of jobs) this.#remember(job.id, job.queue);
+    const jobs: JobRecord[] = [];
+    for (const pairs of reply) {
+      const hash = pairsToMap(pairs);
+      let job: JobRecord | undefined;
+      try {
+        job = decodeJob(hash);
+      } catch (error) {
+        await this.#quarantine(request, hash, error);
+        continue;
+      }
+      if (job === undefined) continue;
+      this.#remember(job.id, job.queue);
+      jobs.push(job);
+    }
     return jobs;
   }
 
@@ -510,6 +522,35 @@ export class RedisBroker implements Broker {
       }
     })();
     return this.#closed;
+  }
+
+  /**
+   * Ends a claimed job whose hash cannot be decoded (edited by hand, or half-written when Redis ran out
+   * of memory) as a final failure with the reason as its error, so the worker goes on with the others
+   * and the job stays listed (dead, or failed without dead-lettering) for a person to look at.
+   */
+  async #quarantine(request: ClaimRequest, hash: Map<string, Buffer>, cause: unknown): Promise<void> {
+    const id = hash.get('id')?.toString();
+    if (id === undefined) throw cause;
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    const error: StoredError = {
+      name: 'SkeinError',
+      message: `Job ${id} is damaged in Redis (${reason}); it was set aside instead of run`,
+      stack: undefined,
+      code: 'SKEIN_INTERNAL',
+    };
+    const keys = [queueBase(this.#prefix, request.queue), storeBase(this.#prefix)];
+    await this.#call('claim', () =>
+      this.#run('fail-job', keys, [
+        String(Date.now()),
+        request.workerId,
+        id,
+        encodeError(error),
+        '',
+        request.queue,
+        String(this.options.eventsMaxLen),
+      ]),
+    );
   }
 
   /** Ensures the pub/sub connection listens on the finished channel. */
