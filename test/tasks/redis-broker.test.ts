@@ -476,6 +476,21 @@ describe('RedisBroker when Redis goes away and comes back', { skip }, () => {
     controller.abort();
   });
 
+  test('a paused Redis (CLIENT PAUSE WRITE) holds calls until the pause ends, and none fails', async (t) => {
+    const server = new ScratchRedis(await freePort());
+    scratch.push(server);
+    await server.start();
+    const broker = new RedisBroker({ url: server.url, prefix: 'paused' });
+    t.after(() => broker.close());
+    const admin = new Redis(server.url);
+    t.after(() => admin.quit().then(() => {}));
+    await broker.stats('default');
+    await admin.call('CLIENT', 'PAUSE', '300', 'WRITE');
+    const job = newJob();
+    assert.deepEqual(await broker.enqueue([job]), [{ id: job.id, created: true }]);
+    assert.equal((await broker.get(job.id))?.state, 'queued');
+  });
+
   test('a broker created while Redis is down rejects its first call with SKEIN_TASKS_BROKER_UNAVAILABLE', async (t) => {
     const port = await freePort();
     const broker = new RedisBroker({ url: `redis://127.0.0.1:${port}`, prefix: 'down' });
