@@ -349,3 +349,23 @@ test('a bulk enqueue is all or none: a failing job leaves none of its batch stor
   assert.equal((await broker.stats('default')).counts.queued, 0);
   assert.deepEqual(await broker.enqueue([first]), [{ id: first.id, created: true }], 'usable afterwards');
 });
+
+test('hundreds of concurrent waits each resolve when their own job finishes on another connection', async (t) => {
+  const store = freshStore(t);
+  const producer = store.open();
+  const worker = store.open();
+  const jobs = Array.from({ length: 400 }, () => newJob({ task: TASK }));
+  await producer.enqueue(jobs);
+  const waits = jobs.map((job) => producer.waitUntilFinished(job.id, AbortSignal.timeout(SOON_MS * 2)));
+  const claimed = await worker.claim({ ...request('w'), max: jobs.length });
+  for (const job of claimed) await worker.complete('w', job.id, job.payload);
+  const finished = await within(Promise.all(waits), SOON_MS * 2, 'every wait');
+  assert.deepEqual(
+    finished.map((record) => [record.id, record.state]),
+    jobs.map((job) => [job.id, 'succeeded']),
+  );
+  assert.deepEqual(
+    finished.map((record) => record.result),
+    jobs.map((job) => job.payload),
+  );
+});

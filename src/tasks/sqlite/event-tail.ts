@@ -42,6 +42,8 @@ export class EventTail {
   readonly #pollInterval: number;
   readonly #listeners = new Map<TailListener, number>();
   readonly #jobWatchers = new Map<string, Set<() => void>>();
+  // Kept apart from #listeners so that many waits cost nothing per event, only per event of their job.
+  readonly #watchErrors = new Set<(error: Error) => void>();
   #cursor = 0;
   #timer: NodeJS.Timeout | undefined;
   #poking = false;
@@ -64,15 +66,20 @@ export class EventTail {
     };
   }
 
-  /** Calls `check` on every event of job `id` from now on; returns the unsubscribe function. */
-  watchJob(id: string, check: () => void): () => void {
+  /**
+   * Calls `check` on every event of job `id` from now on, and `error` once if reading the log fails;
+   * returns the unsubscribe function.
+   */
+  watchJob(id: string, check: () => void, error: (error: Error) => void): () => void {
     this.#start(this.#log.lastEventId());
     let watchers = this.#jobWatchers.get(id);
     if (watchers === undefined) this.#jobWatchers.set(id, (watchers = new Set()));
     watchers.add(check);
+    this.#watchErrors.add(error);
     return () => {
       watchers.delete(check);
-      if (watchers.size === 0) this.#jobWatchers.delete(id);
+      if (watchers.size === 0 && this.#jobWatchers.get(id) === watchers) this.#jobWatchers.delete(id);
+      this.#watchErrors.delete(error);
       this.#stopWhenIdle();
     };
   }
@@ -92,10 +99,13 @@ export class EventTail {
     if (this.#closed) return;
     this.#closed = true;
     const listeners = [...this.#listeners.keys()];
+    const watchErrors = [...this.#watchErrors];
     this.#listeners.clear();
     this.#jobWatchers.clear();
+    this.#watchErrors.clear();
     this.#stop();
     for (const listener of listeners) listener.error(reason);
+    for (const error of watchErrors) error(reason);
   }
 
   #start(floor: number): void {

@@ -333,7 +333,6 @@ export class SqliteBroker implements Broker {
       if (settled) return;
       settled = true;
       unwatch();
-      unsubscribe();
       abortListener[Symbol.dispose]();
       outcome();
     };
@@ -347,11 +346,7 @@ export class SqliteBroker implements Broker {
       }
     };
     // Watch before the first look, so a finish committed in between is seen by one or the other.
-    const unwatch = this.#tail.watchJob(id, check);
-    const unsubscribe = this.#tail.subscribe({
-      event: () => {},
-      error: (error) => settle(() => reject(error)),
-    });
+    const unwatch = this.#tail.watchJob(id, check, (error) => settle(() => reject(error)));
     const abortListener = addAbortListener(signal, () => settle(() => reject(abortErrorFrom(signal))));
     check();
     return promise;
@@ -506,7 +501,11 @@ export class SqliteBroker implements Broker {
         wake?.();
       },
     });
-    const abortListener = addAbortListener(signal, () => wake?.());
+    // Unsubscribed at once on abort, so an iteration left unresumed does not keep the tail polling.
+    const abortListener = addAbortListener(signal, () => {
+      unsubscribe();
+      wake?.();
+    });
     try {
       for (;;) {
         while (buffered.length > 0) yield buffered.shift() as BrokerEvent;
