@@ -369,3 +369,23 @@ test('hundreds of concurrent waits each resolve when their own job finishes on a
     jobs.map((job) => job.payload),
   );
 });
+
+test('an aborted event iteration, a settled wait and close() leave no timer behind', async (t) => {
+  const store = freshStore(t);
+  const timers = (): number => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
+  const before = timers();
+  const broker = new SqliteBroker({ path: store.path });
+  const job = newJob({ task: TASK });
+  await broker.enqueue([job]);
+  const controller = new AbortController();
+  const iterator = broker.events(controller.signal)[Symbol.asyncIterator]();
+  const pending = iterator.next();
+  const waiting = broker.waitUntilFinished(job.id, controller.signal).catch(() => 'aborted');
+  assert.ok(timers() > before, 'the tail polls while someone listens');
+  controller.abort();
+  assert.deepEqual(await pending, { done: true, value: undefined });
+  assert.equal(await waiting, 'aborted');
+  assert.equal(timers(), before, 'no timer once nobody listens');
+  await broker.close();
+  assert.equal(timers(), before);
+});
