@@ -16,9 +16,11 @@ import {
   freePort,
   newJob,
   REDIS_MISSING,
+  REDIS_SERVER_MISSING,
   REDIS_URL,
   randomPrefix,
   redisAvailable,
+  redisServerInstalled,
   ScratchRedis,
   storeKeys,
   until,
@@ -418,7 +420,9 @@ describe('RedisBroker close()', { skip }, () => {
   });
 });
 
-describe('RedisBroker when Redis goes away and comes back', { skip }, () => {
+describe('RedisBroker when Redis goes away and comes back', {
+  skip: redisServerInstalled() ? false : REDIS_SERVER_MISSING,
+}, () => {
   const scratch: ScratchRedis[] = [];
   after(() => Promise.all(scratch.map((server) => server.dispose())));
 

@@ -2,7 +2,7 @@
 // test, SCAN + DEL cleanup that reports what it found, a throw-away redis-server of our own (for the
 // reconnect tests: killed with SIGKILL and restarted on its port), and a NewJob factory.
 
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -88,6 +88,14 @@ export function newJob(overrides: Partial<NewJob> = {}): NewJob {
     ...overrides,
   };
 }
+
+/** True when a redis-server binary is on the PATH (the reconnect tests start their own). */
+export function redisServerInstalled(): boolean {
+  return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+export const REDIS_SERVER_MISSING =
+  'redis-server is not installed: the reconnect tests start and kill one of their own';
 
 /** A free TCP port on 127.0.0.1 (taken from port 0, then released). */
 export async function freePort(): Promise<number> {
