@@ -4,6 +4,7 @@
 // events and waits ride the outage out), and no key left behind.
 
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { SkeinError } from '../../src/errors.ts';
@@ -57,6 +58,18 @@ describe('RedisBroker options', () => {
     const resolved = resolveRedisBrokerOptions();
     assert.ok(Object.isFrozen(resolved));
     assert.deepEqual(resolved, { ...REDIS_BROKER_DEFAULTS, client: undefined });
+  });
+
+  test('each @defaultValue in RedisBrokerOptions is what REDIS_BROKER_DEFAULTS holds', () => {
+    const source = readFileSync(new URL('../../src/tasks/redis/options.ts', import.meta.url), 'utf8');
+    const body = /export interface RedisBrokerOptions \{([\s\S]*?)\n\}/.exec(source)?.[1] ?? '';
+    const documented = new Map<string, unknown>();
+    for (const match of body.matchAll(/\/\*\*([\s\S]*?)\*\/\s*readonly (\w+)\?:/g)) {
+      const text = /@defaultValue\s+(\S+)/.exec(match[1]!)?.[1];
+      if (text !== undefined)
+        documented.set(match[2]!, text.startsWith("'") ? text.slice(1, -1) : Number(text));
+    }
+    assert.deepEqual(Object.fromEntries(documented), { ...REDIS_BROKER_DEFAULTS });
   });
 
   test('rejects a bad url, prefix or eventsMaxLen with SKEIN_TASKS_INVALID_OPTION naming the option', () => {
