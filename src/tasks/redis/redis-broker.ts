@@ -48,6 +48,16 @@ const STATS_WINDOW_MS = 60_000;
 const UNAVAILABLE_RETRY_MS = 200;
 /** Entries one XREAD returns at most. */
 const EVENTS_BATCH = 100;
+/** Longest pause between two reconnection attempts: a returning Redis is found within about this. */
+const RECONNECT_MAX_DELAY_MS = 2000;
+
+/** Reconnection backoff: 50 ms doubling up to RECONNECT_MAX_DELAY_MS, plus up to 100 ms of jitter. */
+function reconnectDelay(attempt: number): number {
+  return (
+    Math.min(50 * 2 ** Math.min(attempt - 1, 10), RECONNECT_MAX_DELAY_MS) + Math.floor(Math.random() * 100)
+  );
+}
+
 /** The largest sequence part of a stream id (2^64 - 1). */
 const MAX_STREAM_SEQ = 18_446_744_073_709_551_615n;
 /** Job → queue entries remembered (a job's queue never changes): saves a round trip per call by id. */
@@ -97,6 +107,7 @@ export class RedisBroker implements Broker {
         enableOfflineQueue: false,
         maxRetriesPerRequest: 0,
         autoResendUnfulfilledCommands: false,
+        retryStrategy: reconnectDelay,
       });
       this.#ownsClient = true;
       this.#where = `Redis at ${redactUrl(this.options.url)}`;
