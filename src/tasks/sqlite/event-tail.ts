@@ -1,8 +1,8 @@
 // Tails the events table for events() and waitUntilFinished(): one poller per broker reads the rows
 // after the last id it saw, every pollInterval while anyone listens, and at once when a broker of this
 // process on the same file commits a change. Invariant: event ids grow in commit order (writers are
-// serialized by SQLite's write lock and ids come from AUTOINCREMENT), so reading `id > last` never
-// skips an event that commits later.
+// serialized by SQLite's write lock, an id is the largest plus one, and pruning keeps the newest row),
+// so reading `id > last` never skips an event that commits later.
 
 import type { BrokerEvent } from '../broker.ts';
 

@@ -1,3 +1,3 @@
--- The id of the newest event, 0 when none was ever written (AUTOINCREMENT keeps it after pruning).
+-- The id of the newest event, 0 when there is none.
 -- No parameters.
-SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0) AS id
+SELECT coalesce(max(id), 0) AS id FROM events
