@@ -44,6 +44,17 @@ export const ERROR_CODES = Object.freeze({
   SKEIN_CHANNEL_FULL: 'A non-blocking put found the queue full.',
   SKEIN_CHANNEL_EMPTY: 'A non-blocking get found the queue empty.',
   SKEIN_CHANNEL_MESSAGE_TOO_LARGE: 'An encoded message is larger than the channel buffer can ever hold.',
+  SKEIN_TASKS_INVALID_TASK: 'What was passed to the queue or a worker is not a task reference.',
+  SKEIN_TASKS_INVALID_CRON: 'A cron expression could not be parsed or never fires.',
+  SKEIN_TASKS_NOT_ENCODABLE:
+    'A job argument, result or progress value cannot be stored (function, symbol, class instance).',
+  SKEIN_TASKS_UNKNOWN_TASK:
+    'The worker that claimed the job has no task of that address; the job was dead-lettered.',
+  SKEIN_TASKS_CORRUPT_PAYLOAD: 'A stored job payload could not be decoded; the job was dead-lettered.',
+  SKEIN_TASKS_JOB_FAILED: 'The job ended failed or dead; `cause` is the error of its last attempt.',
+  SKEIN_TASKS_JOB_CANCELLED: 'The job was cancelled before it finished.',
+  SKEIN_TASKS_LEASE_EXPIRED: 'The worker lost the lease of a running job; another worker may run it.',
+  SKEIN_TASKS_CLOSED: 'The task queue, worker or scheduler is closing or closed and takes no new work.',
   SKEIN_TASKS_INVALID_OPTION: 'A task queue, worker or broker option has a wrong type or value.',
   SKEIN_TASKS_BROKER_UNAVAILABLE:
     'The broker cannot reach its store (Redis down, restarting, read-only or out of memory) or was closed.',
@@ -115,6 +126,9 @@ export class InvalidArgumentError extends SkeinError {
     'SKEIN_SYNC_INVALID_ARGUMENT',
     'SKEIN_CHANNEL_INVALID_ARGUMENT',
     'SKEIN_CHANNEL_MESSAGE_TOO_LARGE',
+    'SKEIN_TASKS_INVALID_TASK',
+    'SKEIN_TASKS_INVALID_CRON',
+    'SKEIN_TASKS_NOT_ENCODABLE',
     'SKEIN_TASKS_INVALID_OPTION',
   ];
 }
@@ -186,6 +200,22 @@ export class QueueEmptyError extends SkeinError {
   }
 }
 
+/** A job ended failed or dead: `cause` is the error of its last attempt, rebuilt from the store. */
+export class JobFailedError extends SkeinError {
+  static readonly codes: readonly ErrorCode[] = ['SKEIN_TASKS_JOB_FAILED'];
+  constructor(message: string, options?: SkeinErrorOptions) {
+    super('SKEIN_TASKS_JOB_FAILED', message, options);
+  }
+}
+
+/** A job was cancelled before it finished. */
+export class JobCancelledError extends SkeinError {
+  static readonly codes: readonly ErrorCode[] = ['SKEIN_TASKS_JOB_CANCELLED'];
+  constructor(message: string, options?: SkeinErrorOptions) {
+    super('SKEIN_TASKS_JOB_CANCELLED', message, options);
+  }
+}
+
 const CLASS_BY_CODE = new Map<string, new (message: string, options: never) => SkeinError>([
   ['SKEIN_ABORTED', AbortError as never],
   ['SKEIN_TIMEOUT', TimeoutError as never],
@@ -195,6 +225,8 @@ const CLASS_BY_CODE = new Map<string, new (message: string, options: never) => S
   ['SKEIN_CHANNEL_CLOSED', ChannelClosedError as never],
   ['SKEIN_CHANNEL_FULL', QueueFullError as never],
   ['SKEIN_CHANNEL_EMPTY', QueueEmptyError as never],
+  ['SKEIN_TASKS_JOB_FAILED', JobFailedError as never],
+  ['SKEIN_TASKS_JOB_CANCELLED', JobCancelledError as never],
 ]);
 
 /**

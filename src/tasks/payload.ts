@@ -1,0 +1,136 @@
+// Arguments, results and progress values as stored: MessagePack (msgpackr with structured types), so
+// another machine or language can read them. A value the store cannot carry faithfully is refused
+// before anything is written, with the path of the offending part (args[1].items[0]).
+
+// The pure-JS entry: the package root also loads msgpackr-extract, an optional native addon.
+import { Packr } from 'msgpackr/pack';
+import { InvalidArgumentError, SkeinError } from '../errors.ts';
+import { describe } from '../task.ts';
+
+// structuredClone keeps cycles and shared references, moreTypes keeps Map/Set/Date/RegExp/Error and
+// typed arrays; records are inlined in every message (no shared structures), so any reader decodes.
+const packr = new Packr({ structuredClone: true, moreTypes: true, mapsAsObjects: false });
+
+const TYPED_ARRAY = Object.getPrototypeOf(Uint8Array);
+const CARRIED_CLASSES: readonly { readonly prototype: unknown }[] = [Date, RegExp, ArrayBuffer];
+
+function refusal(path: string, value: unknown, why: string): InvalidArgumentError {
+  return new InvalidArgumentError(
+    'SKEIN_TASKS_NOT_ENCODABLE',
+    `${path} cannot be stored in a job (${why}: ${describe(value)}); pass plain data: primitives, arrays, plain objects, Map, Set, Date, RegExp, typed arrays, errors`,
+  );
+}
+
+/** Throws SKEIN_TASKS_NOT_ENCODABLE naming the first part of `value` the store cannot carry. */
+export function checkEncodable(value: unknown, path: string, seen: Set<object> = new Set()): void {
+  switch (typeof value) {
+    case 'function':
+      throw refusal(path, value, 'a function');
+    case 'symbol':
+      throw refusal(path, value, 'a symbol');
+    case 'object':
+      break;
+    default:
+      return;
+  }
+  if (value === null || seen.has(value)) return;
+  seen.add(value);
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto === Object.prototype || proto === null) {
+    for (const key of Object.keys(value)) {
+      checkEncodable((value as Record<string, unknown>)[key], `${path}.${key}`, seen);
+    }
+    return;
+  }
+  if (value instanceof TYPED_ARRAY) {
+    if ((value as Uint8Array).buffer instanceof SharedArrayBuffer) {
+      throw refusal(path, value, 'a view of shared memory, which another machine cannot share');
+    }
+    return;
+  }
+  if (value instanceof Array) {
+    for (let index = 0; index < value.length; index++)
+      checkEncodable(value[index], `${path}[${index}]`, seen);
+    return;
+  }
+  if (value instanceof Map) {
+    let index = 0;
+    for (const [key, item] of value) {
+      checkEncodable(key, `${path}.<key ${index}>`, seen);
+      checkEncodable(
+        item,
+        `${path}.get(${typeof key === 'string' ? JSON.stringify(key) : `<key ${index}>`})`,
+        seen,
+      );
+      index++;
+    }
+    return;
+  }
+  if (value instanceof Set) {
+    let index = 0;
+    for (const item of value) checkEncodable(item, `${path}.<item ${index++}>`, seen);
+    return;
+  }
+  if (CARRIED_CLASSES.some((Class) => proto === Class.prototype) || value instanceof Error) return;
+  throw refusal(path, value, 'an instance of a class the store cannot rebuild');
+}
+
+/** Encodes a job's argument list, naming the argument that cannot be stored. */
+export function encodeArgs(args: readonly unknown[]): Uint8Array {
+  if (!Array.isArray(args)) {
+    throw new InvalidArgumentError(
+      'SKEIN_TASKS_NOT_ENCODABLE',
+      `args must be an array of arguments (got ${describe(args)})`,
+    );
+  }
+  const seen = new Set<object>();
+  for (let index = 0; index < args.length; index++) checkEncodable(args[index], `args[${index}]`, seen);
+  return pack(args);
+}
+
+/** Encodes a result or progress value (`what` names it in the error). */
+export function encodeValue(value: unknown, what: string): Uint8Array {
+  checkEncodable(value, what);
+  return pack(value);
+}
+
+function pack(value: unknown): Uint8Array {
+  try {
+    return packr.pack(value);
+  } catch (error) {
+    throw new InvalidArgumentError(
+      'SKEIN_TASKS_NOT_ENCODABLE',
+      `the value cannot be encoded: ${String(error)}`,
+      {
+        cause: error,
+      },
+    );
+  }
+}
+
+/** Decodes stored bytes. @throws SKEIN_TASKS_CORRUPT_PAYLOAD when they are not a valid encoding. */
+export function decodeValue(bytes: Uint8Array, what: string): unknown {
+  try {
+    return packr.unpack(bytes);
+  } catch (error) {
+    throw new SkeinError(
+      'SKEIN_TASKS_CORRUPT_PAYLOAD',
+      `the stored ${what} cannot be decoded: ${String(error)}`,
+      {
+        cause: error,
+      },
+    );
+  }
+}
+
+/** Decodes a stored argument list. @throws SKEIN_TASKS_CORRUPT_PAYLOAD */
+export function decodeArgs(bytes: Uint8Array): unknown[] {
+  const args = decodeValue(bytes, 'arguments');
+  if (!Array.isArray(args)) {
+    throw new SkeinError(
+      'SKEIN_TASKS_CORRUPT_PAYLOAD',
+      `the stored arguments are not a list (got ${describe(args)})`,
+    );
+  }
+  return args;
+}

@@ -1,0 +1,605 @@
+// The consumer side: a Worker claims jobs of one queue up to its free concurrency, runs each on a pool
+// by task reference, and records how it ended. Invariant: every claimed job ends in exactly one of
+// complete, fail, cancelled or release by this worker — or, when the worker dies, in lease expiry —
+// so no job is ever lost; leases are extended while a job runs, so a long job is not redelivered.
+
+import { EventEmitter } from 'node:events';
+import { hostname } from 'node:os';
+import { SkeinError, WorkerCrashedError } from '../errors.ts';
+import type { Executor } from '../pool/executor.ts';
+import { ThreadPool } from '../pool/thread-pool.ts';
+import type { Task } from '../task.ts';
+import { nextRetryAt } from './backoff.ts';
+import type { Broker, ClaimRequest, JobRecord, RateLimit, StoredError } from './broker.ts';
+import { continueChain, continueChord } from './canvas.ts';
+import { storedErrorOf } from './job.ts';
+import { newJobId } from './job-id.ts';
+import {
+  BACKOFF_DEFAULTS,
+  checkDuration,
+  checkInteger,
+  checkName,
+  checkObject,
+  invalidOption,
+  type ResolvedWorkerTiming,
+  resolveQueueName,
+  resolveWorkerTiming,
+  type WorkerTimingOptions,
+} from './options.ts';
+import { decodeArgs, encodeValue } from './payload.ts';
+import { decodePlan, type JobPlan } from './plan.ts';
+import { taskAddress } from './queue.ts';
+
+/** At most `limit` starts per `interval` ms, for one task or for a group of jobs (JobOptions.group). */
+export type RateLimitRule =
+  | { readonly task: Task<never, unknown>; readonly limit: number; readonly interval: number }
+  | { readonly group: string; readonly limit: number; readonly interval: number };
+
+/** At most `limit` jobs of `task` running at once across every worker of the queue. */
+export interface ConcurrencyLimitRule {
+  readonly task: Task<never, unknown>;
+  readonly limit: number;
+}
+
+export interface WorkerOptions extends WorkerTimingOptions {
+  readonly broker: Broker;
+  /** @defaultValue 'default' */
+  readonly queue?: string;
+  /** The tasks this worker runs: its registry, by address (module URL + export name). */
+  readonly tasks: readonly Task<never, unknown>[];
+  /**
+   * The pool running the jobs; the worker does not close a pool it was given.
+   * @defaultValue a ThreadPool of `concurrency` threads, closed with the worker
+   */
+  readonly pool?: Executor;
+  readonly rateLimits?: readonly RateLimitRule[];
+  readonly concurrencyLimits?: readonly ConcurrencyLimitRule[];
+  /**
+   * Queued jobs of tasks missing from `tasks`: 'dead-letter' claims them and ends them dead with
+   * SKEIN_TASKS_UNKNOWN_TASK (one kind of worker per queue, as in Celery); 'leave' leaves them for
+   * other workers (several kinds of workers sharing one queue). @defaultValue 'dead-letter'
+   */
+  readonly unknownTasks?: 'dead-letter' | 'leave';
+  /** This worker's id in the store. @defaultValue `${hostname}:${pid}:${random}` */
+  readonly id?: string;
+}
+
+export interface WorkerEvents {
+  /** A store operation of a background loop failed; the worker keeps going and tries again. */
+  brokerError: [error: unknown];
+  /**
+   * A job ended here: 'succeeded', 'retrying', 'failed' (final), 'cancelled', 'released' or 'lost'
+   * (another worker holds it now); `error` is the attempt's error, or why the job was lost.
+   */
+  jobEnded: [jobId: string, outcome: JobOutcome, error: Error | undefined];
+}
+
+export type JobOutcome = 'succeeded' | 'retrying' | 'failed' | 'cancelled' | 'released' | 'lost';
+
+type StopReason = 'cancel' | 'lease-lost' | 'close';
+
+interface Running {
+  readonly record: JobRecord;
+  readonly controller: AbortController;
+  stopReason: StopReason | undefined;
+  stopError: Error | undefined;
+  /** The last progress value not yet written, and the write in flight. */
+  pendingProgress: { value: unknown } | undefined;
+  progressTimer: NodeJS.Timeout | undefined;
+  lastProgressWrite: number;
+  progressWrite: Promise<unknown>;
+}
+
+const UNKNOWN_SWEEP_LIMIT = 100;
+
+/**
+ * Runs the jobs of one queue on a pool.
+ * @example
+ * await using worker = new Worker({ broker, tasks: [resize, thumbnail], concurrency: 8 });
+ * await worker.start();
+ * @throws SKEIN_TASKS_INVALID_OPTION, SKEIN_TASKS_INVALID_TASK
+ */
+export class Worker extends EventEmitter<WorkerEvents> {
+  readonly id: string;
+  readonly queue: string;
+  readonly options: ResolvedWorkerTiming;
+  readonly #broker: Broker;
+  readonly #tasks: readonly Task<never, unknown>[];
+  readonly #rateLimitRules: readonly RateLimitRule[];
+  readonly #concurrencyRules: readonly ConcurrencyLimitRule[];
+  readonly #unknownTasks: 'dead-letter' | 'leave';
+  readonly #ownPool: boolean;
+  readonly #pool: Executor;
+  readonly #running = new Map<string, Running>();
+  readonly #jobPromises = new Set<Promise<void>>();
+  readonly #registry = new Map<string, Task<never, unknown>>();
+  readonly #stop = new AbortController();
+  #claim: Omit<ClaimRequest, 'max'> | undefined;
+  #started: Promise<void> | undefined;
+  #loop: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
+  #destroying: Promise<void> | undefined;
+  #wake: (() => void) | undefined;
+  #timers: NodeJS.Timeout[] = [];
+  #sweeping = false;
+
+  constructor(options: WorkerOptions) {
+    super();
+    checkObject('options', options);
+    const broker = options.broker as unknown;
+    if (typeof broker !== 'object' || broker === null || typeof (broker as Broker).claim !== 'function') {
+      throw invalidOption('broker', 'a Broker such as new SqliteBroker()', broker);
+    }
+    this.#broker = options.broker;
+    this.queue = resolveQueueName(options.queue, 'queue');
+    this.options = resolveWorkerTiming(options);
+    if (!Array.isArray(options.tasks) || options.tasks.length === 0) {
+      throw invalidOption('tasks', 'a non-empty array of task references', options.tasks);
+    }
+    this.#tasks = [...options.tasks];
+    this.#rateLimitRules = checkRules('rateLimits', options.rateLimits, true);
+    this.#concurrencyRules = checkRules('concurrencyLimits', options.concurrencyLimits, false);
+    const unknownTasks = options.unknownTasks ?? 'dead-letter';
+    if (unknownTasks !== 'dead-letter' && unknownTasks !== 'leave') {
+      throw invalidOption('unknownTasks', "'dead-letter' or 'leave'", unknownTasks);
+    }
+    this.#unknownTasks = unknownTasks;
+    this.id =
+      options.id === undefined
+        ? `${hostname()}:${process.pid}:${newJobId().slice(-12)}`
+        : checkName('id', options.id);
+    this.#ownPool = options.pool === undefined;
+    this.#pool =
+      options.pool ??
+      new ThreadPool({ maxWorkers: this.options.concurrency, name: `skein-tasks-${this.queue}` });
+  }
+
+  /** Jobs running here now. */
+  get running(): number {
+    return this.#running.size;
+  }
+
+  /**
+   * Resolves the tasks' addresses and starts claiming. Idempotent.
+   * @throws SKEIN_TASKS_INVALID_TASK, SKEIN_TASK_NOT_EXPORTED, SKEIN_TASKS_CLOSED
+   */
+  start(): Promise<void> {
+    if (this.#closing !== undefined || this.#destroying !== undefined) {
+      return Promise.reject(
+        new SkeinError('SKEIN_TASKS_CLOSED', `worker ${this.id} is closed; create a new Worker`),
+      );
+    }
+    this.#started ??= this.#start();
+    return this.#started;
+  }
+
+  async #start(): Promise<void> {
+    for (let i = 0; i < this.#tasks.length; i++) {
+      const task = this.#tasks[i]!;
+      this.#registry.set(await taskAddress(task, `tasks[${i}]`), task);
+    }
+    const rateLimits: Record<string, RateLimit> = {};
+    for (const rule of this.#rateLimitRules) {
+      const key = 'group' in rule ? `group:${rule.group}` : await taskAddress(rule.task, 'rateLimits[].task');
+      rateLimits[key] = { limit: rule.limit, intervalMs: rule.interval };
+    }
+    const concurrency: Record<string, number> = {};
+    for (const rule of this.#concurrencyRules) {
+      concurrency[await taskAddress(rule.task, 'concurrencyLimits[].task')] = rule.limit;
+    }
+    this.#claim = {
+      queue: this.queue,
+      workerId: this.id,
+      leaseMs: this.options.leaseTimeout,
+      tasks: [...this.#registry.keys()],
+      ...(this.#concurrencyRules.length > 0 ? { concurrency } : {}),
+      ...(this.#rateLimitRules.length > 0 ? { rateLimits } : {}),
+    };
+    if (this.#stop.signal.aborted) return;
+    const { leaseTimeout, pollInterval, heartbeatInterval, recoverInterval } = this.options;
+    this.#every(leaseTimeout / 3, () => this.#extendLeases());
+    this.#every(pollInterval, () => this.#checkCancellations());
+    this.#every(heartbeatInterval, () => this.#heartbeat());
+    this.#every(recoverInterval, () => this.#sweep());
+    void this.#heartbeat();
+    void this.#sweep();
+    void this.#watchEvents();
+    this.#loop = this.#claimLoop();
+  }
+
+  /**
+   * Stops claiming, lets running jobs finish for up to `closeTimeout` ms, then gives the rest back to
+   * the queue unfinished (release: queued again, the attempt not counted). Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  /** Stops now: running jobs are aborted and given back to the queue. Idempotent. */
+  destroy(): Promise<void> {
+    this.#destroying ??= this.#shutdown(0);
+    return this.#destroying;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  async #close(): Promise<void> {
+    await (this.#destroying ?? this.#shutdown(this.options.closeTimeout));
+  }
+
+  async #shutdown(grace: number): Promise<void> {
+    this.#stop.abort();
+    this.#wake?.();
+    await this.#started?.catch(() => undefined);
+    await this.#loop;
+    if (this.#running.size > 0 && grace > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<void>((resolve) => {
+        if (Number.isFinite(grace)) timer = setTimeout(resolve, grace);
+      });
+      await Promise.race([Promise.allSettled([...this.#jobPromises]), deadline]);
+      clearTimeout(timer);
+    }
+    for (const entry of this.#running.values()) this.#stopJob(entry, 'close', closedError(this.id));
+    await Promise.allSettled([...this.#jobPromises]);
+    for (const timer of this.#timers) clearInterval(timer);
+    this.#timers = [];
+    if (this.#ownPool) await this.#pool.close();
+  }
+
+  #every(interval: number, fn: () => Promise<void>): void {
+    const timer = setInterval(() => void fn(), Math.max(1, interval));
+    this.#timers.push(timer);
+  }
+
+  async #claimLoop(): Promise<void> {
+    const signal = this.#stop.signal;
+    while (!signal.aborted) {
+      const free = this.options.concurrency - this.#running.size;
+      let filled = false;
+      if (free > 0) {
+        try {
+          const claimed = await this.#broker.claim({ ...this.#claim!, max: free });
+          for (const record of claimed) this.#startJob(record);
+          filled = claimed.length === free;
+        } catch (error) {
+          this.emit('brokerError', error);
+        }
+      }
+      if (signal.aborted) break;
+      if (filled) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, this.options.pollInterval);
+        function done(): void {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.#wake = done;
+      });
+      this.#wake = undefined;
+    }
+  }
+
+  async #watchEvents(): Promise<void> {
+    const signal = this.#stop.signal;
+    while (!signal.aborted) {
+      try {
+        for await (const event of this.#broker.events(signal)) {
+          if (event.queue !== this.queue) continue;
+          if (event.type === 'enqueued' || event.type === 'expired-lease' || event.type === 'retrying')
+            this.#wake?.();
+          else if (event.jobId !== null && this.#running.has(event.jobId)) void this.#checkCancellations();
+        }
+      } catch (error) {
+        if (!signal.aborted) this.emit('brokerError', error);
+      }
+      if (!signal.aborted) await new Promise((resolve) => setTimeout(resolve, this.options.pollInterval));
+    }
+  }
+
+  #startJob(record: JobRecord): void {
+    const earlier = this.#running.get(record.id);
+    if (earlier !== undefined) {
+      // Claimed again while an earlier attempt still runs here: that attempt's lease had expired.
+      this.#stopJob(earlier, 'lease-lost', leaseLost(this.id, record.id));
+    }
+    const entry: Running = {
+      record,
+      controller: new AbortController(),
+      stopReason: undefined,
+      stopError: undefined,
+      pendingProgress: undefined,
+      progressTimer: undefined,
+      lastProgressWrite: 0,
+      progressWrite: Promise.resolve(),
+    };
+    this.#running.set(record.id, entry);
+    // A store error here leaves the job running under a lease nobody extends: it expires and the job
+    // is redelivered, so even this path loses nothing.
+    const promise: Promise<void> = this.#runJob(entry)
+      .catch((error: unknown) => {
+        this.emit('brokerError', error);
+      })
+      .finally(() => {
+        clearTimeout(entry.progressTimer);
+        if (this.#running.get(record.id) === entry) this.#running.delete(record.id);
+        this.#jobPromises.delete(promise);
+        this.#wake?.();
+      });
+    this.#jobPromises.add(promise);
+  }
+
+  async #runJob(entry: Running): Promise<void> {
+    const { record } = entry;
+    const task = this.#registry.get(record.task);
+    if (task === undefined) {
+      const error = new SkeinError(
+        'SKEIN_TASKS_UNKNOWN_TASK',
+        `worker ${this.id} has no task ${record.task}; add it to the worker's tasks, then retry the job`,
+      );
+      await this.#finalFailure(entry, error);
+      return;
+    }
+    let args: unknown[];
+    let plan: JobPlan;
+    try {
+      args = decodeArgs(record.payload);
+      plan = decodePlan(record.canvas);
+    } catch (error) {
+      await this.#finalFailure(entry, error);
+      return;
+    }
+    if (this.#stop.signal.aborted) {
+      await this.#release(entry);
+      return;
+    }
+    let payload: Uint8Array;
+    let result: unknown;
+    try {
+      result = await this.#pool.submit(task as Task<unknown[], unknown>, args, {
+        signal: entry.controller.signal,
+        ...(record.timeLimitMs === null ? {} : { timeout: record.timeLimitMs }),
+        onProgress: (value) => this.#progress(entry, value),
+      });
+    } catch (error) {
+      await this.#attemptFailed(entry, plan, error);
+      return;
+    }
+    try {
+      payload = encodeValue(result, 'the result');
+      if (plan.chain !== undefined && plan.chain.length > 0)
+        await continueChain(this.#broker, record, plan.chain, result);
+      if (plan.chord !== undefined) await continueChord(this.#broker, record, plan.chord, result, false);
+    } catch (error) {
+      await this.#attemptFailed(entry, plan, error);
+      return;
+    }
+    await this.#flushProgress(entry);
+    if (await this.#broker.complete(this.id, record.id, payload)) {
+      this.emit('jobEnded', record.id, 'succeeded', undefined);
+      if (plan.chord !== undefined) await continueChord(this.#broker, record, plan.chord, result, true);
+    } else {
+      this.emit('jobEnded', record.id, 'lost', undefined);
+    }
+  }
+
+  async #attemptFailed(entry: Running, plan: JobPlan, error: unknown): Promise<void> {
+    const { record } = entry;
+    switch (entry.stopReason) {
+      case 'cancel':
+        await this.#broker.cancelled(this.id, record.id);
+        this.emit('jobEnded', record.id, 'cancelled', entry.stopError);
+        return;
+      case 'lease-lost':
+        this.emit('jobEnded', record.id, 'lost', entry.stopError);
+        return;
+      case 'close':
+        await this.#release(entry);
+        return;
+      default:
+    }
+    await this.#flushProgress(entry);
+    const retryable =
+      !(error instanceof SkeinError) ||
+      RETRYABLE_SKEIN_CODES.has(error.code) ||
+      error instanceof WorkerCrashedError;
+    if (retryable && record.attempt < record.maxAttempts) {
+      const retryAt = nextRetryAt(plan.backoff ?? BACKOFF_DEFAULTS, record.attempt, Date.now());
+      const ok = await this.#broker.fail(this.id, record.id, storedErrorOf(error), { retryAt });
+      this.emit('jobEnded', record.id, ok ? 'retrying' : 'lost', asError(error));
+    } else {
+      await this.#finalFailure(entry, error);
+    }
+  }
+
+  async #finalFailure(entry: Running, error: unknown): Promise<void> {
+    const stored: StoredError = storedErrorOf(error);
+    const ok = await this.#broker.fail(this.id, entry.record.id, stored, { final: true });
+    this.emit('jobEnded', entry.record.id, ok ? 'failed' : 'lost', asError(error));
+  }
+
+  async #release(entry: Running): Promise<void> {
+    const ok = await this.#broker.release(this.id, entry.record.id);
+    this.emit('jobEnded', entry.record.id, ok ? 'released' : 'lost', undefined);
+  }
+
+  #stopJob(entry: Running, reason: StopReason, why: Error): void {
+    if (entry.stopReason !== undefined) return;
+    entry.stopReason = reason;
+    entry.stopError = why;
+    entry.controller.abort(why);
+  }
+
+  #progress(entry: Running, value: unknown): void {
+    entry.pendingProgress = { value };
+    if (entry.progressTimer !== undefined) return;
+    const wait = entry.lastProgressWrite + this.options.progressInterval - Date.now();
+    if (wait <= 0) void this.#writeProgress(entry);
+    else entry.progressTimer = setTimeout(() => void this.#writeProgress(entry), wait);
+  }
+
+  #writeProgress(entry: Running): Promise<unknown> {
+    entry.progressTimer = undefined;
+    const pending = entry.pendingProgress;
+    if (pending === undefined) return entry.progressWrite;
+    entry.pendingProgress = undefined;
+    entry.lastProgressWrite = Date.now();
+    let bytes: Uint8Array;
+    try {
+      bytes = encodeValue(pending.value, 'the progress value');
+    } catch (error) {
+      this.emit('brokerError', error);
+      return entry.progressWrite;
+    }
+    entry.progressWrite = entry.progressWrite
+      .then(() => this.#broker.reportProgress(this.id, entry.record.id, bytes))
+      .catch((error: unknown) => this.emit('brokerError', error));
+    return entry.progressWrite;
+  }
+
+  /** Writes the last progress value before the job's end is recorded, so it is never lost. */
+  async #flushProgress(entry: Running): Promise<void> {
+    clearTimeout(entry.progressTimer);
+    await this.#writeProgress(entry);
+  }
+
+  async #extendLeases(): Promise<void> {
+    const ids = [...this.#running.keys()];
+    if (ids.length === 0) return;
+    try {
+      const held = new Set(await this.#broker.extendLeases(this.id, ids, this.options.leaseTimeout));
+      for (const id of ids) {
+        const entry = this.#running.get(id);
+        if (entry !== undefined && !held.has(id)) {
+          this.#stopJob(entry, 'lease-lost', leaseLost(this.id, id));
+        }
+      }
+    } catch (error) {
+      this.emit('brokerError', error);
+    }
+  }
+
+  async #checkCancellations(): Promise<void> {
+    const entries = [...this.#running.values()].filter((entry) => entry.stopReason === undefined);
+    if (entries.length === 0) return;
+    try {
+      const records = await Promise.all(entries.map((entry) => this.#broker.get(entry.record.id)));
+      records.forEach((record, index) => {
+        const entry = entries[index]!;
+        if (record?.cancelRequested === true) {
+          this.#stopJob(
+            entry,
+            'cancel',
+            new SkeinError('SKEIN_TASKS_JOB_CANCELLED', `job ${record.id} was cancelled`),
+          );
+        } else if (
+          record === undefined ||
+          record.workerId !== this.id ||
+          record.state !== 'running' ||
+          record.attempt !== entry.record.attempt
+        ) {
+          this.#stopJob(entry, 'lease-lost', leaseLost(this.id, entry.record.id));
+        }
+      });
+    } catch (error) {
+      this.emit('brokerError', error);
+    }
+  }
+
+  async #heartbeat(): Promise<void> {
+    try {
+      await this.#broker.heartbeat(this.id, this.queue, {
+        host: hostname(),
+        pid: process.pid,
+        running: this.#running.size,
+        concurrency: this.options.concurrency,
+      });
+    } catch (error) {
+      this.emit('brokerError', error);
+    }
+  }
+
+  async #sweep(): Promise<void> {
+    if (this.#sweeping) return;
+    this.#sweeping = true;
+    try {
+      const now = Date.now();
+      await this.#broker.recoverExpiredLeases(now);
+      await this.#broker.purgeExpired(now);
+      if (this.#unknownTasks === 'dead-letter') await this.#claimUnknown();
+    } catch (error) {
+      this.emit('brokerError', error);
+    } finally {
+      this.#sweeping = false;
+    }
+  }
+
+  /** Claims queued jobs of tasks this worker does not know, to dead-letter them (unknownTasks). */
+  async #claimUnknown(): Promise<void> {
+    if (this.#claim === undefined || this.#stop.signal.aborted) return;
+    const queued = await this.#broker.list(this.queue, 'queued', UNKNOWN_SWEEP_LIMIT);
+    const unknown = [
+      ...new Set(queued.map((job) => job.task).filter((address) => !this.#registry.has(address))),
+    ];
+    if (unknown.length === 0) return;
+    const claimed = await this.#broker.claim({
+      queue: this.queue,
+      workerId: this.id,
+      leaseMs: this.options.leaseTimeout,
+      tasks: unknown,
+      max: UNKNOWN_SWEEP_LIMIT,
+    });
+    for (const record of claimed) this.#startJob(record);
+  }
+}
+
+/** Failures of Skein's own making that another attempt may cure; the rest (bad data) are final. */
+const RETRYABLE_SKEIN_CODES: ReadonlySet<string> = new Set([
+  'SKEIN_TIMEOUT',
+  'SKEIN_POOL_WORKER_CRASHED',
+  'SKEIN_POOL_TASK_NOT_FOUND',
+  'SKEIN_POOL_DESTROYED',
+  'SKEIN_POOL_CLOSED',
+  'SKEIN_NON_ERROR_THROWN',
+  'SKEIN_TASKS_BROKER_UNAVAILABLE',
+]);
+
+function leaseLost(workerId: string, jobId: string): SkeinError {
+  return new SkeinError(
+    'SKEIN_TASKS_LEASE_EXPIRED',
+    `worker ${workerId} lost the lease of job ${jobId}; another worker may run it (raise leaseTimeout if this worker's event loop is busy)`,
+  );
+}
+
+function asError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(String(value));
+}
+
+function closedError(id: string): SkeinError {
+  return new SkeinError(
+    'SKEIN_TASKS_CLOSED',
+    `worker ${id} closed before the job finished; it was given back to the queue`,
+  );
+}
+
+function checkRules<T>(path: string, rules: readonly T[] | undefined, rate: boolean): readonly T[] {
+  if (rules === undefined) return [];
+  if (!Array.isArray(rules)) throw invalidOption(path, 'an array of rules', rules);
+  rules.forEach((rule, i) => {
+    const given = checkObject(`${path}[${i}]`, rule);
+    if ('group' in given && rate) checkName(`${path}[${i}].group`, given.group);
+    else if (typeof given.task !== 'function') {
+      throw invalidOption(
+        `${path}[${i}].task`,
+        `a task reference${rate ? " (or give 'group')" : ''}`,
+        given.task,
+      );
+    }
+    checkInteger(`${path}[${i}].limit`, given.limit, 1);
+    if (rate) checkDuration(`${path}[${i}].interval`, given.interval, 1);
+  });
+  return [...rules];
+}

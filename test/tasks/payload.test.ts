@@ -1,0 +1,80 @@
+// The stored encoding of arguments and results: msgpack that keeps structured types, read back by a
+// fresh decoder, and a clear SKEIN_TASKS_NOT_ENCODABLE naming the part that cannot be stored.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Unpackr } from 'msgpackr';
+import { decodeArgs, decodeValue, encodeArgs, encodeValue } from '../../src/tasks/payload.ts';
+import { codeOf } from '../conformance/helpers.ts';
+
+describe('job payloads', () => {
+  it('round-trips structured data, cycles included', () => {
+    const cyclic: Record<string, unknown> = { name: 'root' };
+    cyclic.self = cyclic;
+    const args = [
+      1,
+      -2.5,
+      'text',
+      true,
+      null,
+      undefined,
+      10n,
+      [1, [2, [3]]],
+      { nested: { list: [1, 2], when: new Date(5) } },
+      new Map<unknown, unknown>([
+        ['k', 1],
+        [2, { v: 'x' }],
+      ]),
+      new Set(['a', 'b']),
+      /ab+c/gi,
+      new Uint8Array([1, 2, 3]),
+      new Float64Array([1.5, 2.5]),
+      cyclic,
+    ];
+    const back = decodeArgs(encodeArgs(args));
+    assert.deepEqual(back.slice(0, 14), args.slice(0, 14));
+    const again = back[14] as Record<string, unknown>;
+    assert.equal(again.self, again);
+    const error = decodeValue(encodeValue(new TypeError('bad'), 'result'), 'result') as Error;
+    assert.ok(error instanceof TypeError);
+    assert.equal(error.message, 'bad');
+  });
+
+  it('is plain MessagePack that a separately configured decoder reads', () => {
+    const bytes = encodeArgs([{ a: 1, b: [true, 'x'] }, 7]);
+    assert.deepEqual(new Unpackr({ structuredClone: true, mapsAsObjects: false }).unpack(bytes), [
+      { a: 1, b: [true, 'x'] },
+      7,
+    ]);
+  });
+
+  it('refuses what the store cannot carry, naming the argument path, with SKEIN_TASKS_NOT_ENCODABLE', () => {
+    class Point {
+      x = 1;
+    }
+    const cases: [unknown[], RegExp][] = [
+      [[1, () => 2], /args\[1\] cannot be stored in a job \(a function/],
+      [[{ deep: { list: [0, Symbol('s')] } }], /args\[0\]\.deep\.list\[1\] .*a symbol/],
+      [[new Point()], /args\[0\] .*class the store cannot rebuild: \[object Object\]/],
+      [[new Map([['k', new WeakMap()]])], /args\[0\]\.get\("k"\)/],
+      [[new Set([Promise.resolve()])], /args\[0\]\.<item 0>/],
+      [[new Uint8Array(new SharedArrayBuffer(4))], /args\[0\] .*shared memory/],
+    ];
+    for (const [args, message] of cases) {
+      assert.throws(
+        () => encodeArgs(args),
+        (error: unknown) =>
+          codeOf(error) === 'SKEIN_TASKS_NOT_ENCODABLE' && message.test((error as Error).message),
+        String(message),
+      );
+    }
+  });
+
+  it('reports bytes that are not a stored encoding as SKEIN_TASKS_CORRUPT_PAYLOAD', () => {
+    assert.throws(
+      () => decodeArgs(new Uint8Array([0xc1])),
+      (error: unknown) => codeOf(error) === 'SKEIN_TASKS_CORRUPT_PAYLOAD',
+    );
+    assert.throws(() => decodeArgs(encodeValue({ not: 'a list' }, 'x')), /not a list/);
+  });
+});
