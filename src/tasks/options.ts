@@ -38,7 +38,10 @@ export interface JobOptions {
   readonly eta?: Date | number;
   /** Higher runs first among runnable jobs of a queue; FIFO among equals (as in pools). @defaultValue 0 */
   readonly priority?: number;
-  /** Attempts in all, the first included; 1 means no retry. @defaultValue 1 */
+  /**
+   * Attempts in all, the first included. An attempt also ends when its worker dies (its lease runs
+   * out), so 1 means a job whose worker is killed is dead-lettered rather than redelivered. @defaultValue 3
+   */
   readonly attempts?: number;
   /** When to retry a failed attempt. */
   readonly backoff?: BackoffOptions;
@@ -70,7 +73,7 @@ export interface ResolvedJobOptions {
 export const JOB_DEFAULTS = Object.freeze({
   delay: 0, // ms
   priority: 0,
-  attempts: 1,
+  attempts: 3,
   timeLimit: Number.POSITIVE_INFINITY, // ms
   resultTtl: 86_400_000, // ms: one day, like Celery's result_expires
   deadLetter: true,

@@ -152,9 +152,11 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
               idempotencyKey: `skein:schedule:${entry.schedule.id}:${tickAt}`,
             },
           );
+          this.emit('fired', entry.schedule.id, tickAt, job.id);
         }
-      } catch {
+      } catch (error) {
         // The tick is not retried: a store error loses this one firing, like a beat that was down.
+        this.emit('brokerError', error);
       }
     }
   }

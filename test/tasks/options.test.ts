@@ -58,7 +58,7 @@ describe('task options', () => {
     assert.deepEqual(resolved, {
       runAt: 1000,
       priority: 0,
-      attempts: 1,
+      attempts: 3,
       backoff: BACKOFF_DEFAULTS,
       timeLimit: Number.POSITIVE_INFINITY,
       idempotencyKey: null,

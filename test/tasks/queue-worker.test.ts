@@ -111,7 +111,7 @@ describe('task queue and worker', () => {
   it('ends a job failed, not dead, when deadLetter is false, keeping the task error class and fields', async (t) => {
     const { queue, worker } = await setup(t, pool);
     await worker({ tasks: [throwValidationError] });
-    const job = await queue.submit(throwValidationError, ['bad email'], { deadLetter: false });
+    const job = await queue.submit(throwValidationError, ['bad email'], { deadLetter: false, attempts: 1 });
     await assert.rejects(job.result({ timeout: 10_000 }), (error: unknown) => {
       assert.ok(error instanceof JobFailedError);
       assert.equal((error.cause as Error).name, 'ValidationError');
@@ -135,7 +135,7 @@ describe('task queue and worker', () => {
   it('fails an attempt that runs past its time limit with SKEIN_TIMEOUT', async (t) => {
     const { queue, worker } = await setup(t, pool);
     await worker({ tasks: [sleep] });
-    const job = await queue.submit(sleep, [60_000], { timeLimit: 100 });
+    const job = await queue.submit(sleep, [60_000], { timeLimit: 100, attempts: 1 });
     await assert.rejects(job.result({ timeout: 10_000 }), (error: unknown) => {
       assert.ok(error instanceof JobFailedError);
       assert.equal(codeOf(error.cause), 'SKEIN_TIMEOUT');

@@ -1,0 +1,95 @@
+// Delivery under crashes and contention on a real SQLite file: a worker process killed with SIGKILL
+// mid-job has the job redelivered after its lease and completed by another worker; N workers × M jobs
+// run every job exactly once.
+
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { ThreadPool } from '../../src/pool/index.ts';
+import { SqliteBroker, TaskQueue, Worker } from '../../src/tasks/index.ts';
+import { appendLine } from '../fixtures/append-line.ts';
+import { appendThenWaitIfFirst } from '../fixtures/append-then-wait-if-first.ts';
+import { FAST, lines, setup, until } from './helpers.ts';
+
+const NODE = process.execPath;
+const WORKER_SCRIPT = new URL('../fixtures/tasks-worker-process.ts', import.meta.url).pathname;
+
+const pool = new ThreadPool({ maxWorkers: 2 });
+after(() => pool.close());
+
+async function startWorkerProcess(db: string, leaseTimeout: number): Promise<ChildProcess> {
+  const child = spawn(NODE, [WORKER_SCRIPT, db, String(leaseTimeout)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const [data] = (await once(child.stdout!, 'data')) as [Buffer];
+  assert.match(data.toString(), /ready/);
+  return child;
+}
+
+describe('task delivery under crashes', () => {
+  it('redelivers the job of a worker process killed with SIGKILL mid-job, after its lease', async (t) => {
+    const { dir, db, queue, worker } = await setup(t, pool);
+    const log = join(dir, 'runs.log');
+    const child = await startWorkerProcess(db, 500);
+    t.after(() => child.kill('SIGKILL'));
+    const job = await queue.enqueue(appendThenWaitIfFirst, log);
+    const [pid] = await until('the first run to start in the child', async () => {
+      const runs = await lines(log);
+      return runs.length === 1 ? runs : undefined;
+    });
+    assert.equal(Number(pid), child.pid);
+    assert.equal(await job.state(), 'running');
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+    await worker({ tasks: [appendThenWaitIfFirst] });
+    assert.equal(await job.result({ timeout: 15_000 }), 2);
+    const runs = await lines(log);
+    assert.equal(runs.length, 2);
+    assert.equal(Number(runs[1]), process.pid, 'the second run happened in this process');
+    assert.equal((await job.info()).attempt, 2);
+  });
+
+  it('runs each of M jobs exactly once across N workers with their own connections', async (t) => {
+    const { dir, db, queue } = await setup(t, pool);
+    const log = join(dir, 'runs.log');
+    const M = 300;
+    const N = 4;
+    const workers: Worker[] = [];
+    const brokers: SqliteBroker[] = [];
+    t.after(async () => {
+      await Promise.all(workers.map((w) => w.close()));
+      await Promise.all(brokers.map((b) => b.close()));
+    });
+    for (let i = 0; i < N; i++) {
+      const broker = new SqliteBroker({ path: db, pollInterval: 10 });
+      brokers.push(broker);
+      const w = new Worker({ broker, tasks: [appendLine], concurrency: 3, pool, ...FAST, id: `worker-${i}` });
+      workers.push(w);
+      await w.start();
+    }
+    const producer = new TaskQueue({ broker: queue.broker });
+    const jobs = [];
+    for (let start = 0; start < M; start += 50) {
+      const batch = Array.from({ length: 50 }, (_, k) => ({
+        task: appendLine,
+        args: [log, String(start + k)],
+      }));
+      jobs.push(...(await producer.enqueueBulk(batch)));
+    }
+    const results = await Promise.all(jobs.map((job) => job.result({ timeout: 30_000 })));
+    assert.deepEqual(
+      results,
+      Array.from({ length: M }, (_, i) => String(i)),
+    );
+    const runs = (await lines(log)).map(Number).sort((a, b) => a - b);
+    assert.deepEqual(
+      runs,
+      Array.from({ length: M }, (_, i) => i),
+      'every job ran exactly once',
+    );
+    const by = new Set((await Promise.all(jobs.map((job) => job.info()))).map((info) => info.attempt));
+    assert.deepEqual([...by], [1], 'no job needed a second attempt');
+  });
+});
