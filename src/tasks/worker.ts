@@ -52,6 +52,11 @@ export interface WorkerOptions extends WorkerTimingOptions {
    * @defaultValue a ThreadPool of `concurrency` threads, closed with the worker
    */
   readonly pool?: Executor;
+  /**
+   * Pools for particular tasks, e.g. a ProcessPool to isolate a task that may crash or leak; the worker
+   * does not close them. Other tasks run on `pool`.
+   */
+  readonly taskPools?: readonly { readonly task: Task<never, unknown>; readonly pool: Executor }[];
   readonly rateLimits?: readonly RateLimitRule[];
   readonly concurrencyLimits?: readonly ConcurrencyLimitRule[];
   /**
@@ -113,6 +118,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly #running = new Map<string, Running>();
   readonly #jobPromises = new Set<Promise<void>>();
   readonly #registry = new Map<string, Task<never, unknown>>();
+  readonly #taskPoolRules: readonly { readonly task: Task<never, unknown>; readonly pool: Executor }[];
+  readonly #poolOf = new Map<string, Executor>();
   readonly #stop = new AbortController();
   #claim: Omit<ClaimRequest, 'max'> | undefined;
   #started: Promise<void> | undefined;
@@ -139,6 +146,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#tasks = [...options.tasks];
     this.#rateLimitRules = checkRules('rateLimits', options.rateLimits, true);
     this.#concurrencyRules = checkRules('concurrencyLimits', options.concurrencyLimits, false);
+    this.#taskPoolRules = checkRules('taskPools', options.taskPools, false, true);
     const unknownTasks = options.unknownTasks ?? 'dead-letter';
     if (unknownTasks !== 'dead-letter' && unknownTasks !== 'leave') {
       throw invalidOption('unknownTasks', "'dead-letter' or 'leave'", unknownTasks);
@@ -149,9 +157,15 @@ export class Worker extends EventEmitter<WorkerEvents> {
         ? `${hostname()}:${process.pid}:${newJobId().slice(-12)}`
         : checkName('id', options.id);
     this.#ownPool = options.pool === undefined;
+    // minWorkers = maxWorkers: with threads started lazily, a pool hands a new task to its one live
+    // thread even while a long async job holds it, so a short job would wait behind a long one.
     this.#pool =
       options.pool ??
-      new ThreadPool({ maxWorkers: this.options.concurrency, name: `skein-tasks-${this.queue}` });
+      new ThreadPool({
+        minWorkers: this.options.concurrency,
+        maxWorkers: this.options.concurrency,
+        name: `skein-tasks-${this.queue}`,
+      });
   }
 
   /** Jobs running here now. */
@@ -177,6 +191,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
     for (let i = 0; i < this.#tasks.length; i++) {
       const task = this.#tasks[i]!;
       this.#registry.set(await taskAddress(task, `tasks[${i}]`), task);
+    }
+    for (const rule of this.#taskPoolRules) {
+      this.#poolOf.set(await taskAddress(rule.task, 'taskPools[].task'), rule.pool);
     }
     const rateLimits: Record<string, RateLimit> = {};
     for (const rule of this.#rateLimitRules) {
@@ -359,7 +376,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     let payload: Uint8Array;
     let result: unknown;
     try {
-      result = await this.#pool.submit(task as Task<unknown[], unknown>, args, {
+      const pool = this.#poolOf.get(record.task) ?? this.#pool;
+      result = await pool.submit(task as Task<unknown[], unknown>, args, {
         signal: entry.controller.signal,
         ...(record.timeLimitMs === null ? {} : { timeout: record.timeLimitMs }),
         onProgress: (value) => this.#progress(entry, value),
@@ -585,7 +603,12 @@ function closedError(id: string): SkeinError {
   );
 }
 
-function checkRules<T>(path: string, rules: readonly T[] | undefined, rate: boolean): readonly T[] {
+function checkRules<T>(
+  path: string,
+  rules: readonly T[] | undefined,
+  rate: boolean,
+  pools = false,
+): readonly T[] {
   if (rules === undefined) return [];
   if (!Array.isArray(rules)) throw invalidOption(path, 'an array of rules', rules);
   rules.forEach((rule, i) => {
@@ -597,6 +620,13 @@ function checkRules<T>(path: string, rules: readonly T[] | undefined, rate: bool
         `a task reference${rate ? " (or give 'group')" : ''}`,
         given.task,
       );
+    }
+    if (pools) {
+      const pool = given.pool as Executor | undefined;
+      if (typeof pool !== 'object' || pool === null || typeof pool.submit !== 'function') {
+        throw invalidOption(`${path}[${i}].pool`, 'a ThreadPool or ProcessPool', pool);
+      }
+      return;
     }
     checkInteger(`${path}[${i}].limit`, given.limit, 1);
     if (rate) checkDuration(`${path}[${i}].interval`, given.interval, 1);

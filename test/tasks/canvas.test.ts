@@ -12,7 +12,7 @@ import { failUntilAttempt } from '../fixtures/fail-until-attempt.ts';
 import { sumNumbers } from '../fixtures/sum-numbers.ts';
 import { setup } from './helpers.ts';
 
-const pool = new ThreadPool({ maxWorkers: 2 });
+const pool = new ThreadPool({ minWorkers: 2, maxWorkers: 2 });
 after(() => pool.close());
 
 describe('canvas', () => {

@@ -16,7 +16,7 @@ import { FAST, lines, setup, until } from './helpers.ts';
 const NODE = process.execPath;
 const WORKER_SCRIPT = new URL('../fixtures/tasks-worker-process.ts', import.meta.url).pathname;
 
-const pool = new ThreadPool({ maxWorkers: 2 });
+const pool = new ThreadPool({ minWorkers: 2, maxWorkers: 2 });
 after(() => pool.close());
 
 async function startWorkerProcess(db: string, leaseTimeout: number): Promise<ChildProcess> {

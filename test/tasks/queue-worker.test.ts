@@ -22,7 +22,7 @@ import { sleep } from '../fixtures/sleep.ts';
 import { throwValidationError } from '../fixtures/throw-error.ts';
 import { lines, setup, until } from './helpers.ts';
 
-const pool = new ThreadPool({ maxWorkers: 2 });
+const pool = new ThreadPool({ minWorkers: 2, maxWorkers: 2 });
 after(() => pool.close());
 
 const NO_JITTER = { type: 'fixed', delay: 10, jitter: 'none' } as const;
