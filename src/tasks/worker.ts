@@ -128,7 +128,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   #destroying: Promise<void> | undefined;
   #wake: (() => void) | undefined;
   #timers: NodeJS.Timeout[] = [];
-  #sweeping = false;
+  #sweeping: Promise<void> | undefined;
 
   constructor(options: WorkerOptions) {
     super();
@@ -260,6 +260,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
       await Promise.race([Promise.allSettled([...this.#jobPromises]), deadline]);
       clearTimeout(timer);
     }
+    // A sweep in flight may still claim jobs of unknown tasks; let it, so they are ended too.
+    await this.#sweeping;
     for (const entry of this.#running.values()) this.#stopJob(entry, 'close', closedError(this.id));
     await Promise.allSettled([...this.#jobPromises]);
     for (const timer of this.#timers) clearInterval(timer);
@@ -540,9 +542,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
   }
 
-  async #sweep(): Promise<void> {
-    if (this.#sweeping) return;
-    this.#sweeping = true;
+  #sweep(): Promise<void> {
+    this.#sweeping ??= this.#sweepOnce().finally(() => {
+      this.#sweeping = undefined;
+    });
+    return this.#sweeping;
+  }
+
+  async #sweepOnce(): Promise<void> {
     try {
       const now = Date.now();
       await this.#broker.recoverExpiredLeases(now);
@@ -550,8 +557,6 @@ export class Worker extends EventEmitter<WorkerEvents> {
       if (this.#unknownTasks === 'dead-letter') await this.#claimUnknown();
     } catch (error) {
       this.emit('brokerError', error);
-    } finally {
-      this.#sweeping = false;
     }
   }
 

@@ -1,14 +1,16 @@
-// The pools under a Worker: a crash of the pool worker running a job counts as a failed attempt (then
-// dead with SKEIN_POOL_WORKER_CRASHED), a task can be sent to its own ProcessPool, concurrency caps
-// pass through to claims, and bad worker options are refused by path.
+// The pools and limits under a Worker: a crash of the pool worker running a job counts as a failed
+// attempt (then dead with SKEIN_POOL_WORKER_CRASHED), a task can be sent to its own ProcessPool, concurrency caps
+// and group rate limits pass through to claims, a queue outlives a restart of producer and worker,
+// and bad worker options are refused by path.
 
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ProcessPool, ThreadPool } from '../../src/pool/index.ts';
-import { JobFailedError, Worker } from '../../src/tasks/index.ts';
+import { JobFailedError, SqliteBroker, TaskQueue, Worker } from '../../src/tasks/index.ts';
 import { codeOf } from '../conformance/helpers.ts';
 import { add } from '../fixtures/add.ts';
+import { appendLine } from '../fixtures/append-line.ts';
 import { exitWithCode } from '../fixtures/exit-with-code.ts';
 import { markThenAwaitAbort } from '../fixtures/mark-then-await-abort.ts';
 import { whoami } from '../fixtures/whoami.ts';
@@ -96,5 +98,37 @@ describe('worker pools', () => {
     const notATask = new Worker({ broker, pool, tasks: [((x: number) => x) as never] });
     await assert.rejects(notATask.start(), (error: unknown) => codeOf(error) === 'SKEIN_TASKS_INVALID_TASK');
     await notATask.close();
+  });
+});
+
+describe('worker limits and restarts', () => {
+  it('skips jobs of a rate-limited group for later ones, across the group', async (t) => {
+    const { dir, queue, worker } = await setup(t, pool);
+    const log = join(dir, 'calls.log');
+    const grouped = [];
+    for (const name of ['a', 'b', 'c'])
+      grouped.push(await queue.submit(appendLine, [log, name], { group: 'api' }));
+    const free = await queue.enqueue(appendLine, log, 'free');
+    await worker({
+      tasks: [appendLine],
+      concurrency: 4,
+      rateLimits: [{ group: 'api', limit: 2, interval: 3_600_000 }],
+    });
+    // The free job is claimed after the third grouped one in claim order, so that one was passed over.
+    assert.equal(await free.result({ timeout: 10_000 }), 'free');
+    assert.deepEqual(await grouped[0]!.result({ timeout: 10_000 }), 'a');
+    assert.deepEqual(await grouped[1]!.result({ timeout: 10_000 }), 'b');
+    assert.equal(await grouped[2]!.state(), 'queued');
+  });
+
+  it('keeps the queue across a restart of producer and worker on the same file', async (t) => {
+    const { db, worker } = await setup(t, pool);
+    const first = new SqliteBroker({ path: db });
+    const job = await new TaskQueue({ broker: first }).enqueue(add, 40, 2);
+    await first.close();
+    const again = new SqliteBroker({ path: db });
+    t.after(() => again.close());
+    await worker({ tasks: [add], broker: again });
+    assert.equal(await new TaskQueue({ broker: again }).job(job.id).result({ timeout: 10_000 }), 42);
   });
 });
