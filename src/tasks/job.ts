@@ -30,7 +30,8 @@ export interface JobInfo<R = unknown> {
   readonly queue: string;
   readonly task: string;
   readonly state: JobState;
-  readonly args: unknown[];
+  /** The arguments, or undefined when the stored bytes cannot be decoded (see `error`). */
+  readonly args: unknown[] | undefined;
   /** Higher runs first (the sign the queue's options use). */
   readonly priority: number;
   readonly attempt: number;
@@ -45,6 +46,7 @@ export interface JobInfo<R = unknown> {
   readonly group: string | null;
   readonly idempotencyKey: string | null;
   readonly cancelRequested: boolean;
+  /** The result of a succeeded job (undefined when it cannot be decoded). */
   readonly result: R | undefined;
   /** The error of the last failed attempt, rebuilt (class name, message, stack, code). */
   readonly error: Error | undefined;
@@ -84,13 +86,22 @@ export function storedErrorOf(error: unknown): StoredError {
   };
 }
 
+// A listing of dead letters must not fail because one stored value is damaged.
+function orUndefined<T>(decode: () => T): T | undefined {
+  try {
+    return decode();
+  } catch {
+    return undefined;
+  }
+}
+
 export function infoOf<R>(record: JobRecord): JobInfo<R> {
   return Object.freeze({
     id: record.id,
     queue: record.queue,
     task: record.task,
     state: record.state,
-    args: decodeArgs(record.payload),
+    args: orUndefined(() => decodeArgs(record.payload)),
     priority: record.priority === 0 ? 0 : -record.priority,
     attempt: record.attempt,
     maxAttempts: record.maxAttempts,
@@ -104,9 +115,11 @@ export function infoOf<R>(record: JobRecord): JobInfo<R> {
     group: record.group,
     idempotencyKey: record.idempotencyKey,
     cancelRequested: record.cancelRequested,
-    result: record.result === null ? undefined : (decodeValue(record.result, 'result') as R),
+    result:
+      record.result === null ? undefined : orUndefined(() => decodeValue(record.result!, 'result') as R),
     error: record.error === null ? undefined : errorFromStored(record.error),
-    progress: record.progress === null ? undefined : decodeValue(record.progress, 'progress'),
+    progress:
+      record.progress === null ? undefined : orUndefined(() => decodeValue(record.progress!, 'progress')),
   });
 }
 

@@ -3,6 +3,7 @@
 // complete, fail, cancelled or release by this worker — or, when the worker dies, in lease expiry —
 // so no job is ever lost; leases are extended while a job runs, so a long job is not redelivered.
 
+import { channel } from 'node:diagnostics_channel';
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import { SkeinError, WorkerCrashedError } from '../errors.ts';
@@ -86,6 +87,7 @@ type StopReason = 'cancel' | 'lease-lost' | 'close';
 interface Running {
   readonly record: JobRecord;
   readonly controller: AbortController;
+  readonly startedAt: number;
   stopReason: StopReason | undefined;
   stopError: Error | undefined;
   /** The last progress value not yet written, and the write in flight. */
@@ -96,6 +98,9 @@ interface Running {
 }
 
 const UNKNOWN_SWEEP_LIMIT = 100;
+
+/** Every job that ends on a worker, as `{ worker, queue, jobId, task, attempt, outcome, runMs }`. */
+const jobChannel = channel('skein:tasks:job');
 
 /**
  * Runs the jobs of one queue on a pool.
@@ -328,6 +333,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const entry: Running = {
       record,
       controller: new AbortController(),
+      startedAt: performance.now(),
       stopReason: undefined,
       stopError: undefined,
       pendingProgress: undefined,
@@ -399,10 +405,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     await this.#flushProgress(entry);
     if (await this.#broker.complete(this.id, record.id, payload)) {
-      this.emit('jobEnded', record.id, 'succeeded', undefined);
+      this.#ended(entry, 'succeeded', undefined);
       if (plan.chord !== undefined) await continueChord(this.#broker, record, plan.chord, result, true);
     } else {
-      this.emit('jobEnded', record.id, 'lost', undefined);
+      this.#ended(entry, 'lost', undefined);
     }
   }
 
@@ -411,10 +417,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
     switch (entry.stopReason) {
       case 'cancel':
         await this.#broker.cancelled(this.id, record.id);
-        this.emit('jobEnded', record.id, 'cancelled', entry.stopError);
+        this.#ended(entry, 'cancelled', entry.stopError);
         return;
       case 'lease-lost':
-        this.emit('jobEnded', record.id, 'lost', entry.stopError);
+        this.#ended(entry, 'lost', entry.stopError);
         return;
       case 'close':
         await this.#release(entry);
@@ -429,7 +435,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (retryable && record.attempt < record.maxAttempts) {
       const retryAt = nextRetryAt(plan.backoff ?? BACKOFF_DEFAULTS, record.attempt, Date.now());
       const ok = await this.#broker.fail(this.id, record.id, storedErrorOf(error), { retryAt });
-      this.emit('jobEnded', record.id, ok ? 'retrying' : 'lost', asError(error));
+      this.#ended(entry, ok ? 'retrying' : 'lost', asError(error));
     } else {
       await this.#finalFailure(entry, error);
     }
@@ -438,12 +444,28 @@ export class Worker extends EventEmitter<WorkerEvents> {
   async #finalFailure(entry: Running, error: unknown): Promise<void> {
     const stored: StoredError = storedErrorOf(error);
     const ok = await this.#broker.fail(this.id, entry.record.id, stored, { final: true });
-    this.emit('jobEnded', entry.record.id, ok ? 'failed' : 'lost', asError(error));
+    this.#ended(entry, ok ? 'failed' : 'lost', asError(error));
   }
 
   async #release(entry: Running): Promise<void> {
     const ok = await this.#broker.release(this.id, entry.record.id);
-    this.emit('jobEnded', entry.record.id, ok ? 'released' : 'lost', undefined);
+    this.#ended(entry, ok ? 'released' : 'lost', undefined);
+  }
+
+  #ended(entry: Running, outcome: JobOutcome, error: Error | undefined): void {
+    const { record } = entry;
+    if (jobChannel.hasSubscribers) {
+      jobChannel.publish({
+        worker: this.id,
+        queue: this.queue,
+        jobId: record.id,
+        task: record.task,
+        attempt: record.attempt,
+        outcome,
+        runMs: performance.now() - entry.startedAt,
+      });
+    }
+    this.emit('jobEnded', record.id, outcome, error);
   }
 
   #stopJob(entry: Running, reason: StopReason, why: Error): void {

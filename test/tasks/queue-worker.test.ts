@@ -4,6 +4,7 @@
 // enqueue, and graceful close giving unfinished work back.
 
 import assert from 'node:assert/strict';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { SkeinError } from '../../src/index.ts';
@@ -38,6 +39,36 @@ describe('task queue and worker', () => {
     assert.deepEqual(info.args, [2, 3]);
     assert.equal(info.attempt, 1);
     assert.match(info.task, /fixtures\/add\.ts#add$/);
+  });
+
+  it('lets running jobs finish on close(), then publishes each end on skein:tasks:job', async (t) => {
+    const { queue, worker } = await setup(t, pool);
+    const published: unknown[] = [];
+    const listen = (message: unknown): void => {
+      published.push(message);
+    };
+    subscribe('skein:tasks:job', listen);
+    t.after(() => unsubscribe('skein:tasks:job', listen));
+    const w = await worker({ tasks: [sleep] });
+    const job = await queue.enqueue(sleep, 50);
+    await until('the job to run', async () => ((await job.state()) === 'running' ? true : undefined));
+    await w.close();
+    assert.equal(await job.state(), 'succeeded');
+    assert.equal(await job.result(), 50);
+    assert.equal(w.close(), w.close(), 'close() is idempotent');
+    assert.equal(published.length, 1);
+    assert.deepEqual(
+      { ...(published[0] as object), runMs: 0 },
+      {
+        worker: w.id,
+        queue: 'default',
+        jobId: job.id,
+        task: (await job.info()).task,
+        attempt: 1,
+        outcome: 'succeeded',
+        runMs: 0,
+      },
+    );
   });
 
   it('holds a delayed job as scheduled and runs it no earlier than its runAt', async (t) => {
@@ -203,6 +234,13 @@ describe('task queue and worker', () => {
       assert.equal(codeOf((error as Error).cause), 'SKEIN_TASKS_CORRUPT_PAYLOAD');
       return true;
     });
+    const dead = await queue.list('dead');
+    assert.deepEqual(dead.map((info) => info.id).sort(), [unknown.id, id].sort());
+    assert.equal(
+      dead.find((info) => info.id === id)?.args,
+      undefined,
+      'damaged arguments are shown as undefined',
+    );
     assert.equal(await (await queue.enqueue(add, 20, 22)).result({ timeout: 10_000 }), 42);
   });
 
