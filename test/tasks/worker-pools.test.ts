@@ -1,7 +1,7 @@
 // The pools and limits under a Worker: a crash of the pool worker running a job counts as a failed
-// attempt (then dead with SKEIN_POOL_WORKER_CRASHED), a task can be sent to its own ProcessPool, concurrency caps
-// and group rate limits pass through to claims, a queue outlives a restart of producer and worker,
-// and bad worker options are refused by path.
+// attempt (then dead with SKEIN_POOL_WORKER_CRASHED), a task can be sent to its own ProcessPool,
+// concurrency caps and group rate limits pass through to claims, a queue outlives a restart of
+// producer and worker, and bad worker options are refused by path.
 
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
