@@ -8,12 +8,20 @@ import type { TestContext } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Executor } from '../../src/pool/index.ts';
 import { type Broker, TaskQueue, Worker, type WorkerOptions } from '../../src/tasks/index.ts';
+import { RedisBroker } from '../../src/tasks/redis/redis-broker.ts';
 import { SqliteBroker } from '../../src/tasks/sqlite/sqlite-broker.ts';
+import { deleteStore, REDIS_URL, randomPrefix, redisAvailable } from './redis-helpers.ts';
+
+export type Engine = 'sqlite' | 'redis';
+
+/** The engines the engine-independent suites run on: SQLite always, Redis when the machine has one. */
+export const ENGINES: readonly Engine[] = (await redisAvailable()) ? ['sqlite', 'redis'] : ['sqlite'];
 
 export interface Setup {
   readonly dir: string;
+  /** The SQLite file (used by the SQLite engine only). */
   readonly db: string;
-  readonly broker: SqliteBroker;
+  readonly broker: Broker;
   readonly queue: TaskQueue;
   /** A started worker, closed after the test. */
   worker(options: Omit<WorkerOptions, 'broker'> & { broker?: Broker }): Promise<Worker>;
@@ -21,14 +29,19 @@ export interface Setup {
 
 export const FAST = { pollInterval: 20, recoverInterval: 100, heartbeatInterval: 1000, progressInterval: 10 };
 
-export async function setup(t: TestContext, pool?: Executor): Promise<Setup> {
+export async function setup(t: TestContext, pool?: Executor, engine: Engine = 'sqlite'): Promise<Setup> {
   const dir = await mkdtemp(join(tmpdir(), 'skein-tasks-'));
   const db = join(dir, 'tasks.db');
-  const broker = new SqliteBroker({ path: db, pollInterval: 10 });
+  const prefix = randomPrefix();
+  const broker: Broker =
+    engine === 'redis'
+      ? new RedisBroker({ url: REDIS_URL, prefix })
+      : new SqliteBroker({ path: db, pollInterval: 10 });
   const workers: Worker[] = [];
   t.after(async () => {
     await Promise.all(workers.map((worker) => worker.destroy()));
     await broker.close();
+    if (engine === 'redis') await deleteStore(prefix);
     await rm(dir, { recursive: true, force: true });
   });
   return {
