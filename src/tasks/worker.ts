@@ -315,7 +315,15 @@ export class Worker extends EventEmitter<WorkerEvents> {
           if (event.queue !== this.queue) continue;
           if (event.type === 'enqueued' || event.type === 'expired-lease' || event.type === 'retrying')
             this.#wake?.();
-          else if (event.jobId !== null && this.#running.has(event.jobId)) void this.#checkCancellations();
+          // Only a cancel or a lease taken away concerns a job running here; its own start, progress
+          // and end events do not, and re-reading every running job on each of them cost ~67 reads a job.
+          if (
+            (event.type === 'cancelled' || event.type === 'expired-lease') &&
+            event.jobId !== null &&
+            this.#running.has(event.jobId)
+          ) {
+            void this.#checkCancellations();
+          }
         }
       } catch (error) {
         if (!signal.aborted) this.emit('brokerError', error);
