@@ -8,6 +8,8 @@ export {
   ChannelClosedError,
   ERROR_CODES,
   InvalidArgumentError,
+  JobCancelledError,
+  JobFailedError,
   OwnerDiedError,
   QueueEmptyError,
   QueueFullError,

@@ -40,6 +40,9 @@ export {
 } from './options.ts';
 export type { BulkEntry, ListOptions, TaskQueueOptions } from './queue.ts';
 export { TaskQueue } from './queue.ts';
+export type { RedisBrokerOptions } from './redis/options.ts';
+export { REDIS_BROKER_DEFAULTS } from './redis/options.ts';
+export { RedisBroker } from './redis/redis-broker.ts';
 export type { Schedule, SchedulerEvents, SchedulerOptions } from './scheduler.ts';
 export { Scheduler } from './scheduler.ts';
 export type { SqliteBrokerOptions, SqliteSynchronous } from './sqlite/options.ts';

@@ -4,8 +4,9 @@
 // ioredis reconnects in the background; events() and waitUntilFinished() ride out outages.
 
 import { addAbortListener } from 'node:events';
+import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { abortErrorFrom, SkeinError } from '../../errors.ts';
 import type {
   Broker,
@@ -58,6 +59,13 @@ function reconnectDelay(attempt: number): number {
   );
 }
 
+// ioredis (and its dependencies) load on the first RedisBroker built, not when skein/tasks is imported:
+// a program on the SQLite engine never pays for the Redis client.
+const requireFromHere = createRequire(import.meta.url);
+function redisClass(): typeof Redis {
+  return (requireFromHere('ioredis') as { Redis: typeof Redis }).Redis;
+}
+
 /** The largest sequence part of a stream id (2^64 - 1). */
 const MAX_STREAM_SEQ = 18_446_744_073_709_551_615n;
 /** Job → queue entries remembered (a job's queue never changes): saves a round trip per call by id. */
@@ -100,7 +108,8 @@ export class RedisBroker implements Broker {
     this.options = resolveRedisBrokerOptions(options);
     this.#prefix = this.options.prefix;
     if (this.options.client === undefined) {
-      this.#client = new Redis(this.options.url, {
+      const RedisClient = redisClass();
+      this.#client = new RedisClient(this.options.url, {
         lazyConnect: true,
         // Fail fast while Redis is away: a queued or re-sent script could run after the caller gave up,
         // or twice; callers (the worker's poll loop) retry instead, and ioredis reconnects meanwhile.
