@@ -67,6 +67,9 @@ const TARGET_IN_HAND_MS = 2;
 /** Processes answer through their parent's event loop and IPC, tens of µs slower: keep more in hand. */
 const PROCESS_TARGET_IN_HAND_MS = 5;
 const MIN_IN_HAND = 2;
+/** A worker silent this long (and STALLED_RUNS typical run times) is treated as busy with a long task. */
+const STALLED_MIN_MS = 50;
+const STALLED_RUNS = 20;
 const MAX_IN_HAND = 1024;
 /** Weight of the newest run time in the moving average that sizes hands. */
 const RUN_TIME_SMOOTHING = 0.2;
@@ -164,6 +167,8 @@ class WorkerSlot {
   killedFor = -1;
   initError: Error | undefined = undefined;
   tasksDone = 0;
+  /** When this worker last answered a task, or got its first task into an empty hand. */
+  lastAnswerAt = 0;
   referenced = true;
   idleSince = 0;
   idleTimer: NodeJS.Timeout | undefined = undefined;
@@ -199,6 +204,8 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
   #activeMaps = 0;
   #avgRunMs = -1;
   #dispatchScheduled = false;
+  /** Armed while some worker holds tasks behind a running one and the pool may still grow. */
+  #stallTimer: NodeJS.Timeout | undefined;
   #blockedThisTurnMs = 0;
   #turnMarked = false;
   readonly #newTurn = () => {
@@ -456,6 +463,7 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
   destroy(reason?: unknown): Promise<void> {
     if (this.#destroying !== undefined) return this.#destroying;
     this.#state = 'destroyed';
+    clearTimeout(this.#stallTimer);
     const error = this.#destroyedError(reason);
     for (const record of this.#queue.drain()) this.#settle(record, false, error);
     for (const slot of this.#workers) {
@@ -600,9 +608,11 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
     let room = 0;
     let eligible = 0;
     let starting = 0;
+    const now = performance.now();
+    const stalledAfter = Math.max(STALLED_MIN_MS, STALLED_RUNS * this.#avgRunMs);
     for (const slot of this.#workers) {
       if (slot.pinnedQueue.length > 0 && !slot.exited) this.#send(slot, slot.pinnedQueue.splice(0));
-      if (slot.ready && !slot.retiring && !slot.stopping) {
+      if (slot.ready && !slot.retiring && !slot.stopping && !this.#stalled(slot, now, stalledAfter)) {
         const free = limit - slot.inHand.size;
         if (free > 0) {
           room += free;
@@ -622,7 +632,15 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
     // Emptiest hands first, so a task never waits behind another while some worker has nothing.
     const open: WorkerSlot[] = [];
     for (const slot of this.#workers) {
-      if (slot.ready && !slot.retiring && !slot.stopping && slot.inHand.size < limit) open.push(slot);
+      if (
+        slot.ready &&
+        !slot.retiring &&
+        !slot.stopping &&
+        slot.inHand.size < limit &&
+        !this.#stalled(slot, now, stalledAfter)
+      ) {
+        open.push(slot);
+      }
     }
     if (open.length > 1) open.sort((a, b) => a.inHand.size - b.inHand.size);
     let only: WorkerSlot | undefined;
@@ -640,6 +658,36 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
       if (this.#queue.size === 0) break;
     }
     if (only !== undefined && this.#inHandTotal === 1) this.#blockForLoneResult(only);
+  }
+
+  // Tasks handed to a worker behind one it is running wait for it. If that one turns out long, start a
+  // worker (below maxWorkers): once ready it steals the waiting tasks, since a worker inside an async
+  // task still reads its messages. Checked by one timer, armed only while the pool may grow.
+  #watchForStalls(): void {
+    if (this.#stallTimer !== undefined || this.#workers.size >= this.options.maxWorkers) return;
+    const after = Math.max(STALLED_MIN_MS, STALLED_RUNS * this.#avgRunMs);
+    this.#stallTimer = setTimeout(() => {
+      this.#stallTimer = undefined;
+      if (this.#state !== 'open' && this.#state !== 'closing') return;
+      const now = performance.now();
+      let waiting = false;
+      let stalledWithWaiting = false;
+      for (const slot of this.#workers) {
+        if (slot.inHand.size < 2 || slot.exited || slot.stopping) continue;
+        waiting = true;
+        if (this.#stalled(slot, now, after)) stalledWithWaiting = true;
+      }
+      if (stalledWithWaiting) this.#spawn();
+      else if (waiting) this.#watchForStalls();
+    }, after);
+    this.#stallTimer.unref();
+  }
+
+  // A worker that has answered nothing for much longer than tasks usually take is inside a long task:
+  // a task handed to it now would wait behind that one, so it gets none, and the pool starts another
+  // worker instead (which also takes back, by stealing, what the stalled one holds unstarted).
+  #stalled(slot: WorkerSlot, now: number, stalledAfter: number): boolean {
+    return slot.inHand.size > 0 && now - slot.lastAnswerAt > stalledAfter;
   }
 
   // Latency path: one short task in flight and nothing else to hand out, so block briefly for its
@@ -690,6 +738,8 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
       record.worker = slot;
       slot.inHand.set(record.id, record);
     }
+    if (slot.inHand.size === records.length) slot.lastAnswerAt = performance.now();
+    else this.#watchForStalls();
     this.#inHandTotal += records.length;
     try {
       slot.handle.send({ t: 'run', defs, tasks }, transfer ?? NO_TRANSFER);
@@ -793,6 +843,7 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
 
   #onResults(slot: WorkerSlot, message: ResultsMessage): void {
     const results = message.results;
+    slot.lastAnswerAt = performance.now();
     const tracing = this.#spans !== undefined || taskChannel.hasSubscribers;
     for (let i = 0; i < results.length; i += RESULT_STRIDE) {
       const id = results[i] as number;

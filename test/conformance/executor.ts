@@ -255,6 +255,23 @@ export function executorSuite(name: string, makePool: MakePool): void {
 
     describe('parallelism', () => {
       it(
+        'gives a task submitted while the only started worker runs a long task a new worker, not a place behind it',
+        T,
+        async (t) => {
+          const pool = usePool(t, { maxWorkers: 2 });
+          const gate = await useGate(t);
+          assert.equal(await pool.run(add, 1, 2), 3); // one worker started, and a run time on record
+          const { blocker } = await occupy(pool, gate);
+          assert.equal(
+            await within(pool.run(add, 3, 4), SOON_MS, 'the short task beside the blocked one'),
+            7,
+          );
+          gate.release();
+          assert.equal(await blocker, 'blocker');
+        },
+      );
+
+      it(
         'starts a second task on another worker while the first one blocks, from a cold start',
         T,
         async (t) => {
