@@ -48,7 +48,7 @@ export function checkEncodable(value: unknown, path: string, seen: Set<object> =
     }
     return;
   }
-  if (value instanceof Array) {
+  if (Array.isArray(value)) {
     for (let index = 0; index < value.length; index++)
       checkEncodable(value[index], `${path}[${index}]`, seen);
     return;
