@@ -11,7 +11,7 @@ import { Job, type ResultOptions, settle, waitForFinish } from './job.ts';
 import { newJobId } from './job-id.ts';
 import { type JobOptions, resolveJobOptions } from './options.ts';
 import { decodeValue, encodeArgs } from './payload.ts';
-import { type ChordPlan, type JobPlan, type StepSpec } from './plan.ts';
+import type { ChordPlan, JobPlan, StepSpec } from './plan.ts';
 import { newJobOf, type TaskQueue, taskAddress } from './queue.ts';
 
 /** A task with its leading arguments and options, to run later as a canvas step (Celery's `.s()`). */
