@@ -120,6 +120,22 @@ export interface ClaimRequest {
 /** How a failed attempt ends: retried at `retryAt`, or final (dead or failed per the job's deadLetter). */
 export type FailOutcome = { readonly retryAt: number } | { readonly final: true };
 
+/** A finished attempt a worker reports through settleAndClaim. */
+export type SettleOutcome =
+  | { readonly id: string; readonly kind: 'complete'; readonly result: Uint8Array }
+  | {
+      readonly id: string;
+      readonly kind: 'fail';
+      readonly error: StoredError;
+      readonly outcome: FailOutcome;
+    };
+
+/** What settleAndClaim did: per outcome (in order) whether it applied, and the jobs claimed. */
+export interface Settled {
+  readonly settled: readonly boolean[];
+  readonly claimed: readonly JobRecord[];
+}
+
 /** One change of a job, or a worker's heartbeat, for the console and CLI live views. */
 export interface BrokerEvent {
   readonly type:
@@ -165,6 +181,16 @@ export interface Broker {
   complete(workerId: string, id: string, result: Uint8Array): Promise<boolean>;
   /** Records a failed attempt if this worker still holds the lease; false (and no change) otherwise. */
   fail(workerId: string, id: string, error: StoredError, outcome: FailOutcome): Promise<boolean>;
+  /**
+   * The worker's hot path, one round trip per batch instead of two per job: applies each outcome exactly
+   * as complete() or fail() would (each only if this worker still holds that lease; `settled[i]` says
+   * whether it did), then, when `claim` is not null, claims as claim() would. One atomic step.
+   */
+  settleAndClaim?(
+    workerId: string,
+    outcomes: readonly SettleOutcome[],
+    claim: ClaimRequest | null,
+  ): Promise<Settled>;
   /** Gives a claimed job back unstarted (graceful shutdown): queued again, its attempt not counted. */
   release(workerId: string, id: string): Promise<boolean>;
   /** Stores a progress value of a running job held by this worker. */

@@ -14,6 +14,8 @@ export type {
   NewJob,
   QueueStats,
   RateLimit,
+  Settled,
+  SettleOutcome,
   StoredError,
 } from './broker.ts';
 export { JOB_STATES } from './broker.ts';
