@@ -11,7 +11,7 @@ import type { Executor } from '../pool/executor.ts';
 import { ThreadPool } from '../pool/thread-pool.ts';
 import type { Task } from '../task.ts';
 import { nextRetryAt } from './backoff.ts';
-import type { Broker, ClaimRequest, JobRecord, RateLimit, StoredError } from './broker.ts';
+import type { Broker, ClaimRequest, JobRecord, RateLimit, SettleOutcome, StoredError } from './broker.ts';
 import { continueChain, continueChord } from './canvas.ts';
 import { storedErrorOf } from './job.ts';
 import { newJobId } from './job-id.ts';
@@ -133,6 +133,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
   #destroying: Promise<void> | undefined;
   #wake: (() => void) | undefined;
   #timers: NodeJS.Timeout[] = [];
+  readonly #pendingSettles: {
+    readonly outcome: SettleOutcome;
+    readonly resolve: (applied: boolean) => void;
+    readonly reject: (error: unknown) => void;
+  }[] = [];
+  #loopEnded = false;
   #sweeping: Promise<void> | undefined;
 
   constructor(options: WorkerOptions) {
@@ -279,12 +285,35 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#timers.push(timer);
   }
 
+  // The hot path: attempts that finished since the last call are settled, and free slots refilled, in
+  // one settleAndClaim (one store round trip per batch, not two per job). Attempts finishing while a
+  // call is in flight wait for the next one, so batches grow with load. After stop, the loop settles
+  // what is pending and exits; later attempts settle directly (#settle).
   async #claimLoop(): Promise<void> {
     const signal = this.#stop.signal;
-    while (!signal.aborted) {
-      const free = this.options.concurrency - this.#running.size;
+    const batched = this.#broker.settleAndClaim !== undefined;
+    for (;;) {
+      const batch = this.#pendingSettles.splice(0);
+      if (signal.aborted && batch.length === 0) break;
+      // Settled attempts still count in #running until their job promise ends: their slots are free.
+      const free = signal.aborted ? 0 : this.options.concurrency - (this.#running.size - batch.length);
       let filled = false;
-      if (free > 0) {
+      if (batch.length > 0 && batched) {
+        try {
+          const claim = free > 0 ? { ...this.#claim!, max: free } : null;
+          const { settled, claimed } = await this.#broker.settleAndClaim!(
+            this.id,
+            batch.map((pending) => pending.outcome),
+            claim,
+          );
+          for (const [i, pending] of batch.entries()) pending.resolve(settled[i] === true);
+          for (const record of claimed) this.#startJob(record);
+          filled = free > 0 && claimed.length === free;
+        } catch (error) {
+          // Each job's own path reports the error; its lease expires and the job is redelivered.
+          for (const pending of batch) pending.reject(error);
+        }
+      } else if (free > 0) {
         try {
           const claimed = await this.#broker.claim({ ...this.#claim!, max: free });
           for (const record of claimed) this.#startJob(record);
@@ -293,8 +322,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
           this.emit('brokerError', error);
         }
       }
-      if (signal.aborted) break;
-      if (filled) continue;
+      if (signal.aborted || filled || this.#pendingSettles.length > 0) continue;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, this.options.pollInterval);
         function done(): void {
@@ -305,6 +333,20 @@ export class Worker extends EventEmitter<WorkerEvents> {
       });
       this.#wake = undefined;
     }
+    this.#loopEnded = true;
+  }
+
+  /** Records a finished attempt: through the claim loop's next batch while it runs, else directly. */
+  #settle(outcome: SettleOutcome): Promise<boolean> {
+    if (this.#broker.settleAndClaim === undefined || this.#loopEnded || this.#loop === undefined) {
+      return outcome.kind === 'complete'
+        ? this.#broker.complete(this.id, outcome.id, outcome.result)
+        : this.#broker.fail(this.id, outcome.id, outcome.error, outcome.outcome);
+    }
+    const { promise, resolve, reject } = Promise.withResolvers<boolean>();
+    this.#pendingSettles.push({ outcome, resolve, reject });
+    this.#wake?.();
+    return promise;
   }
 
   async #watchEvents(): Promise<void> {
@@ -412,7 +454,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       return;
     }
     await this.#flushProgress(entry);
-    if (await this.#broker.complete(this.id, record.id, payload)) {
+    if (await this.#settle({ id: record.id, kind: 'complete', result: payload })) {
       this.#ended(entry, 'succeeded', undefined);
       if (plan.chord !== undefined) await continueChord(this.#broker, record, plan.chord, result, true);
     } else {
@@ -442,7 +484,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
       error instanceof WorkerCrashedError;
     if (retryable && record.attempt < record.maxAttempts) {
       const retryAt = nextRetryAt(plan.backoff ?? BACKOFF_DEFAULTS, record.attempt, Date.now());
-      const ok = await this.#broker.fail(this.id, record.id, storedErrorOf(error), { retryAt });
+      const ok = await this.#settle({
+        id: record.id,
+        kind: 'fail',
+        error: storedErrorOf(error),
+        outcome: { retryAt },
+      });
       this.#ended(entry, ok ? 'retrying' : 'lost', asError(error));
     } else {
       await this.#finalFailure(entry, error);
@@ -451,7 +498,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   async #finalFailure(entry: Running, error: unknown): Promise<void> {
     const stored: StoredError = storedErrorOf(error);
-    const ok = await this.#broker.fail(this.id, entry.record.id, stored, { final: true });
+    const ok = await this.#settle({
+      id: entry.record.id,
+      kind: 'fail',
+      error: stored,
+      outcome: { final: true },
+    });
     this.#ended(entry, ok ? 'failed' : 'lost', asError(error));
   }
 
