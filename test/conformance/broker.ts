@@ -7,7 +7,15 @@ import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { SkeinError } from '../../src/errors.ts';
-import type { Broker, ClaimRequest, JobRecord, NewJob, StoredError } from '../../src/tasks/broker.ts';
+import type {
+  Broker,
+  ClaimRequest,
+  JobRecord,
+  NewJob,
+  Settled,
+  SettleOutcome,
+  StoredError,
+} from '../../src/tasks/broker.ts';
 import { codeOf, SOON_MS, settle, within } from './helpers.ts';
 
 export interface BrokerHarness {
@@ -863,6 +871,254 @@ export function brokerSuite(harness: BrokerHarness): void {
         assert.equal(early.status, 'rejected');
         assert.equal(codeOf(early.status === 'rejected' ? early.reason : undefined), 'SKEIN_ABORTED');
         assert.equal(await state(broker, job.id), 'queued', 'waiting changes nothing');
+      });
+    });
+
+    describe('settleAndClaim', () => {
+      const MISSING = 'this engine has no settleAndClaim yet (optional in the Broker contract for now)';
+
+      /** The engine's settleAndClaim bound to it, or undefined (and the test skipped) when it has none. */
+      function settler(t: TestContext, broker: Broker) {
+        if (broker.settleAndClaim === undefined) {
+          t.skip(MISSING);
+          return undefined;
+        }
+        return broker.settleAndClaim.bind(broker);
+      }
+
+      it('applies outcomes in order with the effects of complete and fail, and their events', async (t) => {
+        const { broker, peer } = await fresh(t);
+        const settleAndClaim = settler(t, broker);
+        if (settleAndClaim === undefined) return;
+        const watcher = await peer();
+        const controller = new AbortController();
+        t.after(() => controller.abort());
+        const done = await enqueueAndClaim(broker, { resultTtlMs: 5000 });
+        const retried = await enqueueAndClaim(broker);
+        const dead = await enqueueAndClaim(broker, { deadLetter: true });
+        const failed = await enqueueAndClaim(broker, { deadLetter: false, resultTtlMs: 1000 });
+        const finals = new Map<string, string>();
+        const collected = (async () => {
+          for await (const event of watcher.events(controller.signal)) {
+            if (event.jobId === null || event.type === 'started' || event.type === 'enqueued') continue;
+            assert.equal(event.workerId, 'worker-1');
+            finals.set(event.jobId, event.type);
+            if (finals.size === 4) return;
+          }
+        })();
+        const retryAt = Date.now() + 60_000;
+        const answer = await settleAndClaim(
+          'worker-1',
+          [
+            { id: done.id, kind: 'complete', result: new Uint8Array([4, 2]) },
+            { id: retried.id, kind: 'fail', error: ERROR, outcome: { retryAt } },
+            { id: dead.id, kind: 'fail', error: ERROR, outcome: { final: true } },
+            { id: failed.id, kind: 'fail', error: ERROR, outcome: { final: true } },
+          ],
+          null,
+        );
+        assert.deepEqual(answer, { settled: [true, true, true, true], claimed: [] });
+        const doneRecord = await mustGet(broker, done.id);
+        assert.equal(doneRecord.state, 'succeeded');
+        assert.deepEqual(doneRecord.result, new Uint8Array([4, 2]));
+        assert.equal(doneRecord.expiresAt, (doneRecord.finishedAt ?? 0) + 5000);
+        assert.equal(doneRecord.workerId, null);
+        assert.equal(doneRecord.leaseUntil, null);
+        const retriedRecord = await mustGet(broker, retried.id);
+        assert.equal(retriedRecord.state, 'scheduled');
+        assert.equal(retriedRecord.runAt, retryAt);
+        assert.equal(retriedRecord.attempt, 1);
+        assert.deepEqual(retriedRecord.error, ERROR);
+        const deadRecord = await mustGet(broker, dead.id);
+        assert.equal(deadRecord.state, 'dead');
+        assert.deepEqual(deadRecord.error, ERROR);
+        const failedRecord = await mustGet(broker, failed.id);
+        assert.equal(failedRecord.state, 'failed');
+        assert.equal(failedRecord.expiresAt, (failedRecord.finishedAt ?? 0) + 1000);
+        await within(collected, SOON_MS, 'the four settle events');
+        assert.deepEqual(Object.fromEntries(finals), {
+          [done.id]: 'succeeded',
+          [retried.id]: 'retrying',
+          [dead.id]: 'dead',
+          [failed.id]: 'failed',
+        });
+      });
+
+      it('settles nothing for a lease this worker no longer holds, and applies the others', async (t) => {
+        const { broker } = await fresh(t);
+        const settleAndClaim = settler(t, broker);
+        if (settleAndClaim === undefined) return;
+        const theirs = await enqueueAndClaim(broker, {}, 'other');
+        const mine = await enqueueAndClaim(broker);
+        const twice = await enqueueAndClaim(broker);
+        const expired = newJob({ maxAttempts: 3 });
+        await broker.enqueue([expired]);
+        assert.deepEqual(
+          (await broker.claim(request({ max: 1, leaseMs: 1 }))).map((job) => job.id),
+          [expired.id],
+        );
+        assert.equal(await broker.recoverExpiredLeases(Date.now() + 1000), 1, 'only the 1 ms lease');
+        const stolen = await enqueueAndClaim(broker, { priority: -1 }, 'other');
+        const before = await Promise.all([theirs, expired, stolen].map((job) => mustGet(broker, job.id)));
+        const answer = await settleAndClaim(
+          'worker-1',
+          [
+            { id: stolen.id, kind: 'complete', result: new Uint8Array([1]) },
+            { id: mine.id, kind: 'complete', result: new Uint8Array([2]) },
+            { id: expired.id, kind: 'fail', error: ERROR, outcome: { final: true } },
+            { id: twice.id, kind: 'fail', error: ERROR, outcome: { retryAt: Date.now() + 60_000 } },
+            { id: twice.id, kind: 'complete', result: new Uint8Array([3]) },
+            { id: 'no-such-job', kind: 'complete', result: new Uint8Array() },
+          ],
+          null,
+        );
+        assert.deepEqual(answer.settled, [false, true, false, true, false, false]);
+        assert.deepEqual(
+          await Promise.all([theirs, expired, stolen].map((job) => mustGet(broker, job.id))),
+          before,
+          'a lost lease changes nothing',
+        );
+        assert.equal(await state(broker, mine.id), 'succeeded');
+        const retried = await mustGet(broker, twice.id);
+        assert.equal(
+          retried.state,
+          'scheduled',
+          'the first outcome for a job wins, the second finds no lease',
+        );
+        assert.equal(retried.result, null);
+      });
+
+      it('claims nothing when claim is null, and with no outcomes claims as claim() would', async (t) => {
+        const { broker } = await fresh(t);
+        const settleAndClaim = settler(t, broker);
+        if (settleAndClaim === undefined) return;
+        const base = Date.now() - 10_000;
+        const late = newJob({ priority: 1, runAt: base + 1 });
+        const early = newJob({ priority: 1, runAt: base });
+        const urgent = newJob({ priority: 0, runAt: base + 2 });
+        await broker.enqueue([late, early, urgent]);
+        assert.deepEqual(await settleAndClaim('w-7', [], null), { settled: [], claimed: [] });
+        for (const job of [late, early, urgent]) assert.equal(await state(broker, job.id), 'queued');
+        const before = Date.now();
+        const answer = await settleAndClaim('w-7', [], request({ workerId: 'w-7', max: 2, leaseMs: 20_000 }));
+        const after = Date.now();
+        assert.deepEqual(answer.settled, []);
+        assert.deepEqual(
+          answer.claimed.map((job) => job.id),
+          [urgent.id, early.id],
+        );
+        for (const claimed of answer.claimed) {
+          assert.equal(claimed.state, 'running');
+          assert.equal(claimed.workerId, 'w-7');
+          assert.equal(claimed.attempt, 1);
+          assert.ok(claimed.leaseUntil !== null && claimed.leaseUntil >= before + 20_000);
+          assert.ok(claimed.leaseUntil <= after + 20_000);
+          assert.deepEqual(claimed, await mustGet(broker, claimed.id), 'returned as stored');
+        }
+        assert.equal(await state(broker, late.id), 'queued');
+      });
+
+      it('claims in the same step a retry made due by its own outcomes, and not a retry due later', async (t) => {
+        // The claim runs after the outcomes at the same instant: a retry with retryAt <= now is queued
+        // again and claimable by this very call, as fail() followed by claim() would have it.
+        const { broker } = await fresh(t);
+        const settleAndClaim = settler(t, broker);
+        if (settleAndClaim === undefined) return;
+        const now = await enqueueAndClaim(broker);
+        const later = await enqueueAndClaim(broker);
+        const answer = await settleAndClaim(
+          'worker-1',
+          [
+            { id: later.id, kind: 'fail', error: ERROR, outcome: { retryAt: Date.now() + 60_000 } },
+            { id: now.id, kind: 'fail', error: ERROR, outcome: { retryAt: Date.now() - 5 } },
+          ],
+          request(),
+        );
+        assert.deepEqual(answer.settled, [true, true]);
+        assert.deepEqual(
+          answer.claimed.map((job) => [job.id, job.attempt]),
+          [[now.id, 2]],
+        );
+        assert.equal(await state(broker, later.id), 'scheduled');
+      });
+
+      it('counts the jobs it just settled as no longer running against concurrency caps', async (t) => {
+        const { broker } = await fresh(t);
+        const settleAndClaim = settler(t, broker);
+        if (settleAndClaim === undefined) return;
+        const capped = request({ concurrency: { [TASK_A]: 2 } });
+        await broker.enqueue(Array.from({ length: 5 }, () => newJob()));
+        const first = await broker.claim(capped);
+        assert.equal(first.length, 2);
+        const [one, two] = first.map((job) => job.id);
+        const second = await settleAndClaim(
+          'worker-1',
+          [{ id: one ?? '', kind: 'complete', result: new Uint8Array() }],
+          capped,
+        );
+        assert.equal(second.claimed.length, 1, 'one slot freed, one still running');
+        const third = await settleAndClaim(
+          'worker-1',
+          [
+            { id: two ?? '', kind: 'complete', result: new Uint8Array() },
+            { id: second.claimed[0]?.id ?? '', kind: 'fail', error: ERROR, outcome: { final: true } },
+          ],
+          capped,
+        );
+        assert.deepEqual(third.settled, [true, true]);
+        assert.equal(third.claimed.length, 2, 'both slots freed by the same call');
+        assert.equal((await broker.stats(QUEUE)).counts.running, 2);
+      });
+
+      it('runs M jobs through N workers on N connections with settleAndClaim alone, none lost or done twice', async (t) => {
+        const { broker, peer } = await fresh(t);
+        if (settler(t, broker) === undefined) return;
+        const workers = [broker, await peer(), await peer(), await peer()];
+        const jobs = Array.from({ length: 240 }, (_, i) => newJob({ task: i % 2 === 0 ? TASK_A : TASK_B }));
+        for (let i = 0; i < jobs.length; i += 60) await broker.enqueue(jobs.slice(i, i + 60));
+        // Every fifth job fails its first attempt with a retry due at once, so retries flow through too.
+        const flaky = new Set(jobs.filter((_, i) => i % 5 === 0).map((job) => job.id));
+        const completedBy = new Map<string, string>();
+        const problems: string[] = [];
+        const deadline = Date.now() + SOON_MS * 2;
+        await Promise.all(
+          workers.map(async (worker, n) => {
+            const workerId = `settler-${n}`;
+            let pending: SettleOutcome[] = [];
+            for (;;) {
+              const batch: Settled = await (worker.settleAndClaim as NonNullable<Broker['settleAndClaim']>)(
+                workerId,
+                pending,
+                request({ workerId, max: 1 + (n % 3) * 4 }),
+              );
+              if (batch.settled.length !== pending.length || batch.settled.includes(false))
+                problems.push(`${workerId} lost a lease: ${JSON.stringify(batch.settled)}`);
+              for (const [i, outcome] of pending.entries()) {
+                if (outcome.kind !== 'complete' || batch.settled[i] !== true) continue;
+                if (completedBy.has(outcome.id)) problems.push(`${outcome.id} completed twice`);
+                completedBy.set(outcome.id, workerId);
+              }
+              pending = batch.claimed.map((job): SettleOutcome => {
+                if (flaky.has(job.id) && job.attempt === 1)
+                  return { id: job.id, kind: 'fail', error: ERROR, outcome: { retryAt: Date.now() - 1 } };
+                return { id: job.id, kind: 'complete', result: new Uint8Array([job.attempt]) };
+              });
+              if (batch.claimed.length === 0) {
+                if (completedBy.size === jobs.length || Date.now() > deadline) return;
+                await delay(1);
+              }
+            }
+          }),
+        );
+        assert.deepEqual(problems, []);
+        assert.deepEqual([...completedBy.keys()].sort(), jobs.map((job) => job.id).sort());
+        assert.equal((await broker.stats(QUEUE)).counts.succeeded, jobs.length);
+        for (const job of jobs) {
+          const record = await mustGet(broker, job.id);
+          const attempts = flaky.has(job.id) ? 2 : 1;
+          assert.equal(record.attempt, attempts, job.id);
+          assert.deepEqual(record.result, new Uint8Array([attempts]));
+        }
       });
     });
 

@@ -18,6 +18,8 @@ import type {
   JobState,
   NewJob,
   QueueStats,
+  Settled,
+  SettleOutcome,
   StoredError,
 } from '../broker.ts';
 import { JOB_STATES } from '../broker.ts';
@@ -138,12 +140,7 @@ export class SqliteBroker implements Broker {
   }
 
   async claim(request: ClaimRequest): Promise<JobRecord[]> {
-    return this.#write('claim', (now) =>
-      claimJobs(this.#sql, request, now, {
-        quarantine: (row, problems) => this.#quarantine(row, problems, now),
-        event: (type, job) => this.#event(type, job.id, job.queue, job.workerId),
-      }),
-    );
+    return this.#write('claim', (now) => this.#claimIn(request, now));
   }
 
   async extendLeases(workerId: string, ids: readonly string[], leaseMs: number): Promise<string[]> {
@@ -159,27 +156,31 @@ export class SqliteBroker implements Broker {
   }
 
   async complete(workerId: string, id: string, result: Uint8Array): Promise<boolean> {
-    return this.#write('complete', (now) => {
-      const row = this.#sql.complete_job.get({ id, workerId, result, now }) as { queue: string } | undefined;
-      if (row === undefined) return false;
-      this.#event('succeeded', id, row.queue, workerId);
-      return true;
-    });
+    return this.#write('complete', (now) => this.#completeIn(workerId, id, result, now));
   }
 
   async fail(workerId: string, id: string, error: StoredError, outcome: FailOutcome): Promise<boolean> {
-    return this.#write('fail', (now) => {
-      const stored = encodeError(error);
-      const row = (
-        'retryAt' in outcome
-          ? this.#sql.retry_failed_attempt.get({ id, workerId, error: stored, retryAt: outcome.retryAt, now })
-          : this.#sql.finish_failed_job.get({ id, workerId, error: stored, now })
-      ) as { queue: string; state: JobState } | undefined;
-      if (row === undefined) return false;
-      const type: EventType =
-        row.state === 'queued' || row.state === 'scheduled' ? 'retrying' : (row.state as EventType);
-      this.#event(type, id, row.queue, workerId);
-      return true;
+    return this.#write('fail', (now) => this.#failIn(workerId, id, error, outcome, now));
+  }
+
+  /**
+   * Settles each outcome as complete() or fail() would, in order, then claims as claim() would, all in
+   * one BEGIN IMMEDIATE transaction at one `now`. The claim therefore sees the settled jobs: a job just
+   * finished no longer counts against its task's concurrency cap, and a retry whose retryAt <= now is
+   * queued again and may be claimed by this very call (by whichever worker `claim.workerId` names).
+   */
+  async settleAndClaim(
+    workerId: string,
+    outcomes: readonly SettleOutcome[],
+    claim: ClaimRequest | null,
+  ): Promise<Settled> {
+    return this.#write('settleAndClaim', (now) => {
+      const settled = outcomes.map((outcome) =>
+        outcome.kind === 'complete'
+          ? this.#completeIn(workerId, outcome.id, outcome.result, now)
+          : this.#failIn(workerId, outcome.id, outcome.error, outcome.outcome, now),
+      );
+      return { settled, claimed: claim === null ? [] : this.#claimIn(claim, now) };
     });
   }
 
@@ -450,6 +451,37 @@ export class SqliteBroker implements Broker {
       workerId: null,
       leaseUntil: null,
     };
+  }
+
+  // The state changes below run inside a #write transaction; complete, fail, claim and settleAndClaim
+  // share them so a batch settles exactly as the single calls do.
+
+  #claimIn(request: ClaimRequest, now: number): JobRecord[] {
+    return claimJobs(this.#sql, request, now, {
+      quarantine: (row, problems) => this.#quarantine(row, problems, now),
+      event: (type, job) => this.#event(type, job.id, job.queue, job.workerId),
+    });
+  }
+
+  #completeIn(workerId: string, id: string, result: Uint8Array, now: number): boolean {
+    const row = this.#sql.complete_job.get({ id, workerId, result, now }) as { queue: string } | undefined;
+    if (row === undefined) return false;
+    this.#event('succeeded', id, row.queue, workerId);
+    return true;
+  }
+
+  #failIn(workerId: string, id: string, error: StoredError, outcome: FailOutcome, now: number): boolean {
+    const stored = encodeError(error);
+    const row = (
+      'retryAt' in outcome
+        ? this.#sql.retry_failed_attempt.get({ id, workerId, error: stored, retryAt: outcome.retryAt, now })
+        : this.#sql.finish_failed_job.get({ id, workerId, error: stored, now })
+    ) as { queue: string; state: JobState } | undefined;
+    if (row === undefined) return false;
+    const type: EventType =
+      row.state === 'queued' || row.state === 'scheduled' ? 'retrying' : (row.state as EventType);
+    this.#event(type, id, row.queue, workerId);
+    return true;
   }
 
   #recoverOne(row: Row, now: number): void {
