@@ -1,5 +1,5 @@
 // The Redis broker on a real Redis, beyond the shared conformance suite: several connections claiming
-// at once (nothing claimed twice), claimTick races, claim filtering, options, a Redis of our own killed
+// at once (nothing claimed twice), and settling and claiming at once (nothing lost or done twice), claimTick races, claim filtering, options, a Redis of our own killed
 // with SIGKILL and restarted (calls fail fast with SKEIN_TASKS_BROKER_UNAVAILABLE, then recover;
 // events and waits ride the outage out), and no key left behind.
 
@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { SkeinError } from '../../src/errors.ts';
-import type { BrokerEvent, JobRecord } from '../../src/tasks/broker.ts';
+import type { BrokerEvent, JobRecord, SettleOutcome } from '../../src/tasks/broker.ts';
 import { jobKey } from '../../src/tasks/redis/keys.ts';
 import { REDIS_BROKER_DEFAULTS, resolveRedisBrokerOptions } from '../../src/tasks/redis/options.ts';
 import { RedisBroker } from '../../src/tasks/redis/redis-broker.ts';
@@ -148,6 +148,105 @@ describe('RedisBroker on the machine Redis', { skip }, () => {
     assert.equal(stats.finishedLastMinute, 300);
     assert.ok(
       stats.latencyP50Ms !== null && stats.latencyP99Ms !== null && stats.latencyP50Ms <= stats.latencyP99Ms,
+    );
+  });
+
+  test('settleAndClaim: five connections settling and claiming at once finish each of 400 jobs exactly once', async (t) => {
+    const { brokers } = fixture(t, 5);
+    const jobs = Array.from({ length: 400 }, () => newJob({ maxAttempts: 2 }));
+    await brokers[0]!.enqueue(jobs);
+    const claims = new Map<string, number>();
+    const succeededBy = new Map<string, string>();
+    await Promise.all(
+      brokers.map(async (broker, index) => {
+        const workerId = `w${index}`;
+        const request = { queue: 'default', workerId, max: 6, leaseMs: 30_000, tasks: [TASK] };
+        let outcomes: SettleOutcome[] = [];
+        for (;;) {
+          const { settled, claimed } = await broker.settleAndClaim(workerId, outcomes, request);
+          assert.deepEqual(
+            settled,
+            outcomes.map(() => true),
+            `${workerId} lost a lease it held`,
+          );
+          outcomes.forEach((outcome) => {
+            if (outcome.kind === 'complete') {
+              assert.equal(succeededBy.has(outcome.id), false, `${outcome.id} completed twice`);
+              succeededBy.set(outcome.id, workerId);
+            }
+          });
+          if (claimed.length === 0) return;
+          // Every job fails its first attempt (retried at once, so any connection may claim it again)
+          // and succeeds its second.
+          outcomes = claimed.map((job): SettleOutcome => {
+            claims.set(job.id, (claims.get(job.id) ?? 0) + 1);
+            assert.equal(job.workerId, workerId);
+            return job.attempt === 1
+              ? { id: job.id, kind: 'fail', error: ERROR, outcome: { retryAt: 0 } }
+              : { id: job.id, kind: 'complete', result: new Uint8Array([index]) };
+          });
+        }
+      }),
+    );
+    assert.deepEqual([...succeededBy.keys()].sort(), jobs.map((job) => job.id).sort());
+    assert.ok([...claims.values()].every((count) => count === 2));
+    const stats = await brokers[0]!.stats('default');
+    assert.equal(stats.counts.succeeded, 400);
+    assert.equal(stats.counts.running + stats.counts.queued + stats.counts.scheduled, 0);
+    const sample = await brokers[0]!.get(jobs[123]!.id);
+    assert.equal(sample?.attempt, 2);
+    assert.deepEqual(sample?.result, new Uint8Array([Number(succeededBy.get(jobs[123]!.id)!.slice(1))]));
+  });
+
+  test('settleAndClaim: a lost lease, an unknown id and another queue in one call; the claim sees freed caps', async (t) => {
+    const {
+      brokers: [broker],
+    } = fixture(t);
+    const lost = newJob();
+    const held = newJob();
+    const elsewhere = newJob({ queue: 'other' });
+    const waiting = newJob();
+    await broker!.enqueue([lost, held, elsewhere, waiting]);
+    const request = { queue: 'default', workerId: 'w', max: 2, leaseMs: 30_000, tasks: [TASK] };
+    await broker!.claim({ ...request, leaseMs: 1, max: 1 });
+    assert.equal(await broker!.recoverExpiredLeases(Date.now() + 60_000), 1);
+    assert.deepEqual(
+      (await broker!.claim(request)).map((job) => job.id),
+      [lost.id, held.id],
+    );
+    await broker!.claim({ ...request, queue: 'other' });
+    const capped = { ...request, max: 5, concurrency: { [TASK]: 2 } };
+    assert.deepEqual(await broker!.claim(capped), [], 'cap of 2 reached');
+    // Through a second connection, whose job → queue cache is empty: it looks the queues up.
+    const second = new RedisBroker({ url: REDIS_URL, prefix: broker!.options.prefix });
+    t.after(() => second.close());
+    const { settled, claimed } = await second.settleAndClaim(
+      'w',
+      [
+        { id: held.id, kind: 'complete', result: new Uint8Array([1]) },
+        { id: 'no-such-job', kind: 'complete', result: new Uint8Array() },
+        { id: lost.id, kind: 'fail', error: ERROR, outcome: { final: true } },
+        { id: elsewhere.id, kind: 'fail', error: ERROR, outcome: { final: true } },
+        { id: held.id, kind: 'complete', result: new Uint8Array([2]) },
+      ],
+      capped,
+    );
+    assert.deepEqual(settled, [true, false, true, true, false]);
+    assert.deepEqual(
+      claimed.map((job) => job.id),
+      [waiting.id],
+    );
+    assert.deepEqual((await broker!.get(held.id))?.result, new Uint8Array([1]));
+    assert.equal((await broker!.get(lost.id))?.state, 'dead');
+    assert.equal((await broker!.get(elsewhere.id))?.state, 'dead');
+    assert.deepEqual(await broker!.settleAndClaim('w', [], null), { settled: [], claimed: [] });
+    assert.deepEqual(
+      await broker!.settleAndClaim(
+        'w',
+        [{ id: 'no-such-job', kind: 'complete', result: new Uint8Array() }],
+        null,
+      ),
+      { settled: [false], claimed: [] },
     );
   });
 

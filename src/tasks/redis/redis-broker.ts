@@ -18,6 +18,8 @@ import type {
   JobState,
   NewJob,
   QueueStats,
+  Settled,
+  SettleOutcome,
   StoredError,
 } from '../broker.ts';
 import { JOB_STATES } from '../broker.ts';
@@ -164,8 +166,6 @@ export class RedisBroker implements Broker {
   }
 
   async claim(request: ClaimRequest): Promise<JobRecord[]> {
-    const caps = Object.entries(request.concurrency ?? {});
-    const rates = Object.entries(request.rateLimits ?? {});
     if (request.max < 1 || request.tasks.length === 0) return [];
     const args: string[] = [
       String(Date.now()),
@@ -175,15 +175,71 @@ export class RedisBroker implements Broker {
       request.queue,
       String(this.options.eventsMaxLen),
       String(this.options.claimScanLimit),
-      String(request.tasks.length),
-      ...request.tasks,
-      String(caps.length),
-      ...caps.flatMap(([task, cap]) => [task, String(cap)]),
-      String(rates.length),
-      ...rates.flatMap(([name, rate]) => [name, String(rate.limit), String(rate.intervalMs)]),
+      ...claimFilters(request),
     ];
     const keys = [queueBase(this.#prefix, request.queue), storeBase(this.#prefix)];
     const reply = (await this.#call('claim', () => this.#run('claim-jobs', keys, args, true))) as Buffer[][];
+    return this.#claimed(request, reply);
+  }
+
+  async settleAndClaim(
+    workerId: string,
+    outcomes: readonly SettleOutcome[],
+    claim: ClaimRequest | null,
+  ): Promise<Settled> {
+    const claiming = claim !== null && claim.max >= 1 && claim.tasks.length > 0;
+    if (!claiming && outcomes.length === 0) return { settled: [], claimed: [] };
+    // The queues the call touches, the claim's first: queue i's base is KEYS[1 + i] of the script.
+    const queues: string[] = claiming ? [claim.queue] : [];
+    const located = outcomes.length === 0 ? [] : await this.#queuesOfEach(outcomes.map((o) => o.id));
+    const queueIndex = (queue: string): number => {
+      const index = queues.indexOf(queue);
+      return index >= 0 ? index + 1 : queues.push(queue);
+    };
+    const args: (string | Buffer)[] = [String(Date.now()), workerId, String(this.options.eventsMaxLen)];
+    const known: SettleOutcome[] = [];
+    const sent: boolean[] = [];
+    const fields: (string | Buffer)[] = [];
+    outcomes.forEach((outcome, i) => {
+      const queue = located[i];
+      // A job unknown to the store: no lease to hold, so not settled (as complete() and fail() answer).
+      sent.push(queue !== undefined);
+      if (queue === undefined) return;
+      known.push(outcome);
+      const index = String(queueIndex(queue));
+      if (outcome.kind === 'complete') {
+        fields.push('complete', index, outcome.id, toBuffer(outcome.result), '');
+      } else {
+        const retryAt = 'retryAt' in outcome.outcome ? String(outcome.outcome.retryAt) : '';
+        fields.push('fail', index, outcome.id, encodeError(outcome.error), retryAt);
+      }
+    });
+    if (!claiming && known.length === 0) return { settled: sent.map(() => false), claimed: [] };
+    args.push(String(queues.length), ...queues, String(known.length), ...fields);
+    if (claiming) {
+      args.push(
+        '1',
+        claim.workerId,
+        String(claim.max),
+        String(claim.leaseMs),
+        String(this.options.claimScanLimit),
+        ...claimFilters(claim),
+      );
+    } else {
+      args.push('0');
+    }
+    const keys = [storeBase(this.#prefix), ...queues.map((queue) => queueBase(this.#prefix, queue))];
+    const [flags, claimedReply] = (await this.#call('settleAndClaim', () =>
+      this.#run('settle-and-claim', keys, args, true),
+    )) as [number[], Buffer[][]];
+    let next = 0;
+    const settled = sent.map((wasSent) => wasSent && flags[next++] === 1);
+    const claimed = claiming ? await this.#claimed(claim, claimedReply) : [];
+    return { settled, claimed };
+  }
+
+  /** Decodes the jobs a claim returned, setting aside (see #quarantine) any it cannot decode. */
+  async #claimed(request: ClaimRequest, reply: readonly Buffer[][]): Promise<JobRecord[]> {
     const jobs: JobRecord[] = [];
     for (const pairs of reply) {
       const hash = pairsToMap(pairs);
@@ -649,24 +705,34 @@ export class RedisBroker implements Broker {
   }
 
   async #queuesOf(ids: readonly string[]): Promise<Map<string, string[]>> {
-    const unknown = ids.filter((id) => !this.#queueOf.has(id));
-    const fetched =
-      unknown.length === 0
-        ? []
-        : await this.#call('extendLeases', () => this.#client.hmget(jobQueueKey(this.#prefix), ...unknown));
-    unknown.forEach((id, i) => {
-      const queue = fetched[i];
-      if (queue !== null && queue !== undefined) this.#remember(id, queue);
-    });
+    const queues = await this.#queuesOfEach(ids, 'extendLeases');
     const byQueue = new Map<string, string[]>();
-    ids.forEach((id) => {
-      const queue = this.#queueOf.get(id);
+    ids.forEach((id, i) => {
+      const queue = queues[i];
       if (queue === undefined) return;
       const list = byQueue.get(queue);
       if (list === undefined) byQueue.set(queue, [id]);
       else list.push(id);
     });
     return byQueue;
+  }
+
+  /** The queue of each job (undefined when unknown): from the cache, the rest in one HMGET. */
+  async #queuesOfEach(ids: readonly string[], what = 'settleAndClaim'): Promise<(string | undefined)[]> {
+    const unknown = ids.filter((id) => !this.#queueOf.has(id));
+    const fetched =
+      unknown.length === 0
+        ? []
+        : await this.#call(what, () => this.#client.hmget(jobQueueKey(this.#prefix), ...unknown));
+    const found = new Map<string, string>();
+    unknown.forEach((id, i) => {
+      const queue = fetched[i];
+      if (queue !== null && queue !== undefined) {
+        this.#remember(id, queue);
+        found.set(id, queue);
+      }
+    });
+    return ids.map((id) => this.#queueOf.get(id) ?? found.get(id));
   }
 
   #queues(): Promise<string[]> {
@@ -733,6 +799,20 @@ export class RedisBroker implements Broker {
       { cause: error },
     );
   }
+}
+
+/** A claim's task list, caps and rate limits as claim-jobs.lua and settle-and-claim.lua read them. */
+function claimFilters(request: ClaimRequest): string[] {
+  const caps = Object.entries(request.concurrency ?? {});
+  const rates = Object.entries(request.rateLimits ?? {});
+  return [
+    String(request.tasks.length),
+    ...request.tasks,
+    String(caps.length),
+    ...caps.flatMap(([task, cap]) => [task, String(cap)]),
+    String(rates.length),
+    ...rates.flatMap(([name, rate]) => [name, String(rate.limit), String(rate.intervalMs)]),
+  ];
 }
 
 /** The earlier of stream id `id` and the last possible id of the millisecond before `at`. */

@@ -1,5 +1,5 @@
-// The broker's Lua scripts: each lua/<verb-noun>.lua file, behind the shared helpers of
-// lua/include/job-state.lua, defined on an ioredis client with defineCommand (EVALSHA, falling back to
+// The broker's Lua scripts: each lua/<verb-noun>.lua file, behind the shared helpers of lua/include/
+// (job-state, settle-job, claim-jobs, in that order: a later one calls the earlier ones), defined on an ioredis client with defineCommand (EVALSHA, falling back to
 // EVAL once after a SCRIPT FLUSH or a restart). Every state change of the broker is one of these.
 
 import { readFileSync } from 'node:fs';
@@ -11,6 +11,7 @@ export const SCRIPT_NAMES = [
   'extend-leases',
   'complete-job',
   'fail-job',
+  'settle-and-claim',
   'release-job',
   'report-progress',
   'recover-leases',
@@ -34,12 +35,16 @@ export type RunScript = (
 ) => Promise<unknown>;
 
 const LUA_DIR = new URL('./lua/', import.meta.url);
+/** The helpers prepended to every script, in dependency order. */
+const INCLUDES = ['job-state', 'settle-job', 'claim-jobs'] as const;
 
 let sources: ReadonlyMap<ScriptName, string> | undefined;
 
 function scriptSources(): ReadonlyMap<ScriptName, string> {
   if (sources === undefined) {
-    const helpers = readFileSync(new URL('include/job-state.lua', LUA_DIR), 'utf8');
+    const helpers = INCLUDES.map((name) =>
+      readFileSync(new URL(`include/${name}.lua`, LUA_DIR), 'utf8'),
+    ).join('\n');
     sources = new Map(
       SCRIPT_NAMES.map((name) => [
         name,

@@ -6,19 +6,8 @@
 -- Returns 1 when recorded, 0 (and no change) when this worker does not hold the lease.
 -- Guarantee: the lease check and the move to succeeded are one step, so a job whose lease was lost
 -- and handed to another worker is never completed by the first.
-local base = KEYS[1]
-local store = KEYS[2]
-local now = tonumber(ARGV[1])
-local id = ARGV[3]
-local job_key = base .. 'job:' .. id
--- One read of what the steps below need, instead of one per helper: this is the hot path.
-local f = redis.call('HMGET', job_key, 'state', 'workerId', 'task', 'createdAt', 'resultTtlMs')
-if f[1] ~= 'running' or f[2] ~= ARGV[2] then
-  return 0
+-- The work is complete_job of include/settle-job.lua, shared with settle-and-claim.
+if complete_job(KEYS[1], KEYS[2], ARGV[6], ARGV[5], tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]) then
+  return 1
 end
-leave_running(base, job_key, id, f[3])
-redis.call('HSET', job_key, 'result', ARGV[4])
-set_state(base, job_key, id, 'running', 'succeeded', f[4])
-finish(base, store, job_key, id, 'succeeded', now, f[4], f[5])
-emit(store, ARGV[6], 'succeeded', ARGV[5], id, ARGV[2], now)
-return 1
+return 0

@@ -1,0 +1,57 @@
+-- Settling a finished attempt for the worker holding its lease: complete_job (complete-job) and fail_job
+-- (fail-job), shared with settle-and-claim, which applies a batch of them in one script. Each checks the
+-- lease and moves the job in one step and returns true, or returns false and changes nothing when this
+-- worker does not hold the lease. Pure functions of their arguments: no KEYS or ARGV are read here.
+
+-- Records a success: running → succeeded with its result.
+local function complete_job(base, store, maxlen, queue, now, worker_id, id, result)
+  local job_key = base .. 'job:' .. id
+  -- One read of what the steps below need, instead of one per helper: this is the hot path.
+  local f = redis.call('HMGET', job_key, 'state', 'workerId', 'task', 'createdAt', 'resultTtlMs')
+  if f[1] ~= 'running' or f[2] ~= worker_id then
+    return false
+  end
+  leave_running(base, job_key, id, f[3])
+  redis.call('HSET', job_key, 'result', result)
+  set_state(base, job_key, id, 'running', 'succeeded', f[4])
+  finish(base, store, job_key, id, 'succeeded', now, f[4], f[5])
+  emit(store, maxlen, 'succeeded', queue, id, worker_id, now)
+  return true
+end
+
+-- Records a failed attempt with its error (JSON): a retry at retry_at (scheduled, or queued when due),
+-- or, when retry_at is '', the final outcome (dead with deadLetter, else failed). A job whose
+-- cancellation was requested is not retried but ends cancelled.
+local function fail_job(base, store, maxlen, queue, now, worker_id, id, error_json, retry_at)
+  local job_key = base .. 'job:' .. id
+  local f = redis.call('HMGET', job_key, 'state', 'workerId', 'task', 'cancelRequested', 'deadLetter')
+  if f[1] ~= 'running' or f[2] ~= worker_id then
+    return false
+  end
+  leave_running(base, job_key, id, f[3])
+  redis.call('HSET', job_key, 'error', error_json)
+  if retry_at ~= '' and f[4] == '1' then
+    set_state(base, job_key, id, 'running', 'cancelled')
+    finish(base, store, job_key, id, 'cancelled', now)
+    emit(store, maxlen, 'cancelled', queue, id, worker_id, now)
+  elseif retry_at ~= '' then
+    redis.call('HSET', job_key, 'runAt', retry_at)
+    if tonumber(retry_at) <= now then
+      enqueue_ready(base, job_key, id)
+      set_state(base, job_key, id, 'running', 'queued')
+    else
+      redis.call('ZADD', base .. 'scheduled', retry_at, id)
+      set_state(base, job_key, id, 'running', 'scheduled')
+    end
+    emit(store, maxlen, 'retrying', queue, id, worker_id, now)
+  else
+    local state = 'failed'
+    if f[5] == '1' then
+      state = 'dead'
+    end
+    set_state(base, job_key, id, 'running', state)
+    finish(base, store, job_key, id, state, now)
+    emit(store, maxlen, state, queue, id, worker_id, now)
+  end
+  return true
+end

@@ -1,0 +1,55 @@
+-- settle-and-claim: a worker's hot path in one step: settles a batch of its finished attempts, each as
+-- complete-job or fail-job would, then claims as claim-jobs would.
+-- KEYS[1]       store base `<prefix>:` (events, finished channel)
+-- KEYS[1 + i]   queue base `{<prefix>:<queue>}:` of queue i (job:<id>, scheduled, queued, running,
+--               state:*, running-count, rate:<task or group:name>, expiring, finished); queue 1 is the
+--               claim's queue when there is a claim (a worker's outcomes are normally all in it too)
+-- ARGV[1] now   ARGV[2] workerId   ARGV[3] events maxlen
+-- ARGV[4] queue count q, then q queue names (queue i's base is KEYS[1 + i])
+-- then an outcome count n, then n quintuples:
+--   kind ('complete' or 'fail'), queue index i, job id, result (bytes) or error (JSON),
+--   retryAt (epoch ms, or '' for a final failure; '' for a completion)
+-- then the claim flag: '0' for no claim, or '1' followed by the claim's workerId (the one the claimed
+--   jobs are leased to), max, leaseMs, scan limit, then the task list, caps and rate limits as in
+--   claim-jobs
+-- Returns { settled, claimed }: settled[k] is 1 when outcome k was applied, 0 (and no change) when this
+-- worker did not hold that lease; claimed holds the claimed jobs as flat HGETALL arrays, in claim order.
+-- Guarantee: the whole batch is one step: each outcome is checked against its lease and applied exactly
+-- as complete-job / fail-job would (complete_job and fail_job of include/settle-job.lua), in order (a
+-- second outcome for one job finds it settled), and only then are jobs claimed, exactly as claim-jobs
+-- would (claim_jobs of include/claim-jobs.lua), so the slots the outcomes free count for the claim. No
+-- other client sees the outcomes applied without the claim, or a job claimed twice.
+local store = KEYS[1]
+local now = tonumber(ARGV[1])
+local worker_id = ARGV[2]
+local maxlen = ARGV[3]
+local queues = {}
+local at = 4
+for i = 1, tonumber(ARGV[at]) do
+  queues[i] = ARGV[at + i]
+end
+at = at + #queues + 1
+
+local settled = {}
+local count = tonumber(ARGV[at])
+for k = 1, count do
+  local o = at + 5 * (k - 1)
+  local index = tonumber(ARGV[o + 2])
+  local base = KEYS[1 + index]
+  local applied
+  if ARGV[o + 1] == 'complete' then
+    applied = complete_job(base, store, maxlen, queues[index], now, worker_id, ARGV[o + 3], ARGV[o + 4])
+  else
+    applied = fail_job(base, store, maxlen, queues[index], now, worker_id, ARGV[o + 3], ARGV[o + 4], ARGV[o + 5])
+  end
+  settled[k] = applied and 1 or 0
+end
+at = at + 5 * count + 1
+
+local claimed = {}
+if ARGV[at] == '1' then
+  local wanted, caps, rates = read_claim_filters(ARGV, at + 5)
+  claimed = claim_jobs(KEYS[2], store, maxlen, queues[1], now, ARGV[at + 1], tonumber(ARGV[at + 2]),
+    tonumber(ARGV[at + 3]), tonumber(ARGV[at + 4]), wanted, caps, rates)
+end
+return { settled, claimed }
