@@ -102,8 +102,8 @@ local function claim_jobs(base, store, maxlen, queue, now, worker_id, max, lease
           redis.call('ZREM', base .. 'queued', member)
           removed = removed + 1
           redis.call('ZADD', base .. 'running', lease_until, id)
-          redis.call('HSET', job_key, 'workerId', worker_id, 'leaseUntil', lease_until, 'startedAt', started_at, 'attempt', attempt)
-          set_state(base, job_key, id, 'queued', 'running', f[4])
+          redis.call('HSET', job_key, 'state', 'running', 'workerId', worker_id, 'leaseUntil', lease_until, 'startedAt', started_at, 'attempt', attempt)
+          move_state_index(base, job_key, id, 'queued', 'running', f[4])
           redis.call('HINCRBY', base .. 'running-count', task, 1)
           rate_take(task, id .. ':' .. attempt)
           if f[2] then

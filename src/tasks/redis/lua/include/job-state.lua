@@ -14,13 +14,19 @@ local function queued_member(run_at, id)
   return string.format('%016.0f', math.max(0, tonumber(run_at))) .. ':' .. id
 end
 
--- Moves a job between the per-state index sets (score createdAt) and writes its state field.
+-- Moves a job between the per-state index sets (score createdAt) without writing its state field: for
+-- callers that write `state` in an HSET of their own, together with other fields (the hot paths).
 -- created_at may be passed when the caller has read it already.
-local function set_state(base, job_key, id, from, to, created_at)
+local function move_state_index(base, job_key, id, from, to, created_at)
   if from then
     redis.call('ZREM', base .. 'state:' .. from, id)
   end
   redis.call('ZADD', base .. 'state:' .. to, created_at or redis.call('HGET', job_key, 'createdAt'), id)
+end
+
+-- Moves a job between the per-state index sets and writes its state field.
+local function set_state(base, job_key, id, from, to, created_at)
+  move_state_index(base, job_key, id, from, to, created_at)
   redis.call('HSET', job_key, 'state', to)
 end
 
@@ -65,14 +71,15 @@ end
 -- Stamps a job finished: finishedAt, expiresAt and the expiry set (dead jobs are kept until retried
 -- by hand, so they get none), the finished-times set of stats() (not for cancelled jobs), and a
 -- message on the finished channel for waitUntilFinished.
--- created_at and ttl (resultTtlMs) may be passed when the caller has read them already.
-local function finish(base, store, job_key, id, state, now, created_at, ttl)
+-- created_at and ttl (resultTtlMs) may be passed when the caller has read them already; further
+-- arguments are field/value pairs written in the same HSET (one call instead of one per field).
+local function finish(base, store, job_key, id, state, now, created_at, ttl, ...)
   if state ~= 'dead' then
     local expires_at = num(now + tonumber(ttl or redis.call('HGET', job_key, 'resultTtlMs')))
-    redis.call('HSET', job_key, 'finishedAt', num(now), 'expiresAt', expires_at)
+    redis.call('HSET', job_key, 'finishedAt', num(now), 'expiresAt', expires_at, ...)
     redis.call('ZADD', base .. 'expiring', expires_at, id)
   else
-    redis.call('HSET', job_key, 'finishedAt', num(now))
+    redis.call('HSET', job_key, 'finishedAt', num(now), ...)
   end
   if state ~= 'cancelled' then
     created_at = tonumber(created_at or redis.call('HGET', job_key, 'createdAt'))

@@ -12,9 +12,8 @@ local function complete_job(base, store, maxlen, queue, now, worker_id, id, resu
     return false
   end
   leave_running(base, job_key, id, f[3])
-  redis.call('HSET', job_key, 'result', result)
-  set_state(base, job_key, id, 'running', 'succeeded', f[4])
-  finish(base, store, job_key, id, 'succeeded', now, f[4], f[5])
+  move_state_index(base, job_key, id, 'running', 'succeeded', f[4])
+  finish(base, store, job_key, id, 'succeeded', now, f[4], f[5], 'state', 'succeeded', 'result', result)
   emit(store, maxlen, 'succeeded', queue, id, worker_id, now)
   return true
 end
