@@ -186,7 +186,7 @@ export interface Broker {
    * as complete() or fail() would (each only if this worker still holds that lease; `settled[i]` says
    * whether it did), then, when `claim` is not null, claims as claim() would. One atomic step.
    */
-  settleAndClaim?(
+  settleAndClaim(
     workerId: string,
     outcomes: readonly SettleOutcome[],
     claim: ClaimRequest | null,

@@ -291,17 +291,16 @@ export class Worker extends EventEmitter<WorkerEvents> {
   // what is pending and exits; later attempts settle directly (#settle).
   async #claimLoop(): Promise<void> {
     const signal = this.#stop.signal;
-    const batched = this.#broker.settleAndClaim !== undefined;
     for (;;) {
       const batch = this.#pendingSettles.splice(0);
       if (signal.aborted && batch.length === 0) break;
       // Settled attempts still count in #running until their job promise ends: their slots are free.
       const free = signal.aborted ? 0 : this.options.concurrency - (this.#running.size - batch.length);
       let filled = false;
-      if (batch.length > 0 && batched) {
+      if (batch.length > 0) {
         try {
           const claim = free > 0 ? { ...this.#claim!, max: free } : null;
-          const { settled, claimed } = await this.#broker.settleAndClaim!(
+          const { settled, claimed } = await this.#broker.settleAndClaim(
             this.id,
             batch.map((pending) => pending.outcome),
             claim,
@@ -338,7 +337,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   /** Records a finished attempt: through the claim loop's next batch while it runs, else directly. */
   #settle(outcome: SettleOutcome): Promise<boolean> {
-    if (this.#broker.settleAndClaim === undefined || this.#loopEnded || this.#loop === undefined) {
+    if (this.#loopEnded || this.#loop === undefined) {
       return outcome.kind === 'complete'
         ? this.#broker.complete(this.id, outcome.id, outcome.result)
         : this.#broker.fail(this.id, outcome.id, outcome.error, outcome.outcome);

@@ -875,21 +875,14 @@ export function brokerSuite(harness: BrokerHarness): void {
     });
 
     describe('settleAndClaim', () => {
-      const MISSING = 'this engine has no settleAndClaim yet (optional in the Broker contract for now)';
-
-      /** The engine's settleAndClaim bound to it, or undefined (and the test skipped) when it has none. */
-      function settler(t: TestContext, broker: Broker) {
-        if (broker.settleAndClaim === undefined) {
-          t.skip(MISSING);
-          return undefined;
-        }
+      /** The engine's settleAndClaim bound to it. */
+      function settler(_t: TestContext, broker: Broker) {
         return broker.settleAndClaim.bind(broker);
       }
 
       it('applies outcomes in order with the effects of complete and fail, and their events', async (t) => {
         const { broker, peer } = await fresh(t);
         const settleAndClaim = settler(t, broker);
-        if (settleAndClaim === undefined) return;
         const watcher = await peer();
         const controller = new AbortController();
         t.after(() => controller.abort());
@@ -947,7 +940,6 @@ export function brokerSuite(harness: BrokerHarness): void {
       it('settles nothing for a lease this worker no longer holds, and applies the others', async (t) => {
         const { broker } = await fresh(t);
         const settleAndClaim = settler(t, broker);
-        if (settleAndClaim === undefined) return;
         const theirs = await enqueueAndClaim(broker, {}, 'other');
         const mine = await enqueueAndClaim(broker);
         const twice = await enqueueAndClaim(broker);
@@ -991,7 +983,6 @@ export function brokerSuite(harness: BrokerHarness): void {
       it('claims nothing when claim is null, and with no outcomes claims as claim() would', async (t) => {
         const { broker } = await fresh(t);
         const settleAndClaim = settler(t, broker);
-        if (settleAndClaim === undefined) return;
         const base = Date.now() - 10_000;
         const late = newJob({ priority: 1, runAt: base + 1 });
         const early = newJob({ priority: 1, runAt: base });
@@ -1023,7 +1014,6 @@ export function brokerSuite(harness: BrokerHarness): void {
         // again and claimable by this very call, as fail() followed by claim() would have it.
         const { broker } = await fresh(t);
         const settleAndClaim = settler(t, broker);
-        if (settleAndClaim === undefined) return;
         const now = await enqueueAndClaim(broker);
         const later = await enqueueAndClaim(broker);
         const answer = await settleAndClaim(
@@ -1045,7 +1035,6 @@ export function brokerSuite(harness: BrokerHarness): void {
       it('counts the jobs it just settled as no longer running against concurrency caps', async (t) => {
         const { broker } = await fresh(t);
         const settleAndClaim = settler(t, broker);
-        if (settleAndClaim === undefined) return;
         const capped = request({ concurrency: { [TASK_A]: 2 } });
         await broker.enqueue(Array.from({ length: 5 }, () => newJob()));
         const first = await broker.claim(capped);
