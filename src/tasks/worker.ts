@@ -292,6 +292,17 @@ export class Worker extends EventEmitter<WorkerEvents> {
   async #claimLoop(): Promise<void> {
     const signal = this.#stop.signal;
     for (;;) {
+      const pendingNow = this.#pendingSettles.length;
+      if (
+        pendingNow > 0 &&
+        pendingNow < this.options.concurrency / 4 &&
+        this.#running.size > pendingNow &&
+        !signal.aborted
+      ) {
+        // Other jobs are still running: one turn of the event loop lets results already on their way
+        // join this batch, so a store call settles several jobs instead of one or two.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
       const batch = this.#pendingSettles.splice(0);
       if (signal.aborted && batch.length === 0) break;
       // Settled attempts still count in #running until their job promise ends: their slots are free.
