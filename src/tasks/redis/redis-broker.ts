@@ -770,7 +770,12 @@ export class RedisBroker implements Broker {
     this.#checkOpen(what);
     try {
       if (this.#client.status === 'wait') this.#connecting ??= this.#client.connect();
-      if (this.#connecting !== undefined && this.#client.status === 'connecting') await this.#connecting;
+      // The first connection passes through 'connecting' and then 'connect' (the ready check) before
+      // 'ready', and without an offline queue a command sent before 'ready' fails: calls made during
+      // the first connection wait for it. Later outages fail fast (the promise has settled by then).
+      if (this.#connecting !== undefined && this.#client.status !== 'ready') {
+        await this.#connecting.catch(() => {});
+      }
       return await operation();
     } catch (error) {
       throw this.#translate(error, what);
