@@ -185,6 +185,7 @@ export interface Broker {
    * The worker's hot path, one round trip per batch instead of two per job: applies each outcome exactly
    * as complete() or fail() would (each only if this worker still holds that lease; `settled[i]` says
    * whether it did), then, when `claim` is not null, claims as claim() would. One atomic step.
+   * `claim.workerId` must be `workerId` (a mismatch is a bug in the caller: SKEIN_INTERNAL).
    */
   settleAndClaim(
     workerId: string,

@@ -880,6 +880,18 @@ export function brokerSuite(harness: BrokerHarness): void {
         return broker.settleAndClaim.bind(broker);
       }
 
+      it('refuses a claim made out to another worker as a caller bug, changing nothing', async (t) => {
+        const { broker } = await fresh(t);
+        const job = newJob();
+        await broker.enqueue([job]);
+        const outcome = await settle(() =>
+          broker.settleAndClaim('worker-a', [], request({ workerId: 'worker-b' })),
+        );
+        assert.equal(outcome.status, 'rejected');
+        assert.equal(codeOf(outcome.status === 'rejected' ? outcome.reason : undefined), 'SKEIN_INTERNAL');
+        assert.equal(await state(broker, job.id), 'queued');
+      });
+
       it('applies outcomes in order with the effects of complete and fail, and their events', async (t) => {
         const { broker, peer } = await fresh(t);
         const settleAndClaim = settler(t, broker);

@@ -7,7 +7,7 @@ import { addAbortListener } from 'node:events';
 import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
-import { abortErrorFrom, SkeinError } from '../../errors.ts';
+import { abortErrorFrom, internalError, SkeinError } from '../../errors.ts';
 import type {
   Broker,
   BrokerEvent,
@@ -187,6 +187,9 @@ export class RedisBroker implements Broker {
     outcomes: readonly SettleOutcome[],
     claim: ClaimRequest | null,
   ): Promise<Settled> {
+    if (claim !== null && claim.workerId !== workerId) {
+      throw internalError(`settleAndClaim for worker ${workerId} got a claim for worker ${claim.workerId}`);
+    }
     const claiming = claim !== null && claim.max >= 1 && claim.tasks.length > 0;
     if (!claiming && outcomes.length === 0) return { settled: [], claimed: [] };
     // The queues the call touches, the claim's first: queue i's base is KEYS[1 + i] of the script.

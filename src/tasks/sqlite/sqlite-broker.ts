@@ -174,6 +174,9 @@ export class SqliteBroker implements Broker {
     outcomes: readonly SettleOutcome[],
     claim: ClaimRequest | null,
   ): Promise<Settled> {
+    if (claim !== null && claim.workerId !== workerId) {
+      throw internalError(`settleAndClaim for worker ${workerId} got a claim for worker ${claim.workerId}`);
+    }
     return this.#write('settleAndClaim', (now) => {
       const settled = outcomes.map((outcome) =>
         outcome.kind === 'complete'
