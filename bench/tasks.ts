@@ -4,7 +4,8 @@
 // Markdown table per case, with Skein ÷ BullMQ.
 //
 //   node bench/tasks.ts [--rounds 5] [--jobs 50000] [--latency-jobs 500] [--cases bulk-enqueue,...]
-//                       [--variants skein-sqlite,skein-redis,bullmq] [--out results.jsonl]
+//                       [--variants skein-sqlite,skein-sqlite-inline,skein-redis,skein-redis-inline,bullmq]
+//                       [--out results.jsonl]
 
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -53,7 +54,14 @@ const CASES: readonly Case[] = [
     latency: true,
   },
 ];
-const VARIANTS = ['skein-sqlite', 'skein-redis', 'bullmq'] as const;
+/** Skein's engines with jobs on a 2-thread pool, and inline (in the worker's thread, like BullMQ). */
+const VARIANTS = [
+  'skein-sqlite',
+  'skein-sqlite-inline',
+  'skein-redis',
+  'skein-redis-inline',
+  'bullmq',
+] as const;
 
 const { values: flags } = parseArgs({
   options: {

@@ -24,7 +24,7 @@ interface Adapter {
   close(): Promise<void>;
 }
 
-async function skein(engine: 'sqlite' | 'redis'): Promise<Adapter> {
+async function skein(engine: 'sqlite' | 'redis', inline: boolean): Promise<Adapter> {
   const tasks = await import('../../src/tasks/index.ts');
   const { ThreadPool } = await import('../../src/pool/index.ts');
   const { noop } = await import('./noop-task.ts');
@@ -37,11 +37,12 @@ async function skein(engine: 'sqlite' | 'redis'): Promise<Adapter> {
         })
       : new (await import('../../src/tasks/redis/redis-broker.ts')).RedisBroker({ url: REDIS_URL, prefix });
   const queue = new tasks.TaskQueue({ broker, name: 'bench' });
-  // Two threads run the no-op jobs whatever the claim concurrency: this machine has two cores.
+  // Two threads run the no-op jobs whatever the claim concurrency (this machine has two cores), unless
+  // the variant runs them inline, in the worker's own thread, as BullMQ runs its processor.
   const pool = new ThreadPool({ minWorkers: 2, maxWorkers: 2 });
   let worker: InstanceType<typeof tasks.Worker> | undefined;
   const newWorker = (concurrency: number) =>
-    new tasks.Worker({ broker, queue: 'bench', tasks: [noop], concurrency, pool });
+    new tasks.Worker({ broker, queue: 'bench', tasks: [noop], concurrency, pool: inline ? 'inline' : pool });
   return {
     async enqueueBulk(n) {
       const entries = Array.from({ length: n }, (_, i) => ({ task: noop, args: [i] }));
@@ -160,7 +161,9 @@ function percentile(sorted: readonly number[], p: number): number {
 }
 
 const adapter =
-  variant === 'bullmq' ? await bullmq() : await skein(variant === 'skein-redis' ? 'redis' : 'sqlite');
+  variant === 'bullmq'
+    ? await bullmq()
+    : await skein(variant.startsWith('skein-redis') ? 'redis' : 'sqlite', variant.endsWith('-inline'));
 let metrics: Record<string, number>;
 let checksum: { expected: number; actual: number };
 try {

@@ -13,6 +13,7 @@ import type { Task } from '../task.ts';
 import { nextRetryAt } from './backoff.ts';
 import type { Broker, ClaimRequest, JobRecord, RateLimit, SettleOutcome, StoredError } from './broker.ts';
 import { continueChain, continueChord } from './canvas.ts';
+import { inlineRunner, type JobRunner } from './inline-runner.ts';
 import { storedErrorOf } from './job.ts';
 import { newJobId } from './job-id.ts';
 import {
@@ -49,10 +50,12 @@ export interface WorkerOptions extends WorkerTimingOptions {
   /** The tasks this worker runs: its registry, by address (module URL + export name). */
   readonly tasks: readonly Task<never, unknown>[];
   /**
-   * The pool running the jobs; the worker does not close a pool it was given.
+   * The pool running the jobs; the worker does not close a pool it was given. `'inline'` runs them in
+   * the worker's own thread (Celery's solo pool): no thread hop, for I/O-bound async tasks; a
+   * synchronous task blocks the worker's event loop while it runs.
    * @defaultValue a ThreadPool of `concurrency` threads, closed with the worker
    */
-  readonly pool?: Executor;
+  readonly pool?: Executor | 'inline';
   /**
    * Pools for particular tasks, e.g. a ProcessPool to isolate a task that may crash or leak; the worker
    * does not close them. Other tasks run on `pool`.
@@ -119,12 +122,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly #concurrencyRules: readonly ConcurrencyLimitRule[];
   readonly #unknownTasks: 'dead-letter' | 'leave';
   readonly #ownPool: boolean;
-  readonly #pool: Executor;
+  readonly #pool: JobRunner;
   readonly #running = new Map<string, Running>();
   readonly #jobPromises = new Set<Promise<void>>();
   readonly #registry = new Map<string, Task<never, unknown>>();
   readonly #taskPoolRules: readonly { readonly task: Task<never, unknown>; readonly pool: Executor }[];
-  readonly #poolOf = new Map<string, Executor>();
+  readonly #poolOf = new Map<string, JobRunner>();
   readonly #stop = new AbortController();
   #claim: Omit<ClaimRequest, 'max'> | undefined;
   #started: Promise<void> | undefined;
@@ -167,16 +170,24 @@ export class Worker extends EventEmitter<WorkerEvents> {
       options.id === undefined
         ? `${hostname()}:${process.pid}:${newJobId().slice(-12)}`
         : checkName('id', options.id);
-    this.#ownPool = options.pool === undefined;
+    if (options.pool !== undefined && options.pool !== 'inline') {
+      const pool = options.pool as unknown;
+      if (typeof pool !== 'object' || pool === null || typeof (pool as Executor).submit !== 'function') {
+        throw invalidOption('pool', "a ThreadPool, a ProcessPool or 'inline'", pool);
+      }
+    }
+    this.#ownPool = options.pool === undefined || options.pool === 'inline';
     // minWorkers = maxWorkers: with threads started lazily, a pool hands a new task to its one live
     // thread even while a long async job holds it, so a short job would wait behind a long one.
     this.#pool =
-      options.pool ??
-      new ThreadPool({
-        minWorkers: this.options.concurrency,
-        maxWorkers: this.options.concurrency,
-        name: `skein-tasks-${this.queue}`,
-      });
+      options.pool === 'inline'
+        ? inlineRunner()
+        : (options.pool ??
+          new ThreadPool({
+            minWorkers: this.options.concurrency,
+            maxWorkers: this.options.concurrency,
+            name: `skein-tasks-${this.queue}`,
+          }));
   }
 
   /** Jobs running here now. */

@@ -29,7 +29,11 @@ export interface Setup {
 
 export const FAST = { pollInterval: 20, recoverInterval: 100, heartbeatInterval: 1000, progressInterval: 10 };
 
-export async function setup(t: TestContext, pool?: Executor, engine: Engine = 'sqlite'): Promise<Setup> {
+export async function setup(
+  t: TestContext,
+  pool?: Executor | 'inline',
+  engine: Engine = 'sqlite',
+): Promise<Setup> {
   const dir = await mkdtemp(join(tmpdir(), 'skein-tasks-'));
   const db = join(dir, 'tasks.db');
   const prefix = randomPrefix();

@@ -75,6 +75,7 @@ describe('worker pools', () => {
     const cases: [Record<string, unknown>, RegExp][] = [
       [{ tasks: [] }, /tasks must be a non-empty array/],
       [{ tasks: [add], concurrency: 0 }, /concurrency must be an integer/],
+      [{ tasks: [add], pool: 'solo' }, /pool must be a ThreadPool, a ProcessPool or 'inline'/],
       [{ tasks: [add], rateLimits: [{ task: add, limit: 0, interval: 10 }] }, /rateLimits\[0\]\.limit/],
       [
         { tasks: [add], rateLimits: [{ limit: 1, interval: 10 }] },
