@@ -18,7 +18,9 @@
 -- as complete-job / fail-job would (complete_job and fail_job of include/settle-job.lua), in order (a
 -- second outcome for one job finds it settled), and only then are jobs claimed, exactly as claim-jobs
 -- would (claim_jobs of include/claim-jobs.lua), so the slots the outcomes free count for the claim. No
--- other client sees the outcomes applied without the claim, or a job claimed twice.
+-- other client sees the outcomes applied without the claim, or a job claimed twice. (The completions'
+-- sorted-set and running-count writes are gathered and applied in one call per key before the claim:
+-- within one step, so the result is the same.)
 local store = KEYS[1]
 local now = tonumber(ARGV[1])
 local worker_id = ARGV[2]
@@ -31,6 +33,7 @@ end
 at = at + #queues + 1
 
 local settled = {}
+local batch = new_batch()
 local count = tonumber(ARGV[at])
 for k = 1, count do
   local o = at + 5 * (k - 1)
@@ -38,13 +41,16 @@ for k = 1, count do
   local base = KEYS[1 + index]
   local applied
   if ARGV[o + 1] == 'complete' then
-    applied = complete_job(base, store, maxlen, queues[index], now, worker_id, ARGV[o + 3], ARGV[o + 4])
+    applied = complete_job(base, store, maxlen, queues[index], now, worker_id, ARGV[o + 3], ARGV[o + 4], batch)
   else
     applied = fail_job(base, store, maxlen, queues[index], now, worker_id, ARGV[o + 3], ARGV[o + 4], ARGV[o + 5])
   end
   settled[k] = applied and 1 or 0
 end
 at = at + 5 * count + 1
+-- The completions' index writes, deferred to here (one call per key): before the claim, so the slots
+-- they free count for it.
+flush(batch)
 
 local claimed = {}
 if ARGV[at] == '1' then

@@ -66,13 +66,22 @@ local function claim_jobs(base, store, maxlen, queue, now, worker_id, max, lease
   local examined = 0
   local offset = 0
   local PAGE = 100
+  -- Pages start at the number of jobs still wanted (a claim of 4 reads 4 members, not 100) and double,
+  -- up to PAGE, only while members are skipped.
+  local page = math.min(PAGE, math.ceil(max))
   while #claimed < max and examined < scan_limit do
-    local members = redis.call('ZRANGE', base .. 'queued', offset, offset + math.min(PAGE, scan_limit - examined) - 1)
+    local size = math.min(page, scan_limit - examined)
+    local members = redis.call('ZRANGE', base .. 'queued', offset, offset + size - 1)
     if #members == 0 then
       break
     end
+    page = math.min(PAGE, math.max(2 * size, math.ceil(max - #claimed)))
     examined = examined + #members
     local removed = 0
+    -- The index moves of this page's claims, applied in one call per key after the page (the script is
+    -- one step, so no one sees them late): queued and state:queued removals, running and state:running
+    -- additions, running-count increments per task.
+    local gone, left, running, indexed, counts = {}, {}, {}, {}, {}
     for _, member in ipairs(members) do
       if #claimed >= max then
         break
@@ -83,11 +92,11 @@ local function claim_jobs(base, store, maxlen, queue, now, worker_id, max, lease
       local task = f[1]
       if not task then
         -- An index entry without its job (deleted by hand): drop it rather than trip over it forever.
-        redis.call('ZREM', base .. 'queued', member)
+        gone[#gone + 1] = member
         removed = removed + 1
       elseif wanted[task] and not blocked[task] and not (f[2] and blocked['group:' .. f[2]]) then
         local open = true
-        if caps[task] and (tonumber(redis.call('HGET', base .. 'running-count', task)) or 0) >= caps[task] then
+        if caps[task] and (tonumber(redis.call('HGET', base .. 'running-count', task)) or 0) + (counts[task] or 0) >= caps[task] then
           blocked[task] = true
           open = false
         elseif not rate_open(task) then
@@ -99,12 +108,15 @@ local function claim_jobs(base, store, maxlen, queue, now, worker_id, max, lease
         end
         if open then
           local attempt = tonumber(f[3]) + 1
-          redis.call('ZREM', base .. 'queued', member)
+          gone[#gone + 1] = member
           removed = removed + 1
-          redis.call('ZADD', base .. 'running', lease_until, id)
+          left[#left + 1] = id
+          running[#running + 1] = lease_until
+          running[#running + 1] = id
+          indexed[#indexed + 1] = f[4]
+          indexed[#indexed + 1] = id
+          counts[task] = (counts[task] or 0) + 1
           redis.call('HSET', job_key, 'state', 'running', 'workerId', worker_id, 'leaseUntil', lease_until, 'startedAt', started_at, 'attempt', attempt)
-          move_state_index(base, job_key, id, 'queued', 'running', f[4])
-          redis.call('HINCRBY', base .. 'running-count', task, 1)
           rate_take(task, id .. ':' .. attempt)
           if f[2] then
             rate_take('group:' .. f[2], id .. ':' .. attempt)
@@ -113,6 +125,17 @@ local function claim_jobs(base, store, maxlen, queue, now, worker_id, max, lease
           claimed[#claimed + 1] = redis.call('HGETALL', job_key)
         end
       end
+    end
+    if #gone > 0 then
+      redis.call('ZREM', base .. 'queued', unpack(gone))
+    end
+    if #left > 0 then
+      redis.call('ZADD', base .. 'running', unpack(running))
+      redis.call('ZREM', base .. 'state:queued', unpack(left))
+      redis.call('ZADD', base .. 'state:running', unpack(indexed))
+    end
+    for task, n in pairs(counts) do
+      redis.call('HINCRBY', base .. 'running-count', task, n)
     end
     offset = offset + #members - removed
   end

@@ -68,23 +68,92 @@ local function enqueue_ready(base, job_key, id)
   redis.call('ZADD', base .. 'queued', f[1], queued_member(f[2], id))
 end
 
+-- Deferred sorted-set writes of a batch (settle-and-claim), applied by flush in one call per key:
+-- batch.zadd[key] holds score/member pairs, batch.zrem[key] members, batch.counts[base][task] the
+-- running-count change. The script is one step, so no client sees them late.
+local function new_batch()
+  return { zadd = {}, zrem = {}, counts = {}, keys = {} }
+end
+
+local function defer(batch, base, set, score, member)
+  local key = base .. set
+  local t = batch.zadd[key]
+  if not t then
+    t = {}
+    batch.zadd[key] = t
+    batch.keys[#batch.keys + 1] = key
+  end
+  t[#t + 1] = score
+  t[#t + 1] = member
+end
+
+local function defer_zrem(batch, base, set, member)
+  local key = base .. set
+  local t = batch.zrem[key]
+  if not t then
+    t = {}
+    batch.zrem[key] = t
+  end
+  t[#t + 1] = member
+end
+
+local function flush(batch)
+  for key, members in pairs(batch.zrem) do
+    for i = 1, #members, 500 do
+      redis.call('ZREM', key, unpack(members, i, math.min(i + 499, #members)))
+    end
+  end
+  for _, key in ipairs(batch.keys) do
+    local pairs_ = batch.zadd[key]
+    for i = 1, #pairs_, 1000 do
+      redis.call('ZADD', key, unpack(pairs_, i, math.min(i + 999, #pairs_)))
+    end
+  end
+  for base, counts in pairs(batch.counts) do
+    for task, n in pairs(counts) do
+      if redis.call('HINCRBY', base .. 'running-count', task, n) <= 0 then
+        redis.call('HDEL', base .. 'running-count', task)
+      end
+    end
+  end
+end
+
+-- The finished sets this script has trimmed, and at which `now` (see finish).
+local finished_trimmed = {}
+
 -- Stamps a job finished: finishedAt, expiresAt and the expiry set (dead jobs are kept until retried
 -- by hand, so they get none), the finished-times set of stats() (not for cancelled jobs), and a
 -- message on the finished channel for waitUntilFinished.
 -- created_at and ttl (resultTtlMs) may be passed when the caller has read them already; further
 -- arguments are field/value pairs written in the same HSET (one call instead of one per field).
-local function finish(base, store, job_key, id, state, now, created_at, ttl, ...)
+local function finish_in(batch, base, store, job_key, id, state, now, created_at, ttl, ...)
   if state ~= 'dead' then
     local expires_at = num(now + tonumber(ttl or redis.call('HGET', job_key, 'resultTtlMs')))
     redis.call('HSET', job_key, 'finishedAt', num(now), 'expiresAt', expires_at, ...)
-    redis.call('ZADD', base .. 'expiring', expires_at, id)
+    if batch then
+      defer(batch, base, 'expiring', expires_at, id)
+    else
+      redis.call('ZADD', base .. 'expiring', expires_at, id)
+    end
   else
     redis.call('HSET', job_key, 'finishedAt', num(now), ...)
   end
   if state ~= 'cancelled' then
     created_at = tonumber(created_at or redis.call('HGET', job_key, 'createdAt'))
-    redis.call('ZADD', base .. 'finished', num(now), num(now - created_at) .. '|' .. id)
-    redis.call('ZREMRANGEBYSCORE', base .. 'finished', '-inf', '(' .. num(now - 60000))
+    if batch then
+      defer(batch, base, 'finished', num(now), num(now - created_at) .. '|' .. id)
+    else
+      redis.call('ZADD', base .. 'finished', num(now), num(now - created_at) .. '|' .. id)
+    end
+    -- The trim is the same for every job a script finishes at one `now`: once per set and script.
+    if finished_trimmed[base] ~= now then
+      redis.call('ZREMRANGEBYSCORE', base .. 'finished', '-inf', '(' .. num(now - 60000))
+      finished_trimmed[base] = now
+    end
   end
   redis.call('PUBLISH', store .. 'finished', id)
+end
+
+local function finish(base, store, job_key, id, state, now, created_at, ttl, ...)
+  finish_in(nil, base, store, job_key, id, state, now, created_at, ttl, ...)
 end

@@ -4,16 +4,31 @@
 -- worker does not hold the lease. Pure functions of their arguments: no KEYS or ARGV are read here.
 
 -- Records a success: running → succeeded with its result.
-local function complete_job(base, store, maxlen, queue, now, worker_id, id, result)
+-- With a batch (new_batch of include/job-state.lua), its sorted-set and running-count writes are
+-- deferred to the batch's flush.
+local function complete_job(base, store, maxlen, queue, now, worker_id, id, result, batch)
   local job_key = base .. 'job:' .. id
   -- One read of what the steps below need, instead of one per helper: this is the hot path.
   local f = redis.call('HMGET', job_key, 'state', 'workerId', 'task', 'createdAt', 'resultTtlMs')
   if f[1] ~= 'running' or f[2] ~= worker_id then
     return false
   end
-  leave_running(base, job_key, id, f[3])
-  move_state_index(base, job_key, id, 'running', 'succeeded', f[4])
-  finish(base, store, job_key, id, 'succeeded', now, f[4], f[5], 'state', 'succeeded', 'result', result)
+  if batch then
+    defer_zrem(batch, base, 'running', id)
+    local counts = batch.counts[base]
+    if not counts then
+      counts = {}
+      batch.counts[base] = counts
+    end
+    counts[f[3]] = (counts[f[3]] or 0) - 1
+    redis.call('HDEL', job_key, 'workerId', 'leaseUntil')
+    defer_zrem(batch, base, 'state:running', id)
+    defer(batch, base, 'state:succeeded', f[4], id)
+  else
+    leave_running(base, job_key, id, f[3])
+    move_state_index(base, job_key, id, 'running', 'succeeded', f[4])
+  end
+  finish_in(batch, base, store, job_key, id, 'succeeded', now, f[4], f[5], 'state', 'succeeded', 'result', result)
   emit(store, maxlen, 'succeeded', queue, id, worker_id, now)
   return true
 end
