@@ -14,7 +14,8 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-const EDGE_NUMBERS = [
+/** Numbers at every boundary the encoder switches form on, plus the special values. */
+export const EDGE_NUMBERS: readonly number[] = [
   0,
   -0,
   Number.NaN,
@@ -30,7 +31,9 @@ const EDGE_NUMBERS = [
   -129,
   255,
   32767,
+  32768,
   -32768,
+  -32769,
   65535,
   2 ** 31 - 1,
   -(2 ** 31),
@@ -38,12 +41,16 @@ const EDGE_NUMBERS = [
   -(2 ** 31) - 1,
   2 ** 32,
   2 ** 53,
+  2 ** 53 + 2,
   -(2 ** 53),
+  Number.MAX_SAFE_INTEGER,
   Number.MAX_VALUE,
   Number.MIN_VALUE,
+  -Number.MIN_VALUE,
   Number.EPSILON,
   0.1,
   -1.5,
+  Math.PI,
 ];
 
 const SAMPLE_CHARS = [
