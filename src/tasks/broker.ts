@@ -155,6 +155,14 @@ export interface BrokerEvent {
   readonly at: number;
 }
 
+/** The event types news() carries: a job to claim (enqueued, retrying, expired-lease) or to stop (cancelled, expired-lease). */
+export const NEWS_TYPES: ReadonlySet<BrokerEvent['type']> = new Set([
+  'enqueued',
+  'retrying',
+  'expired-lease',
+  'cancelled',
+]);
+
 export interface QueueStats {
   readonly queue: string;
   readonly counts: Readonly<Record<JobState, number>>;
@@ -223,6 +231,12 @@ export interface Broker {
   heartbeat(workerId: string, queue: string, info: Readonly<Record<string, unknown>>): Promise<void>;
   /** Events from now on, across every producer and worker on this store, until the signal aborts. */
   events(signal: AbortSignal): AsyncIterable<BrokerEvent>;
+  /**
+   * What a worker of `queue` acts on, from now on until the signal aborts: the events of types in
+   * NEWS_TYPES (work to claim, a running job cancelled or taken back). Cheaper than events() on an
+   * engine that can push them, but best effort (an outage may drop some): a worker also polls.
+   */
+  news(queue: string, signal: AbortSignal): AsyncIterable<BrokerEvent>;
   stats(queue: string): Promise<QueueStats>;
   /** Resolves when the job reaches a finished state (succeeded, failed, dead, cancelled) or on abort. */
   waitUntilFinished(id: string, signal: AbortSignal): Promise<JobRecord>;

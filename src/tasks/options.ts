@@ -264,6 +264,13 @@ export function resolveQueueName(name: unknown = DEFAULT_QUEUE, path = 'name'): 
 export interface WorkerTimingOptions {
   /** Jobs run at once by this worker. @defaultValue os.availableParallelism() */
   readonly concurrency?: number;
+  /**
+   * Most jobs this worker claims beyond `concurrency`, so that a job starts the moment a slot frees
+   * instead of one store round trip later (Celery's prefetch). The worker holds only as many as its
+   * jobs finish within about one round trip, measured as it goes: none for jobs much longer than a
+   * round trip, which stay in the queue for other workers. 0 turns it off. @defaultValue concurrency
+   */
+  readonly prefetch?: number;
   /** Milliseconds a claimed job stays this worker's without an extension; extended every third of it. @defaultValue 30000 */
   readonly leaseTimeout?: number;
   /** Milliseconds between claims while idle, and between checks for cancelled running jobs. @defaultValue 250 */
@@ -289,6 +296,7 @@ export const WORKER_DEFAULTS = Object.freeze({
 
 export interface ResolvedWorkerTiming {
   readonly concurrency: number;
+  readonly prefetch: number;
   readonly leaseTimeout: number;
   readonly pollInterval: number;
   readonly heartbeatInterval: number;
@@ -298,8 +306,10 @@ export interface ResolvedWorkerTiming {
 }
 
 export function resolveWorkerTiming(options: WorkerTimingOptions): ResolvedWorkerTiming {
+  const concurrency = checkInteger('concurrency', options.concurrency ?? availableParallelism(), 1, 10_000);
   return Object.freeze({
-    concurrency: checkInteger('concurrency', options.concurrency ?? availableParallelism(), 1, 10_000),
+    concurrency,
+    prefetch: checkInteger('prefetch', options.prefetch ?? concurrency, 0, 10_000),
     leaseTimeout: checkDuration('leaseTimeout', options.leaseTimeout ?? WORKER_DEFAULTS.leaseTimeout, 30),
     pollInterval: checkDuration('pollInterval', options.pollInterval ?? WORKER_DEFAULTS.pollInterval, 1),
     heartbeatInterval: checkDuration(

@@ -87,10 +87,27 @@ export type JobOutcome = 'succeeded' | 'retrying' | 'failed' | 'cancelled' | 're
 
 type StopReason = 'cancel' | 'lease-lost' | 'close';
 
+interface PendingSettle {
+  readonly outcome: SettleOutcome;
+  readonly resolve: (applied: boolean) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** Claim-loop store calls in flight at once: two overlap the store's work with this thread's. */
+const CALLS_IN_FLIGHT = 2;
+/** Weight of the newest sample in the run-time and call-time moving averages. */
+const EWMA_WEIGHT = 0.1;
+
+interface SlotWaiter {
+  readonly entry: Running;
+  readonly grant: () => void;
+}
+
 interface Running {
   readonly record: JobRecord;
   readonly controller: AbortController;
-  readonly startedAt: number;
+  /** When the job got a run slot (performance.now()); claimed ahead, it may wait for one first. */
+  startedAt: number;
   stopReason: StopReason | undefined;
   stopError: Error | undefined;
   /** The last progress value not yet written, and the write in flight. */
@@ -136,12 +153,23 @@ export class Worker extends EventEmitter<WorkerEvents> {
   #destroying: Promise<void> | undefined;
   #wake: (() => void) | undefined;
   #timers: NodeJS.Timeout[] = [];
-  readonly #pendingSettles: {
-    readonly outcome: SettleOutcome;
-    readonly resolve: (applied: boolean) => void;
-    readonly reject: (error: unknown) => void;
-  }[] = [];
+  readonly #pendingSettles: PendingSettle[] = [];
   #loopEnded = false;
+  /** Store calls of the claim loop in flight, the settles they carry and the slots they claim. */
+  #callsInFlight = 0;
+  #settlesInFlight = 0;
+  #claimsInFlight = 0;
+  /** The last claim found fewer jobs than it asked for: claim again on news, or at #dryUntil. */
+  #queueDry = false;
+  #dryUntil = 0;
+  /** Something happened since the claim loop last looked: a settle, a job's end, news, a reply. */
+  #nudged = false;
+  /** Jobs holding one of the `concurrency` run slots, and jobs claimed ahead waiting for one (FIFO). */
+  #active = 0;
+  readonly #slotWaiters: SlotWaiter[] = [];
+  /** Moving averages of a job's run time and of a claim-loop store call, in ms (NaN until measured). */
+  #runMs = Number.NaN;
+  #callMs = Number.NaN;
   #sweeping: Promise<void> | undefined;
 
   constructor(options: WorkerOptions) {
@@ -271,7 +299,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   async #shutdown(grace: number): Promise<void> {
     this.#stop.abort();
-    this.#wake?.();
+    this.#nudge();
     await this.#started?.catch(() => undefined);
     await this.#loop;
     if (this.#running.size > 0 && grace > 0) {
@@ -297,55 +325,46 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   // The hot path: attempts that finished since the last call are settled, and free slots refilled, in
-  // one settleAndClaim (one store round trip per batch, not two per job). Attempts finishing while a
-  // call is in flight wait for the next one, so batches grow with load. After stop, the loop settles
-  // what is pending and exits; later attempts settle directly (#settle).
+  // one settleAndClaim (one store round trip per batch, not two per job). Up to CALLS_IN_FLIGHT calls
+  // overlap, so the store works on one batch while this thread decodes the last and runs its jobs;
+  // attempts finishing meanwhile wait for the next call, so batches grow with load. After stop, the
+  // loop settles what is pending and exits; later attempts settle directly (#settle).
   async #claimLoop(): Promise<void> {
     const signal = this.#stop.signal;
+    const { concurrency } = this.options;
     for (;;) {
-      const pendingNow = this.#pendingSettles.length;
-      if (
-        pendingNow > 0 &&
-        pendingNow < this.options.concurrency / 4 &&
-        this.#running.size > pendingNow &&
-        !signal.aborted
-      ) {
-        // Other jobs are still running: one turn of the event loop lets results already on their way
-        // join this batch, so a store call settles several jobs instead of one or two.
-        await new Promise<void>((resolve) => setImmediate(resolve));
-      }
-      const batch = this.#pendingSettles.splice(0);
-      if (signal.aborted && batch.length === 0) break;
-      // Settled attempts still count in #running until their job promise ends: their slots are free.
-      const free = signal.aborted ? 0 : this.options.concurrency - (this.#running.size - batch.length);
-      let filled = false;
-      if (batch.length > 0) {
-        try {
-          const claim = free > 0 ? { ...this.#claim!, max: free } : null;
-          const { settled, claimed } = await this.#broker.settleAndClaim(
-            this.id,
-            batch.map((pending) => pending.outcome),
-            claim,
-          );
-          for (const [i, pending] of batch.entries()) pending.resolve(settled[i] === true);
-          for (const record of claimed) this.#startJob(record);
-          filled = free > 0 && claimed.length === free;
-        } catch (error) {
-          // Each job's own path reports the error; its lease expires and the job is redelivered.
-          for (const pending of batch) pending.reject(error);
+      this.#nudged = false;
+      if (this.#callsInFlight < CALLS_IN_FLIGHT) {
+        const pendingNow = this.#pendingSettles.length;
+        if (
+          pendingNow > 0 &&
+          pendingNow < concurrency / 4 &&
+          this.#running.size > pendingNow &&
+          !signal.aborted
+        ) {
+          // Other jobs are still running: one turn of the event loop lets results already on their way
+          // join this batch, so a store call settles several jobs instead of one or two.
+          await new Promise<void>((resolve) => setImmediate(resolve));
         }
-      } else if (free > 0) {
-        try {
-          const claimed = await this.#broker.claim({ ...this.#claim!, max: free });
-          for (const record of claimed) this.#startJob(record);
-          filled = claimed.length === free;
-        } catch (error) {
-          this.emit('brokerError', error);
+        if (this.#queueDry && Date.now() >= this.#dryUntil) this.#queueDry = false;
+        const batch = this.#pendingSettles.splice(0);
+        // Attempts being settled still count in #running until their job promise ends, and slots being
+        // claimed do not count yet: neither is busy for this count.
+        const busy = this.#running.size - batch.length - this.#settlesInFlight + this.#claimsInFlight;
+        const capacity = concurrency + this.#prefetchTarget();
+        const free =
+          signal.aborted || (this.#queueDry && batch.length === 0) ? 0 : Math.max(0, capacity - busy);
+        if (batch.length > 0 || free > 0) {
+          this.#send(batch, free);
+          continue;
         }
       }
-      if (signal.aborted || filled || this.#pendingSettles.length > 0) continue;
+      if (signal.aborted && this.#callsInFlight === 0 && this.#pendingSettles.length === 0) break;
+      if (this.#nudged) continue;
+      // Nothing to send: wait for news, a job's end, a call's reply, or the next poll of a dry queue.
+      const wait = this.#queueDry && this.#callsInFlight === 0 ? this.#dryUntil - Date.now() : undefined;
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, this.options.pollInterval);
+        const timer = wait === undefined ? undefined : setTimeout(done, Math.max(0, wait));
         function done(): void {
           clearTimeout(timer);
           resolve();
@@ -357,6 +376,104 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#loopEnded = true;
   }
 
+  /** Sends one batch of settles with a claim of `free` slots, without waiting for the reply. */
+  #send(batch: PendingSettle[], free: number): void {
+    this.#callsInFlight++;
+    this.#settlesInFlight += batch.length;
+    this.#claimsInFlight += free;
+    const claim = free > 0 ? { ...this.#claim!, max: free } : null;
+    const sentAt = performance.now();
+    const call =
+      batch.length > 0
+        ? this.#broker.settleAndClaim(
+            this.id,
+            batch.map((pending) => pending.outcome),
+            claim,
+          )
+        : this.#broker.claim(claim!).then((claimed) => ({ settled: [], claimed }));
+    const done = (): void => {
+      this.#callsInFlight--;
+      this.#settlesInFlight -= batch.length;
+      this.#claimsInFlight -= free;
+      this.#nudge();
+    };
+    call.then(
+      ({ settled, claimed }) => {
+        this.#callMs = average(this.#callMs, performance.now() - sentAt);
+        for (const [i, pending] of batch.entries()) pending.resolve(settled[i] === true);
+        for (const record of claimed) this.#startJob(record);
+        // Fewer jobs than free slots: the queue is empty (for this worker) until news or the next poll.
+        if (claimed.length < free) this.#dry();
+        done();
+      },
+      (error: unknown) => {
+        // Each settled job's own path reports the error; its lease expires and the job is redelivered.
+        for (const pending of batch) pending.reject(error);
+        if (batch.length === 0) this.emit('brokerError', error);
+        // Try again after a poll interval rather than at once against a store that just failed.
+        this.#dry();
+        done();
+      },
+    );
+  }
+
+  /**
+   * Jobs to hold beyond `concurrency`: as many as the slots finish during one store call (so none waits
+   * for a round trip), up to the prefetch option; none until both times are measured.
+   */
+  #prefetchTarget(): number {
+    const { prefetch, concurrency } = this.options;
+    if (prefetch === 0 || !(this.#runMs >= 0) || !(this.#callMs >= 0)) return 0;
+    return Math.min(prefetch, Math.floor((concurrency * this.#callMs) / Math.max(this.#runMs, 0.001)));
+  }
+
+  /** Takes a run slot, waiting for one if all are held; false when the job or the worker stopped first. */
+  #acquireSlot(entry: Running): boolean | Promise<boolean> {
+    if (this.#active < this.options.concurrency && this.#slotWaiters.length === 0) {
+      this.#active++;
+      return true;
+    }
+    if (entry.controller.signal.aborted || this.#stop.signal.aborted) return false;
+    return new Promise<boolean>((resolve) => {
+      const signals = [entry.controller.signal, this.#stop.signal];
+      const onStop = (): void => {
+        for (const signal of signals) signal.removeEventListener('abort', onStop);
+        const at = this.#slotWaiters.indexOf(waiter);
+        if (at >= 0) this.#slotWaiters.splice(at, 1);
+        resolve(false);
+      };
+      const waiter: SlotWaiter = {
+        entry,
+        grant: () => {
+          for (const signal of signals) signal.removeEventListener('abort', onStop);
+          this.#active++;
+          resolve(true);
+        },
+      };
+      for (const signal of signals) signal.addEventListener('abort', onStop, { once: true });
+      this.#slotWaiters.push(waiter);
+    });
+  }
+
+  #releaseSlot(): void {
+    this.#active--;
+    while (this.#active < this.options.concurrency && this.#slotWaiters.length > 0) {
+      this.#slotWaiters.shift()!.grant();
+    }
+  }
+
+  #dry(): void {
+    this.#queueDry = true;
+    this.#dryUntil = Date.now() + this.options.pollInterval;
+  }
+
+  /** Wakes the claim loop; `news` (jobs were enqueued or came back) ends a dry spell at once. */
+  #nudge(news = false): void {
+    if (news) this.#queueDry = false;
+    this.#nudged = true;
+    this.#wake?.();
+  }
+
   /** Records a finished attempt: through the claim loop's next batch while it runs, else directly. */
   #settle(outcome: SettleOutcome): Promise<boolean> {
     if (this.#loopEnded || this.#loop === undefined) {
@@ -366,7 +483,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     const { promise, resolve, reject } = Promise.withResolvers<boolean>();
     this.#pendingSettles.push({ outcome, resolve, reject });
-    this.#wake?.();
+    this.#nudge();
     return promise;
   }
 
@@ -374,10 +491,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const signal = this.#stop.signal;
     while (!signal.aborted) {
       try {
-        for await (const event of this.#broker.events(signal)) {
+        for await (const event of this.#broker.news(this.queue, signal)) {
           if (event.queue !== this.queue) continue;
           if (event.type === 'enqueued' || event.type === 'expired-lease' || event.type === 'retrying')
-            this.#wake?.();
+            this.#nudge(true);
           // Only a cancel or a lease taken away concerns a job running here; its own start, progress
           // and end events do not, and re-reading every running job on each of them cost ~67 reads a job.
           if (
@@ -423,7 +540,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         clearTimeout(entry.progressTimer);
         if (this.#running.get(record.id) === entry) this.#running.delete(record.id);
         this.#jobPromises.delete(promise);
-        this.#wake?.();
+        this.#nudge();
       });
     this.#jobPromises.add(promise);
   }
@@ -448,7 +565,16 @@ export class Worker extends EventEmitter<WorkerEvents> {
       await this.#finalFailure(entry, error);
       return;
     }
+    // A job claimed ahead (prefetch) waits here for a run slot.
+    const slot = this.#acquireSlot(entry);
+    if (!(slot === true || (await slot))) {
+      if (entry.stopReason !== undefined) await this.#attemptFailed(entry, plan, entry.stopError);
+      else await this.#release(entry);
+      return;
+    }
+    entry.startedAt = performance.now();
     if (this.#stop.signal.aborted) {
+      this.#releaseSlot();
       await this.#release(entry);
       return;
     }
@@ -462,9 +588,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
         onProgress: (value) => this.#progress(entry, value),
       });
     } catch (error) {
+      this.#ranFor(entry);
       await this.#attemptFailed(entry, plan, error);
       return;
     }
+    this.#ranFor(entry);
     try {
       payload = encodeValue(result, 'the result');
       if (plan.chain !== undefined && plan.chain.length > 0)
@@ -481,6 +609,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
     } else {
       this.#ended(entry, 'lost', undefined);
     }
+  }
+
+  /** The job's run ended: frees its slot and feeds the run-time average. */
+  #ranFor(entry: Running): void {
+    this.#releaseSlot();
+    this.#runMs = average(this.#runMs, performance.now() - entry.startedAt);
   }
 
   async #attemptFailed(entry: Running, plan: JobPlan, error: unknown): Promise<void> {
@@ -698,6 +832,10 @@ function leaseLost(workerId: string, jobId: string): SkeinError {
     'SKEIN_TASKS_LEASE_EXPIRED',
     `worker ${workerId} lost the lease of job ${jobId}; another worker may run it (raise leaseTimeout if this worker's event loop is busy)`,
   );
+}
+
+function average(current: number, sample: number): number {
+  return Number.isNaN(current) ? sample : current + EWMA_WEIGHT * (sample - current);
 }
 
 function asError(value: unknown): Error {

@@ -9,6 +9,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { SkeinError } from '../../src/errors.ts';
 import type {
   Broker,
+  BrokerEvent,
   ClaimRequest,
   JobRecord,
   NewJob,
@@ -751,6 +752,66 @@ export function brokerSuite(harness: BrokerHarness): void {
         assert.equal(event?.workerId, 'worker-9');
         assert.equal(event?.queue, QUEUE);
         assert.equal(event?.jobId, null);
+      });
+
+      it("delivers a queue's news: its enqueued, retrying, expired-lease and cancelled events, nothing else", async (t) => {
+        const { broker, peer } = await fresh(t);
+        const watcher = await peer();
+        const controller = new AbortController();
+        t.after(() => controller.abort());
+        const seen: BrokerEvent[] = [];
+        let heard: (() => void) | undefined;
+        const listening = (async () => {
+          for await (const event of watcher.news(QUEUE, controller.signal)) {
+            seen.push(event);
+            heard?.();
+          }
+        })();
+        const until = async (what: string, found: () => boolean, act?: () => Promise<unknown>) => {
+          const deadline = Date.now() + SOON_MS;
+          while (!found()) {
+            if (Date.now() > deadline)
+              assert.fail(`no news of ${what} within ${SOON_MS} ms: ${JSON.stringify(seen)}`);
+            await act?.();
+            await Promise.race([new Promise<void>((resolve) => (heard = resolve)), delay(50)]);
+          }
+        };
+        // News is best effort from the moment the subscription stands: enqueue until the first arrives.
+        const primers: string[] = [];
+        await until(
+          'an enqueue',
+          () => seen.length > 0,
+          async () => {
+            await broker.enqueue([newJob({ queue: 'elsewhere' })]);
+            // Another task, so that the claims below (of TASK_A) leave these queued.
+            const job = newJob({ task: TASK_B });
+            primers.push(job.id);
+            await broker.enqueue([job]);
+          },
+        );
+        const retried = await enqueueAndClaim(broker, { maxAttempts: 2 });
+        await broker.fail('worker-1', retried.id, ERROR, { retryAt: Date.now() + 60_000 });
+        // One attempt: the expired job ends dead rather than queued again ahead of the next claim.
+        const expired = await enqueueAndClaim(broker, { maxAttempts: 1 });
+        await broker.recoverExpiredLeases((expired.leaseUntil ?? 0) + 1000);
+        const finished = await enqueueAndClaim(broker);
+        await broker.complete('worker-1', finished.id, new Uint8Array());
+        const cancelled = newJob();
+        await broker.enqueue([cancelled]);
+        await broker.cancel(cancelled.id);
+        const has = (id: string, type: string) => seen.some((e) => e.jobId === id && e.type === type);
+        await until('the cancel', () => has(cancelled.id, 'cancelled'));
+        assert.ok(has(retried.id, 'enqueued') && has(retried.id, 'retrying'), JSON.stringify(seen));
+        assert.ok(has(expired.id, 'expired-lease'), JSON.stringify(seen));
+        assert.ok(has(finished.id, 'enqueued'), JSON.stringify(seen));
+        for (const event of seen) {
+          assert.equal(event.queue, QUEUE);
+          assert.ok(['enqueued', 'retrying', 'expired-lease', 'cancelled'].includes(event.type), event.type);
+          assert.equal(typeof event.at, 'number');
+          assert.ok(event.at > 0);
+        }
+        controller.abort();
+        await within(listening, SOON_MS, 'the news iteration ends on abort');
       });
 
       it('ends an event iteration when its signal aborts', async (t) => {

@@ -43,10 +43,12 @@ export function newJobFields(job: NewJob): Argument[] {
   return fields;
 }
 
-/** A flat HGETALL reply (field, value, …) as a map. */
-export function pairsToMap(reply: readonly Buffer[]): Map<string, Buffer> {
-  const map = new Map<string, Buffer>();
-  for (let i = 0; i + 1 < reply.length; i += 2) map.set(reply[i]!.toString(), reply[i + 1]!);
+/** A job as pack_job (lua/include/job-state.lua) returns it: JSON of the text fields, then binary pairs. */
+export function unpackJob(packed: readonly Buffer[]): Map<string, Buffer | string> {
+  const map = new Map<string, Buffer | string>(
+    Object.entries(JSON.parse(packed[0]!.toString()) as Record<string, string>),
+  );
+  for (let i = 1; i + 1 < packed.length; i += 2) map.set(packed[i]!.toString(), packed[i + 1]!);
   return map;
 }
 
@@ -63,7 +65,7 @@ function parseNumber(field: string, text: string): number {
  * Decodes a job hash; undefined for an empty (missing) hash.
  * @throws SkeinError SKEIN_INTERNAL for a damaged hash (a missing or unreadable field).
  */
-export function decodeJob(hash: ReadonlyMap<string, Buffer>): JobRecord | undefined {
+export function decodeJob(hash: ReadonlyMap<string, Buffer | string>): JobRecord | undefined {
   if (hash.size === 0) return undefined;
   const text = (field: string): string | null => hash.get(field)?.toString() ?? null;
   const required = (field: string): string => {
@@ -78,7 +80,9 @@ export function decodeJob(hash: ReadonlyMap<string, Buffer>): JobRecord | undefi
   };
   const bytes = (field: string): Uint8Array | null => {
     const value = hash.get(field);
-    return value === undefined ? null : new Uint8Array(value);
+    if (value === undefined) return null;
+    if (typeof value === 'string') throw internalError(`job field ${field} is not bytes`);
+    return new Uint8Array(value);
   };
   const state = required('state') as JobState;
   if (!JOB_STATES.includes(state)) throw internalError(`job ${required('id')} has an unknown state ${state}`);
@@ -135,15 +139,48 @@ function decodeError(json: string): StoredError {
   };
 }
 
-/** Decodes one stream entry's flat field list (as XADD in include/job-state.lua writes it). */
-export function decodeEvent(fields: readonly string[]): BrokerEvent {
-  const map = new Map<string, string>();
-  for (let i = 0; i + 1 < fields.length; i += 2) map.set(fields[i]!, fields[i + 1]!);
-  return {
-    type: map.get('type') as BrokerEvent['type'],
-    jobId: map.get('jobId') ?? null,
-    queue: map.get('queue') ?? '',
-    workerId: map.get('workerId') ?? null,
-    at: Number(map.get('at')),
-  };
+/**
+ * Decodes one stream entry's flat field list, as flush_events in include/job-state.lua writes it: `at`,
+ * then one field per run of events (type → `<queue>\t<workerId>\t<jobId>\n<jobId>…`), in order.
+ */
+export function decodeEvents(fields: readonly string[]): BrokerEvent[] {
+  let at = Number.NaN;
+  const events: BrokerEvent[] = [];
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const name = fields[i]!;
+    const value = fields[i + 1]!;
+    if (name === 'at') {
+      at = Number(value);
+      continue;
+    }
+    decodeRun(name, value, at, events);
+  }
+  return events;
+}
+
+/** Decodes one news message (`<at>\t<type>\t<queue>\t<workerId>\t<ids>`, see flush_events) into `into`. */
+export function decodeNews(message: string, into: BrokerEvent[]): void {
+  const atEnd = message.indexOf('\t');
+  const typeEnd = message.indexOf('\t', atEnd + 1);
+  decodeRun(
+    message.slice(atEnd + 1, typeEnd),
+    message.slice(typeEnd + 1),
+    Number(message.slice(0, atEnd)),
+    into,
+  );
+}
+
+/** Decodes one run (`<queue>\t<workerId>\t<jobId>\n<jobId>…`) of events of one type into `events`. */
+function decodeRun(name: string, value: string, at: number, events: BrokerEvent[]): void {
+  const type = name as BrokerEvent['type'];
+  const queueEnd = value.indexOf('\t');
+  const workerEnd = value.indexOf('\t', queueEnd + 1);
+  const queue = value.slice(0, queueEnd);
+  const workerId = value.slice(queueEnd + 1, workerEnd) || null;
+  const ids = value.slice(workerEnd + 1);
+  if (ids === '') {
+    events.push({ type, jobId: null, queue, workerId, at });
+    return;
+  }
+  for (const jobId of ids.split('\n')) events.push({ type, jobId, queue, workerId, at });
 }

@@ -51,6 +51,11 @@ export function finishedChannel(prefix: string): string {
   return `${prefix}:finished`;
 }
 
+/** Pub/sub channel of a queue's news (broker.ts NEWS_TYPES), for its workers. */
+export function newsChannel(prefix: string, queue: string): string {
+  return `${prefix}:news:${queue}`;
+}
+
 /** Key set with SET NX PX by the one scheduler that wins a (schedule, tick). */
 export function tickKey(prefix: string, scheduleId: string, tickAt: number): string {
   return `${prefix}:tick:${scheduleId}:${tickAt}`;

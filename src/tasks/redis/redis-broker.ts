@@ -23,7 +23,15 @@ import type {
   StoredError,
 } from '../broker.ts';
 import { JOB_STATES } from '../broker.ts';
-import { decodeEvent, decodeJob, encodeError, newJobFields, pairsToMap, toBuffer } from './job-codec.ts';
+import {
+  decodeEvents,
+  decodeJob,
+  decodeNews,
+  encodeError,
+  newJobFields,
+  toBuffer,
+  unpackJob,
+} from './job-codec.ts';
 import {
   childrenKey,
   eventsKey,
@@ -31,6 +39,7 @@ import {
   finishedKey,
   jobKey,
   jobQueueKey,
+  newsChannel,
   queueBase,
   queuesKey,
   stateKey,
@@ -244,8 +253,8 @@ export class RedisBroker implements Broker {
   /** Decodes the jobs a claim returned, setting aside (see #quarantine) any it cannot decode. */
   async #claimed(request: ClaimRequest, reply: readonly Buffer[][]): Promise<JobRecord[]> {
     const jobs: JobRecord[] = [];
-    for (const pairs of reply) {
-      const hash = pairsToMap(pairs);
+    for (const packed of reply) {
+      const hash = unpackJob(packed);
       let job: JobRecord | undefined;
       try {
         job = decodeJob(hash);
@@ -491,7 +500,7 @@ export class RedisBroker implements Broker {
         for (const [, entries] of reply ?? []) {
           for (const [id, fields] of entries) {
             last = id;
-            yield decodeEvent(fields);
+            yield* decodeEvents(fields);
           }
         }
       }
@@ -500,6 +509,58 @@ export class RedisBroker implements Broker {
     } finally {
       this.#readers.delete(reader);
       reader.disconnect();
+    }
+  }
+
+  /**
+   * The queue's news from its pub/sub channel (flush_events in include/job-state.lua publishes it): a
+   * push per script, where events() would cost the reader a read and a new XREAD per entry. Messages
+   * published while this connection is away are lost, as news() allows.
+   */
+  async *news(queue: string, signal: AbortSignal): AsyncGenerator<BrokerEvent> {
+    if (signal.aborted) return;
+    this.#checkOpen('news');
+    const subscriber = this.#client.duplicate({
+      lazyConnect: false,
+      enableOfflineQueue: true,
+      maxRetriesPerRequest: null,
+      autoResendUnfulfilledCommands: true,
+    });
+    subscriber.on('error', () => {});
+    this.#readers.add(subscriber);
+    const stop = AbortSignal.any([signal, this.#closing.signal]);
+    const arrived: BrokerEvent[] = [];
+    let wake: (() => void) | undefined;
+    subscriber.on('message', (_channel: string, message: string) => {
+      decodeNews(message, arrived);
+      wake?.();
+    });
+    using _listener = addAbortListener(stop, () => {
+      subscriber.disconnect();
+      wake?.();
+    });
+    try {
+      try {
+        await subscriber.subscribe(newsChannel(this.#prefix, queue));
+      } catch (error) {
+        if (stop.aborted) return;
+        throw this.#translate(error, 'news');
+      }
+      while (!stop.aborted) {
+        if (arrived.length > 0) {
+          yield* arrived.splice(0);
+          continue;
+        }
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+        wake = undefined;
+      }
+      // An abort ends the iteration quietly; close() ends it with an error, as events() does.
+      if (!signal.aborted) throw this.#closedError('news');
+    } finally {
+      this.#readers.delete(subscriber);
+      subscriber.disconnect();
     }
   }
 
@@ -608,7 +669,11 @@ export class RedisBroker implements Broker {
    * of memory) as a final failure with the reason as its error, so the worker goes on with the others
    * and the job stays listed (dead, or failed without dead-lettering) for a person to look at.
    */
-  async #quarantine(request: ClaimRequest, hash: Map<string, Buffer>, cause: unknown): Promise<void> {
+  async #quarantine(
+    request: ClaimRequest,
+    hash: ReadonlyMap<string, Buffer | string>,
+    cause: unknown,
+  ): Promise<void> {
     const id = hash.get('id')?.toString();
     if (id === undefined) throw cause;
     const reason = cause instanceof Error ? cause.message : String(cause);
@@ -642,8 +707,9 @@ export class RedisBroker implements Broker {
         autoResendUnfulfilledCommands: true,
       });
       subscriber.on('error', () => {});
-      subscriber.on('message', (_channel: string, id: string) => {
-        for (const wake of this.#waiters.get(id) ?? []) wake();
+      // One message per script: the ids it finished, newline-separated.
+      subscriber.on('message', (_channel: string, ids: string) => {
+        for (const id of ids.split('\n')) for (const wake of this.#waiters.get(id) ?? []) wake();
       });
       // A publish made while the subscriber was away is lost: after each reconnect every waiter reads
       // its job again.

@@ -48,7 +48,9 @@ function scriptSources(): ReadonlyMap<ScriptName, string> {
     sources = new Map(
       SCRIPT_NAMES.map((name) => [
         name,
-        `${helpers}\n${readFileSync(new URL(`${name}.lua`, LUA_DIR), 'utf8')}`,
+        // The body runs as a function so that every return of it passes through flush_events
+        // (include/job-state.lua): a script's events and finished ids are written once, at its end.
+        `${helpers}\nlocal function script_body()\n${readFileSync(new URL(`${name}.lua`, LUA_DIR), 'utf8')}\nend\nlocal reply = script_body()\nflush_events()\nreturn reply`,
       ]),
     );
   }

@@ -22,7 +22,7 @@ import type {
   SettleOutcome,
   StoredError,
 } from '../broker.ts';
-import { JOB_STATES } from '../broker.ts';
+import { JOB_STATES, NEWS_TYPES } from '../broker.ts';
 import { claimJobs } from './claim.ts';
 import { EventTail, type LoggedEvent, wakeTails } from './event-tail.ts';
 import {
@@ -304,6 +304,13 @@ export class SqliteBroker implements Broker {
    */
   events(signal: AbortSignal): AsyncIterable<BrokerEvent> {
     return { [Symbol.asyncIterator]: () => this.#iterate(signal) };
+  }
+
+  /** The events of NEWS_TYPES for `queue`, from events(): this engine has no cheaper push. */
+  async *news(queue: string, signal: AbortSignal): AsyncIterable<BrokerEvent> {
+    for await (const event of this.events(signal)) {
+      if (event.queue === queue && NEWS_TYPES.has(event.type)) yield event;
+    }
   }
 
   async stats(queue: string): Promise<QueueStats> {

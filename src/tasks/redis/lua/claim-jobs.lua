@@ -7,7 +7,7 @@
 -- ARGV[8] task count t, then t task addresses
 -- then a cap count c, then c pairs (task, cap)
 -- then a rate-limit count r, then r triples (task or `group:<name>`, limit, intervalMs)
--- Returns the claimed jobs as flat HGETALL arrays, in claim order.
+-- Returns the claimed jobs packed (pack_job of include/job-state.lua), in claim order.
 -- Guarantee: a job is claimed by one worker at a time (the queued → running move is inside this one
 -- script); jobs go out by priority, then runAt, then id, skipping (not removing) jobs of tasks this
 -- worker does not run, tasks at their concurrency cap, and tasks or groups past their rate limit.

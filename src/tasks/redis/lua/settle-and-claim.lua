@@ -13,7 +13,7 @@
 --   jobs are leased to), max, leaseMs, scan limit, then the task list, caps and rate limits as in
 --   claim-jobs
 -- Returns { settled, claimed }: settled[k] is 1 when outcome k was applied, 0 (and no change) when this
--- worker did not hold that lease; claimed holds the claimed jobs as flat HGETALL arrays, in claim order.
+-- worker did not hold that lease; claimed holds the claimed jobs packed (pack_job), in claim order.
 -- Guarantee: the whole batch is one step: each outcome is checked against its lease and applied exactly
 -- as complete-job / fail-job would (complete_job and fail_job of include/settle-job.lua), in order (a
 -- second outcome for one job finds it settled), and only then are jobs claimed, exactly as claim-jobs

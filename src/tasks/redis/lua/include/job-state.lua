@@ -30,18 +30,77 @@ local function set_state(base, job_key, id, from, to, created_at)
   redis.call('HSET', job_key, 'state', to)
 end
 
--- Appends one event to the store's stream, trimmed to about maxlen entries.
+-- The events and finished-job ids of this script, written once at its end by flush_events (scripts.ts
+-- runs every script body inside a function followed by flush_events, so no return path skips it).
+-- Events become one stream entry per script instead of one per job: `at`, then one field per run of
+-- events sharing type, queue and worker, in emission order (so each job's events keep their order):
+-- field = the type, value = `<queue>\t<workerId or empty>\t<jobId>\n<jobId>…` (queue names, worker ids
+-- and job ids hold no control characters: options.ts checkName). Finished ids go out in one PUBLISH,
+-- newline-separated.
+local event_runs = {}
+local event_store, event_maxlen, event_at
+local finished_store
+local finished_ids = {}
+
+-- Records one event for this script's stream entry (job_id and worker_id may be nil).
 local function emit(store, maxlen, event_type, queue, job_id, worker_id, now)
-  local args = { 'XADD', store .. 'events', 'MAXLEN', '~', maxlen, '*', 'type', event_type, 'queue', queue, 'at', num(now) }
+  event_store, event_maxlen, event_at = store, maxlen, now
+  local worker = worker_id or ''
+  local run = event_runs[#event_runs]
+  if not run or run.type ~= event_type or run.queue ~= queue or run.worker ~= worker then
+    run = { type = event_type, queue = queue, worker = worker, ids = {} }
+    event_runs[#event_runs + 1] = run
+  end
   if job_id then
-    args[#args + 1] = 'jobId'
-    args[#args + 1] = job_id
+    run.ids[#run.ids + 1] = job_id
   end
-  if worker_id then
-    args[#args + 1] = 'workerId'
-    args[#args + 1] = worker_id
+end
+
+-- The types a queue's workers act on (broker.ts NEWS_TYPES): each run of them is also published on
+-- the queue's news channel, `<at>\t<type>\t<queue>\t<workerId>\t<ids>`, so workers need not read the stream.
+local NEWS_TYPES = { enqueued = true, retrying = true, ['expired-lease'] = true, cancelled = true }
+
+local function flush_events()
+  -- At most 200 runs an entry: unpack() has a limit on the values it spreads.
+  for first = 1, #event_runs, 200 do
+    local args = { 'XADD', event_store .. 'events', 'MAXLEN', '~', event_maxlen, '*', 'at', num(event_at) }
+    for i = first, math.min(first + 199, #event_runs) do
+      local run = event_runs[i]
+      args[#args + 1] = run.type
+      args[#args + 1] = run.queue .. '\t' .. run.worker .. '\t' .. table.concat(run.ids, '\n')
+    end
+    redis.call(unpack(args))
   end
-  redis.call(unpack(args))
+  for _, run in ipairs(event_runs) do
+    if NEWS_TYPES[run.type] then
+      redis.call('PUBLISH', event_store .. 'news:' .. run.queue,
+        num(event_at) .. '\t' .. run.type .. '\t' .. run.queue .. '\t' .. run.worker .. '\t' .. table.concat(run.ids, '\n'))
+    end
+  end
+  event_runs = {}
+  if #finished_ids > 0 then
+    redis.call('PUBLISH', finished_store .. 'finished', table.concat(finished_ids, '\n'))
+    finished_ids = {}
+  end
+end
+
+-- A job hash (flat HGETALL reply) packed for the client: { JSON object of its text fields, then name,
+-- bytes pairs of its binary fields }. One JSON string to parse costs the client far less than a reply
+-- string per field (the claim's hot path); cjson escapes whatever a damaged field holds.
+local BINARY_FIELDS = { payload = true, canvas = true, result = true, progress = true }
+local function pack_job(h)
+  local text = {}
+  local packed = { '' }
+  for i = 1, #h, 2 do
+    if BINARY_FIELDS[h[i]] then
+      packed[#packed + 1] = h[i]
+      packed[#packed + 1] = h[i + 1]
+    else
+      text[h[i]] = h[i + 1]
+    end
+  end
+  packed[1] = cjson.encode(text)
+  return packed
 end
 
 -- True when the job is running under this worker's lease.
@@ -122,8 +181,8 @@ end
 local finished_trimmed = {}
 
 -- Stamps a job finished: finishedAt, expiresAt and the expiry set (dead jobs are kept until retried
--- by hand, so they get none), the finished-times set of stats() (not for cancelled jobs), and a
--- message on the finished channel for waitUntilFinished.
+-- by hand, so they get none), the finished-times set of stats() (not for cancelled jobs), and its id
+-- in the script's message on the finished channel for waitUntilFinished (see flush_events).
 -- created_at and ttl (resultTtlMs) may be passed when the caller has read them already; further
 -- arguments are field/value pairs written in the same HSET (one call instead of one per field).
 local function finish_in(batch, base, store, job_key, id, state, now, created_at, ttl, ...)
@@ -151,7 +210,8 @@ local function finish_in(batch, base, store, job_key, id, state, now, created_at
       finished_trimmed[base] = now
     end
   end
-  redis.call('PUBLISH', store .. 'finished', id)
+  finished_store = store
+  finished_ids[#finished_ids + 1] = id
 end
 
 local function finish(base, store, job_key, id, state, now, created_at, ttl, ...)
