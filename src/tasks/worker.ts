@@ -100,7 +100,11 @@ const EWMA_WEIGHT = 0.1;
 
 interface SlotWaiter {
   readonly entry: Running;
+  /** performance.now() when it began to wait. */
+  readonly since: number;
   readonly grant: () => void;
+  /** Stops the wait without a slot: the job goes back to the queue. */
+  readonly giveBack: () => void;
 }
 
 interface Running {
@@ -169,6 +173,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly #slotWaiters: SlotWaiter[] = [];
   /** Moving averages of a job's run time and of a claim-loop store call, in ms (NaN until measured). */
   #runMs = Number.NaN;
+  #giveBackTimer: NodeJS.Timeout | undefined;
+  #prefetchPaused = false;
   #callMs = Number.NaN;
   #sweeping: Promise<void> | undefined;
 
@@ -315,6 +321,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     for (const entry of this.#running.values()) this.#stopJob(entry, 'close', closedError(this.id));
     await Promise.allSettled([...this.#jobPromises]);
     for (const timer of this.#timers) clearInterval(timer);
+    clearTimeout(this.#giveBackTimer);
     this.#timers = [];
     if (this.#ownPool) await this.#pool.close();
   }
@@ -423,7 +430,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
    */
   #prefetchTarget(): number {
     const { prefetch, concurrency } = this.options;
-    if (prefetch === 0 || !(this.#runMs >= 0) || !(this.#callMs >= 0)) return 0;
+    if (prefetch === 0 || this.#prefetchPaused || !(this.#runMs >= 0) || !(this.#callMs >= 0)) return 0;
     return Math.min(prefetch, Math.floor((concurrency * this.#callMs) / Math.max(this.#runMs, 0.001)));
   }
 
@@ -444,14 +451,17 @@ export class Worker extends EventEmitter<WorkerEvents> {
       };
       const waiter: SlotWaiter = {
         entry,
+        since: performance.now(),
         grant: () => {
           for (const signal of signals) signal.removeEventListener('abort', onStop);
           this.#active++;
           resolve(true);
         },
+        giveBack: onStop,
       };
       for (const signal of signals) signal.addEventListener('abort', onStop, { once: true });
       this.#slotWaiters.push(waiter);
+      this.#armGiveBack();
     });
   }
 
@@ -460,6 +470,26 @@ export class Worker extends EventEmitter<WorkerEvents> {
     while (this.#active < this.options.concurrency && this.#slotWaiters.length > 0) {
       this.#slotWaiters.shift()!.grant();
     }
+  }
+
+  // A job claimed ahead that waits longer than pollInterval for a slot (a long job holds them all) goes
+  // back to the queue, where another worker's next poll finds it: prefetch never holds a job hostage.
+  #armGiveBack(): void {
+    if (this.#giveBackTimer !== undefined || this.#slotWaiters.length === 0) return;
+    const due = this.#slotWaiters[0]!.since + this.options.pollInterval - performance.now();
+    this.#giveBackTimer = setTimeout(
+      () => {
+        this.#giveBackTimer = undefined;
+        const late = performance.now() - this.options.pollInterval;
+        while (this.#slotWaiters.length > 0 && this.#slotWaiters[0]!.since <= late) {
+          this.#slotWaiters[0]!.giveBack();
+          // No claiming ahead (which would take the same jobs back) until a running job ends.
+          this.#prefetchPaused = true;
+        }
+        this.#armGiveBack();
+      },
+      Math.max(0, due),
+    );
   }
 
   #dry(): void {
@@ -565,7 +595,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
       await this.#finalFailure(entry, error);
       return;
     }
-    // A job claimed ahead (prefetch) waits here for a run slot.
+    // A job claimed ahead (prefetch) waits here for a run slot; without one (the job was cancelled or
+    // taken back, the worker is closing, or it waited too long) it is not run.
     const slot = this.#acquireSlot(entry);
     if (!(slot === true || (await slot))) {
       if (entry.stopReason !== undefined) await this.#attemptFailed(entry, plan, entry.stopError);
@@ -613,6 +644,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   /** The job's run ended: frees its slot and feeds the run-time average. */
   #ranFor(entry: Running): void {
+    this.#prefetchPaused = false;
     this.#releaseSlot();
     this.#runMs = average(this.#runMs, performance.now() - entry.startedAt);
   }

@@ -1,0 +1,112 @@
+// Claiming ahead (WorkerOptions.prefetch), on both engines with jobs run inline: a worker holds more
+// jobs than it runs when jobs are short, never runs more than its concurrency, gives held jobs back
+// when a long job keeps its slots busy, and ends a held job cancelled before it starts without running it.
+
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import type { Broker } from '../../src/tasks/index.ts';
+import { add } from '../fixtures/add.ts';
+import { appendLine } from '../fixtures/append-line.ts';
+import { sleep } from '../fixtures/sleep.ts';
+import { concurrencyPeak, resetConcurrencyPeak, trackConcurrency } from '../fixtures/track-concurrency.ts';
+import { ENGINES, lines, setup, until } from './helpers.ts';
+
+/** The broker itself, recording the `max` of every claim the worker makes through it. */
+function recordingClaims(broker: Broker, maxes: number[]): Broker {
+  return new Proxy(broker, {
+    get(target, key) {
+      if (key === 'claim') {
+        return (request: Parameters<Broker['claim']>[0]) => {
+          maxes.push(request.max);
+          return target.claim(request);
+        };
+      }
+      if (key === 'settleAndClaim') {
+        return (...args: Parameters<Broker['settleAndClaim']>) => {
+          if (args[2] !== null) maxes.push(args[2].max);
+          return target.settleAndClaim(...args);
+        };
+      }
+      const value = Reflect.get(target, key, target) as unknown;
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+/** Runs `count` near-instant jobs to the end, so the worker has measured its run and call times. */
+async function warmUp(queue: Awaited<ReturnType<typeof setup>>['queue'], count = 20): Promise<void> {
+  const jobs = await queue.enqueueBulk(
+    Array.from({ length: count }, (_, i) => ({ task: add, args: [i, 1] })),
+  );
+  for (const job of jobs) await job.result({ timeout: 10_000 });
+}
+
+for (const engine of ENGINES) {
+  describe(`worker prefetch (${engine})`, () => {
+    it('claims ahead of its concurrency for short jobs, yet never runs more than concurrency at once', async (t) => {
+      const { queue, worker, broker } = await setup(t, 'inline', engine);
+      const maxes: number[] = [];
+      await worker({
+        broker: recordingClaims(broker, maxes),
+        tasks: [trackConcurrency, add],
+        concurrency: 3,
+      });
+      await warmUp(queue);
+      resetConcurrencyPeak();
+      const jobs = await queue.enqueueBulk(
+        Array.from({ length: 300 }, () => ({ task: trackConcurrency, args: [0] })),
+      );
+      for (const job of jobs) assert.equal(await job.result({ timeout: 20_000 }), 0);
+      assert.ok(concurrencyPeak() <= 3, `at most 3 jobs ran at once, saw ${concurrencyPeak()}`);
+      assert.ok(concurrencyPeak() >= 2, `the slots were used, peak ${concurrencyPeak()}`);
+      assert.ok(Math.max(...maxes) > 3, `some claim asked for more than 3 jobs: ${maxes.join(' ')}`);
+    });
+
+    it('gives jobs it claimed ahead back to the queue when a long job holds its only slot', async (t) => {
+      const { queue, worker } = await setup(t, 'inline', engine);
+      const holder = await worker({ tasks: [add, sleep], concurrency: 1, prefetch: 3, pollInterval: 50 });
+      const outcomes = new Map<string, string[]>();
+      holder.on('jobEnded', (id, outcome) => outcomes.set(id, [...(outcomes.get(id) ?? []), outcome]));
+      await warmUp(queue);
+      // One enqueue, so that one claim can take the long job and the short ones behind it.
+      const [long, ...short] = await queue.enqueueBulk([
+        { task: sleep, args: [60_000] },
+        ...Array.from({ length: 3 }, (_, i) => ({ task: add, args: [i, 100] })),
+      ]);
+      await until('a short job to be given back', () =>
+        short.some((job) => outcomes.get(job.id)?.includes('released')) ? true : undefined,
+      );
+      // A second worker finds the given-back jobs while the long one still holds the first worker.
+      await worker({ tasks: [add], concurrency: 1 });
+      for (const [i, job] of short.entries()) assert.equal(await job.result({ timeout: 10_000 }), i + 100);
+      assert.equal((await long!.info()).state, 'running');
+      for (const job of short) {
+        assert.ok(!outcomes.get(job.id)?.includes('succeeded'), `${job.id} did not run on the holder`);
+      }
+    });
+
+    it('ends a job it holds ahead, cancelled before it starts, without running it', async (t) => {
+      const { dir, queue, worker } = await setup(t, 'inline', engine);
+      const log = join(dir, 'ran.log');
+      // A long poll interval: the give-back must not happen first, and news brings the cancel.
+      await worker({ tasks: [add, sleep, appendLine], concurrency: 1, prefetch: 3, pollInterval: 5_000 });
+      await warmUp(queue);
+      const [long, held] = await queue.enqueueBulk([
+        { task: sleep, args: [60_000] },
+        { task: appendLine, args: [log, 'ran'] },
+      ]);
+      await until('both jobs to be claimed', async () =>
+        (await long!.info()).state === 'running' && (await held!.info()).state === 'running'
+          ? true
+          : undefined,
+      );
+      await queue.cancel(held!.id);
+      await until('the held job to end cancelled', async () =>
+        (await held!.info()).state === 'cancelled' ? true : undefined,
+      );
+      assert.deepEqual(await lines(log), []);
+      assert.equal((await long!.info()).state, 'running');
+    });
+  });
+}
