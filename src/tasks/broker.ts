@@ -130,6 +130,14 @@ export type SettleOutcome =
       readonly outcome: FailOutcome;
     };
 
+/** An attempt a worker runs: its job and attempt number (JobRecord.attempt when claimed). */
+export interface HeldAttempt {
+  readonly id: string;
+  readonly attempt: number;
+}
+
+export type HeldStatus = 'held' | 'cancel-requested' | 'lost';
+
 /** What settleAndClaim did: per outcome (in order) whether it applied, and the jobs claimed. */
 export interface Settled {
   readonly settled: readonly boolean[];
@@ -185,6 +193,13 @@ export interface Broker {
   claim(request: ClaimRequest): Promise<JobRecord[]>;
   /** Extends the leases this worker still holds; returns the ids it still holds (others were lost). */
   extendLeases(workerId: string, ids: readonly string[], leaseMs: number): Promise<string[]>;
+  /**
+   * What became of a worker's attempts, in order: 'held' (still running under this worker's lease),
+   * 'cancel-requested' (held, and cancel() was called) or 'lost' (another attempt or worker holds the
+   * job, it finished, or it is gone). A read in one round trip however many attempts: a worker's
+   * fallback when news of a cancel or a lease taken back did not reach it.
+   */
+  heldStatus(workerId: string, attempts: readonly HeldAttempt[]): Promise<HeldStatus[]>;
   /** Records a success if this worker still holds the lease; false (and no change) otherwise. */
   complete(workerId: string, id: string, result: Uint8Array): Promise<boolean>;
   /** Records a failed attempt if this worker still holds the lease; false (and no change) otherwise. */

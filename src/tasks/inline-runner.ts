@@ -17,10 +17,62 @@ export function inlineRunner(): JobRunner {
   };
 }
 
-async function runInline(
+const NEVER_ABORTED = new AbortController().signal;
+
+function runInline(
   task: Task<unknown[], unknown>,
   args: unknown[],
   options: RunOptions = {},
+): Promise<unknown> {
+  const outer = options.signal;
+  if (outer?.aborted === true) return Promise.reject(outer.reason);
+  const timeout = options.timeout;
+  if (timeout !== undefined && Number.isFinite(timeout))
+    return runWithTimeLimit(task, args, options, timeout);
+  // No time limit: the task's signal is the caller's own, so no controller, timer or listener is made
+  // for a task that returns at once (the hot path of short jobs).
+  let running: unknown;
+  try {
+    running = taskContextStorage.run(contextOf(outer ?? NEVER_ABORTED, options), () => task.fn(...args));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  if (outer === undefined || !(running instanceof Promise)) return Promise.resolve(running);
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => reject(outer.reason);
+    outer.addEventListener('abort', onAbort, { once: true });
+    running.then(
+      (value: unknown) => {
+        outer.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        outer.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+function contextOf(signal: AbortSignal, options: RunOptions): TaskContext {
+  return {
+    signal,
+    get cancelled() {
+      return signal.aborted;
+    },
+    throwIfCancelled() {
+      if (signal.aborted) throw signal.reason;
+    },
+    progress: (value) => options.onProgress?.(value),
+    workerId: -1,
+  };
+}
+
+async function runWithTimeLimit(
+  task: Task<unknown[], unknown>,
+  args: unknown[],
+  options: RunOptions,
+  timeout: number,
 ): Promise<unknown> {
   const controller = new AbortController();
   const { promise: stopped, reject } = Promise.withResolvers<never>();
@@ -32,28 +84,12 @@ async function runInline(
   const onAbort = (): void => stop(outer?.reason);
   if (outer?.aborted === true) onAbort();
   else outer?.addEventListener('abort', onAbort, { once: true });
-  const timeout = options.timeout;
-  const timer =
-    timeout !== undefined && Number.isFinite(timeout)
-      ? setTimeout(
-          () => stop(new TimeoutError(`The job did not finish within its time limit of ${timeout} ms`)),
-          timeout,
-        )
-      : undefined;
-  const signal = controller.signal;
-  const context: TaskContext = {
-    signal,
-    get cancelled() {
-      return signal.aborted;
-    },
-    throwIfCancelled() {
-      if (signal.aborted) throw signal.reason;
-    },
-    progress: (value) => options.onProgress?.(value),
-    workerId: -1,
-  };
+  const timer = setTimeout(
+    () => stop(new TimeoutError(`The job did not finish within its time limit of ${timeout} ms`)),
+    timeout,
+  );
   try {
-    const running = taskContextStorage.run(context, () => task.fn(...args));
+    const running = taskContextStorage.run(contextOf(controller.signal, options), () => task.fn(...args));
     return await Promise.race([running, stopped]);
   } finally {
     clearTimeout(timer);

@@ -775,21 +775,19 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const entries = [...this.#running.values()].filter((entry) => entry.stopReason === undefined);
     if (entries.length === 0) return;
     try {
-      const records = await Promise.all(entries.map((entry) => this.#broker.get(entry.record.id)));
-      records.forEach((record, index) => {
+      const statuses = await this.#broker.heldStatus(
+        this.id,
+        entries.map((entry) => ({ id: entry.record.id, attempt: entry.record.attempt })),
+      );
+      statuses.forEach((status, index) => {
         const entry = entries[index]!;
-        if (record?.cancelRequested === true) {
+        if (status === 'cancel-requested') {
           this.#stopJob(
             entry,
             'cancel',
-            new SkeinError('SKEIN_TASKS_JOB_CANCELLED', `job ${record.id} was cancelled`),
+            new SkeinError('SKEIN_TASKS_JOB_CANCELLED', `job ${entry.record.id} was cancelled`),
           );
-        } else if (
-          record === undefined ||
-          record.workerId !== this.id ||
-          record.state !== 'running' ||
-          record.attempt !== entry.record.attempt
-        ) {
+        } else if (status === 'lost') {
           this.#stopJob(entry, 'lease-lost', leaseLost(this.id, entry.record.id));
         }
       });

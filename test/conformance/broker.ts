@@ -404,6 +404,37 @@ export function brokerSuite(harness: BrokerHarness): void {
         assert.deepEqual(await broker.extendLeases('w1', [], 90_000), []);
       });
 
+      it('tells a worker which of its attempts it holds, which were cancelled, and which it lost', async (t) => {
+        const { broker } = await fresh(t);
+        const held = await enqueueAndClaim(broker, {}, 'w1');
+        const cancelled = await enqueueAndClaim(broker, {}, 'w1');
+        assert.equal(await broker.cancel(cancelled.id), 'requested');
+        const theirs = await enqueueAndClaim(broker, {}, 'w2');
+        const finished = await enqueueAndClaim(broker, {}, 'w1');
+        await broker.complete('w1', finished.id, new Uint8Array());
+        // Failed and claimed again by the same worker: the first attempt is lost, the second held.
+        const retried = await enqueueAndClaim(broker, {}, 'w1');
+        await broker.fail('w1', retried.id, ERROR, { retryAt: Date.now() - 1 });
+        const [again] = await broker.claim(request({ workerId: 'w1', max: 1 }));
+        assert.equal(again?.id, retried.id);
+        const attempts = [held, cancelled, theirs, finished, retried, again!].map((job) => ({
+          id: job.id,
+          attempt: job.attempt,
+        }));
+        attempts.push({ id: 'no-such-job', attempt: 1 });
+        assert.deepEqual(await broker.heldStatus('w1', attempts), [
+          'held',
+          'cancel-requested',
+          'lost',
+          'lost',
+          'lost',
+          'held',
+          'lost',
+        ]);
+        assert.deepEqual(await broker.heldStatus('w1', []), []);
+        assert.equal((await mustGet(broker, held.id)).leaseUntil, held.leaseUntil, 'a read changes nothing');
+      });
+
       it('gives a released job back queued without counting its attempt', async (t) => {
         const { broker } = await fresh(t);
         const job = await enqueueAndClaim(broker);

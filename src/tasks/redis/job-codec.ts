@@ -43,13 +43,19 @@ export function newJobFields(job: NewJob): Argument[] {
   return fields;
 }
 
+/** A job hash as read: field → value (text, or bytes for the binary fields); a null field is absent. */
+export type JobFields = { readonly [field: string]: Buffer | string | undefined };
+
 /** A job as pack_job (lua/include/job-state.lua) returns it: JSON of the text fields, then binary pairs. */
-export function unpackJob(packed: readonly Buffer[]): Map<string, Buffer | string> {
-  const map = new Map<string, Buffer | string>(
-    Object.entries(JSON.parse(packed[0]!.toString()) as Record<string, string>),
-  );
-  for (let i = 1; i + 1 < packed.length; i += 2) map.set(packed[i]!.toString(), packed[i + 1]!);
-  return map;
+export function unpackJob(packed: readonly Buffer[]): JobFields {
+  const fields = JSON.parse(packed[0]!.toString()) as Record<string, Buffer | string>;
+  for (let i = 1; i + 1 < packed.length; i += 2) fields[packed[i]!.toString()] = packed[i + 1]!;
+  return fields;
+}
+
+function isEmpty(hash: JobFields): boolean {
+  for (const _ in hash) return false;
+  return true;
 }
 
 function parseNumber(field: string, text: string): number {
@@ -65,9 +71,12 @@ function parseNumber(field: string, text: string): number {
  * Decodes a job hash; undefined for an empty (missing) hash.
  * @throws SkeinError SKEIN_INTERNAL for a damaged hash (a missing or unreadable field).
  */
-export function decodeJob(hash: ReadonlyMap<string, Buffer | string>): JobRecord | undefined {
-  if (hash.size === 0) return undefined;
-  const text = (field: string): string | null => hash.get(field)?.toString() ?? null;
+export function decodeJob(hash: JobFields): JobRecord | undefined {
+  if (isEmpty(hash)) return undefined;
+  const text = (field: string): string | null => {
+    const value = Object.hasOwn(hash, field) ? hash[field] : undefined;
+    return value === undefined ? null : typeof value === 'string' ? value : value.toString();
+  };
   const required = (field: string): string => {
     const value = text(field);
     if (value === null) throw internalError(`job hash ${text('id') ?? '?'} has no ${field} field`);
@@ -79,7 +88,7 @@ export function decodeJob(hash: ReadonlyMap<string, Buffer | string>): JobRecord
     return value === null ? null : parseNumber(field, value);
   };
   const bytes = (field: string): Uint8Array | null => {
-    const value = hash.get(field);
+    const value = Object.hasOwn(hash, field) ? hash[field] : undefined;
     if (value === undefined) return null;
     if (typeof value === 'string') throw internalError(`job field ${field} is not bytes`);
     return new Uint8Array(value);

@@ -14,6 +14,8 @@ import type {
   ClaimRequest,
   Enqueued,
   FailOutcome,
+  HeldAttempt,
+  HeldStatus,
   JobRecord,
   JobState,
   NewJob,
@@ -28,6 +30,7 @@ import {
   decodeJob,
   decodeNews,
   encodeError,
+  type JobFields,
   newJobFields,
   toBuffer,
   unpackJob,
@@ -286,6 +289,35 @@ export class RedisBroker implements Broker {
     return held;
   }
 
+  async heldStatus(workerId: string, attempts: readonly HeldAttempt[]): Promise<HeldStatus[]> {
+    if (attempts.length === 0) return [];
+    const queues = await this.#queuesOfEach(
+      attempts.map((held) => held.id),
+      'heldStatus',
+    );
+    const pipeline = this.#client.pipeline();
+    const asked: number[] = [];
+    attempts.forEach(({ id }, i) => {
+      const queue = queues[i];
+      if (queue === undefined) return;
+      asked.push(i);
+      pipeline.hmget(jobKey(this.#prefix, queue, id), 'state', 'workerId', 'attempt', 'cancelRequested');
+    });
+    const statuses: HeldStatus[] = attempts.map(() => 'lost');
+    if (asked.length === 0) return statuses;
+    const replies = await this.#call('heldStatus', () => pipeline.exec());
+    if (replies === null) throw this.#translate(new Error('Connection is closed.'), 'heldStatus');
+    replies.forEach(([error, value], k) => {
+      if (error) throw this.#translate(error, 'heldStatus');
+      const [state, holder, attempt, cancelRequested] = value as (string | null)[];
+      const i = asked[k]!;
+      if (state === 'running' && holder === workerId && Number(attempt) === attempts[i]!.attempt) {
+        statuses[i] = cancelRequested === '1' ? 'cancel-requested' : 'held';
+      }
+    });
+    return statuses;
+  }
+
   complete(workerId: string, id: string, result: Uint8Array): Promise<boolean> {
     return this.#byJob('complete', 'complete-job', id, (queue) => [
       String(Date.now()),
@@ -375,7 +407,7 @@ export class RedisBroker implements Broker {
     const queue = await this.#queueOfJob('get', id);
     if (queue === undefined) return undefined;
     const hash = await this.#call('get', () => this.#client.hgetallBuffer(jobKey(this.#prefix, queue, id)));
-    return decodeJob(new Map(Object.entries(hash)));
+    return decodeJob(hash);
   }
 
   async list(queue: string, state: JobState, limit: number, offset = 0): Promise<JobRecord[]> {
@@ -669,12 +701,8 @@ export class RedisBroker implements Broker {
    * of memory) as a final failure with the reason as its error, so the worker goes on with the others
    * and the job stays listed (dead, or failed without dead-lettering) for a person to look at.
    */
-  async #quarantine(
-    request: ClaimRequest,
-    hash: ReadonlyMap<string, Buffer | string>,
-    cause: unknown,
-  ): Promise<void> {
-    const id = hash.get('id')?.toString();
+  async #quarantine(request: ClaimRequest, hash: JobFields, cause: unknown): Promise<void> {
+    const id = Object.hasOwn(hash, 'id') ? hash.id?.toString() : undefined;
     if (id === undefined) throw cause;
     const reason = cause instanceof Error ? cause.message : String(cause);
     const error: StoredError = {
@@ -817,7 +845,7 @@ export class RedisBroker implements Broker {
     const jobs: JobRecord[] = [];
     for (const [error, hash] of replies) {
       if (error) throw this.#translate(error, what);
-      const job = decodeJob(new Map(Object.entries(hash as Record<string, Buffer>)));
+      const job = decodeJob(hash as Record<string, Buffer>);
       if (job !== undefined) jobs.push(job);
     }
     return jobs;

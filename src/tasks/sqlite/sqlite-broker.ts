@@ -14,6 +14,8 @@ import type {
   ClaimRequest,
   Enqueued,
   FailOutcome,
+  HeldAttempt,
+  HeldStatus,
   JobRecord,
   JobState,
   NewJob,
@@ -152,6 +154,33 @@ export class SqliteBroker implements Broker {
         leaseUntil: now + leaseMs,
       }) as { id: string }[];
       return rows.map((row) => row.id);
+    });
+  }
+
+  async heldStatus(workerId: string, attempts: readonly HeldAttempt[]): Promise<HeldStatus[]> {
+    if (attempts.length === 0) return [];
+    const rows = this.#read(
+      'heldStatus',
+      () =>
+        this.#sql.select_held_status.all({ ids: JSON.stringify(attempts.map((held) => held.id)) }) as {
+          id: string;
+          state: string;
+          worker_id: string | null;
+          attempt: number;
+          cancel_requested: number;
+        }[],
+    );
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    return attempts.map(({ id, attempt }): HeldStatus => {
+      const row = byId.get(id);
+      if (
+        row === undefined ||
+        row.state !== 'running' ||
+        row.worker_id !== workerId ||
+        row.attempt !== attempt
+      )
+        return 'lost';
+      return row.cancel_requested === 1 ? 'cancel-requested' : 'held';
     });
   }
 

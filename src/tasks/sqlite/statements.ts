@@ -37,6 +37,7 @@ const NAMES = [
   'select_events_after',
   'select_expired_leases',
   'select_finish_latencies',
+  'select_held_status',
   'select_job',
   'select_job_by_seq',
   'select_job_for_cancel',
