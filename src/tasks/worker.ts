@@ -93,8 +93,8 @@ interface PendingSettle {
   readonly reject: (error: unknown) => void;
 }
 
-/** Claim-loop store calls in flight at once: two overlap the store's work with this thread's. */
-const CALLS_IN_FLIGHT = 2;
+/** Claim-loop store calls in flight at once: three keep both the store and this thread busy (two left gaps). */
+const CALLS_IN_FLIGHT = 3;
 /** Weight of the newest sample in the run-time and call-time moving averages. */
 const EWMA_WEIGHT = 0.1;
 
@@ -102,9 +102,8 @@ interface SlotWaiter {
   readonly entry: Running;
   /** performance.now() when it began to wait. */
   readonly since: number;
-  readonly grant: () => void;
-  /** Stops the wait without a slot: the job goes back to the queue. */
-  readonly giveBack: () => void;
+  /** true: the slot is the job's; false: it is not run (stopped, or waited too long). */
+  readonly resolve: (granted: boolean) => void;
 }
 
 interface Running {
@@ -112,6 +111,10 @@ interface Running {
   readonly controller: AbortController;
   /** When the job got a run slot (performance.now()); claimed ahead, it may wait for one first. */
   startedAt: number;
+  /** The task has returned or thrown: what is left is recording the outcome. */
+  ran: boolean;
+  /** Set while the job, claimed ahead, waits for a run slot. */
+  slotWaiter?: SlotWaiter | undefined;
   stopReason: StopReason | undefined;
   stopError: Error | undefined;
   /** The last progress value not yet written, and the write in flight. */
@@ -305,6 +308,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   async #shutdown(grace: number): Promise<void> {
     this.#stop.abort();
+    // Jobs claimed ahead and not started go back to the queue now, whatever the grace period.
+    for (const waiter of [...this.#slotWaiters]) this.#endWait(waiter.entry);
     this.#nudge();
     await this.#started?.catch(() => undefined);
     await this.#loop;
@@ -441,26 +446,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
       return true;
     }
     if (entry.controller.signal.aborted || this.#stop.signal.aborted) return false;
+    // No abort listeners (they cost more than a short job): #stopJob, #shutdown and the give-back
+    // timer end a wait through #endWait.
     return new Promise<boolean>((resolve) => {
-      const signals = [entry.controller.signal, this.#stop.signal];
-      const onStop = (): void => {
-        for (const signal of signals) signal.removeEventListener('abort', onStop);
-        const at = this.#slotWaiters.indexOf(waiter);
-        if (at >= 0) this.#slotWaiters.splice(at, 1);
-        resolve(false);
-      };
-      const waiter: SlotWaiter = {
-        entry,
-        since: performance.now(),
-        grant: () => {
-          for (const signal of signals) signal.removeEventListener('abort', onStop);
-          this.#active++;
-          resolve(true);
-        },
-        giveBack: onStop,
-      };
-      for (const signal of signals) signal.addEventListener('abort', onStop, { once: true });
-      this.#slotWaiters.push(waiter);
+      entry.slotWaiter = { entry, since: performance.now(), resolve };
+      this.#slotWaiters.push(entry.slotWaiter);
       this.#armGiveBack();
     });
   }
@@ -468,8 +458,21 @@ export class Worker extends EventEmitter<WorkerEvents> {
   #releaseSlot(): void {
     this.#active--;
     while (this.#active < this.options.concurrency && this.#slotWaiters.length > 0) {
-      this.#slotWaiters.shift()!.grant();
+      const waiter = this.#slotWaiters.shift()!;
+      waiter.entry.slotWaiter = undefined;
+      this.#active++;
+      waiter.resolve(true);
     }
+  }
+
+  /** Ends a job's wait for a slot without one: it is not run. */
+  #endWait(entry: Running): void {
+    const waiter = entry.slotWaiter;
+    if (waiter === undefined) return;
+    entry.slotWaiter = undefined;
+    const at = this.#slotWaiters.indexOf(waiter);
+    if (at >= 0) this.#slotWaiters.splice(at, 1);
+    waiter.resolve(false);
   }
 
   // A job claimed ahead that waits longer than pollInterval for a slot (a long job holds them all) goes
@@ -482,7 +485,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         this.#giveBackTimer = undefined;
         const late = performance.now() - this.options.pollInterval;
         while (this.#slotWaiters.length > 0 && this.#slotWaiters[0]!.since <= late) {
-          this.#slotWaiters[0]!.giveBack();
+          this.#endWait(this.#slotWaiters[0]!.entry);
           // No claiming ahead (which would take the same jobs back) until a running job ends.
           this.#prefetchPaused = true;
         }
@@ -552,6 +555,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       record,
       controller: new AbortController(),
       startedAt: performance.now(),
+      ran: false,
       stopReason: undefined,
       stopError: undefined,
       pendingProgress: undefined,
@@ -644,6 +648,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   /** The job's run ended: frees its slot and feeds the run-time average. */
   #ranFor(entry: Running): void {
+    entry.ran = true;
     this.#prefetchPaused = false;
     this.#releaseSlot();
     this.#runMs = average(this.#runMs, performance.now() - entry.startedAt);
@@ -720,6 +725,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     entry.stopReason = reason;
     entry.stopError = why;
     entry.controller.abort(why);
+    this.#endWait(entry);
   }
 
   #progress(entry: Running, value: unknown): void {
@@ -772,7 +778,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   async #checkCancellations(): Promise<void> {
-    const entries = [...this.#running.values()].filter((entry) => entry.stopReason === undefined);
+    // A job whose task has returned is being recorded: a cancel or a lost lease can no longer stop it.
+    const entries = [...this.#running.values()].filter(
+      (entry) => entry.stopReason === undefined && !entry.ran,
+    );
     if (entries.length === 0) return;
     try {
       const statuses = await this.#broker.heldStatus(

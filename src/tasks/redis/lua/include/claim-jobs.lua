@@ -88,7 +88,21 @@ local function claim_jobs(base, store, maxlen, queue, now, worker_id, max, lease
       end
       local id = string.sub(member, 18)
       local job_key = base .. 'job:' .. id
-      local f = redis.call('HMGET', job_key, 'task', 'group', 'attempt', 'createdAt')
+      -- One read of the whole hash: its filter fields now, and the claimed job's reply after.
+      local h = redis.call('HGETALL', job_key)
+      local f = {}
+      for i = 1, #h, 2 do
+        local name = h[i]
+        if name == 'task' then
+          f[1] = h[i + 1]
+        elseif name == 'group' then
+          f[2] = h[i + 1]
+        elseif name == 'attempt' then
+          f[3] = h[i + 1]
+        elseif name == 'createdAt' then
+          f[4] = h[i + 1]
+        end
+      end
       local task = f[1]
       if not task then
         -- An index entry without its job (deleted by hand): drop it rather than trip over it forever.
@@ -107,7 +121,7 @@ local function claim_jobs(base, store, maxlen, queue, now, worker_id, max, lease
           open = false
         end
         if open then
-          local attempt = tonumber(f[3]) + 1
+          local attempt = tostring(tonumber(f[3]) + 1)
           gone[#gone + 1] = member
           removed = removed + 1
           left[#left + 1] = id
@@ -116,13 +130,18 @@ local function claim_jobs(base, store, maxlen, queue, now, worker_id, max, lease
           indexed[#indexed + 1] = f[4]
           indexed[#indexed + 1] = id
           counts[task] = (counts[task] or 0) + 1
-          redis.call('HSET', job_key, 'state', 'running', 'workerId', worker_id, 'leaseUntil', lease_until, 'startedAt', started_at, 'attempt', attempt)
+          local changes = { 'state', 'running', 'workerId', worker_id, 'leaseUntil', lease_until, 'startedAt', started_at, 'attempt', attempt }
+          redis.call('HSET', job_key, unpack(changes))
+          -- The reply shows the job as written: later pairs win in pack_job.
+          for _, value in ipairs(changes) do
+            h[#h + 1] = value
+          end
           rate_take(task, id .. ':' .. attempt)
           if f[2] then
             rate_take('group:' .. f[2], id .. ':' .. attempt)
           end
           emit(store, maxlen, 'started', queue, id, worker_id, now)
-          claimed[#claimed + 1] = pack_job(redis.call('HGETALL', job_key))
+          claimed[#claimed + 1] = pack_job(h)
         end
       end
     end

@@ -8,6 +8,15 @@ local function num(x)
   return string.format('%.17g', x)
 end
 
+-- num(now) for the `now` a script works at, formatted once instead of once per job and field.
+local now_seen, now_text
+local function num_now(now)
+  if now ~= now_seen then
+    now_seen, now_text = now, num(now)
+  end
+  return now_text
+end
+
 -- Member of the queued set: score is the priority, and equal scores order by member, so runAt (16
 -- zero-padded digits) then id (time-ordered) gives the contract's priority, runAt, id order.
 local function queued_member(run_at, id)
@@ -188,21 +197,21 @@ local finished_trimmed = {}
 local function finish_in(batch, base, store, job_key, id, state, now, created_at, ttl, ...)
   if state ~= 'dead' then
     local expires_at = num(now + tonumber(ttl or redis.call('HGET', job_key, 'resultTtlMs')))
-    redis.call('HSET', job_key, 'finishedAt', num(now), 'expiresAt', expires_at, ...)
+    redis.call('HSET', job_key, 'finishedAt', num_now(now), 'expiresAt', expires_at, ...)
     if batch then
       defer(batch, base, 'expiring', expires_at, id)
     else
       redis.call('ZADD', base .. 'expiring', expires_at, id)
     end
   else
-    redis.call('HSET', job_key, 'finishedAt', num(now), ...)
+    redis.call('HSET', job_key, 'finishedAt', num_now(now), ...)
   end
   if state ~= 'cancelled' then
     created_at = tonumber(created_at or redis.call('HGET', job_key, 'createdAt'))
     if batch then
-      defer(batch, base, 'finished', num(now), num(now - created_at) .. '|' .. id)
+      defer(batch, base, 'finished', num_now(now), num(now - created_at) .. '|' .. id)
     else
-      redis.call('ZADD', base .. 'finished', num(now), num(now - created_at) .. '|' .. id)
+      redis.call('ZADD', base .. 'finished', num_now(now), num(now - created_at) .. '|' .. id)
     end
     -- The trim is the same for every job a script finishes at one `now`: once per set and script.
     if finished_trimmed[base] ~= now then
