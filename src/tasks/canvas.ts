@@ -1,18 +1,33 @@
-// Canvas: chain (each result appended to the next step's arguments), group (members run in parallel,
-// results gathered in order) and chord (a group, then a callback given the list of results). Every id
-// is chosen up front and every follow-up job is stored in the plan of the job before it; the worker
-// enqueues it (idempotently, keyed by its id) before it records the job done, so a crash at any point
-// leads to a redelivery that enqueues the same follow-up, never to a lost or doubled step.
+// Canvas: chain (each result appended to the next step's arguments), group (members run side by side,
+// results gathered in order) and chord (a group, then a callback given the list of results), nested in
+// one another. Every id is chosen up front and every follow-up job is stored in the plan of the job
+// before it; the worker enqueues it (idempotently, keyed by its id) before it records the job done, so
+// a crash at any point leads to a redelivery that enqueues the same follow-up, never a lost or doubled step.
 
-import { InvalidArgumentError } from '../errors.ts';
+import { abortErrorFrom, InvalidArgumentError, internalError, TimeoutError } from '../errors.ts';
 import { describe, type Task } from '../task.ts';
 import type { Broker, JobRecord, NewJob } from './broker.ts';
 import { Job, type ResultOptions, settle, waitForFinish } from './job.ts';
 import { newJobId } from './job-id.ts';
-import { type JobOptions, resolveJobOptions } from './options.ts';
+import { checkDuration, type JobOptions, resolveJobOptions } from './options.ts';
 import { decodeValue, encodeArgs } from './payload.ts';
-import type { ChordPlan, JobPlan, StepSpec } from './plan.ts';
+import type {
+  CanvasNode,
+  ChordPlan,
+  Frame,
+  GroupNode,
+  JobPlan,
+  JoinFrame,
+  ResultShape,
+  StepSpec,
+} from './plan.ts';
 import { newJobOf, type TaskQueue, taskAddress } from './queue.ts';
+
+/**
+ * How deep chains, groups and chords may nest in one another (the outermost counts as 1). Each level
+ * adds to the plan every job of the canvas carries; deeper trees are better split into canvases.
+ */
+export const MAX_CANVAS_DEPTH = 8;
 
 /** A task with its leading arguments and options, to run later as a canvas step (Celery's `.s()`). */
 export interface Signature<A extends unknown[] = unknown[], R = unknown> {
@@ -23,11 +38,36 @@ export interface Signature<A extends unknown[] = unknown[], R = unknown> {
   readonly _params?: A;
 }
 
+/** An unstarted chain, to nest in another canvas: `chain([a, b])`. */
+export interface ChainSignature {
+  readonly kind: 'chain';
+  readonly steps: readonly Canvas[];
+}
+
+/** An unstarted group, to nest in another canvas: `group([a, b])`. */
+export interface GroupSignature {
+  readonly kind: 'group';
+  readonly members: readonly Canvas[];
+}
+
+/** An unstarted chord, to nest in another canvas: `chord([a, b], callback)`. */
+export interface ChordSignature {
+  readonly kind: 'chord';
+  readonly members: readonly Canvas[];
+  readonly callback: Canvas;
+}
+
+/** Anything a canvas can hold as a step, member or callback. */
+export type Canvas = Signature | ChainSignature | GroupSignature | ChordSignature;
+
+/** The handle a started canvas gives for each part of it. */
+export type CanvasResult = Job | ChainResult | GroupResult | ChordResult<unknown, CanvasResult>;
+
 /**
  * A canvas step: `task` with its first arguments; a chain appends the previous result, a chord callback
  * gets the results list appended.
  * @example
- * await queue.chain(signature(fetchPage, [url]), signature(parse, []), signature(store, ['pages']));
+ * await chain(queue, [signature(fetchPage, [url]), signature(parse), signature(store, ['pages'])]);
  */
 export function signature<A extends unknown[], R>(
   task: Task<A, R>,
@@ -43,72 +83,184 @@ export function signature<A extends unknown[], R>(
   return Object.freeze({ task: task as unknown as Task<never, Awaited<R>>, args, options });
 }
 
-/** A started chain: its steps' jobs and the last step's result. */
+/** Job ids of a handle, depth first in canvas order. */
+function idsOf(handle: CanvasResult): readonly string[] {
+  return handle instanceof Job ? [handle.id] : handle.ids;
+}
+
+/** The id under which a handle's part of the tree hangs (broker.children(id) reaches the rest). */
+function rootOf(handle: CanvasResult): string {
+  if (handle instanceof Job || handle instanceof ChainResult || handle instanceof GroupResult)
+    return handle.id;
+  return handle.group.id;
+}
+
+/** A started chain: its steps and the last step's result. */
 export class ChainResult<R = unknown> {
+  /** The first job's id (the group's id when the chain starts with a group). */
   readonly id: string;
+  /** Every job of the chain, depth first (later ones are stored once the ones before them succeeded). */
   readonly ids: readonly string[];
+  /** A handle per step: Job for a signature, ChainResult, GroupResult or ChordResult for a nested canvas. */
+  readonly steps: readonly CanvasResult[];
   readonly #broker: Broker;
 
-  constructor(broker: Broker, ids: readonly string[]) {
+  /** `steps`: handles, or ids of signature steps. */
+  constructor(broker: Broker, steps: readonly (string | CanvasResult)[]) {
+    if (!Array.isArray(steps) || steps.length === 0) {
+      throw invalid(`a ChainResult needs at least one step (got ${describe(steps)})`);
+    }
     this.#broker = broker;
-    this.ids = ids;
-    this.id = ids[0]!;
+    this.steps = Object.freeze(
+      steps.map((step) => (typeof step === 'string' ? new Job(broker, step) : step)),
+    );
+    this.ids = Object.freeze(this.steps.flatMap(idsOf));
+    this.id = rootOf(this.steps[0]!);
   }
 
-  /** Handles on every step (later steps are stored once the one before them succeeded). */
+  /** Handles on every job (later steps are stored once the one before them succeeded). */
   jobs(): Job[] {
     return this.ids.map((id) => new Job(this.#broker, id));
   }
 
-  /** The last step's result; rejects with the first failing step's JobFailedError. */
-  async result(options: ResultOptions = {}): Promise<R> {
-    let value: unknown;
-    for (const id of this.ids) value = settle(await waitForFinish(this.#broker, id, options, true));
-    return value as R;
+  /**
+   * The last step's result (a list for a group). @throws SKEIN_TASKS_JOB_FAILED with the first failing
+   * step's error; SKEIN_TIMEOUT / SKEIN_ABORTED when the wait (for the whole chain) ends first.
+   */
+  result(options: ResultOptions = {}): Promise<R> {
+    return resultOf(this.#broker, this, options) as Promise<R>;
   }
 }
 
-/** A started group: the members' jobs and their results in order. */
+/** A started group: the members and their results in order. */
 export class GroupResult<R extends unknown[] = unknown[]> {
-  /** The group's id: every member's parentId. */
+  /** The group's id: parentId of each member's first job. */
   readonly id: string;
+  /** Every job of the group, depth first (for members that are signatures: their ids, in order). */
   readonly ids: readonly string[];
+  /** A handle per member. */
+  readonly members: readonly CanvasResult[];
   readonly #broker: Broker;
 
-  constructor(broker: Broker, id: string, ids: readonly string[]) {
+  /** `members`: handles, or ids of signature members. */
+  constructor(broker: Broker, id: string, members: readonly (string | CanvasResult)[]) {
     this.#broker = broker;
     this.id = id;
-    this.ids = ids;
+    this.members = Object.freeze(
+      members.map((member) => (typeof member === 'string' ? new Job(broker, member) : member)),
+    );
+    this.ids = Object.freeze(this.members.flatMap(idsOf));
   }
 
   jobs(): Job[] {
     return this.ids.map((id) => new Job(this.#broker, id));
   }
 
-  /** Every member's result, in member order; rejects with the first failure found. */
-  async result(options: ResultOptions = {}): Promise<R> {
-    const records = await Promise.all(this.ids.map((id) => waitForFinish(this.#broker, id, options)));
-    return records.map((record) => settle(record)) as R;
+  /**
+   * Every member's result (a member chain's last result), in member order. @throws
+   * SKEIN_TASKS_JOB_FAILED with the first failure found; SKEIN_TIMEOUT / SKEIN_ABORTED.
+   */
+  result(options: ResultOptions = {}): Promise<R> {
+    return resultOf(this.#broker, this, options) as Promise<R>;
   }
 }
 
-/** A started chord: the group, and the callback's job (stored once every member succeeded). */
-export class ChordResult<R = unknown> {
+/** A started chord: the group, and the callback (stored once every member succeeded). */
+export class ChordResult<R = unknown, C extends CanvasResult = Job<R>> {
   readonly group: GroupResult;
-  readonly callback: Job<R>;
+  /** The callback's handle: a Job for a signature, else the nested canvas's handle. */
+  readonly callback: C;
+  readonly ids: readonly string[];
   readonly #broker: Broker;
 
-  constructor(broker: Broker, group: GroupResult, callbackId: string) {
+  /** `callback`: its handle, or the id of a signature callback. */
+  constructor(broker: Broker, group: GroupResult, callback: string | C) {
     this.#broker = broker;
     this.group = group;
-    this.callback = new Job<R>(broker, callbackId);
+    this.callback = typeof callback === 'string' ? (new Job<R>(broker, callback) as unknown as C) : callback;
+    this.ids = Object.freeze([...group.ids, ...idsOf(this.callback)]);
   }
 
-  /** The callback's result; rejects with a member's JobFailedError if one failed. */
-  async result(options: ResultOptions = {}): Promise<R> {
-    await this.group.result(options);
-    return settle<R>(await waitForFinish(this.#broker, this.callback.id, options, true));
+  jobs(): Job[] {
+    return this.ids.map((id) => new Job(this.#broker, id));
   }
+
+  /**
+   * The callback's (final) result. @throws SKEIN_TASKS_JOB_FAILED with a member's error if one failed,
+   * else the callback's; SKEIN_TIMEOUT / SKEIN_ABORTED.
+   */
+  result(options: ResultOptions = {}): Promise<R> {
+    return resultOf(this.#broker, this, options) as Promise<R>;
+  }
+}
+
+/** Waits for a handle's final value under one deadline for the whole canvas. */
+async function resultOf(broker: Broker, handle: CanvasResult, options: ResultOptions): Promise<unknown> {
+  const timeout = checkDuration('timeout', options.timeout ?? Number.POSITIVE_INFINITY, 0, true);
+  if (options.signal?.aborted) throw abortErrorFrom(options.signal);
+  const controller = new AbortController();
+  const signal =
+    options.signal === undefined ? controller.signal : AbortSignal.any([options.signal, controller.signal]);
+  const timer = Number.isFinite(timeout)
+    ? setTimeout(() => {
+        controller.abort(
+          new TimeoutError(
+            `canvas ${rootOf(handle)} did not finish within ${timeout} ms; its jobs keep running`,
+          ),
+        );
+      }, timeout)
+    : undefined;
+  try {
+    return await walk(broker, handle, signal);
+  } finally {
+    clearTimeout(timer);
+    controller.abort();
+  }
+}
+
+// Waits in dependency order only: a job is waited for once the ones it follows succeeded, so it was
+// stored (or is about to be: a chord callback is enqueued right after the last member completes).
+async function walk(broker: Broker, handle: CanvasResult, signal: AbortSignal): Promise<unknown> {
+  if (handle instanceof Job) return settle(await waitForFinish(broker, handle.id, { signal }, true));
+  if (handle instanceof ChainResult) {
+    let value: unknown;
+    for (const step of handle.steps) value = await walk(broker, step, signal);
+    return value;
+  }
+  if (handle instanceof ChordResult) {
+    await walk(broker, handle.group, signal);
+    return walk(broker, handle.callback, signal);
+  }
+  // The first failure settles the group; the other members' waits end with it instead of running on.
+  const members = new AbortController();
+  const either = AbortSignal.any([signal, members.signal]);
+  try {
+    return await Promise.all(handle.members.map((member) => walk(broker, member, either)));
+  } finally {
+    members.abort();
+  }
+}
+
+function invalid(message: string): InvalidArgumentError {
+  return new InvalidArgumentError('SKEIN_TASKS_INVALID_OPTION', message);
+}
+
+function checkList(what: string, list: unknown): asserts list is readonly Canvas[] {
+  if (!Array.isArray(list) || list.length < 1) {
+    throw invalid(
+      `${what} needs an array of at least 1 signature or nested canvas (got ${describe(list)}); an empty step has no result to pass on`,
+    );
+  }
+}
+
+function isSignature(value: unknown): value is Signature {
+  return typeof value === 'object' && value !== null && 'task' in value;
+}
+
+function kindOf(value: unknown): 'signature' | 'chain' | 'group' | 'chord' | undefined {
+  if (isSignature(value)) return 'signature';
+  const kind = typeof value === 'object' && value !== null ? (value as { kind?: unknown }).kind : undefined;
+  return kind === 'chain' || kind === 'group' || kind === 'chord' ? kind : undefined;
 }
 
 async function specOf(
@@ -118,15 +270,14 @@ async function specOf(
   now: number,
   id = newJobId(),
 ): Promise<StepSpec> {
-  if (typeof sig !== 'object' || sig === null || !('task' in sig)) {
-    throw new InvalidArgumentError(
-      'SKEIN_TASKS_INVALID_OPTION',
-      `${path} must be a signature(task, args, options) (got ${describe(sig)})`,
-    );
-  }
   const address = await taskAddress(sig.task, `${path}.task`);
   encodeArgs(sig.args);
   const resolved = resolveJobOptions(sig.options, now, `${path}.options`);
+  if (resolved.idempotencyKey !== null) {
+    throw invalid(
+      `${path}.options.idempotencyKey is not supported in a canvas (got ${describe(resolved.idempotencyKey)}): every canvas job is keyed by its own id; start the canvas once instead`,
+    );
+  }
   return {
     id,
     queue: queue.name,
@@ -143,13 +294,146 @@ async function specOf(
   };
 }
 
-/** The stored form of a step, enqueued now with `tail` appended to its arguments. */
-function jobOfSpec(spec: StepSpec, tail: unknown, parentId: string, plan: JobPlan): NewJob {
+interface Compiled {
+  readonly node: CanvasNode;
+  readonly handle: CanvasResult;
+}
+
+/** The id the next part of a chain hangs under: a step's own id, or the group's id after a group. */
+function causeOf(node: CanvasNode): string {
+  if (node.kind === undefined) return node.id;
+  if (node.kind === 'group') return node.id;
+  return causeOf(node.steps[node.steps.length - 1]!);
+}
+
+/**
+ * Validates a canvas and gives every job and group its id. A group gets the id of what comes before it
+ * (`cause`: the step or group before it in a chain, or the group it is a member of), so a single
+ * children() call from there lists its members; only a group with nothing before it gets a fresh id.
+ */
+async function compile(
+  queue: TaskQueue,
+  canvas: unknown,
+  path: string,
+  now: number,
+  depth: number,
+  cause: string | null,
+): Promise<Compiled> {
+  const kind = kindOf(canvas);
+  if (kind === undefined) {
+    throw invalid(
+      `${path} must be a signature(task, args, options) or a nested chain([...]), group([...]) or chord([...], callback) (got ${describe(canvas)}); nest canvases unstarted, without a queue`,
+    );
+  }
+  if (kind === 'signature') {
+    const spec = await specOf(queue, canvas as Signature, path, now);
+    return { node: spec, handle: new Job(queue.broker, spec.id) };
+  }
+  if (depth > MAX_CANVAS_DEPTH) {
+    throw invalid(
+      `${path} nests canvases ${depth} levels deep; at most ${MAX_CANVAS_DEPTH} levels of chain, group and chord are supported: flatten nested chains (a chain in a chain is one chain) or start the inner part as a canvas of its own`,
+    );
+  }
+  if (kind === 'chain') {
+    const { steps } = canvas as ChainSignature;
+    checkList(`${path} (a chain)`, steps);
+    const nodes: CanvasNode[] = [];
+    const handles: CanvasResult[] = [];
+    for (let i = 0; i < steps.length; i++) {
+      const part = await compile(queue, steps[i], `${path}.steps[${i}]`, now, depth + 1, cause);
+      cause = causeOf(part.node);
+      nodes.push(part.node);
+      handles.push(part.handle);
+    }
+    return { node: { kind: 'chain', steps: nodes }, handle: new ChainResult(queue.broker, handles) };
+  }
+  const { members } = canvas as GroupSignature | ChordSignature;
+  checkList(`${path} (a ${kind})`, members);
+  const id = cause ?? newJobId();
+  const nodes: CanvasNode[] = [];
+  const handles: CanvasResult[] = [];
+  for (let i = 0; i < members.length; i++) {
+    const part = await compile(queue, members[i], `${path}.members[${i}]`, now, depth + 1, id);
+    nodes.push(part.node);
+    handles.push(part.handle);
+  }
+  const group: GroupNode = { kind: 'group', id, members: nodes };
+  const groupHandle = new GroupResult(queue.broker, id, handles);
+  if (kind === 'group') return { node: group, handle: groupHandle };
+  const callback = await compile(
+    queue,
+    (canvas as ChordSignature).callback,
+    `${path}.callback`,
+    now,
+    depth + 1,
+    id,
+  );
+  return {
+    node: { kind: 'chain', steps: [group, callback.node] },
+    handle: new ChordResult<unknown, CanvasResult>(queue.broker, groupHandle, callback.handle),
+  };
+}
+
+function shapeOf(node: CanvasNode): ResultShape {
+  if (node.kind === undefined) return node.id;
+  if (node.kind === 'group') return node.members.map(shapeOf);
+  return shapeOf(node.steps[node.steps.length - 1]!);
+}
+
+/** What a job whose continuation is `frames` stores: the rest of its chain, or the group it closes. */
+function planOf(frames: readonly Frame[]): JobPlan {
+  const [first, next, ...then] = frames;
+  if (first === undefined) return {};
+  if (first.kind !== 'join') return { chain: frames };
+  // A join is only ever made in front of a node: a group with nothing after it needs no join.
+  if (next === undefined || next.kind === 'join')
+    throw internalError('a canvas join is not followed by a step');
+  const chord: ChordPlan = {
+    groupId: first.groupId,
+    members: first.members,
+    callback: next,
+    ...(then.length > 0 ? { then } : {}),
+  };
+  return { chord };
+}
+
+const NO_INPUT: unique symbol = Symbol('no input');
+
+/**
+ * The jobs that start `node` now, given `input` (appended to the arguments of its first jobs) and the
+ * continuation of its last jobs. A chain becomes its first step continued by the others; a group's
+ * members each end in a join of the group, unless nothing follows (no join needed) or the group ends a
+ * member of an outer group (whose join already names this group's jobs).
+ */
+function start(
+  node: CanvasNode,
+  input: unknown,
+  frames: readonly Frame[],
+  parentId: string | null,
+  jobs: NewJob[],
+): void {
+  if (node.kind === undefined) {
+    jobs.push(jobOfSpec(node, input, parentId, planOf(frames)));
+    return;
+  }
+  if (node.kind === 'chain') {
+    const [first, ...rest] = node.steps;
+    start(first!, input, [...rest, ...frames], parentId, jobs);
+    return;
+  }
+  const first = frames[0];
+  const join: JoinFrame = { kind: 'join', groupId: node.id, members: node.members.map(shapeOf) };
+  const after = first === undefined || first.kind === 'join' ? frames : [join, ...frames];
+  for (const member of node.members) start(member, input, after, node.id, jobs);
+}
+
+/** The stored form of a step, enqueued now with `input` (unless NO_INPUT) appended to its arguments. */
+function jobOfSpec(spec: StepSpec, input: unknown, parentId: string | null, plan: JobPlan): NewJob {
   return {
     ...newJobOf(
       spec.queue,
       spec.task,
-      [...spec.args, tail],
+      input === NO_INPUT ? spec.args : [...spec.args, input],
       {
         runAt: Date.now() + spec.delay,
         priority: spec.priority,
@@ -168,114 +452,136 @@ function jobOfSpec(spec: StepSpec, tail: unknown, parentId: string, plan: JobPla
   };
 }
 
-function checkSteps(what: string, steps: unknown, min: number): asserts steps is readonly Signature[] {
-  if (!Array.isArray(steps) || steps.length < min) {
-    throw new InvalidArgumentError(
-      'SKEIN_TASKS_INVALID_OPTION',
-      `${what} needs an array of at least ${min} signature(s) (got ${describe(steps)})`,
+function checkQueue(queue: unknown): asserts queue is TaskQueue {
+  const broker = typeof queue === 'object' && queue !== null ? (queue as TaskQueue).broker : undefined;
+  if (typeof broker !== 'object' || broker === null || typeof broker.enqueue !== 'function') {
+    throw invalid(
+      `a canvas starts on a TaskQueue (got ${describe(queue)}); pass the queue first, or leave it out to nest the canvas in another one`,
     );
   }
 }
 
-/**
- * Runs steps one after another, each given the previous result as its last argument. Enqueues the
- * first step; each later step is enqueued by the worker of the one before.
- * @example
- * const run = await chain(queue, [signature(download, [url]), signature(resize, [100])]);
- * const thumbnail = await run.result();
- */
-export async function chain(queue: TaskQueue, steps: readonly Signature[]): Promise<ChainResult> {
-  checkSteps('chain', steps, 1);
-  const now = Date.now();
-  const specs: StepSpec[] = [];
-  for (let i = 0; i < steps.length; i++) specs.push(await specOf(queue, steps[i]!, `steps[${i}]`, now));
-  const [first, ...rest] = specs;
-  const job: NewJob = {
-    ...newJobOf(
-      queue.name,
-      first!.task,
-      first!.args,
-      resolveJobOptions(steps[0]!.options, now, 'steps[0].options'),
-      { id: first!.id, plan: rest.length > 0 ? { chain: rest } : {} },
-    ),
-  };
-  const [stored] = await queue.broker.enqueue([job]);
-  return new ChainResult(queue.broker, [stored!.id, ...rest.map((spec) => spec.id)]);
-}
-
-async function startMembers(
-  queue: TaskQueue,
-  members: readonly Signature[],
-  planOf: (ids: readonly string[]) => JobPlan,
-  groupId: string,
-): Promise<GroupResult> {
-  const now = Date.now();
-  const ids = members.map(() => newJobId());
-  const plan = planOf(ids);
+/** Compiles and enqueues a canvas's first jobs in one atomic step; returns its handle. */
+async function startCanvas(queue: unknown, canvas: Canvas, path: string): Promise<CanvasResult> {
+  checkQueue(queue);
+  const { node, handle } = await compile(queue, canvas, path, Date.now(), 1, null);
   const jobs: NewJob[] = [];
-  for (let i = 0; i < members.length; i++) {
-    const sig = members[i]!;
-    await specOf(queue, sig, `members[${i}]`, now);
-    const resolved = resolveJobOptions(sig.options, now, `members[${i}].options`);
-    jobs.push(
-      newJobOf(queue.name, await taskAddress(sig.task), sig.args, resolved, {
-        id: ids[i]!,
-        parentId: groupId,
-        plan,
-      }),
-    );
-  }
+  start(node, NO_INPUT, [], null, jobs);
   await queue.broker.enqueue(jobs);
-  return new GroupResult(queue.broker, groupId, ids);
+  return handle;
 }
 
 /**
- * Runs members in parallel; `result()` gathers their results in order. Every member has the group's id
- * as parentId, so `queue.job(id).children()`-style queries find them through broker.children(group.id).
+ * Runs steps one after another, each given the previous result as its last argument; a step may be a
+ * nested group (each member gets the previous result, the next step gets the list of theirs), chord or
+ * chain. Enqueues the first jobs; each later one is enqueued by the worker of the one before. Without a
+ * queue, returns the chain unstarted, to nest in another canvas.
+ * @example
+ * const run = await chain(queue, [signature(download, [url]), group([signature(resize, [100]), signature(resize, [800])]), signature(publish)]);
+ * const published = await run.result();
+ * @throws SKEIN_TASKS_INVALID_OPTION for an empty list, a step that is not a canvas, a step with an
+ * idempotencyKey, or nesting deeper than MAX_CANVAS_DEPTH; SKEIN_TASKS_INVALID_TASK; SKEIN_TASKS_NOT_ENCODABLE.
  */
-export async function group(queue: TaskQueue, members: readonly Signature[]): Promise<GroupResult> {
-  checkSteps('group', members, 1);
-  return startMembers(queue, members, () => ({}), newJobId());
+export function chain(steps: readonly Canvas[]): ChainSignature;
+export function chain(queue: TaskQueue, steps: readonly Canvas[]): Promise<ChainResult>;
+export function chain(
+  first: TaskQueue | readonly Canvas[],
+  steps?: readonly Canvas[],
+): ChainSignature | Promise<ChainResult> {
+  if (Array.isArray(first)) {
+    checkList('chain', first);
+    return Object.freeze({ kind: 'chain', steps: Object.freeze([...first]) });
+  }
+  return (async () => {
+    checkList('chain', steps);
+    return (await startCanvas(first, { kind: 'chain', steps }, 'chain')) as ChainResult;
+  })();
+}
+
+/**
+ * Runs members side by side; `result()` gathers their results in order (a member chain gives its last
+ * result, a member group its list). Each member's first job has the group's id as parentId
+ * (broker.children(group.id)). Without a queue, returns the group unstarted, to nest in another canvas.
+ * @example
+ * const parts = await group(queue, [signature(count, [f0]), chain([signature(fetch, [url]), signature(count)])]);
+ * @throws as chain().
+ */
+export function group(members: readonly Canvas[]): GroupSignature;
+export function group(queue: TaskQueue, members: readonly Canvas[]): Promise<GroupResult>;
+export function group(
+  first: TaskQueue | readonly Canvas[],
+  members?: readonly Canvas[],
+): GroupSignature | Promise<GroupResult> {
+  if (Array.isArray(first)) {
+    checkList('group', first);
+    return Object.freeze({ kind: 'group', members: Object.freeze([...first]) });
+  }
+  return (async () => {
+    checkList('group', members);
+    return (await startCanvas(first, { kind: 'group', members }, 'group')) as GroupResult;
+  })();
 }
 
 /**
  * A group, then `callback` with the list of the members' results appended to its arguments (once every
- * member succeeded; a failed member means no callback).
+ * member succeeded; a failed member means no callback). The callback may be a nested chain, group or
+ * chord. Without a queue, returns the chord unstarted, to nest in another canvas.
  * @example
  * const total = await (await chord(queue, parts.map((p) => signature(count, [p])), signature(sum))).result();
+ * @throws as chain().
  */
-export async function chord(
+export function chord(members: readonly Canvas[], callback: Canvas): ChordSignature;
+export function chord<R>(
   queue: TaskQueue,
-  members: readonly Signature[],
-  callback: Signature,
-): Promise<ChordResult> {
-  checkSteps('chord', members, 1);
-  const groupId = newJobId();
-  const spec = await specOf(queue, callback, 'callback', Date.now());
-  const group = await startMembers(
-    queue,
-    members,
-    (ids) => ({ chord: { groupId, members: ids, callback: spec } }),
-    groupId,
-  );
-  return new ChordResult(queue.broker, group, spec.id);
+  members: readonly Canvas[],
+  callback: Signature<unknown[], R>,
+): Promise<ChordResult<R>>;
+export function chord(
+  queue: TaskQueue,
+  members: readonly Canvas[],
+  callback: Canvas,
+): Promise<ChordResult<unknown, CanvasResult>>;
+export function chord(
+  first: TaskQueue | readonly Canvas[],
+  second: readonly Canvas[] | Canvas,
+  callback?: Canvas,
+): ChordSignature | Promise<ChordResult<unknown, CanvasResult>> {
+  if (Array.isArray(first)) {
+    checkList('chord', first);
+    if (kindOf(second) === undefined) {
+      throw invalid(`chord callback must be a signature or a nested canvas (got ${describe(second)})`);
+    }
+    return Object.freeze({ kind: 'chord', members: Object.freeze([...first]), callback: second as Canvas });
+  }
+  return (async () => {
+    checkList('chord', second);
+    const canvas = { kind: 'chord', members: second as readonly Canvas[], callback } as ChordSignature;
+    return (await startCanvas(first, canvas, 'chord')) as ChordResult<unknown, CanvasResult>;
+  })();
 }
 
-/** Worker side: enqueues the next chain step with this job's result appended, before completing it. */
+/** Worker side: starts the rest of this job's chain with its result appended, before completing it. */
 export async function continueChain(
   broker: Broker,
   record: JobRecord,
-  rest: readonly StepSpec[],
+  frames: readonly Frame[],
   result: unknown,
 ): Promise<void> {
-  const [next, ...after] = rest;
-  await broker.enqueue([jobOfSpec(next!, result, record.id, after.length > 0 ? { chain: after } : {})]);
+  const [next, ...after] = frames;
+  if (next === undefined || next.kind === 'join')
+    throw internalError(`job ${record.id} has a malformed chain plan`);
+  const jobs: NewJob[] = [];
+  start(next, result, after, record.id, jobs);
+  await broker.enqueue(jobs);
 }
 
+const NOT_READY: unique symbol = Symbol('not ready');
+
 /**
- * Worker side: enqueues the chord's callback once every member succeeded. Called before this member
- * is completed (treating it as done) and again after: two members finishing together both see the
- * other done at least after completing, and the idempotency key makes a second enqueue a no-op.
+ * Worker side: starts the chord's callback once every job its members end with succeeded. Called before
+ * this job is completed (treating it as done) and again after: two members finishing together both see
+ * the other done at least after completing, and the callback's ids (idempotency keys) make a second
+ * start a no-op.
  */
 export async function continueChord(
   broker: Broker,
@@ -284,16 +590,27 @@ export async function continueChord(
   result: unknown,
   completed: boolean,
 ): Promise<void> {
+  // Most of the jobs a group waits for hang under its id: one read finds them; the rest (the last steps
+  // of member chains) are read one by one, stopping at the first that has not succeeded.
   const siblings = new Map((await broker.children(chord.groupId)).map((job) => [job.id, job]));
-  const results: unknown[] = [];
-  for (const id of chord.members) {
-    if (id === record.id && !completed) {
-      results.push(result);
-      continue;
+  const gather = async (shape: ResultShape): Promise<unknown> => {
+    if (typeof shape !== 'string') {
+      const values: unknown[] = [];
+      for (const part of shape) {
+        const value = await gather(part);
+        if (value === NOT_READY) return NOT_READY;
+        values.push(value);
+      }
+      return values;
     }
-    const sibling = siblings.get(id);
-    if (sibling === undefined || sibling.state !== 'succeeded') return;
-    results.push(sibling.result === null ? undefined : decodeValue(sibling.result, 'result'));
-  }
-  await broker.enqueue([jobOfSpec(chord.callback, results, chord.groupId, {})]);
+    if (shape === record.id && !completed) return result;
+    const job = siblings.get(shape) ?? (await broker.get(shape));
+    if (job === undefined || job.state !== 'succeeded') return NOT_READY;
+    return job.result === null ? undefined : decodeValue(job.result, 'result');
+  };
+  const results = await gather(chord.members);
+  if (results === NOT_READY) return;
+  const jobs: NewJob[] = [];
+  start(chord.callback, results, chord.then ?? [], chord.groupId, jobs);
+  await broker.enqueue(jobs);
 }

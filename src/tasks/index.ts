@@ -19,8 +19,24 @@ export type {
   StoredError,
 } from './broker.ts';
 export { JOB_STATES } from './broker.ts';
-export type { Signature } from './canvas.ts';
-export { ChainResult, ChordResult, chain, chord, GroupResult, group, signature } from './canvas.ts';
+export type {
+  Canvas,
+  CanvasResult,
+  ChainSignature,
+  ChordSignature,
+  GroupSignature,
+  Signature,
+} from './canvas.ts';
+export {
+  ChainResult,
+  ChordResult,
+  chain,
+  chord,
+  GroupResult,
+  group,
+  MAX_CANVAS_DEPTH,
+  signature,
+} from './canvas.ts';
 export type { CronExpression } from './cron.ts';
 export { nextCronTime, parseCron } from './cron.ts';
 export type { JobInfo, ResultOptions } from './job.ts';

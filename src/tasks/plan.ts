@@ -1,12 +1,15 @@
 // What the layer above the broker stores with a job in NewJob.canvas: the job's retry backoff and the
-// canvas work to do when it succeeds (the next chain step, the chord it belongs to). It is written at
-// enqueue and read by the worker after each attempt, so it survives restarts of every process.
+// canvas work to do when it succeeds (the rest of its chain, the group it closes). It is written at
+// enqueue and read by the worker after each attempt, so it survives restarts of every process. Every id
+// in it was chosen when the canvas was started; a plan never names a job that could get another id.
 
 import type { ResolvedBackoff } from './options.ts';
 import { decodeValue, encodeValue } from './payload.ts';
 
 /** A job to enqueue later, fully resolved except for its arguments' tail and its start time. */
 export interface StepSpec {
+  /** Absent: a step is the leaf of the canvas tree (plans written before nesting have no kind either). */
+  readonly kind?: undefined;
   readonly id: string;
   readonly queue: string;
   readonly task: string;
@@ -22,18 +25,57 @@ export interface StepSpec {
   readonly backoff: ResolvedBackoff;
 }
 
-export interface ChordPlan {
-  /** The group's id: parent of every member and of the callback. */
+/** Steps run one after another, each given the previous one's result. */
+export interface ChainNode {
+  readonly kind: 'chain';
+  readonly steps: readonly CanvasNode[];
+}
+
+/** Members run side by side, each given the same input; the result is the list of theirs. */
+export interface GroupNode {
+  readonly kind: 'group';
+  /** Parent of every member's first job and of the step after the group. */
+  readonly id: string;
+  readonly members: readonly CanvasNode[];
+}
+
+export type CanvasNode = StepSpec | ChainNode | GroupNode;
+
+/**
+ * Where a node's result comes from: a job id (a step, or the last step of a chain), or a list of
+ * shapes (a group: its members' results in member order).
+ */
+export type ResultShape = string | readonly ResultShape[];
+
+/** Waits for a group: once every job its shape names succeeded, the list goes to the next frame. */
+export interface JoinFrame {
+  readonly kind: 'join';
   readonly groupId: string;
-  /** The members' ids, in the order their results reach the callback. */
-  readonly members: readonly string[];
-  readonly callback: StepSpec;
+  readonly members: readonly ResultShape[];
+}
+
+/** One entry of a continuation: a node to start with the incoming value, or a group to close. */
+export type Frame = CanvasNode | JoinFrame;
+
+export interface ChordPlan {
+  /** The group's id: parent of every member's first job and of the callback. */
+  readonly groupId: string;
+  /** Where each member's result comes from, in the order the results reach the callback. */
+  readonly members: readonly ResultShape[];
+  /** Started with the list of results appended to its (first jobs') arguments. */
+  readonly callback: CanvasNode;
+  /** What follows the callback: the continuation of its last jobs. */
+  readonly then?: readonly Frame[];
 }
 
 export interface JobPlan {
   readonly backoff?: ResolvedBackoff;
-  /** The chain steps after this job: the first is enqueued with this job's result appended. */
-  readonly chain?: readonly StepSpec[];
+  /**
+   * The continuation of this job: the first frame (always a node) is started with this job's result
+   * appended, the rest becomes the continuation of that node's last jobs.
+   */
+  readonly chain?: readonly Frame[];
+  /** The group this job closes (it is the last job of one of its members). */
   readonly chord?: ChordPlan;
 }
 
