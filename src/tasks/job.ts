@@ -169,13 +169,16 @@ export async function waitForFinish(
     : undefined;
   try {
     for (;;) {
-      const record = await broker.get(id);
-      if (record !== undefined && isFinished(record.state)) return record;
-      if (signal.aborted) throw abortErrorFrom(signal);
-      if (record === undefined) {
-        if (!allowMissing) throw notFound(id);
-        await sleep(MISSING_JOB_POLL_MS, undefined, { signal }).catch(() => undefined);
-        continue;
+      // waitUntilFinished reads the job itself (and rejects with SKEIN_TASKS_JOB_NOT_FOUND for a missing
+      // one): a read here first would only add a round trip to every result().
+      if (allowMissing) {
+        const record = await broker.get(id);
+        if (record !== undefined && isFinished(record.state)) return record;
+        if (signal.aborted) throw abortErrorFrom(signal);
+        if (record === undefined) {
+          await sleep(MISSING_JOB_POLL_MS, undefined, { signal }).catch(() => undefined);
+          continue;
+        }
       }
       const finished = await broker.waitUntilFinished(id, signal).catch((error: unknown) => {
         if (signal.aborted) return undefined;

@@ -46,7 +46,8 @@ export async function setup(
     await Promise.all(workers.map((worker) => worker.destroy()));
     await broker.close();
     if (engine === 'redis') await deleteStore(prefix);
-    await rm(dir, { recursive: true, force: true });
+    // A pool thread may still be writing into dir as its aborted task unwinds: retry on ENOTEMPTY.
+    await rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
   });
   return {
     dir,

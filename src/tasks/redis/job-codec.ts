@@ -53,6 +53,29 @@ export function unpackJob(packed: readonly Buffer[]): JobFields {
   return fields;
 }
 
+/**
+ * A job as flush_events publishes an awaited one: `\1<JSON of the text fields>`, then per binary field
+ * `\n<name>\n<length>\n<bytes>`.
+ * @throws SkeinError SKEIN_INTERNAL for a message not in that shape.
+ */
+export function unframeJob(message: Buffer): JobFields {
+  let at = message.indexOf(10, 1);
+  if (at < 0) at = message.length;
+  const fields = JSON.parse(message.toString('utf8', 1, at)) as Record<string, Buffer | string>;
+  while (at < message.length) {
+    const nameEnd = message.indexOf(10, at + 1);
+    const lengthEnd = nameEnd < 0 ? -1 : message.indexOf(10, nameEnd + 1);
+    if (lengthEnd < 0) throw internalError('a finished-job message is cut short');
+    const length = Number(message.toString('latin1', nameEnd + 1, lengthEnd));
+    const end = lengthEnd + 1 + length;
+    if (!Number.isInteger(length) || end > message.length)
+      throw internalError('a finished-job message is cut short');
+    fields[message.toString('utf8', at + 1, nameEnd)] = message.subarray(lengthEnd + 1, end);
+    at = end;
+  }
+  return fields;
+}
+
 function isEmpty(hash: JobFields): boolean {
   for (const _ in hash) return false;
   return true;

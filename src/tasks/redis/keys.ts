@@ -51,6 +51,11 @@ export function finishedChannel(prefix: string): string {
   return `${prefix}:finished`;
 }
 
+/** Set while a waitUntilFinished waits on the job: its finish is then published whole. */
+export function awaitedKey(prefix: string, id: string): string {
+  return `${prefix}:awaited:${id}`;
+}
+
 /** Pub/sub channel of a queue's news (broker.ts NEWS_TYPES), for its workers. */
 export function newsChannel(prefix: string, queue: string): string {
   return `${prefix}:news:${queue}`;

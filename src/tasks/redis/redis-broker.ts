@@ -33,9 +33,11 @@ import {
   type JobFields,
   newJobFields,
   toBuffer,
+  unframeJob,
   unpackJob,
 } from './job-codec.ts';
 import {
+  awaitedKey,
   childrenKey,
   eventsKey,
   finishedChannel,
@@ -61,6 +63,8 @@ const FINISHED_STATES: ReadonlySet<JobState> = new Set(['succeeded', 'failed', '
 const STATS_WINDOW_MS = 60_000;
 /** Pause before waitUntilFinished reads a job again after Redis was unreachable. */
 const UNAVAILABLE_RETRY_MS = 200;
+/** How long a waitUntilFinished mark lives if its waiter never clears it (it died, or gave up). */
+const AWAITED_TTL_MS = 3_600_000;
 /** Entries one XREAD returns at most. */
 const EVENTS_BATCH = 100;
 /** Longest pause between two reconnection attempts: a returning Redis is found within about this. */
@@ -113,7 +117,8 @@ export class RedisBroker implements Broker {
   /** Pub/sub connection for waitUntilFinished, created on first use. */
   #subscriber: Redis | undefined;
   #subscribed: Promise<void> | undefined;
-  readonly #waiters = new Map<string, Set<() => void>>();
+  /** waitUntilFinished callers by job id: called with the finished job when a message carried it. */
+  readonly #waiters = new Map<string, Set<(job?: JobRecord) => void>>();
   readonly #readers = new Set<Redis>();
   /** Queue of recently enqueued, claimed or read jobs, oldest first (Map order) for eviction. */
   readonly #queueOf = new Map<string, string>();
@@ -629,7 +634,9 @@ export class RedisBroker implements Broker {
     const stop = AbortSignal.any([signal, this.#closing.signal]);
     let woken = false;
     let wake: (() => void) | undefined;
-    const onFinished = (): void => {
+    let delivered: JobRecord | undefined;
+    const onFinished = (job?: JobRecord): void => {
+      delivered ??= job;
       woken = true;
       wake?.();
     };
@@ -637,10 +644,15 @@ export class RedisBroker implements Broker {
     if (set === undefined) this.#waiters.set(id, (set = new Set()));
     set.add(onFinished);
     try {
-      // Subscribe first, then read: a finish after the read publishes to a channel already heard.
+      // Subscribe first, then read: a finish after the read publishes to a channel already heard. The
+      // awaited mark asks the finishing script to publish the job whole (flush_events), so that no read
+      // follows its message; it is sent before the read, on the same connection, so it lands first.
       await this.#subscribe(stop);
+      const awaited = awaitedKey(this.#prefix, id);
+      this.#client.set(awaited, '1', 'PX', AWAITED_TTL_MS).catch(() => {});
       for (;;) {
         woken = false;
+        if (delivered !== undefined) return delivered;
         let job: JobRecord | undefined;
         try {
           job = await this.get(id);
@@ -660,7 +672,10 @@ export class RedisBroker implements Broker {
             `No job ${JSON.stringify(id)} in ${this.#where} under prefix '${this.#prefix}': it was never enqueued there or was purged after its resultTtlMs; wait on a job before its result expires`,
           );
         }
-        if (job !== undefined && FINISHED_STATES.has(job.state)) return job;
+        if (job !== undefined && FINISHED_STATES.has(job.state)) {
+          this.#client.del(awaited).catch(() => {});
+          return job;
+        }
         if (woken) continue;
         await new Promise<void>((resolve) => {
           if (woken || stop.aborted) return resolve();
@@ -735,9 +750,23 @@ export class RedisBroker implements Broker {
         autoResendUnfulfilledCommands: true,
       });
       subscriber.on('error', () => {});
-      // One message per script: the ids it finished, newline-separated.
-      subscriber.on('message', (_channel: string, ids: string) => {
-        for (const id of ids.split('\n')) for (const wake of this.#waiters.get(id) ?? []) wake();
+      // Per script: each awaited job it finished, whole, then the ids of all it finished.
+      subscriber.on('messageBuffer', (_channel: Buffer, message: Buffer) => {
+        if (message[0] === 1) {
+          let job: JobRecord | undefined;
+          try {
+            job = decodeJob(unframeJob(message));
+          } catch {
+            return; // The id list that follows wakes the waiter, which then reads the job itself.
+          }
+          if (job !== undefined && FINISHED_STATES.has(job.state)) {
+            this.#client.del(awaitedKey(this.#prefix, job.id)).catch(() => {});
+            for (const wake of this.#waiters.get(job.id) ?? []) wake(job);
+          }
+          return;
+        }
+        for (const id of message.toString().split('\n'))
+          for (const wake of this.#waiters.get(id) ?? []) wake();
       });
       // A publish made while the subscriber was away is lost: after each reconnect every waiter reads
       // its job again.

@@ -50,6 +50,7 @@ local event_runs = {}
 local event_store, event_maxlen, event_at
 local finished_store
 local finished_ids = {}
+local awaited_keys = {}
 
 -- Records one event for this script's stream entry (job_id and worker_id may be nil).
 local function emit(store, maxlen, event_type, queue, job_id, worker_id, now)
@@ -63,6 +64,25 @@ local function emit(store, maxlen, event_type, queue, job_id, worker_id, now)
   if job_id then
     run.ids[#run.ids + 1] = job_id
   end
+end
+
+-- A job hash (flat HGETALL reply) packed for the client: { JSON object of its text fields, then name,
+-- bytes pairs of its binary fields }. One JSON string to parse costs the client far less than a reply
+-- string per field (the claim's hot path); cjson escapes whatever a damaged field holds.
+local BINARY_FIELDS = { payload = true, canvas = true, result = true, progress = true }
+local function pack_job(h)
+  local text = {}
+  local packed = { '' }
+  for i = 1, #h, 2 do
+    if BINARY_FIELDS[h[i]] then
+      packed[#packed + 1] = h[i]
+      packed[#packed + 1] = h[i + 1]
+    else
+      text[h[i]] = h[i + 1]
+    end
+  end
+  packed[1] = cjson.encode(text)
+  return packed
 end
 
 -- The types a queue's workers act on (broker.ts NEWS_TYPES): each run of them is also published on
@@ -87,29 +107,23 @@ local function flush_events()
     end
   end
   event_runs = {}
+  -- Jobs someone waits on (waitUntilFinished set `awaited:<id>`) go out whole first, so that the waiter
+  -- needs no read after the message: `\1<JSON of the text fields>` then `\n<name>\n<length>\n<bytes>` per
+  -- binary field (cjson escapes every control character, so the JSON holds no newline).
+  for _, job_key in ipairs(awaited_keys) do
+    local packed = pack_job(redis.call('HGETALL', job_key))
+    local parts = { '\1', packed[1] }
+    for i = 2, #packed, 2 do
+      parts[#parts + 1] = '\n' .. packed[i] .. '\n' .. #packed[i + 1] .. '\n'
+      parts[#parts + 1] = packed[i + 1]
+    end
+    redis.call('PUBLISH', finished_store .. 'finished', table.concat(parts))
+  end
+  awaited_keys = {}
   if #finished_ids > 0 then
     redis.call('PUBLISH', finished_store .. 'finished', table.concat(finished_ids, '\n'))
     finished_ids = {}
   end
-end
-
--- A job hash (flat HGETALL reply) packed for the client: { JSON object of its text fields, then name,
--- bytes pairs of its binary fields }. One JSON string to parse costs the client far less than a reply
--- string per field (the claim's hot path); cjson escapes whatever a damaged field holds.
-local BINARY_FIELDS = { payload = true, canvas = true, result = true, progress = true }
-local function pack_job(h)
-  local text = {}
-  local packed = { '' }
-  for i = 1, #h, 2 do
-    if BINARY_FIELDS[h[i]] then
-      packed[#packed + 1] = h[i]
-      packed[#packed + 1] = h[i + 1]
-    else
-      text[h[i]] = h[i + 1]
-    end
-  end
-  packed[1] = cjson.encode(text)
-  return packed
 end
 
 -- True when the job is running under this worker's lease.
@@ -221,6 +235,9 @@ local function finish_in(batch, base, store, job_key, id, state, now, created_at
   end
   finished_store = store
   finished_ids[#finished_ids + 1] = id
+  if redis.call('EXISTS', store .. 'awaited:' .. id) == 1 then
+    awaited_keys[#awaited_keys + 1] = job_key
+  end
 end
 
 local function finish(base, store, job_key, id, state, now, created_at, ttl, ...)
