@@ -7,7 +7,7 @@
 import { abortErrorFrom, InvalidArgumentError, internalError, TimeoutError } from '../errors.ts';
 import { describe, type Task } from '../task.ts';
 import type { Broker, JobRecord, NewJob } from './broker.ts';
-import { Job, type ResultOptions, settle, waitForFinish } from './job.ts';
+import { Job, type ResultOptions, settle, WAIT_OVER, waitForFinish } from './job.ts';
 import { newJobId } from './job-id.ts';
 import { checkDuration, type JobOptions, resolveJobOptions } from './options.ts';
 import { decodeValue, encodeArgs } from './payload.ts';
@@ -214,7 +214,7 @@ async function resultOf(broker: Broker, handle: CanvasResult, options: ResultOpt
     return await walk(broker, handle, signal);
   } finally {
     clearTimeout(timer);
-    controller.abort();
+    controller.abort(WAIT_OVER);
   }
 }
 
@@ -237,7 +237,7 @@ async function walk(broker: Broker, handle: CanvasResult, signal: AbortSignal): 
   try {
     return await Promise.all(handle.members.map((member) => walk(broker, member, either)));
   } finally {
-    members.abort();
+    members.abort(WAIT_OVER);
   }
 }
 

@@ -5,7 +5,9 @@ import { randomFillSync } from 'node:crypto';
 
 let lastMs = -1;
 let sequence = 0;
-const random = new Uint8Array(8);
+// Random bytes drawn 4 KiB at a time: one randomFillSync per 512 ids rather than one per id.
+const pool = new Uint8Array(4096);
+let poolAt = pool.length;
 
 /** A new time-ordered job id (UUIDv7 text); ids made later in this process compare greater. */
 export function newJobId(now: number = Date.now()): string {
@@ -17,7 +19,12 @@ export function newJobId(now: number = Date.now()): string {
     lastMs++;
     sequence = 0;
   }
-  randomFillSync(random);
+  if (poolAt + 8 > pool.length) {
+    randomFillSync(pool);
+    poolAt = 0;
+  }
+  const random = pool.subarray(poolAt, poolAt + 8);
+  poolAt += 8;
   const time = lastMs.toString(16).padStart(12, '0');
   const seq = (0x7000 | sequence).toString(16);
   const variant = ((random[0]! & 0x3f) | 0x80).toString(16);

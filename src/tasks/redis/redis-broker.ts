@@ -653,9 +653,9 @@ export class RedisBroker implements Broker {
       for (;;) {
         woken = false;
         if (delivered !== undefined) return delivered;
-        let job: JobRecord | undefined;
+        let job: JobRecord | 'waiting' | undefined;
         try {
-          job = await this.get(id);
+          job = await this.#finishedJob(id);
         } catch (error) {
           if (
             !(error instanceof SkeinError && error.code === 'SKEIN_TASKS_BROKER_UNAVAILABLE') ||
@@ -672,7 +672,7 @@ export class RedisBroker implements Broker {
             `No job ${JSON.stringify(id)} in ${this.#where} under prefix '${this.#prefix}': it was never enqueued there or was purged after its resultTtlMs; wait on a job before its result expires`,
           );
         }
-        if (job !== undefined && FINISHED_STATES.has(job.state)) {
+        if (job !== undefined && job !== 'waiting') {
           this.#client.del(awaited).catch(() => {});
           return job;
         }
@@ -694,6 +694,22 @@ export class RedisBroker implements Broker {
       set.delete(onFinished);
       if (set.size === 0 && this.#waiters.get(id) === set) this.#waiters.delete(id);
     }
+  }
+
+  /**
+   * Job `id` once finished, 'waiting' before, undefined when unknown: its state alone is read first, so
+   * a wait that starts before the job ends costs one small reply, not the whole job.
+   */
+  async #finishedJob(id: string): Promise<JobRecord | 'waiting' | undefined> {
+    const queue = await this.#queueOfJob('waitUntilFinished', id);
+    if (queue === undefined) return undefined;
+    const state = await this.#call('waitUntilFinished', () =>
+      this.#client.hget(jobKey(this.#prefix, queue, id), 'state'),
+    );
+    if (state === null) return undefined;
+    if (!FINISHED_STATES.has(state as JobState)) return 'waiting';
+    const job = await this.get(id);
+    return job !== undefined && FINISHED_STATES.has(job.state) ? job : 'waiting';
   }
 
   close(): Promise<void> {
