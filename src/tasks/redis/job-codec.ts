@@ -8,6 +8,60 @@ import { JOB_STATES } from '../broker.ts';
 
 type Argument = string | Buffer;
 
+/** What packForLua carries: text, bytes, and arrays of them (numbers go as text: Lua's tonumber reads them). */
+export type LuaPackable = string | Buffer | readonly LuaPackable[];
+
+/**
+ * `value` as one MessagePack argument for a script to cmsgpack.unpack, so that a batch is one argument
+ * rather than several per item. Redis's cmsgpack predates the bin and str8 types, so strings and bytes
+ * both go as raw (fixraw, raw16, raw32) and arrays as fixarray, array16 or array32.
+ */
+export function packForLua(value: LuaPackable): Buffer {
+  const out = Buffer.allocUnsafe(packedSize(value));
+  const end = writePacked(out, 0, value);
+  return end === out.length ? out : out.subarray(0, end);
+}
+
+function packedSize(value: LuaPackable): number {
+  if (typeof value === 'string') return 5 + Buffer.byteLength(value);
+  if (Buffer.isBuffer(value)) return 5 + value.length;
+  let size = 5;
+  for (const item of value as readonly LuaPackable[]) size += packedSize(item);
+  return size;
+}
+
+function writePacked(out: Buffer, at: number, value: LuaPackable): number {
+  if (typeof value === 'string' || Buffer.isBuffer(value)) {
+    const bytes = typeof value === 'string' ? Buffer.from(value) : value;
+    const length = bytes.length;
+    if (length < 32) out[at++] = 0xa0 | length;
+    else if (length < 0x10000) {
+      out[at++] = 0xda;
+      out.writeUInt16BE(length, at);
+      at += 2;
+    } else {
+      out[at++] = 0xdb;
+      out.writeUInt32BE(length, at);
+      at += 4;
+    }
+    bytes.copy(out, at);
+    return at + length;
+  }
+  const items = value as readonly LuaPackable[];
+  if (items.length < 16) out[at++] = 0x90 | items.length;
+  else if (items.length < 0x10000) {
+    out[at++] = 0xdc;
+    out.writeUInt16BE(items.length, at);
+    at += 2;
+  } else {
+    out[at++] = 0xdd;
+    out.writeUInt32BE(items.length, at);
+    at += 4;
+  }
+  for (const item of items) at = writePacked(out, at, item);
+  return at;
+}
+
 /** Bytes as a Buffer over the same memory, for ioredis (which would String() a plain Uint8Array). */
 export function toBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);

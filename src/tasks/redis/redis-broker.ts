@@ -31,7 +31,9 @@ import {
   decodeNews,
   encodeError,
   type JobFields,
+  type LuaPackable,
   newJobFields,
+  packForLua,
   toBuffer,
   unframeJob,
   unpackJob,
@@ -154,11 +156,7 @@ export class RedisBroker implements Broker {
     // Each distinct queue base is one KEYS entry; a job names its own by index.
     const keyIndex = new Map<string, number>();
     const keys = [storeBase(this.#prefix)];
-    const args: (string | Buffer)[] = [
-      String(Date.now()),
-      String(this.options.eventsMaxLen),
-      String(jobs.length),
-    ];
+    const packed: LuaPackable[] = [];
     for (const job of jobs) {
       const base = queueBase(this.#prefix, job.queue);
       let index = keyIndex.get(base);
@@ -166,10 +164,9 @@ export class RedisBroker implements Broker {
         index = keys.push(base);
         keyIndex.set(base, index);
       }
-      const fields = newJobFields(job);
-      args.push(String(index), String(fields.length));
-      for (const field of fields) args.push(field);
+      packed.push([String(index), ...newJobFields(job)]);
     }
+    const args = [String(Date.now()), String(this.options.eventsMaxLen), packForLua(packed)];
     const reply = (await this.#call('enqueue', () => this.#run('enqueue-jobs', keys, args))) as (
       | string
       | number
@@ -219,7 +216,7 @@ export class RedisBroker implements Broker {
     const args: (string | Buffer)[] = [String(Date.now()), workerId, String(this.options.eventsMaxLen)];
     const known: SettleOutcome[] = [];
     const sent: boolean[] = [];
-    const fields: (string | Buffer)[] = [];
+    const packed: LuaPackable[] = [];
     outcomes.forEach((outcome, i) => {
       const queue = located[i];
       // A job unknown to the store: no lease to hold, so not settled (as complete() and fail() answer).
@@ -228,14 +225,14 @@ export class RedisBroker implements Broker {
       known.push(outcome);
       const index = String(queueIndex(queue));
       if (outcome.kind === 'complete') {
-        fields.push('complete', index, outcome.id, toBuffer(outcome.result), '');
+        packed.push(['complete', index, outcome.id, toBuffer(outcome.result), '']);
       } else {
         const retryAt = 'retryAt' in outcome.outcome ? String(outcome.outcome.retryAt) : '';
-        fields.push('fail', index, outcome.id, encodeError(outcome.error), retryAt);
+        packed.push(['fail', index, outcome.id, encodeError(outcome.error), retryAt]);
       }
     });
     if (!claiming && known.length === 0) return { settled: sent.map(() => false), claimed: [] };
-    args.push(String(queues.length), ...queues, String(known.length), ...fields);
+    args.push(String(queues.length), ...queues, packForLua(packed));
     if (claiming) {
       args.push(
         '1',

@@ -2,8 +2,9 @@
 -- KEYS[1]        store base `<prefix>:` (job-queue, queues, seq, children:<parent>, events)
 -- KEYS[2…]       the distinct queue bases `{<prefix>:<queue>}:` of the jobs (job:<id>, queued,
 --                scheduled, state:*, idem)
--- ARGV[1] now (epoch ms)   ARGV[2] events maxlen   ARGV[3] job count n
--- then per job: the index k of its queue base in KEYS, a field count f, then f/2 field/value pairs (id, queue, task, payload, priority,
+-- ARGV[1] now (epoch ms)   ARGV[2] events maxlen
+-- ARGV[3] the jobs: one MessagePack array (one argument for the whole batch) of arrays, each the index
+--   k of the job's queue base in KEYS, then field/value pairs (id, queue, task, payload, priority,
 --   runAt, maxAttempts, resultTtlMs, deadLetter 0|1, and when not null: timeLimitMs, idempotencyKey,
 --   group, parentId, canvas)
 -- Returns {id_1, created_1, …}: created 0 when the id already exists or the idempotency key (in the
@@ -14,23 +15,17 @@ local store = KEYS[1]
 local now = tonumber(ARGV[1])
 local now_text = ARGV[1]
 local maxlen = ARGV[2]
-local count = tonumber(ARGV[3])
-
 local jobs = {}
-local at = 4
-for i = 1, count do
-  local job = { base = KEYS[tonumber(ARGV[at])], pairs = {} }
-  at = at + 1
-  local n = tonumber(ARGV[at])
+for i, given in ipairs(cmsgpack.unpack(ARGV[3])) do
+  local job = { base = KEYS[tonumber(given[1])], pairs = {} }
   local fields = {}
-  for k = at + 1, at + n, 2 do
-    fields[ARGV[k]] = ARGV[k + 1]
-    job.pairs[#job.pairs + 1] = ARGV[k]
-    job.pairs[#job.pairs + 1] = ARGV[k + 1]
+  for k = 2, #given, 2 do
+    fields[given[k]] = given[k + 1]
+    job.pairs[#job.pairs + 1] = given[k]
+    job.pairs[#job.pairs + 1] = given[k + 1]
   end
   job.fields = fields
   jobs[i] = job
-  at = at + n + 1
 end
 
 -- Checks first: nothing is written until every job is resolved.

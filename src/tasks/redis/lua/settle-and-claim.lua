@@ -6,9 +6,9 @@
 --               claim's queue when there is a claim (a worker's outcomes are normally all in it too)
 -- ARGV[1] now   ARGV[2] workerId   ARGV[3] events maxlen
 -- ARGV[4] queue count q, then q queue names (queue i's base is KEYS[1 + i])
--- then an outcome count n, then n quintuples:
---   kind ('complete' or 'fail'), queue index i, job id, result (bytes) or error (JSON),
---   retryAt (epoch ms, or '' for a final failure; '' for a completion)
+-- then the outcomes: one MessagePack array (one argument, however many: cheaper for the client to send
+--   than five per outcome) of arrays { kind ('complete' or 'fail'), queue index i, job id, result
+--   (bytes) or error (JSON), retryAt (epoch ms, or '' for a final failure; '' for a completion) }
 -- then the claim flag: '0' for no claim, or '1' followed by the claim's workerId (the one the claimed
 --   jobs are leased to), max, leaseMs, scan limit, then the task list, caps and rate limits as in
 --   claim-jobs
@@ -34,20 +34,18 @@ at = at + #queues + 1
 
 local settled = {}
 local batch = new_batch()
-local count = tonumber(ARGV[at])
-for k = 1, count do
-  local o = at + 5 * (k - 1)
-  local index = tonumber(ARGV[o + 2])
+for k, o in ipairs(cmsgpack.unpack(ARGV[at])) do
+  local index = tonumber(o[2])
   local base = KEYS[1 + index]
   local applied
-  if ARGV[o + 1] == 'complete' then
-    applied = complete_job(base, store, maxlen, queues[index], now, worker_id, ARGV[o + 3], ARGV[o + 4], batch)
+  if o[1] == 'complete' then
+    applied = complete_job(base, store, maxlen, queues[index], now, worker_id, o[3], o[4], batch)
   else
-    applied = fail_job(base, store, maxlen, queues[index], now, worker_id, ARGV[o + 3], ARGV[o + 4], ARGV[o + 5])
+    applied = fail_job(base, store, maxlen, queues[index], now, worker_id, o[3], o[4], o[5])
   end
   settled[k] = applied and 1 or 0
 end
-at = at + 5 * count + 1
+at = at + 1
 -- The completions' index writes, deferred to here (one call per key): before the claim, so the slots
 -- they free count for it.
 flush(batch)
