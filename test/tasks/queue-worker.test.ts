@@ -138,6 +138,8 @@ for (const engine of ENGINES)
         assert.equal(cause.message, 'run 2 failed');
         assert.match(cause.stack ?? '', /fail-until-attempt\.ts/);
         assert.equal(await job.state(), 'dead');
+        // The result comes from the store; the worker hears back from its own settle a moment later.
+        await until('the worker to record the final failure', () => (events.length >= 2 ? true : undefined));
         assert.deepEqual(events, ['retrying', 'failed']);
         const dead = await queue.list('dead');
         assert.deepEqual(

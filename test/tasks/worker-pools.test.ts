@@ -33,6 +33,8 @@ describe('worker pools', () => {
       assert.equal(codeOf(error.cause), 'SKEIN_POOL_WORKER_CRASHED');
       return true;
     });
+    // The result comes from the store; the worker hears back from its own settle a moment later.
+    await until('the worker to record the final failure', () => (outcomes.length >= 2 ? true : undefined));
     assert.deepEqual(outcomes, ['retrying', 'failed']);
     assert.equal((await job.info()).attempt, 2);
   });
