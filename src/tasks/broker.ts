@@ -120,9 +120,36 @@ export interface ClaimRequest {
 /** How a failed attempt ends: retried at `retryAt`, or final (dead or failed per the job's deadLetter). */
 export type FailOutcome = { readonly retryAt: number } | { readonly final: true };
 
+/**
+ * Jobs a completion enqueues once it is the last of a set of jobs to complete (a chord's members): each
+ * job of the set completes with the same `key` and `size`, and the completion that brings the count of
+ * completions under `key` to `size` enqueues `enqueue` in the same atomic step that records it, so no
+ * crash between the two can lose them. The count is one counter per key (O(1) per completion, whatever
+ * the size); the layer above guarantees `size` distinct jobs count toward a key, each at most once (a
+ * job succeeds at most once). The counter is kept as long as the result of the latest job counted (its
+ * expiresAt), and dropped when it fires; a set with a failed job never fires.
+ */
+export interface Join {
+  /** Names the set in the store: the same for every job of the set, never reused by another set. */
+  readonly key: string;
+  /** How many distinct jobs complete toward `key` (>= 1). */
+  readonly size: number;
+  /**
+   * Enqueued by the last completion exactly as enqueue() would store them (an idempotency key already
+   * present in the queue skips its job), and with their events.
+   */
+  readonly enqueue: readonly NewJob[];
+}
+
 /** A finished attempt a worker reports through settleAndClaim. */
 export type SettleOutcome =
-  | { readonly id: string; readonly kind: 'complete'; readonly result: Uint8Array }
+  | {
+      readonly id: string;
+      readonly kind: 'complete';
+      readonly result: Uint8Array;
+      /** Counted only when the completion is recorded (this worker held the lease). */
+      readonly join?: Join;
+    }
   | {
       readonly id: string;
       readonly kind: 'fail';
@@ -200,8 +227,11 @@ export interface Broker {
    * fallback when news of a cancel or a lease taken back did not reach it.
    */
   heldStatus(workerId: string, attempts: readonly HeldAttempt[]): Promise<HeldStatus[]>;
-  /** Records a success if this worker still holds the lease; false (and no change) otherwise. */
-  complete(workerId: string, id: string, result: Uint8Array): Promise<boolean>;
+  /**
+   * Records a success if this worker still holds the lease; false (and no change) otherwise. With a
+   * `join`, the recorded success counts toward it in the same step (see Join).
+   */
+  complete(workerId: string, id: string, result: Uint8Array, join?: Join): Promise<boolean>;
   /** Records a failed attempt if this worker still holds the lease; false (and no change) otherwise. */
   fail(workerId: string, id: string, error: StoredError, outcome: FailOutcome): Promise<boolean>;
   /**

@@ -1,25 +1,28 @@
 // Canvas: chain (each result appended to the next step's arguments), group (members run side by side,
 // results gathered in order) and chord (a group, then a callback given the list of results), nested in
 // one another. Every id is chosen up front and every follow-up job is stored in the plan of the job
-// before it; the worker enqueues it (idempotently, keyed by its id) before it records the job done, so
-// a crash at any point leads to a redelivery that enqueues the same follow-up, never a lost or doubled step.
+// before it. The next chain step is enqueued (idempotently, keyed by its id) before the job is recorded
+// done; a group's follow-up is enqueued by the broker in the step that records its last member done (a
+// Join), and gathers the members' results when it runs. So a crash at any point leads to a redelivery
+// that enqueues the same follow-up, or to nothing left to do, never a lost or doubled step.
 
 import { abortErrorFrom, InvalidArgumentError, internalError, TimeoutError } from '../errors.ts';
 import { describe, type Task } from '../task.ts';
-import type { Broker, JobRecord, NewJob } from './broker.ts';
+import type { Broker, JobRecord, Join, NewJob } from './broker.ts';
 import { Job, type ResultOptions, settle, WAIT_OVER, waitForFinish } from './job.ts';
 import { newJobId } from './job-id.ts';
 import { checkDuration, type JobOptions, resolveJobOptions } from './options.ts';
 import { decodeValue, encodeArgs } from './payload.ts';
-import type {
-  CanvasNode,
-  ChordPlan,
-  Frame,
-  GroupNode,
-  JobPlan,
-  JoinFrame,
-  ResultShape,
-  StepSpec,
+import {
+  type CanvasNode,
+  type ChordPlan,
+  countShape,
+  type Frame,
+  type GroupNode,
+  type JobPlan,
+  type JoinFrame,
+  type ResultShape,
+  type StepSpec,
 } from './plan.ts';
 import { newJobOf, type TaskQueue, taskAddress } from './queue.ts';
 
@@ -219,7 +222,7 @@ async function resultOf(broker: Broker, handle: CanvasResult, options: ResultOpt
 }
 
 // Waits in dependency order only: a job is waited for once the ones it follows succeeded, so it was
-// stored (or is about to be: a chord callback is enqueued right after the last member completes).
+// stored (a chord callback in the same step as the last member's success).
 async function walk(broker: Broker, handle: CanvasResult, signal: AbortSignal): Promise<unknown> {
   if (handle instanceof Job) return settle(await waitForFinish(broker, handle.id, { signal }, true));
   if (handle instanceof ChainResult) {
@@ -380,6 +383,12 @@ function shapeOf(node: CanvasNode): ResultShape {
   return shapeOf(node.steps[node.steps.length - 1]!);
 }
 
+/** The id of the first job a node starts (its first step's, or its first member's). */
+function firstIdOf(node: CanvasNode): string {
+  if (node.kind === undefined) return node.id;
+  return firstIdOf(node.kind === 'chain' ? node.steps[0]! : node.members[0]!);
+}
+
 /** What a job whose continuation is `frames` stores: the rest of its chain, or the group it closes. */
 function planOf(frames: readonly Frame[]): JobPlan {
   const [first, next, ...then] = frames;
@@ -388,9 +397,11 @@ function planOf(frames: readonly Frame[]): JobPlan {
   // A join is only ever made in front of a node: a group with nothing after it needs no join.
   if (next === undefined || next.kind === 'join')
     throw internalError('a canvas join is not followed by a step');
+  // Keyed by the callback's first job: group ids are shared by nested groups, job ids by nothing.
   const chord: ChordPlan = {
     groupId: first.groupId,
     members: first.members,
+    join: firstIdOf(next),
     callback: next,
     ...(then.length > 0 ? { then } : {}),
   };
@@ -398,6 +409,14 @@ function planOf(frames: readonly Frame[]): JobPlan {
 }
 
 const NO_INPUT: unique symbol = Symbol('no input');
+
+/** The input of a chord callback's first jobs: the results of the jobs `shapes` names, read when they run. */
+class Gathered {
+  readonly shapes: readonly ResultShape[];
+  constructor(shapes: readonly ResultShape[]) {
+    this.shapes = shapes;
+  }
+}
 
 /**
  * The jobs that start `node` now, given `input` (appended to the arguments of its first jobs) and the
@@ -427,13 +446,17 @@ function start(
   for (const member of node.members) start(member, input, after, node.id, jobs);
 }
 
-/** The stored form of a step, enqueued now with `input` (unless NO_INPUT) appended to its arguments. */
+/**
+ * The stored form of a step, enqueued now with `input` appended to its arguments (none for NO_INPUT;
+ * for Gathered, its plan says what to gather when it runs).
+ */
 function jobOfSpec(spec: StepSpec, input: unknown, parentId: string | null, plan: JobPlan): NewJob {
+  const gathered = input instanceof Gathered;
   return {
     ...newJobOf(
       spec.queue,
       spec.task,
-      input === NO_INPUT ? spec.args : [...spec.args, input],
+      input === NO_INPUT || gathered ? spec.args : [...spec.args, input],
       {
         runAt: Date.now() + spec.delay,
         priority: spec.priority,
@@ -445,7 +468,7 @@ function jobOfSpec(spec: StepSpec, input: unknown, parentId: string | null, plan
         resultTtl: spec.resultTtlMs,
         deadLetter: spec.deadLetter,
       },
-      { id: spec.id, parentId, plan },
+      { id: spec.id, parentId, plan: gathered ? { ...plan, gather: input.shapes } : plan },
     ),
     // Keyed by the step's own id: a redelivered predecessor enqueues the same step, not a second one.
     idempotencyKey: `skein:canvas:${spec.id}`,
@@ -575,15 +598,27 @@ export async function continueChain(
   await broker.enqueue(jobs);
 }
 
+/**
+ * Worker side: what a job that closes a group (one of the last jobs of a chord's members) completes
+ * toward. The broker counts the group's last jobs as they complete and enqueues the callback's first
+ * jobs in the step that records the last of them; those jobs gather the results when they run.
+ */
+export function chordJoin(chord: ChordPlan & { readonly join: string }): Join {
+  const jobs: NewJob[] = [];
+  start(chord.callback, new Gathered(chord.members), chord.then ?? [], chord.groupId, jobs);
+  return { key: chord.join, size: countShape(chord.members), enqueue: jobs };
+}
+
 const NOT_READY: unique symbol = Symbol('not ready');
 
 /**
- * Worker side: starts the chord's callback once every job its members end with succeeded. Called before
- * this job is completed (treating it as done) and again after: two members finishing together both see
- * the other done at least after completing, and the callback's ids (idempotency keys) make a second
- * start a no-op.
+ * Worker side, for a chord plan written before joins (no ChordPlan.join): starts the callback, with the
+ * results in its arguments, once every job its members end with succeeded. Called before this job is
+ * completed (treating it as done) and again after; the callback's ids (idempotency keys) make a second
+ * start a no-op. Two members finishing together, the later one's worker dying between its complete and
+ * its second look, leave the callback unstarted: plans written since carry a join, which has no such gap.
  */
-export async function continueChord(
+export async function continueLegacyChord(
   broker: Broker,
   record: JobRecord,
   chord: ChordPlan,

@@ -15,6 +15,7 @@ import { deserializeError } from '../pool/error-serdes.ts';
 import type { Broker, JobRecord, JobState, StoredError } from './broker.ts';
 import { checkDuration } from './options.ts';
 import { decodeArgs, decodeValue } from './payload.ts';
+import { decodePlan, gatherResults } from './plan.ts';
 
 const FINISHED: ReadonlySet<JobState> = new Set(['succeeded', 'failed', 'dead', 'cancelled']);
 /** How often a wait looks again for a job that is not stored yet (a canvas step not enqueued yet). */
@@ -218,9 +219,21 @@ export class Job<R = unknown> {
     return (await this.#record()).state;
   }
 
-  /** The job with arguments, result, error and progress decoded. @throws SKEIN_TASKS_JOB_NOT_FOUND */
+  /**
+   * The job with arguments, result, error and progress decoded. A chord callback's arguments end with
+   * the list of member results it gathers when it runs, read from the members (left out once one of
+   * them was purged). @throws SKEIN_TASKS_JOB_NOT_FOUND
+   */
   async info(): Promise<JobInfo<R>> {
-    return infoOf<R>(await this.#record());
+    const record = await this.#record();
+    const info = infoOf<R>(record);
+    const gather = info.args === undefined ? undefined : orUndefined(() => decodePlan(record.canvas).gather);
+    if (gather === undefined) return info;
+    const gathered = await gatherResults(this.#broker, gather, record.parentId).catch((error: unknown) => {
+      if (error instanceof SkeinError && error.code === 'SKEIN_TASKS_JOB_NOT_FOUND') return undefined;
+      throw error;
+    });
+    return gathered === undefined ? info : Object.freeze({ ...info, args: [...info.args!, gathered] });
   }
 
   /** The last progress value the running task reported, or undefined. */

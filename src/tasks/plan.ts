@@ -1,8 +1,11 @@
-// What the layer above the broker stores with a job in NewJob.canvas: the job's retry backoff and the
-// canvas work to do when it succeeds (the rest of its chain, the group it closes). It is written at
-// enqueue and read by the worker after each attempt, so it survives restarts of every process. Every id
-// in it was chosen when the canvas was started; a plan never names a job that could get another id.
+// What the layer above the broker stores with a job in NewJob.canvas: the job's retry backoff, the
+// results it gathers as its last argument (a chord callback) and the canvas work to do when it succeeds
+// (the rest of its chain, the group it closes). It is written at enqueue and read by the worker at each
+// attempt, so it survives restarts of every process. Every id in it was chosen when the canvas was
+// started; a plan never names a job that could get another id.
 
+import { internalError, SkeinError } from '../errors.ts';
+import type { Broker, JobRecord } from './broker.ts';
 import type { ResolvedBackoff } from './options.ts';
 import { decodeValue, encodeValue } from './payload.ts';
 
@@ -62,7 +65,16 @@ export interface ChordPlan {
   readonly groupId: string;
   /** Where each member's result comes from, in the order the results reach the callback. */
   readonly members: readonly ResultShape[];
-  /** Started with the list of results appended to its (first jobs') arguments. */
+  /**
+   * The broker's Join key the group's last jobs complete toward (the id of the callback's first job,
+   * unique to this group's join). Absent in plans written before joins: such a job starts the callback
+   * itself once it sees every other member succeeded (continueLegacyChord).
+   */
+  readonly join?: string;
+  /**
+   * Started with the list of results appended to its (first jobs') arguments: with a join, gathered by
+   * those jobs when they run (JobPlan.gather); before joins, read and stored in their arguments.
+   */
   readonly callback: CanvasNode;
   /** What follows the callback: the continuation of its last jobs. */
   readonly then?: readonly Frame[];
@@ -70,6 +82,11 @@ export interface ChordPlan {
 
 export interface JobPlan {
   readonly backoff?: ResolvedBackoff;
+  /**
+   * The results this job gets as its last argument, read from the jobs the shapes name when it runs
+   * (a chord callback's first jobs): the list of them, nested as the shapes are.
+   */
+  readonly gather?: readonly ResultShape[];
   /**
    * The continuation of this job: the first frame (always a node) is started with this job's result
    * appended, the rest becomes the continuation of that node's last jobs.
@@ -80,7 +97,13 @@ export interface JobPlan {
 }
 
 export function encodePlan(plan: JobPlan): Uint8Array | null {
-  if (plan.backoff === undefined && plan.chain === undefined && plan.chord === undefined) return null;
+  if (
+    plan.backoff === undefined &&
+    plan.gather === undefined &&
+    plan.chain === undefined &&
+    plan.chord === undefined
+  )
+    return null;
   return encodeValue(plan, 'plan');
 }
 
@@ -89,4 +112,51 @@ export function decodePlan(bytes: Uint8Array | null): JobPlan {
   if (bytes === null) return {};
   const plan = decodeValue(bytes, 'canvas plan');
   return typeof plan === 'object' && plan !== null ? (plan as JobPlan) : {};
+}
+
+/** How many jobs a shape names (the size of a group's join). */
+export function countShape(shape: ResultShape): number {
+  if (typeof shape === 'string') return 1;
+  let count = 0;
+  for (const part of shape) count += countShape(part);
+  return count;
+}
+
+/**
+ * The results of the jobs `shapes` names, nested as the shapes are (a chord callback's input). Most of
+ * them hang under `parentId` (the group's id): one children() read finds those; the rest (last steps of
+ * member chains) are read one by one.
+ * @throws SKEIN_TASKS_JOB_NOT_FOUND when one is no longer stored (purged after its resultTtl);
+ * SKEIN_INTERNAL when one has not succeeded (a join fires only once every one of them did).
+ */
+export async function gatherResults(
+  broker: Broker,
+  shapes: readonly ResultShape[],
+  parentId: string | null,
+): Promise<unknown[]> {
+  const siblings = new Map<string, JobRecord>();
+  if (parentId !== null) for (const job of await broker.children(parentId)) siblings.set(job.id, job);
+  const read = async (shape: ResultShape): Promise<unknown> => {
+    if (typeof shape !== 'string') {
+      const values: unknown[] = [];
+      for (const part of shape) values.push(await read(part));
+      return values;
+    }
+    const job = siblings.get(shape) ?? (await broker.get(shape));
+    if (job === undefined) {
+      throw new SkeinError(
+        'SKEIN_TASKS_JOB_NOT_FOUND',
+        `job ${shape}, whose result a chord callback gathers, is not stored: it was purged after its resultTtl; give the chord's members a resultTtl longer than the chord takes`,
+      );
+    }
+    if (job.state !== 'succeeded') {
+      throw internalError(
+        `job ${shape}, whose result a chord callback gathers, is ${job.state}, not succeeded`,
+      );
+    }
+    return job.result === null ? undefined : decodeValue(job.result, 'result');
+  };
+  const values: unknown[] = [];
+  for (const shape of shapes) values.push(await read(shape));
+  return values;
 }

@@ -11,8 +11,16 @@ import type { Executor } from '../pool/executor.ts';
 import { ThreadPool } from '../pool/thread-pool.ts';
 import type { Task } from '../task.ts';
 import { nextRetryAt } from './backoff.ts';
-import type { Broker, ClaimRequest, JobRecord, RateLimit, SettleOutcome, StoredError } from './broker.ts';
-import { continueChain, continueChord } from './canvas.ts';
+import type {
+  Broker,
+  ClaimRequest,
+  JobRecord,
+  Join,
+  RateLimit,
+  SettleOutcome,
+  StoredError,
+} from './broker.ts';
+import { chordJoin, continueChain, continueLegacyChord } from './canvas.ts';
 import { inlineRunner, type JobRunner } from './inline-runner.ts';
 import { storedErrorOf } from './job.ts';
 import { newJobId } from './job-id.ts';
@@ -29,7 +37,7 @@ import {
   type WorkerTimingOptions,
 } from './options.ts';
 import { decodeArgs, encodeValue } from './payload.ts';
-import { decodePlan, type JobPlan } from './plan.ts';
+import { decodePlan, gatherResults, type JobPlan } from './plan.ts';
 import { taskAddress } from './queue.ts';
 
 /** At most `limit` starts per `interval` ms, for one task or for a group of jobs (JobOptions.group). */
@@ -511,7 +519,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   #settle(outcome: SettleOutcome): Promise<boolean> {
     if (this.#loopEnded || this.#loop === undefined) {
       return outcome.kind === 'complete'
-        ? this.#broker.complete(this.id, outcome.id, outcome.result)
+        ? this.#broker.complete(this.id, outcome.id, outcome.result, outcome.join)
         : this.#broker.fail(this.id, outcome.id, outcome.error, outcome.outcome);
     }
     const { promise, resolve, reject } = Promise.withResolvers<boolean>();
@@ -599,6 +607,15 @@ export class Worker extends EventEmitter<WorkerEvents> {
       await this.#finalFailure(entry, error);
       return;
     }
+    if (plan.gather !== undefined) {
+      // A chord callback: the members' results are read now, not stored with it when it was enqueued.
+      try {
+        args.push(await gatherResults(this.#broker, plan.gather, record.parentId));
+      } catch (error) {
+        await this.#attemptFailed(entry, plan, error);
+        return;
+      }
+    }
     // A job claimed ahead (prefetch) waits here for a run slot; without one (the job was cancelled or
     // taken back, the worker is closing, or it waited too long) it is not run.
     const slot = this.#acquireSlot(entry);
@@ -628,19 +645,29 @@ export class Worker extends EventEmitter<WorkerEvents> {
       return;
     }
     this.#ranFor(entry);
+    const { chord } = plan;
+    let join: Join | undefined;
     try {
       payload = encodeValue(result, 'the result');
       if (plan.chain !== undefined && plan.chain.length > 0)
         await continueChain(this.#broker, record, plan.chain, result);
-      if (plan.chord !== undefined) await continueChord(this.#broker, record, plan.chord, result, false);
+      // A group's last jobs complete toward its join: the broker enqueues the callback in the step
+      // that records the last of them, so no crash can come between the two.
+      if (chord?.join !== undefined) join = chordJoin({ ...chord, join: chord.join });
+      else if (chord !== undefined) await continueLegacyChord(this.#broker, record, chord, result, false);
     } catch (error) {
       await this.#attemptFailed(entry, plan, error);
       return;
     }
     await this.#flushProgress(entry);
-    if (await this.#settle({ id: record.id, kind: 'complete', result: payload })) {
+    const outcome: SettleOutcome =
+      join === undefined
+        ? { id: record.id, kind: 'complete', result: payload }
+        : { id: record.id, kind: 'complete', result: payload, join };
+    if (await this.#settle(outcome)) {
       this.#ended(entry, 'succeeded', undefined);
-      if (plan.chord !== undefined) await continueChord(this.#broker, record, plan.chord, result, true);
+      if (chord !== undefined && chord.join === undefined)
+        await continueLegacyChord(this.#broker, record, chord, result, true);
     } else {
       this.#ended(entry, 'lost', undefined);
     }

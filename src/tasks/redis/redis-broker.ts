@@ -18,6 +18,7 @@ import type {
   HeldStatus,
   JobRecord,
   JobState,
+  Join,
   NewJob,
   QueueStats,
   Settled,
@@ -225,7 +226,21 @@ export class RedisBroker implements Broker {
       known.push(outcome);
       const index = String(queueIndex(queue));
       if (outcome.kind === 'complete') {
-        packed.push(['complete', index, outcome.id, toBuffer(outcome.result), '']);
+        const { join } = outcome;
+        if (join === undefined) packed.push(['complete', index, outcome.id, toBuffer(outcome.result), '']);
+        else {
+          const jobs = join.enqueue.map((job) => [String(1 + queueIndex(job.queue)), ...newJobFields(job)]);
+          packed.push([
+            'complete',
+            index,
+            outcome.id,
+            toBuffer(outcome.result),
+            '',
+            join.key,
+            String(join.size),
+            jobs,
+          ]);
+        }
       } else {
         const retryAt = 'retryAt' in outcome.outcome ? String(outcome.outcome.retryAt) : '';
         packed.push(['fail', index, outcome.id, encodeError(outcome.error), retryAt]);
@@ -320,15 +335,29 @@ export class RedisBroker implements Broker {
     return statuses;
   }
 
-  complete(workerId: string, id: string, result: Uint8Array): Promise<boolean> {
-    return this.#byJob('complete', 'complete-job', id, (queue) => [
+  async complete(workerId: string, id: string, result: Uint8Array, join?: Join): Promise<boolean> {
+    const queue = await this.#queueOfJob('complete', id);
+    if (queue === undefined) return false;
+    const keys = [queueBase(this.#prefix, queue), storeBase(this.#prefix)];
+    const args: (string | Buffer)[] = [
       String(Date.now()),
       workerId,
       id,
       toBuffer(result),
       queue,
       String(this.options.eventsMaxLen),
-    ]).then((reply) => reply === 1);
+    ];
+    if (join !== undefined) {
+      // Each job of the join names its queue base by its index in KEYS.
+      const jobs = join.enqueue.map((job): LuaPackable => {
+        const base = queueBase(this.#prefix, job.queue);
+        const index = keys.indexOf(base);
+        return [String(index >= 0 ? index + 1 : keys.push(base)), ...newJobFields(job)];
+      });
+      args.push(join.key, String(join.size), packForLua(jobs));
+    }
+    const reply = await this.#call('complete', () => this.#run('complete-job', keys, args));
+    return reply === 1;
   }
 
   fail(workerId: string, id: string, error: StoredError, outcome: FailOutcome): Promise<boolean> {

@@ -1,5 +1,5 @@
 // The broker's Lua scripts: each lua/<verb-noun>.lua file, behind the shared helpers of lua/include/
-// (job-state, settle-job, claim-jobs, in that order: a later one calls the earlier ones), defined on an ioredis client with defineCommand (EVALSHA, falling back to
+// (job-state, enqueue-jobs, settle-job, claim-jobs, in that order: a later one calls the earlier ones), defined on an ioredis client with defineCommand (EVALSHA, falling back to
 // EVAL once after a SCRIPT FLUSH or a restart). Every state change of the broker is one of these.
 
 import { readFileSync } from 'node:fs';
@@ -36,13 +36,14 @@ export type RunScript = (
 
 const LUA_DIR = new URL('./lua/', import.meta.url);
 /** The helpers prepended to every script, in dependency order. */
-const INCLUDES = ['job-state', 'settle-job', 'claim-jobs'] as const;
+const INCLUDES = ['job-state', 'enqueue-jobs', 'settle-job', 'claim-jobs'] as const;
 
 let sources: ReadonlyMap<ScriptName, string> | undefined;
 
 /** What marks a script (or an include) as calling into an include: a call of one of its functions. */
 const INCLUDE_USE: Readonly<Record<(typeof INCLUDES)[number], RegExp>> = {
   'job-state': /./,
+  'enqueue-jobs': /\benqueue_jobs\(/,
   'settle-job': /\b(complete_job|fail_job)\(/,
   'claim-jobs': /\b(claim_jobs|read_claim_filters)\(/,
 };

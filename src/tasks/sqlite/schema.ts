@@ -81,6 +81,16 @@ const MIGRATIONS: readonly (readonly string[])[] = [
       last_seen INTEGER NOT NULL
     )`,
   ],
+  [
+    // Join counters (broker.ts Join): completions counted so far per key, kept until the latest counted
+    // job's result expires; a key's row goes when its count reaches the join's size.
+    `CREATE TABLE joins (
+      key TEXT PRIMARY KEY,
+      count INTEGER NOT NULL,
+      expires_at INTEGER NOT NULL
+    ) WITHOUT ROWID`,
+    `CREATE INDEX joins_expiry ON joins (expires_at)`,
+  ],
 ];
 
 /** WAL pages between two automatic checkpoints (4 KiB pages: about 40 MiB). */

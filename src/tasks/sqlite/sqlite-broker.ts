@@ -18,6 +18,7 @@ import type {
   HeldStatus,
   JobRecord,
   JobState,
+  Join,
   NewJob,
   QueueStats,
   Settled,
@@ -104,41 +105,44 @@ export class SqliteBroker implements Broker {
   }
 
   async enqueue(jobs: readonly NewJob[]): Promise<Enqueued[]> {
-    return this.#write('enqueue', (now) => {
-      const answers: Enqueued[] = [];
-      for (const job of jobs) {
-        const { changes } = this.#sql.insert_job.run({
-          id: job.id,
-          queue: job.queue,
-          task: job.task,
-          payload: job.payload,
-          priority: job.priority,
-          runAt: job.runAt,
-          maxAttempts: job.maxAttempts,
-          timeLimitMs: job.timeLimitMs,
-          idempotencyKey: job.idempotencyKey,
-          grp: job.group,
-          resultTtlMs: job.resultTtlMs,
-          deadLetter: job.deadLetter ? 1 : 0,
-          parentId: job.parentId,
-          canvas: job.canvas,
-          state: job.runAt > now ? 'scheduled' : 'queued',
-          createdAt: now,
-        });
-        if (changes === 1) {
-          answers.push({ id: job.id, created: true });
-          this.#event('enqueued', job.id, job.queue, null);
-          continue;
-        }
-        const existing = this.#sql.select_job_id_by_key.get({
-          queue: job.queue,
-          idempotencyKey: job.idempotencyKey,
-        }) as { id: string } | undefined;
-        if (existing === undefined) throw internalError(`job ${job.id} was neither stored nor a duplicate`);
-        answers.push({ id: existing.id, created: false });
+    return this.#write('enqueue', (now) => this.#enqueueIn(jobs, now));
+  }
+
+  /** Stores new jobs inside a #write transaction (enqueue, and a join that fires). */
+  #enqueueIn(jobs: readonly NewJob[], now: number): Enqueued[] {
+    const answers: Enqueued[] = [];
+    for (const job of jobs) {
+      const { changes } = this.#sql.insert_job.run({
+        id: job.id,
+        queue: job.queue,
+        task: job.task,
+        payload: job.payload,
+        priority: job.priority,
+        runAt: job.runAt,
+        maxAttempts: job.maxAttempts,
+        timeLimitMs: job.timeLimitMs,
+        idempotencyKey: job.idempotencyKey,
+        grp: job.group,
+        resultTtlMs: job.resultTtlMs,
+        deadLetter: job.deadLetter ? 1 : 0,
+        parentId: job.parentId,
+        canvas: job.canvas,
+        state: job.runAt > now ? 'scheduled' : 'queued',
+        createdAt: now,
+      });
+      if (changes === 1) {
+        answers.push({ id: job.id, created: true });
+        this.#event('enqueued', job.id, job.queue, null);
+        continue;
       }
-      return answers;
-    });
+      const existing = this.#sql.select_job_id_by_key.get({
+        queue: job.queue,
+        idempotencyKey: job.idempotencyKey,
+      }) as { id: string } | undefined;
+      if (existing === undefined) throw internalError(`job ${job.id} was neither stored nor a duplicate`);
+      answers.push({ id: existing.id, created: false });
+    }
+    return answers;
   }
 
   async claim(request: ClaimRequest): Promise<JobRecord[]> {
@@ -184,8 +188,8 @@ export class SqliteBroker implements Broker {
     });
   }
 
-  async complete(workerId: string, id: string, result: Uint8Array): Promise<boolean> {
-    return this.#write('complete', (now) => this.#completeIn(workerId, id, result, now));
+  async complete(workerId: string, id: string, result: Uint8Array, join?: Join): Promise<boolean> {
+    return this.#write('complete', (now) => this.#completeIn(workerId, id, result, join, now));
   }
 
   async fail(workerId: string, id: string, error: StoredError, outcome: FailOutcome): Promise<boolean> {
@@ -209,7 +213,7 @@ export class SqliteBroker implements Broker {
     return this.#write('settleAndClaim', (now) => {
       const settled = outcomes.map((outcome) =>
         outcome.kind === 'complete'
-          ? this.#completeIn(workerId, outcome.id, outcome.result, now)
+          ? this.#completeIn(workerId, outcome.id, outcome.result, outcome.join, now)
           : this.#failIn(workerId, outcome.id, outcome.error, outcome.outcome, now),
       );
       return { settled, claimed: claim === null ? [] : this.#claimIn(claim, now) };
@@ -306,6 +310,7 @@ export class SqliteBroker implements Broker {
   async purgeExpired(now: number): Promise<number> {
     return this.#write('purgeExpired', () => {
       const { changes } = this.#sql.delete_expired_jobs.run({ now });
+      this.#sql.delete_expired_joins.run({ now });
       this.#sql.delete_old_events.run({ before: now - this.options.eventRetention });
       this.#sql.delete_old_ticks.run({ before: now - TICK_RETENTION_MS });
       this.#sql.delete_old_rate_events.run({ before: now - RATE_EVENT_RETENTION_MS });
@@ -502,10 +507,29 @@ export class SqliteBroker implements Broker {
     });
   }
 
-  #completeIn(workerId: string, id: string, result: Uint8Array, now: number): boolean {
-    const row = this.#sql.complete_job.get({ id, workerId, result, now }) as { queue: string } | undefined;
+  #completeIn(
+    workerId: string,
+    id: string,
+    result: Uint8Array,
+    join: Join | undefined,
+    now: number,
+  ): boolean {
+    const row = this.#sql.complete_job.get({ id, workerId, result, now }) as
+      | { queue: string; expires_at: number }
+      | undefined;
     if (row === undefined) return false;
     this.#event('succeeded', id, row.queue, workerId);
+    if (join !== undefined) {
+      // In the transaction that records the success: the last completion counted enqueues, and no
+      // crash can fall between the two.
+      const { count } = this.#sql.count_join.get({ key: join.key, expiresAt: row.expires_at }) as {
+        count: number;
+      };
+      if (count === join.size) {
+        this.#sql.delete_join.run({ key: join.key });
+        this.#enqueueIn(join.enqueue, now);
+      }
+    }
     return true;
   }
 

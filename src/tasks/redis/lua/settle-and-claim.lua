@@ -1,6 +1,7 @@
 -- settle-and-claim: a worker's hot path in one step: settles a batch of its finished attempts, each as
 -- complete-job or fail-job would, then claims as claim-jobs would.
--- KEYS[1]       store base `<prefix>:` (events, finished channel)
+-- KEYS[1]       store base `<prefix>:` (events, finished channel, join:<key>, and what enqueue-jobs
+--               writes for the jobs a join enqueues)
 -- KEYS[1 + i]   queue base `{<prefix>:<queue>}:` of queue i (job:<id>, scheduled, queued, running,
 --               state:*, running-count, rate:<task or group:name>, expiring, finished); queue 1 is the
 --               claim's queue when there is a claim (a worker's outcomes are normally all in it too)
@@ -8,7 +9,9 @@
 -- ARGV[4] queue count q, then q queue names (queue i's base is KEYS[1 + i])
 -- then the outcomes: one MessagePack array (one argument, however many: cheaper for the client to send
 --   than five per outcome) of arrays { kind ('complete' or 'fail'), queue index i, job id, result
---   (bytes) or error (JSON), retryAt (epoch ms, or '' for a final failure; '' for a completion) }
+--   (bytes) or error (JSON), retryAt (epoch ms, or '' for a final failure; '' for a completion) }; a
+--   completion with a join (broker.ts Join) has three more: the join's key, its size, and the jobs it
+--   enqueues as an array in the format of enqueue-jobs, each naming its queue base by its KEYS index
 -- then the claim flag: '0' for no claim, or '1' followed by the claim's workerId (the one the claimed
 --   jobs are leased to), max, leaseMs, scan limit, then the task list, caps and rate limits as in
 --   claim-jobs
@@ -20,7 +23,9 @@
 -- would (claim_jobs of include/claim-jobs.lua), so the slots the outcomes free count for the claim. No
 -- other client sees the outcomes applied without the claim, or a job claimed twice. (The completions'
 -- sorted-set and running-count writes are gathered and applied in one call per key before the claim:
--- within one step, so the result is the same.)
+-- within one step, so the result is the same.) A completion's join is counted as complete-job counts
+-- it, in the same step, and the completion that fires it enqueues its jobs as enqueue-jobs would
+-- (enqueue_jobs of include/enqueue-jobs.lua), before the claim, which may take them.
 local store = KEYS[1]
 local now = tonumber(ARGV[1])
 local worker_id = ARGV[2]
@@ -40,6 +45,9 @@ for k, o in ipairs(cmsgpack.unpack(ARGV[at])) do
   local applied
   if o[1] == 'complete' then
     applied = complete_job(base, store, maxlen, queues[index], now, worker_id, o[3], o[4], batch)
+    if applied and o[6] and count_join(store, o[6], tonumber(o[7]), tonumber(applied)) then
+      enqueue_jobs(store, now, maxlen, o[8], KEYS)
+    end
   else
     applied = fail_job(base, store, maxlen, queues[index], now, worker_id, o[3], o[4], o[5])
   end

@@ -1,9 +1,11 @@
 -- Settling a finished attempt for the worker holding its lease: complete_job (complete-job) and fail_job
--- (fail-job), shared with settle-and-claim, which applies a batch of them in one script. Each checks the
+-- (fail-job), shared with settle-and-claim, which applies a batch of them in one script; count_join
+-- counts a completion toward its join. Each checks the
 -- lease and moves the job in one step and returns true, or returns false and changes nothing when this
 -- worker does not hold the lease. Pure functions of their arguments: no KEYS or ARGV are read here.
 
--- Records a success: running → succeeded with its result.
+-- Records a success: running → succeeded with its result. Returns the job's resultTtlMs (text, for
+-- count_join), or false when this worker does not hold the lease.
 -- With a batch (new_batch of include/job-state.lua), its sorted-set and running-count writes are
 -- deferred to the batch's flush.
 local function complete_job(base, store, maxlen, queue, now, worker_id, id, result, batch)
@@ -30,7 +32,28 @@ local function complete_job(base, store, maxlen, queue, now, worker_id, id, resu
   end
   finish_in(batch, base, store, job_key, id, 'succeeded', now, f[4], f[5], 'state', 'succeeded', 'result', result)
   emit(store, maxlen, 'succeeded', queue, id, worker_id, now)
-  return true
+  return f[5] or '0'
+end
+
+-- The least a join counter is kept (ms), whatever its jobs' resultTtlMs: a job's result outlives its
+-- expiresAt until the next purge-expired, and the counter should too.
+local JOIN_MIN_TTL_MS = 60000
+
+-- Counts a recorded completion toward a join (broker.ts Join): true when this completion brings the
+-- count to `size` (the counter is then dropped), false before. The counter is kept at least as long as
+-- the result of the latest job counted (`ttl`, its resultTtlMs).
+local function count_join(store, key, size, ttl)
+  local join_key = store .. 'join:' .. key
+  local count = redis.call('INCR', join_key)
+  if count == size then
+    redis.call('DEL', join_key)
+    return true
+  end
+  ttl = math.max(ttl, JOIN_MIN_TTL_MS)
+  if redis.call('PTTL', join_key) < ttl then
+    redis.call('PEXPIRE', join_key, ttl)
+  end
+  return false
 end
 
 -- Records a failed attempt with its error (JSON): a retry at retry_at (scheduled, or queued when due),

@@ -1,0 +1,3 @@
+-- Drops the counter of a join that fired.
+-- :key TEXT.
+DELETE FROM joins WHERE key = :key
