@@ -12,6 +12,7 @@ import type {
   BrokerEvent,
   ClaimRequest,
   JobRecord,
+  Join,
   NewJob,
   Settled,
   SettleOutcome,
@@ -1211,6 +1212,178 @@ export function brokerSuite(harness: BrokerHarness): void {
           const attempts = flaky.has(job.id) ? 2 : 1;
           assert.equal(record.attempt, attempts, job.id);
           assert.deepEqual(record.result, new Uint8Array([attempts]));
+        }
+      });
+    });
+
+    describe('joins', () => {
+      /** Enqueues `n` jobs and claims each for `workerId`; returns their ids in order. */
+      async function claimed(broker: Broker, n: number, workerId = 'worker-1'): Promise<string[]> {
+        const ids: string[] = [];
+        for (let i = 0; i < n; i++) ids.push((await enqueueAndClaim(broker, {}, workerId)).id);
+        return ids;
+      }
+
+      function join(key: string, size: number, enqueue: readonly NewJob[]): Join {
+        return { key, size, enqueue };
+      }
+
+      const RESULT = new Uint8Array([7]);
+      /** Follow-ups go to a queue of their own, so that claims of QUEUE never take them. */
+      const FOLLOW = 'follow-ups';
+
+      it('enqueues the jobs of a join in the step that records the last of its completions, not before', async (t) => {
+        const { broker, peer } = await fresh(t);
+        const other = await peer();
+        const [a, b, c] = await claimed(broker, 3);
+        const follow = newJob({ parentId: 'group-1', canvas: new Uint8Array([1, 2]), idempotencyKey: 'cb' });
+        const later = newJob({ queue: 'other-queue', runAt: Date.now() + 60_000 });
+        const joined = join(`join-${follow.id}`, 3, [follow, later]);
+        assert.equal(await broker.complete('worker-1', a!, RESULT, joined), true);
+        assert.equal(await broker.get(follow.id), undefined, 'one of three completed: nothing enqueued');
+        const second = await other.settleAndClaim(
+          'worker-1',
+          [{ id: b!, kind: 'complete', result: RESULT, join: joined }],
+          null,
+        );
+        assert.deepEqual(second.settled, [true]);
+        assert.equal(await broker.get(follow.id), undefined, 'two of three completed: nothing enqueued');
+        const before = Date.now();
+        const last = await broker.settleAndClaim(
+          'worker-1',
+          [{ id: c!, kind: 'complete', result: RESULT, join: joined }],
+          request({ max: 5 }),
+        );
+        assert.deepEqual(last.settled, [true]);
+        assert.deepEqual(
+          last.claimed.map((job) => job.id),
+          [follow.id],
+          'the claim of the same step sees the job the join enqueued',
+        );
+        const stored = await mustGet(broker, follow.id);
+        assert.equal(stored.state, 'running');
+        assert.ok(stored.createdAt >= before);
+        for (const field of ['payload', 'canvas', 'parentId', 'idempotencyKey', 'task', 'queue'] as const)
+          assert.deepEqual(stored[field], follow[field], field);
+        assert.equal(await state(broker, later.id), 'scheduled', 'a job of another queue, runAt honoured');
+        assert.equal(await state(broker, c!), 'succeeded');
+        assert.deepEqual(
+          (await broker.children('group-1')).map((job) => job.id),
+          [follow.id],
+        );
+      });
+
+      it('counts only completions that are recorded, and never fires a join one of whose jobs failed', async (t) => {
+        const { broker } = await fresh(t);
+        const [a, b] = await claimed(broker, 2);
+        const [theirs] = await claimed(broker, 1, 'worker-2');
+        const follow = newJob();
+        const joined = join(`join-${follow.id}`, 2, [follow]);
+        assert.equal(await broker.complete('worker-1', theirs!, RESULT, joined), false, 'not its lease');
+        const answer = await broker.settleAndClaim(
+          'worker-1',
+          [
+            { id: theirs!, kind: 'complete', result: RESULT, join: joined },
+            { id: a!, kind: 'complete', result: RESULT, join: joined },
+          ],
+          null,
+        );
+        assert.deepEqual(answer.settled, [false, true]);
+        assert.equal(await broker.get(follow.id), undefined, 'the lost lease did not count');
+        assert.equal(await broker.fail('worker-1', b!, ERROR, { final: true }), true);
+        assert.equal(await broker.get(follow.id), undefined, 'a failed job never completes the join');
+        assert.equal(
+          await broker.complete('worker-2', theirs!, RESULT, join(`other-${follow.id}`, 5, [])),
+          true,
+        );
+        assert.equal(await broker.get(follow.id), undefined);
+        // Retried by hand and completed, the failed job completes the join after all.
+        assert.equal(await broker.retry(b!), true);
+        const [again] = await broker.claim(request({ max: 1 }));
+        assert.equal(again?.id, b);
+        assert.equal(await broker.complete('worker-1', b!, RESULT, joined), true);
+        assert.equal(await state(broker, follow.id), 'queued');
+      });
+
+      it('fires a join of one at once, and counts two completions of one join in one batch', async (t) => {
+        const { broker } = await fresh(t);
+        const [single, x, y] = await claimed(broker, 3);
+        const first = newJob();
+        assert.equal(
+          await broker.complete('worker-1', single!, RESULT, join(`one-${first.id}`, 1, [first])),
+          true,
+        );
+        assert.equal(await state(broker, first.id), 'queued');
+        const second = newJob();
+        const joined = join(`two-${second.id}`, 2, [second]);
+        const answer = await broker.settleAndClaim(
+          'worker-1',
+          [
+            { id: x!, kind: 'complete', result: RESULT, join: joined },
+            { id: y!, kind: 'complete', result: RESULT, join: joined },
+          ],
+          null,
+        );
+        assert.deepEqual(answer.settled, [true, true]);
+        assert.equal(await state(broker, second.id), 'queued');
+      });
+
+      it('enqueues through idempotency keys as enqueue() does: a key already present skips its job', async (t) => {
+        const { broker } = await fresh(t);
+        const existing = newJob({ queue: FOLLOW, idempotencyKey: 'callback-1' });
+        await broker.enqueue([existing]);
+        const [a] = await claimed(broker, 1);
+        const duplicate = newJob({ queue: FOLLOW, idempotencyKey: 'callback-1' });
+        const fresh2 = newJob({ queue: FOLLOW, idempotencyKey: 'callback-2' });
+        assert.equal(
+          await broker.complete('worker-1', a!, RESULT, join(`keys-${a}`, 1, [duplicate, fresh2])),
+          true,
+        );
+        assert.equal(await broker.get(duplicate.id), undefined, 'the key names the job already stored');
+        assert.equal(await state(broker, existing.id), 'queued');
+        assert.equal(await state(broker, fresh2.id), 'queued');
+      });
+
+      it('fires exactly once when the last two completions race on two connections, many times over', async (t) => {
+        const { broker, peer } = await fresh(t);
+        const other = await peer();
+        const ROUNDS = 40;
+        for (let round = 0; round < ROUNDS; round++) {
+          const [a] = await claimed(broker, 1, 'worker-a');
+          const [b] = await claimed(broker, 1, 'worker-b');
+          const [c] = await claimed(broker, 1, 'worker-a');
+          // Each completer brings a follow-up of its own (no idempotency key), so a second firing would
+          // store a second job instead of being absorbed by a key.
+          const mine = newJob({ queue: FOLLOW });
+          const theirs = newJob({ queue: FOLLOW });
+          const key = `race-${round}-${mine.id}`;
+          assert.equal(
+            await broker.complete('worker-a', c!, RESULT, join(key, 3, [newJob({ queue: FOLLOW })])),
+            true,
+          );
+          const batch = round % 2 === 0;
+          const [one, two] = await Promise.all([
+            batch
+              ? broker
+                  .settleAndClaim(
+                    'worker-a',
+                    [{ id: a!, kind: 'complete', result: RESULT, join: join(key, 3, [mine]) }],
+                    null,
+                  )
+                  .then((answer) => answer.settled[0])
+              : broker.complete('worker-a', a!, RESULT, join(key, 3, [mine])),
+            other.settleAndClaim(
+              'worker-b',
+              [{ id: b!, kind: 'complete', result: RESULT, join: join(key, 3, [theirs]) }],
+              null,
+            ),
+          ]);
+          assert.equal(one, true);
+          assert.deepEqual(two.settled, [true]);
+          const fired = [await broker.get(mine.id), await broker.get(theirs.id)].filter(
+            (job) => job !== undefined,
+          );
+          assert.equal(fired.length, 1, `round ${round}: exactly one completion fired the join`);
         }
       });
     });

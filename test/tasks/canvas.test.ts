@@ -21,13 +21,17 @@ import {
   MAX_CANVAS_DEPTH,
   signature,
 } from '../../src/tasks/index.ts';
+import { newJobId } from '../../src/tasks/job-id.ts';
+import { BACKOFF_DEFAULTS, resolveJobOptions } from '../../src/tasks/options.ts';
+import type { JobPlan, StepSpec } from '../../src/tasks/plan.ts';
+import { newJobOf, taskAddress } from '../../src/tasks/queue.ts';
 import { add } from '../fixtures/add.ts';
 import { failUntilAttempt } from '../fixtures/fail-until-attempt.ts';
 import { logThenSum } from '../fixtures/log-then-sum.ts';
 import { sleep } from '../fixtures/sleep.ts';
 import { sumNested } from '../fixtures/sum-nested.ts';
 import { sumNumbers } from '../fixtures/sum-numbers.ts';
-import { ENGINES, lines, setup } from './helpers.ts';
+import { ENGINES, lines, setup, until } from './helpers.ts';
 
 const TIMEOUT = 10_000;
 
@@ -341,6 +345,62 @@ for (const engine of ENGINES) {
           `round ${round} ran its callback once`,
         );
       }
+    });
+
+    it('starts the callback of a chord whose members were stored with a plan from before joins', async (t) => {
+      const { queue, worker, broker } = await setup(t, pool, engine);
+      await worker({ tasks: [add, sumNumbers], concurrency: 2 });
+      const groupId = newJobId();
+      const memberIds = [newJobId(), newJobId()];
+      const options = resolveJobOptions({}, Date.now(), 'options');
+      const callback: StepSpec = {
+        id: newJobId(),
+        queue: queue.name,
+        task: await taskAddress(sumNumbers),
+        args: [1000],
+        delay: 0,
+        priority: 0,
+        maxAttempts: 3,
+        timeLimitMs: null,
+        group: null,
+        resultTtlMs: options.resultTtl,
+        deadLetter: true,
+        backoff: BACKOFF_DEFAULTS,
+      };
+      // The plan as the previous version wrote it: no join key, the callback's input not gathered.
+      const plan: JobPlan = { chord: { groupId, members: memberIds, callback } };
+      const address = await taskAddress(add);
+      await broker.enqueue(
+        memberIds.map((id, i) =>
+          newJobOf(queue.name, address, [i, 10], options, { id, parentId: groupId, plan }),
+        ),
+      );
+      const run = new ChordResult<number>(broker, new GroupResult(broker, groupId, memberIds), callback.id);
+      assert.equal(await run.result({ timeout: TIMEOUT }), 1021);
+      assert.deepEqual((await run.callback.info()).args, [1000, [10, 11]]);
+    });
+
+    it('fails a callback whose members were purged before it ran with SKEIN_TASKS_JOB_NOT_FOUND, naming the way out', async (t) => {
+      const { queue, worker, broker } = await setup(t, pool, engine);
+      await worker({ tasks: [add, sumNumbers], concurrency: 2 });
+      // The members' results expire after 300 ms (purged by the next sweep, every 100 ms); the callback runs
+      // 1.5 s after it is stored.
+      const run = await chord(
+        queue,
+        [signature(add, [1, 1], { resultTtl: 300 }), signature(add, [2, 2], { resultTtl: 300 })],
+        signature(sumNumbers, [0], { delay: 1500, attempts: 3 }),
+      );
+      await until('the callback to be stored', async () => (await broker.get(run.callback.id)) ?? undefined);
+      await assert.rejects(run.callback.result({ timeout: TIMEOUT }), (error: unknown) => {
+        assert.ok(error instanceof JobFailedError);
+        assert.equal((error.cause as { code?: unknown }).code, 'SKEIN_TASKS_JOB_NOT_FOUND');
+        assert.match(
+          (error.cause as Error).message,
+          /purged after its resultTtl; give the chord's members a resultTtl/,
+        );
+        return true;
+      });
+      assert.equal((await run.callback.info()).attempt, 1, 'a purged input is final, not retried');
     });
 
     it(`accepts ${MAX_CANVAS_DEPTH} levels of nesting and refuses one more with SKEIN_TASKS_INVALID_OPTION, storing nothing`, async (t) => {
