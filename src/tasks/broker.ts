@@ -126,8 +126,9 @@ export type FailOutcome = { readonly retryAt: number } | { readonly final: true 
  * completions under `key` to `size` enqueues `enqueue` in the same atomic step that records it, so no
  * crash between the two can lose them. The count is one counter per key (O(1) per completion, whatever
  * the size); the layer above guarantees `size` distinct jobs count toward a key, each at most once (a
- * job succeeds at most once). The counter is kept as long as the result of the latest job counted (its
- * expiresAt), and dropped when it fires; a set with a failed job never fires.
+ * job succeeds at most once). The counter is kept at least as long as the result of the latest job
+ * counted (its expiresAt), and dropped when it fires; a set with a failed job never fires (its counter
+ * expires with the results).
  */
 export interface Join {
   /** Names the set in the store: the same for every job of the set, never reused by another set. */
