@@ -207,6 +207,23 @@ export function brokerSuite(harness: BrokerHarness): void {
         ]);
       });
 
+      it('stores an id once: an enqueue of an id already stored returns created false and changes nothing', async (t) => {
+        const { broker } = await fresh(t);
+        const job = newJob();
+        assert.deepEqual(await broker.enqueue([job]), [{ id: job.id, created: true }]);
+        const again = { ...job, payload: new Uint8Array([99]), priority: 5 };
+        // A re-sent enqueue (its reply was lost), alone and in a batch beside a new job.
+        assert.deepEqual(await broker.enqueue([again]), [{ id: job.id, created: false }]);
+        const fresh2 = newJob();
+        assert.deepEqual(await broker.enqueue([again, fresh2]), [
+          { id: job.id, created: false },
+          { id: fresh2.id, created: true },
+        ]);
+        const stored = await mustGet(broker, job.id);
+        assert.deepEqual([...stored.payload], [...job.payload]);
+        assert.equal(stored.priority, job.priority);
+      });
+
       it('scopes idempotency keys to their queue', async (t) => {
         const { broker } = await fresh(t);
         const here = newJob({ idempotencyKey: 'same' });

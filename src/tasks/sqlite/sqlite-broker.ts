@@ -135,10 +135,12 @@ export class SqliteBroker implements Broker {
         this.#event('enqueued', job.id, job.queue, null);
         continue;
       }
-      const existing = this.#sql.select_job_id_by_key.get({
-        queue: job.queue,
-        idempotencyKey: job.idempotencyKey,
-      }) as { id: string } | undefined;
+      // Not stored: its id exists already (a re-sent enqueue), or its idempotency key names a job.
+      const existing = (this.#sql.select_job.get({ id: job.id }) ??
+        this.#sql.select_job_id_by_key.get({
+          queue: job.queue,
+          idempotencyKey: job.idempotencyKey,
+        })) as { id: string } | undefined;
       if (existing === undefined) throw internalError(`job ${job.id} was neither stored nor a duplicate`);
       answers.push({ id: existing.id, created: false });
     }

@@ -1,4 +1,5 @@
--- Stores one new job; an idempotency key already present in the queue makes it a no-op (changes = 0).
+-- Stores one new job; an id already stored, or an idempotency key already present in the queue, makes
+-- it a no-op (changes = 0).
 -- :id, :queue, :task TEXT; :payload BLOB; :priority, :runAt INTEGER; :maxAttempts INTEGER;
 -- :timeLimitMs INTEGER or NULL; :idempotencyKey, :grp TEXT or NULL; :resultTtlMs INTEGER;
 -- :deadLetter 0/1; :parentId TEXT or NULL; :canvas BLOB or NULL; :state 'queued' or 'scheduled';
@@ -10,4 +11,4 @@ INSERT INTO jobs (
   :id, :queue, :task, :payload, :priority, :runAt, :maxAttempts, :timeLimitMs, :idempotencyKey, :grp,
   :resultTtlMs, :deadLetter, :parentId, :canvas, :state, 0, :createdAt
 )
-ON CONFLICT (queue, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+ON CONFLICT DO NOTHING
