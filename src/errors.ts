@@ -61,6 +61,29 @@ export const ERROR_CODES = Object.freeze({
   SKEIN_TASKS_JOB_NOT_FOUND: 'No job with that id exists (never enqueued, or purged after its result TTL).',
   SKEIN_TASKS_STORAGE:
     'The SQLite store failed: disk full, file read-only or damaged, or locked past busyTimeout.',
+  SKEIN_CLOUD_INVALID_OPTION: 'A cloud server or client option has a wrong type or value.',
+  SKEIN_CLOUD_INSECURE_BIND:
+    'The server was asked to listen on a non-loopback address without the explicit flag that allows it.',
+  SKEIN_CLOUD_UNAUTHORIZED:
+    'The API call carried no bearer token, or one that is unknown or revoked (HTTP 401).',
+  SKEIN_CLOUD_FORBIDDEN: "The API call's token lacks the scope the route requires (HTTP 403).",
+  SKEIN_CLOUD_RATE_LIMITED:
+    'Too many failed authentications from this client address; retry later (HTTP 429).',
+  SKEIN_CLOUD_INVALID_REQUEST:
+    'The request is malformed: bad JSON, wrong media type, or a body, query or path that fails the route schema (HTTP 400).',
+  SKEIN_CLOUD_PAYLOAD_TOO_LARGE: 'The request body is larger than the server accepts (HTTP 413).',
+  SKEIN_CLOUD_ROUTE_NOT_FOUND: 'No API route has that method and path (HTTP 404).',
+  SKEIN_CLOUD_MODULE_REFUSED:
+    'A task module path is absolute, a URL, outside the project directory, inside .skein/ or not a module file (HTTP 400).',
+  SKEIN_CLOUD_TASK_NOT_FOUND:
+    'The task module does not exist, fails to load, or has no exported task of that name (HTTP 404).',
+  SKEIN_CLOUD_JOB_NOT_RETRYABLE: 'Only a dead or failed job can be retried (HTTP 409).',
+  SKEIN_CLOUD_TOKEN_NOT_FOUND: 'No API token has that id (HTTP 404).',
+  SKEIN_CLOUD_CLOSED: 'The cloud server is shutting down or closed and takes no new work (HTTP 503).',
+  SKEIN_CLOUD_UNREACHABLE:
+    'The client could not reach the server, or got an answer that is not the Skein API.',
+  SKEIN_CLOUD_NO_CREDENTIALS:
+    'The CLI found no server URL or token: no --server/--token, no SKEIN_SERVER/SKEIN_TOKEN, no .skein/credentials.json.',
 });
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -130,6 +153,7 @@ export class InvalidArgumentError extends SkeinError {
     'SKEIN_TASKS_INVALID_CRON',
     'SKEIN_TASKS_NOT_ENCODABLE',
     'SKEIN_TASKS_INVALID_OPTION',
+    'SKEIN_CLOUD_INVALID_OPTION',
   ];
 }
 

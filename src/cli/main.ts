@@ -5,24 +5,26 @@
 import { parseArgs } from 'node:util';
 import { version } from '../version.ts';
 import { DEMO_DEFAULTS, type DemoOptions } from './demo-options.ts';
-import type { ProgressStream } from './progress.ts';
+import { EXIT_OK, EXIT_USAGE } from './exit-codes.ts';
+import type { CliIo } from './io.ts';
+import { UsageError } from './usage-error.ts';
 
-/** Where the CLI writes. */
-export interface CliIo {
-  readonly stdout: ProgressStream;
-  readonly stderr: ProgressStream;
-}
-
-/** Exit codes: success, a command that failed, a usage error (as most Unix tools do). */
-export const EXIT_OK = 0;
-export const EXIT_FAILURE = 1;
-export const EXIT_USAGE = 2;
+export { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit-codes.ts';
+export type { CliIo } from './io.ts';
 
 const HELP = `Usage: skein <command> [options]
 
 Parallel and distributed computing for TypeScript.
 
 Commands:
+  up            Start the cloud in this directory: API server, job store under .skein/
+                and a local agent on every core; prints the URL and an admin token
+  submit        Submit a task as a job: skein submit tasks.ts:resize --args '[...]' --wait
+  ps            List jobs (--state queued|running|succeeded|failed|dead|cancelled|scheduled)
+  job           Show one job: state, attempts, result or error
+  cancel        Cancel a job
+  retry         Run a dead or failed job again
+  token         Create, list and revoke API tokens (admin)
   demo          Render a Mandelbrot image sequentially, on a ThreadPool and on a
                 ProcessPool; print wall times, speedup and parallel efficiency
 
@@ -47,8 +49,6 @@ Options:
   --out <file.pgm>      Also write the image as a binary PGM file
   -h, --help            Show this help
 `;
-
-class UsageError extends Error {}
 
 const MAX_DIMENSION_PX = 100_000;
 
@@ -100,7 +100,24 @@ async function demoCommand(args: string[], io: CliIo): Promise<number> {
   return runDemo(options, io);
 }
 
-const COMMANDS: Readonly<Record<string, (args: string[], io: CliIo) => Promise<number>>> = Object.freeze({
+type Command = (args: string[], io: CliIo) => Promise<number>;
+
+/** A cloud command, loaded on use so that help and the demo never load the cloud's modules. */
+function cloudCommand(name: 'up' | 'submit' | 'ps' | 'job' | 'cancel' | 'retry' | 'token'): Command {
+  return async (args, io) => {
+    const commands = await import('./cloud-commands.ts');
+    return commands.CLOUD_COMMANDS[name](args, io);
+  };
+}
+
+const COMMANDS: Readonly<Record<string, Command>> = Object.freeze({
+  up: cloudCommand('up'),
+  submit: cloudCommand('submit'),
+  ps: cloudCommand('ps'),
+  job: cloudCommand('job'),
+  cancel: cloudCommand('cancel'),
+  retry: cloudCommand('retry'),
+  token: cloudCommand('token'),
   demo: demoCommand,
 });
 

@@ -1,0 +1,620 @@
+// The cloud commands of `skein`: up (the server in this process) and the API clients submit, ps, job,
+// cancel, retry and token. Human output by default, one JSON document with --json. Clients find the
+// server and token in --server/--token, then SKEIN_SERVER/SKEIN_TOKEN, then .skein/credentials.json.
+
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { JobView, SubmitRequest, TokenScope, TokenView } from '../cloud/index.ts';
+import { SkeinError } from '../errors.ts';
+import { EXIT_FAILURE, EXIT_OK } from './exit-codes.ts';
+import type { CliIo } from './io.ts';
+import { UsageError } from './usage-error.ts';
+
+type Command = (args: string[], io: CliIo) => Promise<number>;
+
+const CONNECTION_HELP = `  --server <url>        Server URL (default: $SKEIN_SERVER, else .skein/credentials.json)
+  --token <token>       API token (default: $SKEIN_TOKEN, else .skein/credentials.json)
+  --json                Print JSON instead of text
+  -h, --help            Show this help
+`;
+
+const CONNECTION_OPTIONS = {
+  server: { type: 'string' },
+  token: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const UP_HELP = `Usage: skein up [options]
+
+Starts the Skein cloud in one process: the HTTP API, the job store (SQLite under .skein/) and a
+local agent running jobs on a thread per core. Prints the URL and an admin token, and saves both
+in .skein/credentials.json (mode 0600) for the other commands. Ctrl-C (SIGINT) or SIGTERM stops it:
+running jobs get --close-timeout ms to finish, the rest stay queued for the next start.
+
+Options:
+  --dir <path>              Project directory: task modules are found under it (default: .)
+  --host <address>          Address to listen on (default 127.0.0.1; others need --allow-remote)
+  --port <n>                TCP port, 0 for any free one (default 7420)
+  --allow-remote            Allow a non-loopback --host (plain HTTP: put TLS in front)
+  --concurrency <n>         Jobs at once (default: the number of cores)
+  --body-limit <bytes>      Largest request body (default 1048576)
+  --auth-failure-limit <n>  Failed authentications per address per minute before 429 (default 20)
+  --lease-timeout <ms>      How long before a job of a dead agent runs again (default 30000)
+  --close-timeout <ms>      How long running jobs may finish on shutdown (default 10000)
+  --json                    Print one JSON line when up instead of text
+  -h, --help                Show this help
+`;
+
+const SUBMIT_HELP = `Usage: skein submit <module>:<export> [options]
+
+Submits a job running the exported task <export> of <module>, a path relative to the directory
+where skein up runs. Prints the job id; with --wait, waits and prints the result (JSON).
+
+Options:
+  --args <json>             The arguments as a JSON array (default [])
+  --wait                    Wait for the job to finish; exit 1 if it fails or is cancelled
+  --delay <ms>              Run no earlier than this many ms from now
+  --priority <n>            Higher runs first (use --priority=-5 for a negative value)
+  --attempts <n>            Attempts before the job ends dead (default 3)
+  --backoff <type:ms>       Retry backoff, e.g. exponential:500 or fixed:1000
+  --time-limit <ms>         Time limit per attempt
+  --idempotency-key <key>   A second submit with the same key returns the first job
+${CONNECTION_HELP}`;
+
+const PS_HELP = `Usage: skein ps [options]
+
+Lists jobs, oldest first.
+
+Options:
+  --state <state>           Only jobs in this state: scheduled, queued, running, succeeded,
+                            failed, dead or cancelled (default: all)
+  --limit <n>               Page size (default 50)
+  --offset <n>              Jobs to skip (default 0)
+${CONNECTION_HELP}`;
+
+const JOB_HELP = `Usage: skein job <id> [options]
+
+Shows one job: its state, attempts, timestamps and result or error.
+
+Options:
+  --wait                    Wait until the job finishes
+${CONNECTION_HELP}`;
+
+const CANCEL_HELP = `Usage: skein cancel <id> [options]
+
+Cancels a job: a waiting one at once, a running one through its AbortSignal.
+
+Options:
+${CONNECTION_HELP}`;
+
+const RETRY_HELP = `Usage: skein retry <id> [options]
+
+Sends a dead or failed job back to the queue with a fresh attempt count.
+
+Options:
+${CONNECTION_HELP}`;
+
+const TOKEN_HELP = `Usage: skein token create --name <name> --scope <scope> [--scope <scope> ...]
+       skein token list
+       skein token revoke <id>
+
+Manages API tokens (needs an admin token). Scopes: admin (everything), deploy, invoke (submit,
+cancel, retry, read jobs), read (read jobs). A new token is printed once; the server keeps only
+its hash.
+
+Options:
+  --name <name>             A name for the new token (create)
+  --scope <scope>           A scope of the new token; repeat for several (create)
+${CONNECTION_HELP}`;
+
+const WAIT_SLICE_MS = 30_000;
+const JOB_STATE_NAMES = ['scheduled', 'queued', 'running', 'succeeded', 'failed', 'dead', 'cancelled'];
+const FINISHED = new Set(['succeeded', 'failed', 'dead', 'cancelled']);
+
+function integer(name: string, value: string | undefined, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  const number = /^-?\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(number) || number < min || number > max) {
+    throw new UsageError(`--${name} must be an integer from ${min} to ${max} (got ${JSON.stringify(value)})`);
+  }
+  return number;
+}
+
+function oneId(positionals: string[], what: string): string {
+  if (positionals.length !== 1 || positionals[0] === '') throw new UsageError(`give exactly one ${what}`);
+  return positionals[0]!;
+}
+
+/** Failures the CLI reports in one line and exit 1 (server errors, refused connections). */
+function failure(io: CliIo, command: string, error: unknown): number {
+  if (error instanceof SkeinError) {
+    io.stderr.write(`skein ${command}: ${error.message} (${error.code})\n`);
+    return EXIT_FAILURE;
+  }
+  throw error;
+}
+
+async function clientFrom(values: { server?: string | undefined; token?: string | undefined }) {
+  const { CloudClient } = await import('../cloud/client.ts');
+  const { readCredentials } = await import('../cloud/credentials.ts');
+  let server = values.server ?? process.env.SKEIN_SERVER;
+  let token = values.token ?? process.env.SKEIN_TOKEN;
+  if (server === undefined || server === '' || token === undefined || token === '') {
+    const saved = await readCredentials(join(process.cwd(), '.skein'));
+    server = server || saved?.server;
+    token = token || saved?.token;
+  }
+  if (server === undefined || server === '' || token === undefined || token === '') {
+    throw new SkeinError(
+      'SKEIN_CLOUD_NO_CREDENTIALS',
+      `no ${server ? 'token' : 'server URL'}: run this in the directory where skein up runs (it saves .skein/credentials.json), or pass --server and --token (or set SKEIN_SERVER and SKEIN_TOKEN)`,
+    );
+  }
+  return new CloudClient({ server, token });
+}
+
+function json(io: CliIo, value: unknown): void {
+  io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+function ago(epochMs: number | null, now = Date.now()): string {
+  if (epochMs === null) return '-';
+  const seconds = Math.max(0, Math.round((now - epochMs) / 1000));
+  if (seconds < 60) return `${seconds}s ago`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m ago`;
+  if (seconds < 86_400) return `${Math.floor(seconds / 3600)}h ago`;
+  return `${Math.floor(seconds / 86_400)}d ago`;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  return rows
+    .map((row) =>
+      row
+        .map((cell, i) => cell.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+function errorLine(job: JobView): string {
+  if (job.error === null) return '';
+  return `${job.error.name}: ${job.error.message}${job.error.code === null ? '' : ` (${job.error.code})`}`;
+}
+
+function summary(job: JobView): string {
+  const attempts = `${job.attempt} attempt${job.attempt === 1 ? '' : 's'}`;
+  const took =
+    job.startedAt !== null && job.finishedAt !== null
+      ? ` in ${((job.finishedAt - job.startedAt) / 1000).toFixed(2)} s`
+      : '';
+  switch (job.state) {
+    case 'succeeded':
+      return `job ${job.id} succeeded after ${attempts}${took}`;
+    case 'failed':
+    case 'dead':
+      return `job ${job.id} ${job.state} after ${attempts}: ${errorLine(job)}`;
+    default:
+      return `job ${job.id} ${job.state}`;
+  }
+}
+
+async function waitForJob(client: Awaited<ReturnType<typeof clientFrom>>, id: string): Promise<JobView> {
+  for (;;) {
+    const job = await client.job(id, { wait: WAIT_SLICE_MS });
+    if (FINISHED.has(job.state)) return job;
+  }
+}
+
+const up: Command = async (args, io) => {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      dir: { type: 'string' },
+      host: { type: 'string' },
+      port: { type: 'string' },
+      'allow-remote': { type: 'boolean' },
+      concurrency: { type: 'string' },
+      'body-limit': { type: 'string' },
+      'auth-failure-limit': { type: 'string' },
+      'lease-timeout': { type: 'string' },
+      'close-timeout': { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help === true) {
+    io.stdout.write(UP_HELP);
+    return EXIT_OK;
+  }
+  const options = {
+    projectDir: resolve(values.dir ?? '.'),
+    ...(values.host === undefined ? {} : { host: values.host }),
+    ...(values['allow-remote'] === true ? { allowRemote: true } : {}),
+    ...optional('port', integer('port', values.port, 0, 65_535)),
+    ...optional('concurrency', integer('concurrency', values.concurrency, 1, 1024)),
+    ...optional('bodyLimit', integer('body-limit', values['body-limit'], 1024, 1024 ** 3)),
+    ...optional(
+      'authFailureLimit',
+      integer('auth-failure-limit', values['auth-failure-limit'], 1, 1_000_000),
+    ),
+    ...optional('leaseTimeout', integer('lease-timeout', values['lease-timeout'], 100, 86_400_000)),
+    ...optional('closeTimeout', integer('close-timeout', values['close-timeout'], 0, 86_400_000)),
+  };
+  const { CloudServer } = await import('../cloud/server.ts');
+  let server: Awaited<ReturnType<typeof CloudServer.start>>;
+  try {
+    server = await CloudServer.start(options, {
+      onWarning: (message, error) =>
+        io.stderr.write(
+          `skein up: warning: ${message}${error === undefined ? '' : `: ${error instanceof Error ? error.message : String(error)}`}\n`,
+        ),
+    });
+  } catch (error) {
+    if (error instanceof Error && (error as { code?: unknown }).code === 'EADDRINUSE') {
+      io.stderr.write(
+        `skein up: ${options.port ?? 7420} is in use (is skein up already running?); pass --port to pick another\n`,
+      );
+      return EXIT_FAILURE;
+    }
+    return failure(io, 'up', error);
+  }
+  const { projectDir, dataDir, concurrency } = server.options;
+  const credentials = server.credentialsPath.startsWith(`${projectDir}/`)
+    ? server.credentialsPath.slice(projectDir.length + 1)
+    : server.credentialsPath;
+  if (values.json === true) {
+    io.stdout.write(
+      `${JSON.stringify({ url: server.url, token: server.adminToken, credentials: server.credentialsPath, projectDir, dataDir, concurrency })}\n`,
+    );
+  } else {
+    io.stdout.write(
+      `Skein is up at ${server.url}\n` +
+        `  project  ${projectDir}\n` +
+        `  store    ${join(dataDir, 'tasks.db')} (SQLite)\n` +
+        `  agent    ${concurrency} thread${concurrency === 1 ? '' : 's'}\n` +
+        `  token    ${server.adminToken} (admin, saved in ${credentials})\n\n` +
+        `Next, in another terminal in ${projectDir}:\n` +
+        `  npx skein submit <module.ts>:<export> --args '[...]' --wait\n` +
+        '  npx skein ps\n' +
+        'Stop with Ctrl-C.\n',
+    );
+  }
+  await new Promise<void>((done) => {
+    const stop = (signal: NodeJS.Signals): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      // A second signal while closing stops at once; jobs still running come back after their lease.
+      const hard = (): void => process.exit(130);
+      process.once('SIGINT', hard);
+      process.once('SIGTERM', hard);
+      if (values.json !== true) io.stderr.write(`\n${signal}: stopping (running jobs may take a moment)\n`);
+      server.close().then(
+        () => {
+          process.off('SIGINT', hard);
+          process.off('SIGTERM', hard);
+          done();
+        },
+        (error: unknown) => {
+          io.stderr.write(
+            `skein up: closing failed: ${error instanceof Error ? error.message : String(error)}\n`,
+          );
+          process.exitCode = EXIT_FAILURE;
+          done();
+        },
+      );
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  if (values.json !== true) io.stderr.write('Skein stopped\n');
+  return process.exitCode === EXIT_FAILURE ? EXIT_FAILURE : EXIT_OK;
+};
+
+function optional<K extends string>(key: K, value: number | undefined): { [P in K]?: number } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: number };
+}
+
+function parseBackoff(text: string): NonNullable<NonNullable<SubmitRequest['options']>['backoff']> {
+  const match = /^(fixed|exponential):(\d+)$/.exec(text);
+  if (match === null) {
+    throw new UsageError(`--backoff must be fixed:<ms> or exponential:<ms> (got ${JSON.stringify(text)})`);
+  }
+  return { type: match[1] as 'fixed' | 'exponential', delay: Number(match[2]) };
+}
+
+const submit: Command = async (args, io) => {
+  const { values, positionals } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: true,
+    options: {
+      args: { type: 'string' },
+      wait: { type: 'boolean' },
+      delay: { type: 'string' },
+      priority: { type: 'string' },
+      attempts: { type: 'string' },
+      backoff: { type: 'string' },
+      'time-limit': { type: 'string' },
+      'idempotency-key': { type: 'string' },
+      ...CONNECTION_OPTIONS,
+    },
+  });
+  if (values.help === true) {
+    io.stdout.write(SUBMIT_HELP);
+    return EXIT_OK;
+  }
+  const target = oneId(positionals, '<module>:<export>');
+  const colon = target.lastIndexOf(':');
+  if (colon <= 0 || colon === target.length - 1) {
+    throw new UsageError(
+      `name the task as <module>:<export>, e.g. tasks.ts:resize (got ${JSON.stringify(target)})`,
+    );
+  }
+  let taskArgs: unknown = [];
+  if (values.args !== undefined) {
+    try {
+      taskArgs = JSON.parse(values.args);
+    } catch (error) {
+      throw new UsageError(`--args must be a JSON array (${(error as Error).message})`);
+    }
+    if (!Array.isArray(taskArgs)) throw new UsageError(`--args must be a JSON array (got ${values.args})`);
+  }
+  const options: {
+    -readonly [K in keyof NonNullable<SubmitRequest['options']>]: NonNullable<SubmitRequest['options']>[K];
+  } = {
+    ...optional('delay', integer('delay', values.delay, 0, Number.MAX_SAFE_INTEGER)),
+    ...optional('priority', integer('priority', values.priority, -1_000_000, 1_000_000)),
+    ...optional('attempts', integer('attempts', values.attempts, 1, 1_000_000)),
+    ...optional('timeLimit', integer('time-limit', values['time-limit'], 1, Number.MAX_SAFE_INTEGER)),
+  };
+  if (values.backoff !== undefined) options.backoff = parseBackoff(values.backoff);
+  if (values['idempotency-key'] !== undefined) options.idempotencyKey = values['idempotency-key'];
+  const request: SubmitRequest = {
+    module: target.slice(0, colon),
+    export: target.slice(colon + 1),
+    args: taskArgs as unknown[],
+    ...(Object.keys(options).length > 0 ? { options } : {}),
+  };
+  try {
+    const client = await clientFrom(values);
+    const submitted = await client.submit(request);
+    if (values.wait !== true) {
+      if (values.json === true) json(io, submitted);
+      else {
+        io.stdout.write(`${submitted.id}\n`);
+        io.stderr.write(
+          `submitted ${submitted.task} as job ${submitted.id}; skein job ${submitted.id} shows it\n`,
+        );
+      }
+      return EXIT_OK;
+    }
+    if (values.json !== true)
+      io.stderr.write(`submitted ${submitted.task} as job ${submitted.id}; waiting\n`);
+    const job = await waitForJob(client, submitted.id);
+    if (values.json === true) json(io, job);
+    else {
+      io.stderr.write(`${summary(job)}\n`);
+      if (job.state === 'succeeded') io.stdout.write(`${JSON.stringify(job.result)}\n`);
+    }
+    return job.state === 'succeeded' ? EXIT_OK : EXIT_FAILURE;
+  } catch (error) {
+    return failure(io, 'submit', error);
+  }
+};
+
+const ps: Command = async (args, io) => {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      state: { type: 'string' },
+      limit: { type: 'string' },
+      offset: { type: 'string' },
+      ...CONNECTION_OPTIONS,
+    },
+  });
+  if (values.help === true) {
+    io.stdout.write(PS_HELP);
+    return EXIT_OK;
+  }
+  if (values.state !== undefined && !JOB_STATE_NAMES.includes(values.state)) {
+    throw new UsageError(
+      `--state must be one of ${JOB_STATE_NAMES.join(', ')} (got ${JSON.stringify(values.state)})`,
+    );
+  }
+  const limit = integer('limit', values.limit, 1, 500);
+  const offset = integer('offset', values.offset, 0, 10_000);
+  try {
+    const client = await clientFrom(values);
+    const page = await client.jobs({
+      ...(values.state === undefined ? {} : { state: values.state as JobView['state'] }),
+      ...(limit === undefined ? {} : { limit }),
+      ...(offset === undefined ? {} : { offset }),
+    });
+    if (values.json === true) json(io, page);
+    else if (page.jobs.length === 0)
+      io.stderr.write(`no jobs${values.state === undefined ? '' : ` ${values.state}`}\n`);
+    else {
+      const now = Date.now();
+      const rows = [['ID', 'STATE', 'TASK', 'ATTEMPTS', 'CREATED']];
+      for (const job of page.jobs) {
+        rows.push([
+          job.id,
+          job.state,
+          job.task,
+          `${job.attempt}/${job.maxAttempts}`,
+          ago(job.createdAt, now),
+        ]);
+      }
+      io.stdout.write(`${table(rows)}\n`);
+    }
+    return EXIT_OK;
+  } catch (error) {
+    return failure(io, 'ps', error);
+  }
+};
+
+const job: Command = async (args, io) => {
+  const { values, positionals } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: true,
+    options: { wait: { type: 'boolean' }, ...CONNECTION_OPTIONS },
+  });
+  if (values.help === true) {
+    io.stdout.write(JOB_HELP);
+    return EXIT_OK;
+  }
+  const id = oneId(positionals, 'job id');
+  try {
+    const client = await clientFrom(values);
+    const view = values.wait === true ? await waitForJob(client, id) : await client.job(id);
+    if (values.json === true) json(io, view);
+    else {
+      const now = Date.now();
+      const lines = [
+        ['id', view.id],
+        ['task', view.task],
+        ['state', view.state],
+        ['attempts', `${view.attempt}/${view.maxAttempts}`],
+        ['created', ago(view.createdAt, now)],
+        ['started', ago(view.startedAt, now)],
+        ['finished', ago(view.finishedAt, now)],
+        ['args', JSON.stringify(view.args)],
+      ];
+      if (view.state === 'succeeded') lines.push(['result', JSON.stringify(view.result)]);
+      if (view.error !== null) lines.push(['error', errorLine(view)]);
+      io.stdout.write(`${lines.map(([key, value]) => `${key!.padEnd(9)}${value}`).join('\n')}\n`);
+    }
+    return EXIT_OK;
+  } catch (error) {
+    return failure(io, 'job', error);
+  }
+};
+
+const cancel: Command = async (args, io) => {
+  const { values, positionals } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: true,
+    options: CONNECTION_OPTIONS,
+  });
+  if (values.help === true) {
+    io.stdout.write(CANCEL_HELP);
+    return EXIT_OK;
+  }
+  const id = oneId(positionals, 'job id');
+  try {
+    const answer = await (await clientFrom(values)).cancel(id);
+    if (values.json === true) json(io, answer);
+    else {
+      const said = {
+        cancelled: 'cancelled',
+        requested: 'is running: cancellation requested (its task sees an aborted signal)',
+        finished: 'had already finished: left as it was',
+      }[answer.outcome];
+      io.stdout.write(`job ${id} ${said}\n`);
+    }
+    return EXIT_OK;
+  } catch (error) {
+    return failure(io, 'cancel', error);
+  }
+};
+
+const retry: Command = async (args, io) => {
+  const { values, positionals } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: true,
+    options: CONNECTION_OPTIONS,
+  });
+  if (values.help === true) {
+    io.stdout.write(RETRY_HELP);
+    return EXIT_OK;
+  }
+  const id = oneId(positionals, 'job id');
+  try {
+    const answer = await (await clientFrom(values)).retry(id);
+    if (values.json === true) json(io, answer);
+    else io.stdout.write(`job ${id} queued again\n`);
+    return EXIT_OK;
+  } catch (error) {
+    return failure(io, 'retry', error);
+  }
+};
+
+function tokenRows(tokens: readonly TokenView[]): string {
+  const rows = [['ID', 'NAME', 'SCOPES', 'CREATED', 'REVOKED']];
+  const now = Date.now();
+  for (const token of tokens) {
+    rows.push([
+      token.id,
+      token.name,
+      token.scopes.join(','),
+      ago(token.createdAt, now),
+      ago(token.revokedAt, now),
+    ]);
+  }
+  return table(rows);
+}
+
+const token: Command = async (args, io) => {
+  const { values, positionals } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: true,
+    options: { name: { type: 'string' }, scope: { type: 'string', multiple: true }, ...CONNECTION_OPTIONS },
+  });
+  if (values.help === true || positionals.length === 0) {
+    io.stdout.write(TOKEN_HELP);
+    return values.help === true ? EXIT_OK : 2;
+  }
+  const [action, ...rest] = positionals;
+  try {
+    if (action === 'create') {
+      if (rest.length > 0)
+        throw new UsageError(`token create takes no positional arguments (got ${rest.join(' ')})`);
+      if (values.name === undefined || values.name === '')
+        throw new UsageError('token create needs --name <name>');
+      const scopes = values.scope ?? [];
+      if (scopes.length === 0)
+        throw new UsageError('token create needs at least one --scope (admin, deploy, invoke, read)');
+      const bad = scopes.find((scope) => !['admin', 'deploy', 'invoke', 'read'].includes(scope));
+      if (bad !== undefined)
+        throw new UsageError(`--scope must be admin, deploy, invoke or read (got ${JSON.stringify(bad)})`);
+      const created = await (await clientFrom(values)).createToken(values.name, scopes as TokenScope[]);
+      if (values.json === true) json(io, created);
+      else {
+        io.stdout.write(`${created.token}\n`);
+        io.stderr.write(`token ${created.id} (${created.scopes.join(', ')}) created; it is shown only now\n`);
+      }
+      return EXIT_OK;
+    }
+    if (action === 'list') {
+      const tokens = await (await clientFrom(values)).tokens();
+      if (values.json === true) json(io, tokens);
+      else io.stdout.write(`${tokenRows(tokens)}\n`);
+      return EXIT_OK;
+    }
+    if (action === 'revoke') {
+      const revoked = await (await clientFrom(values)).revokeToken(oneId(rest, 'token id'));
+      if (values.json === true) json(io, revoked);
+      else io.stdout.write(`token ${revoked.id} revoked\n`);
+      return EXIT_OK;
+    }
+    throw new UsageError(`unknown token action ${JSON.stringify(action)}: use create, list or revoke`);
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    return failure(io, 'token', error);
+  }
+};
+
+export const CLOUD_COMMANDS: Readonly<
+  Record<'up' | 'submit' | 'ps' | 'job' | 'cancel' | 'retry' | 'token', Command>
+> = Object.freeze({ up, submit, ps, job, cancel, retry, token });

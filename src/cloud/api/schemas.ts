@@ -1,0 +1,246 @@
+// The HTTP API's shapes: JSON schemas the server validates every request against (and publishes as
+// OpenAPI), and the TypeScript types of what goes over the wire, which the CLI and the web console
+// import. Request schemas refuse unknown fields, so a typo is a 400, never silently ignored.
+
+import type { JobState } from '../../tasks/index.ts';
+import type { TokenScope } from '../cloud-store.ts';
+
+/** Largest page of a job listing. */
+export const MAX_PAGE_SIZE = 500;
+/** Longest wait a GET of a job may ask for, in ms. */
+export const MAX_WAIT_MS = 60_000;
+
+const INTEGER_STRING = (max: number) => ({ type: 'string', pattern: `^[0-9]{1,${String(max).length}}$` });
+
+export const JOB_ID_PARAMS = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['id'],
+  properties: { id: { type: 'string', pattern: '^[A-Za-z0-9-]{1,64}$', description: 'The job id.' } },
+} as const;
+
+export const TOKEN_ID_PARAMS = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['id'],
+  properties: { id: { type: 'string', pattern: '^[A-Za-z0-9]{1,64}$', description: 'The token id.' } },
+} as const;
+
+const BACKOFF_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    type: { type: 'string', enum: ['fixed', 'exponential'] },
+    delay: { type: 'integer', minimum: 0, description: 'Milliseconds.' },
+    maxDelay: { type: 'integer', minimum: 0, description: 'Milliseconds.' },
+    jitter: { type: 'string', enum: ['none', 'full', 'equal'] },
+  },
+} as const;
+
+export const SUBMIT_BODY = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['module', 'export'],
+  properties: {
+    module: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 1024,
+      description: 'The task module, relative to the project directory of the server (tasks.ts).',
+    },
+    export: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 128,
+      description: 'The export name of the task in that module.',
+    },
+    args: { type: 'array', maxItems: 100_000, description: 'The arguments, as JSON. Default [].' },
+    options: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'Task-queue job options (docs/tasks.md).',
+      properties: {
+        delay: { type: 'integer', minimum: 0, description: 'Milliseconds before the job may run.' },
+        priority: { type: 'integer', description: 'Higher runs first; within ±1,000,000.' },
+        attempts: { type: 'integer', minimum: 1, description: 'Attempts before the job ends dead.' },
+        backoff: BACKOFF_SCHEMA,
+        timeLimit: { type: 'integer', minimum: 1, description: 'Milliseconds per attempt.' },
+        idempotencyKey: { type: 'string', minLength: 1, maxLength: 256 },
+      },
+    },
+  },
+} as const;
+
+export const JOB_GET_QUERY = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    wait: {
+      ...INTEGER_STRING(MAX_WAIT_MS),
+      description: `Milliseconds to wait for the job to finish before answering (at most ${MAX_WAIT_MS}).`,
+    },
+  },
+} as const;
+
+export const JOB_LIST_QUERY = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    state: {
+      type: 'string',
+      enum: ['scheduled', 'queued', 'running', 'succeeded', 'failed', 'dead', 'cancelled'],
+      description: 'Only jobs in this state; all states when absent.',
+    },
+    limit: { ...INTEGER_STRING(MAX_PAGE_SIZE), description: `Page size, 1 to ${MAX_PAGE_SIZE}. Default 50.` },
+    offset: { ...INTEGER_STRING(10_000), description: 'Jobs to skip, at most 10000. Default 0.' },
+  },
+} as const;
+
+export const TOKEN_CREATE_BODY = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'scopes'],
+  properties: {
+    name: { type: 'string', minLength: 1, maxLength: 100, pattern: '^[\\x20-\\x7e]+$' },
+    scopes: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 4,
+      uniqueItems: true,
+      items: { type: 'string', enum: ['admin', 'deploy', 'invoke', 'read'] },
+    },
+  },
+} as const;
+
+const ERROR_VIEW_SCHEMA = {
+  type: ['object', 'null'],
+  properties: { name: { type: 'string' }, message: { type: 'string' }, code: { type: ['string', 'null'] } },
+} as const;
+
+export const JOB_VIEW = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    task: { type: 'string', description: 'module:export, relative to the project directory.' },
+    state: { type: 'string' },
+    args: { description: 'The arguments as JSON (null when they cannot be decoded).' },
+    result: { description: 'The result as JSON, once succeeded.' },
+    error: ERROR_VIEW_SCHEMA,
+    progress: {},
+    attempt: { type: 'integer' },
+    maxAttempts: { type: 'integer' },
+    priority: { type: 'integer' },
+    runAt: { type: 'integer', description: 'Epoch ms.' },
+    createdAt: { type: 'integer', description: 'Epoch ms.' },
+    startedAt: { type: ['integer', 'null'], description: 'Epoch ms.' },
+    finishedAt: { type: ['integer', 'null'], description: 'Epoch ms.' },
+    cancelRequested: { type: 'boolean' },
+  },
+} as const;
+
+export const ERROR_RESPONSE = {
+  type: 'object',
+  required: ['statusCode', 'code', 'message'],
+  properties: {
+    statusCode: { type: 'integer' },
+    code: { type: 'string', description: 'A stable code of docs/errors.md.' },
+    error: { type: 'string' },
+    message: { type: 'string' },
+  },
+} as const;
+
+export const TOKEN_VIEW = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    name: { type: 'string' },
+    scopes: { type: 'array', items: { type: 'string' } },
+    createdAt: { type: 'integer' },
+    revokedAt: { type: ['integer', 'null'] },
+  },
+} as const;
+
+// --- Wire types -------------------------------------------------------------------------------------
+
+export interface SubmitRequest {
+  readonly module: string;
+  readonly export: string;
+  readonly args?: readonly unknown[];
+  readonly options?: {
+    readonly delay?: number;
+    readonly priority?: number;
+    readonly attempts?: number;
+    readonly backoff?: {
+      readonly type?: 'fixed' | 'exponential';
+      readonly delay?: number;
+      readonly maxDelay?: number;
+      readonly jitter?: 'none' | 'full' | 'equal';
+    };
+    readonly timeLimit?: number;
+    readonly idempotencyKey?: string;
+  };
+}
+
+export interface ErrorView {
+  readonly name: string;
+  readonly message: string;
+  readonly code: string | null;
+}
+
+export interface JobView {
+  readonly id: string;
+  readonly task: string;
+  readonly state: JobState;
+  readonly args: unknown;
+  readonly result: unknown;
+  readonly error: ErrorView | null;
+  readonly progress: unknown;
+  readonly attempt: number;
+  readonly maxAttempts: number;
+  readonly priority: number;
+  readonly runAt: number;
+  readonly createdAt: number;
+  readonly startedAt: number | null;
+  readonly finishedAt: number | null;
+  readonly cancelRequested: boolean;
+}
+
+export interface JobListView {
+  readonly jobs: readonly JobView[];
+  readonly limit: number;
+  readonly offset: number;
+}
+
+export interface CancelView {
+  readonly id: string;
+  readonly outcome: 'cancelled' | 'requested' | 'finished';
+}
+
+export interface TokenView {
+  readonly id: string;
+  readonly name: string;
+  readonly scopes: readonly TokenScope[];
+  readonly createdAt: number;
+  readonly revokedAt: number | null;
+}
+
+export interface CreatedTokenView extends TokenView {
+  /** The token text, shown once. */
+  readonly token: string;
+}
+
+export interface ErrorResponse {
+  readonly statusCode: number;
+  readonly code: string;
+  readonly error: string;
+  readonly message: string;
+}
+
+/** One job event of GET /api/events (the data of an SSE `event: job`). */
+export interface JobEventView {
+  readonly type: string;
+  readonly jobId: string | null;
+  readonly queue: string;
+  readonly workerId: string | null;
+  readonly at: number;
+}

@@ -1,0 +1,204 @@
+// A typed client of the cloud API over Node's fetch: what the CLI uses, and what a program may use.
+// An error answer becomes a SkeinError with the server's code only when that code is one of ours (an
+// allow-list: docs/errors.md; the status is in `statusCode`); anything else is SKEIN_CLOUD_UNREACHABLE.
+
+import { ERROR_CODES, errorFromCode, InvalidArgumentError, SkeinError } from '../errors.ts';
+import type { JobState } from '../tasks/index.ts';
+import type {
+  CancelView,
+  CreatedTokenView,
+  ErrorResponse,
+  JobEventView,
+  JobListView,
+  JobView,
+  SubmitRequest,
+  TokenView,
+} from './api/schemas.ts';
+import type { TokenScope } from './cloud-store.ts';
+
+export interface CloudClientOptions {
+  /** The server URL, e.g. http://127.0.0.1:7420. */
+  readonly server: string;
+  /** A bearer token. */
+  readonly token: string;
+}
+
+export interface CallOptions {
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Calls the Skein cloud API.
+ * @example
+ * const client = new CloudClient({ server: 'http://127.0.0.1:7420', token });
+ * const { id } = await client.submit({ module: 'tasks.ts', export: 'add', args: [1, 2] });
+ * const job = await client.job(id, { wait: 30_000 });
+ */
+export class CloudClient {
+  readonly server: string;
+  readonly #token: string;
+
+  /** @throws SKEIN_CLOUD_INVALID_OPTION */
+  constructor(options: CloudClientOptions) {
+    let url: URL;
+    try {
+      url = new URL(options.server);
+    } catch {
+      throw new InvalidArgumentError(
+        'SKEIN_CLOUD_INVALID_OPTION',
+        `server must be an http(s) URL such as http://127.0.0.1:7420 (got ${JSON.stringify(options.server)})`,
+      );
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new InvalidArgumentError(
+        'SKEIN_CLOUD_INVALID_OPTION',
+        `server must be an http(s) URL (got ${JSON.stringify(options.server)})`,
+      );
+    }
+    if (typeof options.token !== 'string' || options.token === '' || /\s/.test(options.token)) {
+      throw new InvalidArgumentError(
+        'SKEIN_CLOUD_INVALID_OPTION',
+        'token must be a non-empty string without spaces; skein up printed one',
+      );
+    }
+    this.server = url.origin;
+    this.#token = options.token;
+  }
+
+  submit(request: SubmitRequest, options?: CallOptions): Promise<{ id: string; task: string }> {
+    return this.#call('POST', '/api/jobs', request, options);
+  }
+
+  /** A job; with `wait` (ms), answers when it finished or when the wait ran out. */
+  job(id: string, options: CallOptions & { readonly wait?: number } = {}): Promise<JobView> {
+    const query = options.wait === undefined ? '' : `?wait=${options.wait}`;
+    return this.#call('GET', `/api/jobs/${encodeURIComponent(id)}${query}`, undefined, options);
+  }
+
+  jobs(
+    query: { readonly state?: JobState; readonly limit?: number; readonly offset?: number } = {},
+    options?: CallOptions,
+  ): Promise<JobListView> {
+    const params = new URLSearchParams();
+    if (query.state !== undefined) params.set('state', query.state);
+    if (query.limit !== undefined) params.set('limit', String(query.limit));
+    if (query.offset !== undefined) params.set('offset', String(query.offset));
+    const text = params.toString();
+    return this.#call('GET', `/api/jobs${text === '' ? '' : `?${text}`}`, undefined, options);
+  }
+
+  cancel(id: string, options?: CallOptions): Promise<CancelView> {
+    return this.#call('POST', `/api/jobs/${encodeURIComponent(id)}/cancel`, undefined, options);
+  }
+
+  retry(id: string, options?: CallOptions): Promise<{ id: string; retried: boolean }> {
+    return this.#call('POST', `/api/jobs/${encodeURIComponent(id)}/retry`, undefined, options);
+  }
+
+  createToken(name: string, scopes: readonly TokenScope[], options?: CallOptions): Promise<CreatedTokenView> {
+    return this.#call('POST', '/api/tokens', { name, scopes }, options);
+  }
+
+  async tokens(options?: CallOptions): Promise<TokenView[]> {
+    return (await this.#call<{ tokens: TokenView[] }>('GET', '/api/tokens', undefined, options)).tokens;
+  }
+
+  revokeToken(id: string, options?: CallOptions): Promise<TokenView> {
+    return this.#call('DELETE', `/api/tokens/${encodeURIComponent(id)}`, undefined, options);
+  }
+
+  /** Job events from now until the signal aborts (Server-Sent Events). Resolves the iterator once subscribed. */
+  async events(signal: AbortSignal): Promise<AsyncIterable<JobEventView>> {
+    const response = await this.#fetch('GET', '/api/events', undefined, signal);
+    if (!response.ok || response.body === null) throw await errorOf(response, this.server);
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = '';
+    // The server writes ': ready' once subscribed; read up to it so events after this call are seen.
+    while (!buffer.includes('\n\n')) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += value;
+    }
+    buffer = buffer.slice(buffer.indexOf('\n\n') + 2);
+    async function* iterate(): AsyncGenerator<JobEventView> {
+      try {
+        for (;;) {
+          let end = buffer.indexOf('\n\n');
+          while (end >= 0) {
+            const frame = buffer.slice(0, end);
+            buffer = buffer.slice(end + 2);
+            const data = frame
+              .split('\n')
+              .filter((line) => line.startsWith('data: '))
+              .map((line) => line.slice(6))
+              .join('\n');
+            if (data !== '') yield JSON.parse(data) as JobEventView;
+            end = buffer.indexOf('\n\n');
+          }
+          const { value, done } = await reader.read();
+          if (done) return;
+          buffer += value;
+        }
+      } finally {
+        await reader.cancel().catch(() => undefined);
+      }
+    }
+    return iterate();
+  }
+
+  async #fetch(
+    method: string,
+    path: string,
+    body: unknown,
+    signal: AbortSignal | undefined,
+  ): Promise<Response> {
+    try {
+      return await fetch(`${this.server}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${this.#token}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        ...(signal === undefined ? {} : { signal }),
+      });
+    } catch (error) {
+      if (signal?.aborted === true) throw error;
+      throw new SkeinError(
+        'SKEIN_CLOUD_UNREACHABLE',
+        `cannot reach the Skein server at ${this.server} (${error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error)}); is skein up running there?`,
+        { cause: error },
+      );
+    }
+  }
+
+  async #call<T>(method: string, path: string, body: unknown, options: CallOptions = {}): Promise<T> {
+    const response = await this.#fetch(method, path, body, options.signal);
+    if (!response.ok) throw await errorOf(response, this.server);
+    try {
+      return (await response.json()) as T;
+    } catch (error) {
+      throw new SkeinError('SKEIN_CLOUD_UNREACHABLE', `${this.server} answered ${path} with no JSON`, {
+        cause: error,
+      });
+    }
+  }
+}
+
+async function errorOf(response: Response, server: string): Promise<SkeinError> {
+  let body: Partial<ErrorResponse> | undefined;
+  try {
+    body = (await response.json()) as Partial<ErrorResponse>;
+  } catch {
+    body = undefined;
+  }
+  const code = body?.code;
+  if (typeof code === 'string' && Object.hasOwn(ERROR_CODES, code) && typeof body?.message === 'string') {
+    // Rebuilt from the code only (an allow-list); the HTTP status rides along as `statusCode`.
+    return errorFromCode(code, body.message, { statusCode: response.status });
+  }
+  return new SkeinError(
+    'SKEIN_CLOUD_UNREACHABLE',
+    `${server} answered HTTP ${response.status} without a Skein error; is it a Skein server?`,
+  );
+}

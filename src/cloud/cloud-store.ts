@@ -1,0 +1,129 @@
+// The server's own state beside the job store: API tokens (hashed, never the secret) and the task
+// modules jobs were submitted for, so a restarted server serves the jobs it acknowledged. One SQLite file
+// (`.skein/cloud.db`, WAL); every write is one statement, so a crash leaves each row whole.
+
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+
+/** A permission a token carries; `admin` includes every other. */
+export type TokenScope = 'admin' | 'deploy' | 'invoke' | 'read';
+
+export const TOKEN_SCOPES: readonly TokenScope[] = Object.freeze(['admin', 'deploy', 'invoke', 'read']);
+
+/** A token as stored and shown: never its secret. */
+export interface TokenRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly scopes: readonly TokenScope[];
+  readonly createdAt: number;
+  readonly revokedAt: number | null;
+}
+
+export interface StoredToken extends TokenRecord {
+  /** SHA-256 of the whole token text. */
+  readonly hash: Uint8Array;
+}
+
+/** A task module jobs were submitted for: relative path and export name, as the client named them. */
+export interface RegisteredTask {
+  readonly module: string;
+  readonly exportName: string;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS tokens (
+  id TEXT PRIMARY KEY,
+  hash BLOB NOT NULL,
+  name TEXT NOT NULL,
+  scopes TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  revoked_at INTEGER
+) STRICT;
+CREATE TABLE IF NOT EXISTS tasks (
+  module TEXT NOT NULL,
+  export_name TEXT NOT NULL,
+  registered_at INTEGER NOT NULL,
+  PRIMARY KEY (module, export_name)
+) STRICT;
+`;
+
+interface TokenRow {
+  id: string;
+  hash: Uint8Array;
+  name: string;
+  scopes: string;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+function tokenOf(row: TokenRow): StoredToken {
+  return Object.freeze({
+    id: row.id,
+    hash: row.hash,
+    name: row.name,
+    scopes: Object.freeze(JSON.parse(row.scopes) as TokenScope[]),
+    createdAt: row.created_at,
+    revokedAt: row.revoked_at,
+  });
+}
+
+/** Tokens and registered tasks in `path`. Synchronous: each call is one indexed statement. */
+export class CloudStore {
+  readonly #db: DatabaseSync;
+  #closed = false;
+
+  constructor(path: string) {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    this.#db = new DatabaseSync(path);
+    this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;');
+    this.#db.exec(SCHEMA);
+  }
+
+  insertToken(token: StoredToken): void {
+    this.#db
+      .prepare(
+        'INSERT INTO tokens (id, hash, name, scopes, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, NULL)',
+      )
+      .run(token.id, token.hash, token.name, JSON.stringify(token.scopes), token.createdAt);
+  }
+
+  token(id: string): StoredToken | undefined {
+    const row = this.#db.prepare('SELECT * FROM tokens WHERE id = ?').get(id) as TokenRow | undefined;
+    return row === undefined ? undefined : tokenOf(row);
+  }
+
+  tokens(): StoredToken[] {
+    const rows = this.#db
+      .prepare('SELECT * FROM tokens ORDER BY created_at, id')
+      .all() as unknown as TokenRow[];
+    return rows.map(tokenOf);
+  }
+
+  /** Marks a token revoked; false when no token has that id. Revoking twice keeps the first time. */
+  revokeToken(id: string, now: number): boolean {
+    const result = this.#db
+      .prepare('UPDATE tokens SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?')
+      .run(now, id);
+    return Number(result.changes) > 0;
+  }
+
+  registerTask(task: RegisteredTask, now: number): void {
+    this.#db
+      .prepare('INSERT OR IGNORE INTO tasks (module, export_name, registered_at) VALUES (?, ?, ?)')
+      .run(task.module, task.exportName, now);
+  }
+
+  registeredTasks(): RegisteredTask[] {
+    const rows = this.#db
+      .prepare('SELECT module, export_name FROM tasks ORDER BY registered_at, module, export_name')
+      .all() as unknown as { module: string; export_name: string }[];
+    return rows.map((row) => ({ module: row.module, exportName: row.export_name }));
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#db.close();
+  }
+}

@@ -1,0 +1,24 @@
+// skein/cloud: the embedded compute cloud — CloudServer (API + job store + local agent, `skein up`) and
+// CloudClient (the API over fetch, used by the CLI). Fastify loads only when a server starts.
+
+export type {
+  CancelView,
+  CreatedTokenView,
+  ErrorResponse,
+  ErrorView,
+  JobEventView,
+  JobListView,
+  JobView,
+  SubmitRequest,
+  TokenView,
+} from './api/schemas.ts';
+export type { CallOptions, CloudClientOptions } from './client.ts';
+export { CloudClient } from './client.ts';
+export type { TokenRecord, TokenScope } from './cloud-store.ts';
+export { TOKEN_SCOPES } from './cloud-store.ts';
+export type { Credentials } from './credentials.ts';
+export { CREDENTIALS_FILE, readCredentials } from './credentials.ts';
+export type { CloudServerOptions, ResolvedCloudServerOptions } from './options.ts';
+export { CLOUD_DEFAULTS, isLoopbackHost, resolveCloudServerOptions } from './options.ts';
+export type { CloudServerHooks } from './server.ts';
+export { CloudServer } from './server.ts';

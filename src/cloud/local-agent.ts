@@ -1,0 +1,99 @@
+// The agent inside `skein up`: one thread pool sized to the cores and a tasks Worker over it that runs
+// every task registered so far. A Worker's registry is fixed when it starts, so registering a new task
+// starts a new Worker over the same pool with the larger registry and closes the previous one
+// gracefully (it stops claiming at once and lets its running jobs finish); jobs never leave the store
+// in between, so none is lost. Swaps are serialized.
+
+import { ThreadPool } from '../pool/index.ts';
+import type { Task } from '../task.ts';
+import { type Broker, WORKER_DEFAULTS, Worker } from '../tasks/index.ts';
+
+export interface LocalAgentOptions {
+  readonly broker: Broker;
+  readonly concurrency: number;
+  readonly leaseTimeout: number;
+  readonly closeTimeout: number;
+  /** Where background errors of the worker go (the store failing for a moment; the worker retries). */
+  readonly onError: (error: unknown) => void;
+}
+
+export class LocalAgent {
+  readonly #options: LocalAgentOptions;
+  readonly #pool: ThreadPool;
+  readonly #tasks = new Map<Task<never, unknown>, true>();
+  #worker: Worker | undefined;
+  readonly #retiring = new Set<Promise<void>>();
+  #swap: Promise<void> = Promise.resolve();
+  #closing: Promise<void> | undefined;
+
+  constructor(options: LocalAgentOptions) {
+    this.#options = options;
+    this.#pool = new ThreadPool({
+      minWorkers: options.concurrency,
+      maxWorkers: options.concurrency,
+      name: 'skein-agent',
+    });
+  }
+
+  /** Threads of the pool: jobs run at once. */
+  get concurrency(): number {
+    return this.#options.concurrency;
+  }
+
+  /** Makes sure the worker runs these tasks; resolves once a worker that has them is claiming. */
+  serve(tasks: readonly Task<never, unknown>[]): Promise<void> {
+    const fresh = tasks.filter((task) => !this.#tasks.has(task));
+    if (fresh.length === 0) return this.#swap;
+    for (const task of fresh) this.#tasks.set(task, true);
+    const swap = this.#swap.then(() => this.#startWorker());
+    // A worker that failed to start (a task its module does not export by identity) must not block the
+    // next swap: its tasks leave the registry and the caller gets the error.
+    this.#swap = swap.catch(() => {
+      for (const task of fresh) this.#tasks.delete(task);
+    });
+    return swap;
+  }
+
+  async #startWorker(): Promise<void> {
+    if (this.#closing !== undefined) return;
+    const worker = new Worker({
+      broker: this.#options.broker,
+      tasks: [...this.#tasks.keys()],
+      pool: this.#pool,
+      concurrency: this.#options.concurrency,
+      leaseTimeout: this.#options.leaseTimeout,
+      // Expired leases are looked for at least once per lease, so a dead agent's job waits about one lease.
+      recoverInterval: Math.min(WORKER_DEFAULTS.recoverInterval, this.#options.leaseTimeout),
+      closeTimeout: this.#options.closeTimeout,
+      // Jobs of a task registered a moment ago wait for the next worker instead of being dead-lettered.
+      unknownTasks: 'leave',
+    });
+    worker.on('brokerError', this.#options.onError);
+    try {
+      await worker.start();
+    } catch (error) {
+      await worker.destroy();
+      throw error;
+    }
+    const previous = this.#worker;
+    this.#worker = worker;
+    if (previous !== undefined) {
+      const retiring = previous.close().catch(this.#options.onError);
+      this.#retiring.add(retiring);
+      void retiring.finally(() => this.#retiring.delete(retiring));
+    }
+  }
+
+  /** Stops claiming, lets running jobs finish for closeTimeout ms, gives the rest back, stops the pool. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    await this.#swap;
+    await this.#worker?.close();
+    await Promise.all(this.#retiring);
+    await this.#pool.close();
+  }
+}

@@ -1,0 +1,143 @@
+// Options of the cloud server (`skein up`): one frozen table of defaults and a resolver that validates
+// every field by name. Invariant: a non-loopback host is accepted only with allowRemote, so a server
+// never listens beyond this machine by accident.
+
+import { availableParallelism } from 'node:os';
+import { isAbsolute, resolve } from 'node:path';
+import { InvalidArgumentError, SkeinError } from '../errors.ts';
+import { describe } from '../task.ts';
+
+export interface CloudServerOptions {
+  /** The project directory: task modules are looked up under it and nowhere else. @defaultValue process.cwd() */
+  readonly projectDir?: string;
+  /** Where the store, the token database and credentials.json live. @defaultValue `${projectDir}/.skein` */
+  readonly dataDir?: string;
+  /** The address to listen on; anything but loopback needs `allowRemote`. @defaultValue '127.0.0.1' */
+  readonly host?: string;
+  /** The TCP port; 0 picks a free one. @defaultValue 7420 */
+  readonly port?: number;
+  /** Listen on a non-loopback address (plain HTTP: put TLS in front). @defaultValue false */
+  readonly allowRemote?: boolean;
+  /** Jobs the local agent runs at once, each on a thread of its pool. @defaultValue os.availableParallelism() */
+  readonly concurrency?: number;
+  /** Largest request body in bytes. @defaultValue 1048576 */
+  readonly bodyLimit?: number;
+  /** Failed authentications one client address may make per window before it gets 429. @defaultValue 20 */
+  readonly authFailureLimit?: number;
+  /** The window of authFailureLimit, in ms. @defaultValue 60000 */
+  readonly authFailureWindow?: number;
+  /** How long a job's lease lasts before a dead agent's job is run again, in ms. @defaultValue 30000 */
+  readonly leaseTimeout?: number;
+  /** How long close() lets running jobs finish before it gives them back to the queue, in ms. @defaultValue 10000 */
+  readonly closeTimeout?: number;
+}
+
+/** The defaults of CloudServerOptions (projectDir, dataDir and concurrency are computed). Plain data, frozen. */
+export const CLOUD_DEFAULTS = Object.freeze({
+  host: '127.0.0.1',
+  port: 7420,
+  allowRemote: false,
+  /** Bytes: 1 MiB. */
+  bodyLimit: 1024 * 1024,
+  authFailureLimit: 20,
+  /** Milliseconds. */
+  authFailureWindow: 60_000,
+  /** Milliseconds. */
+  leaseTimeout: 30_000,
+  /** Milliseconds. */
+  closeTimeout: 10_000,
+});
+
+export interface ResolvedCloudServerOptions {
+  readonly projectDir: string;
+  readonly dataDir: string;
+  readonly host: string;
+  readonly port: number;
+  readonly allowRemote: boolean;
+  readonly concurrency: number;
+  readonly bodyLimit: number;
+  readonly authFailureLimit: number;
+  readonly authFailureWindow: number;
+  readonly leaseTimeout: number;
+  readonly closeTimeout: number;
+}
+
+function invalid(path: string, expected: string, value: unknown): InvalidArgumentError {
+  return new InvalidArgumentError(
+    'SKEIN_CLOUD_INVALID_OPTION',
+    `${path} must be ${expected} (got ${describe(value)}); omit it to use the default`,
+  );
+}
+
+function integer(path: string, value: unknown, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw invalid(path, `an integer from ${min} to ${max}`, value);
+  }
+  return value;
+}
+
+/** True for 127.0.0.0/8, ::1 and localhost: addresses no other machine can reach. */
+export function isLoopbackHost(host: string): boolean {
+  if (host === 'localhost' || host === '::1' || host === '[::1]') return true;
+  const parts = host.split('.');
+  return (
+    parts.length === 4 &&
+    parts[0] === '127' &&
+    parts.every((part) => /^\d{1,3}$/.test(part) && Number(part) <= 255)
+  );
+}
+
+/**
+ * Merges, validates and freezes server options.
+ * @throws SKEIN_CLOUD_INVALID_OPTION naming the option; SKEIN_CLOUD_INSECURE_BIND for a non-loopback host
+ * without allowRemote.
+ */
+export function resolveCloudServerOptions(options: CloudServerOptions = {}): ResolvedCloudServerOptions {
+  if (typeof options !== 'object' || options === null) throw invalid('options', 'an object', options);
+  const projectDir = resolve(options.projectDir ?? process.cwd());
+  if (options.dataDir !== undefined && (typeof options.dataDir !== 'string' || options.dataDir === '')) {
+    throw invalid('dataDir', 'a directory path', options.dataDir);
+  }
+  const dataDir =
+    options.dataDir === undefined
+      ? resolve(projectDir, '.skein')
+      : isAbsolute(options.dataDir)
+        ? options.dataDir
+        : resolve(projectDir, options.dataDir);
+  const host = options.host ?? CLOUD_DEFAULTS.host;
+  if (typeof host !== 'string' || host === '') throw invalid('host', 'a host name or IP address', host);
+  const allowRemote = options.allowRemote ?? CLOUD_DEFAULTS.allowRemote;
+  if (typeof allowRemote !== 'boolean') throw invalid('allowRemote', 'a boolean', allowRemote);
+  if (!isLoopbackHost(host) && !allowRemote) {
+    throw new SkeinError(
+      'SKEIN_CLOUD_INSECURE_BIND',
+      `refusing to listen on ${JSON.stringify(host)}: it is not a loopback address and the API speaks plain HTTP; keep the default 127.0.0.1 behind a TLS proxy, or pass --allow-remote (allowRemote: true) on a network you trust`,
+    );
+  }
+  return Object.freeze({
+    projectDir,
+    dataDir,
+    host,
+    port: integer('port', options.port, CLOUD_DEFAULTS.port, 0, 65_535),
+    allowRemote,
+    concurrency: integer('concurrency', options.concurrency, availableParallelism(), 1, 1024),
+    bodyLimit: integer('bodyLimit', options.bodyLimit, CLOUD_DEFAULTS.bodyLimit, 1024, 1024 * 1024 * 1024),
+    authFailureLimit: integer(
+      'authFailureLimit',
+      options.authFailureLimit,
+      CLOUD_DEFAULTS.authFailureLimit,
+      1,
+      1_000_000,
+    ),
+    authFailureWindow: integer(
+      'authFailureWindow',
+      options.authFailureWindow,
+      CLOUD_DEFAULTS.authFailureWindow,
+      1,
+      86_400_000,
+    ),
+    leaseTimeout: integer('leaseTimeout', options.leaseTimeout, CLOUD_DEFAULTS.leaseTimeout, 100, 86_400_000),
+    closeTimeout: integer('closeTimeout', options.closeTimeout, CLOUD_DEFAULTS.closeTimeout, 0, 86_400_000),
+  });
+}

@@ -1,0 +1,276 @@
+// The embedded cloud (`skein up`): the HTTP API (Fastify), the job store (SqliteBroker under .skein/),
+// the token store and a local agent, in one process. Every /api call is authenticated before its body is
+// read; close() stops the agent first, then the HTTP server, then the stores, so no acknowledged job is
+// lost on the way down. Fastify loads when a server starts, not when skein/cloud is imported.
+
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { SkeinError } from '../errors.ts';
+import { SqliteBroker, TaskQueue } from '../tasks/index.ts';
+import { errorResponse, responseOf } from './api/http-errors.ts';
+import { openApiDocument } from './api/openapi.ts';
+import { type ApiContext, apiRoutes } from './api/routes.ts';
+import { AuthFailureLimiter } from './auth-failure-limiter.ts';
+import { CloudStore, type StoredToken, type TokenScope } from './cloud-store.ts';
+import { readCredentials, writeCredentials } from './credentials.ts';
+import { LocalAgent } from './local-agent.ts';
+import {
+  type CloudServerOptions,
+  type ResolvedCloudServerOptions,
+  resolveCloudServerOptions,
+} from './options.ts';
+import { TaskCatalog } from './task-catalog.ts';
+import { createToken, hasScope, verifyToken } from './tokens.ts';
+
+export interface CloudServerHooks {
+  /** Problems the server survives (a registered task module gone, a store error it retries). */
+  readonly onWarning?: (message: string, error?: unknown) => void;
+}
+
+const BEARER = /^Bearer +(\S+)$/i;
+const MAX_URL_SHOWN = 200;
+
+/**
+ * The embedded Skein cloud: API server, job store and local agent in one process.
+ * @example
+ * const server = await CloudServer.start({ projectDir: process.cwd() });
+ * console.log(server.url, server.adminToken);
+ * await server.close();
+ * @throws SKEIN_CLOUD_INVALID_OPTION, SKEIN_CLOUD_INSECURE_BIND
+ */
+export class CloudServer {
+  readonly options: ResolvedCloudServerOptions;
+  /** The URL the API answers on (http://host:port), the real port when 0 was asked. */
+  readonly url: string;
+  /** The admin token: reused from .skein/credentials.json when still valid, else a new one. */
+  readonly adminToken: string;
+  /** Where the admin token and URL were saved. */
+  readonly credentialsPath: string;
+  readonly #app: FastifyInstance;
+  readonly #agent: LocalAgent;
+  readonly #broker: SqliteBroker;
+  readonly #store: CloudStore;
+  readonly #closing: AbortController;
+  readonly #streams: Set<FastifyReply>;
+  #closed: Promise<void> | undefined;
+
+  private constructor(parts: {
+    options: ResolvedCloudServerOptions;
+    url: string;
+    adminToken: string;
+    credentialsPath: string;
+    app: FastifyInstance;
+    agent: LocalAgent;
+    broker: SqliteBroker;
+    store: CloudStore;
+    closing: AbortController;
+    streams: Set<FastifyReply>;
+  }) {
+    this.options = parts.options;
+    this.url = parts.url;
+    this.adminToken = parts.adminToken;
+    this.credentialsPath = parts.credentialsPath;
+    this.#app = parts.app;
+    this.#agent = parts.agent;
+    this.#broker = parts.broker;
+    this.#store = parts.store;
+    this.#closing = parts.closing;
+    this.#streams = parts.streams;
+  }
+
+  /** Threads of the local agent. */
+  get concurrency(): number {
+    return this.#agent.concurrency;
+  }
+
+  /** Opens the stores, starts the agent on every task registered before, and listens. */
+  static async start(options: CloudServerOptions = {}, hooks: CloudServerHooks = {}): Promise<CloudServer> {
+    const resolved = resolveCloudServerOptions(options);
+    const warn = hooks.onWarning ?? (() => {});
+    await mkdir(resolved.dataDir, { recursive: true, mode: 0o700 });
+    const catalog = await TaskCatalog.open(resolved.projectDir);
+    const store = new CloudStore(join(resolved.dataDir, 'cloud.db'));
+    const broker = new SqliteBroker({ path: join(resolved.dataDir, 'tasks.db') });
+    const agent = new LocalAgent({
+      broker,
+      concurrency: resolved.concurrency,
+      leaseTimeout: resolved.leaseTimeout,
+      closeTimeout: resolved.closeTimeout,
+      onError: (error) => warn('the local agent could not reach the job store; it retries', error),
+    });
+    const closing = new AbortController();
+    const streams = new Set<FastifyReply>();
+    let app: FastifyInstance | undefined;
+    try {
+      const tasks = [];
+      for (const registered of store.registeredTasks()) {
+        try {
+          tasks.push((await catalog.find(registered.module, registered.exportName)).task);
+        } catch (error) {
+          warn(
+            `task ${registered.module}:${registered.exportName} had jobs before but cannot be loaded now; its queued jobs wait until it can`,
+            error,
+          );
+        }
+      }
+      if (tasks.length > 0) await agent.serve(tasks);
+      const adminToken = await adminTokenFor(store, resolved.dataDir);
+      const queue = new TaskQueue({ broker });
+      const context: ApiContext = { queue, broker, store, catalog, agent, closing: closing.signal, streams };
+      app = await buildApp(resolved, context, warn);
+      await app.listen({ host: resolved.host, port: resolved.port });
+      const address = app.server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : resolved.port;
+      const host =
+        resolved.host.includes(':') && !resolved.host.startsWith('[') ? `[${resolved.host}]` : resolved.host;
+      const url = `http://${host}:${port}`;
+      const credentialsPath = await writeCredentials(resolved.dataDir, { server: url, token: adminToken });
+      return new CloudServer({
+        options: resolved,
+        url,
+        adminToken,
+        credentialsPath,
+        app,
+        agent,
+        broker,
+        store,
+        closing,
+        streams,
+      });
+    } catch (error) {
+      closing.abort();
+      await app?.close().catch(() => undefined);
+      await agent.close().catch(() => undefined);
+      await broker.close().catch(() => undefined);
+      store.close();
+      throw error;
+    }
+  }
+
+  /**
+   * Stops taking requests (503), stops the agent (running jobs get closeTimeout ms to finish, the rest
+   * go back to the queue), then the HTTP server, then the stores. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closed ??= this.#close();
+    return this.#closed;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  async #close(): Promise<void> {
+    this.#closing.abort();
+    for (const stream of this.#streams) stream.raw.end();
+    try {
+      await this.#agent.close();
+    } finally {
+      await this.#app.close();
+      await this.#broker.close();
+      this.#store.close();
+    }
+  }
+}
+
+/** The token saved in credentials.json when it is still a valid admin token, else a new admin token. */
+async function adminTokenFor(store: CloudStore, dataDir: string): Promise<string> {
+  const saved = await readCredentials(dataDir);
+  if (saved !== undefined) {
+    const token = verifyToken(store, saved.token);
+    if (token?.scopes.includes('admin') === true) return saved.token;
+  }
+  return createToken(store, 'admin (skein up)', ['admin']).token;
+}
+
+async function buildApp(
+  options: ResolvedCloudServerOptions,
+  context: ApiContext,
+  warn: (message: string, error?: unknown) => void,
+): Promise<FastifyInstance> {
+  const { default: fastify } = await import('fastify');
+  const app = fastify({
+    logger: false,
+    bodyLimit: options.bodyLimit,
+    forceCloseConnections: true,
+    return503OnClosing: false,
+    ajv: {
+      customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false },
+    },
+  });
+  // JSON only: a text/plain body is refused with 415 instead of reaching a schema as a string.
+  app.removeContentTypeParser('text/plain');
+  const limiter = new AuthFailureLimiter(options.authFailureLimit, options.authFailureWindow);
+  const tokens = new WeakMap<object, StoredToken>();
+
+  // Runs before the body is read: a caller without a valid token never gets its body parsed.
+  app.addHook('onRequest', async (request, reply) => {
+    if (context.closing.aborted) {
+      throw new SkeinError('SKEIN_CLOUD_CLOSED', 'the server is shutting down; retry once it is up again');
+    }
+    const blockedMs = limiter.blockedFor(request.ip);
+    if (blockedMs > 0) {
+      const seconds = Math.ceil(blockedMs / 1000);
+      reply.header('retry-after', String(seconds));
+      throw new SkeinError(
+        'SKEIN_CLOUD_RATE_LIMITED',
+        `too many failed authentications from ${request.ip}; retry after ${seconds} s with a valid token`,
+      );
+    }
+    const header = request.headers.authorization;
+    const match = header === undefined ? null : BEARER.exec(header);
+    const token = match === null ? undefined : verifyToken(context.store, match[1]!);
+    if (token === undefined) {
+      limiter.recordFailure(request.ip);
+      reply.header('www-authenticate', 'Bearer realm="skein"');
+      throw new SkeinError(
+        'SKEIN_CLOUD_UNAUTHORIZED',
+        header === undefined
+          ? 'this API needs a token: send Authorization: Bearer <token> (skein up printed one and saved it in .skein/credentials.json)'
+          : 'the bearer token is malformed, unknown or revoked; create one with skein token create',
+      );
+    }
+    tokens.set(request, token);
+    const scopes = (request.routeOptions.config as { scopes?: readonly TokenScope[] } | undefined)?.scopes;
+    if (scopes !== undefined && !hasScope(token.scopes, scopes)) {
+      throw new SkeinError(
+        'SKEIN_CLOUD_FORBIDDEN',
+        `token ${token.id} has scopes [${token.scopes.join(', ')}]; ${request.method} ${request.routeOptions.url} needs one of [admin, ${scopes.join(', ')}]`,
+      );
+    }
+  });
+
+  app.setErrorHandler((error, _request, reply) => {
+    const { body, internal } = responseOf(error);
+    if (internal) warn('an API call failed inside the server', error);
+    void reply.code(body.statusCode).send(body);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const shown =
+      request.url.length > MAX_URL_SHOWN ? `${request.url.slice(0, MAX_URL_SHOWN)}…` : request.url;
+    void reply
+      .code(404)
+      .send(
+        errorResponse(
+          404,
+          'SKEIN_CLOUD_ROUTE_NOT_FOUND',
+          `no API route ${request.method} ${JSON.stringify(shown)}; GET /api/openapi.json lists them`,
+        ),
+      );
+  });
+
+  const routes = apiRoutes(context);
+  for (const route of routes) {
+    app.route({
+      method: route.method,
+      url: route.url,
+      schema: route.schema,
+      config: { scopes: route.scopes },
+      handler: route.handler,
+    });
+  }
+  const document = openApiDocument(routes);
+  app.get('/api/openapi.json', { config: { scopes: ['read', 'invoke', 'deploy'] } }, async () => document);
+  return app;
+}

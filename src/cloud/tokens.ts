@@ -1,0 +1,82 @@
+// API tokens: `skein_<id>_<secret>` with 256 random bits of secret. The store keeps the id and the
+// SHA-256 of the whole text, never the text; a check finds the row by id and compares hashes in constant
+// time. A fast hash is enough here because the secret is random, not a password (docs/security.md).
+
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { SkeinError } from '../errors.ts';
+import type { CloudStore, StoredToken, TokenRecord, TokenScope } from './cloud-store.ts';
+
+const TOKEN_PATTERN = /^skein_([A-Za-z0-9]{16})_([A-Za-z0-9_-]{43})$/;
+const SECRET_BYTES = 32;
+
+export function hashToken(text: string): Uint8Array {
+  return createHash('sha256').update(text).digest();
+}
+
+function newTokenId(): string {
+  // 16 characters of [A-Za-z0-9]: hex of 8 random bytes is enough to be unique and stays URL-safe.
+  return randomBytes(8).toString('hex');
+}
+
+/** A token just made: its text is shown once and never stored. */
+export interface CreatedToken extends TokenRecord {
+  readonly token: string;
+}
+
+/** Makes and stores a token with these scopes. */
+export function createToken(
+  store: CloudStore,
+  name: string,
+  scopes: readonly TokenScope[],
+  now = Date.now(),
+): CreatedToken {
+  const id = newTokenId();
+  const token = `skein_${id}_${randomBytes(SECRET_BYTES).toString('base64url')}`;
+  const unique = Object.freeze([...new Set(scopes)]);
+  const record: StoredToken = {
+    id,
+    name,
+    scopes: unique,
+    createdAt: now,
+    revokedAt: null,
+    hash: hashToken(token),
+  };
+  store.insertToken(record);
+  return Object.freeze({ id, name, scopes: unique, createdAt: now, revokedAt: null, token });
+}
+
+/** The stored token the text stands for, or undefined for a malformed, unknown or revoked one. */
+export function verifyToken(store: CloudStore, text: string): StoredToken | undefined {
+  const match = TOKEN_PATTERN.exec(text);
+  if (match === null) return undefined;
+  const stored = store.token(match[1]!);
+  if (stored === undefined || stored.revokedAt !== null) return undefined;
+  return timingSafeEqual(hashToken(text), stored.hash) ? stored : undefined;
+}
+
+/** True when a token with `held` scopes may call a route that accepts `accepted` (admin passes all). */
+export function hasScope(held: readonly TokenScope[], accepted: readonly TokenScope[]): boolean {
+  return held.includes('admin') || held.some((scope) => accepted.includes(scope));
+}
+
+/** The public view of a token. */
+export function tokenView(token: TokenRecord): TokenRecord {
+  return {
+    id: token.id,
+    name: token.name,
+    scopes: token.scopes,
+    createdAt: token.createdAt,
+    revokedAt: token.revokedAt,
+  };
+}
+
+/** Revokes by id. @throws SKEIN_CLOUD_TOKEN_NOT_FOUND */
+export function revokeToken(store: CloudStore, id: string, now = Date.now()): TokenRecord {
+  if (!store.revokeToken(id, now)) {
+    throw new SkeinError(
+      'SKEIN_CLOUD_TOKEN_NOT_FOUND',
+      `no token has id ${JSON.stringify(id)}; 'skein token list' shows the ids`,
+    );
+  }
+  return tokenView(store.token(id)!);
+}

@@ -1,0 +1,195 @@
+// What the cloud tests share: a temporary project (package.json, node_modules/skein linked to this
+// repository, tasks.ts from test/fixtures/cloud-tasks.ts), a real `skein up` child process in it, the
+// real CLI as a child process, and raw HTTP calls. Every wait is bounded so a bug fails fast.
+
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const BIN = join(ROOT, 'bin/skein.ts');
+const START_TIMEOUT_MS = 20_000;
+const CLI_TIMEOUT_MS = 30_000;
+const EXIT_TIMEOUT_MS = 20_000;
+
+/** A temporary project directory with tasks.ts; removed when the test ends. */
+export async function makeProject(t: { after(fn: () => Promise<void>): void }): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'skein-cloud-'));
+  t.after(() => rm(dir, { recursive: true, force: true, maxRetries: 5 }));
+  await writeFile(join(dir, 'package.json'), '{ "type": "module", "private": true }\n');
+  await mkdir(join(dir, 'node_modules'));
+  await symlink(ROOT, join(dir, 'node_modules/skein'), 'dir');
+  await copyFile(join(ROOT, 'test/fixtures/cloud-tasks.ts'), join(dir, 'tasks.ts'));
+  return dir;
+}
+
+/** The environment of child processes: none of the caller's SKEIN_* settings leak in. */
+function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('SKEIN_')) env[key] = value;
+  return { ...env, ...extra };
+}
+
+export interface RunningServer {
+  readonly url: string;
+  readonly token: string;
+  readonly child: ChildProcess;
+  /** stderr so far (warnings). */
+  stderr(): string;
+  /** SIGTERM, then the exit code (bounded). */
+  stop(): Promise<number | null>;
+  /** SIGKILL, then wait for the exit. */
+  kill9(): Promise<void>;
+}
+
+/** Starts `skein up --json --port 0` in `dir` and waits for its JSON line. */
+export async function startServer(
+  t: { after(fn: () => Promise<void>): void },
+  dir: string,
+  ...args: string[]
+): Promise<RunningServer> {
+  const child = spawn(process.execPath, [BIN, 'up', '--json', '--port', '0', ...args], {
+    cwd: dir,
+    env: childEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const exited = once(child, 'exit');
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+  });
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  while (!stdout.includes('\n')) {
+    if (child.exitCode !== null) assert.fail(`skein up exited ${child.exitCode}: ${stderr}`);
+    if (Date.now() > deadline)
+      assert.fail(`skein up printed no URL within ${START_TIMEOUT_MS} ms: ${stderr}`);
+    await sleep(20);
+  }
+  const info = JSON.parse(stdout.slice(0, stdout.indexOf('\n'))) as { url: string; token: string };
+  return {
+    url: info.url,
+    token: info.token,
+    child,
+    stderr: () => stderr,
+    async stop() {
+      child.kill('SIGTERM');
+      const late = sleep(EXIT_TIMEOUT_MS, undefined, { ref: false }).then(() =>
+        assert.fail(`skein up did not exit within ${EXIT_TIMEOUT_MS} ms of SIGTERM`),
+      );
+      const [code] = (await Promise.race([exited, late])) as [number | null];
+      return code;
+    },
+    async kill9() {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+export interface CliOutcome {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs the real `skein` CLI in `dir` (which finds .skein/credentials.json there). */
+export function cli(
+  dir: string,
+  args: readonly string[],
+  env: Record<string, string> = {},
+): Promise<CliOutcome> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { cwd: dir, env: childEnv(env), timeout: CLI_TIMEOUT_MS },
+      (error, stdout, stderr) => {
+        if (error !== null && typeof error.code !== 'number') reject(error);
+        else resolve({ code: error === null ? 0 : (error.code as number), stdout, stderr });
+      },
+    );
+  });
+}
+
+export interface ApiAnswer {
+  readonly status: number;
+  readonly headers: Headers;
+  // biome-ignore lint/suspicious/noExplicitAny: test bodies are read field by field and checked by assert.
+  readonly body: any;
+}
+
+/** One HTTP call; `body` is sent as JSON unless it is a string (sent as is). */
+export async function api(
+  server: { readonly url: string },
+  token: string | undefined,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<ApiAnswer> {
+  const response = await fetch(`${server.url}${path}`, {
+    method,
+    headers: {
+      ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...headers,
+    },
+    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+    signal: AbortSignal.timeout(CLI_TIMEOUT_MS),
+  });
+  const text = await response.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // Not JSON: the test sees the text.
+  }
+  return { status: response.status, headers: response.headers, body: parsed };
+}
+
+/** Asserts an error answer: status and stable code, never a 500. */
+export function assertError(answer: ApiAnswer, status: number, code: string, what = ''): void {
+  assert.equal(answer.status, status, `${what}: ${JSON.stringify(answer.body)}`);
+  assert.equal(answer.body.code, code, what);
+  assert.equal(answer.body.statusCode, status, what);
+  assert.equal(typeof answer.body.message, 'string', what);
+}
+
+/** Waits (bounded) until `path` exists. */
+export async function waitForFile(path: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!existsSync(path)) {
+    if (Date.now() > deadline) assert.fail(`${path} did not appear within ${timeoutMs} ms`);
+    await sleep(20);
+  }
+}
+
+/** Polls a job until it is in one of `states` (bounded); returns its view. */
+export async function waitForState(
+  server: { readonly url: string },
+  token: string,
+  id: string,
+  states: readonly string[],
+  timeoutMs = 15_000,
+): Promise<ApiAnswer['body']> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const answer = await api(server, token, 'GET', `/api/jobs/${id}`);
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    if (states.includes(answer.body.state)) return answer.body;
+    if (Date.now() > deadline) assert.fail(`job ${id} is ${answer.body.state}, not ${states.join('/')}`);
+    await sleep(25);
+  }
+}

@@ -1,0 +1,85 @@
+// The server dies and comes back: after kill -9 of `skein up`, a restart on the same .skein/ runs every
+// job it had acknowledged — a delayed one that had not started and one that was running (redelivered
+// once its lease runs out) — keeps the finished history and the admin token. A SIGTERM lets the running
+// job finish, refuses new calls with 503 meanwhile, and exits 0.
+
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { api, assertError, cli, makeProject, startServer, waitForFile, waitForState } from './harness.ts';
+
+const LEASE_TIMEOUT_MS = 1000;
+
+test('kill -9 of skein up loses no acknowledged job: a restart on the same .skein/ runs them all', async (t) => {
+  const dir = await makeProject(t);
+  const first = await startServer(t, dir, '--lease-timeout', String(LEASE_TIMEOUT_MS));
+  const finished = await cli(dir, ['submit', 'tasks.ts:add', '--args', '[20, 22]', '--wait']);
+  assert.equal(finished.stdout, '42\n', finished.stderr);
+
+  const gate = join(dir, 'running.gate');
+  const running = await api(first, first.token, 'POST', '/api/jobs', {
+    module: 'tasks.ts',
+    export: 'waitForFile',
+    args: [gate, 'survived the kill'],
+  });
+  assert.equal(running.status, 202);
+  await waitForFile(`${gate}.started`);
+  const delayed = await api(first, first.token, 'POST', '/api/jobs', {
+    module: 'tasks.ts',
+    export: 'add',
+    args: [1, 1],
+    options: { delay: 300 },
+  });
+  assert.equal(delayed.status, 202);
+
+  await first.kill9();
+  await writeFile(gate, 'open\n');
+
+  const second = await startServer(t, dir, '--lease-timeout', String(LEASE_TIMEOUT_MS));
+  assert.equal(second.token, first.token, 'the saved admin token is still valid and reused');
+  const delayedView = await waitForState(second, second.token, delayed.body.id, [
+    'succeeded',
+    'dead',
+    'failed',
+  ]);
+  assert.equal(delayedView.state, 'succeeded');
+  assert.equal(delayedView.result, 2);
+  const runningView = await waitForState(second, second.token, running.body.id, [
+    'succeeded',
+    'dead',
+    'failed',
+  ]);
+  assert.equal(runningView.state, 'succeeded');
+  assert.equal(runningView.result, 'survived the kill');
+  assert.equal(runningView.attempt, 2, 'the killed attempt counted, the second one finished it');
+
+  const history = await cli(dir, ['ps', '--state', 'succeeded', '--json']);
+  assert.equal(JSON.parse(history.stdout).jobs.length, 3, 'the job finished before the kill is still listed');
+});
+
+test('SIGTERM lets the running job finish, answers 503 meanwhile, and exits 0', async (t) => {
+  const dir = await makeProject(t);
+  const server = await startServer(t, dir, '--close-timeout', '20000');
+  const gate = join(dir, 'graceful.gate');
+  const running = await api(server, server.token, 'POST', '/api/jobs', {
+    module: 'tasks.ts',
+    export: 'waitForFile',
+    args: [gate, 'finished while closing'],
+  });
+  await waitForFile(`${gate}.started`);
+  const exit = server.stop();
+  // The agent is closing and waits for the job: the API refuses new work until the process ends.
+  let answer = await api(server, server.token, 'GET', '/api/jobs');
+  for (let i = 0; i < 100 && answer.status === 200; i++)
+    answer = await api(server, server.token, 'GET', '/api/jobs');
+  assertError(answer, 503, 'SKEIN_CLOUD_CLOSED', 'a call while closing');
+  await writeFile(gate, 'open\n');
+  assert.equal(await exit, 0, server.stderr());
+
+  const again = await startServer(t, dir);
+  const view = await api(again, again.token, 'GET', `/api/jobs/${running.body.id}`);
+  assert.equal(view.body.state, 'succeeded');
+  assert.equal(view.body.result, 'finished while closing');
+  assert.equal(view.body.attempt, 1, 'it ran once, to the end');
+});
