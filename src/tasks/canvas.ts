@@ -6,12 +6,12 @@
 // Join), and gathers the members' results when it runs. So a crash at any point leads to a redelivery
 // that enqueues the same follow-up, or to nothing left to do, never a lost or doubled step.
 
-import { abortErrorFrom, InvalidArgumentError, internalError, TimeoutError } from '../errors.ts';
+import { InvalidArgumentError, internalError } from '../errors.ts';
 import { describe, type Task } from '../task.ts';
 import type { Broker, JobRecord, Join, NewJob } from './broker.ts';
-import { Job, type ResultOptions, settle, WAIT_OVER, waitForFinish } from './job.ts';
+import { Job, type ResultOptions, settle, WAIT_OVER, waitDeadline, waitForFinish } from './job.ts';
 import { newJobId } from './job-id.ts';
-import { checkDuration, type JobOptions, resolveJobOptions } from './options.ts';
+import { type JobOptions, resolveJobOptions } from './options.ts';
 import { decodeValue, encodeArgs } from './payload.ts';
 import {
   type CanvasNode,
@@ -199,25 +199,15 @@ export class ChordResult<R = unknown, C extends CanvasResult = Job<R>> {
 
 /** Waits for a handle's final value under one deadline for the whole canvas. */
 async function resultOf(broker: Broker, handle: CanvasResult, options: ResultOptions): Promise<unknown> {
-  const timeout = checkDuration('timeout', options.timeout ?? Number.POSITIVE_INFINITY, 0, true);
-  if (options.signal?.aborted) throw abortErrorFrom(options.signal);
-  const controller = new AbortController();
-  const signal =
-    options.signal === undefined ? controller.signal : AbortSignal.any([options.signal, controller.signal]);
-  const timer = Number.isFinite(timeout)
-    ? setTimeout(() => {
-        controller.abort(
-          new TimeoutError(
-            `canvas ${rootOf(handle)} did not finish within ${timeout} ms; its jobs keep running`,
-          ),
-        );
-      }, timeout)
-    : undefined;
+  const deadline = waitDeadline(
+    options,
+    (ms) => `canvas ${rootOf(handle)} did not finish within ${ms} ms; its jobs keep running`,
+  );
+  const { signal } = deadline;
   try {
     return await walk(broker, handle, signal);
   } finally {
-    clearTimeout(timer);
-    controller.abort(WAIT_OVER);
+    deadline.end();
   }
 }
 

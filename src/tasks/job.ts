@@ -152,6 +152,34 @@ export function settle<R>(record: JobRecord): R {
  * Waits until the job is finished and returns its record. With `allowMissing`, a job not stored yet is
  * waited for (canvas steps are enqueued when their predecessor finishes); otherwise it is an error.
  */
+/**
+ * The signal of a wait under `options`: the caller's signal, and `options.timeout` as a TimeoutError
+ * whose message `timedOut(ms)` gives. `end()` clears the timer and the listeners tied to the signal.
+ * @throws SKEIN_INVALID_ARGUMENT for a bad timeout; the caller's abort reason when already aborted.
+ */
+export function waitDeadline(
+  options: ResultOptions,
+  timedOut: (ms: number) => string,
+): { readonly signal: AbortSignal; end(): void } {
+  const timeout = checkDuration('timeout', options.timeout ?? Number.POSITIVE_INFINITY, 0, true);
+  if (options.signal?.aborted) throw abortErrorFrom(options.signal);
+  const controller = new AbortController();
+  const signal =
+    options.signal === undefined ? controller.signal : AbortSignal.any([options.signal, controller.signal]);
+  const timer = Number.isFinite(timeout)
+    ? setTimeout(() => controller.abort(new TimeoutError(timedOut(timeout))), timeout)
+    : undefined;
+  return {
+    signal,
+    end() {
+      clearTimeout(timer);
+      // A plain reason: a default one (a DOMException with its stack) costs more than the rest of a
+      // short job's wait.
+      controller.abort(WAIT_OVER);
+    },
+  };
+}
+
 /** The abort reason that ends a finished wait's own listeners. */
 export const WAIT_OVER: unique symbol = Symbol('skein: wait over');
 
@@ -161,16 +189,11 @@ export async function waitForFinish(
   options: ResultOptions,
   allowMissing = false,
 ): Promise<JobRecord> {
-  const timeout = checkDuration('timeout', options.timeout ?? Number.POSITIVE_INFINITY, 0, true);
-  if (options.signal?.aborted) throw abortErrorFrom(options.signal);
-  const controller = new AbortController();
-  const signal =
-    options.signal === undefined ? controller.signal : AbortSignal.any([options.signal, controller.signal]);
-  const timer = Number.isFinite(timeout)
-    ? setTimeout(() => {
-        controller.abort(new TimeoutError(`job ${id} did not finish within ${timeout} ms; it keeps running`));
-      }, timeout)
-    : undefined;
+  const deadline = waitDeadline(
+    options,
+    (ms) => `job ${id} did not finish within ${ms} ms; it keeps running`,
+  );
+  const { signal } = deadline;
   try {
     for (;;) {
       // waitUntilFinished reads the job itself (and rejects with SKEIN_TASKS_JOB_NOT_FOUND for a missing
@@ -192,10 +215,7 @@ export async function waitForFinish(
       if (signal.aborted) throw abortErrorFrom(signal);
     }
   } finally {
-    clearTimeout(timer);
-    // Ends the listeners tied to the wait; a plain reason, since a default one (a DOMException with
-    // its stack) costs more than the rest of a short job's wait.
-    controller.abort(WAIT_OVER);
+    deadline.end();
   }
 }
 

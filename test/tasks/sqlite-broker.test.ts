@@ -345,8 +345,9 @@ test('a bulk enqueue is all or none: a failing job leaves none of its batch stor
   const store = freshStore(t);
   const broker = store.open();
   const first = newJob({ task: TASK });
-  const clash = { ...newJob({ task: TASK }), id: first.id };
-  const outcome = await settle(() => broker.enqueue([first, clash]));
+  // A job the layer above would never send (no task): the engine's NOT NULL constraint refuses it.
+  const broken = { ...newJob({ task: TASK }), task: null as unknown as string };
+  const outcome = await settle(() => broker.enqueue([first, broken]));
   assert.equal(outcome.status, 'rejected');
   assert.equal(codeOf(outcome.status === 'rejected' ? outcome.reason : undefined), 'SKEIN_INTERNAL');
   assert.equal(await broker.get(first.id), undefined);

@@ -522,16 +522,7 @@ export class RedisBroker implements Broker {
     this.#checkOpen('events');
     // Redis was unreachable when events() was called: start from whatever is last once it is back.
     let last = await start.catch(() => undefined);
-    // A connection of its own, since XREAD BLOCK holds it. It queues while Redis is away and re-sends
-    // the (read-only) XREAD after a reconnect, so the reader resumes where it stopped.
-    const reader = this.#client.duplicate({
-      lazyConnect: false,
-      enableOfflineQueue: true,
-      maxRetriesPerRequest: null,
-      autoResendUnfulfilledCommands: true,
-    });
-    reader.on('error', () => {});
-    this.#readers.add(reader);
+    const reader = this.#readerConnection();
     const stop = AbortSignal.any([signal, this.#closing.signal]);
     using _listener = addAbortListener(stop, () => reader.disconnect());
     try {
@@ -583,14 +574,7 @@ export class RedisBroker implements Broker {
   async *news(queue: string, signal: AbortSignal): AsyncGenerator<BrokerEvent> {
     if (signal.aborted) return;
     this.#checkOpen('news');
-    const subscriber = this.#client.duplicate({
-      lazyConnect: false,
-      enableOfflineQueue: true,
-      maxRetriesPerRequest: null,
-      autoResendUnfulfilledCommands: true,
-    });
-    subscriber.on('error', () => {});
-    this.#readers.add(subscriber);
+    const subscriber = this.#readerConnection();
     const stop = AbortSignal.any([signal, this.#closing.signal]);
     const arrived: BrokerEvent[] = [];
     let wake: (() => void) | undefined;
@@ -782,16 +766,27 @@ export class RedisBroker implements Broker {
     );
   }
 
+  /**
+   * A connection of its own for a reader (XREAD BLOCK, or pub/sub, holds it). Unlike the command
+   * connection it queues while Redis is away and re-sends its (read-only) commands after a reconnect,
+   * so a reader resumes where it stopped. `tracked` ones are disconnected by close() with the others.
+   */
+  #readerConnection(tracked = true): Redis {
+    const connection = this.#client.duplicate({
+      lazyConnect: false,
+      enableOfflineQueue: true,
+      maxRetriesPerRequest: null,
+      autoResendUnfulfilledCommands: true,
+    });
+    connection.on('error', () => {});
+    if (tracked) this.#readers.add(connection);
+    return connection;
+  }
+
   /** Ensures the pub/sub connection listens on the finished channel. */
   #subscribe(stop: AbortSignal): Promise<void> {
     if (this.#subscribed === undefined) {
-      const subscriber = this.#client.duplicate({
-        lazyConnect: false,
-        enableOfflineQueue: true,
-        maxRetriesPerRequest: null,
-        autoResendUnfulfilledCommands: true,
-      });
-      subscriber.on('error', () => {});
+      const subscriber = this.#readerConnection(false);
       // Per script: each awaited job it finished, whole, then the ids of all it finished.
       subscriber.on('messageBuffer', (_channel: Buffer, message: Buffer) => {
         if (message[0] === 1) {
