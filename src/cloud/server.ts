@@ -3,7 +3,7 @@
 // read; close() stops the agent first, then the HTTP server, then the stores, so no acknowledged job is
 // lost on the way down. Fastify loads when a server starts, not when skein/cloud is imported.
 
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { SkeinError } from '../errors.ts';
@@ -89,6 +89,8 @@ export class CloudServer {
     const resolved = resolveCloudServerOptions(options);
     const warn = hooks.onWarning ?? (() => {});
     await mkdir(resolved.dataDir, { recursive: true, mode: 0o700 });
+    // The directory holds the token store and credentials.json: private to the user running the server.
+    await chmod(resolved.dataDir, 0o700);
     const catalog = await TaskCatalog.open(resolved.projectDir);
     const store = new CloudStore(join(resolved.dataDir, 'cloud.db'));
     const broker = new SqliteBroker({ path: join(resolved.dataDir, 'tasks.db') });
