@@ -571,10 +571,11 @@ const token: Command = async (args, io) => {
     allowPositionals: true,
     options: { name: { type: 'string' }, scope: { type: 'string', multiple: true }, ...CONNECTION_OPTIONS },
   });
-  if (values.help === true || positionals.length === 0) {
+  if (values.help === true) {
     io.stdout.write(TOKEN_HELP);
-    return values.help === true ? EXIT_OK : 2;
+    return EXIT_OK;
   }
+  if (positionals.length === 0) throw new UsageError('name an action: create, list or revoke');
   const [action, ...rest] = positionals;
   try {
     if (action === 'create') {
