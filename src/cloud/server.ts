@@ -11,6 +11,7 @@ import { SqliteBroker, TaskQueue } from '../tasks/index.ts';
 import { errorResponse, responseOf } from './api/http-errors.ts';
 import { openApiDocument } from './api/openapi.ts';
 import { type ApiContext, apiRoutes } from './api/routes.ts';
+import { NO_QUERY } from './api/schemas.ts';
 import { AuthFailureLimiter } from './auth-failure-limiter.ts';
 import { CloudStore, type StoredToken, type TokenScope } from './cloud-store.ts';
 import { readCredentials, writeCredentials } from './credentials.ts';
@@ -273,6 +274,10 @@ async function buildApp(
     });
   }
   const document = openApiDocument(routes);
-  app.get('/api/openapi.json', { config: { scopes: ['read', 'invoke', 'deploy'] } }, async () => document);
+  app.get(
+    '/api/openapi.json',
+    { schema: { querystring: NO_QUERY }, config: { scopes: ['read', 'invoke', 'deploy'] } },
+    async () => document,
+  );
   return app;
 }

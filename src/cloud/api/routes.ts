@@ -20,6 +20,7 @@ import {
   JOB_VIEW,
   MAX_PAGE_SIZE,
   MAX_WAIT_MS,
+  NO_QUERY,
   SUBMIT_BODY,
   type SubmitRequest,
   TOKEN_CREATE_BODY,
@@ -111,6 +112,25 @@ function jobOptionsOf(options: SubmitRequest['options']): JobOptions {
   return out;
 }
 
+/** Deepest nesting of arrays and objects in job arguments: the store's encoder recurses per level. */
+const MAX_ARGS_DEPTH = 64;
+
+/** Throws SKEIN_CLOUD_INVALID_REQUEST when `value` nests deeper than MAX_ARGS_DEPTH (checked without recursion). */
+function checkDepth(value: unknown): void {
+  const pending: [unknown, number][] = [[value, 1]];
+  while (pending.length > 0) {
+    const [item, depth] = pending.pop()!;
+    if (typeof item !== 'object' || item === null) continue;
+    if (depth > MAX_ARGS_DEPTH) {
+      throw new SkeinError(
+        'SKEIN_CLOUD_INVALID_REQUEST',
+        `invalid request: body/args nests arrays and objects deeper than ${MAX_ARGS_DEPTH} levels; flatten the arguments`,
+      );
+    }
+    for (const child of Object.values(item)) pending.push([child, depth + 1]);
+  }
+}
+
 function isAbort(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return code === 'SKEIN_ABORTED' || code === 'SKEIN_TIMEOUT';
@@ -136,7 +156,7 @@ export function apiRoutes(ctx: ApiContext): RouteSpec[] {
       url: '/api/jobs',
       summary: 'Submit a job: an exported task of a module under the project directory, with JSON arguments.',
       scopes: INVOKERS,
-      schema: { body: SUBMIT_BODY },
+      schema: { body: SUBMIT_BODY, querystring: NO_QUERY },
       responses: {
         202: {
           description: 'Stored (or, with an idempotencyKey already used, the first job).',
@@ -146,6 +166,7 @@ export function apiRoutes(ctx: ApiContext): RouteSpec[] {
       },
       async handler(request, reply) {
         const body = request.body as SubmitRequest;
+        checkDepth(body.args ?? []);
         const found = await ctx.catalog.find(body.module, body.export);
         // Registered before the job is stored: a server restarted after the acknowledgement knows the task.
         ctx.store.registerTask({ module: found.module, exportName: found.exportName }, Date.now());
@@ -224,7 +245,7 @@ export function apiRoutes(ctx: ApiContext): RouteSpec[] {
       summary:
         'Cancel a job: a waiting one at once, a running one through its signal; a finished one is left as it is.',
       scopes: INVOKERS,
-      schema: { params: JOB_ID_PARAMS },
+      schema: { params: JOB_ID_PARAMS, querystring: NO_QUERY },
       responses: {
         200: {
           description: 'What the cancel did.',
@@ -248,7 +269,7 @@ export function apiRoutes(ctx: ApiContext): RouteSpec[] {
       url: '/api/jobs/:id/retry',
       summary: 'Send a dead or failed job back to the queue with a fresh attempt count.',
       scopes: INVOKERS,
-      schema: { params: JOB_ID_PARAMS },
+      schema: { params: JOB_ID_PARAMS, querystring: NO_QUERY },
       responses: {
         200: {
           description: 'Queued again.',
@@ -274,7 +295,7 @@ export function apiRoutes(ctx: ApiContext): RouteSpec[] {
       summary:
         'Live job and worker events as Server-Sent Events (`event: job`, data = JobEventView JSON), from the moment of the call.',
       scopes: READERS,
-      schema: {},
+      schema: { querystring: NO_QUERY },
       responses: {
         200: { description: 'text/event-stream; a comment line `: ready` once subscribed.' },
         ...errors(),
@@ -330,7 +351,7 @@ export function apiRoutes(ctx: ApiContext): RouteSpec[] {
       url: '/api/tokens',
       summary: 'Create an API token with scopes; the token text is in this answer only.',
       scopes: ADMINS,
-      schema: { body: TOKEN_CREATE_BODY },
+      schema: { body: TOKEN_CREATE_BODY, querystring: NO_QUERY },
       responses: {
         201: {
           description: 'The new token, with its text.',
@@ -349,7 +370,7 @@ export function apiRoutes(ctx: ApiContext): RouteSpec[] {
       url: '/api/tokens',
       summary: 'List API tokens (never their text).',
       scopes: ADMINS,
-      schema: {},
+      schema: { querystring: NO_QUERY },
       responses: {
         200: {
           description: 'Every token, revoked ones included.',
@@ -366,7 +387,7 @@ export function apiRoutes(ctx: ApiContext): RouteSpec[] {
       url: '/api/tokens/:id',
       summary: 'Revoke an API token: every later call with it gets 401.',
       scopes: ADMINS,
-      schema: { params: TOKEN_ID_PARAMS },
+      schema: { params: TOKEN_ID_PARAMS, querystring: NO_QUERY },
       responses: { 200: { description: 'The revoked token.', schema: TOKEN_VIEW }, ...errors(400, 404) },
       async handler(request) {
         const { id } = request.params as { id: string };

@@ -12,6 +12,14 @@ export const MAX_WAIT_MS = 60_000;
 
 const INTEGER_STRING = (max: number) => ({ type: 'string', pattern: `^[0-9]{1,${String(max).length}}$` });
 
+/** Longest delay or backoff a request may ask for, in ms: ten years. */
+export const MAX_DELAY_MS = 10 * 365 * 24 * 3600 * 1000;
+/** Longest time limit, in ms: the largest delay a Node timer keeps (about 24.8 days). */
+export const MAX_TIME_LIMIT_MS = 2 ** 31 - 1;
+
+/** The query string of a route that takes none: any parameter is a 400. */
+export const NO_QUERY = { type: 'object', additionalProperties: false, properties: {} } as const;
+
 export const JOB_ID_PARAMS = {
   type: 'object',
   additionalProperties: false,
@@ -31,8 +39,8 @@ const BACKOFF_SCHEMA = {
   additionalProperties: false,
   properties: {
     type: { type: 'string', enum: ['fixed', 'exponential'] },
-    delay: { type: 'integer', minimum: 0, description: 'Milliseconds.' },
-    maxDelay: { type: 'integer', minimum: 0, description: 'Milliseconds.' },
+    delay: { type: 'integer', minimum: 0, maximum: MAX_DELAY_MS, description: 'Milliseconds.' },
+    maxDelay: { type: 'integer', minimum: 0, maximum: MAX_DELAY_MS, description: 'Milliseconds.' },
     jitter: { type: 'string', enum: ['none', 'full', 'equal'] },
   },
 } as const;
@@ -60,11 +68,21 @@ export const SUBMIT_BODY = {
       additionalProperties: false,
       description: 'Task-queue job options (docs/tasks.md).',
       properties: {
-        delay: { type: 'integer', minimum: 0, description: 'Milliseconds before the job may run.' },
+        delay: {
+          type: 'integer',
+          minimum: 0,
+          maximum: MAX_DELAY_MS,
+          description: 'Milliseconds before the job may run.',
+        },
         priority: { type: 'integer', description: 'Higher runs first; within ±1,000,000.' },
         attempts: { type: 'integer', minimum: 1, description: 'Attempts before the job ends dead.' },
         backoff: BACKOFF_SCHEMA,
-        timeLimit: { type: 'integer', minimum: 1, description: 'Milliseconds per attempt.' },
+        timeLimit: {
+          type: 'integer',
+          minimum: 1,
+          maximum: MAX_TIME_LIMIT_MS,
+          description: 'Milliseconds per attempt.',
+        },
         idempotencyKey: { type: 'string', minLength: 1, maxLength: 256 },
       },
     },
