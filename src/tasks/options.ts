@@ -269,7 +269,7 @@ export interface WorkerTimingOptions {
    * instead of one store round trip later (Celery's prefetch). The worker holds only as many as its
    * jobs finish within about one round trip, measured as it goes: none for jobs much longer than a
    * round trip, which stay in the queue for other workers; and a job held for `pollInterval` without a
-   * free slot goes back to the queue. 0 turns it off. @defaultValue max(16, 4 × concurrency)
+   * free slot goes back to the queue. 0 turns it off. @defaultValue max(256, 4 × concurrency)
    */
   readonly prefetch?: number;
   /** Milliseconds a claimed job stays this worker's without an extension; extended every third of it. @defaultValue 30000 */
@@ -310,7 +310,7 @@ export function resolveWorkerTiming(options: WorkerTimingOptions): ResolvedWorke
   const concurrency = checkInteger('concurrency', options.concurrency ?? availableParallelism(), 1, 10_000);
   return Object.freeze({
     concurrency,
-    prefetch: checkInteger('prefetch', options.prefetch ?? Math.max(16, 4 * concurrency), 0, 40_000),
+    prefetch: checkInteger('prefetch', options.prefetch ?? Math.max(256, 4 * concurrency), 0, 40_000),
     leaseTimeout: checkDuration('leaseTimeout', options.leaseTimeout ?? WORKER_DEFAULTS.leaseTimeout, 30),
     pollInterval: checkDuration('pollInterval', options.pollInterval ?? WORKER_DEFAULTS.pollInterval, 1),
     heartbeatInterval: checkDuration(

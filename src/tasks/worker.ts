@@ -103,6 +103,11 @@ interface PendingSettle {
 
 /** Claim-loop store calls in flight at once: three keep both the store and this thread busy (two left gaps). */
 const CALLS_IN_FLIGHT = 3;
+/**
+ * Most jobs one store call claims: bounds how long one call holds the store (a Redis script blocks every
+ * other client while it runs) and keeps batches small enough to pipeline.
+ */
+const CLAIM_PER_CALL = 128;
 /** Weight of the newest sample in the run-time and call-time moving averages. */
 const EWMA_WEIGHT = 0.1;
 
@@ -373,7 +378,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
         const busy = this.#running.size - batch.length - this.#settlesInFlight + this.#claimsInFlight;
         const capacity = concurrency + this.#prefetchTarget();
         const free =
-          signal.aborted || (this.#queueDry && batch.length === 0) ? 0 : Math.max(0, capacity - busy);
+          signal.aborted || (this.#queueDry && batch.length === 0)
+            ? 0
+            : Math.min(CLAIM_PER_CALL, Math.max(0, capacity - busy));
         if (batch.length > 0 || free > 0) {
           this.#send(batch, free);
           continue;
