@@ -7,7 +7,7 @@ import { realpath, stat } from 'node:fs/promises';
 import { extname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { SkeinError } from '../errors.ts';
-import { isTask, type Task } from '../task.ts';
+import { isTask, rememberExportName, resolveExportName, type Task } from '../task.ts';
 
 const MODULE_EXTENSIONS: ReadonlySet<string> = new Set(['.ts', '.mts', '.js', '.mjs']);
 const EXPORT_NAME = /^[A-Za-z_$][A-Za-z0-9_$]{0,127}$/;
@@ -104,6 +104,18 @@ export class TaskCatalog {
     const value = Object.hasOwn(namespace, exportName) ? namespace[exportName] : undefined;
     if (value === undefined) throw notFound(rel, exportName, 'the module has no export of that name');
     if (!isTask(value)) throw notFound(rel, exportName, 'that export is not a task() reference');
+    // Workers find a task by the module that defined it (task.moduleUrl) and its export there; a task
+    // made in one module and exported only from another could be stored but never run.
+    try {
+      rememberExportName(value, await resolveExportName(value, value.moduleUrl, value.exportName));
+    } catch (error) {
+      throw notFound(
+        rel,
+        exportName,
+        `the task was defined in ${value.moduleUrl}, which does not export it, so no worker could find it`,
+        error,
+      );
+    }
     return { module: rel, exportName, task: value as Task<never, unknown> };
   }
 }

@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -344,7 +344,16 @@ test('task modules outside the project, in .skein/ or node_modules/, or not expo
   assert.match(cli404.stderr, /leads outside the project directory;.*\(SKEIN_CLOUD_MODULE_REFUSED\)\n$/);
   assert.ok(!existsSync(join(outside, 'imported-marker.txt')), 'the outside module was never imported');
 
+  await writeFile(
+    join(dir, 'factory.ts'),
+    "import { task } from 'skein';\nexport function makeTask() { return task(import.meta, () => 1); }\n",
+  );
+  await writeFile(
+    join(dir, 'made.ts'),
+    "import { makeTask } from './factory.ts';\nexport const made = makeTask();\n",
+  );
   for (const [module, name] of [
+    ['made.ts', 'made'],
     ['missing.ts', 'add'],
     ['tasks.ts', 'nope'],
     ['tasks.ts', 'notATask'],
