@@ -13,7 +13,7 @@ import { openApiDocument } from './api/openapi.ts';
 import { type ApiContext, apiRoutes } from './api/routes.ts';
 import { NO_QUERY } from './api/schemas.ts';
 import { AuthFailureLimiter } from './auth-failure-limiter.ts';
-import { CloudStore, type StoredToken, type TokenScope } from './cloud-store.ts';
+import { CloudStore, type TokenScope } from './cloud-store.ts';
 import { readCredentials, writeCredentials } from './credentials.ts';
 import { LocalAgent } from './local-agent.ts';
 import {
@@ -120,7 +120,16 @@ export class CloudServer {
       if (tasks.length > 0) await agent.serve(tasks);
       const adminToken = await adminTokenFor(store, resolved.dataDir);
       const queue = new TaskQueue({ broker });
-      const context: ApiContext = { queue, broker, store, catalog, agent, closing: closing.signal, streams };
+      const context: ApiContext = {
+        queue,
+        broker,
+        store,
+        catalog,
+        agent,
+        closing: closing.signal,
+        streams,
+        warn,
+      };
       app = await buildApp(resolved, context, warn);
       await app.listen({ host: resolved.host, port: resolved.port });
       const address = app.server.address();
@@ -205,7 +214,6 @@ async function buildApp(
   // JSON only: a text/plain body is refused with 415 instead of reaching a schema as a string.
   app.removeContentTypeParser('text/plain');
   const limiter = new AuthFailureLimiter(options.authFailureLimit, options.authFailureWindow);
-  const tokens = new WeakMap<object, StoredToken>();
 
   // Runs before the body is read: a caller without a valid token never gets its body parsed.
   app.addHook('onRequest', async (request, reply) => {
@@ -234,7 +242,6 @@ async function buildApp(
           : 'the bearer token is malformed, unknown or revoked; create one with skein token create',
       );
     }
-    tokens.set(request, token);
     const scopes = (request.routeOptions.config as { scopes?: readonly TokenScope[] } | undefined)?.scopes;
     if (scopes !== undefined && !hasScope(token.scopes, scopes)) {
       throw new SkeinError(

@@ -39,6 +39,8 @@ export interface ApiContext {
   readonly closing: AbortSignal;
   /** Streams the events route is serving; the server ends them before it closes. */
   readonly streams: Set<FastifyReply>;
+  /** Problems the server survives, for its log. */
+  readonly warn: (message: string, error?: unknown) => void;
 }
 
 export interface RouteSchema {
@@ -300,7 +302,7 @@ export function apiRoutes(ctx: ApiContext): RouteSpec[] {
         200: { description: 'text/event-stream; a comment line `: ready` once subscribed.' },
         ...errors(),
       },
-      async handler(request, reply) {
+      async handler(_request, reply) {
         const stop = new AbortController();
         const signal = AbortSignal.any([stop.signal, ctx.closing]);
         // Subscribing is synchronous in the first next(): events from here on are delivered.
@@ -319,7 +321,6 @@ export function apiRoutes(ctx: ApiContext): RouteSpec[] {
         const keepAlive = setInterval(() => raw.write(': keep-alive\n\n'), SSE_KEEPALIVE_MS);
         keepAlive.unref();
         raw.once('close', () => stop.abort());
-        request.log.debug('event stream opened');
         try {
           for (;;) {
             const item = await next;
@@ -336,7 +337,7 @@ export function apiRoutes(ctx: ApiContext): RouteSpec[] {
             next = iterator.next();
           }
         } catch (error) {
-          if (!isAbort(error)) request.log.error({ err: error }, 'event stream failed');
+          if (!isAbort(error)) ctx.warn('an event stream ended on an error of the job store', error);
         } finally {
           clearInterval(keepAlive);
           stop.abort();
