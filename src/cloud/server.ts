@@ -117,7 +117,6 @@ export class CloudServer {
           );
         }
       }
-      if (tasks.length > 0) await agent.serve(tasks);
       const adminToken = await adminTokenFor(store, resolved.dataDir);
       const queue = new TaskQueue({ broker });
       const context: ApiContext = {
@@ -132,6 +131,8 @@ export class CloudServer {
       };
       app = await buildApp(resolved, context, warn);
       await app.listen({ host: resolved.host, port: resolved.port });
+      // Only a server that got its port runs jobs: a second `skein up` on a taken port claims nothing.
+      if (tasks.length > 0) await agent.serve(tasks);
       const address = app.server.address();
       const port = typeof address === 'object' && address !== null ? address.port : resolved.port;
       const host =
