@@ -158,13 +158,16 @@ test('a revoked token gets 401 on its next call; token list shows no secrets and
   assert.ok(!bytes.includes(secret) && !wal.includes(secret), 'the token text is not stored');
 });
 
-test('bad options are refused before anything starts: a non-loopback host without --allow-remote, a bad port', async () => {
+test('bad options are refused before anything starts: a non-loopback host without --allow-remote, a bad or taken port', async () => {
   const open = await cli(dir, ['up', '--host', '0.0.0.0', '--port', '0']);
   assert.equal(open.code, 1);
   assert.match(
     open.stderr,
     /refusing to listen on "0\.0\.0\.0".*--allow-remote.*\(SKEIN_CLOUD_INSECURE_BIND\)/,
   );
+  const taken = await cli(dir, ['up', '--port', new URL(server.url).port]);
+  assert.equal(taken.code, 1);
+  assert.match(taken.stderr, /^skein up: \d+ is in use \(is skein up already running\?\)/);
   const port = await cli(dir, ['up', '--port', '70000']);
   assert.equal(port.code, 2);
   assert.match(port.stderr, /--port must be an integer from 0 to 65535/);
