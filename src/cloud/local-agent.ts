@@ -22,7 +22,7 @@ export class LocalAgent {
   readonly #pool: ThreadPool;
   readonly #tasks = new Map<Task<never, unknown>, true>();
   #worker: Worker | undefined;
-  readonly #retiring = new Set<Promise<void>>();
+  readonly #retiring = new Set<{ readonly worker: Worker; readonly closed: Promise<void> }>();
   #swap: Promise<void> = Promise.resolve();
   #closing: Promise<void> | undefined;
 
@@ -64,7 +64,9 @@ export class LocalAgent {
       leaseTimeout: this.#options.leaseTimeout,
       // Expired leases are looked for at least once per lease, so a dead agent's job waits about one lease.
       recoverInterval: Math.min(WORKER_DEFAULTS.recoverInterval, this.#options.leaseTimeout),
-      closeTimeout: this.#options.closeTimeout,
+      // A retiring worker lets its running jobs finish however long they take; only the agent's own close
+      // bounds the wait (closeTimeout, then destroy), so naming a new task never cuts a job short.
+      closeTimeout: Number.POSITIVE_INFINITY,
       // Jobs of a task registered a moment ago wait for the next worker instead of being dead-lettered.
       unknownTasks: 'leave',
     });
@@ -78,9 +80,9 @@ export class LocalAgent {
     const previous = this.#worker;
     this.#worker = worker;
     if (previous !== undefined) {
-      const retiring = previous.close().catch(this.#options.onError);
+      const retiring = { worker: previous, closed: previous.close().catch(this.#options.onError) };
       this.#retiring.add(retiring);
-      void retiring.finally(() => this.#retiring.delete(retiring));
+      void retiring.closed.finally(() => this.#retiring.delete(retiring));
     }
   }
 
@@ -92,8 +94,19 @@ export class LocalAgent {
 
   async #close(): Promise<void> {
     await this.#swap;
-    await this.#worker?.close();
-    await Promise.all(this.#retiring);
+    const workers = [
+      ...(this.#worker === undefined ? [] : [this.#worker]),
+      ...[...this.#retiring].map((r) => r.worker),
+    ];
+    // close() lets running jobs finish; past closeTimeout, destroy() aborts them and gives them back.
+    const deadline = setTimeout(() => {
+      for (const worker of workers) void worker.destroy().catch(this.#options.onError);
+    }, this.#options.closeTimeout);
+    try {
+      await Promise.all(workers.map((worker) => worker.close().catch(this.#options.onError)));
+    } finally {
+      clearTimeout(deadline);
+    }
     await this.#pool.close();
   }
 }

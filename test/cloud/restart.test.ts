@@ -4,9 +4,10 @@
 // job finish, refuses new calls with 503 meanwhile, and exits 0.
 
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { api, assertError, cli, makeProject, startServer, waitForFile, waitForState } from './harness.ts';
 
 const LEASE_TIMEOUT_MS = 1000;
@@ -86,4 +87,52 @@ test('SIGTERM lets the running job finish, answers 503 meanwhile, and exits 0', 
   assert.equal(view.body.state, 'succeeded');
   assert.equal(view.body.result, 'finished while closing');
   assert.equal(view.body.attempt, 1, 'it ran once, to the end');
+});
+
+test('a running job is not cut short when a newly named task makes the agent start a new worker', async (t) => {
+  const closeTimeoutMs = 300;
+  const dir = await makeProject(t);
+  const server = await startServer(t, dir, '--close-timeout', String(closeTimeoutMs));
+  const gate = join(dir, 'swap.gate');
+  const running = await api(server, server.token, 'POST', '/api/jobs', {
+    module: 'tasks.ts',
+    export: 'waitForFile',
+    args: [gate, 'one run'],
+  });
+  await waitForFile(`${gate}.started`);
+  // add is new to the agent: a new worker starts and the one running waitForFile retires.
+  const added = await cli(dir, ['submit', 'tasks.ts:add', '--args', '[1, 2]', '--wait']);
+  assert.equal(added.stdout, '3\n', added.stderr);
+  // Past the retiring worker's close timeout, the job must still be running its first run.
+  await sleep(3 * closeTimeoutMs);
+  await writeFile(gate, 'open\n');
+  const view = await waitForState(server, server.token, running.body.id, ['succeeded', 'dead', 'failed']);
+  assert.equal(view.state, 'succeeded');
+  assert.equal(view.result, 'one run');
+  assert.equal(
+    (await readFile(`${gate}.runs`, 'utf8')).split('\n').filter(Boolean).length,
+    1,
+    'the task ran once',
+  );
+});
+
+test('SIGTERM gives a job still running after --close-timeout back to the queue; the next start runs it', async (t) => {
+  const dir = await makeProject(t);
+  const server = await startServer(t, dir, '--close-timeout', '200');
+  const gate = join(dir, 'slow.gate');
+  const running = await api(server, server.token, 'POST', '/api/jobs', {
+    module: 'tasks.ts',
+    export: 'waitForFile',
+    args: [gate, 'second start'],
+  });
+  await waitForFile(`${gate}.started`);
+  assert.equal(await server.stop(), 0, server.stderr());
+
+  const again = await startServer(t, dir);
+  await writeFile(gate, 'open\n');
+  const view = await waitForState(again, again.token, running.body.id, ['succeeded', 'dead', 'failed']);
+  assert.equal(view.state, 'succeeded');
+  assert.equal(view.result, 'second start');
+  assert.equal(view.attempt, 1, 'a job given back at shutdown does not use up an attempt');
+  assert.equal((await readFile(`${gate}.runs`, 'utf8')).split('\n').filter(Boolean).length, 2);
 });
