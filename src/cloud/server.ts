@@ -94,7 +94,13 @@ export class CloudServer {
     await chmod(resolved.dataDir, 0o700);
     const catalog = await TaskCatalog.open(resolved.projectDir);
     const store = new CloudStore(join(resolved.dataDir, 'cloud.db'));
-    const broker = new SqliteBroker({ path: join(resolved.dataDir, 'tasks.db') });
+    let broker: SqliteBroker;
+    try {
+      broker = new SqliteBroker({ path: join(resolved.dataDir, 'tasks.db') });
+    } catch (error) {
+      store.close();
+      throw error;
+    }
     const agent = new LocalAgent({
       broker,
       concurrency: resolved.concurrency,
@@ -117,7 +123,6 @@ export class CloudServer {
           );
         }
       }
-      const adminToken = await adminTokenFor(store, resolved.dataDir);
       const queue = new TaskQueue({ broker });
       const context: ApiContext = {
         queue,
@@ -138,6 +143,8 @@ export class CloudServer {
       const host =
         resolved.host.includes(':') && !resolved.host.startsWith('[') ? `[${resolved.host}]` : resolved.host;
       const url = `http://${host}:${port}`;
+      // Made once the port is ours, so a start that fails leaves no admin token nobody was shown.
+      const adminToken = await adminTokenFor(store, resolved.dataDir);
       const credentialsPath = await writeCredentials(resolved.dataDir, { server: url, token: adminToken });
       return new CloudServer({
         options: resolved,
