@@ -116,16 +116,31 @@ export function checkInteger(
 }
 
 /** A duration in ms: a finite number >= min, or Infinity when allowed. */
-export function checkDuration(path: string, value: unknown, min: number, allowInfinity = false): number {
+/** The longest delay a Node timer keeps (a longer one fires after 1 ms): the cap of durations that become timers. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+/** The largest epoch milliseconds a Date holds: the cap of delays and times that are stored, not timed. */
+export const MAX_DATE_MS = 8.64e15;
+
+/**
+ * A duration in ms in [min, max] (or Infinity when allowed). `max` defaults to MAX_TIMER_MS because most
+ * durations end up in a setTimeout, where a longer one would fire at once.
+ */
+export function checkDuration(
+  path: string,
+  value: unknown,
+  min: number,
+  allowInfinity = false,
+  max = MAX_TIMER_MS,
+): number {
   const ok =
     typeof value === 'number' &&
     !Number.isNaN(value) &&
     value >= min &&
-    (Number.isFinite(value) || (allowInfinity && value === Number.POSITIVE_INFINITY));
+    (value <= max || (allowInfinity && value === Number.POSITIVE_INFINITY));
   if (!ok) {
     throw invalidOption(
       path,
-      `a number of milliseconds >= ${min}${allowInfinity ? ' (or Infinity)' : ''}`,
+      `a number of milliseconds in ${min}..${max}${max === MAX_TIMER_MS ? ' (the longest Node timer, about 24.8 days)' : ''}${allowInfinity ? ', or Infinity' : ''}`,
       value,
     );
   }
@@ -177,8 +192,14 @@ export function resolveBackoff(options: unknown = {}, path = 'backoff'): Resolve
   if (jitter !== 'none' && jitter !== 'full' && jitter !== 'equal') {
     throw invalidOption(`${path}.jitter`, "'none', 'full' or 'equal'", jitter);
   }
-  const delay = checkDuration(`${path}.delay`, given.delay ?? BACKOFF_DEFAULTS.delay, 0);
-  const maxDelay = checkDuration(`${path}.maxDelay`, given.maxDelay ?? BACKOFF_DEFAULTS.maxDelay, 0);
+  const delay = checkDuration(`${path}.delay`, given.delay ?? BACKOFF_DEFAULTS.delay, 0, false, MAX_DATE_MS);
+  const maxDelay = checkDuration(
+    `${path}.maxDelay`,
+    given.maxDelay ?? BACKOFF_DEFAULTS.maxDelay,
+    0,
+    false,
+    MAX_DATE_MS,
+  );
   if (maxDelay < delay) {
     throw invalidOption(`${path}.maxDelay`, `>= ${path}.delay (${delay})`, maxDelay);
   }
@@ -217,10 +238,11 @@ export function resolveJobOptions(
       `${at('delay')} and ${at('eta')} are exclusive (got both); give one`,
     );
   }
-  let runAt = now + checkDuration(at('delay'), given.delay ?? JOB_DEFAULTS.delay, 0);
+  let runAt =
+    now + checkDuration(at('delay'), given.delay ?? JOB_DEFAULTS.delay, 0, false, MAX_DATE_MS - now);
   if (given.eta !== undefined) {
     const eta = given.eta instanceof Date ? given.eta.getTime() : given.eta;
-    if (typeof eta !== 'number' || !Number.isFinite(eta)) {
+    if (typeof eta !== 'number' || !(Math.abs(eta) <= MAX_DATE_MS)) {
       throw invalidOption(at('eta'), 'a valid Date or epoch milliseconds', given.eta);
     }
     runAt = eta;
@@ -239,7 +261,13 @@ export function resolveJobOptions(
       ? null
       : checkName(at('idempotencyKey'), given.idempotencyKey, MAX_KEY_LENGTH);
   const group = given.group === undefined ? null : checkName(at('group'), given.group);
-  const resultTtl = checkDuration(at('resultTtl'), given.resultTtl ?? JOB_DEFAULTS.resultTtl, 0);
+  const resultTtl = checkDuration(
+    at('resultTtl'),
+    given.resultTtl ?? JOB_DEFAULTS.resultTtl,
+    0,
+    false,
+    MAX_DATE_MS,
+  );
   const deadLetter = given.deadLetter ?? JOB_DEFAULTS.deadLetter;
   if (typeof deadLetter !== 'boolean') throw invalidOption(at('deadLetter'), 'a boolean', deadLetter);
   return Object.freeze({

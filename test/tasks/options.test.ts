@@ -72,7 +72,23 @@ describe('task options', () => {
   });
 
   it('names the option path of every bad job option', () => {
-    rejects(() => resolveJobOptions({ delay: -1 }), /options\.delay must be a number of milliseconds >= 0/);
+    rejects(
+      () => resolveJobOptions({ delay: -1 }),
+      /options\.delay must be a number of milliseconds in 0\.\./,
+    );
+    // Past a Date's range: refused, not stored as a time no clock reaches.
+    rejects(
+      () => resolveJobOptions({ delay: 1e300 }),
+      /options\.delay must be a number of milliseconds in 0\.\./,
+    );
+    rejects(() => resolveJobOptions({ eta: 1e300 }), /options\.eta must be a valid Date/);
+    // Past the longest Node timer a time limit would fire after 1 ms: refused with the limit named.
+    rejects(
+      () => resolveJobOptions({ timeLimit: 2 ** 31 }),
+      /options\.timeLimit must be a number of milliseconds in 1\.\.2147483647 \(the longest Node timer, about 24\.8 days\), or Infinity/,
+    );
+    assert.equal(resolveJobOptions({ timeLimit: 2 ** 31 - 1 }).timeLimit, 2 ** 31 - 1);
+    assert.equal(resolveJobOptions({ resultTtl: 10 * 365 * 86_400_000 }).resultTtl, 10 * 365 * 86_400_000);
     rejects(() => resolveJobOptions({ delay: 1, eta: 2 }), /options\.delay and options\.eta are exclusive/);
     rejects(() => resolveJobOptions({ eta: new Date('nope') }), /options\.eta must be a valid Date/);
     rejects(() => resolveJobOptions({ priority: 1.5 }), /options\.priority must be an integer/);
@@ -115,7 +131,15 @@ describe('task options', () => {
     rejects(() => resolveWorkerTiming({ concurrency: 0 }), /concurrency must be an integer in 1\.\.10000/);
     rejects(
       () => resolveWorkerTiming({ leaseTimeout: 5 }),
-      /leaseTimeout must be a number of milliseconds >= 30/,
+      /leaseTimeout must be a number of milliseconds in 30\.\.2147483647/,
+    );
+    rejects(
+      () => resolveWorkerTiming({ closeTimeout: 2 ** 31 }),
+      /closeTimeout must be a number of milliseconds/,
+    );
+    assert.equal(
+      resolveWorkerTiming({ closeTimeout: Number.POSITIVE_INFINITY }).closeTimeout,
+      Number.POSITIVE_INFINITY,
     );
     rejects(() => resolveWorkerTiming({ pollInterval: Number.POSITIVE_INFINITY }), /pollInterval/);
   });
