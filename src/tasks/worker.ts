@@ -297,6 +297,27 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   /**
+   * Adds tasks to this worker's registry: its next claims include their jobs (a server that learns of a
+   * task at run time extends its worker instead of replacing it). Tasks it has already are skipped.
+   * @throws SKEIN_TASKS_INVALID_OPTION, SKEIN_TASKS_INVALID_TASK, SKEIN_TASK_NOT_EXPORTED,
+   * SKEIN_TASKS_CLOSED
+   */
+  async addTasks(tasks: readonly Task<never, unknown>[]): Promise<void> {
+    if (!Array.isArray(tasks)) throw invalidOption('tasks', 'an array of task references', tasks);
+    if (this.#closing !== undefined || this.#destroying !== undefined) {
+      throw new SkeinError('SKEIN_TASKS_CLOSED', `worker ${this.id} is closed; create a new Worker`);
+    }
+    // Every address resolved before any is added: a bad task adds none.
+    const added = new Map<string, Task<never, unknown>>();
+    for (const [i, task] of tasks.entries()) added.set(await taskAddress(task, `tasks[${i}]`), task);
+    await this.start();
+    for (const [address, task] of added) this.#registry.set(address, task);
+    if (this.#claim !== undefined) this.#claim = { ...this.#claim, tasks: [...this.#registry.keys()] };
+    // New tasks may have jobs queued already: look now rather than at the next poll.
+    this.#nudge(true);
+  }
+
+  /**
    * Stops claiming, lets running jobs finish for up to `closeTimeout` ms, then gives the rest back to
    * the queue unfinished (release: queued again, the attempt not counted). Idempotent.
    */

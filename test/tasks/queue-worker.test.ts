@@ -49,6 +49,22 @@ for (const engine of ENGINES)
         assert.match(info.task, /fixtures\/add\.ts#add$/);
       });
 
+      it('takes jobs of tasks added while it runs (addTasks), and refuses a bad task or a closed worker', async (t) => {
+        const { queue, worker } = await setup(t, runner, engine);
+        const w = await worker({ tasks: [add], unknownTasks: 'leave' });
+        const job = await queue.enqueue(echo, 'hello');
+        await assert.rejects(w.addTasks([(() => 1) as never]), (error: unknown) => {
+          assert.equal(codeOf(error), 'SKEIN_TASKS_INVALID_TASK');
+          return true;
+        });
+        assert.equal(await job.state(), 'queued', 'not claimed before its task is added');
+        await w.addTasks([echo, add]);
+        assert.equal(await job.result({ timeout: 10_000 }), 'hello');
+        assert.equal(await (await queue.enqueue(add, 1, 2)).result({ timeout: 10_000 }), 3);
+        await w.close();
+        await assert.rejects(w.addTasks([echo]), (error: unknown) => codeOf(error) === 'SKEIN_TASKS_CLOSED');
+      });
+
       it('lets running jobs finish on close(), then publishes each end on skein:tasks:job', async (t) => {
         const { queue, worker } = await setup(t, runner, engine);
         const published: unknown[] = [];
