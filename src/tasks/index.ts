@@ -9,8 +9,11 @@ export type {
   ClaimRequest,
   Enqueued,
   FailOutcome,
+  HeldAttempt,
+  HeldStatus,
   JobRecord,
   JobState,
+  Join,
   NewJob,
   QueueStats,
   RateLimit,
@@ -18,7 +21,7 @@ export type {
   SettleOutcome,
   StoredError,
 } from './broker.ts';
-export { JOB_STATES } from './broker.ts';
+export { JOB_STATES, NEWS_TYPES } from './broker.ts';
 export type {
   Canvas,
   CanvasResult,

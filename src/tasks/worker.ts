@@ -520,8 +520,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
       () => {
         this.#giveBackTimer = undefined;
         const late = performance.now() - this.options.pollInterval;
-        while (this.#slotWaiters.length > 0 && this.#slotWaiters[0]!.since <= late) {
-          this.#endWait(this.#slotWaiters[0]!.entry);
+        if (this.#slotWaiters.length > 0 && this.#slotWaiters[0]!.since <= late) {
+          // Every held job goes back, not only the late ones: those behind came later in priority
+          // order, and would otherwise run before the ones given back.
+          for (const waiter of [...this.#slotWaiters]) this.#endWait(waiter.entry);
           // No claiming ahead (which would take the same jobs back) until a running job ends.
           this.#prefetchPaused = true;
         }

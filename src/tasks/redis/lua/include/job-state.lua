@@ -51,6 +51,7 @@ local event_store, event_maxlen, event_at
 local finished_store
 local finished_ids = {}
 local awaited_keys = {}
+local waiters_listening = nil
 
 -- Records one event for this script's stream entry (job_id and worker_id may be nil).
 local function emit(store, maxlen, event_type, queue, job_id, worker_id, now)
@@ -235,7 +236,12 @@ local function finish_in(batch, base, store, job_key, id, state, now, created_at
   end
   finished_store = store
   finished_ids[#finished_ids + 1] = id
-  if redis.call('EXISTS', store .. 'awaited:' .. id) == 1 then
+  -- A waiter subscribes before it sets its mark: with no subscriber there is no mark to look for (asked
+  -- once per script, not once per job).
+  if waiters_listening == nil then
+    waiters_listening = redis.call('PUBSUB', 'NUMSUB', store .. 'finished')[2] > 0
+  end
+  if waiters_listening and redis.call('EXISTS', store .. 'awaited:' .. id) == 1 then
     awaited_keys[#awaited_keys + 1] = job_key
   end
 end
