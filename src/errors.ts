@@ -79,6 +79,8 @@ export const ERROR_CODES = Object.freeze({
     'The task module does not exist, fails to load, or has no exported task of that name (HTTP 404).',
   SKEIN_CLOUD_JOB_NOT_RETRYABLE: 'Only a dead or failed job can be retried (HTTP 409).',
   SKEIN_CLOUD_TOKEN_NOT_FOUND: 'No API token has that id (HTTP 404).',
+  SKEIN_CLOUD_AGENT_NOT_FOUND:
+    'No agent registered with this token has that id: it never registered, or another token did (HTTP 404).',
   SKEIN_CLOUD_CLOSED: 'The cloud server is shutting down or closed and takes no new work (HTTP 503).',
   SKEIN_CLOUD_UNREACHABLE:
     'The client could not reach the server, or got an answer that is not the Skein API.',

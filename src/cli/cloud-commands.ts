@@ -42,9 +42,43 @@ Options:
   --auth-failure-limit <n>  Failed authentications per address per minute before 429 (default 20)
   --lease-timeout <ms>      How long before a job of a dead agent runs again (default 30000)
   --close-timeout <ms>      How long running jobs may finish on shutdown (default 10000)
+  --redis <url>             Keep jobs, leases, events and agents on Redis (redis://host:port[/db])
+                            instead of SQLite under .skein/; tokens stay in .skein/cloud.db
+  --redis-prefix <prefix>   First part of every Redis key (default skein-cloud)
+  --no-local-agent          Run no jobs in this process: leave them to skein worker agents
+  --agent-timeout <ms>      An agent without a heartbeat for this long is lost (default 30000)
   --json                    Print one JSON line when up instead of text
   -h, --help                Show this help
 `;
+
+const WORKER_HELP = `Usage: skein worker --server <url> --token <token> [options]
+
+Runs jobs of a Skein server on this machine: registers an agent (cores, memory, GPUs found,
+labels), heartbeats, claims jobs through the server's agent routes and runs them on a thread per
+core. The token needs the agent scope (skein token create --name w1 --scope agent); the agent never
+sees the job store. Task modules are imported from --dir at the paths the server names: put the
+project there (same relative paths as on the server). Ctrl-C (SIGINT) or SIGTERM stops it: running
+jobs get --close-timeout ms to finish, the rest go back to the queue.
+
+Options:
+  --server <url>            Server URL (default: $SKEIN_SERVER)
+  --token <token>           Agent token (default: $SKEIN_TOKEN)
+  --dir <path>              Project directory on this machine (default: .)
+  --concurrency <n>         Jobs at once (default: the number of cores)
+  --label <key=value>       A label shown by skein agents; repeat for several
+  --name <name>             The agent's name (default: the host name)
+  --close-timeout <ms>      How long running jobs may finish on shutdown (default 10000)
+  --json                    Print one JSON line when registered instead of text
+  -h, --help                Show this help
+`;
+
+const AGENTS_HELP = `Usage: skein agents [options]
+
+Lists the agents that registered with the server: state (ready, busy, lost, stopped), host,
+cores, memory, GPUs, labels, running jobs and last heartbeat.
+
+Options:
+${CONNECTION_HELP}`;
 
 const SUBMIT_HELP = `Usage: skein submit <module>:<export> [options]
 
@@ -223,6 +257,10 @@ const up: Command = async (args, io) => {
       'auth-failure-limit': { type: 'string' },
       'lease-timeout': { type: 'string' },
       'close-timeout': { type: 'string' },
+      redis: { type: 'string' },
+      'redis-prefix': { type: 'string' },
+      'no-local-agent': { type: 'boolean' },
+      'agent-timeout': { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -244,6 +282,10 @@ const up: Command = async (args, io) => {
     ),
     ...optional('leaseTimeout', integer('lease-timeout', values['lease-timeout'], 100, 86_400_000)),
     ...optional('closeTimeout', integer('close-timeout', values['close-timeout'], 0, 86_400_000)),
+    ...optional('agentTimeout', integer('agent-timeout', values['agent-timeout'], 300, 86_400_000)),
+    ...(values.redis === undefined ? {} : { redis: values.redis }),
+    ...(values['redis-prefix'] === undefined ? {} : { redisPrefix: values['redis-prefix'] }),
+    ...(values['no-local-agent'] === true ? { localAgent: false } : {}),
   };
   const { CloudServer } = await import('../cloud/server.ts');
   let server: Awaited<ReturnType<typeof CloudServer.start>>;
@@ -263,20 +305,21 @@ const up: Command = async (args, io) => {
     }
     return failure(io, 'up', error);
   }
-  const { projectDir, dataDir, concurrency } = server.options;
+  const { projectDir, dataDir, redis, redisPrefix } = server.options;
+  const concurrency = server.concurrency;
   const credentials = server.credentialsPath.startsWith(`${projectDir}/`)
     ? server.credentialsPath.slice(projectDir.length + 1)
     : server.credentialsPath;
   if (values.json === true) {
     io.stdout.write(
-      `${JSON.stringify({ url: server.url, token: server.adminToken, credentials: server.credentialsPath, projectDir, dataDir, concurrency })}\n`,
+      `${JSON.stringify({ url: server.url, token: server.adminToken, credentials: server.credentialsPath, projectDir, dataDir, concurrency, store: redis === undefined ? 'sqlite' : 'redis' })}\n`,
     );
   } else {
     io.stdout.write(
       `Skein is up at ${server.url}\n` +
         `  project  ${projectDir}\n` +
-        `  store    ${join(dataDir, 'tasks.db')} (SQLite)\n` +
-        `  agent    ${concurrency} thread${concurrency === 1 ? '' : 's'}\n` +
+        `  store    ${redis === undefined ? `${join(dataDir, 'tasks.db')} (SQLite)` : `${redactRedis(redis)} (Redis, prefix ${redisPrefix})`}\n` +
+        `  agent    ${concurrency === 0 ? 'none here (skein worker agents run the jobs)' : `${concurrency} thread${concurrency === 1 ? '' : 's'}`}\n` +
         `  token    ${server.adminToken} (admin, saved in ${credentials})\n\n` +
         `Next, in another terminal in ${projectDir}:\n` +
         `  npx skein submit <module.ts>:<export> --args '[...]' --wait\n` +
@@ -313,6 +356,165 @@ const up: Command = async (args, io) => {
   });
   if (values.json !== true) io.stderr.write('Skein stopped\n');
   return process.exitCode === EXIT_FAILURE ? EXIT_FAILURE : EXIT_OK;
+};
+
+/** A Redis URL without its password, for printing. */
+function redactRedis(url: string): string {
+  return url.replace(
+    /\/\/([^@/]*)@/,
+    (_, auth: string) => `//${auth.includes(':') ? `${auth.split(':')[0]}:***` : '***'}@`,
+  );
+}
+
+/** Waits for SIGINT or SIGTERM, then runs `stop`; a second signal while it runs exits at once (130). */
+function untilSignal(io: CliIo, quiet: boolean, stop: () => Promise<void>, what: string): Promise<number> {
+  return new Promise<number>((done) => {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      const hard = (): void => process.exit(130);
+      process.once('SIGINT', hard);
+      process.once('SIGTERM', hard);
+      if (!quiet) io.stderr.write(`\n${signal}: stopping (running jobs may take a moment)\n`);
+      stop().then(
+        () => {
+          process.off('SIGINT', hard);
+          process.off('SIGTERM', hard);
+          done(EXIT_OK);
+        },
+        (error: unknown) => {
+          io.stderr.write(
+            `${what}: closing failed: ${error instanceof Error ? error.message : String(error)}\n`,
+          );
+          done(EXIT_FAILURE);
+        },
+      );
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}
+
+const worker: Command = async (args, io) => {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      server: { type: 'string' },
+      token: { type: 'string' },
+      dir: { type: 'string' },
+      concurrency: { type: 'string' },
+      label: { type: 'string', multiple: true },
+      name: { type: 'string' },
+      'close-timeout': { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help === true) {
+    io.stdout.write(WORKER_HELP);
+    return EXIT_OK;
+  }
+  const server = values.server ?? process.env.SKEIN_SERVER;
+  const token = values.token ?? process.env.SKEIN_TOKEN;
+  if (server === undefined || server === '')
+    throw new UsageError('skein worker needs --server <url> (or SKEIN_SERVER)');
+  if (token === undefined || token === '')
+    throw new UsageError('skein worker needs --token <token> (or SKEIN_TOKEN)');
+  const labels: Record<string, string> = {};
+  for (const label of values.label ?? []) {
+    const eq = label.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--label must be key=value (got ${JSON.stringify(label)})`);
+    labels[label.slice(0, eq)] = label.slice(eq + 1);
+  }
+  const concurrency = integer('concurrency', values.concurrency, 1, 1024);
+  const closeTimeout = integer('close-timeout', values['close-timeout'], 0, 86_400_000);
+  const { RemoteAgent } = await import('../cloud/remote-agent.ts');
+  let agent: Awaited<ReturnType<typeof RemoteAgent.start>>;
+  try {
+    agent = await RemoteAgent.start(
+      {
+        server,
+        token,
+        projectDir: resolve(values.dir ?? '.'),
+        labels,
+        ...(concurrency === undefined ? {} : { concurrency }),
+        ...(closeTimeout === undefined ? {} : { closeTimeout }),
+        ...(values.name === undefined ? {} : { name: values.name }),
+      },
+      {
+        onWarning: (message, error) =>
+          io.stderr.write(
+            `skein worker: warning: ${message}${error === undefined ? '' : `: ${error instanceof Error ? error.message : String(error)}`}\n`,
+          ),
+      },
+    );
+  } catch (error) {
+    return failure(io, 'worker', error);
+  }
+  const { resources, registration } = agent;
+  if (values.json === true) {
+    io.stdout.write(
+      `${JSON.stringify({ id: agent.id, pid: process.pid, ...resources, leaseTimeout: registration.leaseTimeout, heartbeatInterval: registration.heartbeatInterval })}\n`,
+    );
+  } else {
+    io.stdout.write(
+      `Agent ${agent.id} serves ${server}\n` +
+        `  machine  ${resources.host}: ${resources.cores} cores, ${(resources.memory / 1024 ** 3).toFixed(1)} GiB, GPUs: ${resources.gpus.length === 0 ? 'none found' : resources.gpus.join(', ')}\n` +
+        `  jobs     ${resources.concurrency} at once; heartbeat every ${registration.heartbeatInterval} ms\n` +
+        (Object.keys(labels).length === 0
+          ? ''
+          : `  labels   ${Object.entries(labels)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(' ')}\n`) +
+        'Stop with Ctrl-C.\n',
+    );
+  }
+  const code = await untilSignal(io, values.json === true, () => agent.close(), 'skein worker');
+  if (values.json !== true) io.stderr.write('Agent stopped\n');
+  return code;
+};
+
+function bytes(count: number): string {
+  return count >= 1024 ** 3 ? `${(count / 1024 ** 3).toFixed(1)}G` : `${Math.round(count / 1024 ** 2)}M`;
+}
+
+const agents: Command = async (args, io) => {
+  const { values } = parseArgs({ args, strict: true, allowPositionals: false, options: CONNECTION_OPTIONS });
+  if (values.help === true) {
+    io.stdout.write(AGENTS_HELP);
+    return EXIT_OK;
+  }
+  try {
+    const list = await (await clientFrom(values)).agents();
+    if (values.json === true) json(io, list);
+    else if (list.length === 0)
+      io.stderr.write('no agents; start one with skein worker --server URL --token T\n');
+    else {
+      const now = Date.now();
+      const rows = [['ID', 'NAME', 'STATE', 'CORES', 'MEMORY', 'GPUS', 'RUNNING', 'LABELS', 'HEARTBEAT']];
+      for (const agent of list) {
+        rows.push([
+          agent.id,
+          agent.name,
+          agent.state,
+          String(agent.cores),
+          bytes(agent.memory),
+          String(agent.gpus.length),
+          `${agent.runningJobs.length}/${agent.concurrency}`,
+          Object.entries(agent.labels)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(',') || '-',
+          ago(agent.lastHeartbeat, now),
+        ]);
+      }
+      io.stdout.write(`${table(rows)}\n`);
+    }
+    return EXIT_OK;
+  } catch (error) {
+    return failure(io, 'agents', error);
+  }
 };
 
 function optional<K extends string>(key: K, value: number | undefined): { [P in K]?: number } {
@@ -585,10 +787,12 @@ const token: Command = async (args, io) => {
         throw new UsageError('token create needs --name <name>');
       const scopes = values.scope ?? [];
       if (scopes.length === 0)
-        throw new UsageError('token create needs at least one --scope (admin, deploy, invoke, read)');
-      const bad = scopes.find((scope) => !['admin', 'deploy', 'invoke', 'read'].includes(scope));
+        throw new UsageError('token create needs at least one --scope (admin, deploy, invoke, read, agent)');
+      const bad = scopes.find((scope) => !['admin', 'deploy', 'invoke', 'read', 'agent'].includes(scope));
       if (bad !== undefined)
-        throw new UsageError(`--scope must be admin, deploy, invoke or read (got ${JSON.stringify(bad)})`);
+        throw new UsageError(
+          `--scope must be admin, deploy, invoke, read or agent (got ${JSON.stringify(bad)})`,
+        );
       const created = await (await clientFrom(values)).createToken(values.name, scopes as TokenScope[]);
       if (values.json === true) json(io, created);
       else {
@@ -617,5 +821,5 @@ const token: Command = async (args, io) => {
 };
 
 export const CLOUD_COMMANDS: Readonly<
-  Record<'up' | 'submit' | 'ps' | 'job' | 'cancel' | 'retry' | 'token', Command>
-> = Object.freeze({ up, submit, ps, job, cancel, retry, token });
+  Record<'up' | 'worker' | 'agents' | 'submit' | 'ps' | 'job' | 'cancel' | 'retry' | 'token', Command>
+> = Object.freeze({ up, worker, agents, submit, ps, job, cancel, retry, token });

@@ -19,6 +19,8 @@ Parallel and distributed computing for TypeScript.
 Commands:
   up            Start the cloud in this directory: API server, job store under .skein/
                 and a local agent on every core; prints the URL and an admin token
+  worker        Run a server's jobs on this machine: skein worker --server URL --token T
+  agents        List the agents: state, resources, labels, running jobs
   submit        Submit a task as a job: skein submit tasks.ts:resize --args '[...]' --wait
   ps            List jobs (--state queued|running|succeeded|failed|dead|cancelled|scheduled)
   job           Show one job: state, attempts, result or error
@@ -103,7 +105,9 @@ async function demoCommand(args: string[], io: CliIo): Promise<number> {
 type Command = (args: string[], io: CliIo) => Promise<number>;
 
 /** A cloud command, loaded on use so that help and the demo never load the cloud's modules. */
-function cloudCommand(name: 'up' | 'submit' | 'ps' | 'job' | 'cancel' | 'retry' | 'token'): Command {
+function cloudCommand(
+  name: 'up' | 'worker' | 'agents' | 'submit' | 'ps' | 'job' | 'cancel' | 'retry' | 'token',
+): Command {
   return async (args, io) => {
     const commands = await import('./cloud-commands.ts');
     return commands.CLOUD_COMMANDS[name](args, io);
@@ -112,6 +116,8 @@ function cloudCommand(name: 'up' | 'submit' | 'ps' | 'job' | 'cancel' | 'retry' 
 
 const COMMANDS: Readonly<Record<string, Command>> = Object.freeze({
   up: cloudCommand('up'),
+  worker: cloudCommand('worker'),
+  agents: cloudCommand('agents'),
   submit: cloudCommand('submit'),
   ps: cloudCommand('ps'),
   job: cloudCommand('job'),

@@ -4,6 +4,7 @@
 
 import { ERROR_CODES, errorFromCode, InvalidArgumentError, SkeinError } from '../errors.ts';
 import type { JobState } from '../tasks/index.ts';
+import type { AgentView } from './api/agent-wire.ts';
 import type {
   CancelView,
   CreatedTokenView,
@@ -105,6 +106,24 @@ export class CloudClient {
 
   revokeToken(id: string, options?: CallOptions): Promise<TokenView> {
     return this.#call('DELETE', `/api/tokens/${encodeURIComponent(id)}`, undefined, options);
+  }
+
+  /** Every agent that registered, with its state (ready, busy, lost, stopped). */
+  async agents(options?: CallOptions): Promise<AgentView[]> {
+    return (await this.#call<{ agents: AgentView[] }>('GET', '/api/agents', undefined, options)).agents;
+  }
+
+  /**
+   * Any route of the API: `body` is sent as JSON; the answer's JSON is returned, an error answer
+   * thrown as for the other methods. What `skein worker` calls the agent routes with.
+   */
+  call<T>(
+    method: 'GET' | 'POST' | 'DELETE',
+    path: string,
+    body?: unknown,
+    options?: CallOptions,
+  ): Promise<T> {
+    return this.#call(method, path, body, options);
   }
 
   /** Job events from now until the signal aborts (Server-Sent Events). Resolves the iterator once subscribed. */

@@ -6,10 +6,19 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 
-/** A permission a token carries; `admin` includes every other. */
-export type TokenScope = 'admin' | 'deploy' | 'invoke' | 'read';
+/**
+ * A permission a token carries; `admin` includes every other. `agent` is for `skein worker` alone: it
+ * may register an agent and run jobs through the agent routes, and read or change nothing else.
+ */
+export type TokenScope = 'admin' | 'deploy' | 'invoke' | 'read' | 'agent';
 
-export const TOKEN_SCOPES: readonly TokenScope[] = Object.freeze(['admin', 'deploy', 'invoke', 'read']);
+export const TOKEN_SCOPES: readonly TokenScope[] = Object.freeze([
+  'admin',
+  'deploy',
+  'invoke',
+  'read',
+  'agent',
+]);
 
 /** A token as stored and shown: never its secret. */
 export interface TokenRecord {
@@ -45,6 +54,10 @@ CREATE TABLE IF NOT EXISTS tasks (
   export_name TEXT NOT NULL,
   registered_at INTEGER NOT NULL,
   PRIMARY KEY (module, export_name)
+) STRICT;
+CREATE TABLE IF NOT EXISTS agents (
+  id TEXT PRIMARY KEY,
+  record TEXT NOT NULL
 ) STRICT;
 `;
 
@@ -119,6 +132,25 @@ export class CloudStore {
       .prepare('SELECT module, export_name FROM tasks ORDER BY registered_at, module, export_name')
       .all() as unknown as { module: string; export_name: string }[];
     return rows.map((row) => ({ module: row.module, exportName: row.export_name }));
+  }
+
+  /** Writes an agent's record (JSON) of the embedded agent registry, replacing the last one. */
+  putAgent(id: string, record: string): void {
+    this.#db.prepare('INSERT OR REPLACE INTO agents (id, record) VALUES (?, ?)').run(id, record);
+  }
+
+  agent(id: string): string | undefined {
+    const row = this.#db.prepare('SELECT record FROM agents WHERE id = ?').get(id) as
+      | { record: string }
+      | undefined;
+    return row?.record;
+  }
+
+  agents(): string[] {
+    const rows = this.#db.prepare('SELECT record FROM agents ORDER BY id').all() as unknown as {
+      record: string;
+    }[];
+    return rows.map((row) => row.record);
   }
 
   close(): void {

@@ -1,6 +1,9 @@
-// skein/cloud: the embedded compute cloud — CloudServer (API + job store + local agent, `skein up`) and
-// CloudClient (the API over fetch, used by the CLI). Fastify loads only when a server starts.
+// skein/cloud: the compute cloud — CloudServer (API + job store + local agent, `skein up`), RemoteAgent
+// (`skein worker` on other machines) and CloudClient (the API over fetch, used by the CLI). Fastify
+// loads only when a server starts.
 
+export type { AgentState } from './agent-registry.ts';
+export type { AgentRegistration, AgentView } from './api/agent-wire.ts';
 export type {
   CancelView,
   CreatedTokenView,
@@ -20,5 +23,7 @@ export type { Credentials } from './credentials.ts';
 export { CREDENTIALS_FILE, readCredentials } from './credentials.ts';
 export type { CloudServerOptions, ResolvedCloudServerOptions } from './options.ts';
 export { CLOUD_DEFAULTS, isLoopbackHost, resolveCloudServerOptions } from './options.ts';
+export type { RemoteAgentHooks, RemoteAgentOptions } from './remote-agent.ts';
+export { detectGpus, REMOTE_AGENT_DEFAULTS, RemoteAgent } from './remote-agent.ts';
 export type { CloudServerHooks } from './server.ts';
 export { CloudServer } from './server.ts';

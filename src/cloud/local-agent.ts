@@ -15,6 +15,8 @@ export interface LocalAgentOptions {
   readonly closeTimeout: number;
   /** Where background errors of the worker go (the store failing for a moment; the worker retries). */
   readonly onError: (error: unknown) => void;
+  /** Worker ids are `<workerIdPrefix>.<n>` (a remote agent's id, which the server checks); absent: the Worker's own. */
+  readonly workerIdPrefix?: string;
 }
 
 export class LocalAgent {
@@ -24,6 +26,7 @@ export class LocalAgent {
   #worker: Worker | undefined;
   readonly #retiring = new Set<{ readonly worker: Worker; readonly closed: Promise<void> }>();
   #swap: Promise<void> = Promise.resolve();
+  #workersStarted = 0;
   #closing: Promise<void> | undefined;
 
   constructor(options: LocalAgentOptions) {
@@ -56,7 +59,11 @@ export class LocalAgent {
 
   async #startWorker(): Promise<void> {
     if (this.#closing !== undefined) return;
+    this.#workersStarted += 1;
     const worker = new Worker({
+      ...(this.#options.workerIdPrefix === undefined
+        ? {}
+        : { id: `${this.#options.workerIdPrefix}.${this.#workersStarted}` }),
       broker: this.#options.broker,
       tasks: [...this.#tasks.keys()],
       pool: this.#pool,

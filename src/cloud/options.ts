@@ -30,6 +30,17 @@ export interface CloudServerOptions {
   readonly leaseTimeout?: number;
   /** How long close() lets running jobs finish before it gives them back to the queue, in ms. @defaultValue 10000 */
   readonly closeTimeout?: number;
+  /**
+   * Keep the queue, leases, events and the agent registry on this Redis (`redis://host:port[/db]`)
+   * instead of the SQLite store under dataDir. @defaultValue undefined (embedded SQLite)
+   */
+  readonly redis?: string;
+  /** The first part of every Redis key of this server. @defaultValue 'skein-cloud' */
+  readonly redisPrefix?: string;
+  /** Run jobs in this process too (a local agent); false leaves them to `skein worker` agents. @defaultValue true */
+  readonly localAgent?: boolean;
+  /** How long an agent may go without a heartbeat before it is listed as lost, in ms. @defaultValue 30000 */
+  readonly agentTimeout?: number;
 }
 
 /** The defaults of CloudServerOptions (projectDir, dataDir and concurrency are computed). Plain data, frozen. */
@@ -46,6 +57,10 @@ export const CLOUD_DEFAULTS = Object.freeze({
   leaseTimeout: 30_000,
   /** Milliseconds. */
   closeTimeout: 10_000,
+  redisPrefix: 'skein-cloud',
+  localAgent: true,
+  /** Milliseconds. */
+  agentTimeout: 30_000,
 });
 
 export interface ResolvedCloudServerOptions {
@@ -60,6 +75,10 @@ export interface ResolvedCloudServerOptions {
   readonly authFailureWindow: number;
   readonly leaseTimeout: number;
   readonly closeTimeout: number;
+  readonly redis: string | undefined;
+  readonly redisPrefix: string;
+  readonly localAgent: boolean;
+  readonly agentTimeout: number;
 }
 
 function invalid(path: string, expected: string, value: unknown): InvalidArgumentError {
@@ -115,6 +134,16 @@ export function resolveCloudServerOptions(options: CloudServerOptions = {}): Res
       `refusing to listen on ${JSON.stringify(host)}: it is not a loopback address and the API speaks plain HTTP; keep the default 127.0.0.1 behind a TLS proxy, or pass --allow-remote (allowRemote: true) on a network you trust`,
     );
   }
+  const redis = options.redis;
+  if (redis !== undefined && (typeof redis !== 'string' || !/^rediss?:\/\/[^\s]+$/.test(redis))) {
+    throw invalid('redis', 'a redis:// or rediss:// URL such as redis://127.0.0.1:6379/0', redis);
+  }
+  const redisPrefix = options.redisPrefix ?? CLOUD_DEFAULTS.redisPrefix;
+  if (typeof redisPrefix !== 'string' || !/^[A-Za-z0-9_./-]{1,100}$/.test(redisPrefix)) {
+    throw invalid('redisPrefix', 'letters, digits and _ - . / (1 to 100)', redisPrefix);
+  }
+  const localAgent = options.localAgent ?? CLOUD_DEFAULTS.localAgent;
+  if (typeof localAgent !== 'boolean') throw invalid('localAgent', 'a boolean', localAgent);
   return Object.freeze({
     projectDir,
     dataDir,
@@ -139,5 +168,9 @@ export function resolveCloudServerOptions(options: CloudServerOptions = {}): Res
     ),
     leaseTimeout: integer('leaseTimeout', options.leaseTimeout, CLOUD_DEFAULTS.leaseTimeout, 100, 86_400_000),
     closeTimeout: integer('closeTimeout', options.closeTimeout, CLOUD_DEFAULTS.closeTimeout, 0, 86_400_000),
+    redis,
+    redisPrefix,
+    localAgent,
+    agentTimeout: integer('agentTimeout', options.agentTimeout, CLOUD_DEFAULTS.agentTimeout, 300, 86_400_000),
   });
 }

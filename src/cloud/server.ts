@@ -1,19 +1,22 @@
-// The embedded cloud (`skein up`): the HTTP API (Fastify), the job store (SqliteBroker under .skein/),
-// the token store and a local agent, in one process. Every /api call is authenticated before its body is
-// read; close() stops the agent first, then the HTTP server, then the stores, so no acknowledged job is
-// lost on the way down. Fastify loads when a server starts, not when skein/cloud is imported.
+// The cloud server (`skein up`): the HTTP API (Fastify), the job store (SqliteBroker under .skein/, or a
+// RedisBroker with `redis`), the token store, the agent registry and a local agent, in one process.
+// Every /api call is authenticated before its body is read; close() stops the agent first, then the
+// HTTP server, then the stores, so no acknowledged job is lost on the way down. A sweep sends jobs of
+// dead agents (expired leases) back to the queue even when no local agent runs. Fastify loads when a
+// server starts, not when skein/cloud is imported.
 
 import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { SkeinError } from '../errors.ts';
-import { SqliteBroker, TaskQueue } from '../tasks/index.ts';
+import { type Broker, DEFAULT_QUEUE, RedisBroker, SqliteBroker, TaskQueue } from '../tasks/index.ts';
+import { type AgentRegistry, RedisAgentRegistry, SqliteAgentRegistry } from './agent-registry.ts';
 import { errorResponse, responseOf } from './api/http-errors.ts';
 import { openApiDocument } from './api/openapi.ts';
 import { type ApiContext, apiRoutes } from './api/routes.ts';
 import { NO_QUERY } from './api/schemas.ts';
 import { AuthFailureLimiter } from './auth-failure-limiter.ts';
-import { CloudStore, type TokenScope } from './cloud-store.ts';
+import { CloudStore, type StoredToken, type TokenScope } from './cloud-store.ts';
 import { readCredentials, writeCredentials } from './credentials.ts';
 import { LocalAgent } from './local-agent.ts';
 import {
@@ -31,6 +34,8 @@ export interface CloudServerHooks {
 
 const BEARER = /^Bearer +(\S+)$/i;
 const MAX_URL_SHOWN = 200;
+/** Longest pause between two sweeps for expired leases and results, in ms (shorter when the lease is). */
+const SWEEP_INTERVAL_MS = 5000;
 
 /**
  * The embedded Skein cloud: API server, job store and local agent in one process.
@@ -49,9 +54,11 @@ export class CloudServer {
   /** Where the admin token and URL were saved. */
   readonly credentialsPath: string;
   readonly #app: FastifyInstance;
-  readonly #agent: LocalAgent;
-  readonly #broker: SqliteBroker;
+  readonly #agent: LocalAgent | undefined;
+  readonly #broker: Broker;
   readonly #store: CloudStore;
+  readonly #registry: AgentRegistry;
+  readonly #sweep: NodeJS.Timeout;
   readonly #closing: AbortController;
   readonly #streams: Set<FastifyReply>;
   #closed: Promise<void> | undefined;
@@ -62,9 +69,11 @@ export class CloudServer {
     adminToken: string;
     credentialsPath: string;
     app: FastifyInstance;
-    agent: LocalAgent;
-    broker: SqliteBroker;
+    agent: LocalAgent | undefined;
+    broker: Broker;
     store: CloudStore;
+    registry: AgentRegistry;
+    sweep: NodeJS.Timeout;
     closing: AbortController;
     streams: Set<FastifyReply>;
   }) {
@@ -76,13 +85,15 @@ export class CloudServer {
     this.#agent = parts.agent;
     this.#broker = parts.broker;
     this.#store = parts.store;
+    this.#registry = parts.registry;
+    this.#sweep = parts.sweep;
     this.#closing = parts.closing;
     this.#streams = parts.streams;
   }
 
-  /** Threads of the local agent. */
+  /** Threads of the local agent (0 when it runs none). */
   get concurrency(): number {
-    return this.#agent.concurrency;
+    return this.#agent?.concurrency ?? 0;
   }
 
   /** Opens the stores, starts the agent on every task registered before, and listens. */
@@ -94,20 +105,31 @@ export class CloudServer {
     await chmod(resolved.dataDir, 0o700);
     const catalog = await TaskCatalog.open(resolved.projectDir);
     const store = new CloudStore(join(resolved.dataDir, 'cloud.db'));
-    let broker: SqliteBroker;
+    let broker: Broker;
+    let registry: AgentRegistry;
     try {
-      broker = new SqliteBroker({ path: join(resolved.dataDir, 'tasks.db') });
+      if (resolved.redis === undefined) {
+        broker = new SqliteBroker({ path: join(resolved.dataDir, 'tasks.db') });
+        registry = new SqliteAgentRegistry(store);
+      } else {
+        broker = new RedisBroker({ url: resolved.redis, prefix: resolved.redisPrefix });
+        registry = new RedisAgentRegistry(resolved.redis, resolved.redisPrefix);
+      }
     } catch (error) {
       store.close();
       throw error;
     }
-    const agent = new LocalAgent({
-      broker,
-      concurrency: resolved.concurrency,
-      leaseTimeout: resolved.leaseTimeout,
-      closeTimeout: resolved.closeTimeout,
-      onError: (error) => warn('the local agent could not reach the job store; it retries', error),
-    });
+    const agent = resolved.localAgent
+      ? new LocalAgent({
+          broker,
+          concurrency: resolved.concurrency,
+          leaseTimeout: resolved.leaseTimeout,
+          closeTimeout: resolved.closeTimeout,
+          onError: (error) => warn('the local agent could not reach the job store; it retries', error),
+        })
+      : undefined;
+    const tokens = new WeakMap<object, StoredToken>();
+    let sweep: NodeJS.Timeout | undefined;
     const closing = new AbortController();
     const streams = new Set<FastifyReply>();
     let app: FastifyInstance | undefined;
@@ -123,6 +145,8 @@ export class CloudServer {
           );
         }
       }
+      // A Redis that cannot be reached stops the start here, with the broker's error, not at the first job.
+      if (resolved.redis !== undefined) await broker.stats(DEFAULT_QUEUE);
       const queue = new TaskQueue({ broker });
       const context: ApiContext = {
         queue,
@@ -130,14 +154,37 @@ export class CloudServer {
         store,
         catalog,
         agent,
+        registry,
+        timing: { leaseTimeout: resolved.leaseTimeout, agentTimeout: resolved.agentTimeout },
+        tokenOf: (request) => {
+          const token = tokens.get(request);
+          if (token === undefined)
+            throw new Error('a route ran without an authenticated token: this is a bug in Skein');
+          return token;
+        },
         closing: closing.signal,
         streams,
         warn,
       };
-      app = await buildApp(resolved, context, warn);
+      app = await buildApp(resolved, context, warn, tokens);
       await app.listen({ host: resolved.host, port: resolved.port });
       // Only a server that got its port runs jobs: a second `skein up` on a taken port claims nothing.
-      if (tasks.length > 0) await agent.serve(tasks);
+      if (tasks.length > 0) await agent?.serve(tasks);
+      // Jobs of an agent that died come back once their lease expired, whether or not a worker runs here.
+      sweep = setInterval(
+        () => {
+          const now = Date.now();
+          broker
+            .recoverExpiredLeases(now)
+            .then(() => broker.purgeExpired(now))
+            .catch((error: unknown) => {
+              if (!closing.signal.aborted)
+                warn('the sweep for expired leases could not reach the job store', error);
+            });
+        },
+        Math.min(SWEEP_INTERVAL_MS, resolved.leaseTimeout),
+      );
+      sweep.unref();
       const address = app.server.address();
       const port = typeof address === 'object' && address !== null ? address.port : resolved.port;
       const host =
@@ -155,14 +202,18 @@ export class CloudServer {
         agent,
         broker,
         store,
+        registry,
+        sweep,
         closing,
         streams,
       });
     } catch (error) {
       closing.abort();
+      clearInterval(sweep);
       await app?.close().catch(() => undefined);
-      await agent.close().catch(() => undefined);
+      await agent?.close().catch(() => undefined);
       await broker.close().catch(() => undefined);
+      await registry.close().catch(() => undefined);
       store.close();
       throw error;
     }
@@ -184,11 +235,13 @@ export class CloudServer {
   async #close(): Promise<void> {
     this.#closing.abort();
     for (const stream of this.#streams) stream.raw.end();
+    clearInterval(this.#sweep);
     try {
-      await this.#agent.close();
+      await this.#agent?.close();
     } finally {
       await this.#app.close();
       await this.#broker.close();
+      await this.#registry.close();
       this.#store.close();
     }
   }
@@ -208,6 +261,7 @@ async function buildApp(
   options: ResolvedCloudServerOptions,
   context: ApiContext,
   warn: (message: string, error?: unknown) => void,
+  tokens: WeakMap<object, StoredToken>,
 ): Promise<FastifyInstance> {
   const { default: fastify } = await import('fastify');
   const app = fastify({
@@ -250,6 +304,7 @@ async function buildApp(
           : 'the bearer token is malformed, unknown or revoked; create one with skein token create',
       );
     }
+    tokens.set(request, token);
     const scopes = (request.routeOptions.config as { scopes?: readonly TokenScope[] } | undefined)?.scopes;
     if (scopes !== undefined && !hasScope(token.scopes, scopes)) {
       throw new SkeinError(

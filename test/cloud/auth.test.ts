@@ -124,6 +124,103 @@ test('a read token can read jobs but not submit, cancel or manage tokens (403); 
   );
 });
 
+test('an agent token may only act as its own agent: job, token, event and agent-list routes are 403', async () => {
+  const makeAgentToken = async (name: string): Promise<string> => {
+    const created = await api(server, server.token, 'POST', '/api/tokens', { name, scopes: ['agent'] });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    return created.body.token;
+  };
+  const agentToken = await makeAgentToken('agent one');
+  const otherToken = await makeAgentToken('agent two');
+  const forbidden: [string, string, unknown?][] = [
+    ['GET', '/api/jobs'],
+    ['POST', '/api/jobs', SUBMIT],
+    ['GET', '/api/jobs/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b'],
+    ['POST', '/api/jobs/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b/cancel'],
+    ['GET', '/api/events'],
+    ['GET', '/api/tokens'],
+    ['POST', '/api/tokens', { name: 'minted', scopes: ['admin'] }],
+    ['GET', '/api/agents'],
+    ['GET', '/api/openapi.json'],
+  ];
+  for (const [method, path, body] of forbidden) {
+    assertError(
+      await api(server, agentToken, method, path, body),
+      403,
+      'SKEIN_CLOUD_FORBIDDEN',
+      `${method} ${path}`,
+    );
+  }
+  const registration = {
+    name: 'a1',
+    host: 'h1',
+    cores: 2,
+    memory: 1024,
+    gpus: [],
+    labels: { zone: 'a' },
+    concurrency: 1,
+  };
+  assertError(
+    await api(
+      server,
+      (await api(server, server.token, 'POST', '/api/tokens', { name: 'r', scopes: ['read'] })).body.token,
+      'POST',
+      '/api/agents',
+      registration,
+    ),
+    403,
+    'SKEIN_CLOUD_FORBIDDEN',
+    'a read token registers no agent',
+  );
+  const registered = await api(server, agentToken, 'POST', '/api/agents', registration);
+  assert.equal(registered.status, 201, JSON.stringify(registered.body));
+  const id = registered.body.id;
+  assert.match(id, /^agent-[0-9a-f]{16}$/);
+  assert.equal(
+    (await api(server, agentToken, 'POST', `/api/agents/${id}/heartbeat`, { running: [] })).status,
+    200,
+  );
+  // Another agent token cannot act as this agent: the agent is unknown to it.
+  assertError(
+    await api(server, otherToken, 'POST', `/api/agents/${id}/heartbeat`, { running: [] }),
+    404,
+    'SKEIN_CLOUD_AGENT_NOT_FOUND',
+    "another token's agent",
+  );
+  assertError(
+    await api(server, otherToken, 'POST', `/api/agents/${id}/claim`, {
+      workerId: `${id}.1`,
+      outcomes: [],
+      claim: { queue: 'default', max: 10, tasks: ['tasks.ts#add'] },
+    }),
+    404,
+    'SKEIN_CLOUD_AGENT_NOT_FOUND',
+    "claiming for another token's agent",
+  );
+  // Its own agent, but a worker id that is not the agent's: refused before the store is touched.
+  assertError(
+    await api(server, agentToken, 'POST', `/api/agents/${id}/leases`, {
+      workerId: 'someone-else.1',
+      ids: [],
+    }),
+    403,
+    'SKEIN_CLOUD_FORBIDDEN',
+    'a worker id of another agent',
+  );
+  const claimed = await api(server, agentToken, 'POST', `/api/agents/${id}/claim`, {
+    workerId: `${id}.1`,
+    outcomes: [],
+    claim: { queue: 'default', max: 0, tasks: [] },
+  });
+  assert.equal(claimed.status, 200, JSON.stringify(claimed.body));
+  assert.deepEqual(claimed.body, { settled: [], claimed: [] });
+  const listed = await api(server, server.token, 'GET', '/api/agents');
+  const agent = listed.body.agents.find((a: { id: string }) => a.id === id);
+  assert.equal(agent.state, 'ready');
+  assert.deepEqual(agent.labels, { zone: 'a' });
+  assert.equal('tokenId' in agent, false, 'the listing does not show which token registered an agent');
+});
+
 test('a revoked token gets 401 on its next call; token list shows no secrets and the store keeps only hashes', async () => {
   const created = await cli(dir, ['token', 'create', '--name', 'short-lived', '--scope', 'invoke', '--json']);
   const token = JSON.parse(created.stdout);

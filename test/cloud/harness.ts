@@ -193,3 +193,89 @@ export async function waitForState(
     await sleep(25);
   }
 }
+
+export interface RunningWorker {
+  /** The agent id the server gave it. */
+  readonly id: string;
+  readonly pid: number;
+  readonly child: ChildProcess;
+  stderr(): string;
+  /** SIGTERM, then the exit code (bounded). */
+  stop(): Promise<number | null>;
+  /** SIGKILL, then wait for the exit. */
+  kill9(): Promise<void>;
+}
+
+/** Starts `skein worker --json --server URL --token T` in `dir` and waits for its JSON line. */
+export async function startWorker(
+  t: { after(fn: () => Promise<void>): void },
+  dir: string,
+  server: string,
+  token: string,
+  ...args: string[]
+): Promise<RunningWorker> {
+  const child = spawn(
+    process.execPath,
+    [BIN, 'worker', '--json', '--server', server, '--token', token, ...args],
+    {
+      cwd: dir,
+      env: childEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const exited = once(child, 'exit');
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+  });
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  while (!stdout.includes('\n')) {
+    if (child.exitCode !== null) assert.fail(`skein worker exited ${child.exitCode}: ${stderr}`);
+    if (Date.now() > deadline)
+      assert.fail(`skein worker printed nothing within ${START_TIMEOUT_MS} ms: ${stderr}`);
+    await sleep(20);
+  }
+  const info = JSON.parse(stdout.slice(0, stdout.indexOf('\n'))) as { id: string; pid: number };
+  return {
+    id: info.id,
+    pid: info.pid,
+    child,
+    stderr: () => stderr,
+    async stop() {
+      child.kill('SIGTERM');
+      const late = sleep(EXIT_TIMEOUT_MS, undefined, { ref: false }).then(() =>
+        assert.fail(`skein worker did not exit within ${EXIT_TIMEOUT_MS} ms of SIGTERM`),
+      );
+      const [code] = (await Promise.race([exited, late])) as [number | null];
+      return code;
+    },
+    async kill9() {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+/** Polls GET /api/agents until `check` holds for the list (bounded); returns the list. */
+export async function waitForAgents(
+  server: { readonly url: string },
+  token: string,
+  check: (agents: ApiAnswer['body'][]) => boolean,
+  what: string,
+  timeoutMs = 15_000,
+): Promise<ApiAnswer['body'][]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const answer = await api(server, token, 'GET', '/api/agents');
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    if (check(answer.body.agents)) return answer.body.agents;
+    if (Date.now() > deadline) assert.fail(`${what}: agents are ${JSON.stringify(answer.body.agents)}`);
+    await sleep(50);
+  }
+}

@@ -372,6 +372,13 @@ test('GET /api/openapi.json documents every route with its schemas', async () =>
   assert.equal(answer.status, 200);
   assert.equal(answer.body.openapi, '3.1.0');
   assert.deepEqual(Object.keys(answer.body.paths).sort(), [
+    '/api/agents',
+    '/api/agents/{id}',
+    '/api/agents/{id}/claim',
+    '/api/agents/{id}/heartbeat',
+    '/api/agents/{id}/held',
+    '/api/agents/{id}/job',
+    '/api/agents/{id}/leases',
     '/api/events',
     '/api/jobs',
     '/api/jobs/{id}',
@@ -385,6 +392,8 @@ test('GET /api/openapi.json documents every route with its schemas', async () =>
   assert.deepEqual(submitOp.requestBody.content['application/json'].schema.required, ['module', 'export']);
   assert.equal(submitOp.requestBody.content['application/json'].schema.additionalProperties, false);
   assert.deepEqual(Object.keys(submitOp.responses).sort(), ['202', '400', '401', '403', '404', '413', '429']);
+  assert.deepEqual(answer.body.paths['/api/agents/{id}/claim'].post['x-skein-scopes'], ['admin', 'agent']);
+  assert.deepEqual(answer.body.paths['/api/agents'].get['x-skein-scopes'], ['admin', 'read', 'invoke', 'deploy']);
 });
 
 test('the CLI says what is missing when it has no credentials or cannot reach the server', async (t) => {

@@ -2,16 +2,18 @@
 // its handler. The server registers the table with Fastify (which validates requests against the
 // schemas) and builds /api/openapi.json from the same table, so the document cannot drift from the code.
 
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import { SkeinError } from '../../errors.ts';
 import type { Task } from '../../task.ts';
-import type { Broker, JobInfo, JobOptions, JobState, TaskQueue } from '../../tasks/index.ts';
+import type { JobInfo, JobOptions, JobState } from '../../tasks/index.ts';
 import { JOB_STATES } from '../../tasks/index.ts';
-import type { CloudStore, TokenScope } from '../cloud-store.ts';
-import type { LocalAgent } from '../local-agent.ts';
-import type { TaskCatalog } from '../task-catalog.ts';
+import type { TokenScope } from '../cloud-store.ts';
 import { createToken, revokeToken, tokenView } from '../tokens.ts';
+import { agentRoutes } from './agent-routes.ts';
+
+export type { ApiContext, RouteSchema, RouteSpec } from './route-spec.ts';
+
 import { jobView } from './job-view.ts';
+import type { ApiContext, RouteSpec } from './route-spec.ts';
 import {
   ERROR_RESPONSE,
   JOB_GET_QUERY,
@@ -27,38 +29,6 @@ import {
   TOKEN_ID_PARAMS,
   TOKEN_VIEW,
 } from './schemas.ts';
-
-/** What the handlers work with; the server owns every part. */
-export interface ApiContext {
-  readonly queue: TaskQueue;
-  readonly broker: Broker;
-  readonly store: CloudStore;
-  readonly catalog: TaskCatalog;
-  readonly agent: LocalAgent;
-  /** Aborted when the server starts to close: long polls and event streams end. */
-  readonly closing: AbortSignal;
-  /** Streams the events route is serving; the server ends them before it closes. */
-  readonly streams: Set<FastifyReply>;
-  /** Problems the server survives, for its log. */
-  readonly warn: (message: string, error?: unknown) => void;
-}
-
-export interface RouteSchema {
-  readonly body?: object;
-  readonly querystring?: object;
-  readonly params?: object;
-}
-
-export interface RouteSpec {
-  readonly method: 'GET' | 'POST' | 'DELETE';
-  readonly url: string;
-  readonly summary: string;
-  /** Scopes any one of which lets a token call the route (admin always may). */
-  readonly scopes: readonly TokenScope[];
-  readonly schema: RouteSchema;
-  readonly responses: Readonly<Record<number, { readonly description: string; readonly schema?: object }>>;
-  readonly handler: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
-}
 
 const READERS: readonly TokenScope[] = ['read', 'invoke', 'deploy'];
 const INVOKERS: readonly TokenScope[] = ['invoke'];
@@ -152,248 +122,253 @@ export function apiRoutes(ctx: ApiContext): RouteSpec[] {
       .slice(offset, offset + limit);
   }
 
-  return [
-    {
-      method: 'POST',
-      url: '/api/jobs',
-      summary: 'Submit a job: an exported task of a module under the project directory, with JSON arguments.',
-      scopes: INVOKERS,
-      schema: { body: SUBMIT_BODY, querystring: NO_QUERY },
-      responses: {
-        202: {
-          description: 'Stored (or, with an idempotencyKey already used, the first job).',
-          schema: { type: 'object', properties: { id: { type: 'string' }, task: { type: 'string' } } },
+  return [...jobRoutes(), ...agentRoutes(ctx)];
+
+  function jobRoutes(): RouteSpec[] {
+    return [
+      {
+        method: 'POST',
+        url: '/api/jobs',
+        summary:
+          'Submit a job: an exported task of a module under the project directory, with JSON arguments.',
+        scopes: INVOKERS,
+        schema: { body: SUBMIT_BODY, querystring: NO_QUERY },
+        responses: {
+          202: {
+            description: 'Stored (or, with an idempotencyKey already used, the first job).',
+            schema: { type: 'object', properties: { id: { type: 'string' }, task: { type: 'string' } } },
+          },
+          ...errors(400, 404, 413),
         },
-        ...errors(400, 404, 413),
+        async handler(request, reply) {
+          const body = request.body as SubmitRequest;
+          checkDepth(body.args ?? []);
+          const found = await ctx.catalog.find(body.module, body.export);
+          // Registered before the job is stored: a server restarted after the acknowledgement knows the task.
+          ctx.store.registerTask({ module: found.module, exportName: found.exportName }, Date.now());
+          await ctx.agent?.serve([found.task]);
+          const job = await ctx.queue.submit(
+            found.task as unknown as Task<unknown[], unknown>,
+            [...(body.args ?? [])],
+            jobOptionsOf(body.options),
+          );
+          reply.code(202);
+          return { id: job.id, task: `${found.module}:${found.exportName}` };
+        },
       },
-      async handler(request, reply) {
-        const body = request.body as SubmitRequest;
-        checkDepth(body.args ?? []);
-        const found = await ctx.catalog.find(body.module, body.export);
-        // Registered before the job is stored: a server restarted after the acknowledgement knows the task.
-        ctx.store.registerTask({ module: found.module, exportName: found.exportName }, Date.now());
-        await ctx.agent.serve([found.task]);
-        const job = await ctx.queue.submit(
-          found.task as unknown as Task<unknown[], unknown>,
-          [...(body.args ?? [])],
-          jobOptionsOf(body.options),
-        );
-        reply.code(202);
-        return { id: job.id, task: `${found.module}:${found.exportName}` };
-      },
-    },
-    {
-      method: 'GET',
-      url: '/api/jobs',
-      summary: 'List jobs, oldest first, optionally in one state, a page at a time.',
-      scopes: READERS,
-      schema: { querystring: JOB_LIST_QUERY },
-      responses: {
-        200: {
-          description: 'A page of jobs.',
-          schema: {
-            type: 'object',
-            properties: {
-              jobs: { type: 'array', items: JOB_VIEW },
-              limit: { type: 'integer' },
-              offset: { type: 'integer' },
+      {
+        method: 'GET',
+        url: '/api/jobs',
+        summary: 'List jobs, oldest first, optionally in one state, a page at a time.',
+        scopes: READERS,
+        schema: { querystring: JOB_LIST_QUERY },
+        responses: {
+          200: {
+            description: 'A page of jobs.',
+            schema: {
+              type: 'object',
+              properties: {
+                jobs: { type: 'array', items: JOB_VIEW },
+                limit: { type: 'integer' },
+                offset: { type: 'integer' },
+              },
             },
           },
+          ...errors(400),
         },
-        ...errors(400),
-      },
-      async handler(request) {
-        const query = request.query as { state?: JobState; limit?: string; offset?: string };
-        const limit = integerQuery(query.limit, DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE, 'limit');
-        const offset = integerQuery(query.offset, 0, 0, 10_000, 'offset');
-        const jobs = await listJobs(query.state, limit, offset);
-        return { jobs: jobs.map((info) => jobView(info, projectDir)), limit, offset };
-      },
-    },
-    {
-      method: 'GET',
-      url: '/api/jobs/:id',
-      summary: 'One job: state, result, error, attempts, timestamps; `wait` long-polls until it finishes.',
-      scopes: READERS,
-      schema: { params: JOB_ID_PARAMS, querystring: JOB_GET_QUERY },
-      responses: { 200: { description: 'The job.', schema: JOB_VIEW }, ...errors(400, 404) },
-      async handler(request, reply) {
-        const { id } = request.params as { id: string };
-        const wait = integerQuery((request.query as { wait?: string }).wait, 0, 0, MAX_WAIT_MS, 'wait');
-        const job = ctx.queue.job(id);
-        const info = await job.info();
-        if (wait === 0 || ['succeeded', 'failed', 'dead', 'cancelled'].includes(info.state)) {
-          return jobView(info, projectDir);
-        }
-        const gone = new AbortController();
-        const onClose = (): void => gone.abort();
-        reply.raw.once('close', onClose);
-        try {
-          await ctx.broker.waitUntilFinished(
-            id,
-            AbortSignal.any([AbortSignal.timeout(wait), ctx.closing, gone.signal]),
-          );
-        } catch (error) {
-          if (!isAbort(error)) throw error;
-        } finally {
-          reply.raw.off('close', onClose);
-        }
-        return jobView(await job.info(), projectDir);
-      },
-    },
-    {
-      method: 'POST',
-      url: '/api/jobs/:id/cancel',
-      summary:
-        'Cancel a job: a waiting one at once, a running one through its signal; a finished one is left as it is.',
-      scopes: INVOKERS,
-      schema: { params: JOB_ID_PARAMS, querystring: NO_QUERY },
-      responses: {
-        200: {
-          description: 'What the cancel did.',
-          schema: {
-            type: 'object',
-            properties: {
-              id: { type: 'string' },
-              outcome: { type: 'string', enum: ['cancelled', 'requested', 'finished'] },
-            },
-          },
+        async handler(request) {
+          const query = request.query as { state?: JobState; limit?: string; offset?: string };
+          const limit = integerQuery(query.limit, DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE, 'limit');
+          const offset = integerQuery(query.offset, 0, 0, 10_000, 'offset');
+          const jobs = await listJobs(query.state, limit, offset);
+          return { jobs: jobs.map((info) => jobView(info, projectDir)), limit, offset };
         },
-        ...errors(400, 404),
       },
-      async handler(request) {
-        const { id } = request.params as { id: string };
-        return { id, outcome: await ctx.queue.cancel(id) };
-      },
-    },
-    {
-      method: 'POST',
-      url: '/api/jobs/:id/retry',
-      summary: 'Send a dead or failed job back to the queue with a fresh attempt count.',
-      scopes: INVOKERS,
-      schema: { params: JOB_ID_PARAMS, querystring: NO_QUERY },
-      responses: {
-        200: {
-          description: 'Queued again.',
-          schema: { type: 'object', properties: { id: { type: 'string' }, retried: { type: 'boolean' } } },
-        },
-        ...errors(400, 404, 409),
-      },
-      async handler(request) {
-        const { id } = request.params as { id: string };
-        if (!(await ctx.queue.retry(id))) {
-          const state = await ctx.queue.job(id).state();
-          throw new SkeinError(
-            'SKEIN_CLOUD_JOB_NOT_RETRYABLE',
-            `job ${id} is ${state}; only a dead or failed job can be retried — submit a new job instead`,
-          );
-        }
-        return { id, retried: true };
-      },
-    },
-    {
-      method: 'GET',
-      url: '/api/events',
-      summary:
-        'Live job and worker events as Server-Sent Events (`event: job`, data = JobEventView JSON), from the moment of the call.',
-      scopes: READERS,
-      schema: { querystring: NO_QUERY },
-      responses: {
-        200: { description: 'text/event-stream; a comment line `: ready` once subscribed.' },
-        ...errors(),
-      },
-      async handler(_request, reply) {
-        const stop = new AbortController();
-        const signal = AbortSignal.any([stop.signal, ctx.closing]);
-        // Subscribing is synchronous in the first next(): events from here on are delivered.
-        const iterator = ctx.broker.events(signal)[Symbol.asyncIterator]();
-        let next = iterator.next();
-        reply.hijack();
-        const raw = reply.raw;
-        raw.writeHead(200, {
-          'content-type': 'text/event-stream; charset=utf-8',
-          'cache-control': 'no-store',
-          connection: 'keep-alive',
-          'x-content-type-options': 'nosniff',
-        });
-        raw.write(': ready\n\n');
-        ctx.streams.add(reply);
-        const keepAlive = setInterval(() => raw.write(': keep-alive\n\n'), SSE_KEEPALIVE_MS);
-        keepAlive.unref();
-        raw.once('close', () => stop.abort());
-        try {
-          for (;;) {
-            const item = await next;
-            if (item.done === true || signal.aborted) break;
-            const event = item.value;
-            const data = {
-              type: event.type,
-              jobId: event.jobId,
-              queue: event.queue,
-              workerId: event.workerId,
-              at: event.at,
-            };
-            raw.write(`event: job\ndata: ${JSON.stringify(data)}\n\n`);
-            next = iterator.next();
+      {
+        method: 'GET',
+        url: '/api/jobs/:id',
+        summary: 'One job: state, result, error, attempts, timestamps; `wait` long-polls until it finishes.',
+        scopes: READERS,
+        schema: { params: JOB_ID_PARAMS, querystring: JOB_GET_QUERY },
+        responses: { 200: { description: 'The job.', schema: JOB_VIEW }, ...errors(400, 404) },
+        async handler(request, reply) {
+          const { id } = request.params as { id: string };
+          const wait = integerQuery((request.query as { wait?: string }).wait, 0, 0, MAX_WAIT_MS, 'wait');
+          const job = ctx.queue.job(id);
+          const info = await job.info();
+          if (wait === 0 || ['succeeded', 'failed', 'dead', 'cancelled'].includes(info.state)) {
+            return jobView(info, projectDir);
           }
-        } catch (error) {
-          if (!isAbort(error)) ctx.warn('an event stream ended on an error of the job store', error);
-        } finally {
-          clearInterval(keepAlive);
-          stop.abort();
-          await iterator.return?.();
-          ctx.streams.delete(reply);
-          raw.end();
-        }
-      },
-    },
-    {
-      method: 'POST',
-      url: '/api/tokens',
-      summary: 'Create an API token with scopes; the token text is in this answer only.',
-      scopes: ADMINS,
-      schema: { body: TOKEN_CREATE_BODY, querystring: NO_QUERY },
-      responses: {
-        201: {
-          description: 'The new token, with its text.',
-          schema: { ...TOKEN_VIEW, properties: { ...TOKEN_VIEW.properties, token: { type: 'string' } } },
+          const gone = new AbortController();
+          const onClose = (): void => gone.abort();
+          reply.raw.once('close', onClose);
+          try {
+            await ctx.broker.waitUntilFinished(
+              id,
+              AbortSignal.any([AbortSignal.timeout(wait), ctx.closing, gone.signal]),
+            );
+          } catch (error) {
+            if (!isAbort(error)) throw error;
+          } finally {
+            reply.raw.off('close', onClose);
+          }
+          return jobView(await job.info(), projectDir);
         },
-        ...errors(400),
       },
-      async handler(request, reply) {
-        const body = request.body as { name: string; scopes: TokenScope[] };
-        reply.code(201);
-        return createToken(ctx.store, body.name, body.scopes);
-      },
-    },
-    {
-      method: 'GET',
-      url: '/api/tokens',
-      summary: 'List API tokens (never their text).',
-      scopes: ADMINS,
-      schema: { querystring: NO_QUERY },
-      responses: {
-        200: {
-          description: 'Every token, revoked ones included.',
-          schema: { type: 'object', properties: { tokens: { type: 'array', items: TOKEN_VIEW } } },
+      {
+        method: 'POST',
+        url: '/api/jobs/:id/cancel',
+        summary:
+          'Cancel a job: a waiting one at once, a running one through its signal; a finished one is left as it is.',
+        scopes: INVOKERS,
+        schema: { params: JOB_ID_PARAMS, querystring: NO_QUERY },
+        responses: {
+          200: {
+            description: 'What the cancel did.',
+            schema: {
+              type: 'object',
+              properties: {
+                id: { type: 'string' },
+                outcome: { type: 'string', enum: ['cancelled', 'requested', 'finished'] },
+              },
+            },
+          },
+          ...errors(400, 404),
         },
-        ...errors(),
+        async handler(request) {
+          const { id } = request.params as { id: string };
+          return { id, outcome: await ctx.queue.cancel(id) };
+        },
       },
-      async handler() {
-        return { tokens: ctx.store.tokens().map(tokenView) };
+      {
+        method: 'POST',
+        url: '/api/jobs/:id/retry',
+        summary: 'Send a dead or failed job back to the queue with a fresh attempt count.',
+        scopes: INVOKERS,
+        schema: { params: JOB_ID_PARAMS, querystring: NO_QUERY },
+        responses: {
+          200: {
+            description: 'Queued again.',
+            schema: { type: 'object', properties: { id: { type: 'string' }, retried: { type: 'boolean' } } },
+          },
+          ...errors(400, 404, 409),
+        },
+        async handler(request) {
+          const { id } = request.params as { id: string };
+          if (!(await ctx.queue.retry(id))) {
+            const state = await ctx.queue.job(id).state();
+            throw new SkeinError(
+              'SKEIN_CLOUD_JOB_NOT_RETRYABLE',
+              `job ${id} is ${state}; only a dead or failed job can be retried — submit a new job instead`,
+            );
+          }
+          return { id, retried: true };
+        },
       },
-    },
-    {
-      method: 'DELETE',
-      url: '/api/tokens/:id',
-      summary: 'Revoke an API token: every later call with it gets 401.',
-      scopes: ADMINS,
-      schema: { params: TOKEN_ID_PARAMS, querystring: NO_QUERY },
-      responses: { 200: { description: 'The revoked token.', schema: TOKEN_VIEW }, ...errors(400, 404) },
-      async handler(request) {
-        const { id } = request.params as { id: string };
-        return revokeToken(ctx.store, id);
+      {
+        method: 'GET',
+        url: '/api/events',
+        summary:
+          'Live job and worker events as Server-Sent Events (`event: job`, data = JobEventView JSON), from the moment of the call.',
+        scopes: READERS,
+        schema: { querystring: NO_QUERY },
+        responses: {
+          200: { description: 'text/event-stream; a comment line `: ready` once subscribed.' },
+          ...errors(),
+        },
+        async handler(_request, reply) {
+          const stop = new AbortController();
+          const signal = AbortSignal.any([stop.signal, ctx.closing]);
+          // Subscribing is synchronous in the first next(): events from here on are delivered.
+          const iterator = ctx.broker.events(signal)[Symbol.asyncIterator]();
+          let next = iterator.next();
+          reply.hijack();
+          const raw = reply.raw;
+          raw.writeHead(200, {
+            'content-type': 'text/event-stream; charset=utf-8',
+            'cache-control': 'no-store',
+            connection: 'keep-alive',
+            'x-content-type-options': 'nosniff',
+          });
+          raw.write(': ready\n\n');
+          ctx.streams.add(reply);
+          const keepAlive = setInterval(() => raw.write(': keep-alive\n\n'), SSE_KEEPALIVE_MS);
+          keepAlive.unref();
+          raw.once('close', () => stop.abort());
+          try {
+            for (;;) {
+              const item = await next;
+              if (item.done === true || signal.aborted) break;
+              const event = item.value;
+              const data = {
+                type: event.type,
+                jobId: event.jobId,
+                queue: event.queue,
+                workerId: event.workerId,
+                at: event.at,
+              };
+              raw.write(`event: job\ndata: ${JSON.stringify(data)}\n\n`);
+              next = iterator.next();
+            }
+          } catch (error) {
+            if (!isAbort(error)) ctx.warn('an event stream ended on an error of the job store', error);
+          } finally {
+            clearInterval(keepAlive);
+            stop.abort();
+            await iterator.return?.();
+            ctx.streams.delete(reply);
+            raw.end();
+          }
+        },
       },
-    },
-  ];
+      {
+        method: 'POST',
+        url: '/api/tokens',
+        summary: 'Create an API token with scopes; the token text is in this answer only.',
+        scopes: ADMINS,
+        schema: { body: TOKEN_CREATE_BODY, querystring: NO_QUERY },
+        responses: {
+          201: {
+            description: 'The new token, with its text.',
+            schema: { ...TOKEN_VIEW, properties: { ...TOKEN_VIEW.properties, token: { type: 'string' } } },
+          },
+          ...errors(400),
+        },
+        async handler(request, reply) {
+          const body = request.body as { name: string; scopes: TokenScope[] };
+          reply.code(201);
+          return createToken(ctx.store, body.name, body.scopes);
+        },
+      },
+      {
+        method: 'GET',
+        url: '/api/tokens',
+        summary: 'List API tokens (never their text).',
+        scopes: ADMINS,
+        schema: { querystring: NO_QUERY },
+        responses: {
+          200: {
+            description: 'Every token, revoked ones included.',
+            schema: { type: 'object', properties: { tokens: { type: 'array', items: TOKEN_VIEW } } },
+          },
+          ...errors(),
+        },
+        async handler() {
+          return { tokens: ctx.store.tokens().map(tokenView) };
+        },
+      },
+      {
+        method: 'DELETE',
+        url: '/api/tokens/:id',
+        summary: 'Revoke an API token: every later call with it gets 401.',
+        scopes: ADMINS,
+        schema: { params: TOKEN_ID_PARAMS, querystring: NO_QUERY },
+        responses: { 200: { description: 'The revoked token.', schema: TOKEN_VIEW }, ...errors(400, 404) },
+        async handler(request) {
+          const { id } = request.params as { id: string };
+          return revokeToken(ctx.store, id);
+        },
+      },
+    ];
+  }
 }

@@ -123,9 +123,9 @@ export const TOKEN_CREATE_BODY = {
     scopes: {
       type: 'array',
       minItems: 1,
-      maxItems: 4,
+      maxItems: 5,
       uniqueItems: true,
-      items: { type: 'string', enum: ['admin', 'deploy', 'invoke', 'read'] },
+      items: { type: 'string', enum: ['admin', 'deploy', 'invoke', 'read', 'agent'] },
     },
   },
 } as const;

@@ -1,0 +1,383 @@
+// What the agent routes carry: jobs and settle outcomes as JSON (bytes as base64), and task addresses
+// relative to the project directory. A task address is `<module file URL>#<export>`, and a module sits
+// at a different absolute path on each machine, so the server sends `tasks.ts#add` and each side turns
+// it into its own file URL; the two conversions are exact inverses for every file under the project.
+
+import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { HeldStatus, JobRecord, JobState, SettleOutcome, StoredError } from '../../tasks/index.ts';
+import type { AgentState } from '../agent-registry.ts';
+
+/** `file:///srv/app/tasks.ts#add` → `tasks.ts#add` under `projectDir`; an address outside it is returned as it is. */
+export function relativeAddress(address: string, projectDir: string): string {
+  const hash = address.lastIndexOf('#');
+  if (hash < 0 || !address.startsWith('file:')) return address;
+  const path = fileURLToPath(address.slice(0, hash));
+  const rel = relative(projectDir, path);
+  if (rel === '' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) return address;
+  return `${rel.split(sep).join('/')}${address.slice(hash)}`;
+}
+
+/** `tasks.ts#add` → the file URL of tasks.ts under `projectDir`, `#add`; an absolute address is returned as it is. */
+export function absoluteAddress(address: string, projectDir: string): string {
+  const hash = address.lastIndexOf('#');
+  if (hash < 0 || /^[A-Za-z][A-Za-z0-9+.-]*:/.test(address)) return address;
+  return `${pathToFileURL(resolve(projectDir, address.slice(0, hash))).href}${address.slice(hash)}`;
+}
+
+function base64(bytes: Uint8Array | null): string | null {
+  return bytes === null
+    ? null
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+}
+
+function bytesOf(text: string | null): Uint8Array | null {
+  return text === null ? null : Buffer.from(text, 'base64');
+}
+
+/** A job as the agent routes carry it. */
+export interface JobWire {
+  readonly id: string;
+  readonly queue: string;
+  readonly task: string;
+  readonly payload: string;
+  readonly priority: number;
+  readonly runAt: number;
+  readonly maxAttempts: number;
+  readonly timeLimitMs: number | null;
+  readonly idempotencyKey: string | null;
+  readonly group: string | null;
+  readonly resultTtlMs: number;
+  readonly deadLetter: boolean;
+  readonly parentId: string | null;
+  readonly canvas: string | null;
+  readonly state: JobState;
+  readonly attempt: number;
+  readonly createdAt: number;
+  readonly startedAt: number | null;
+  readonly finishedAt: number | null;
+  readonly workerId: string | null;
+  readonly leaseUntil: number | null;
+  readonly result: string | null;
+  readonly error: StoredErrorWire | null;
+  readonly progress: string | null;
+  readonly cancelRequested: boolean;
+  readonly expiresAt: number | null;
+}
+
+export interface StoredErrorWire {
+  readonly name: string;
+  readonly message: string;
+  readonly stack?: string;
+  readonly code?: string;
+}
+
+function errorToWire(error: StoredError): StoredErrorWire {
+  return {
+    name: error.name,
+    message: error.message,
+    ...(error.stack === undefined ? {} : { stack: error.stack }),
+    ...(error.code === undefined ? {} : { code: error.code }),
+  };
+}
+
+function errorFromWire(error: StoredErrorWire): StoredError {
+  return { name: error.name, message: error.message, stack: error.stack, code: error.code };
+}
+
+export function jobToWire(job: JobRecord, projectDir: string): JobWire {
+  return {
+    ...job,
+    task: relativeAddress(job.task, projectDir),
+    payload: base64(job.payload)!,
+    canvas: base64(job.canvas),
+    result: base64(job.result),
+    progress: base64(job.progress),
+    error: job.error === null ? null : errorToWire(job.error),
+  };
+}
+
+export function jobFromWire(job: JobWire, projectDir: string): JobRecord {
+  return {
+    ...job,
+    task: absoluteAddress(job.task, projectDir),
+    payload: bytesOf(job.payload)!,
+    canvas: bytesOf(job.canvas),
+    result: bytesOf(job.result),
+    progress: bytesOf(job.progress),
+    error: job.error === null ? null : errorFromWire(job.error),
+  };
+}
+
+/** A settle outcome as the agent routes carry it (chord joins are not carried: see docs/cloud.md). */
+export type OutcomeWire =
+  | { readonly id: string; readonly kind: 'complete'; readonly result: string }
+  | {
+      readonly id: string;
+      readonly kind: 'fail';
+      readonly error: StoredErrorWire;
+      readonly outcome: { readonly retryAt: number } | { readonly final: true };
+    };
+
+export function outcomeToWire(outcome: SettleOutcome): OutcomeWire {
+  return outcome.kind === 'complete'
+    ? { id: outcome.id, kind: 'complete', result: base64(outcome.result)! }
+    : { id: outcome.id, kind: 'fail', error: errorToWire(outcome.error), outcome: outcome.outcome };
+}
+
+export function outcomeFromWire(outcome: OutcomeWire): SettleOutcome {
+  return outcome.kind === 'complete'
+    ? { id: outcome.id, kind: 'complete', result: bytesOf(outcome.result)! }
+    : { id: outcome.id, kind: 'fail', error: errorFromWire(outcome.error), outcome: outcome.outcome };
+}
+
+// --- Requests and answers of the agent routes ----------------------------------------------------
+
+export interface AgentRegisterRequest {
+  readonly name: string;
+  readonly host: string;
+  readonly cores: number;
+  readonly memory: number;
+  readonly gpus: readonly string[];
+  readonly labels: Readonly<Record<string, string>>;
+  readonly concurrency: number;
+}
+
+/** What registration answers: the agent's id and the timing the server holds it to. */
+export interface AgentRegistration {
+  readonly id: string;
+  readonly queue: string;
+  /** The lease of every job the agent claims, in ms (the server's --lease-timeout). */
+  readonly leaseTimeout: number;
+  /** How often the agent must heartbeat, in ms (a third of the agent timeout). */
+  readonly heartbeatInterval: number;
+  /** No heartbeat for this long and the agent is lost, in ms. */
+  readonly agentTimeout: number;
+  /** The tasks jobs were submitted for so far, by project-relative module and export. */
+  readonly tasks: readonly { readonly module: string; readonly export: string }[];
+}
+
+export interface AgentHeartbeatRequest {
+  /** Jobs the agent holds now. */
+  readonly running: readonly string[];
+}
+
+export interface AgentHeartbeatAnswer {
+  readonly tasks: AgentRegistration['tasks'];
+}
+
+export interface AgentClaimRequest {
+  readonly workerId: string;
+  readonly outcomes: readonly OutcomeWire[];
+  readonly claim: {
+    readonly queue: string;
+    readonly max: number;
+    readonly tasks: readonly string[];
+    readonly concurrency?: Readonly<Record<string, number>>;
+  } | null;
+}
+
+export interface AgentClaimAnswer {
+  readonly settled: readonly boolean[];
+  readonly claimed: readonly JobWire[];
+}
+
+export interface AgentHeldAnswer {
+  readonly statuses: readonly HeldStatus[];
+}
+
+/** One agent as GET /api/agents shows it. */
+export interface AgentView {
+  readonly id: string;
+  readonly name: string;
+  readonly state: AgentState;
+  readonly host: string;
+  readonly cores: number;
+  readonly memory: number;
+  readonly gpus: readonly string[];
+  readonly labels: Readonly<Record<string, string>>;
+  readonly concurrency: number;
+  readonly runningJobs: readonly string[];
+  readonly registeredAt: number;
+  readonly lastHeartbeat: number;
+}
+
+// --- Schemas -------------------------------------------------------------------------------------
+
+const ID = { type: 'string', pattern: '^[A-Za-z0-9._:-]{1,128}$' } as const;
+const JOB_ID = { type: 'string', pattern: '^[A-Za-z0-9-]{1,64}$' } as const;
+const BASE64 = { type: 'string', maxLength: 64 * 1024 * 1024, pattern: '^[A-Za-z0-9+/]*={0,2}$' } as const;
+const ADDRESS = { type: 'string', minLength: 1, maxLength: 2048 } as const;
+
+export const AGENT_ID_PARAMS = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['id'],
+  properties: { id: { type: 'string', pattern: '^agent-[a-f0-9]{16}$', description: 'The agent id.' } },
+} as const;
+
+export const AGENT_REGISTER_BODY = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'host', 'cores', 'memory', 'gpus', 'labels', 'concurrency'],
+  properties: {
+    name: { type: 'string', minLength: 1, maxLength: 100, pattern: '^[\\x20-\\x7e]+$' },
+    host: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x20-\\x7e]+$' },
+    cores: { type: 'integer', minimum: 1, maximum: 65_536 },
+    memory: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+    gpus: {
+      type: 'array',
+      maxItems: 64,
+      items: { type: 'string', maxLength: 200, pattern: '^[\\x20-\\x7e]*$' },
+    },
+    labels: {
+      type: 'object',
+      maxProperties: 32,
+      propertyNames: { pattern: '^[A-Za-z0-9_.-]{1,63}$' },
+      additionalProperties: { type: 'string', maxLength: 200, pattern: '^[\\x20-\\x7e]*$' },
+    },
+    concurrency: { type: 'integer', minimum: 1, maximum: 1024 },
+  },
+} as const;
+
+export const AGENT_HEARTBEAT_BODY = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['running'],
+  properties: { running: { type: 'array', maxItems: 100_000, items: JOB_ID } },
+} as const;
+
+const STORED_ERROR = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'message'],
+  properties: {
+    name: { type: 'string', maxLength: 1000 },
+    message: { type: 'string', maxLength: 1_000_000 },
+    stack: { type: 'string', maxLength: 1_000_000 },
+    code: { type: 'string', maxLength: 200 },
+  },
+} as const;
+
+const OUTCOME = {
+  oneOf: [
+    {
+      type: 'object',
+      additionalProperties: false,
+      required: ['id', 'kind', 'result'],
+      properties: { id: JOB_ID, kind: { const: 'complete' }, result: BASE64 },
+    },
+    {
+      type: 'object',
+      additionalProperties: false,
+      required: ['id', 'kind', 'error', 'outcome'],
+      properties: {
+        id: JOB_ID,
+        kind: { const: 'fail' },
+        error: STORED_ERROR,
+        outcome: {
+          oneOf: [
+            {
+              type: 'object',
+              additionalProperties: false,
+              required: ['retryAt'],
+              properties: { retryAt: { type: 'integer', minimum: 0 } },
+            },
+            {
+              type: 'object',
+              additionalProperties: false,
+              required: ['final'],
+              properties: { final: { const: true } },
+            },
+          ],
+        },
+      },
+    },
+  ],
+} as const;
+
+export const AGENT_CLAIM_BODY = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['workerId', 'outcomes', 'claim'],
+  properties: {
+    workerId: ID,
+    outcomes: { type: 'array', maxItems: 10_000, items: OUTCOME },
+    claim: {
+      oneOf: [
+        { type: 'null' },
+        {
+          type: 'object',
+          additionalProperties: false,
+          required: ['queue', 'max', 'tasks'],
+          properties: {
+            queue: { type: 'string', minLength: 1, maxLength: 200 },
+            max: { type: 'integer', minimum: 0, maximum: 10_000 },
+            tasks: { type: 'array', maxItems: 10_000, items: ADDRESS },
+            concurrency: {
+              type: 'object',
+              maxProperties: 10_000,
+              additionalProperties: { type: 'integer', minimum: 1 },
+            },
+          },
+        },
+      ],
+    },
+  },
+} as const;
+
+export const AGENT_LEASES_BODY = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['workerId', 'ids'],
+  properties: { workerId: ID, ids: { type: 'array', maxItems: 100_000, items: JOB_ID } },
+} as const;
+
+export const AGENT_HELD_BODY = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['workerId', 'attempts'],
+  properties: {
+    workerId: ID,
+    attempts: {
+      type: 'array',
+      maxItems: 100_000,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['id', 'attempt'],
+        properties: { id: JOB_ID, attempt: { type: 'integer', minimum: 0 } },
+      },
+    },
+  },
+} as const;
+
+export const AGENT_JOB_BODY = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['workerId', 'id', 'action'],
+  properties: {
+    workerId: ID,
+    id: JOB_ID,
+    action: { type: 'string', enum: ['release', 'cancelled', 'progress'] },
+    progress: BASE64,
+  },
+} as const;
+
+export const AGENT_VIEW = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    name: { type: 'string' },
+    state: { type: 'string', enum: ['ready', 'busy', 'lost', 'stopped'] },
+    host: { type: 'string' },
+    cores: { type: 'integer' },
+    memory: { type: 'integer', description: 'Bytes.' },
+    gpus: { type: 'array', items: { type: 'string' } },
+    labels: { type: 'object', additionalProperties: { type: 'string' } },
+    concurrency: { type: 'integer' },
+    runningJobs: { type: 'array', items: { type: 'string' } },
+    registeredAt: { type: 'integer', description: 'Epoch ms.' },
+    lastHeartbeat: { type: 'integer', description: 'Epoch ms.' },
+  },
+} as const;

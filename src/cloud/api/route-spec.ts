@@ -1,0 +1,48 @@
+// The shape of a route of the API and what its handler works with: shared by the job routes
+// (routes.ts), the agent routes (agent-routes.ts), the server and the OpenAPI builder.
+
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Broker, TaskQueue } from '../../tasks/index.ts';
+import type { AgentRegistry } from '../agent-registry.ts';
+import type { CloudStore, StoredToken, TokenScope } from '../cloud-store.ts';
+import type { LocalAgent } from '../local-agent.ts';
+import type { TaskCatalog } from '../task-catalog.ts';
+
+/** What the handlers work with; the server owns every part. */
+export interface ApiContext {
+  readonly queue: TaskQueue;
+  readonly broker: Broker;
+  readonly store: CloudStore;
+  readonly catalog: TaskCatalog;
+  /** The server's own agent, or undefined when it runs none (--no-local-agent). */
+  readonly agent: LocalAgent | undefined;
+  /** Remote agents (skein worker). */
+  readonly registry: AgentRegistry;
+  /** Lease length of every claim (ms) and how long an agent may go without a heartbeat (ms). */
+  readonly timing: { readonly leaseTimeout: number; readonly agentTimeout: number };
+  /** The token the request was authenticated with (the onRequest hook checked it). */
+  readonly tokenOf: (request: FastifyRequest) => StoredToken;
+  /** Aborted when the server starts to close: long polls and event streams end. */
+  readonly closing: AbortSignal;
+  /** Streams the events route is serving; the server ends them before it closes. */
+  readonly streams: Set<FastifyReply>;
+  /** Problems the server survives, for its log. */
+  readonly warn: (message: string, error?: unknown) => void;
+}
+
+export interface RouteSchema {
+  readonly body?: object;
+  readonly querystring?: object;
+  readonly params?: object;
+}
+
+export interface RouteSpec {
+  readonly method: 'GET' | 'POST' | 'DELETE';
+  readonly url: string;
+  readonly summary: string;
+  /** Scopes any one of which lets a token call the route (admin always may). */
+  readonly scopes: readonly TokenScope[];
+  readonly schema: RouteSchema;
+  readonly responses: Readonly<Record<number, { readonly description: string; readonly schema?: object }>>;
+  readonly handler: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+}

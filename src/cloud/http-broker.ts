@@ -1,0 +1,268 @@
+// The Broker a remote agent's tasks Worker runs on: each operation the Worker needs is one call of the
+// server's agent routes, which applies it to the server's store as one atomic broker call. The agent
+// holds an agent-scoped token, never the store's credentials. Operations a Worker of the cloud does not
+// need (enqueue, reads of other jobs, events, chord joins) are refused; sweeps for expired leases and
+// results are the server's, so this broker's sweeps do nothing. Task addresses travel relative to the
+// project directory and are turned into this machine's file URLs here.
+
+import { SkeinError } from '../errors.ts';
+import type {
+  Broker,
+  BrokerEvent,
+  ClaimRequest,
+  Enqueued,
+  FailOutcome,
+  JobRecord,
+  QueueStats,
+  Settled,
+  SettleOutcome,
+  StoredError,
+} from '../tasks/index.ts';
+import {
+  type AgentClaimAnswer,
+  type AgentClaimRequest,
+  type AgentHeldAnswer,
+  jobFromWire,
+  outcomeToWire,
+  relativeAddress,
+} from './api/agent-wire.ts';
+import type { CloudClient } from './client.ts';
+
+/** Codes meaning "the server cannot be reached now": the Worker treats them as a store outage and retries. */
+const UNAVAILABLE: ReadonlySet<string> = new Set([
+  'SKEIN_CLOUD_UNREACHABLE',
+  'SKEIN_CLOUD_CLOSED',
+  'SKEIN_TASKS_BROKER_UNAVAILABLE',
+  'SKEIN_TASKS_STORAGE',
+  'SKEIN_INTERNAL',
+]);
+
+export interface HttpBrokerOptions {
+  readonly client: CloudClient;
+  readonly agentId: string;
+  /** This machine's project directory: task modules are at the same relative paths as on the server. */
+  readonly projectDir: string;
+}
+
+function refused(what: string): Promise<never> {
+  return Promise.reject(
+    new SkeinError(
+      'SKEIN_CLOUD_FORBIDDEN',
+      `an agent cannot ${what} through the agent routes; use a token with the invoke or read scope and the jobs API`,
+    ),
+  );
+}
+
+/** A Broker over the server's agent routes, for one registered agent. */
+export class HttpBroker implements Broker {
+  readonly #client: CloudClient;
+  readonly #base: string;
+  readonly #projectDir: string;
+  /** Jobs claimed here and not yet settled, released or lost: what heartbeats report. */
+  readonly #held = new Set<string>();
+  #closed = false;
+
+  constructor(options: HttpBrokerOptions) {
+    this.#client = options.client;
+    this.#base = `/api/agents/${encodeURIComponent(options.agentId)}`;
+    this.#projectDir = options.projectDir;
+  }
+
+  /** Ids of the jobs this agent holds now. */
+  get held(): string[] {
+    return [...this.#held];
+  }
+
+  async #post<T>(path: string, body: unknown): Promise<T> {
+    if (this.#closed) {
+      throw new SkeinError('SKEIN_TASKS_BROKER_UNAVAILABLE', 'the agent closed its connection to the server');
+    }
+    try {
+      return await this.#client.call<T>('POST', `${this.#base}${path}`, body);
+    } catch (error) {
+      if (error instanceof SkeinError && UNAVAILABLE.has(error.code)) {
+        throw new SkeinError(
+          'SKEIN_TASKS_BROKER_UNAVAILABLE',
+          `the Skein server at ${this.#client.server} is unavailable (${error.message}); the agent retries`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+  }
+
+  async settleAndClaim(
+    workerId: string,
+    outcomes: readonly SettleOutcome[],
+    claim: ClaimRequest | null,
+  ): Promise<Settled> {
+    if (outcomes.some((outcome) => outcome.kind === 'complete' && outcome.join !== undefined)) {
+      return refused('complete a chord member (canvases are not submitted through the cloud)');
+    }
+    const request: AgentClaimRequest = {
+      workerId,
+      outcomes: outcomes.map(outcomeToWire),
+      claim:
+        claim === null
+          ? null
+          : {
+              queue: claim.queue,
+              max: claim.max,
+              tasks: claim.tasks.map((task) => relativeAddress(task, this.#projectDir)),
+              ...(claim.concurrency === undefined
+                ? {}
+                : {
+                    concurrency: Object.fromEntries(
+                      Object.entries(claim.concurrency).map(([task, cap]) => [
+                        relativeAddress(task, this.#projectDir),
+                        cap,
+                      ]),
+                    ),
+                  }),
+            },
+    };
+    const answer = await this.#post<AgentClaimAnswer>('/claim', request);
+    for (const outcome of outcomes) this.#held.delete(outcome.id);
+    const claimed = answer.claimed.map((job) => jobFromWire(job, this.#projectDir));
+    for (const job of claimed) this.#held.add(job.id);
+    return { settled: answer.settled, claimed };
+  }
+
+  async claim(request: ClaimRequest): Promise<JobRecord[]> {
+    return [...(await this.settleAndClaim(request.workerId, [], request)).claimed];
+  }
+
+  async complete(
+    workerId: string,
+    id: string,
+    result: Uint8Array,
+    join?: Parameters<Broker['complete']>[3],
+  ): Promise<boolean> {
+    const outcome: SettleOutcome =
+      join === undefined ? { id, kind: 'complete', result } : { id, kind: 'complete', result, join };
+    return (await this.settleAndClaim(workerId, [outcome], null)).settled[0] === true;
+  }
+
+  async fail(workerId: string, id: string, error: StoredError, outcome: FailOutcome): Promise<boolean> {
+    return (
+      (await this.settleAndClaim(workerId, [{ id, kind: 'fail', error, outcome }], null)).settled[0] === true
+    );
+  }
+
+  async extendLeases(workerId: string, ids: readonly string[], _leaseMs: number): Promise<string[]> {
+    // The lease length is the server's (what it answered at registration), whatever the caller asks.
+    const { held } = await this.#post<{ held: string[] }>('/leases', { workerId, ids });
+    const kept = new Set(held);
+    for (const id of ids) if (!kept.has(id)) this.#held.delete(id);
+    return held;
+  }
+
+  async heldStatus(
+    workerId: string,
+    attempts: readonly { readonly id: string; readonly attempt: number }[],
+  ): Promise<AgentHeldAnswer['statuses'][number][]> {
+    const { statuses } = await this.#post<AgentHeldAnswer>('/held', { workerId, attempts });
+    statuses.forEach((status, i) => {
+      if (status === 'lost') this.#held.delete(attempts[i]!.id);
+    });
+    return [...statuses];
+  }
+
+  async release(workerId: string, id: string): Promise<boolean> {
+    const { applied } = await this.#post<{ applied: boolean }>('/job', { workerId, id, action: 'release' });
+    this.#held.delete(id);
+    return applied;
+  }
+
+  async cancelled(workerId: string, id: string): Promise<boolean> {
+    const { applied } = await this.#post<{ applied: boolean }>('/job', { workerId, id, action: 'cancelled' });
+    this.#held.delete(id);
+    return applied;
+  }
+
+  async reportProgress(workerId: string, id: string, progress: Uint8Array): Promise<boolean> {
+    const encoded = Buffer.from(progress.buffer, progress.byteOffset, progress.byteLength).toString('base64');
+    const { applied } = await this.#post<{ applied: boolean }>('/job', {
+      workerId,
+      id,
+      action: 'progress',
+      progress: encoded,
+    });
+    return applied;
+  }
+
+  async heartbeat(
+    _workerId: string,
+    _queue: string,
+    _info: Readonly<Record<string, unknown>>,
+  ): Promise<void> {
+    await this.#post('/heartbeat', { running: this.held });
+  }
+
+  /** The server sweeps expired leases itself (every min(5 s, lease)); agents need not. */
+  async recoverExpiredLeases(_now: number): Promise<number> {
+    return 0;
+  }
+
+  /** The server purges expired results itself. */
+  async purgeExpired(_now: number): Promise<number> {
+    return 0;
+  }
+
+  /**
+   * No push channel to agents: the Worker falls back to claiming every pollInterval, and learns of
+   * cancels and lost leases through heldStatus on the same beat. Ends when the signal aborts.
+   */
+  news(_queue: string, signal: AbortSignal): AsyncIterable<BrokerEvent> {
+    const aborted = new Promise<IteratorResult<BrokerEvent>>((resolve) => {
+      const done = (): void => resolve({ done: true, value: undefined });
+      if (signal.aborted) done();
+      else signal.addEventListener('abort', done, { once: true });
+    });
+    return { [Symbol.asyncIterator]: () => ({ next: () => aborted }) };
+  }
+
+  enqueue(): Promise<Enqueued[]> {
+    return refused('enqueue jobs');
+  }
+
+  get(): Promise<JobRecord | undefined> {
+    return refused('read jobs');
+  }
+
+  list(): Promise<JobRecord[]> {
+    return refused('list jobs');
+  }
+
+  children(): Promise<JobRecord[]> {
+    return refused('read jobs');
+  }
+
+  cancel(): Promise<'cancelled' | 'requested' | 'finished' | 'not-found'> {
+    return refused('cancel jobs');
+  }
+
+  retry(): Promise<boolean> {
+    return refused('retry jobs');
+  }
+
+  claimTick(): Promise<boolean> {
+    return refused('fire schedules');
+  }
+
+  stats(): Promise<QueueStats> {
+    return refused('read queue statistics');
+  }
+
+  waitUntilFinished(): Promise<JobRecord> {
+    return refused('wait for jobs');
+  }
+
+  events(): AsyncIterable<BrokerEvent> {
+    return { [Symbol.asyncIterator]: () => ({ next: () => refused('read the event stream') }) };
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+  }
+}

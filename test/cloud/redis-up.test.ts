@@ -1,0 +1,87 @@
+// `skein up --redis`: the queue lives on Redis (a random key prefix, deleted afterwards), not in
+// .skein/tasks.db; kill -9 of the server and a restart on the same directory and prefix lose no
+// acknowledged job. A Redis that cannot be reached, or a URL that is not Redis, stops the start.
+
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import {
+  deleteStore,
+  REDIS_MISSING,
+  REDIS_URL,
+  randomPrefix,
+  redisAvailable,
+} from '../tasks/redis-helpers.ts';
+import { api, cli, makeProject, startServer, waitForFile, waitForState } from './harness.ts';
+
+const UP = await redisAvailable();
+const FINISHED = ['succeeded', 'failed', 'dead', 'cancelled'];
+
+describe('skein up --redis', { skip: UP ? false : REDIS_MISSING }, () => {
+  test('keeps jobs on Redis: kill -9 and a restart on the same prefix run every acknowledged job', async (t) => {
+    const prefix = randomPrefix();
+    t.after(async () => {
+      await deleteStore(prefix);
+    });
+    const dir = await makeProject(t);
+    const args = ['--redis', REDIS_URL, '--redis-prefix', prefix, '--lease-timeout', '1000'];
+    const first = await startServer(t, dir, ...args);
+    const done = await cli(dir, ['submit', 'tasks.ts:add', '--args', '[20, 22]', '--wait']);
+    assert.equal(done.stdout, '42\n', done.stderr);
+    const gate = join(dir, 'redis.gate');
+    const running = await api(first, first.token, 'POST', '/api/jobs', {
+      module: 'tasks.ts',
+      export: 'waitForFile',
+      args: [gate, 'survived'],
+    });
+    assert.equal(running.status, 202);
+    await waitForFile(`${gate}.started`);
+    const delayed = await api(first, first.token, 'POST', '/api/jobs', {
+      module: 'tasks.ts',
+      export: 'add',
+      args: [1, 1],
+      options: { delay: 300 },
+    });
+    assert.equal(delayed.status, 202);
+    await first.kill9();
+    assert.equal(existsSync(join(dir, '.skein/tasks.db')), false, 'no SQLite job store was made');
+    await writeFile(gate, 'open\n');
+
+    const second = await startServer(t, dir, ...args);
+    assert.equal(second.token, first.token, 'tokens stay in .skein/cloud.db');
+    const delayedView = await waitForState(second, second.token, delayed.body.id, FINISHED);
+    assert.equal(delayedView.state, 'succeeded');
+    assert.equal(delayedView.result, 2);
+    const runningView = await waitForState(second, second.token, running.body.id, FINISHED);
+    assert.equal(runningView.state, 'succeeded');
+    assert.equal(runningView.result, 'survived');
+    assert.equal(runningView.attempt, 2);
+    const history = await cli(dir, ['ps', '--state', 'succeeded', '--json']);
+    assert.equal(JSON.parse(history.stdout).jobs.length, 3, history.stderr);
+
+    // Another prefix on the same Redis is another store: none of these jobs.
+    const otherPrefix = randomPrefix();
+    t.after(async () => {
+      await deleteStore(otherPrefix);
+    });
+    assert.equal(await second.stop(), 0, second.stderr());
+    const other = await startServer(t, dir, '--redis', REDIS_URL, '--redis-prefix', otherPrefix);
+    assert.deepEqual((await api(other, other.token, 'GET', '/api/jobs')).body.jobs, []);
+    assert.equal(await other.stop(), 0, other.stderr());
+  });
+
+  test('an unreachable Redis or a URL that is not redis:// stops skein up with the code', async (t) => {
+    const dir = await makeProject(t);
+    const away = await cli(dir, ['up', '--port', '0', '--redis', 'redis://127.0.0.1:1']);
+    assert.equal(away.code, 1);
+    assert.match(away.stderr, /^skein up: .*\(SKEIN_TASKS_BROKER_UNAVAILABLE\)$/m);
+    const wrong = await cli(dir, ['up', '--port', '0', '--redis', 'http://127.0.0.1:6379']);
+    assert.equal(wrong.code, 1);
+    assert.match(
+      wrong.stderr,
+      /redis must be a redis:\/\/ or rediss:\/\/ URL .*\(SKEIN_CLOUD_INVALID_OPTION\)/,
+    );
+  });
+});
