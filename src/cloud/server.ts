@@ -340,6 +340,7 @@ async function buildApp(
       url: route.url,
       schema: route.schema,
       config: { scopes: route.scopes },
+      ...(route.bodyLimit === undefined ? {} : { bodyLimit: Math.max(route.bodyLimit, options.bodyLimit) }),
       handler: route.handler,
     });
   }

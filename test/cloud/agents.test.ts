@@ -134,6 +134,21 @@ describe('remote agents on a Redis-backed server', { skip: UP ? false : REDIS_MI
     );
   });
 
+  test("an agent reports a result larger than the server's body limit for clients (1 MiB)", async (t) => {
+    await worker(t, '--concurrency', '1');
+    const times = 1_500_000;
+    const submitted = await api(server, server.token, 'POST', '/api/jobs', {
+      module: 'tasks.ts',
+      export: 'repeat',
+      args: ['x', times],
+    });
+    assert.equal(submitted.status, 202);
+    const job = await waitForState(server, server.token, submitted.body.id, FINISHED);
+    assert.equal(job.state, 'succeeded', JSON.stringify(job.error));
+    assert.equal(job.attempt, 1);
+    assert.equal(job.result.length, times);
+  });
+
   test('two agents share the work: each runs jobs at its own concurrency, busy while it does', async (t) => {
     const [a, b] = await Promise.all([worker(t, '--concurrency', '2'), worker(t, '--concurrency', '2')]);
     const gates = Array.from({ length: 4 }, (_, i) => join(dir, `share-${i}.gate`));

@@ -60,7 +60,7 @@ test('skein up prints the URL, the admin token and the next commands; SIGINT sto
 
 test('skein --help lists the cloud commands and each prints its own help', async () => {
   const help = await cli(ROOT, ['--help']);
-  for (const command of ['up', 'submit', 'ps', 'job', 'cancel', 'retry', 'token']) {
+  for (const command of ['up', 'worker', 'agents', 'submit', 'ps', 'job', 'cancel', 'retry', 'token']) {
     assert.match(help.stdout, new RegExp(`^ {2}${command} `, 'm'), command);
     const own = await cli(ROOT, [command, '--help']);
     assert.equal(own.code, 0, `${command}: ${own.stderr}`);
@@ -69,4 +69,24 @@ test('skein --help lists the cloud commands and each prints its own help', async
   const noAction = await cli(ROOT, ['token']);
   assert.equal(noAction.code, 2);
   assert.match(noAction.stderr, /^skein token: name an action: create, list or revoke/);
+  const noServer = await cli(ROOT, ['worker', '--token', 'skein_x']);
+  assert.equal(noServer.code, 2);
+  assert.match(noServer.stderr, /^skein worker: skein worker needs --server <url>/);
+  const badLabel = await cli(ROOT, [
+    'worker',
+    '--server',
+    'http://127.0.0.1:1',
+    '--token',
+    't',
+    '--label',
+    'nokey',
+  ]);
+  assert.equal(badLabel.code, 2);
+  assert.match(badLabel.stderr, /--label must be key=value/);
+  const away = await cli(ROOT, ['worker', '--server', 'http://127.0.0.1:1', '--token', 't']);
+  assert.equal(away.code, 1);
+  assert.match(
+    away.stderr,
+    /^skein worker: cannot reach the Skein server at http:\/\/127\.0\.0\.1:1 .*\(SKEIN_CLOUD_UNREACHABLE\)/,
+  );
 });

@@ -33,6 +33,12 @@ import type { ApiContext, RouteSpec } from './route-spec.ts';
 import { ERROR_RESPONSE, NO_QUERY } from './schemas.ts';
 
 const AGENTS: readonly TokenScope[] = ['agent'];
+/**
+ * Largest body of the routes that carry job results and progress, in bytes: a settlement batches the
+ * results of many jobs (up to 128 per claim), so the server's bodyLimit for client requests would
+ * refuse a batch of ordinary results. Only a valid agent token gets its body read at all.
+ */
+export const AGENT_BODY_LIMIT_BYTES = 64 * 1024 * 1024;
 const READERS: readonly TokenScope[] = ['read', 'invoke', 'deploy'];
 
 const AGENT_ERRORS = Object.fromEntries(
@@ -195,6 +201,7 @@ export function agentRoutes(ctx: ApiContext): RouteSpec[] {
         "Settle finished attempts and claim jobs, in one atomic step of the store (the tasks Worker's settleAndClaim), under leases of the server's length.",
       scopes: AGENTS,
       schema: { params: AGENT_ID_PARAMS, body: AGENT_CLAIM_BODY, querystring: NO_QUERY },
+      bodyLimit: AGENT_BODY_LIMIT_BYTES,
       responses: { 200: { description: '{ settled, claimed }' }, ...AGENT_ERRORS },
       async handler(request) {
         const body = request.body as AgentClaimRequest;
@@ -262,6 +269,7 @@ export function agentRoutes(ctx: ApiContext): RouteSpec[] {
       summary: 'Release a held job unstarted, record that a cancelled one stopped, or store its progress.',
       scopes: AGENTS,
       schema: { params: AGENT_ID_PARAMS, body: AGENT_JOB_BODY, querystring: NO_QUERY },
+      bodyLimit: AGENT_BODY_LIMIT_BYTES,
       responses: { 200: { description: '{ applied }' }, ...AGENT_ERRORS },
       async handler(request) {
         const body = request.body as {

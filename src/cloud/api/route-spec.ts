@@ -44,5 +44,7 @@ export interface RouteSpec {
   readonly scopes: readonly TokenScope[];
   readonly schema: RouteSchema;
   readonly responses: Readonly<Record<number, { readonly description: string; readonly schema?: object }>>;
+  /** Largest body of this route in bytes, when it is not the server's bodyLimit. */
+  readonly bodyLimit?: number;
   readonly handler: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 }
