@@ -54,6 +54,10 @@ function invalid(path: string, expected: string, value: unknown): InvalidArgumen
   );
 }
 
+function unavailable(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === 'SKEIN_TASKS_BROKER_UNAVAILABLE';
+}
+
 /** GPU adapters this machine shows without a GPU library: NVIDIA's driver lists them under /proc. */
 export async function detectGpus(): Promise<string[]> {
   const dir = '/proc/driver/nvidia/gpus';
@@ -99,6 +103,7 @@ export class RemoteAgent {
   #beat: NodeJS.Timeout | undefined;
   #beating: Promise<void> | undefined;
   #failing = false;
+  readonly #outage: { warned: boolean };
   #closed: Promise<void> | undefined;
 
   private constructor(parts: {
@@ -109,6 +114,7 @@ export class RemoteAgent {
     local: LocalAgent;
     catalog: TaskCatalog;
     warn: (message: string, error?: unknown) => void;
+    outage: { warned: boolean };
   }) {
     this.id = parts.registration.id;
     this.registration = parts.registration;
@@ -118,6 +124,7 @@ export class RemoteAgent {
     this.#local = parts.local;
     this.#catalog = parts.catalog;
     this.#warn = parts.warn;
+    this.#outage = parts.outage;
   }
 
   /** Registers with the server, starts serving its tasks and heartbeating. */
@@ -156,6 +163,7 @@ export class RemoteAgent {
       concurrency,
     };
     const registration = await client.call<AgentRegistration>('POST', '/api/agents', resources);
+    const outage = { warned: false };
     const broker = new HttpBroker({ client, agentId: registration.id, projectDir: catalog.projectDir });
     const local = new LocalAgent({
       broker,
@@ -163,9 +171,16 @@ export class RemoteAgent {
       leaseTimeout: registration.leaseTimeout,
       closeTimeout,
       workerIdPrefix: registration.id,
-      onError: (error) => warn('a call to the server failed; the agent retries', error),
+      onError: (error) => {
+        // One warning per outage (the Worker retries every call); a heartbeat that gets through ends it.
+        if (unavailable(error)) {
+          if (outage.warned) return;
+          outage.warned = true;
+        }
+        warn('a call to the server failed; the agent retries', error);
+      },
     });
-    const agent = new RemoteAgent({ registration, resources, client, broker, local, catalog, warn });
+    const agent = new RemoteAgent({ registration, resources, client, broker, local, catalog, warn, outage });
     try {
       await agent.#serve(registration.tasks);
     } catch (error) {
@@ -210,6 +225,7 @@ export class RemoteAgent {
           { signal: AbortSignal.timeout(this.registration.heartbeatInterval * 2) },
         );
         this.#failing = false;
+        this.#outage.warned = false;
         if (this.#closed === undefined) await this.#serve(answer.tasks);
       } catch (error) {
         // One warning per outage, not one per beat.

@@ -9,12 +9,22 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import {
   deleteStore,
+  freePort,
   REDIS_MISSING,
   REDIS_URL,
   randomPrefix,
   redisAvailable,
 } from '../tasks/redis-helpers.ts';
-import { api, cli, makeProject, startServer, waitForFile, waitForState } from './harness.ts';
+import {
+  api,
+  cli,
+  makeProject,
+  startServer,
+  startWorker,
+  waitForAgents,
+  waitForFile,
+  waitForState,
+} from './harness.ts';
 
 const UP = await redisAvailable();
 const FINISHED = ['succeeded', 'failed', 'dead', 'cancelled'];
@@ -70,6 +80,34 @@ describe('skein up --redis', { skip: UP ? false : REDIS_MISSING }, () => {
     const other = await startServer(t, dir, '--redis', REDIS_URL, '--redis-prefix', otherPrefix);
     assert.deepEqual((await api(other, other.token, 'GET', '/api/jobs')).body.jobs, []);
     assert.equal(await other.stop(), 0, other.stderr());
+  });
+
+  test('an agent rides out kill -9 of the server: after a restart on the same port it runs jobs as the same agent', async (t) => {
+    const prefix = randomPrefix();
+    t.after(async () => {
+      await deleteStore(prefix);
+    });
+    const dir = await makeProject(t);
+    const port = String(await freePort());
+    const args = ['--port', port, '--redis', REDIS_URL, '--redis-prefix', prefix, '--no-local-agent'];
+    const first = await startServer(t, dir, ...args);
+    const token = (await cli(dir, ['token', 'create', '--name', 'w', '--scope', 'agent'])).stdout.trim();
+    const home = await makeProject(t);
+    const agent = await startWorker(t, home, first.url, token, '--concurrency', '1');
+    const before = await cli(dir, ['submit', 'tasks.ts:add', '--args', '[1, 2]', '--wait']);
+    assert.equal(before.stdout, '3\n', before.stderr);
+    await first.kill9();
+    const second = await startServer(t, dir, ...args);
+    assert.equal(second.url, first.url);
+    const after = await cli(dir, ['submit', 'tasks.ts:add', '--args', '[3, 4]', '--wait']);
+    assert.equal(after.stdout, '7\n', after.stderr);
+    const agents = await waitForAgents(second, second.token, (list) => list.length === 1, 'one agent');
+    assert.equal(agents[0].id, agent.id, 'the agent kept its registration (on Redis)');
+    assert.ok(
+      agent.stderr().split('a call to the server failed').length - 1 <= 1,
+      `one warning per outage, not one per retry: ${agent.stderr()}`,
+    );
+    assert.equal(await agent.stop(), 0, agent.stderr());
   });
 
   test('an unreachable Redis or a URL that is not redis:// stops skein up with the code', async (t) => {

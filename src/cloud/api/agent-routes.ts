@@ -39,6 +39,12 @@ const AGENTS: readonly TokenScope[] = ['agent'];
  * refuse a batch of ordinary results. Only a valid agent token gets its body read at all.
  */
 export const AGENT_BODY_LIMIT_BYTES = 64 * 1024 * 1024;
+/**
+ * Longest pause between two heartbeats of an agent, in ms. A heartbeat also brings the tasks to
+ * serve, so a task submitted for the first time reaches idle agents within this time (a third of the
+ * agent timeout would be 10 s by default); one registry write per agent per second is cheap.
+ */
+const MAX_HEARTBEAT_INTERVAL_MS = 1000;
 const READERS: readonly TokenScope[] = ['read', 'invoke', 'deploy'];
 
 const AGENT_ERRORS = Object.fromEntries(
@@ -136,7 +142,7 @@ export function agentRoutes(ctx: ApiContext): RouteSpec[] {
           id: record.id,
           queue: DEFAULT_QUEUE,
           leaseTimeout,
-          heartbeatInterval: Math.max(1, Math.floor(agentTimeout / 3)),
+          heartbeatInterval: Math.max(1, Math.min(MAX_HEARTBEAT_INTERVAL_MS, Math.floor(agentTimeout / 3))),
           agentTimeout,
           tasks: registeredTasks(),
         };
