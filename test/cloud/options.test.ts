@@ -7,7 +7,13 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { CLOUD_DEFAULTS, isLoopbackHost, resolveCloudServerOptions } from '../../src/cloud/index.ts';
+import {
+  CLOUD_DEFAULTS,
+  isLoopbackHost,
+  REMOTE_AGENT_DEFAULTS,
+  RemoteAgent,
+  resolveCloudServerOptions,
+} from '../../src/cloud/index.ts';
 import { ROOT } from './harness.ts';
 
 test('CLOUD_DEFAULTS is frozen and is what resolveCloudServerOptions gives when nothing is set', () => {
@@ -47,6 +53,11 @@ test('resolveCloudServerOptions refuses bad values with SKEIN_CLOUD_INVALID_OPTI
     [{ host: '' }, 'host'],
     [{ allowRemote: 'yes' }, 'allowRemote'],
     [{ dataDir: '' }, 'dataDir'],
+    [{ redis: 'http://127.0.0.1:6379' }, 'redis'],
+    [{ redis: '' }, 'redis'],
+    [{ redisPrefix: 'a b' }, 'redisPrefix'],
+    [{ localAgent: 'no' }, 'localAgent'],
+    [{ agentTimeout: 10 }, 'agentTimeout'],
   ];
   for (const [options, path] of cases) {
     assert.throws(
@@ -65,5 +76,27 @@ test('only loopback addresses count as loopback', () => {
     assert.ok(isLoopbackHost(host), host);
   for (const host of ['0.0.0.0', '10.0.0.1', '::', '127.0.0.256', '127.0.0', 'example.com', '128.0.0.1']) {
     assert.ok(!isLoopbackHost(host), host);
+  }
+});
+
+test('RemoteAgent.start refuses bad options naming them, before it calls the server', async () => {
+  assert.ok(Object.isFrozen(REMOTE_AGENT_DEFAULTS));
+  const base = { server: 'http://127.0.0.1:1', token: 'skein_x' };
+  const cases: [Record<string, unknown>, string][] = [
+    [{ concurrency: 0 }, 'concurrency'],
+    [{ closeTimeout: -1 }, 'closeTimeout'],
+    [{ labels: { 'a b': 'x' } }, 'labels key'],
+    [{ labels: { zone: 'line\nbreak' } }, 'labels.zone'],
+    [{ server: 'ftp://x' }, 'server'],
+  ];
+  for (const [options, path] of cases) {
+    await assert.rejects(
+      RemoteAgent.start({ ...base, ...options } as never),
+      (error: Error & { code?: string }) => {
+        assert.equal(error.code, 'SKEIN_CLOUD_INVALID_OPTION', JSON.stringify(options));
+        assert.ok(error.message.startsWith(path), error.message);
+        return true;
+      },
+    );
   }
 });

@@ -1,7 +1,14 @@
 // Type tests (checked by `npm run typecheck`, never run): the cloud client's requests and answers are
 // typed by the API's wire types, and misuse (a missing export, an unknown option or scope) does not compile.
 
-import { CloudClient, type JobView, type TokenScope } from '../../src/cloud/index.ts';
+import {
+  type AgentState,
+  type AgentView,
+  CloudClient,
+  type JobView,
+  RemoteAgent,
+  type TokenScope,
+} from '../../src/cloud/index.ts';
 
 export async function typeChecks(): Promise<void> {
   const client = new CloudClient({ server: 'http://127.0.0.1:7420', token: 'skein_x_y' });
@@ -26,6 +33,23 @@ export async function typeChecks(): Promise<void> {
   await client.submit({ module: 'tasks.ts', export: 'add', options: { retries: 3 } });
   // @ts-expect-error there is no such state
   await client.jobs({ state: 'zombie' });
-  // @ts-expect-error scopes are admin, deploy, invoke and read
+  // @ts-expect-error scopes are admin, deploy, invoke, read and agent
   await client.createToken('ci', ['root']);
+
+  await client.createToken('workers', ['agent']);
+  const agents: AgentView[] = await client.agents();
+  const agentState: AgentState | undefined = agents[0]?.state;
+  const running: readonly string[] | undefined = agents[0]?.runningJobs;
+  await using agent = await RemoteAgent.start({
+    server: 'http://10.0.0.5:7420',
+    token: 'skein_x_y',
+    labels: { zone: 'a' },
+    concurrency: 4,
+  });
+  const agentId: string = agent.id;
+  void [agentState, running, agentId];
+  // @ts-expect-error an agent needs the server's URL
+  await RemoteAgent.start({ token: 'skein_x_y' });
+  // @ts-expect-error label values are text
+  await RemoteAgent.start({ server: 'http://x', token: 't', labels: { gpus: 2 } });
 }
