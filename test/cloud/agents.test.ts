@@ -185,6 +185,23 @@ describe('remote agents on a Redis-backed server', { skip: UP ? false : REDIS_MI
     }
   });
 
+  test('SIGTERM of an agent mid-job gives the job back past --close-timeout; another agent runs it, no attempt lost', async (t) => {
+    const first = await worker(t, '--concurrency', '1', '--close-timeout', '200');
+    const gate = join(dir, 'term.gate');
+    const id = await submitGated(gate, 'handed over');
+    await waitForFile(`${gate}.started`);
+    assert.equal(Number(await readFile(`${gate}.started`, 'utf8')), first.pid);
+    assert.equal(await first.stop(), 0, first.stderr());
+    const second = await worker(t, '--concurrency', '1');
+    await writeFile(gate, 'open\n');
+    const job = await waitForState(server, server.token, id, FINISHED);
+    assert.equal(job.state, 'succeeded', JSON.stringify(job));
+    assert.equal(job.result, 'handed over');
+    assert.equal(job.attempt, 1, 'a job given back at shutdown does not use up an attempt');
+    const runs = (await readFile(`${gate}.runs`, 'utf8')).split('\n').filter(Boolean).map(Number);
+    assert.deepEqual(runs, [first.pid, second.pid]);
+  });
+
   test('an agent killed with SIGKILL mid-job is listed lost and its job completes on the other agent', async (t) => {
     const [a, b] = await Promise.all([worker(t, '--concurrency', '1'), worker(t, '--concurrency', '1')]);
     const gates = [join(dir, 'kill-0.gate'), join(dir, 'kill-1.gate')];
