@@ -327,35 +327,9 @@ const up: Command = async (args, io) => {
         'Stop with Ctrl-C.\n',
     );
   }
-  await new Promise<void>((done) => {
-    const stop = (signal: NodeJS.Signals): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      // A second signal while closing stops at once; jobs still running come back after their lease.
-      const hard = (): void => process.exit(130);
-      process.once('SIGINT', hard);
-      process.once('SIGTERM', hard);
-      if (values.json !== true) io.stderr.write(`\n${signal}: stopping (running jobs may take a moment)\n`);
-      server.close().then(
-        () => {
-          process.off('SIGINT', hard);
-          process.off('SIGTERM', hard);
-          done();
-        },
-        (error: unknown) => {
-          io.stderr.write(
-            `skein up: closing failed: ${error instanceof Error ? error.message : String(error)}\n`,
-          );
-          process.exitCode = EXIT_FAILURE;
-          done();
-        },
-      );
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  const code = await untilSignal(io, values.json === true, () => server.close(), 'skein up');
   if (values.json !== true) io.stderr.write('Skein stopped\n');
-  return process.exitCode === EXIT_FAILURE ? EXIT_FAILURE : EXIT_OK;
+  return code;
 };
 
 /** A Redis URL without its password, for printing. */
