@@ -81,6 +81,16 @@ export const ERROR_CODES = Object.freeze({
   SKEIN_CLOUD_TOKEN_NOT_FOUND: 'No API token has that id (HTTP 404).',
   SKEIN_CLOUD_AGENT_NOT_FOUND:
     'No agent registered with this token has that id: it never registered, or another token did (HTTP 404).',
+  SKEIN_CLOUD_BUNDLE_INVALID:
+    'A module could not be bundled, or a deployed bundle does not match its hash, fails to load or exports no task (HTTP 400).',
+  SKEIN_CLOUD_FUNCTION_NOT_FOUND:
+    'No function has that name, or the function never had the bundle hash a rollback names (HTTP 404).',
+  SKEIN_CLOUD_FUNCTION_BUSY:
+    'The function runs as many calls as its concurrency limit allows; retry after Retry-After seconds (HTTP 429).',
+  SKEIN_CLOUD_FUNCTION_TIMEOUT:
+    'The function ran past its wall-clock timeout and its worker thread was terminated (HTTP 504).',
+  SKEIN_CLOUD_FUNCTION_FAILED:
+    "The function threw, or its worker died; the function's error is in `cause` (HTTP 502).",
   SKEIN_CLOUD_CLOSED: 'The cloud server is shutting down or closed and takes no new work (HTTP 503).',
   SKEIN_CLOUD_UNREACHABLE:
     'The client could not reach the server, or got an answer that is not the Skein API.',

@@ -1,10 +1,10 @@
 // The cloud commands of `skein`: up (the server in this process) and the API clients submit, ps, job,
-// cancel, retry and token. Human output by default, one JSON document with --json. Clients find the
+// cancel, retry, token, deploy, fn and invoke. Human output by default, one JSON document with --json. Clients find the
 // server and token in --server/--token, then SKEIN_SERVER/SKEIN_TOKEN, then .skein/credentials.json.
 
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { JobView, SubmitRequest, TokenScope, TokenView } from '../cloud/index.ts';
+import type { FunctionView, JobView, SubmitRequest, TokenScope, TokenView } from '../cloud/index.ts';
 import { SkeinError } from '../errors.ts';
 import { EXIT_FAILURE, EXIT_OK } from './exit-codes.ts';
 import type { CliIo } from './io.ts';
@@ -47,6 +47,10 @@ Options:
   --redis-prefix <prefix>   First part of every Redis key (default skein-cloud)
   --no-local-agent          Run no jobs in this process: leave them to skein worker agents
   --agent-timeout <ms>      An agent without a heartbeat for this long is lost (default 30000)
+  --function-timeout <ms>   Wall-clock limit of a function call; its thread is killed past it
+                            (default 30000)
+  --function-concurrency <n>  Calls one function runs at once; more get 429 (default 8)
+  --function-idle-timeout <ms>  A bundle's warm pool closes after this long unused (default 60000)
   --json                    Print one JSON line when up instead of text
   -h, --help                Show this help
 `;
@@ -261,6 +265,9 @@ const up: Command = async (args, io) => {
       'redis-prefix': { type: 'string' },
       'no-local-agent': { type: 'boolean' },
       'agent-timeout': { type: 'string' },
+      'function-timeout': { type: 'string' },
+      'function-concurrency': { type: 'string' },
+      'function-idle-timeout': { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -283,6 +290,15 @@ const up: Command = async (args, io) => {
     ...optional('leaseTimeout', integer('lease-timeout', values['lease-timeout'], 100, 86_400_000)),
     ...optional('closeTimeout', integer('close-timeout', values['close-timeout'], 0, 86_400_000)),
     ...optional('agentTimeout', integer('agent-timeout', values['agent-timeout'], 300, 86_400_000)),
+    ...optional('functionTimeout', integer('function-timeout', values['function-timeout'], 1, 2 ** 31 - 1)),
+    ...optional(
+      'functionConcurrency',
+      integer('function-concurrency', values['function-concurrency'], 1, 10_000),
+    ),
+    ...optional(
+      'functionIdleTimeout',
+      integer('function-idle-timeout', values['function-idle-timeout'], 0, 86_400_000),
+    ),
     ...(values.redis === undefined ? {} : { redis: values.redis }),
     ...(values['redis-prefix'] === undefined ? {} : { redisPrefix: values['redis-prefix'] }),
     ...(values['no-local-agent'] === true ? { localAgent: false } : {}),
@@ -794,6 +810,192 @@ const token: Command = async (args, io) => {
   }
 };
 
+const DEPLOY_HELP = `Usage: skein deploy <module> [options]
+
+Bundles <module> and what it imports into one ESM file (esbuild; skein itself stays an import),
+uploads it with its SHA-256, and makes each exported task() a function: POST /fn/<export>, or
+POST /fn/<name>.<export> with --name. The server keeps every bundle once, by hash; deploying
+again points the names at the new bundle, and skein fn rollback points them back.
+
+Options:
+  --name <prefix>           Name the functions <prefix>.<export> (letters, digits, _ and -)
+${CONNECTION_HELP}`;
+
+const FN_HELP = `Usage: skein fn list
+       skein fn rollback <name> <hash>
+
+Lists functions (name, version, bundle hash, export, versions), or points a function back at a
+bundle hash it had (the full hash, or a prefix of 7 characters or more). Rollback needs a token
+with the deploy scope.
+
+Options:
+${CONNECTION_HELP}`;
+
+const INVOKE_HELP = `Usage: skein invoke <name> [options]
+
+Calls a deployed function and prints its result (JSON). With --async, prints the id of the job
+that runs the call (skein job <id> --wait shows its result).
+
+Options:
+  --args <json>             The arguments as a JSON array (default [])
+  --async                   Run the call as a job and print its id
+${CONNECTION_HELP}`;
+
+function jsonArgs(text: string | undefined): unknown[] {
+  if (text === undefined) return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`--args must be a JSON array (${(error as Error).message})`);
+  }
+  if (!Array.isArray(parsed)) throw new UsageError(`--args must be a JSON array (got ${text})`);
+  return parsed;
+}
+
+const deploy: Command = async (args, io) => {
+  const { values, positionals } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: true,
+    options: { name: { type: 'string' }, ...CONNECTION_OPTIONS },
+  });
+  if (values.help === true) {
+    io.stdout.write(DEPLOY_HELP);
+    return EXIT_OK;
+  }
+  const module = oneId(positionals, 'module to deploy');
+  if (values.name !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(values.name)) {
+    throw new UsageError(
+      `--name must be 1 to 64 letters, digits, _ or - (got ${JSON.stringify(values.name)})`,
+    );
+  }
+  try {
+    const client = await clientFrom(values);
+    const { bundleModule } = await import('../cloud/bundle.ts');
+    const bundle = await bundleModule(module);
+    const deployed = await client.deploy({
+      hash: bundle.hash,
+      bundle: bundle.source,
+      ...(values.name === undefined ? {} : { name: values.name }),
+    });
+    if (values.json === true) json(io, deployed);
+    else {
+      io.stderr.write(
+        `deployed ${module} as bundle ${deployed.hash} (${deployed.size} bytes${deployed.stored ? '' : ', stored before'})\n`,
+      );
+      const rows = [['FUNCTION', 'EXPORT', 'ROUTE']];
+      for (const fn of deployed.functions) rows.push([fn.name, fn.export, `POST /fn/${fn.name}`]);
+      io.stdout.write(`${table(rows)}\n`);
+    }
+    return EXIT_OK;
+  } catch (error) {
+    return failure(io, 'deploy', error);
+  }
+};
+
+function functionRows(functions: readonly FunctionView[]): string {
+  const rows = [['NAME', 'VERSION', 'HASH', 'EXPORT', 'VERSIONS', 'UPDATED']];
+  const now = Date.now();
+  for (const fn of functions) {
+    rows.push([
+      fn.name,
+      String(fn.version),
+      fn.hash.slice(0, 12),
+      fn.export,
+      String(fn.versions.length),
+      ago(fn.updatedAt, now),
+    ]);
+  }
+  return table(rows);
+}
+
+const fn: Command = async (args, io) => {
+  const { values, positionals } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: true,
+    options: CONNECTION_OPTIONS,
+  });
+  if (values.help === true) {
+    io.stdout.write(FN_HELP);
+    return EXIT_OK;
+  }
+  const [action, ...rest] = positionals;
+  if (action === undefined) throw new UsageError('name an action: list or rollback');
+  if (action === 'list') {
+    if (rest.length > 0) throw new UsageError(`fn list takes no arguments (got ${rest.join(' ')})`);
+  } else if (action === 'rollback') {
+    if (rest.length !== 2) throw new UsageError('fn rollback takes a function name and a bundle hash');
+    if (!/^[0-9a-f]{7,64}$/.test(rest[1]!))
+      throw new UsageError(`the hash must be 7 to 64 hex characters (got ${JSON.stringify(rest[1])})`);
+  } else throw new UsageError(`unknown fn action ${JSON.stringify(action)}: use list or rollback`);
+  try {
+    const client = await clientFrom(values);
+    if (action === 'list') {
+      const functions = await client.functions();
+      if (values.json === true) json(io, functions);
+      else if (functions.length === 0) io.stderr.write('no functions; skein deploy ./fns.ts adds some\n');
+      else io.stdout.write(`${functionRows(functions)}\n`);
+      return EXIT_OK;
+    }
+    const view = await client.rollback(rest[0]!, rest[1]!);
+    if (values.json === true) json(io, view);
+    else io.stdout.write(`function ${view.name} now runs version ${view.version} (bundle ${view.hash})\n`);
+    return EXIT_OK;
+  } catch (error) {
+    return failure(io, 'fn', error);
+  }
+};
+
+const invoke: Command = async (args, io) => {
+  const { values, positionals } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: true,
+    options: { args: { type: 'string' }, async: { type: 'boolean' }, ...CONNECTION_OPTIONS },
+  });
+  if (values.help === true) {
+    io.stdout.write(INVOKE_HELP);
+    return EXIT_OK;
+  }
+  const name = oneId(positionals, 'function name');
+  const callArgs = jsonArgs(values.args);
+  try {
+    const client = await clientFrom(values);
+    if (values.async === true) {
+      const answer = await client.invokeAsync(name, callArgs);
+      if (values.json === true) json(io, answer);
+      else {
+        io.stdout.write(`${answer.id}\n`);
+        io.stderr.write(
+          `function ${name} runs as job ${answer.id}; skein job ${answer.id} --wait shows its result\n`,
+        );
+      }
+      return EXIT_OK;
+    }
+    const result = await client.invoke(name, callArgs);
+    io.stdout.write(`${JSON.stringify(result)}\n`);
+    return EXIT_OK;
+  } catch (error) {
+    return failure(io, 'invoke', error);
+  }
+};
+
 export const CLOUD_COMMANDS: Readonly<
-  Record<'up' | 'worker' | 'agents' | 'submit' | 'ps' | 'job' | 'cancel' | 'retry' | 'token', Command>
-> = Object.freeze({ up, worker, agents, submit, ps, job, cancel, retry, token });
+  Record<
+    | 'up'
+    | 'worker'
+    | 'agents'
+    | 'submit'
+    | 'ps'
+    | 'job'
+    | 'cancel'
+    | 'retry'
+    | 'token'
+    | 'deploy'
+    | 'fn'
+    | 'invoke',
+    Command
+  >
+> = Object.freeze({ up, worker, agents, submit, ps, job, cancel, retry, token, deploy, fn, invoke });

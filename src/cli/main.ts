@@ -27,6 +27,9 @@ Commands:
   cancel        Cancel a job
   retry         Run a dead or failed job again
   token         Create, list and revoke API tokens (admin)
+  deploy        Bundle a module and deploy its tasks as functions: skein deploy ./fns.ts
+  fn            List functions, or roll one back: skein fn rollback <name> <hash>
+  invoke        Call a function: skein invoke <name> --args '[...]' [--async]
   demo          Render a Mandelbrot image sequentially, on a ThreadPool and on a
                 ProcessPool; print wall times, speedup and parallel efficiency
 
@@ -106,7 +109,19 @@ type Command = (args: string[], io: CliIo) => Promise<number>;
 
 /** A cloud command, loaded on use so that help and the demo never load the cloud's modules. */
 function cloudCommand(
-  name: 'up' | 'worker' | 'agents' | 'submit' | 'ps' | 'job' | 'cancel' | 'retry' | 'token',
+  name:
+    | 'up'
+    | 'worker'
+    | 'agents'
+    | 'submit'
+    | 'ps'
+    | 'job'
+    | 'cancel'
+    | 'retry'
+    | 'token'
+    | 'deploy'
+    | 'fn'
+    | 'invoke',
 ): Command {
   return async (args, io) => {
     const commands = await import('./cloud-commands.ts');
@@ -124,6 +139,9 @@ const COMMANDS: Readonly<Record<string, Command>> = Object.freeze({
   cancel: cloudCommand('cancel'),
   retry: cloudCommand('retry'),
   token: cloudCommand('token'),
+  deploy: cloudCommand('deploy'),
+  fn: cloudCommand('fn'),
+  invoke: cloudCommand('invoke'),
   demo: demoCommand,
 });
 

@@ -6,9 +6,13 @@ import { ERROR_CODES, errorFromCode, InvalidArgumentError, SkeinError } from '..
 import type { JobState } from '../tasks/index.ts';
 import type { AgentView } from './api/agent-wire.ts';
 import type {
+  AsyncInvokeView,
   CancelView,
   CreatedTokenView,
+  DeploymentView,
+  DeployRequestBody,
   ErrorResponse,
+  FunctionView,
   JobEventView,
   JobListView,
   JobView,
@@ -113,6 +117,36 @@ export class CloudClient {
     return (await this.#call<{ agents: AgentView[] }>('GET', '/api/agents', undefined, options)).agents;
   }
 
+  /** Uploads a bundle made by bundleModule() (skein deploy); its exported tasks become functions. */
+  deploy(request: DeployRequestBody, options?: CallOptions): Promise<DeploymentView> {
+    return this.#call('POST', '/api/deployments', request, options);
+  }
+
+  /** Every function: the version it runs now and every version it had. */
+  async functions(options?: CallOptions): Promise<FunctionView[]> {
+    return (await this.#call<{ functions: FunctionView[] }>('GET', '/api/functions', undefined, options))
+      .functions;
+  }
+
+  /** Points a function at a bundle hash (or a 7+ character prefix of one) it had before. */
+  rollback(name: string, hash: string, options?: CallOptions): Promise<FunctionView> {
+    return this.#call('POST', `/api/functions/${encodeURIComponent(name)}/rollback`, { hash }, options);
+  }
+
+  /**
+   * Calls a function and answers its result (JSON).
+   * @throws SKEIN_CLOUD_FUNCTION_FAILED (the function's error rebuilt in `cause`), SKEIN_CLOUD_FUNCTION_TIMEOUT,
+   * SKEIN_CLOUD_FUNCTION_BUSY (`retryAfter` in seconds), SKEIN_CLOUD_FUNCTION_NOT_FOUND
+   */
+  invoke(name: string, args: readonly unknown[] = [], options?: CallOptions): Promise<unknown> {
+    return this.#call('POST', `/fn/${encodeURIComponent(name)}`, { args }, options);
+  }
+
+  /** Calls a function as a job: answers the job id at once (read it with job()). */
+  invokeAsync(name: string, args: readonly unknown[] = [], options?: CallOptions): Promise<AsyncInvokeView> {
+    return this.#call('POST', `/fn/${encodeURIComponent(name)}?async=1`, { args }, options);
+  }
+
   /**
    * Any route of the API: `body` is sent as JSON; the answer's JSON is returned, an error answer
    * thrown as for the other methods. What `skein worker` calls the agent routes with.
@@ -214,10 +248,53 @@ async function errorOf(response: Response, server: string): Promise<SkeinError> 
   const code = body?.code;
   if (typeof code === 'string' && Object.hasOwn(ERROR_CODES, code) && typeof body?.message === 'string') {
     // Rebuilt from the code only (an allow-list); the HTTP status rides along as `statusCode`.
-    return errorFromCode(code, body.message, { statusCode: response.status });
+    const fields: Record<string, unknown> = { statusCode: response.status };
+    const retryAfter = Number(response.headers.get('retry-after'));
+    if (response.headers.has('retry-after') && Number.isFinite(retryAfter)) fields.retryAfter = retryAfter;
+    if (code === 'SKEIN_CLOUD_FUNCTION_FAILED' && body.cause !== undefined)
+      fields.cause = causeOf(body.cause);
+    return errorFromCode(code, body.message, fields);
   }
   return new SkeinError(
     'SKEIN_CLOUD_UNREACHABLE',
     `${server} answered HTTP ${response.status} without a Skein error; is it a Skein server?`,
   );
+}
+
+/** Built-in error classes a function's error may be rebuilt as; any other name gives a plain Error. */
+const BUILTIN_ERRORS: Readonly<Record<string, ErrorConstructor>> = Object.freeze({
+  Error,
+  TypeError,
+  RangeError,
+  SyntaxError,
+  ReferenceError,
+  EvalError,
+  URIError,
+});
+
+/**
+ * A function's error from its wire form `{ name, message, code }`, as data: a Skein error when `code` is
+ * in ERROR_CODES, a built-in class when `name` is one, else a plain Error that keeps `name` as text.
+ */
+function causeOf(wire: unknown): Error {
+  const { name, message, code } = (typeof wire === 'object' && wire !== null ? wire : {}) as {
+    name?: unknown;
+    message?: unknown;
+    code?: unknown;
+  };
+  const text = typeof message === 'string' ? message : '';
+  if (typeof code === 'string' && Object.hasOwn(ERROR_CODES, code)) return errorFromCode(code, text);
+  const Class =
+    typeof name === 'string' && Object.hasOwn(BUILTIN_ERRORS, name) ? BUILTIN_ERRORS[name]! : Error;
+  const error = new Class(text);
+  if (Class === Error && typeof name === 'string' && name !== 'Error') {
+    Object.defineProperty(error, 'name', {
+      value: name,
+      enumerable: false,
+      writable: true,
+      configurable: true,
+    });
+  }
+  if (typeof code === 'string') Object.defineProperty(error, 'code', { value: code, enumerable: true });
+  return error;
 }

@@ -1,5 +1,6 @@
-// The server's own state beside the job store: API tokens (hashed, never the secret) and the task
-// modules jobs were submitted for, so a restarted server serves the jobs it acknowledged. One SQLite file
+// The server's own state beside the job store: API tokens (hashed, never the secret), the task
+// modules jobs were submitted for (so a restarted server serves the jobs it acknowledged), deployed
+// bundles and the functions pointing into them, with every version each function had. One SQLite file
 // (`.skein/cloud.db`, WAL); every write is one statement, so a crash leaves each row whole.
 
 import { mkdirSync } from 'node:fs';
@@ -34,6 +35,30 @@ export interface StoredToken extends TokenRecord {
   readonly hash: Uint8Array;
 }
 
+/** A bundle stored under .skein/deployments/<hash>.mjs and the task exports found in it. */
+export interface DeploymentRecord {
+  readonly hash: string;
+  readonly exports: readonly string[];
+  readonly size: number;
+  readonly createdAt: number;
+}
+
+/** One version of a function: the bundle and export a name pointed at. Versions count from 1 per name. */
+export interface FunctionVersion {
+  readonly version: number;
+  readonly hash: string;
+  readonly exportName: string;
+  readonly deployedAt: number;
+}
+
+/** A function: its name, the version it runs now, and every version it had. */
+export interface FunctionRecord {
+  readonly name: string;
+  readonly current: FunctionVersion;
+  readonly updatedAt: number;
+  readonly versions: readonly FunctionVersion[];
+}
+
 /** A task module jobs were submitted for: relative path and export name, as the client named them. */
 export interface RegisteredTask {
   readonly module: string;
@@ -58,6 +83,26 @@ CREATE TABLE IF NOT EXISTS tasks (
 CREATE TABLE IF NOT EXISTS agents (
   id TEXT PRIMARY KEY,
   record TEXT NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS deployments (
+  hash TEXT PRIMARY KEY,
+  exports TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS function_versions (
+  name TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  hash TEXT NOT NULL,
+  export_name TEXT NOT NULL,
+  deployed_at INTEGER NOT NULL,
+  PRIMARY KEY (name, version),
+  UNIQUE (name, hash, export_name)
+) STRICT;
+CREATE TABLE IF NOT EXISTS functions (
+  name TEXT PRIMARY KEY,
+  version INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
 ) STRICT;
 `;
 
@@ -151,6 +196,105 @@ export class CloudStore {
       record: string;
     }[];
     return rows.map((row) => row.record);
+  }
+
+  deployment(hash: string): DeploymentRecord | undefined {
+    const row = this.#db.prepare('SELECT * FROM deployments WHERE hash = ?').get(hash) as
+      | { hash: string; exports: string; size: number; created_at: number }
+      | undefined;
+    if (row === undefined) return undefined;
+    return {
+      hash: row.hash,
+      exports: JSON.parse(row.exports) as string[],
+      size: row.size,
+      createdAt: row.created_at,
+    };
+  }
+
+  /**
+   * Records a deployment and points each function at its (hash, export), all in one transaction: a
+   * name deployed before with the same bundle and export goes back to that version, else gets the next.
+   */
+  deploy(deployment: DeploymentRecord, functions: readonly { name: string; exportName: string }[]): void {
+    const db = this.#db;
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      db.prepare(
+        'INSERT OR IGNORE INTO deployments (hash, exports, size, created_at) VALUES (?, ?, ?, ?)',
+      ).run(deployment.hash, JSON.stringify(deployment.exports), deployment.size, deployment.createdAt);
+      for (const fn of functions) {
+        const known = db
+          .prepare('SELECT version FROM function_versions WHERE name = ? AND hash = ? AND export_name = ?')
+          .get(fn.name, deployment.hash, fn.exportName) as { version: number } | undefined;
+        let version = known?.version;
+        if (version === undefined) {
+          const last = db
+            .prepare('SELECT max(version) AS v FROM function_versions WHERE name = ?')
+            .get(fn.name) as { v: number | null };
+          version = (last.v ?? 0) + 1;
+          db.prepare(
+            'INSERT INTO function_versions (name, version, hash, export_name, deployed_at) VALUES (?, ?, ?, ?, ?)',
+          ).run(fn.name, version, deployment.hash, fn.exportName, deployment.createdAt);
+        }
+        db.prepare('INSERT OR REPLACE INTO functions (name, version, updated_at) VALUES (?, ?, ?)').run(
+          fn.name,
+          version,
+          deployment.createdAt,
+        );
+      }
+      db.exec('COMMIT');
+    } catch (error) {
+      db.exec('ROLLBACK');
+      throw error;
+    }
+  }
+
+  /** Points a function at one of its versions; false when it has no such version. */
+  setFunctionVersion(name: string, version: number, now: number): boolean {
+    const result = this.#db
+      .prepare(
+        'UPDATE functions SET version = ?, updated_at = ? WHERE name = ? AND EXISTS (SELECT 1 FROM function_versions WHERE name = ? AND version = ?)',
+      )
+      .run(version, now, name, name, version);
+    return Number(result.changes) > 0;
+  }
+
+  fn(name: string): FunctionRecord | undefined {
+    const row = this.#db.prepare('SELECT * FROM functions WHERE name = ?').get(name) as
+      | { name: string; version: number; updated_at: number }
+      | undefined;
+    return row === undefined ? undefined : this.#functionOf(row);
+  }
+
+  functions(): FunctionRecord[] {
+    const rows = this.#db.prepare('SELECT * FROM functions ORDER BY name').all() as unknown as {
+      name: string;
+      version: number;
+      updated_at: number;
+    }[];
+    return rows.map((row) => this.#functionOf(row));
+  }
+
+  #functionOf(row: { name: string; version: number; updated_at: number }): FunctionRecord {
+    const versions = (
+      this.#db
+        .prepare('SELECT * FROM function_versions WHERE name = ? ORDER BY version')
+        .all(row.name) as unknown as {
+        version: number;
+        hash: string;
+        export_name: string;
+        deployed_at: number;
+      }[]
+    ).map((v) => ({
+      version: v.version,
+      hash: v.hash,
+      exportName: v.export_name,
+      deployedAt: v.deployed_at,
+    }));
+    const current = versions.find((v) => v.version === row.version);
+    if (current === undefined)
+      throw new Error(`function ${row.name} points at a version it never had: this is a bug in Skein`);
+    return { name: row.name, current, updatedAt: row.updated_at, versions };
   }
 
   close(): void {

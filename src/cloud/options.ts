@@ -41,6 +41,12 @@ export interface CloudServerOptions {
   readonly localAgent?: boolean;
   /** How long an agent may go without a heartbeat before it is listed as lost, in ms. @defaultValue 30000 */
   readonly agentTimeout?: number;
+  /** Wall-clock limit of a function call, in ms: past it the call's worker thread is terminated. @defaultValue 30000 */
+  readonly functionTimeout?: number;
+  /** Calls one function runs at once; more get 429 with Retry-After. @defaultValue 8 */
+  readonly functionConcurrency?: number;
+  /** How long a bundle's warm pool lives with no call before it is closed, in ms. @defaultValue 60000 */
+  readonly functionIdleTimeout?: number;
 }
 
 /** The defaults of CloudServerOptions (projectDir, dataDir and concurrency are computed). Plain data, frozen. */
@@ -61,6 +67,11 @@ export const CLOUD_DEFAULTS = Object.freeze({
   localAgent: true,
   /** Milliseconds. */
   agentTimeout: 30_000,
+  /** Milliseconds. */
+  functionTimeout: 30_000,
+  functionConcurrency: 8,
+  /** Milliseconds. */
+  functionIdleTimeout: 60_000,
 });
 
 export interface ResolvedCloudServerOptions {
@@ -79,6 +90,9 @@ export interface ResolvedCloudServerOptions {
   readonly redisPrefix: string;
   readonly localAgent: boolean;
   readonly agentTimeout: number;
+  readonly functionTimeout: number;
+  readonly functionConcurrency: number;
+  readonly functionIdleTimeout: number;
 }
 
 function invalid(path: string, expected: string, value: unknown): InvalidArgumentError {
@@ -172,5 +186,26 @@ export function resolveCloudServerOptions(options: CloudServerOptions = {}): Res
     redisPrefix,
     localAgent,
     agentTimeout: integer('agentTimeout', options.agentTimeout, CLOUD_DEFAULTS.agentTimeout, 300, 86_400_000),
+    functionTimeout: integer(
+      'functionTimeout',
+      options.functionTimeout,
+      CLOUD_DEFAULTS.functionTimeout,
+      1,
+      2 ** 31 - 1,
+    ),
+    functionConcurrency: integer(
+      'functionConcurrency',
+      options.functionConcurrency,
+      CLOUD_DEFAULTS.functionConcurrency,
+      1,
+      10_000,
+    ),
+    functionIdleTimeout: integer(
+      'functionIdleTimeout',
+      options.functionIdleTimeout,
+      CLOUD_DEFAULTS.functionIdleTimeout,
+      0,
+      86_400_000,
+    ),
   });
 }

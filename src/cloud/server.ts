@@ -18,6 +18,8 @@ import { NO_QUERY } from './api/schemas.ts';
 import { AuthFailureLimiter } from './auth-failure-limiter.ts';
 import { CloudStore, type StoredToken, type TokenScope } from './cloud-store.ts';
 import { readCredentials, writeCredentials } from './credentials.ts';
+import { Deployments } from './deployments.ts';
+import { FunctionRunner } from './function-runner.ts';
 import { LocalAgent } from './local-agent.ts';
 import {
   type CloudServerOptions,
@@ -55,6 +57,7 @@ export class CloudServer {
   readonly credentialsPath: string;
   readonly #app: FastifyInstance;
   readonly #agent: LocalAgent | undefined;
+  readonly #runner: FunctionRunner;
   readonly #broker: Broker;
   readonly #store: CloudStore;
   readonly #registry: AgentRegistry;
@@ -70,6 +73,7 @@ export class CloudServer {
     credentialsPath: string;
     app: FastifyInstance;
     agent: LocalAgent | undefined;
+    runner: FunctionRunner;
     broker: Broker;
     store: CloudStore;
     registry: AgentRegistry;
@@ -83,6 +87,7 @@ export class CloudServer {
     this.credentialsPath = parts.credentialsPath;
     this.#app = parts.app;
     this.#agent = parts.agent;
+    this.#runner = parts.runner;
     this.#broker = parts.broker;
     this.#store = parts.store;
     this.#registry = parts.registry;
@@ -128,6 +133,13 @@ export class CloudServer {
           onError: (error) => warn('the local agent could not reach the job store; it retries', error),
         })
       : undefined;
+    const deployments = new Deployments(resolved.dataDir, store);
+    const runner = new FunctionRunner({
+      timeout: resolved.functionTimeout,
+      concurrency: resolved.functionConcurrency,
+      idleTimeout: resolved.functionIdleTimeout,
+      maxWorkers: resolved.concurrency,
+    });
     const tokens = new WeakMap<object, StoredToken>();
     let sweep: NodeJS.Timeout | undefined;
     const closing = new AbortController();
@@ -145,6 +157,13 @@ export class CloudServer {
           );
         }
       }
+      // Async calls of functions are jobs: the agent serves every version of every function, so a job
+      // acknowledged before a restart or a rollback still runs (references are built, never imported here).
+      for (const fn of store.functions()) {
+        for (const version of fn.versions) {
+          tasks.push(runner.taskOf(deployments.urlOf(version.hash), version.exportName));
+        }
+      }
       // A Redis that cannot be reached stops the start here, with the broker's error, not at the first job.
       if (resolved.redis !== undefined) await broker.stats(DEFAULT_QUEUE);
       const queue = new TaskQueue({ broker });
@@ -154,6 +173,7 @@ export class CloudServer {
         store,
         catalog,
         agent,
+        functions: { deployments, runner },
         registry,
         timing: { leaseTimeout: resolved.leaseTimeout, agentTimeout: resolved.agentTimeout },
         tokenOf: (request) => {
@@ -200,6 +220,7 @@ export class CloudServer {
         credentialsPath,
         app,
         agent,
+        runner,
         broker,
         store,
         registry,
@@ -211,6 +232,7 @@ export class CloudServer {
       closing.abort();
       clearInterval(sweep);
       await app?.close().catch(() => undefined);
+      await runner.close().catch(() => undefined);
       await agent?.close().catch(() => undefined);
       await broker.close().catch(() => undefined);
       await registry.close().catch(() => undefined);
@@ -237,6 +259,8 @@ export class CloudServer {
     for (const stream of this.#streams) stream.raw.end();
     clearInterval(this.#sweep);
     try {
+      // Synchronous calls have a caller waiting on this server: they end now with SKEIN_CLOUD_CLOSED.
+      await this.#runner.close();
       await this.#agent?.close();
     } finally {
       await this.#app.close();

@@ -379,7 +379,10 @@ test('GET /api/openapi.json documents every route with its schemas', async () =>
     '/api/agents/{id}/held',
     '/api/agents/{id}/job',
     '/api/agents/{id}/leases',
+    '/api/deployments',
     '/api/events',
+    '/api/functions',
+    '/api/functions/{name}/rollback',
     '/api/jobs',
     '/api/jobs/{id}',
     '/api/jobs/{id}/cancel',
@@ -387,6 +390,7 @@ test('GET /api/openapi.json documents every route with its schemas', async () =>
     '/api/openapi.json',
     '/api/tokens',
     '/api/tokens/{id}',
+    '/fn/{name}',
   ]);
   const submitOp = answer.body.paths['/api/jobs'].post;
   assert.deepEqual(submitOp.requestBody.content['application/json'].schema.required, ['module', 'export']);

@@ -1,9 +1,11 @@
 // How errors leave the API: every answer that is not 2xx is `{ statusCode, code, error, message }` with a
-// stable code of docs/errors.md. Bad input is a 4xx with its code; only a fault of the server is a 500,
+// stable code of docs/errors.md (plus `cause`, the function's error as data, for
+// SKEIN_CLOUD_FUNCTION_FAILED). Bad input is a 4xx with its code; only a fault of the server is a 500,
 // and its message says nothing of the server's internals.
 
 import { STATUS_CODES } from 'node:http';
 import { SkeinError } from '../../errors.ts';
+import { errorView } from './job-view.ts';
 import type { ErrorResponse } from './schemas.ts';
 
 /** The HTTP status of each code an API call can end with. */
@@ -19,6 +21,11 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = Object.freeze({
   SKEIN_CLOUD_JOB_NOT_RETRYABLE: 409,
   SKEIN_CLOUD_TOKEN_NOT_FOUND: 404,
   SKEIN_CLOUD_AGENT_NOT_FOUND: 404,
+  SKEIN_CLOUD_BUNDLE_INVALID: 400,
+  SKEIN_CLOUD_FUNCTION_NOT_FOUND: 404,
+  SKEIN_CLOUD_FUNCTION_BUSY: 429,
+  SKEIN_CLOUD_FUNCTION_TIMEOUT: 504,
+  SKEIN_CLOUD_FUNCTION_FAILED: 502,
   SKEIN_CLOUD_CLOSED: 503,
   SKEIN_TASKS_INVALID_OPTION: 400,
   SKEIN_TASKS_NOT_ENCODABLE: 400,
@@ -35,7 +42,12 @@ export function errorResponse(statusCode: number, code: string, message: string)
 /** The answer for a thrown value; `internal` is true when it is a fault of the server (log it). */
 export function responseOf(error: unknown): { body: ErrorResponse; internal: boolean } {
   if (error instanceof SkeinError && Object.hasOwn(STATUS_BY_CODE, error.code)) {
-    return { body: errorResponse(STATUS_BY_CODE[error.code]!, error.code, error.message), internal: false };
+    const body = errorResponse(STATUS_BY_CODE[error.code]!, error.code, error.message);
+    // A function's own error travels as data ({ name, message, code }), never as a class to rebuild.
+    if (error.code === 'SKEIN_CLOUD_FUNCTION_FAILED' && error.cause instanceof Error) {
+      return { body: { ...body, cause: errorView(error.cause) }, internal: false };
+    }
+    return { body, internal: false };
   }
   const fastify = error as {
     validation?: unknown;

@@ -1,10 +1,12 @@
 // The shape of a route of the API and what its handler works with: shared by the job routes
-// (routes.ts), the agent routes (agent-routes.ts), the server and the OpenAPI builder.
+// (routes.ts), the agent routes (agent-routes.ts), the function routes (function-routes.ts), the server and the OpenAPI builder.
 
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Broker, TaskQueue } from '../../tasks/index.ts';
 import type { AgentRegistry } from '../agent-registry.ts';
 import type { CloudStore, StoredToken, TokenScope } from '../cloud-store.ts';
+import type { Deployments } from '../deployments.ts';
+import type { FunctionRunner } from '../function-runner.ts';
 import type { LocalAgent } from '../local-agent.ts';
 import type { TaskCatalog } from '../task-catalog.ts';
 
@@ -16,6 +18,8 @@ export interface ApiContext {
   readonly catalog: TaskCatalog;
   /** The server's own agent, or undefined when it runs none (--no-local-agent). */
   readonly agent: LocalAgent | undefined;
+  /** Deployed bundles and the warm pools that run their functions. */
+  readonly functions: { readonly deployments: Deployments; readonly runner: FunctionRunner };
   /** Remote agents (skein worker). */
   readonly registry: AgentRegistry;
   /** Lease length of every claim (ms) and how long an agent may go without a heartbeat (ms). */

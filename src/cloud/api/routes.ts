@@ -9,6 +9,7 @@ import { JOB_STATES } from '../../tasks/index.ts';
 import type { TokenScope } from '../cloud-store.ts';
 import { createToken, revokeToken, tokenView } from '../tokens.ts';
 import { agentRoutes } from './agent-routes.ts';
+import { functionRoutes } from './function-routes.ts';
 
 export type { ApiContext, RouteSchema, RouteSpec } from './route-spec.ts';
 
@@ -122,7 +123,7 @@ export function apiRoutes(ctx: ApiContext): RouteSpec[] {
       .slice(offset, offset + limit);
   }
 
-  return [...jobRoutes(), ...agentRoutes(ctx)];
+  return [...jobRoutes(), ...agentRoutes(ctx), ...functionRoutes(ctx)];
 
   function jobRoutes(): RouteSpec[] {
     return [

@@ -164,6 +164,7 @@ export const ERROR_RESPONSE = {
     code: { type: 'string', description: 'A stable code of docs/errors.md.' },
     error: { type: 'string' },
     message: { type: 'string' },
+    cause: { ...ERROR_VIEW_SCHEMA, description: "SKEIN_CLOUD_FUNCTION_FAILED only: the function's error." },
   },
 } as const;
 
@@ -252,6 +253,8 @@ export interface ErrorResponse {
   readonly code: string;
   readonly error: string;
   readonly message: string;
+  /** SKEIN_CLOUD_FUNCTION_FAILED only: the function's own error, as data. */
+  readonly cause?: ErrorView;
 }
 
 /** One job event of GET /api/events (the data of an SSE `event: job`). */
@@ -261,4 +264,145 @@ export interface JobEventView {
   readonly queue: string;
   readonly workerId: string | null;
   readonly at: number;
+}
+
+// --- Functions --------------------------------------------------------------------------------------
+
+/** A function name: an export name, or `<prefix>.<export>` when deployed with a prefix. */
+const FUNCTION_NAME = {
+  type: 'string',
+  pattern: '^([A-Za-z0-9_-]{1,64}\\.)?[A-Za-z_$][A-Za-z0-9_$]{0,127}$',
+};
+/** Largest bundle a deployment may upload, in bytes: 64 MiB. */
+export const MAX_BUNDLE_BYTES = 64 * 1024 * 1024;
+
+export const DEPLOY_BODY = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['hash', 'bundle'],
+  properties: {
+    hash: {
+      type: 'string',
+      pattern: '^[0-9a-f]{64}$',
+      description: 'SHA-256 (hex) of the bundle text, UTF-8.',
+    },
+    bundle: { type: 'string', minLength: 1, description: 'The ESM bundle made by skein deploy (esbuild).' },
+    name: {
+      type: 'string',
+      pattern: '^[A-Za-z0-9_-]{1,64}$',
+      description: 'Prefix: functions are named <name>.<export> instead of <export>.',
+    },
+  },
+} as const;
+
+export const FUNCTION_NAME_PARAMS = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name'],
+  properties: { name: { ...FUNCTION_NAME, description: 'The function name.' } },
+} as const;
+
+export const ROLLBACK_BODY = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['hash'],
+  properties: {
+    hash: {
+      type: 'string',
+      pattern: '^[0-9a-f]{7,64}$',
+      description:
+        'A bundle hash the function had, or a prefix of it (7 characters at least) that only one of its versions has.',
+    },
+  },
+} as const;
+
+export const INVOKE_BODY = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    args: { type: 'array', maxItems: 100_000, description: 'The arguments, as JSON. Default [].' },
+  },
+} as const;
+
+export const INVOKE_QUERY = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    async: {
+      type: 'string',
+      enum: ['0', '1', 'true', 'false'],
+      description: '1: answer 202 with a job id (GET /api/jobs/:id) instead of the result.',
+    },
+  },
+} as const;
+
+const FUNCTION_VERSION_VIEW = {
+  type: 'object',
+  properties: {
+    version: { type: 'integer' },
+    hash: { type: 'string' },
+    export: { type: 'string' },
+    deployedAt: { type: 'integer', description: 'Epoch ms.' },
+  },
+} as const;
+
+export const FUNCTION_VIEW = {
+  type: 'object',
+  properties: {
+    name: { type: 'string' },
+    version: { type: 'integer', description: 'The version the name points at now.' },
+    hash: { type: 'string', description: 'Its bundle hash.' },
+    export: { type: 'string' },
+    updatedAt: { type: 'integer', description: 'Epoch ms of the last deploy or rollback.' },
+    versions: { type: 'array', items: FUNCTION_VERSION_VIEW },
+  },
+} as const;
+
+export const DEPLOYMENT_VIEW = {
+  type: 'object',
+  properties: {
+    hash: { type: 'string' },
+    size: { type: 'integer', description: 'Bytes.' },
+    stored: { type: 'boolean', description: 'False when this bundle was stored before.' },
+    functions: {
+      type: 'array',
+      items: { type: 'object', properties: { name: { type: 'string' }, export: { type: 'string' } } },
+    },
+  },
+} as const;
+
+export interface DeployRequestBody {
+  readonly hash: string;
+  readonly bundle: string;
+  readonly name?: string;
+}
+
+export interface DeploymentView {
+  readonly hash: string;
+  readonly size: number;
+  readonly stored: boolean;
+  readonly functions: readonly { readonly name: string; readonly export: string }[];
+}
+
+export interface FunctionVersionView {
+  readonly version: number;
+  readonly hash: string;
+  readonly export: string;
+  readonly deployedAt: number;
+}
+
+export interface FunctionView {
+  readonly name: string;
+  readonly version: number;
+  readonly hash: string;
+  readonly export: string;
+  readonly updatedAt: number;
+  readonly versions: readonly FunctionVersionView[];
+}
+
+/** The answer of POST /fn/<name>?async=1. */
+export interface AsyncInvokeView {
+  readonly id: string;
+  readonly function: string;
+  readonly hash: string;
 }

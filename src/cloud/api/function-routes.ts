@@ -1,0 +1,179 @@
+// The function routes: deploy a bundle (deploy scope), list functions and roll one back, and call a
+// function at POST /fn/<name> (invoke scope) — synchronously on the bundle's warm pool, or with
+// ?async=1 as a job of the task queue, run by the local agent. Only stored bundles ever run: a request
+// names a function, which points at a bundle file the server wrote; nothing in a request is code.
+
+import type { FunctionRecord } from '../cloud-store.ts';
+import { functionNotFound } from '../deployments.ts';
+import { toJsonValue } from './job-view.ts';
+import type { ApiContext, RouteSpec } from './route-spec.ts';
+import {
+  DEPLOY_BODY,
+  DEPLOYMENT_VIEW,
+  type DeployRequestBody,
+  ERROR_RESPONSE,
+  FUNCTION_NAME_PARAMS,
+  FUNCTION_VIEW,
+  type FunctionView,
+  INVOKE_BODY,
+  INVOKE_QUERY,
+  MAX_BUNDLE_BYTES,
+  NO_QUERY,
+  ROLLBACK_BODY,
+} from './schemas.ts';
+
+const error = (description: string) => ({ description, schema: ERROR_RESPONSE });
+const AUTH_ERRORS = {
+  401: error('No token, or an unknown or revoked one (SKEIN_CLOUD_UNAUTHORIZED).'),
+  403: error('The token lacks the scope (SKEIN_CLOUD_FORBIDDEN).'),
+};
+
+export function functionView(fn: FunctionRecord): FunctionView {
+  return {
+    name: fn.name,
+    version: fn.current.version,
+    hash: fn.current.hash,
+    export: fn.current.exportName,
+    updatedAt: fn.updatedAt,
+    versions: fn.versions.map((v) => ({
+      version: v.version,
+      hash: v.hash,
+      export: v.exportName,
+      deployedAt: v.deployedAt,
+    })),
+  };
+}
+
+export function functionRoutes(ctx: ApiContext): RouteSpec[] {
+  const { deployments, runner } = ctx.functions;
+  return [
+    {
+      method: 'POST',
+      url: '/api/deployments',
+      summary:
+        'Deploy a bundle (skein deploy): stored once by its SHA-256, loaded in a worker thread to find its task exports, each of which becomes a function.',
+      scopes: ['deploy'],
+      schema: { body: DEPLOY_BODY, querystring: NO_QUERY },
+      bodyLimit: MAX_BUNDLE_BYTES + 1024 * 1024,
+      responses: {
+        201: { description: 'Deployed.', schema: DEPLOYMENT_VIEW },
+        400: error('The body fails validation, or the bundle is refused (SKEIN_CLOUD_BUNDLE_INVALID).'),
+        ...AUTH_ERRORS,
+        413: error('The bundle is too large (SKEIN_CLOUD_PAYLOAD_TOO_LARGE).'),
+      },
+      async handler(request, reply) {
+        const body = request.body as DeployRequestBody;
+        const result = await deployments.deploy({
+          hash: body.hash,
+          bundle: body.bundle,
+          ...(body.name === undefined ? {} : { prefix: body.name }),
+        });
+        reply.code(201);
+        return result;
+      },
+    },
+    {
+      method: 'GET',
+      url: '/api/functions',
+      summary: 'List functions: the version each runs now and every version it had.',
+      scopes: ['read', 'invoke', 'deploy'],
+      schema: { querystring: NO_QUERY },
+      responses: {
+        200: {
+          description: 'Every function, by name.',
+          schema: { type: 'object', properties: { functions: { type: 'array', items: FUNCTION_VIEW } } },
+        },
+        ...AUTH_ERRORS,
+      },
+      async handler() {
+        return { functions: ctx.store.functions().map(functionView) };
+      },
+    },
+    {
+      method: 'POST',
+      url: '/api/functions/:name/rollback',
+      summary: 'Point a function at a bundle hash it had before.',
+      scopes: ['deploy'],
+      schema: { params: FUNCTION_NAME_PARAMS, body: ROLLBACK_BODY, querystring: NO_QUERY },
+      responses: {
+        200: { description: 'The function, now at that version.', schema: FUNCTION_VIEW },
+        400: error('The request fails validation (SKEIN_CLOUD_INVALID_REQUEST).'),
+        ...AUTH_ERRORS,
+        404: error('No such function, or it never had that hash (SKEIN_CLOUD_FUNCTION_NOT_FOUND).'),
+      },
+      async handler(request) {
+        const { name } = request.params as { name: string };
+        const { hash } = request.body as { hash: string };
+        return functionView(deployments.rollback(name, hash));
+      },
+    },
+    {
+      method: 'POST',
+      url: '/fn/:name',
+      summary:
+        'Call a function with JSON arguments: the answer is its result (JSON); with ?async=1, 202 and a job id.',
+      scopes: ['invoke'],
+      schema: { params: FUNCTION_NAME_PARAMS, body: INVOKE_BODY, querystring: INVOKE_QUERY },
+      responses: {
+        200: { description: "The function's result, as JSON." },
+        202: {
+          description: 'With ?async=1: the job that runs the call.',
+          schema: {
+            type: 'object',
+            properties: { id: { type: 'string' }, function: { type: 'string' }, hash: { type: 'string' } },
+          },
+        },
+        400: error('The request fails validation (SKEIN_CLOUD_INVALID_REQUEST).'),
+        ...AUTH_ERRORS,
+        404: error('No function of that name (SKEIN_CLOUD_FUNCTION_NOT_FOUND).'),
+        429: error(
+          'The function runs its maximum of concurrent calls (SKEIN_CLOUD_FUNCTION_BUSY, with Retry-After), or too many failed authentications.',
+        ),
+        502: error(
+          "The function threw or its worker died (SKEIN_CLOUD_FUNCTION_FAILED, the function's error in cause).",
+        ),
+        504: error(
+          'The call ran past the timeout; its worker was terminated (SKEIN_CLOUD_FUNCTION_TIMEOUT).',
+        ),
+      },
+      async handler(request, reply) {
+        const { name } = request.params as { name: string };
+        const args = [...((request.body as { args?: unknown[] } | undefined)?.args ?? [])];
+        const fn = ctx.store.fn(name);
+        if (fn === undefined) throw functionNotFound(name);
+        const url = deployments.urlOf(fn.current.hash);
+        const mode = (request.query as { async?: string }).async;
+        if (mode === '1' || mode === 'true') {
+          const reference = runner.taskOf(url, fn.current.exportName);
+          await ctx.agent?.serve([reference]);
+          const job = await ctx.queue.submit(reference, args, {
+            timeLimit: runner.options.timeout,
+            attempts: 1,
+          });
+          reply.code(202);
+          return { id: job.id, function: name, hash: fn.current.hash };
+        }
+        const gone = new AbortController();
+        const onClose = (): void => {
+          if (!reply.raw.writableEnded) gone.abort();
+        };
+        reply.raw.once('close', onClose);
+        try {
+          const result = await runner.invoke(
+            { name, hash: fn.current.hash, exportName: fn.current.exportName, url },
+            args,
+            gone.signal,
+          );
+          reply.type('application/json; charset=utf-8');
+          return JSON.stringify(toJsonValue(result ?? null));
+        } catch (thrown) {
+          const retryAfter = (thrown as { retryAfter?: unknown }).retryAfter;
+          if (typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter));
+          throw thrown;
+        } finally {
+          reply.raw.off('close', onClose);
+        }
+      },
+    },
+  ];
+}
