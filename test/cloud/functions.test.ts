@@ -23,6 +23,8 @@ import {
 } from './harness.ts';
 
 const FUNCTION_TIMEOUT_MS = 1500;
+/** Short, so that jobs a killed server held run again soon after the restart. */
+const LEASE_TIMEOUT_MS = 1000;
 const cleanups: (() => Promise<void>)[] = [];
 const suite = { after: (fn: () => Promise<void>) => cleanups.push(fn) };
 let dir: string;
@@ -42,6 +44,8 @@ before(async () => {
     '2',
     '--function-timeout',
     String(FUNCTION_TIMEOUT_MS),
+    '--lease-timeout',
+    String(LEASE_TIMEOUT_MS),
   );
   const deployed = await cli(dir, ['deploy', 'fns.ts', '--json']);
   assert.equal(deployed.code, 0, deployed.stderr);
@@ -270,4 +274,26 @@ test('a bundle that fails its hash, throws while loading or exports no task is r
   const viaCli = await cli(dir, ['deploy', 'broken.ts']);
   assert.equal(viaCli.code, 1);
   assert.match(viaCli.stderr, /skein deploy: cannot bundle "broken.ts": .*\(SKEIN_CLOUD_BUNDLE_INVALID\)/);
+});
+
+test('after kill -9 and a restart, functions keep their versions and an acknowledged async call runs', async () => {
+  const gates = [join(dir, 'busy-1'), join(dir, 'busy-2')];
+  // The agent's two threads are held, so the next async call is acknowledged but cannot finish.
+  for (const gate of gates) assert.equal((await invoke('hold', [gate], '?async=1')).status, 202);
+  for (const gate of gates) await waitForFile(`${gate}.started`);
+  const pending = await invoke('add', [5, 6], '?async=1');
+  assert.equal(pending.status, 202);
+  await server.kill9();
+  for (const gate of gates) await writeFile(gate, '');
+
+  // The restarted agent knows the function tasks from .skein/cloud.db: nothing imports the bundle here.
+  server = await startServer(suite, dir, '--concurrency', '2', '--lease-timeout', String(LEASE_TIMEOUT_MS));
+  const job = await api(server, server.token, 'GET', `/api/jobs/${pending.body.id}?wait=15000`);
+  assert.equal(job.body.state, 'succeeded', JSON.stringify(job.body));
+  assert.equal(job.body.result, 11);
+  assert.equal((await invoke('greet', ['ada'])).body, 'hello ada from v1', 'the rollback survived');
+  const greet = (await api(server, server.token, 'GET', '/api/functions')).body.functions.find(
+    (fn: { name: string }) => fn.name === 'greet',
+  );
+  assert.equal(greet.versions.length, 2);
 });
