@@ -146,10 +146,8 @@ export function functionRoutes(ctx: ApiContext): RouteSpec[] {
         if (mode === '1' || mode === 'true') {
           const reference = runner.taskOf(url, fn.current.exportName);
           await ctx.agent?.serve([reference]);
-          const job = await ctx.queue.submit(reference, args, {
-            timeLimit: runner.options.timeout,
-            attempts: 1,
-          });
+          // The queue's default attempts: a call whose server died mid-run runs again (at least once).
+          const job = await ctx.queue.submit(reference, args, { timeLimit: runner.options.timeout });
           reply.code(202);
           return { id: job.id, function: name, hash: fn.current.hash };
         }
