@@ -51,9 +51,9 @@ export class FunctionRunner {
     this.options = options;
   }
 
-  /** Bundle hashes with a warm pool now. */
-  get warmBundles(): string[] {
-    return [...this.#pools.keys()];
+  /** True while the bundle has a warm pool (from its first call until functionIdleTimeout ms after its last). */
+  isWarm(hash: string): boolean {
+    return this.#pools.has(hash);
   }
 
   /** The task reference of (bundle, export): the same object for the same pair, never loaded here. */

@@ -25,6 +25,8 @@ import {
 const FUNCTION_TIMEOUT_MS = 1500;
 /** Short, so that jobs a killed server held run again soon after the restart. */
 const LEASE_TIMEOUT_MS = 1000;
+/** Short, so that a test sees a bundle's warm pool closed. */
+const IDLE_TIMEOUT_MS = 1500;
 const cleanups: (() => Promise<void>)[] = [];
 const suite = { after: (fn: () => Promise<void>) => cleanups.push(fn) };
 let dir: string;
@@ -46,6 +48,8 @@ before(async () => {
     String(FUNCTION_TIMEOUT_MS),
     '--lease-timeout',
     String(LEASE_TIMEOUT_MS),
+    '--function-idle-timeout',
+    String(IDLE_TIMEOUT_MS),
   );
   const deployed = await cli(dir, ['deploy', 'fns.ts', '--json']);
   assert.equal(deployed.code, 0, deployed.stderr);
@@ -101,6 +105,23 @@ test('a bundle is content-addressed: the same source gives the same hash and one
     (fn: { name: string }) => fn.name === 'add',
   ).versions;
   assert.equal(versions.length, 1, 'deploying the same bundle again adds no version');
+});
+
+test('a bundle gets a warm pool at its first call and loses it after --function-idle-timeout without one', async () => {
+  const warmth = async () =>
+    (await api(server, server.token, 'GET', '/api/functions')).body.functions.find(
+      (fn: { name: string }) => fn.name === 'add',
+    ).warm;
+  assert.equal((await invoke('add', [1, 2])).body, 3);
+  const calledAt = Date.now();
+  assert.equal(await warmth(), true);
+  const deadline = calledAt + IDLE_TIMEOUT_MS + 5000;
+  while (await warmth()) {
+    assert.ok(Date.now() < deadline, 'the pool is still warm long after its idle timeout');
+    await sleep(100);
+  }
+  assert.ok(Date.now() - calledAt >= IDLE_TIMEOUT_MS - 100, 'not closed before its idle timeout');
+  assert.equal((await invoke('add', [2, 3])).body, 5, 'the next call warms it again');
 });
 
 test('POST /fn/<name>?async=1 answers 202 with a job id whose job holds the result', async () => {

@@ -28,12 +28,13 @@ const AUTH_ERRORS = {
   403: error('The token lacks the scope (SKEIN_CLOUD_FORBIDDEN).'),
 };
 
-export function functionView(fn: FunctionRecord): FunctionView {
+export function functionView(fn: FunctionRecord, warm: boolean): FunctionView {
   return {
     name: fn.name,
     version: fn.current.version,
     hash: fn.current.hash,
     export: fn.current.exportName,
+    warm,
     updatedAt: fn.updatedAt,
     versions: fn.versions.map((v) => ({
       version: v.version,
@@ -86,7 +87,9 @@ export function functionRoutes(ctx: ApiContext): RouteSpec[] {
         ...AUTH_ERRORS,
       },
       async handler() {
-        return { functions: ctx.store.functions().map(functionView) };
+        return {
+          functions: ctx.store.functions().map((fn) => functionView(fn, runner.isWarm(fn.current.hash))),
+        };
       },
     },
     {
@@ -104,7 +107,8 @@ export function functionRoutes(ctx: ApiContext): RouteSpec[] {
       async handler(request) {
         const { name } = request.params as { name: string };
         const { hash } = request.body as { hash: string };
-        return functionView(deployments.rollback(name, hash));
+        const fn = deployments.rollback(name, hash);
+        return functionView(fn, runner.isWarm(fn.current.hash));
       },
     },
     {

@@ -353,6 +353,7 @@ export const FUNCTION_VIEW = {
     version: { type: 'integer', description: 'The version the name points at now.' },
     hash: { type: 'string', description: 'Its bundle hash.' },
     export: { type: 'string' },
+    warm: { type: 'boolean', description: 'Whether its bundle has a warm pool now.' },
     updatedAt: { type: 'integer', description: 'Epoch ms of the last deploy or rollback.' },
     versions: { type: 'array', items: FUNCTION_VERSION_VIEW },
   },
@@ -396,6 +397,8 @@ export interface FunctionView {
   readonly version: number;
   readonly hash: string;
   readonly export: string;
+  /** Whether its bundle has a warm pool now. */
+  readonly warm: boolean;
   readonly updatedAt: number;
   readonly versions: readonly FunctionVersionView[];
 }
