@@ -58,6 +58,10 @@ test('resolveCloudServerOptions refuses bad values with SKEIN_CLOUD_INVALID_OPTI
     [{ redisPrefix: 'a b' }, 'redisPrefix'],
     [{ localAgent: 'no' }, 'localAgent'],
     [{ agentTimeout: 10 }, 'agentTimeout'],
+    [{ functionTimeout: 0 }, 'functionTimeout'],
+    [{ functionTimeout: 2 ** 31 }, 'functionTimeout'],
+    [{ functionConcurrency: 0 }, 'functionConcurrency'],
+    [{ functionIdleTimeout: -1 }, 'functionIdleTimeout'],
   ];
   for (const [options, path] of cases) {
     assert.throws(

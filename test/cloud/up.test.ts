@@ -60,7 +60,20 @@ test('skein up prints the URL, the admin token and the next commands; SIGINT sto
 
 test('skein --help lists the cloud commands and each prints its own help', async () => {
   const help = await cli(ROOT, ['--help']);
-  for (const command of ['up', 'worker', 'agents', 'submit', 'ps', 'job', 'cancel', 'retry', 'token']) {
+  for (const command of [
+    'up',
+    'worker',
+    'agents',
+    'submit',
+    'ps',
+    'job',
+    'cancel',
+    'retry',
+    'token',
+    'deploy',
+    'fn',
+    'invoke',
+  ]) {
     assert.match(help.stdout, new RegExp(`^ {2}${command} `, 'm'), command);
     const own = await cli(ROOT, [command, '--help']);
     assert.equal(own.code, 0, `${command}: ${own.stderr}`);
@@ -69,6 +82,18 @@ test('skein --help lists the cloud commands and each prints its own help', async
   const noAction = await cli(ROOT, ['token']);
   assert.equal(noAction.code, 2);
   assert.match(noAction.stderr, /^skein token: name an action: create, list or revoke/);
+  const usage: [string[], RegExp][] = [
+    [['fn'], /^skein fn: name an action: list or rollback/],
+    [['fn', 'rollback', 'greet', 'zz'], /^skein fn: the hash must be 7 to 64 hex characters/],
+    [['invoke', 'add', '--args', '{}'], /^skein invoke: --args must be a JSON array/],
+    [['deploy'], /^skein deploy: give exactly one module to deploy/],
+    [['deploy', 'fns.ts', '--name', 'a b'], /^skein deploy: --name must be 1 to 64 letters/],
+  ];
+  for (const [args, message] of usage) {
+    const answer = await cli(ROOT, args);
+    assert.equal(answer.code, 2, args.join(' '));
+    assert.match(answer.stderr, message);
+  }
   const noServer = await cli(ROOT, ['worker', '--token', 'skein_x']);
   assert.equal(noServer.code, 2);
   assert.match(noServer.stderr, /^skein worker: skein worker needs --server <url>/);
