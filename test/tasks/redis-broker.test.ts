@@ -9,6 +9,7 @@ import { after, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { SkeinError } from '../../src/errors.ts';
 import type { BrokerEvent, JobRecord, SettleOutcome } from '../../src/tasks/broker.ts';
+import { decodeJob, unframeJob } from '../../src/tasks/redis/job-codec.ts';
 import { jobKey } from '../../src/tasks/redis/keys.ts';
 import { REDIS_BROKER_DEFAULTS, resolveRedisBrokerOptions } from '../../src/tasks/redis/options.ts';
 import { RedisBroker } from '../../src/tasks/redis/redis-broker.ts';
@@ -115,6 +116,55 @@ describe('RedisBroker on the machine Redis', { skip }, () => {
     assert.deepEqual(done?.progress, new Uint8Array([255, 0]));
     assert.equal(done?.workerId, null);
     assert.equal(done?.expiresAt, (done?.finishedAt ?? 0) + job.resultTtlMs);
+  });
+
+  test('publishes a waited-on job whole when it finishes, bytes exact, and only that one', async (t) => {
+    const {
+      prefix,
+      brokers: [broker],
+    } = fixture(t);
+    // A raw subscriber stands in for a waiter: subscribed first, then the mark waitUntilFinished sets.
+    const listener = new Redis(REDIS_URL);
+    t.after(() => listener.disconnect());
+    const frames: Buffer[] = [];
+    const lists: string[] = [];
+    listener.on('messageBuffer', (_channel: Buffer, message: Buffer) => {
+      if (message[0] === 1) frames.push(message);
+      else lists.push(message.toString());
+    });
+    await listener.subscribe(`${prefix}:finished`);
+    const waited = newJob({
+      payload: new Uint8Array([0, 10, 255, 92, 110]),
+      canvas: new Uint8Array([1, 10]),
+    });
+    const other = newJob();
+    await broker!.enqueue([waited, other]);
+    const marker = new Redis(REDIS_URL);
+    t.after(() => marker.disconnect());
+    await marker.set(`${prefix}:awaited:${waited.id}`, '1', 'PX', 60_000);
+    const claimed = await broker!.claim({
+      queue: 'default',
+      workerId: 'w',
+      max: 2,
+      leaseMs: 30_000,
+      tasks: [TASK],
+    });
+    assert.equal(claimed.length, 2);
+    const { settled } = await broker!.settleAndClaim(
+      'w',
+      [
+        { id: waited.id, kind: 'complete', result: new Uint8Array([10, 0, 13, 1]) },
+        { id: other.id, kind: 'complete', result: new Uint8Array([2]) },
+      ],
+      null,
+    );
+    assert.deepEqual(settled, [true, true]);
+    await until(() => frames.length === 1 && lists.length === 1, SOON_MS, 'the finished messages');
+    const published = decodeJob(unframeJob(frames[0]!));
+    assert.deepEqual(published, await broker!.get(waited.id), 'the frame holds the stored job, every field');
+    assert.deepEqual(published?.result, new Uint8Array([10, 0, 13, 1]));
+    assert.deepEqual(published?.canvas, new Uint8Array([1, 10]));
+    assert.deepEqual(lists[0]!.split('\n').sort(), [waited.id, other.id].sort());
   });
 
   test('five connections claiming at once hand out each of 300 jobs exactly once', async (t) => {
