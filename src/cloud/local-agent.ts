@@ -1,5 +1,6 @@
 // The agent inside `skein up`: one thread pool sized to the cores and a tasks Worker over it that runs
-// every task registered so far. A Worker's registry is fixed when it starts, so registering a new task
+// every task registered so far. Deployed functions run on a second pool whose time limit terminates the
+// thread (cancelMode 'terminate'): a function that never yields cannot keep a thread past its limit. A Worker's registry is fixed when it starts, so registering a new task
 // starts a new Worker over the same pool with the larger registry and closes the previous one
 // gracefully (it stops claiming at once and lets its running jobs finish); jobs never leave the store
 // in between, so none is lost. Swaps are serialized.
@@ -22,7 +23,10 @@ export interface LocalAgentOptions {
 export class LocalAgent {
   readonly #options: LocalAgentOptions;
   readonly #pool: ThreadPool;
-  readonly #tasks = new Map<Task<never, unknown>, true>();
+  /** Runs the function tasks; its threads start at the first function job. */
+  readonly #functionPool: ThreadPool;
+  /** Every task served, true for a function (run on #functionPool). */
+  readonly #tasks = new Map<Task<never, unknown>, boolean>();
   #worker: Worker | undefined;
   readonly #retiring = new Set<{ readonly worker: Worker; readonly closed: Promise<void> }>();
   #swap: Promise<void> = Promise.resolve();
@@ -36,6 +40,12 @@ export class LocalAgent {
       maxWorkers: options.concurrency,
       name: 'skein-agent',
     });
+    this.#functionPool = new ThreadPool({
+      minWorkers: 0,
+      maxWorkers: options.concurrency,
+      cancelMode: 'terminate',
+      name: 'skein-agent-fn',
+    });
   }
 
   /** Threads of the pool: jobs run at once. */
@@ -43,16 +53,25 @@ export class LocalAgent {
     return this.#options.concurrency;
   }
 
-  /** Makes sure the worker runs these tasks; resolves once a worker that has them is claiming. */
-  serve(tasks: readonly Task<never, unknown>[]): Promise<void> {
-    const fresh = tasks.filter((task) => !this.#tasks.has(task));
+  /**
+   * Makes sure the worker runs these tasks; resolves once a worker that has them is claiming. The
+   * `functions` run on the pool whose time limit terminates their thread.
+   */
+  serve(
+    tasks: readonly Task<never, unknown>[],
+    functions: readonly Task<never, unknown>[] = [],
+  ): Promise<void> {
+    const fresh = [
+      ...tasks.filter((task) => !this.#tasks.has(task)).map((task) => [task, false] as const),
+      ...functions.filter((task) => !this.#tasks.has(task)).map((task) => [task, true] as const),
+    ];
     if (fresh.length === 0) return this.#swap;
-    for (const task of fresh) this.#tasks.set(task, true);
+    for (const [task, isFunction] of fresh) this.#tasks.set(task, isFunction);
     const swap = this.#swap.then(() => this.#startWorker());
     // A worker that failed to start (a task its module does not export by identity) must not block the
     // next swap: its tasks leave the registry and the caller gets the error.
     this.#swap = swap.catch(() => {
-      for (const task of fresh) this.#tasks.delete(task);
+      for (const [task] of fresh) this.#tasks.delete(task);
     });
     return swap;
   }
@@ -67,6 +86,9 @@ export class LocalAgent {
       broker: this.#options.broker,
       tasks: [...this.#tasks.keys()],
       pool: this.#pool,
+      taskPools: [...this.#tasks]
+        .filter(([, isFunction]) => isFunction)
+        .map(([task]) => ({ task, pool: this.#functionPool })),
       concurrency: this.#options.concurrency,
       leaseTimeout: this.#options.leaseTimeout,
       // Expired leases are looked for at least once per lease, so a dead agent's job waits about one lease.
@@ -114,6 +136,6 @@ export class LocalAgent {
     } finally {
       clearTimeout(deadline);
     }
-    await this.#pool.close();
+    await Promise.all([this.#pool.close(), this.#functionPool.close()]);
   }
 }

@@ -147,6 +147,7 @@ export class CloudServer {
     let app: FastifyInstance | undefined;
     try {
       const tasks = [];
+      const functionTasks = [];
       for (const registered of store.registeredTasks()) {
         try {
           tasks.push((await catalog.find(registered.module, registered.exportName)).task);
@@ -161,7 +162,7 @@ export class CloudServer {
       // acknowledged before a restart or a rollback still runs (references are built, never imported here).
       for (const fn of store.functions()) {
         for (const version of fn.versions) {
-          tasks.push(runner.taskOf(deployments.urlOf(version.hash), version.exportName));
+          functionTasks.push(runner.taskOf(deployments.urlOf(version.hash), version.exportName));
         }
       }
       // A Redis that cannot be reached stops the start here, with the broker's error, not at the first job.
@@ -189,7 +190,7 @@ export class CloudServer {
       app = await buildApp(resolved, context, warn, tokens);
       await app.listen({ host: resolved.host, port: resolved.port });
       // Only a server that got its port runs jobs: a second `skein up` on a taken port claims nothing.
-      if (tasks.length > 0) await agent?.serve(tasks);
+      if (tasks.length + functionTasks.length > 0) await agent?.serve(tasks, functionTasks);
       // Jobs of an agent that died come back once their lease expired, whether or not a worker runs here.
       sweep = setInterval(
         () => {

@@ -183,6 +183,22 @@ test('a call past --function-timeout answers 504 SKEIN_CLOUD_FUNCTION_TIMEOUT an
   assert.equal((await invoke('add', [1, 1])).body, 2, 'the pool serves the next call');
 });
 
+test('an async call past --function-timeout ends failed with SKEIN_TIMEOUT and its thread is terminated', async () => {
+  const tick = join(dir, 'spin-async.tick');
+  const answer = await invoke('spin', [tick], '?async=1');
+  assert.equal(answer.status, 202, JSON.stringify(answer.body));
+  const job = await api(server, server.token, 'GET', `/api/jobs/${answer.body.id}?wait=20000`);
+  assert.ok(job.body.state === 'failed' || job.body.state === 'dead', JSON.stringify(job.body));
+  assert.equal(job.body.error?.code, 'SKEIN_TIMEOUT', JSON.stringify(job.body.error));
+  const size = statSync(tick).size;
+  assert.ok(size > 0, 'the function ran');
+  await sleep(300);
+  assert.equal(statSync(tick).size, size, 'the spinning thread no longer runs');
+  const next = await invoke('add', [3, 4], '?async=1');
+  const done = await api(server, server.token, 'GET', `/api/jobs/${next.body.id}?wait=15000`);
+  assert.equal(done.body.result, 7, 'the agent runs the next async call');
+});
+
 test('a function beyond --function-concurrency calls gets 429 SKEIN_CLOUD_FUNCTION_BUSY with Retry-After', async () => {
   const gates = [join(dir, 'hold-1'), join(dir, 'hold-2')];
   const held = gates.map((gate) => invoke('hold', [gate]));

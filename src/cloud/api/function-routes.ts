@@ -149,7 +149,7 @@ export function functionRoutes(ctx: ApiContext): RouteSpec[] {
         const mode = (request.query as { async?: string }).async;
         if (mode === '1' || mode === 'true') {
           const reference = runner.taskOf(url, fn.current.exportName);
-          await ctx.agent?.serve([reference]);
+          await ctx.agent?.serve([], [reference]);
           // The queue's default attempts: a call whose server died mid-run runs again (at least once).
           const job = await ctx.queue.submit(reference, args, { timeLimit: runner.options.timeout });
           reply.code(202);
