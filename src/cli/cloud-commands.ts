@@ -340,6 +340,8 @@ const up: Command = async (args, io) => {
         `Next, in another terminal in ${projectDir}:\n` +
         `  npx skein submit <module.ts>:<export> --args '[...]' --wait\n` +
         '  npx skein ps\n' +
+        `  npx skein deploy <module.ts>        (each exported task becomes a function)\n` +
+        `  npx skein invoke <export> --args '[...]'\n` +
         'Stop with Ctrl-C.\n',
     );
   }

@@ -43,6 +43,8 @@ test('skein up prints the URL, the admin token and the next commands; SIGINT sto
   assert.ok(token !== undefined, stdout);
   assert.match(stdout, /^ {2}agent {4}1 thread$/m);
   assert.match(stdout, /^ {2}npx skein submit <module\.ts>:<export> --args '\[\.\.\.\]' --wait$/m);
+  assert.match(stdout, /^ {2}npx skein deploy <module\.ts> +\(each exported task becomes a function\)$/m);
+  assert.match(stdout, /^ {2}npx skein invoke <export> --args '\[\.\.\.\]'$/m);
   assert.deepEqual(JSON.parse(await readFile(join(dir, '.skein/credentials.json'), 'utf8')), {
     server: url,
     token,
