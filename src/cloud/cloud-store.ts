@@ -5,7 +5,7 @@
 
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
 
 /**
  * A permission a token carries; `admin` includes every other. `agent` is for `skein worker` alone: it
@@ -129,6 +129,8 @@ function tokenOf(row: TokenRow): StoredToken {
 /** Tokens and registered tasks in `path`. Synchronous: each call is one indexed statement. */
 export class CloudStore {
   readonly #db: DatabaseSync;
+  /** Statements prepared once: compiling one on every request cost more than running it. */
+  readonly #statements = new Map<string, StatementSync>();
   #closed = false;
 
   constructor(path: string) {
@@ -139,67 +141,68 @@ export class CloudStore {
   }
 
   insertToken(token: StoredToken): void {
-    this.#db
-      .prepare(
-        'INSERT INTO tokens (id, hash, name, scopes, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, NULL)',
-      )
-      .run(token.id, token.hash, token.name, JSON.stringify(token.scopes), token.createdAt);
+    this.#prepared(
+      'INSERT INTO tokens (id, hash, name, scopes, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, NULL)',
+    ).run(token.id, token.hash, token.name, JSON.stringify(token.scopes), token.createdAt);
   }
 
   token(id: string): StoredToken | undefined {
-    const row = this.#db.prepare('SELECT * FROM tokens WHERE id = ?').get(id) as TokenRow | undefined;
+    const row = this.#prepared('SELECT * FROM tokens WHERE id = ?').get(id) as TokenRow | undefined;
     return row === undefined ? undefined : tokenOf(row);
   }
 
   tokens(): StoredToken[] {
-    const rows = this.#db
-      .prepare('SELECT * FROM tokens ORDER BY created_at, id')
-      .all() as unknown as TokenRow[];
+    const rows = this.#prepared(
+      'SELECT * FROM tokens ORDER BY created_at, id',
+    ).all() as unknown as TokenRow[];
     return rows.map(tokenOf);
   }
 
   /** Marks a token revoked; false when no token has that id. Revoking twice keeps the first time. */
   revokeToken(id: string, now: number): boolean {
-    const result = this.#db
-      .prepare('UPDATE tokens SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?')
-      .run(now, id);
+    const result = this.#prepared('UPDATE tokens SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?').run(
+      now,
+      id,
+    );
     return Number(result.changes) > 0;
   }
 
   registerTask(task: RegisteredTask, now: number): void {
-    this.#db
-      .prepare('INSERT OR IGNORE INTO tasks (module, export_name, registered_at) VALUES (?, ?, ?)')
-      .run(task.module, task.exportName, now);
+    this.#prepared('INSERT OR IGNORE INTO tasks (module, export_name, registered_at) VALUES (?, ?, ?)').run(
+      task.module,
+      task.exportName,
+      now,
+    );
   }
 
   registeredTasks(): RegisteredTask[] {
-    const rows = this.#db
-      .prepare('SELECT module, export_name FROM tasks ORDER BY registered_at, module, export_name')
-      .all() as unknown as { module: string; export_name: string }[];
+    const rows = this.#prepared(
+      'SELECT module, export_name FROM tasks ORDER BY registered_at, module, export_name',
+    ).all() as unknown as { module: string; export_name: string }[];
     return rows.map((row) => ({ module: row.module, exportName: row.export_name }));
   }
 
   /** Writes an agent's record (JSON) of the embedded agent registry, replacing the last one. */
   putAgent(id: string, record: string): void {
-    this.#db.prepare('INSERT OR REPLACE INTO agents (id, record) VALUES (?, ?)').run(id, record);
+    this.#prepared('INSERT OR REPLACE INTO agents (id, record) VALUES (?, ?)').run(id, record);
   }
 
   agent(id: string): string | undefined {
-    const row = this.#db.prepare('SELECT record FROM agents WHERE id = ?').get(id) as
+    const row = this.#prepared('SELECT record FROM agents WHERE id = ?').get(id) as
       | { record: string }
       | undefined;
     return row?.record;
   }
 
   agents(): string[] {
-    const rows = this.#db.prepare('SELECT record FROM agents ORDER BY id').all() as unknown as {
+    const rows = this.#prepared('SELECT record FROM agents ORDER BY id').all() as unknown as {
       record: string;
     }[];
     return rows.map((row) => row.record);
   }
 
   deployment(hash: string): DeploymentRecord | undefined {
-    const row = this.#db.prepare('SELECT * FROM deployments WHERE hash = ?').get(hash) as
+    const row = this.#prepared('SELECT * FROM deployments WHERE hash = ?').get(hash) as
       | { hash: string; exports: string; size: number; created_at: number }
       | undefined;
     if (row === undefined) return undefined;
@@ -219,24 +222,24 @@ export class CloudStore {
     const db = this.#db;
     db.exec('BEGIN IMMEDIATE');
     try {
-      db.prepare(
+      this.#prepared(
         'INSERT OR IGNORE INTO deployments (hash, exports, size, created_at) VALUES (?, ?, ?, ?)',
       ).run(deployment.hash, JSON.stringify(deployment.exports), deployment.size, deployment.createdAt);
       for (const fn of functions) {
-        const known = db
-          .prepare('SELECT version FROM function_versions WHERE name = ? AND hash = ? AND export_name = ?')
-          .get(fn.name, deployment.hash, fn.exportName) as { version: number } | undefined;
+        const known = this.#prepared(
+          'SELECT version FROM function_versions WHERE name = ? AND hash = ? AND export_name = ?',
+        ).get(fn.name, deployment.hash, fn.exportName) as { version: number } | undefined;
         let version = known?.version;
         if (version === undefined) {
-          const last = db
-            .prepare('SELECT max(version) AS v FROM function_versions WHERE name = ?')
-            .get(fn.name) as { v: number | null };
+          const last = this.#prepared('SELECT max(version) AS v FROM function_versions WHERE name = ?').get(
+            fn.name,
+          ) as { v: number | null };
           version = (last.v ?? 0) + 1;
-          db.prepare(
+          this.#prepared(
             'INSERT INTO function_versions (name, version, hash, export_name, deployed_at) VALUES (?, ?, ?, ?, ?)',
           ).run(fn.name, version, deployment.hash, fn.exportName, deployment.createdAt);
         }
-        db.prepare('INSERT OR REPLACE INTO functions (name, version, updated_at) VALUES (?, ?, ?)').run(
+        this.#prepared('INSERT OR REPLACE INTO functions (name, version, updated_at) VALUES (?, ?, ?)').run(
           fn.name,
           version,
           deployment.createdAt,
@@ -251,23 +254,21 @@ export class CloudStore {
 
   /** Points a function at one of its versions; false when it has no such version. */
   setFunctionVersion(name: string, version: number, now: number): boolean {
-    const result = this.#db
-      .prepare(
-        'UPDATE functions SET version = ?, updated_at = ? WHERE name = ? AND EXISTS (SELECT 1 FROM function_versions WHERE name = ? AND version = ?)',
-      )
-      .run(version, now, name, name, version);
+    const result = this.#prepared(
+      'UPDATE functions SET version = ?, updated_at = ? WHERE name = ? AND EXISTS (SELECT 1 FROM function_versions WHERE name = ? AND version = ?)',
+    ).run(version, now, name, name, version);
     return Number(result.changes) > 0;
   }
 
   fn(name: string): FunctionRecord | undefined {
-    const row = this.#db.prepare('SELECT * FROM functions WHERE name = ?').get(name) as
+    const row = this.#prepared('SELECT * FROM functions WHERE name = ?').get(name) as
       | { name: string; version: number; updated_at: number }
       | undefined;
     return row === undefined ? undefined : this.#functionOf(row);
   }
 
   functions(): FunctionRecord[] {
-    const rows = this.#db.prepare('SELECT * FROM functions ORDER BY name').all() as unknown as {
+    const rows = this.#prepared('SELECT * FROM functions ORDER BY name').all() as unknown as {
       name: string;
       version: number;
       updated_at: number;
@@ -277,9 +278,9 @@ export class CloudStore {
 
   #functionOf(row: { name: string; version: number; updated_at: number }): FunctionRecord {
     const versions = (
-      this.#db
-        .prepare('SELECT * FROM function_versions WHERE name = ? ORDER BY version')
-        .all(row.name) as unknown as {
+      this.#prepared('SELECT * FROM function_versions WHERE name = ? ORDER BY version').all(
+        row.name,
+      ) as unknown as {
         version: number;
         hash: string;
         export_name: string;
@@ -295,6 +296,15 @@ export class CloudStore {
     if (current === undefined)
       throw new Error(`function ${row.name} points at a version it never had: this is a bug in Skein`);
     return { name: row.name, current, updatedAt: row.updated_at, versions };
+  }
+
+  #prepared(sql: string): StatementSync {
+    let statement = this.#statements.get(sql);
+    if (statement === undefined) {
+      statement = this.#db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
   }
 
   close(): void {
