@@ -126,11 +126,40 @@ function tokenOf(row: TokenRow): StoredToken {
   });
 }
 
+/** Entries a lookup cache holds at most; past it, it starts again empty. */
+const CACHE_LIMIT = 10_000;
+
+function remember<T>(cache: Map<string, T>, key: string, value: T): T {
+  if (cache.size >= CACHE_LIMIT) cache.clear();
+  cache.set(key, value);
+  return value;
+}
+
+/**
+ * Freezes a record and the arrays and objects in it: cached records are shared by every request.
+ * Typed arrays (a token's hash) cannot be frozen; nothing writes to them.
+ */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !ArrayBuffer.isView(value) && !Object.isFrozen(value)) {
+    for (const member of Object.values(value)) deepFreeze(member);
+    Object.freeze(value);
+  }
+  return value;
+}
+
 /** Tokens and registered tasks in `path`. Synchronous: each call is one indexed statement. */
 export class CloudStore {
   readonly #db: DatabaseSync;
   /** Statements prepared once: compiling one on every request cost more than running it. */
   readonly #statements = new Map<string, StatementSync>();
+  /**
+   * Tokens and functions by id and name, read on every request: kept until this store writes them, or
+   * until another connection (another process on the same file) commits anything (PRAGMA data_version),
+   * so a revocation takes effect on the next request wherever it was made. Only found rows are kept.
+   */
+  readonly #tokenCache = new Map<string, StoredToken>();
+  readonly #fnCache = new Map<string, FunctionRecord>();
+  #dataVersion = -1;
   #closed = false;
 
   constructor(path: string) {
@@ -141,14 +170,19 @@ export class CloudStore {
   }
 
   insertToken(token: StoredToken): void {
+    this.#tokenCache.delete(token.id);
     this.#prepared(
       'INSERT INTO tokens (id, hash, name, scopes, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, NULL)',
     ).run(token.id, token.hash, token.name, JSON.stringify(token.scopes), token.createdAt);
   }
 
   token(id: string): StoredToken | undefined {
+    this.#checkFresh();
+    const cached = this.#tokenCache.get(id);
+    if (cached !== undefined) return cached;
     const row = this.#prepared('SELECT * FROM tokens WHERE id = ?').get(id) as TokenRow | undefined;
-    return row === undefined ? undefined : tokenOf(row);
+    if (row === undefined) return undefined;
+    return remember(this.#tokenCache, id, deepFreeze(tokenOf(row)));
   }
 
   tokens(): StoredToken[] {
@@ -160,6 +194,7 @@ export class CloudStore {
 
   /** Marks a token revoked; false when no token has that id. Revoking twice keeps the first time. */
   revokeToken(id: string, now: number): boolean {
+    this.#tokenCache.delete(id);
     const result = this.#prepared('UPDATE tokens SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?').run(
       now,
       id,
@@ -219,6 +254,7 @@ export class CloudStore {
    * name deployed before with the same bundle and export goes back to that version, else gets the next.
    */
   deploy(deployment: DeploymentRecord, functions: readonly { name: string; exportName: string }[]): void {
+    this.#fnCache.clear();
     const db = this.#db;
     db.exec('BEGIN IMMEDIATE');
     try {
@@ -254,6 +290,7 @@ export class CloudStore {
 
   /** Points a function at one of its versions; false when it has no such version. */
   setFunctionVersion(name: string, version: number, now: number): boolean {
+    this.#fnCache.delete(name);
     const result = this.#prepared(
       'UPDATE functions SET version = ?, updated_at = ? WHERE name = ? AND EXISTS (SELECT 1 FROM function_versions WHERE name = ? AND version = ?)',
     ).run(version, now, name, name, version);
@@ -261,10 +298,23 @@ export class CloudStore {
   }
 
   fn(name: string): FunctionRecord | undefined {
+    this.#checkFresh();
+    const cached = this.#fnCache.get(name);
+    if (cached !== undefined) return cached;
     const row = this.#prepared('SELECT * FROM functions WHERE name = ?').get(name) as
       | { name: string; version: number; updated_at: number }
       | undefined;
-    return row === undefined ? undefined : this.#functionOf(row);
+    if (row === undefined) return undefined;
+    return remember(this.#fnCache, name, deepFreeze(this.#functionOf(row)));
+  }
+
+  /** Empties the caches when another connection has committed since the last look. */
+  #checkFresh(): void {
+    const { data_version: version } = this.#prepared('PRAGMA data_version').get() as { data_version: number };
+    if (version === this.#dataVersion) return;
+    this.#dataVersion = version;
+    this.#tokenCache.clear();
+    this.#fnCache.clear();
   }
 
   functions(): FunctionRecord[] {
