@@ -173,6 +173,30 @@ function failure(io: CliIo, command: string, error: unknown): number {
   throw error;
 }
 
+/** Writes `help` when --help was given; true when it was. */
+function showHelp(io: CliIo, values: { help?: boolean | undefined }, help: string): boolean {
+  if (values.help === true) io.stdout.write(help);
+  return values.help === true;
+}
+
+/**
+ * Runs `body` with a client of the server that `values` (or the environment, or .skein/) names; a
+ * SkeinError from it, or from the server, becomes one line on stderr and exit 1.
+ */
+async function withClient(
+  io: CliIo,
+  command: string,
+  values: { server?: string | undefined; token?: string | undefined },
+  body: (client: Awaited<ReturnType<typeof clientFrom>>) => Promise<number>,
+): Promise<number> {
+  try {
+    return await body(await clientFrom(values));
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    return failure(io, command, error);
+  }
+}
+
 async function clientFrom(values: { server?: string | undefined; token?: string | undefined }) {
   const { CloudClient } = await import('../cloud/client.ts');
   const { readCredentials } = await import('../cloud/credentials.ts');
@@ -272,10 +296,7 @@ const up: Command = async (args, io) => {
       help: { type: 'boolean', short: 'h' },
     },
   });
-  if (values.help === true) {
-    io.stdout.write(UP_HELP);
-    return EXIT_OK;
-  }
+  if (showHelp(io, values, UP_HELP)) return EXIT_OK;
   const options = {
     projectDir: resolve(values.dir ?? '.'),
     ...(values.host === undefined ? {} : { host: values.host }),
@@ -404,10 +425,7 @@ const worker: Command = async (args, io) => {
       help: { type: 'boolean', short: 'h' },
     },
   });
-  if (values.help === true) {
-    io.stdout.write(WORKER_HELP);
-    return EXIT_OK;
-  }
+  if (showHelp(io, values, WORKER_HELP)) return EXIT_OK;
   const server = values.server ?? process.env.SKEIN_SERVER;
   const token = values.token ?? process.env.SKEIN_TOKEN;
   if (server === undefined || server === '')
@@ -474,12 +492,9 @@ function bytes(count: number): string {
 
 const agents: Command = async (args, io) => {
   const { values } = parseArgs({ args, strict: true, allowPositionals: false, options: CONNECTION_OPTIONS });
-  if (values.help === true) {
-    io.stdout.write(AGENTS_HELP);
-    return EXIT_OK;
-  }
-  try {
-    const list = await (await clientFrom(values)).agents();
+  if (showHelp(io, values, AGENTS_HELP)) return EXIT_OK;
+  return withClient(io, 'agents', values, async (client) => {
+    const list = await client.agents();
     if (values.json === true) json(io, list);
     else if (list.length === 0)
       io.stderr.write('no agents; start one with skein worker --server URL --token T\n');
@@ -504,9 +519,7 @@ const agents: Command = async (args, io) => {
       io.stdout.write(`${table(rows)}\n`);
     }
     return EXIT_OK;
-  } catch (error) {
-    return failure(io, 'agents', error);
-  }
+  });
 };
 
 function optional<K extends string>(key: K, value: number | undefined): { [P in K]?: number } {
@@ -538,10 +551,7 @@ const submit: Command = async (args, io) => {
       ...CONNECTION_OPTIONS,
     },
   });
-  if (values.help === true) {
-    io.stdout.write(SUBMIT_HELP);
-    return EXIT_OK;
-  }
+  if (showHelp(io, values, SUBMIT_HELP)) return EXIT_OK;
   const target = oneId(positionals, '<module>:<export>');
   const colon = target.lastIndexOf(':');
   if (colon <= 0 || colon === target.length - 1) {
@@ -549,15 +559,7 @@ const submit: Command = async (args, io) => {
       `name the task as <module>:<export>, e.g. tasks.ts:resize (got ${JSON.stringify(target)})`,
     );
   }
-  let taskArgs: unknown = [];
-  if (values.args !== undefined) {
-    try {
-      taskArgs = JSON.parse(values.args);
-    } catch (error) {
-      throw new UsageError(`--args must be a JSON array (${(error as Error).message})`);
-    }
-    if (!Array.isArray(taskArgs)) throw new UsageError(`--args must be a JSON array (got ${values.args})`);
-  }
+  const taskArgs = jsonArgs(values.args);
   const options: {
     -readonly [K in keyof NonNullable<SubmitRequest['options']>]: NonNullable<SubmitRequest['options']>[K];
   } = {
@@ -571,11 +573,10 @@ const submit: Command = async (args, io) => {
   const request: SubmitRequest = {
     module: target.slice(0, colon),
     export: target.slice(colon + 1),
-    args: taskArgs as unknown[],
+    args: taskArgs,
     ...(Object.keys(options).length > 0 ? { options } : {}),
   };
-  try {
-    const client = await clientFrom(values);
+  return withClient(io, 'submit', values, async (client) => {
     const submitted = await client.submit(request);
     if (values.wait !== true) {
       if (values.json === true) json(io, submitted);
@@ -596,9 +597,7 @@ const submit: Command = async (args, io) => {
       if (job.state === 'succeeded') io.stdout.write(`${JSON.stringify(job.result)}\n`);
     }
     return job.state === 'succeeded' ? EXIT_OK : EXIT_FAILURE;
-  } catch (error) {
-    return failure(io, 'submit', error);
-  }
+  });
 };
 
 const ps: Command = async (args, io) => {
@@ -613,10 +612,7 @@ const ps: Command = async (args, io) => {
       ...CONNECTION_OPTIONS,
     },
   });
-  if (values.help === true) {
-    io.stdout.write(PS_HELP);
-    return EXIT_OK;
-  }
+  if (showHelp(io, values, PS_HELP)) return EXIT_OK;
   if (values.state !== undefined && !JOB_STATE_NAMES.includes(values.state)) {
     throw new UsageError(
       `--state must be one of ${JOB_STATE_NAMES.join(', ')} (got ${JSON.stringify(values.state)})`,
@@ -624,8 +620,7 @@ const ps: Command = async (args, io) => {
   }
   const limit = integer('limit', values.limit, 1, 500);
   const offset = integer('offset', values.offset, 0, 10_000);
-  try {
-    const client = await clientFrom(values);
+  return withClient(io, 'ps', values, async (client) => {
     const page = await client.jobs({
       ...(values.state === undefined ? {} : { state: values.state as JobView['state'] }),
       ...(limit === undefined ? {} : { limit }),
@@ -649,9 +644,7 @@ const ps: Command = async (args, io) => {
       io.stdout.write(`${table(rows)}\n`);
     }
     return EXIT_OK;
-  } catch (error) {
-    return failure(io, 'ps', error);
-  }
+  });
 };
 
 const job: Command = async (args, io) => {
@@ -661,13 +654,9 @@ const job: Command = async (args, io) => {
     allowPositionals: true,
     options: { wait: { type: 'boolean' }, ...CONNECTION_OPTIONS },
   });
-  if (values.help === true) {
-    io.stdout.write(JOB_HELP);
-    return EXIT_OK;
-  }
+  if (showHelp(io, values, JOB_HELP)) return EXIT_OK;
   const id = oneId(positionals, 'job id');
-  try {
-    const client = await clientFrom(values);
+  return withClient(io, 'job', values, async (client) => {
     const view = values.wait === true ? await waitForJob(client, id) : await client.job(id);
     if (values.json === true) json(io, view);
     else {
@@ -687,9 +676,7 @@ const job: Command = async (args, io) => {
       io.stdout.write(`${lines.map(([key, value]) => `${key!.padEnd(9)}${value}`).join('\n')}\n`);
     }
     return EXIT_OK;
-  } catch (error) {
-    return failure(io, 'job', error);
-  }
+  });
 };
 
 const cancel: Command = async (args, io) => {
@@ -699,13 +686,10 @@ const cancel: Command = async (args, io) => {
     allowPositionals: true,
     options: CONNECTION_OPTIONS,
   });
-  if (values.help === true) {
-    io.stdout.write(CANCEL_HELP);
-    return EXIT_OK;
-  }
+  if (showHelp(io, values, CANCEL_HELP)) return EXIT_OK;
   const id = oneId(positionals, 'job id');
-  try {
-    const answer = await (await clientFrom(values)).cancel(id);
+  return withClient(io, 'cancel', values, async (client) => {
+    const answer = await client.cancel(id);
     if (values.json === true) json(io, answer);
     else {
       const said = {
@@ -716,9 +700,7 @@ const cancel: Command = async (args, io) => {
       io.stdout.write(`job ${id} ${said}\n`);
     }
     return EXIT_OK;
-  } catch (error) {
-    return failure(io, 'cancel', error);
-  }
+  });
 };
 
 const retry: Command = async (args, io) => {
@@ -728,19 +710,14 @@ const retry: Command = async (args, io) => {
     allowPositionals: true,
     options: CONNECTION_OPTIONS,
   });
-  if (values.help === true) {
-    io.stdout.write(RETRY_HELP);
-    return EXIT_OK;
-  }
+  if (showHelp(io, values, RETRY_HELP)) return EXIT_OK;
   const id = oneId(positionals, 'job id');
-  try {
-    const answer = await (await clientFrom(values)).retry(id);
+  return withClient(io, 'retry', values, async (client) => {
+    const answer = await client.retry(id);
     if (values.json === true) json(io, answer);
     else io.stdout.write(`job ${id} queued again\n`);
     return EXIT_OK;
-  } catch (error) {
-    return failure(io, 'retry', error);
-  }
+  });
 };
 
 function tokenRows(tokens: readonly TokenView[]): string {
@@ -765,10 +742,7 @@ const token: Command = async (args, io) => {
     allowPositionals: true,
     options: { name: { type: 'string' }, scope: { type: 'string', multiple: true }, ...CONNECTION_OPTIONS },
   });
-  if (values.help === true) {
-    io.stdout.write(TOKEN_HELP);
-    return EXIT_OK;
-  }
+  if (showHelp(io, values, TOKEN_HELP)) return EXIT_OK;
   if (positionals.length === 0) throw new UsageError('name an action: create, list or revoke');
   const [action, ...rest] = positionals;
   try {
@@ -862,18 +836,14 @@ const deploy: Command = async (args, io) => {
     allowPositionals: true,
     options: { name: { type: 'string' }, ...CONNECTION_OPTIONS },
   });
-  if (values.help === true) {
-    io.stdout.write(DEPLOY_HELP);
-    return EXIT_OK;
-  }
+  if (showHelp(io, values, DEPLOY_HELP)) return EXIT_OK;
   const module = oneId(positionals, 'module to deploy');
   if (values.name !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(values.name)) {
     throw new UsageError(
       `--name must be 1 to 64 letters, digits, _ or - (got ${JSON.stringify(values.name)})`,
     );
   }
-  try {
-    const client = await clientFrom(values);
+  return withClient(io, 'deploy', values, async (client) => {
     const { bundleModule } = await import('../cloud/bundle.ts');
     const bundle = await bundleModule(module);
     const deployed = await client.deploy({
@@ -891,9 +861,7 @@ const deploy: Command = async (args, io) => {
       io.stdout.write(`${table(rows)}\n`);
     }
     return EXIT_OK;
-  } catch (error) {
-    return failure(io, 'deploy', error);
-  }
+  });
 };
 
 function functionRows(functions: readonly FunctionView[]): string {
@@ -919,10 +887,7 @@ const fn: Command = async (args, io) => {
     allowPositionals: true,
     options: CONNECTION_OPTIONS,
   });
-  if (values.help === true) {
-    io.stdout.write(FN_HELP);
-    return EXIT_OK;
-  }
+  if (showHelp(io, values, FN_HELP)) return EXIT_OK;
   const [action, ...rest] = positionals;
   if (action === undefined) throw new UsageError('name an action: list or rollback');
   if (action === 'list') {
@@ -932,8 +897,7 @@ const fn: Command = async (args, io) => {
     if (!/^[0-9a-f]{7,64}$/.test(rest[1]!))
       throw new UsageError(`the hash must be 7 to 64 hex characters (got ${JSON.stringify(rest[1])})`);
   } else throw new UsageError(`unknown fn action ${JSON.stringify(action)}: use list or rollback`);
-  try {
-    const client = await clientFrom(values);
+  return withClient(io, 'fn', values, async (client) => {
     if (action === 'list') {
       const functions = await client.functions();
       if (values.json === true) json(io, functions);
@@ -945,9 +909,7 @@ const fn: Command = async (args, io) => {
     if (values.json === true) json(io, view);
     else io.stdout.write(`function ${view.name} now runs version ${view.version} (bundle ${view.hash})\n`);
     return EXIT_OK;
-  } catch (error) {
-    return failure(io, 'fn', error);
-  }
+  });
 };
 
 const invoke: Command = async (args, io) => {
@@ -957,14 +919,10 @@ const invoke: Command = async (args, io) => {
     allowPositionals: true,
     options: { args: { type: 'string' }, async: { type: 'boolean' }, ...CONNECTION_OPTIONS },
   });
-  if (values.help === true) {
-    io.stdout.write(INVOKE_HELP);
-    return EXIT_OK;
-  }
+  if (showHelp(io, values, INVOKE_HELP)) return EXIT_OK;
   const name = oneId(positionals, 'function name');
   const callArgs = jsonArgs(values.args);
-  try {
-    const client = await clientFrom(values);
+  return withClient(io, 'invoke', values, async (client) => {
     if (values.async === true) {
       const answer = await client.invokeAsync(name, callArgs);
       if (values.json === true) json(io, answer);
@@ -979,25 +937,34 @@ const invoke: Command = async (args, io) => {
     const result = await client.invoke(name, callArgs);
     io.stdout.write(`${JSON.stringify(result)}\n`);
     return EXIT_OK;
-  } catch (error) {
-    return failure(io, 'invoke', error);
-  }
+  });
 };
 
-export const CLOUD_COMMANDS: Readonly<
-  Record<
-    | 'up'
-    | 'worker'
-    | 'agents'
-    | 'submit'
-    | 'ps'
-    | 'job'
-    | 'cancel'
-    | 'retry'
-    | 'token'
-    | 'deploy'
-    | 'fn'
-    | 'invoke',
-    Command
-  >
-> = Object.freeze({ up, worker, agents, submit, ps, job, cancel, retry, token, deploy, fn, invoke });
+export type CloudCommandName =
+  | 'up'
+  | 'worker'
+  | 'agents'
+  | 'submit'
+  | 'ps'
+  | 'job'
+  | 'cancel'
+  | 'retry'
+  | 'token'
+  | 'deploy'
+  | 'fn'
+  | 'invoke';
+
+export const CLOUD_COMMANDS: Readonly<Record<CloudCommandName, Command>> = Object.freeze({
+  up,
+  worker,
+  agents,
+  submit,
+  ps,
+  job,
+  cancel,
+  retry,
+  token,
+  deploy,
+  fn,
+  invoke,
+});

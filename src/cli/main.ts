@@ -4,6 +4,7 @@
 
 import { parseArgs } from 'node:util';
 import { version } from '../version.ts';
+import type { CloudCommandName } from './cloud-commands.ts';
 import { DEMO_DEFAULTS, type DemoOptions } from './demo-options.ts';
 import { EXIT_OK, EXIT_USAGE } from './exit-codes.ts';
 import type { CliIo } from './io.ts';
@@ -108,21 +109,7 @@ async function demoCommand(args: string[], io: CliIo): Promise<number> {
 type Command = (args: string[], io: CliIo) => Promise<number>;
 
 /** A cloud command, loaded on use so that help and the demo never load the cloud's modules. */
-function cloudCommand(
-  name:
-    | 'up'
-    | 'worker'
-    | 'agents'
-    | 'submit'
-    | 'ps'
-    | 'job'
-    | 'cancel'
-    | 'retry'
-    | 'token'
-    | 'deploy'
-    | 'fn'
-    | 'invoke',
-): Command {
+function cloudCommand(name: CloudCommandName): Command {
   return async (args, io) => {
     const commands = await import('./cloud-commands.ts');
     return commands.CLOUD_COMMANDS[name](args, io);
