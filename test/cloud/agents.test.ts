@@ -17,6 +17,7 @@ import {
 import {
   api,
   cli,
+  FINISHED_STATES,
   makeProject,
   type RunningServer,
   type RunningWorker,
@@ -30,7 +31,7 @@ import {
 const UP = await redisAvailable();
 const LEASE_TIMEOUT_MS = 1500;
 const AGENT_TIMEOUT_MS = 1500;
-const FINISHED = ['succeeded', 'failed', 'dead', 'cancelled'];
+const FINISHED = FINISHED_STATES;
 const cleanups: (() => Promise<void>)[] = [];
 const suite = { after: (fn: () => Promise<void>) => cleanups.push(fn) };
 let dir: string;

@@ -48,13 +48,23 @@ export interface RunningServer {
   kill9(): Promise<void>;
 }
 
-/** Starts `skein up --json --port 0` in `dir` and waits for its JSON line. */
-export async function startServer(
+/**
+ * Starts `skein <command> --json …` in `dir` and waits for its first line (JSON); SIGKILLs it after the
+ * test if it still runs. Gives that line and the child's controls.
+ */
+async function startSkein<Info>(
   t: { after(fn: () => Promise<void>): void },
   dir: string,
-  ...args: string[]
-): Promise<RunningServer> {
-  const child = spawn(process.execPath, [BIN, 'up', '--json', '--port', '0', ...args], {
+  command: string,
+  args: readonly string[],
+): Promise<{
+  info: Info;
+  child: ChildProcess;
+  stderr: () => string;
+  stop(): Promise<number | null>;
+  kill9(): Promise<void>;
+}> {
+  const child = spawn(process.execPath, [BIN, command, '--json', ...args], {
     cwd: dir,
     env: childEnv(),
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -72,21 +82,19 @@ export async function startServer(
   });
   const deadline = Date.now() + START_TIMEOUT_MS;
   while (!stdout.includes('\n')) {
-    if (child.exitCode !== null) assert.fail(`skein up exited ${child.exitCode}: ${stderr}`);
+    if (child.exitCode !== null) assert.fail(`skein ${command} exited ${child.exitCode}: ${stderr}`);
     if (Date.now() > deadline)
-      assert.fail(`skein up printed no URL within ${START_TIMEOUT_MS} ms: ${stderr}`);
+      assert.fail(`skein ${command} printed nothing within ${START_TIMEOUT_MS} ms: ${stderr}`);
     await sleep(20);
   }
-  const info = JSON.parse(stdout.slice(0, stdout.indexOf('\n'))) as { url: string; token: string };
   return {
-    url: info.url,
-    token: info.token,
+    info: JSON.parse(stdout.slice(0, stdout.indexOf('\n'))) as Info,
     child,
     stderr: () => stderr,
     async stop() {
       child.kill('SIGTERM');
       const late = sleep(EXIT_TIMEOUT_MS, undefined, { ref: false }).then(() =>
-        assert.fail(`skein up did not exit within ${EXIT_TIMEOUT_MS} ms of SIGTERM`),
+        assert.fail(`skein ${command} did not exit within ${EXIT_TIMEOUT_MS} ms of SIGTERM`),
       );
       const [code] = (await Promise.race([exited, late])) as [number | null];
       return code;
@@ -96,6 +104,20 @@ export async function startServer(
       await exited;
     },
   };
+}
+
+/** Starts `skein up --json --port 0` in `dir` and waits for its JSON line. */
+export async function startServer(
+  t: { after(fn: () => Promise<void>): void },
+  dir: string,
+  ...args: string[]
+): Promise<RunningServer> {
+  const { info, ...controls } = await startSkein<{ url: string; token: string }>(t, dir, 'up', [
+    '--port',
+    '0',
+    ...args,
+  ]);
+  return { url: info.url, token: info.token, ...controls };
 }
 
 export interface CliOutcome {
@@ -214,52 +236,14 @@ export async function startWorker(
   token: string,
   ...args: string[]
 ): Promise<RunningWorker> {
-  const child = spawn(
-    process.execPath,
-    [BIN, 'worker', '--json', '--server', server, '--token', token, ...args],
-    {
-      cwd: dir,
-      env: childEnv(),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const exited = once(child, 'exit');
-  t.after(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await exited;
-    }
-  });
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  while (!stdout.includes('\n')) {
-    if (child.exitCode !== null) assert.fail(`skein worker exited ${child.exitCode}: ${stderr}`);
-    if (Date.now() > deadline)
-      assert.fail(`skein worker printed nothing within ${START_TIMEOUT_MS} ms: ${stderr}`);
-    await sleep(20);
-  }
-  const info = JSON.parse(stdout.slice(0, stdout.indexOf('\n'))) as { id: string; pid: number };
-  return {
-    id: info.id,
-    pid: info.pid,
-    child,
-    stderr: () => stderr,
-    async stop() {
-      child.kill('SIGTERM');
-      const late = sleep(EXIT_TIMEOUT_MS, undefined, { ref: false }).then(() =>
-        assert.fail(`skein worker did not exit within ${EXIT_TIMEOUT_MS} ms of SIGTERM`),
-      );
-      const [code] = (await Promise.race([exited, late])) as [number | null];
-      return code;
-    },
-    async kill9() {
-      child.kill('SIGKILL');
-      await exited;
-    },
-  };
+  const { info, ...controls } = await startSkein<{ id: string; pid: number }>(t, dir, 'worker', [
+    '--server',
+    server,
+    '--token',
+    token,
+    ...args,
+  ]);
+  return { id: info.id, pid: info.pid, ...controls };
 }
 
 /** Polls GET /api/agents until `check` holds for the list (bounded); returns the list. */
@@ -278,4 +262,57 @@ export async function waitForAgents(
     if (Date.now() > deadline) assert.fail(`${what}: agents are ${JSON.stringify(answer.body.agents)}`);
     await sleep(50);
   }
+}
+
+/** The states a job ends in. */
+export const FINISHED_STATES = ['succeeded', 'failed', 'dead', 'cancelled'];
+
+/** What a kill -9 of the server must not lose: see submitBeforeKill and checkAfterRestart. */
+export interface KillScenario {
+  /** Opening this file lets the running job finish. */
+  readonly gate: string;
+  readonly runningId: string;
+  readonly delayedId: string;
+}
+
+/**
+ * Through `server`: runs one job to the end, starts one that waits on a gate file (and waits until it
+ * runs), and submits one delayed 300 ms — the three kinds of job a killed server holds.
+ */
+export async function submitBeforeKill(server: RunningServer, dir: string): Promise<KillScenario> {
+  const done = await cli(dir, ['submit', 'tasks.ts:add', '--args', '[20, 22]', '--wait']);
+  assert.equal(done.stdout, '42\n', done.stderr);
+  const gate = join(dir, 'kill.gate');
+  const running = await api(server, server.token, 'POST', '/api/jobs', {
+    module: 'tasks.ts',
+    export: 'waitForFile',
+    args: [gate, 'survived the kill'],
+  });
+  assert.equal(running.status, 202);
+  await waitForFile(`${gate}.started`);
+  const delayed = await api(server, server.token, 'POST', '/api/jobs', {
+    module: 'tasks.ts',
+    export: 'add',
+    args: [1, 1],
+    options: { delay: 300 },
+  });
+  assert.equal(delayed.status, 202);
+  return { gate, runningId: running.body.id as string, delayedId: delayed.body.id as string };
+}
+
+/** Through the restarted server: every job of the scenario finished, the killed one on a second attempt. */
+export async function checkAfterRestart(
+  server: RunningServer,
+  dir: string,
+  scenario: KillScenario,
+): Promise<void> {
+  const delayed = await waitForState(server, server.token, scenario.delayedId, FINISHED_STATES);
+  assert.equal(delayed.state, 'succeeded');
+  assert.equal(delayed.result, 2);
+  const running = await waitForState(server, server.token, scenario.runningId, FINISHED_STATES);
+  assert.equal(running.state, 'succeeded');
+  assert.equal(running.result, 'survived the kill');
+  assert.equal(running.attempt, 2, 'the killed attempt counted, the second one finished it');
+  const history = await cli(dir, ['ps', '--state', 'succeeded', '--json']);
+  assert.equal(JSON.parse(history.stdout).jobs.length, 3, 'the job finished before the kill is still listed');
 }

@@ -14,12 +14,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { api, cli, makeProject, ROOT, waitForAgents, waitForFile, waitForState } from './harness.ts';
+import {
+  api,
+  cli,
+  FINISHED_STATES,
+  makeProject,
+  ROOT,
+  waitForAgents,
+  waitForFile,
+  waitForState,
+} from './harness.ts';
 
 const BIN = join(ROOT, 'bin/skein.ts');
 const PORT = 7420;
 const START_TIMEOUT_MS = 20_000;
-const FINISHED = ['succeeded', 'failed', 'dead', 'cancelled'];
+const FINISHED = FINISHED_STATES;
 
 function ip(...args: string[]): { ok: boolean; out: string } {
   const run = spawnSync('ip', args, { encoding: 'utf8' });

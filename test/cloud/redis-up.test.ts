@@ -17,17 +17,16 @@ import {
 } from '../tasks/redis-helpers.ts';
 import {
   api,
+  checkAfterRestart,
   cli,
   makeProject,
   startServer,
   startWorker,
+  submitBeforeKill,
   waitForAgents,
-  waitForFile,
-  waitForState,
 } from './harness.ts';
 
 const UP = await redisAvailable();
-const FINISHED = ['succeeded', 'failed', 'dead', 'cancelled'];
 
 describe('skein up --redis', { skip: UP ? false : REDIS_MISSING }, () => {
   test('keeps jobs on Redis: kill -9 and a restart on the same prefix run every acknowledged job', async (t) => {
@@ -38,38 +37,13 @@ describe('skein up --redis', { skip: UP ? false : REDIS_MISSING }, () => {
     const dir = await makeProject(t);
     const args = ['--redis', REDIS_URL, '--redis-prefix', prefix, '--lease-timeout', '1000'];
     const first = await startServer(t, dir, ...args);
-    const done = await cli(dir, ['submit', 'tasks.ts:add', '--args', '[20, 22]', '--wait']);
-    assert.equal(done.stdout, '42\n', done.stderr);
-    const gate = join(dir, 'redis.gate');
-    const running = await api(first, first.token, 'POST', '/api/jobs', {
-      module: 'tasks.ts',
-      export: 'waitForFile',
-      args: [gate, 'survived'],
-    });
-    assert.equal(running.status, 202);
-    await waitForFile(`${gate}.started`);
-    const delayed = await api(first, first.token, 'POST', '/api/jobs', {
-      module: 'tasks.ts',
-      export: 'add',
-      args: [1, 1],
-      options: { delay: 300 },
-    });
-    assert.equal(delayed.status, 202);
+    const scenario = await submitBeforeKill(first, dir);
     await first.kill9();
     assert.equal(existsSync(join(dir, '.skein/tasks.db')), false, 'no SQLite job store was made');
-    await writeFile(gate, 'open\n');
-
+    await writeFile(scenario.gate, 'open\n');
     const second = await startServer(t, dir, ...args);
     assert.equal(second.token, first.token, 'tokens stay in .skein/cloud.db');
-    const delayedView = await waitForState(second, second.token, delayed.body.id, FINISHED);
-    assert.equal(delayedView.state, 'succeeded');
-    assert.equal(delayedView.result, 2);
-    const runningView = await waitForState(second, second.token, running.body.id, FINISHED);
-    assert.equal(runningView.state, 'succeeded');
-    assert.equal(runningView.result, 'survived');
-    assert.equal(runningView.attempt, 2);
-    const history = await cli(dir, ['ps', '--state', 'succeeded', '--json']);
-    assert.equal(JSON.parse(history.stdout).jobs.length, 3, history.stderr);
+    await checkAfterRestart(second, dir, scenario);
 
     // Another prefix on the same Redis is another store: none of these jobs.
     const otherPrefix = randomPrefix();

@@ -8,7 +8,17 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { api, assertError, cli, makeProject, startServer, waitForFile, waitForState } from './harness.ts';
+import {
+  api,
+  assertError,
+  checkAfterRestart,
+  cli,
+  makeProject,
+  startServer,
+  submitBeforeKill,
+  waitForFile,
+  waitForState,
+} from './harness.ts';
 
 const LEASE_TIMEOUT_MS = 1000;
 /** Bound on how long the server may take to act on SIGTERM (it is one event-loop turn). */
@@ -17,48 +27,12 @@ const SIGNAL_HANDLED_TIMEOUT_MS = 10_000;
 test('kill -9 of skein up loses no acknowledged job: a restart on the same .skein/ runs them all', async (t) => {
   const dir = await makeProject(t);
   const first = await startServer(t, dir, '--lease-timeout', String(LEASE_TIMEOUT_MS));
-  const finished = await cli(dir, ['submit', 'tasks.ts:add', '--args', '[20, 22]', '--wait']);
-  assert.equal(finished.stdout, '42\n', finished.stderr);
-
-  const gate = join(dir, 'running.gate');
-  const running = await api(first, first.token, 'POST', '/api/jobs', {
-    module: 'tasks.ts',
-    export: 'waitForFile',
-    args: [gate, 'survived the kill'],
-  });
-  assert.equal(running.status, 202);
-  await waitForFile(`${gate}.started`);
-  const delayed = await api(first, first.token, 'POST', '/api/jobs', {
-    module: 'tasks.ts',
-    export: 'add',
-    args: [1, 1],
-    options: { delay: 300 },
-  });
-  assert.equal(delayed.status, 202);
-
+  const scenario = await submitBeforeKill(first, dir);
   await first.kill9();
-  await writeFile(gate, 'open\n');
-
+  await writeFile(scenario.gate, 'open\n');
   const second = await startServer(t, dir, '--lease-timeout', String(LEASE_TIMEOUT_MS));
   assert.equal(second.token, first.token, 'the saved admin token is still valid and reused');
-  const delayedView = await waitForState(second, second.token, delayed.body.id, [
-    'succeeded',
-    'dead',
-    'failed',
-  ]);
-  assert.equal(delayedView.state, 'succeeded');
-  assert.equal(delayedView.result, 2);
-  const runningView = await waitForState(second, second.token, running.body.id, [
-    'succeeded',
-    'dead',
-    'failed',
-  ]);
-  assert.equal(runningView.state, 'succeeded');
-  assert.equal(runningView.result, 'survived the kill');
-  assert.equal(runningView.attempt, 2, 'the killed attempt counted, the second one finished it');
-
-  const history = await cli(dir, ['ps', '--state', 'succeeded', '--json']);
-  assert.equal(JSON.parse(history.stdout).jobs.length, 3, 'the job finished before the kill is still listed');
+  await checkAfterRestart(second, dir, scenario);
 });
 
 test('SIGTERM lets the running job finish, answers 503 meanwhile, and exits 0', async (t) => {
