@@ -5,7 +5,7 @@
 
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { HeldStatus, JobRecord, JobState, SettleOutcome, StoredError } from '../../tasks/index.ts';
+import type { HeldStatus, JobRecord, SettleOutcome, StoredError } from '../../tasks/index.ts';
 import type { AgentState } from '../agent-registry.ts';
 
 /** `file:///srv/app/tasks.ts#add` → `tasks.ts#add` under `projectDir`; an address outside it is returned as it is. */
@@ -35,35 +35,14 @@ function bytesOf(text: string | null): Uint8Array | null {
   return text === null ? null : Buffer.from(text, 'base64');
 }
 
-/** A job as the agent routes carry it. */
-export interface JobWire {
-  readonly id: string;
-  readonly queue: string;
-  readonly task: string;
+/** A job as the agent routes carry it: the JobRecord, its bytes as base64 text (kept in step by type). */
+export type JobWire = Omit<JobRecord, 'payload' | 'canvas' | 'result' | 'progress' | 'error'> & {
   readonly payload: string;
-  readonly priority: number;
-  readonly runAt: number;
-  readonly maxAttempts: number;
-  readonly timeLimitMs: number | null;
-  readonly idempotencyKey: string | null;
-  readonly group: string | null;
-  readonly resultTtlMs: number;
-  readonly deadLetter: boolean;
-  readonly parentId: string | null;
   readonly canvas: string | null;
-  readonly state: JobState;
-  readonly attempt: number;
-  readonly createdAt: number;
-  readonly startedAt: number | null;
-  readonly finishedAt: number | null;
-  readonly workerId: string | null;
-  readonly leaseUntil: number | null;
   readonly result: string | null;
-  readonly error: StoredErrorWire | null;
   readonly progress: string | null;
-  readonly cancelRequested: boolean;
-  readonly expiresAt: number | null;
-}
+  readonly error: StoredErrorWire | null;
+};
 
 export interface StoredErrorWire {
   readonly name: string;
