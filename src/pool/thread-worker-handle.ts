@@ -1,16 +1,13 @@
 // A worker thread behind the WorkerHandle interface. Shares an Int32Array with the thread: a doorbell
 // the parked thread waits on, a results doorbell the pool can block on, the running task's id, and a
-// cancellation flag. Results come over a dedicated MessagePort so they can also be taken synchronously.
+// cancellation flag. Messages take the lanes in shared memory (lane.ts) when they can, else a port:
+// the worker's own for tasks, a dedicated one for results, so results can be taken synchronously.
 
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import {
-  MessageChannel,
-  type MessagePort,
-  receiveMessageOnPort,
-  type TransferListItem,
-  Worker,
-} from 'node:worker_threads';
+import { MessageChannel, type TransferListItem, Worker } from 'node:worker_threads';
+import { createLaneBuffer, LaneReceiver, LaneSender, toMainRing, toWorkerRing } from './lane.ts';
+import { messageFitsLane } from './lane-fit.ts';
 import {
   CONTROL_CANCEL,
   CONTROL_DOORBELL,
@@ -30,27 +27,37 @@ const SPIN_MS = availableParallelism() > 1 ? 0.02 : 0;
 export class ThreadWorkerHandle implements WorkerHandle {
   readonly #worker: Worker;
   readonly #control: Int32Array;
-  readonly #results: MessagePort;
-  readonly #hooks: WorkerHooks;
   readonly #exited: Promise<void>;
+  readonly #sender: LaneSender;
+  readonly #receiver: LaneReceiver;
   /** The results doorbell as of the last synchronous drain. */
   #resultsSeen = 0;
+  #bellArmed = false;
+  #gone = false;
 
   constructor(options: WorkerSpawnOptions, hooks: WorkerHooks) {
     const control = new SharedArrayBuffer(CONTROL_SLOTS * Int32Array.BYTES_PER_ELEMENT);
     this.#control = new Int32Array(control);
-    this.#hooks = hooks;
+    const lanes = createLaneBuffer();
     const { port1, port2 } = new MessageChannel();
-    this.#results = port1;
+    this.#receiver = new LaneReceiver(toMainRing(lanes), port1, (message) =>
+      hooks.message(message as WorkerToMain),
+    );
     this.#worker = new Worker(ENTRY, {
-      workerData: { control, results: port2 },
+      workerData: { control, results: port2, lanes },
       transferList: [port2],
       name: `${options.name}-${options.workerId}`,
       env: options.env ?? process.env,
       execArgv: [...options.execArgv],
       resourceLimits: options.resourceLimits,
     });
-    port1.on('message', (message: WorkerToMain) => hooks.message(message));
+    this.#sender = new LaneSender(toWorkerRing(lanes), (message, transfer) =>
+      this.#worker.postMessage(message, transfer),
+    );
+    port1.on('message', (message: unknown) => {
+      this.#resultsSeen = Atomics.load(this.#control, CONTROL_RESULTS);
+      this.#receiver.arrived(message);
+    });
     // The worker's own ref state decides whether the process stays alive, not this port.
     port1.unref();
     let error: Error | undefined;
@@ -61,26 +68,37 @@ export class ThreadWorkerHandle implements WorkerHandle {
       this.#worker.once('exit', (exitCode: number) => {
         // Everything the worker posted before dying is handled before its exit.
         this.#drain();
+        this.#gone = true;
+        // Settles the pending Atomics.waitAsync, whose handler then stops.
+        Atomics.notify(this.#control, CONTROL_RESULTS);
         port1.close();
         hooks.exit({ exitCode, signal: null, error });
         resolve();
       });
     });
+    this.#armBell();
   }
 
   #drain(): boolean {
     this.#resultsSeen = Atomics.load(this.#control, CONTROL_RESULTS);
-    let any = false;
-    for (
-      let entry = receiveMessageOnPort(this.#results);
-      entry !== undefined;
-      entry = receiveMessageOnPort(this.#results)
-    ) {
-      any = true;
-      this.#hooks.message(entry.message as WorkerToMain);
-    }
-    return any;
+    return this.#receiver.take();
   }
+
+  // Results written to the lane while this thread is in its event loop wake it through this.
+  #armBell(): void {
+    if (this.#bellArmed || this.#gone) return;
+    this.#bellArmed = true;
+    const wait = Atomics.waitAsync(this.#control, CONTROL_RESULTS, this.#resultsSeen);
+    if (wait.async) void wait.value.then(this.#onBell);
+    else queueMicrotask(this.#onBell);
+  }
+
+  readonly #onBell = (): void => {
+    this.#bellArmed = false;
+    if (this.#gone) return;
+    if (Atomics.load(this.#control, CONTROL_RESULTS) !== this.#resultsSeen) this.#drain();
+    this.#armBell();
+  };
 
   get pid(): number | undefined {
     return undefined;
@@ -104,9 +122,10 @@ export class ThreadWorkerHandle implements WorkerHandle {
   }
 
   send(message: MainToWorker, transfer: readonly TransferListItem[]): void {
-    this.#worker.postMessage(message, transfer);
+    this.#sender.send(message, transfer, messageFitsLane(message));
     Atomics.add(this.#control, CONTROL_DOORBELL, 1);
-    Atomics.notify(this.#control, CONTROL_DOORBELL, 1);
+    // Every waiter: the thread parked in Atomics.wait, or its event loop's Atomics.waitAsync.
+    Atomics.notify(this.#control, CONTROL_DOORBELL);
   }
 
   requestCancel(id: number): void {

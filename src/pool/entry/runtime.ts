@@ -9,6 +9,7 @@ import { AbortError, SkeinError, TimeoutError } from '../../errors.ts';
 import { modulesToLoad, unpackSharedLoaded } from '../../sync/shared.ts';
 import { isTask, type TaskContext, taskContextStorage } from '../../task.ts';
 import { serializeError } from '../error-serdes.ts';
+import { itemsFitLane, valueFitsLane } from '../lane-fit.ts';
 import {
   FLAG_REPORT_START,
   FLAG_SHARED_ARGS,
@@ -40,8 +41,11 @@ const FLUSH_MAX_RESULTS = 1024;
 
 /** What a runtime needs from its transport. */
 export interface RuntimePort {
-  /** Sends a message; throws (synchronously) when something in it cannot be copied. */
-  post(message: WorkerToMain, transfer: TransferListItem[]): void;
+  /**
+   * Sends a message; throws (synchronously) when something in it cannot be copied. `fitsLane`: its
+   * values come out of a shared-memory lane exactly (lane-fit.ts), so a thread may send it that way.
+   */
+  post(message: WorkerToMain, transfer: TransferListItem[], fitsLane: boolean): void;
   /** Records the task running now (id) or none (-1), where the pool can read it after a crash. */
   markRunning(id: number): void;
   /** True when the pool asked, through shared memory, to cancel this task. */
@@ -92,7 +96,7 @@ class RunningTaskContext implements TaskContext {
   }
 
   progress(value: unknown): void {
-    this.#runtime.post({ t: 'progress', id: this.id, value });
+    this.#runtime.post({ t: 'progress', id: this.id, value }, valueFitsLane(value));
   }
 
   abort(reason: Error): void {
@@ -108,6 +112,8 @@ export class WorkerRuntime {
   #queue: unknown[] = [];
   #head = 0;
   #results: unknown[] = [];
+  /** Whether every result in #results may travel on a lane (lane-fit.ts). */
+  #resultsFitLane = true;
   #transfer: TransferListItem[] = [];
   #lastFlush = 0;
   /** When the last synchronous task ended: the flush check reuses it instead of reading the clock. */
@@ -129,8 +135,8 @@ export class WorkerRuntime {
     process.on('exit', () => this.#flush());
   }
 
-  post(message: WorkerToMain): void {
-    this.port.post(message, []);
+  post(message: WorkerToMain, fitsLane = false): void {
+    this.port.post(message, [], fitsLane);
   }
 
   receive(message: MainToWorker): void {
@@ -185,7 +191,7 @@ export class WorkerRuntime {
     for (let at = this.#head; at < queue.length; at += TASK_STRIDE) {
       if (queue[at] === id) {
         queue[at] = -1;
-        this.#push(id, STATUS_SKIPPED, undefined, 0, 0);
+        this.#push(id, KIND_CALL, STATUS_SKIPPED, undefined, 0, 0);
         return true;
       }
     }
@@ -314,8 +320,8 @@ export class WorkerRuntime {
     }
     if (!failed && isThenable(value)) {
       value.then(
-        (result) => this.#settleAsync(context, STATUS_OK, result, startEpoch, start),
-        (error: unknown) => this.#settleAsync(context, STATUS_ERROR, error, startEpoch, start),
+        (result) => this.#settleAsync(context, kind, STATUS_OK, result, startEpoch, start),
+        (error: unknown) => this.#settleAsync(context, kind, STATUS_ERROR, error, startEpoch, start),
       );
       return 'async';
     }
@@ -324,12 +330,13 @@ export class WorkerRuntime {
     const end = performance.now();
     this.#lastEnd = end;
     this.#lastRunMs = end - start;
-    this.#push(id, failed ? STATUS_ERROR : STATUS_OK, value, startEpoch, end - start);
+    this.#push(id, kind, failed ? STATUS_ERROR : STATUS_OK, value, startEpoch, end - start);
     return 'sync';
   }
 
   #settleAsync(
     context: RunningTaskContext,
+    kind: number,
     status: number,
     value: unknown,
     startEpoch: number,
@@ -338,15 +345,25 @@ export class WorkerRuntime {
     this.port.markRunning(-1);
     this.#current = undefined;
     this.#lastRunMs = performance.now() - start;
-    this.#push(context.id, status, value, startEpoch, this.#lastRunMs);
+    this.#push(context.id, kind, status, value, startEpoch, this.#lastRunMs);
     this.#pump();
   }
 
-  #push(id: number, status: number, value: unknown, startEpoch: number, runMs: number): void {
-    if (status === STATUS_ERROR) value = serializeError(value);
-    else if (status === STATUS_OK && isTransfer(value)) {
-      for (const item of value.list) this.#transfer.push(item);
-      value = value.value;
+  #push(id: number, kind: number, status: number, value: unknown, startEpoch: number, runMs: number): void {
+    if (status === STATUS_ERROR) {
+      value = serializeError(value);
+      this.#resultsFitLane = false;
+    } else if (status === STATUS_OK) {
+      if (isTransfer(value)) {
+        for (const item of value.list) this.#transfer.push(item);
+        value = value.value;
+      }
+      // A chunk's results are an array the runtime built (mapChunk), so only its items are checked.
+      if (this.#resultsFitLane)
+        this.#resultsFitLane =
+          kind === KIND_CHUNK || kind === KIND_STAR_CHUNK
+            ? Array.isArray(value) && itemsFitLane(value)
+            : valueFitsLane(value);
     }
     this.#results.push(id, status, value, startEpoch, runMs);
   }
@@ -356,8 +373,10 @@ export class WorkerRuntime {
     if (this.#results.length === 0 && started === undefined) return;
     const results = this.#results;
     const transfer = this.#transfer;
+    const fitsLane = this.#resultsFitLane;
     this.#results = [];
     this.#transfer = [];
+    this.#resultsFitLane = true;
     this.#lastFlush = performance.now();
     const message: WorkerToMain = {
       t: 'results',
@@ -366,7 +385,7 @@ export class WorkerRuntime {
       ...(started === undefined ? {} : { started, startedAt: TIME_ORIGIN + performance.now() }),
     };
     try {
-      this.port.post(message, transfer);
+      this.port.post(message, transfer, fitsLane);
     } catch {
       this.#postOneByOne(results, transfer, message);
     }
@@ -378,7 +397,7 @@ export class WorkerRuntime {
       const entry = results.slice(i, i + RESULT_STRIDE);
       const own = transfer.filter((item) => holds(entry[2], item));
       try {
-        this.port.post({ t: 'results', results: entry }, own);
+        this.port.post({ t: 'results', results: entry }, own, false);
       } catch (error) {
         entry[1] = STATUS_ERROR;
         entry[2] = serializeError(
@@ -387,13 +406,14 @@ export class WorkerRuntime {
             `The task's result cannot be copied to the caller (${(error as Error).message}); return structured-clone data: no functions, class instances lose their prototype`,
           ),
         );
-        this.port.post({ t: 'results', results: entry }, []);
+        this.port.post({ t: 'results', results: entry }, [], false);
       }
     }
     if (batch.t === 'results' && batch.started !== undefined) {
       this.port.post(
         { t: 'results', results: [], started: batch.started, startedAt: batch.startedAt ?? 0 },
         [],
+        true,
       );
     }
   }

@@ -1,10 +1,13 @@
 // Entry of a ThreadPool worker thread. Idle, it parks in Atomics.wait on the pool's doorbell and takes
-// messages with receiveMessageOnPort, which wakes faster than the event loop; after PARK_MS without
-// work it returns to the event loop so timers and I/O left by tasks run.
+// messages synchronously (from its lane and its port, see lane.ts), which wakes faster than the event
+// loop; after PARK_MS without work it returns to the event loop so timers and I/O left by tasks run.
+// There, an Atomics.waitAsync on the doorbell wakes it for lane messages, the port's listener for the
+// others.
 
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
+import { LaneReceiver, LaneSender, toMainRing, toWorkerRing } from '../lane.ts';
 import {
   CONTROL_CANCEL,
   CONTROL_DOORBELL,
@@ -25,9 +28,15 @@ const PARK_MS = 2;
 const SPIN_MS = availableParallelism() > 1 ? 0.02 : 0;
 
 const port = parentPort!;
-const data = workerData as { control: SharedArrayBuffer; results: MessagePort };
+const data = workerData as { control: SharedArrayBuffer; results: MessagePort; lanes: SharedArrayBuffer };
 const control = new Int32Array(data.control);
 const results = data.results;
+const receiver = new LaneReceiver(toWorkerRing(data.lanes), port, (message) =>
+  runtime.receive(message as MainToWorker),
+);
+const sender = new LaneSender(toMainRing(data.lanes), (message, transfer) =>
+  results.postMessage(message, transfer),
+);
 
 let drainedAt = 0;
 
@@ -37,19 +46,32 @@ function drain(): boolean {
   const bell = Atomics.load(control, CONTROL_DOORBELL);
   if (bell === drainedAt) return false;
   drainedAt = bell;
-  let any = false;
-  for (let entry = receiveMessageOnPort(port); entry !== undefined; entry = receiveMessageOnPort(port)) {
-    any = true;
-    runtime.receive(entry.message as MainToWorker);
-  }
-  return any;
+  return receiver.take();
+}
+
+let bellArmed = false;
+
+// Back in the event loop, a lane message must still wake this thread: the pool's notify settles this.
+function armBell(): void {
+  if (bellArmed) return;
+  bellArmed = true;
+  const wait = Atomics.waitAsync(control, CONTROL_DOORBELL, drainedAt);
+  if (wait.async) void wait.value.then(onBell);
+  else queueMicrotask(onBell);
+}
+
+function onBell(): void {
+  bellArmed = false;
+  drain();
+  armBell();
 }
 
 const runtime = new WorkerRuntime({
-  post(message, transfer) {
-    results.postMessage(message, transfer);
+  post(message, transfer, fitsLane) {
+    sender.send(message, transfer, fitsLane);
     Atomics.add(control, CONTROL_RESULTS, 1);
-    Atomics.notify(control, CONTROL_RESULTS, 1);
+    // Every waiter: the pool blocked in Atomics.wait, or its event loop's Atomics.waitAsync.
+    Atomics.notify(control, CONTROL_RESULTS);
   },
   markRunning(id) {
     if (id >= 0) Atomics.store(control, CONTROL_LAST_STARTED, id + 1);
@@ -76,4 +98,5 @@ const runtime = new WorkerRuntime({
   },
 });
 
-port.on('message', (message: MainToWorker) => runtime.receive(message));
+port.on('message', (message: unknown) => receiver.arrived(message));
+armBell();
