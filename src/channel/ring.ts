@@ -53,6 +53,11 @@ export class ByteRing {
     this.#size = size;
   }
 
+  /** The shared memory the ring lives in. */
+  get buffer(): ArrayBufferLike {
+    return this.#cells.buffer;
+  }
+
   /** The largest payload that fits an empty ring. */
   get maxPayloadBytes(): number {
     return this.#size - RECORD_HEADER_BYTES;

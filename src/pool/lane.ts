@@ -12,7 +12,7 @@
 
 import { type MessagePort, receiveMessageOnPort, type TransferListItem } from 'node:worker_threads';
 import { ByteRing } from '../channel/ring.ts';
-import { decode, Encoder } from '../codec/index.ts';
+import { decodeFrame, encodeFrame, type LaneMessage } from './lane-codec.ts';
 
 /** Bytes of records each lane holds; a message larger than this goes by postMessage. */
 const LANE_BYTES = 256 * 1024;
@@ -37,73 +37,109 @@ function ring(buffer: SharedArrayBuffer, producer: number, consumer: number, dat
   );
 }
 
-export function toWorkerRing(buffer: SharedArrayBuffer): ByteRing {
-  return ring(buffer, TO_WORKER_PRODUCER, TO_WORKER_CONSUMER, CELLS_BYTES);
+/** One direction: its ring, and a count of the messages its sender posted by port instead. */
+export interface Lane {
+  readonly ring: ByteRing;
+  readonly cells: Int32Array;
+  readonly portPostedCell: number;
 }
 
-export function toMainRing(buffer: SharedArrayBuffer): ByteRing {
-  return ring(buffer, TO_MAIN_PRODUCER, TO_MAIN_CONSUMER, CELLS_BYTES + LANE_BYTES);
+function lane(buffer: SharedArrayBuffer, producer: number, consumer: number, data: number): Lane {
+  // The count sits in the producer's cache line, beside the ring's tail (cells producer, producer + 1).
+  return {
+    ring: ring(buffer, producer, consumer, data),
+    cells: new Int32Array(buffer),
+    portPostedCell: producer + 2,
+  };
 }
 
-const encoder = new Encoder(16 * 1024);
+export function toWorkerLane(buffer: SharedArrayBuffer): Lane {
+  return lane(buffer, TO_WORKER_PRODUCER, TO_WORKER_CONSUMER, CELLS_BYTES);
+}
 
-let scratch = new Uint8Array(1024);
+export function toMainLane(buffer: SharedArrayBuffer): Lane {
+  return lane(buffer, TO_MAIN_PRODUCER, TO_MAIN_CONSUMER, CELLS_BYTES + LANE_BYTES);
+}
+
+/** A record that wraps around the end of a ring is copied here to be decoded in one piece. */
+let scratch = new Uint8Array(4096);
+let scratchView = new DataView(scratch.buffer);
+let scratchBuffer = Buffer.from(scratch.buffer);
 
 function readScratch(length: number): Uint8Array {
-  if (scratch.length < length) scratch = new Uint8Array(Math.max(length, scratch.length * 2));
+  if (scratch.length < length) {
+    scratch = new Uint8Array(Math.max(length, scratch.length * 2));
+    scratchView = new DataView(scratch.buffer);
+    scratchBuffer = Buffer.from(scratch.buffer);
+  }
   return scratch.subarray(0, length);
 }
 
 /** A message with its place in the sender's order. */
-type Sequenced = [sequence: number, message: unknown];
+type Sequenced = [sequence: number, message: LaneMessage];
 
 /** One side's sending half: a message goes on the lane when it may and fits, else by postMessage. */
 export class LaneSender {
-  readonly #lane: ByteRing;
+  readonly #lane: Lane;
   readonly #post: (message: Sequenced, transfer: readonly TransferListItem[]) => void;
   #sequence = 0;
 
-  constructor(lane: ByteRing, post: (message: Sequenced, transfer: readonly TransferListItem[]) => void) {
+  constructor(lane: Lane, post: (message: Sequenced, transfer: readonly TransferListItem[]) => void) {
     this.#lane = lane;
     this.#post = post;
   }
 
   /** Throws, sending nothing, when postMessage cannot copy the message. */
-  send(message: unknown, transfer: readonly TransferListItem[], fitsLane: boolean): void {
-    const sequenced: Sequenced = [this.#sequence, message];
-    if (!fitsLane || transfer.length > 0 || !this.#tryLane(sequenced)) this.#post(sequenced, transfer);
-    this.#sequence++;
+  send(message: LaneMessage, transfer: readonly TransferListItem[], fitsLane: boolean): void {
+    const sequence = this.#sequence;
+    if (!fitsLane || transfer.length > 0 || !this.#tryLane(sequence, message)) {
+      this.#post([sequence, message], transfer);
+      // After the post: a receiver that sees the count finds the message on its port.
+      Atomics.add(this.#lane.cells, this.#lane.portPostedCell, 1);
+    }
+    this.#sequence = sequence + 1;
   }
 
-  #tryLane(sequenced: Sequenced): boolean {
-    let bytes: Uint8Array;
+  #tryLane(sequence: number, message: LaneMessage): boolean {
+    let bytes: Uint8Array | undefined;
     try {
-      bytes = encoder.encode(sequenced);
+      bytes = encodeFrame(sequence, message);
     } catch {
-      // A getter in the message that throws or re-enters the encoder: postMessage gets its own try.
+      // A getter in the message that throws: postMessage gets its own try.
       return false;
     }
-    return this.#lane.tryWrite(bytes);
+    return bytes !== undefined && this.#lane.ring.tryWrite(bytes);
   }
 }
 
 /** One side's receiving half: hands messages from the lane and the port to `deliver` in send order. */
 export class LaneReceiver {
   readonly #lane: ByteRing;
+  readonly #cells: Int32Array;
+  readonly #portPostedCell: number;
+  /** Port messages taken (by receiveMessageOnPort or the listener): when equal to the sender's count, none waits. */
+  #portTaken = 0;
+  readonly #laneView: DataView<ArrayBufferLike>;
+  readonly #laneBuffer: Buffer<ArrayBufferLike>;
   readonly #port: MessagePort;
-  readonly #deliver: (message: unknown) => void;
+  readonly #deliver: (message: LaneMessage) => void;
   /** Port messages taken off the port (or delivered by its listener) and not yet handed on. */
   readonly #fromPort: Sequenced[] = [];
   #fromLane: Sequenced | undefined;
 
-  constructor(lane: ByteRing, port: MessagePort, deliver: (message: unknown) => void) {
-    this.#lane = lane;
+  constructor(lane: Lane, port: MessagePort, deliver: (message: LaneMessage) => void) {
+    this.#lane = lane.ring;
+    this.#cells = lane.cells;
+    this.#portPostedCell = lane.portPostedCell;
+    this.#laneView = new DataView(lane.ring.buffer);
+    this.#laneBuffer = Buffer.from(lane.ring.buffer);
     this.#port = port;
     this.#deliver = deliver;
   }
 
   /** For the port's 'message' listener: queues the message, then hands on all that is there. */
   arrived(message: unknown): void {
+    this.#portTaken++;
     this.#fromPort.push(message as Sequenced);
     this.take();
   }
@@ -113,22 +149,40 @@ export class LaneReceiver {
    * again, which goes on from where this one stands.
    */
   take(): boolean {
+    return this.#take(false);
+  }
+
+  /** take(), looking at the port even when the sender's count says nothing waits: for a sender that died between posting and counting. */
+  takeAll(): boolean {
+    return this.#take(true);
+  }
+
+  #take(always: boolean): boolean {
     let any = false;
     for (;;) {
       if (this.#fromLane === undefined) {
         const bytes = this.#lane.peek(readScratch);
         if (bytes !== undefined) {
-          this.#fromLane = decode(bytes) as Sequenced;
+          this.#fromLane =
+            bytes.buffer === scratch.buffer
+              ? decodeFrame(bytes, scratchView, scratchBuffer)
+              : decodeFrame(bytes, this.#laneView, this.#laneBuffer);
           this.#lane.consume();
         }
       }
-      if (this.#fromPort.length === 0) {
+      if (
+        this.#fromPort.length === 0 &&
+        Atomics.load(this.#cells, this.#portPostedCell) !== this.#portTaken
+      ) {
         const entry = receiveMessageOnPort(this.#port);
-        if (entry !== undefined) this.#fromPort.push(entry.message as Sequenced);
+        if (entry !== undefined) {
+          this.#portTaken++;
+          this.#fromPort.push(entry.message as Sequenced);
+        }
       }
       const fromLane = this.#fromLane;
       const fromPort = this.#fromPort[0];
-      let message: unknown;
+      let message: LaneMessage;
       if (fromLane !== undefined && (fromPort === undefined || fromLane[0] < fromPort[0])) {
         this.#fromLane = undefined;
         message = fromLane[1];

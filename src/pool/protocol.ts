@@ -79,10 +79,10 @@ export interface ResultsMessage {
   readonly t: 'results';
   readonly results: unknown[];
   /** heapUsed in bytes, when the pool recycles on heap size. */
-  readonly heap?: number;
+  readonly heap?: number | undefined;
   /** Set when this flush precedes a task that asked to report its start. */
-  readonly started?: number;
-  readonly startedAt?: number;
+  readonly started?: number | undefined;
+  readonly startedAt?: number | undefined;
 }
 
 export interface ProgressMessage {

@@ -6,7 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { MessageChannel, type TransferListItem, Worker } from 'node:worker_threads';
-import { createLaneBuffer, LaneReceiver, LaneSender, toMainRing, toWorkerRing } from './lane.ts';
+import { createLaneBuffer, LaneReceiver, LaneSender, toMainLane, toWorkerLane } from './lane.ts';
 import { messageFitsLane } from './lane-fit.ts';
 import {
   CONTROL_CANCEL,
@@ -40,7 +40,7 @@ export class ThreadWorkerHandle implements WorkerHandle {
     this.#control = new Int32Array(control);
     const lanes = createLaneBuffer();
     const { port1, port2 } = new MessageChannel();
-    this.#receiver = new LaneReceiver(toMainRing(lanes), port1, (message) =>
+    this.#receiver = new LaneReceiver(toMainLane(lanes), port1, (message) =>
       hooks.message(message as WorkerToMain),
     );
     this.#worker = new Worker(ENTRY, {
@@ -51,7 +51,7 @@ export class ThreadWorkerHandle implements WorkerHandle {
       execArgv: [...options.execArgv],
       resourceLimits: options.resourceLimits,
     });
-    this.#sender = new LaneSender(toWorkerRing(lanes), (message, transfer) =>
+    this.#sender = new LaneSender(toWorkerLane(lanes), (message, transfer) =>
       this.#worker.postMessage(message, transfer),
     );
     port1.on('message', (message: unknown) => {
@@ -67,7 +67,8 @@ export class ThreadWorkerHandle implements WorkerHandle {
     this.#exited = new Promise((resolve) => {
       this.#worker.once('exit', (exitCode: number) => {
         // Everything the worker posted before dying is handled before its exit.
-        this.#drain();
+        this.#resultsSeen = Atomics.load(this.#control, CONTROL_RESULTS);
+        this.#receiver.takeAll();
         this.#gone = true;
         // Settles the pending Atomics.waitAsync, whose handler then stops.
         Atomics.notify(this.#control, CONTROL_RESULTS);

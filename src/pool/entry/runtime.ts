@@ -381,8 +381,9 @@ export class WorkerRuntime {
     const message: WorkerToMain = {
       t: 'results',
       results,
-      ...(this.#reportHeap ? { heap: process.memoryUsage().heapUsed } : {}),
-      ...(started === undefined ? {} : { started, startedAt: TIME_ORIGIN + performance.now() }),
+      heap: this.#reportHeap ? process.memoryUsage().heapUsed : undefined,
+      started,
+      startedAt: started === undefined ? undefined : TIME_ORIGIN + performance.now(),
     };
     try {
       this.port.post(message, transfer, fitsLane);

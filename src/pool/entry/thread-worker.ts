@@ -7,7 +7,7 @@
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
-import { LaneReceiver, LaneSender, toMainRing, toWorkerRing } from '../lane.ts';
+import { LaneReceiver, LaneSender, toMainLane, toWorkerLane } from '../lane.ts';
 import {
   CONTROL_CANCEL,
   CONTROL_DOORBELL,
@@ -31,10 +31,10 @@ const port = parentPort!;
 const data = workerData as { control: SharedArrayBuffer; results: MessagePort; lanes: SharedArrayBuffer };
 const control = new Int32Array(data.control);
 const results = data.results;
-const receiver = new LaneReceiver(toWorkerRing(data.lanes), port, (message) =>
+const receiver = new LaneReceiver(toWorkerLane(data.lanes), port, (message) =>
   runtime.receive(message as MainToWorker),
 );
-const sender = new LaneSender(toMainRing(data.lanes), (message, transfer) =>
+const sender = new LaneSender(toMainLane(data.lanes), (message, transfer) =>
   results.postMessage(message, transfer),
 );
 
