@@ -152,7 +152,10 @@ export class LaneReceiver {
     return this.#take(false);
   }
 
-  /** take(), looking at the port even when the sender's count says nothing waits: for a sender that died between posting and counting. */
+  /**
+   * take(), looking at the port even when the sender's count says nothing waits: for a sender that
+   * died between posting a message and counting it.
+   */
   takeAll(): boolean {
     return this.#take(true);
   }
@@ -172,7 +175,7 @@ export class LaneReceiver {
       }
       if (
         this.#fromPort.length === 0 &&
-        Atomics.load(this.#cells, this.#portPostedCell) !== this.#portTaken
+        (always || Atomics.load(this.#cells, this.#portPostedCell) !== this.#portTaken)
       ) {
         const entry = receiveMessageOnPort(this.#port);
         if (entry !== undefined) {

@@ -71,6 +71,12 @@ const MIN_IN_HAND = 2;
 const STALLED_MIN_MS = 50;
 const STALLED_RUNS = 20;
 const MAX_IN_HAND = 1024;
+/**
+ * While a caller submits many tasks in one synchronous run, the pool cannot dispatch (that waits for
+ * a microtask) nor read results: after this many submissions it hands work to workers that have
+ * started everything they hold, so they run while the caller is still submitting.
+ */
+const EAGER_DISPATCH_EVERY = 256;
 /** Weight of the newest run time in the moving average that sizes hands. */
 const RUN_TIME_SMOOTHING = 0.2;
 /** Blocking waits for results stop after this much blocked time until the event loop has had a turn. */
@@ -167,6 +173,8 @@ class WorkerSlot {
   killedFor = -1;
   initError: Error | undefined = undefined;
   tasksDone = 0;
+  /** Id of the last task sent to this worker. */
+  lastSentId = -1;
   /** When this worker last answered a task, or got its first task into an empty hand. */
   lastAnswerAt = 0;
   referenced = true;
@@ -204,6 +212,8 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
   #activeMaps = 0;
   #avgRunMs = -1;
   #dispatchScheduled = false;
+  /** Tasks queued since the last dispatch, for EAGER_DISPATCH_EVERY. */
+  #queuedSinceDispatch = 0;
   /** Armed while some worker holds tasks behind a running one and the pool may still grow. */
   #stallTimer: NodeJS.Timeout | undefined;
   #blockedThisTurnMs = 0;
@@ -571,10 +581,32 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
         this.#cancel(record, abortErrorFrom(signal), 'abort'),
       );
     }
-    if (pinned === undefined) this.#queue.push(record);
-    else pinned.pinnedQueue.push(record);
+    if (pinned === undefined) {
+      this.#queue.push(record);
+      if (++this.#queuedSinceDispatch >= EAGER_DISPATCH_EVERY) this.#dispatchEagerly();
+    } else pinned.pinnedQueue.push(record);
     this.#scheduleDispatch();
     return promise;
+  }
+
+  /**
+   * In the middle of a long synchronous burst of submissions: hands a batch to each worker that has
+   * started every task it was sent (it is about to idle), even though the pool has not read its results
+   * yet. Only workers whose progress can be read without a message (threads).
+   */
+  #dispatchEagerly(): void {
+    this.#queuedSinceDispatch = 0;
+    if (this.#state === 'destroyed' || this.#initializer instanceof Promise) return;
+    const limit = this.#handLimit();
+    for (const slot of this.#workers) {
+      if (this.#queue.size === 0) return;
+      if (!slot.ready || slot.retiring || slot.stopping || !slot.handle.canWaitForResults) continue;
+      if (slot.inHand.size > 0 && slot.handle.lastStartedTask() !== slot.lastSentId) continue;
+      const count = Math.min(limit, this.#queue.size);
+      const batch: TaskRecord[] = new Array(count);
+      for (let i = 0; i < count; i++) batch[i] = this.#queue.shift()!;
+      this.#send(slot, batch);
+    }
   }
 
   #scheduleDispatch(): void {
@@ -600,6 +632,7 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
   /** Hands queued tasks to workers with room, starting workers while the backlog exceeds the room. */
   #dispatch(): void {
     this.#dispatchScheduled = false;
+    this.#queuedSinceDispatch = 0;
     if (this.#state === 'destroyed' || this.#initializer instanceof Promise) return;
     const limit = this.#handLimit();
     // Until a task has finished, nothing says how long tasks run: a starting worker counts for one task,
@@ -738,6 +771,7 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
       record.worker = slot;
       slot.inHand.set(record.id, record);
     }
+    slot.lastSentId = records[records.length - 1]!.id;
     if (slot.inHand.size === records.length) slot.lastAnswerAt = performance.now();
     else this.#watchForStalls();
     this.#inHandTotal += records.length;

@@ -9,6 +9,7 @@ import { WorkerCrashedError } from '../../src/index.ts';
 import { type PoolOptions, ThreadPool } from '../../src/pool/index.ts';
 import { codeOf, destroyAfter, SOON_MS, settle, within } from '../conformance/helpers.ts';
 import { allocateUntilOom } from '../fixtures/allocate-until-oom.ts';
+import { countIntoShared } from '../fixtures/count-into-shared.ts';
 import { echo } from '../fixtures/echo.ts';
 import { edgeBytes, sumBytes } from '../fixtures/make-buffer.ts';
 import { throwUncaught } from '../fixtures/throw-uncaught.ts';
@@ -30,6 +31,23 @@ describe('ThreadPool', () => {
       assert.notEqual(info.threadId, threadId);
     }
     assert.equal(new Set(infos.map((info) => info.threadId)).size, 2);
+  });
+
+  it('hands tasks to workers while the caller is still submitting in one synchronous burst', T, async (t) => {
+    const pool = usePool(t, { minWorkers: 2, maxWorkers: 2 });
+    await pool.run(countIntoShared, new Int32Array(new SharedArrayBuffer(4)));
+    const counter = new Int32Array(new SharedArrayBuffer(4));
+    const calls: Promise<void>[] = [];
+    for (let i = 0; i < 2000; i++) calls.push(pool.run(countIntoShared, counter));
+    // Still inside the burst (no await yet): workers must already be running some of it. Without
+    // dispatching during the burst, nothing could run before the first await and this would time out.
+    const deadline = Date.now() + 10_000;
+    while (Atomics.load(counter, 0) === 0 && Date.now() < deadline) Atomics.wait(counter, 0, 0, 10);
+    const ranDuringBurst = Atomics.load(counter, 0);
+    for (let i = 0; i < 2000; i++) calls.push(pool.run(countIntoShared, counter));
+    await Promise.all(calls);
+    assert.ok(ranDuringBurst > 0, 'no task ran before the caller yielded');
+    assert.equal(Atomics.load(counter, 0), 4000, 'every task ran exactly once');
   });
 
   it('moves transferred buffers to the worker instead of copying them', T, async (t) => {
