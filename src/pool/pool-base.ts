@@ -175,6 +175,8 @@ class WorkerSlot {
   tasksDone = 0;
   /** Id of the last task sent to this worker. */
   lastSentId = -1;
+  /** What the worker was last told by hintSpin. */
+  spinHint = false;
   /** When this worker last answered a task, or got its first task into an empty hand. */
   lastAnswerAt = 0;
   referenced = true;
@@ -772,6 +774,11 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
       slot.inHand.set(record.id, record);
     }
     slot.lastSentId = records[records.length - 1]!.id;
+    const lone = slot.inHand.size === 1;
+    if (lone !== slot.spinHint) {
+      slot.spinHint = lone;
+      slot.handle.hintSpin(lone);
+    }
     if (slot.inHand.size === records.length) slot.lastAnswerAt = performance.now();
     else this.#watchForStalls();
     this.#inHandTotal += records.length;

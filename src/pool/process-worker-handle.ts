@@ -145,6 +145,10 @@ export class ProcessWorkerHandle implements WorkerHandle {
     return this.#running;
   }
 
+  hintSpin(): void {
+    // A child process never spins: it waits for the parent's IPC messages in its event loop.
+  }
+
   lastStartedTask(): number {
     return this.#lastStarted;
   }

@@ -15,6 +15,7 @@ import {
   CONTROL_RESULTS,
   CONTROL_RUNNING,
   CONTROL_SLOTS,
+  CONTROL_SPIN,
   type MainToWorker,
   type WorkerToMain,
 } from './protocol.ts';
@@ -127,6 +128,10 @@ export class ThreadWorkerHandle implements WorkerHandle {
     Atomics.add(this.#control, CONTROL_DOORBELL, 1);
     // Every waiter: the thread parked in Atomics.wait, or its event loop's Atomics.waitAsync.
     Atomics.notify(this.#control, CONTROL_DOORBELL);
+  }
+
+  hintSpin(worthIt: boolean): void {
+    Atomics.store(this.#control, CONTROL_SPIN, worthIt ? 1 : 0);
   }
 
   requestCancel(id: number): void {

@@ -31,6 +31,11 @@ export interface WorkerHandle {
   readonly canWaitForResults: boolean;
   /** Blocks the calling thread up to timeoutMs for the worker's next message and handles it. */
   waitForResults(timeoutMs: number): boolean;
+  /**
+   * Tells the worker whether spinning for its next task pays (it holds a lone task, so a caller is
+   * likely awaiting each call) or only takes CPU from the pool's thread (it holds a batch).
+   */
+  hintSpin(worthIt: boolean): void;
   /** Asks the worker to finish and exit by itself; kills it if it has not after graceMs. */
   stop(graceMs: number): Promise<void>;
   /** Stops the worker at once; resolves when it has exited. */

@@ -14,6 +14,7 @@ import {
   CONTROL_LAST_STARTED,
   CONTROL_RESULTS,
   CONTROL_RUNNING,
+  CONTROL_SPIN,
   type MainToWorker,
 } from '../protocol.ts';
 import { WorkerRuntime } from './runtime.ts';
@@ -87,7 +88,7 @@ const runtime = new WorkerRuntime({
     // drainedAt can lag the doorbell when messages came through the event loop instead; a drain that
     // finds nothing then just refreshes it, and the wait goes on until work arrives or PARK_MS passes.
     const start = performance.now();
-    const spinUntil = spin ? start + SPIN_MS : start;
+    const spinUntil = spin && Atomics.load(control, CONTROL_SPIN) === 1 ? start + SPIN_MS : start;
     const deadline = start + PARK_MS;
     for (;;) {
       if (Atomics.load(control, CONTROL_DOORBELL) !== drainedAt && drain()) return true;
