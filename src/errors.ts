@@ -83,6 +83,10 @@ export const ERROR_CODES = Object.freeze({
     'No agent registered with this token has that id: it never registered, or another token did (HTTP 404).',
   SKEIN_CLOUD_BUNDLE_INVALID:
     'A module could not be bundled, or a deployed bundle does not match its hash, fails to load or exports no task (HTTP 400).',
+  SKEIN_CLOUD_BUNDLE_NOT_FOUND:
+    'No bundle with that SHA-256 was deployed to this server (HTTP 404 from GET /api/bundles/<hash>).',
+  SKEIN_CLOUD_BUNDLE_MISMATCH:
+    "A bundle an agent fetched (or found in its cache) does not hash to the SHA-256 that names it; the agent does not run it.",
   SKEIN_CLOUD_FUNCTION_NOT_FOUND:
     'No function has that name, or the function never had the bundle hash a rollback names (HTTP 404).',
   SKEIN_CLOUD_FUNCTION_BUSY:

@@ -160,6 +160,30 @@ export class CloudClient {
     return this.#call(method, path, body, options);
   }
 
+  /**
+   * The bytes a GET route answers (a deployed bundle: GET /api/bundles/<hash>), at most `maxBytes`; an
+   * error answer is thrown as for the other methods.
+   * @throws SKEIN_CLOUD_PAYLOAD_TOO_LARGE when the answer is longer than maxBytes
+   */
+  async download(path: string, maxBytes: number, options: CallOptions = {}): Promise<Uint8Array> {
+    const response = await this.#fetch('GET', path, undefined, options.signal);
+    if (!response.ok || response.body === null) throw await errorOf(response, this.server);
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    for await (const chunk of response.body) {
+      size += chunk.byteLength;
+      if (size > maxBytes) {
+        // Leaving the loop by a throw cancels the stream: the rest is not read.
+        throw new SkeinError(
+          'SKEIN_CLOUD_PAYLOAD_TOO_LARGE',
+          `${this.server} answered ${path} with more than ${maxBytes} bytes`,
+        );
+      }
+      chunks.push(chunk);
+    }
+    return Buffer.concat(chunks);
+  }
+
   /** Job events from now until the signal aborts (Server-Sent Events). Resolves the iterator once subscribed. */
   async events(signal: AbortSignal): Promise<AsyncIterable<JobEventView>> {
     const response = await this.#fetch('GET', '/api/events', undefined, signal);

@@ -3,7 +3,10 @@
 // holds an agent-scoped token, never the store's credentials. Operations a Worker of the cloud does not
 // need (enqueue, reads of other jobs, events, chord joins) are refused; sweeps for expired leases and
 // results are the server's, so this broker's sweeps do nothing. Task addresses travel relative to the
-// project directory and are turned into this machine's file URLs here.
+// project directory and are turned into this machine's file URLs here. A claimed job of a deployed
+// function is handed to the Worker only once its bundle is in the agent's cache and matches its hash;
+// jobs of a bundle that cannot be had go back to the queue unstarted, and the agent claims none of that
+// bundle's jobs for a while (BundleCache's retryInterval), so other agents can take them.
 
 import { SkeinError } from '../errors.ts';
 import type {
@@ -19,13 +22,17 @@ import type {
   StoredError,
 } from '../tasks/index.ts';
 import {
+  type AddressBase,
   type AgentClaimAnswer,
   type AgentClaimRequest,
   type AgentHeldAnswer,
+  bundleOfAddress,
+  type JobWire,
   jobFromWire,
   outcomeToWire,
   relativeAddress,
 } from './api/agent-wire.ts';
+import type { BundleCache } from './bundle-cache.ts';
 import type { CloudClient } from './client.ts';
 
 /** Codes meaning "the server cannot be reached now": the Worker treats them as a store outage and retries. */
@@ -42,6 +49,10 @@ export interface HttpBrokerOptions {
   readonly agentId: string;
   /** This machine's project directory: task modules are at the same relative paths as on the server. */
   readonly projectDir: string;
+  /** Where this agent keeps deployed bundles; jobs of functions run from there. */
+  readonly bundles: BundleCache;
+  /** A bundle could not be fetched or failed its hash check: its jobs went back to the queue. */
+  readonly onBundleError?: (hash: string, error: unknown) => void;
 }
 
 function refused(what: string): Promise<never> {
@@ -57,7 +68,9 @@ function refused(what: string): Promise<never> {
 export class HttpBroker implements Broker {
   readonly #client: CloudClient;
   readonly #base: string;
-  readonly #projectDir: string;
+  readonly #addresses: AddressBase;
+  readonly #bundles: BundleCache;
+  readonly #onBundleError: (hash: string, error: unknown) => void;
   /** Jobs claimed here and not yet settled, released or lost: what heartbeats report. */
   readonly #held = new Set<string>();
   #closed = false;
@@ -65,7 +78,9 @@ export class HttpBroker implements Broker {
   constructor(options: HttpBrokerOptions) {
     this.#client = options.client;
     this.#base = `/api/agents/${encodeURIComponent(options.agentId)}`;
-    this.#projectDir = options.projectDir;
+    this.#addresses = { projectDir: options.projectDir, bundleDir: options.bundles.dir };
+    this.#bundles = options.bundles;
+    this.#onBundleError = options.onBundleError ?? (() => {});
   }
 
   /** Ids of the jobs this agent holds now. */
@@ -99,6 +114,13 @@ export class HttpBroker implements Broker {
     if (outcomes.some((outcome) => outcome.kind === 'complete' && outcome.join !== undefined)) {
       return refused('complete a chord member (canvases are not submitted through the cloud)');
     }
+    const now = Date.now();
+    // Tasks of a bundle that could not be had a moment ago are left to other agents for a while.
+    const wanted = (address: string): boolean => {
+      const hash = bundleOfAddress(address);
+      return hash === undefined || this.#bundles.usable(hash, now);
+    };
+    const tasks = claim === null ? [] : claim.tasks.map((task) => relativeAddress(task, this.#addresses));
     const request: AgentClaimRequest = {
       workerId,
       outcomes: outcomes.map(outcomeToWire),
@@ -108,24 +130,57 @@ export class HttpBroker implements Broker {
           : {
               queue: claim.queue,
               max: claim.max,
-              tasks: claim.tasks.map((task) => relativeAddress(task, this.#projectDir)),
+              tasks: tasks.filter(wanted),
               ...(claim.concurrency === undefined
                 ? {}
                 : {
                     concurrency: Object.fromEntries(
-                      Object.entries(claim.concurrency).map(([task, cap]) => [
-                        relativeAddress(task, this.#projectDir),
-                        cap,
-                      ]),
+                      Object.entries(claim.concurrency)
+                        .map(([task, cap]) => [relativeAddress(task, this.#addresses), cap] as const)
+                        .filter(([task]) => wanted(task)),
                     ),
                   }),
             },
     };
     const answer = await this.#post<AgentClaimAnswer>('/claim', request);
     for (const outcome of outcomes) this.#held.delete(outcome.id);
-    const claimed = answer.claimed.map((job) => jobFromWire(job, this.#projectDir));
-    for (const job of claimed) this.#held.add(job.id);
-    return { settled: answer.settled, claimed };
+    for (const job of answer.claimed) this.#held.add(job.id);
+    const runnable = await this.#withBundles(workerId, answer.claimed);
+    return { settled: answer.settled, claimed: runnable.map((job) => jobFromWire(job, this.#addresses)) };
+  }
+
+  /**
+   * The claimed jobs whose bundle (if any) is in the cache, checked; the jobs of a bundle that could not
+   * be fetched or failed its hash check are released (queued again, the attempt not counted).
+   */
+  async #withBundles(workerId: string, claimed: readonly JobWire[]): Promise<JobWire[]> {
+    const hashes = new Set<string>();
+    for (const job of claimed) {
+      const hash = bundleOfAddress(job.task);
+      if (hash !== undefined) hashes.add(hash);
+    }
+    if (hashes.size === 0) return [...claimed];
+    const failed = new Set<string>();
+    await Promise.all(
+      [...hashes].map((hash) =>
+        this.#bundles.ensure(hash).catch((error: unknown) => {
+          failed.add(hash);
+          this.#onBundleError(hash, error);
+        }),
+      ),
+    );
+    if (failed.size === 0) return [...claimed];
+    const kept: JobWire[] = [];
+    for (const job of claimed) {
+      const hash = bundleOfAddress(job.task);
+      if (hash === undefined || !failed.has(hash)) {
+        kept.push(job);
+        continue;
+      }
+      // A release that does not reach the server leaves the job to its lease, which brings it back too.
+      await this.release(workerId, job.id).catch(() => this.#held.delete(job.id));
+    }
+    return kept;
   }
 
   async claim(request: ClaimRequest): Promise<JobRecord[]> {

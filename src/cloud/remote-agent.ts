@@ -3,14 +3,23 @@
 // Worker whose broker is the server's agent routes (HttpBroker). It holds no store credentials. Task
 // modules are imported from this machine's project directory at the paths the server names, so they
 // must exist here at the same project-relative paths. Heartbeats also bring the server's list of
-// tasks, so a task submitted for the first time is served here from the next heartbeat on.
+// tasks and deployed functions, so a task submitted (or a function deployed) for the first time is
+// served here from the next heartbeat on. A function's bundle is fetched from the server when the first
+// job of it is claimed, checked against its hash, and kept in .skein/agent-cache/ (bundle-cache.ts).
 
 import { readdir, readFile } from 'node:fs/promises';
 import { availableParallelism, hostname, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { InvalidArgumentError } from '../errors.ts';
-import { describe } from '../task.ts';
-import type { AgentHeartbeatAnswer, AgentRegisterRequest, AgentRegistration } from './api/agent-wire.ts';
+import { describe, type Task, task } from '../task.ts';
+import {
+  type AgentHeartbeatAnswer,
+  type AgentRegisterRequest,
+  type AgentRegistration,
+  BUNDLE_HASH,
+} from './api/agent-wire.ts';
+import { MAX_BUNDLE_BYTES } from './api/schemas.ts';
+import { agentCacheDir, BundleCache } from './bundle-cache.ts';
 import { CloudClient } from './client.ts';
 import { HttpBroker } from './http-broker.ts';
 import { LocalAgent } from './local-agent.ts';
@@ -45,6 +54,7 @@ export interface RemoteAgentHooks {
 }
 
 const LABEL_KEY = /^[A-Za-z0-9_.-]{1,63}$/;
+const EXPORT_NAME = /^[A-Za-z_$][A-Za-z0-9_$]{0,127}$/;
 const PRINTABLE = /^[\x20-\x7e]*$/;
 
 function invalid(path: string, expected: string, value: unknown): InvalidArgumentError {
@@ -56,6 +66,10 @@ function invalid(path: string, expected: string, value: unknown): InvalidArgumen
 
 function unavailable(error: unknown): boolean {
   return (error as { code?: unknown } | null)?.code === 'SKEIN_TASKS_BROKER_UNAVAILABLE';
+}
+
+function placeholder(): never {
+  throw new Error('a deployed function ran in the agent thread: this is a bug in Skein');
 }
 
 /** GPU adapters this machine shows without a GPU library: NVIDIA's driver lists them under /proc. */
@@ -97,6 +111,7 @@ export class RemoteAgent {
   readonly #broker: HttpBroker;
   readonly #local: LocalAgent;
   readonly #catalog: TaskCatalog;
+  readonly #bundles: BundleCache;
   readonly #warn: (message: string, error?: unknown) => void;
   /** module:export → true once served, false when it could not be loaded here (warned once). */
   readonly #seen = new Map<string, boolean>();
@@ -113,6 +128,7 @@ export class RemoteAgent {
     broker: HttpBroker;
     local: LocalAgent;
     catalog: TaskCatalog;
+    bundles: BundleCache;
     warn: (message: string, error?: unknown) => void;
     outage: { warned: boolean };
   }) {
@@ -123,6 +139,7 @@ export class RemoteAgent {
     this.#broker = parts.broker;
     this.#local = parts.local;
     this.#catalog = parts.catalog;
+    this.#bundles = parts.bundles;
     this.#warn = parts.warn;
     this.#outage = parts.outage;
   }
@@ -164,7 +181,22 @@ export class RemoteAgent {
     };
     const registration = await client.call<AgentRegistration>('POST', '/api/agents', resources);
     const outage = { warned: false };
-    const broker = new HttpBroker({ client, agentId: registration.id, projectDir: catalog.projectDir });
+    const bundles = new BundleCache({
+      dir: agentCacheDir(catalog.projectDir),
+      fetch: (hash) => client.download(`/api/bundles/${hash}`, MAX_BUNDLE_BYTES),
+      onWarning: warn,
+    });
+    const broker = new HttpBroker({
+      client,
+      agentId: registration.id,
+      projectDir: catalog.projectDir,
+      bundles,
+      onBundleError: (hash, error) =>
+        warn(
+          `bundle ${hash} could not be had (${(error as { code?: unknown } | null)?.code ?? 'error'}); its jobs went back to the queue for other agents, and this agent tries again in ${bundles.retryInterval / 1000} s`,
+          error,
+        ),
+    });
     const local = new LocalAgent({
       broker,
       concurrency,
@@ -180,9 +212,19 @@ export class RemoteAgent {
         warn('a call to the server failed; the agent retries', error);
       },
     });
-    const agent = new RemoteAgent({ registration, resources, client, broker, local, catalog, warn, outage });
+    const agent = new RemoteAgent({
+      registration,
+      resources,
+      client,
+      broker,
+      local,
+      catalog,
+      bundles,
+      warn,
+      outage,
+    });
     try {
-      await agent.#serve(registration.tasks);
+      await agent.#serve(registration.tasks, registration.functions);
     } catch (error) {
       await agent.close();
       throw error;
@@ -196,7 +238,15 @@ export class RemoteAgent {
     return this.#broker.held;
   }
 
-  async #serve(tasks: AgentRegistration['tasks']): Promise<void> {
+  /** Bundles this process downloaded from the server (one reused from the cache is not counted). */
+  get bundlesFetched(): number {
+    return this.#bundles.fetched;
+  }
+
+  async #serve(
+    tasks: AgentRegistration['tasks'],
+    functions: AgentRegistration['functions'] = [],
+  ): Promise<void> {
     const found = [];
     for (const { module, export: exportName } of tasks) {
       const key = `${module}:${exportName}`;
@@ -212,7 +262,24 @@ export class RemoteAgent {
         );
       }
     }
-    if (found.length > 0) await this.#local.serve(found);
+    // A function's reference is built from its bundle's place in the cache and its export, never by
+    // importing the bundle here: pool threads import it, once the broker has fetched and checked it.
+    const fns: Task<never, unknown>[] = [];
+    for (const { hash, export: exportName } of functions) {
+      const key = `bundle:${hash}#${exportName}`;
+      if (this.#seen.has(key)) continue;
+      this.#seen.set(key, true);
+      if (!BUNDLE_HASH.test(hash) || !EXPORT_NAME.test(exportName)) {
+        this.#warn(
+          `the server named a function ${JSON.stringify(key)} that is not a bundle hash and export; ignored`,
+        );
+        continue;
+      }
+      fns.push(
+        task({ url: this.#bundles.urlOf(hash) }, placeholder, { name: exportName }) as Task<never, unknown>,
+      );
+    }
+    if (found.length > 0 || fns.length > 0) await this.#local.serve(found, fns);
   }
 
   #heartbeat(): Promise<void> {
@@ -226,7 +293,7 @@ export class RemoteAgent {
         );
         this.#failing = false;
         this.#outage.warned = false;
-        if (this.#closed === undefined) await this.#serve(answer.tasks);
+        if (this.#closed === undefined) await this.#serve(answer.tasks, answer.functions);
       } catch (error) {
         // One warning per outage, not one per beat.
         if (!this.#failing)

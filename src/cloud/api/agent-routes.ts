@@ -3,15 +3,19 @@
 // holds store credentials; the server fixes what an agent may not choose: the lease length, the worker
 // ids (its own agent id, then a dot), and the agent (only the token that registered it acts as it).
 // Every operation stays one atomic broker call, and the broker's lease checks still decide who may
-// settle a job, so an agent can only touch the jobs it holds.
+// settle a job, so an agent can only touch the jobs it holds. Agents fetch deployed bundles by content
+// hash (GET /api/bundles/<sha256>), only files the server stored under its deployments directory.
 
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { FastifyRequest } from 'fastify';
 import { SkeinError } from '../../errors.ts';
 import { DEFAULT_QUEUE } from '../../tasks/index.ts';
 import { type AgentRecord, agentState } from '../agent-registry.ts';
 import type { TokenScope } from '../cloud-store.ts';
 import {
+  type AddressBase,
   AGENT_CLAIM_BODY,
   AGENT_HEARTBEAT_BODY,
   AGENT_HELD_BODY,
@@ -26,6 +30,8 @@ import {
   type AgentRegistration,
   type AgentView,
   absoluteAddress,
+  BUNDLE_HASH,
+  BUNDLE_HASH_PARAMS,
   jobToWire,
   outcomeFromWire,
 } from './agent-wire.ts';
@@ -46,6 +52,8 @@ export const AGENT_BODY_LIMIT_BYTES = 64 * 1024 * 1024;
  */
 const MAX_HEARTBEAT_INTERVAL_MS = 1000;
 const READERS: readonly TokenScope[] = ['read', 'invoke', 'deploy'];
+/** Who may download a deployed bundle: agents (to run its jobs) and those who may deploy one. */
+const BUNDLE_READERS: readonly TokenScope[] = ['agent', 'deploy'];
 
 const AGENT_ERRORS = Object.fromEntries(
   [
@@ -76,11 +84,26 @@ function view(record: AgentRecord, agentTimeout: number, now: number): AgentView
 
 /** The agent routes, bound to one server's parts. */
 export function agentRoutes(ctx: ApiContext): RouteSpec[] {
-  const projectDir = ctx.catalog.projectDir;
+  const { deployments } = ctx.functions;
+  const base: AddressBase = { projectDir: ctx.catalog.projectDir, bundleDir: deployments.dir };
   const { leaseTimeout, agentTimeout } = ctx.timing;
 
   function registeredTasks(): AgentRegistration['tasks'] {
     return ctx.store.registeredTasks().map((task) => ({ module: task.module, export: task.exportName }));
+  }
+
+  /** Every version of every function: a job acknowledged before a rollback still runs on an agent. */
+  function deployedFunctions(): AgentRegistration['functions'] {
+    const found = new Map<string, AgentRegistration['functions'][number]>();
+    for (const fn of ctx.store.functions()) {
+      for (const version of fn.versions) {
+        found.set(`${version.hash}#${version.exportName}`, {
+          hash: version.hash,
+          export: version.exportName,
+        });
+      }
+    }
+    return [...found.values()];
   }
 
   /** The agent `:id` of this request's token. @throws SKEIN_CLOUD_AGENT_NOT_FOUND */
@@ -145,6 +168,7 @@ export function agentRoutes(ctx: ApiContext): RouteSpec[] {
           heartbeatInterval: Math.max(1, Math.min(MAX_HEARTBEAT_INTERVAL_MS, Math.floor(agentTimeout / 3))),
           agentTimeout,
           tasks: registeredTasks(),
+          functions: deployedFunctions(),
         };
         return answer;
       },
@@ -184,7 +208,7 @@ export function agentRoutes(ctx: ApiContext): RouteSpec[] {
           host: record.host,
           running: body.running.length,
         });
-        return { tasks: registeredTasks() };
+        return { tasks: registeredTasks(), functions: deployedFunctions() };
       },
     },
     {
@@ -220,13 +244,13 @@ export function agentRoutes(ctx: ApiContext): RouteSpec[] {
                 workerId: body.workerId,
                 max: body.claim.max,
                 leaseMs: leaseTimeout,
-                tasks: body.claim.tasks.map((task) => absoluteAddress(task, projectDir)),
+                tasks: body.claim.tasks.map((task) => absoluteAddress(task, base)),
                 ...(body.claim.concurrency === undefined
                   ? {}
                   : {
                       concurrency: Object.fromEntries(
                         Object.entries(body.claim.concurrency).map(([task, cap]) => [
-                          absoluteAddress(task, projectDir),
+                          absoluteAddress(task, base),
                           cap,
                         ]),
                       ),
@@ -239,7 +263,7 @@ export function agentRoutes(ctx: ApiContext): RouteSpec[] {
         );
         return {
           settled: settled.settled,
-          claimed: settled.claimed.map((job) => jobToWire(job, projectDir)),
+          claimed: settled.claimed.map((job) => jobToWire(job, base)),
         };
       },
     },
@@ -305,6 +329,59 @@ export function agentRoutes(ctx: ApiContext): RouteSpec[] {
               ),
             };
         }
+      },
+    },
+    {
+      method: 'GET',
+      url: '/api/bundles/:hash',
+      summary:
+        'Download a deployed bundle by its SHA-256: the bytes stored under .skein/deployments/, which the agent checks against the hash before running them.',
+      scopes: BUNDLE_READERS,
+      schema: { params: BUNDLE_HASH_PARAMS, querystring: NO_QUERY },
+      responses: {
+        200: { description: 'The bundle (text/javascript); its SHA-256 is the hash in the path.' },
+        400: {
+          description: 'The hash is not 64 lowercase hex characters (SKEIN_CLOUD_INVALID_REQUEST).',
+          schema: ERROR_RESPONSE,
+        },
+        401: AGENT_ERRORS[401]!,
+        403: {
+          description: 'The token has neither the agent nor the deploy scope (SKEIN_CLOUD_FORBIDDEN).',
+          schema: ERROR_RESPONSE,
+        },
+        404: {
+          description: 'No bundle with that hash was deployed (SKEIN_CLOUD_BUNDLE_NOT_FOUND).',
+          schema: ERROR_RESPONSE,
+        },
+        429: AGENT_ERRORS[429]!,
+      },
+      async handler(request, reply) {
+        const { hash } = request.params as { hash: string };
+        // The schema checked it already; the path below is built from nothing but 64 hex characters.
+        if (!BUNDLE_HASH.test(hash))
+          throw new SkeinError(
+            'SKEIN_CLOUD_INVALID_REQUEST',
+            'invalid request: params/hash must be 64 lowercase hex characters',
+          );
+        let bytes: Buffer | undefined;
+        if (ctx.store.deployment(hash) !== undefined) {
+          try {
+            bytes = await readFile(join(deployments.dir, `${hash}.mjs`));
+          } catch (error) {
+            if ((error as { code?: unknown }).code !== 'ENOENT') throw error;
+          }
+        }
+        if (bytes === undefined) {
+          throw new SkeinError(
+            'SKEIN_CLOUD_BUNDLE_NOT_FOUND',
+            `no bundle ${hash} was deployed to this server; skein fn list --json shows the hashes functions point at`,
+          );
+        }
+        reply.type('text/javascript; charset=utf-8');
+        // Content-addressed: the same hash names the same bytes forever.
+        reply.header('cache-control', 'private, max-age=31536000, immutable');
+        reply.header('etag', `"${hash}"`);
+        return bytes;
       },
     },
   ];

@@ -2,27 +2,57 @@
 // relative to the project directory. A task address is `<module file URL>#<export>`, and a module sits
 // at a different absolute path on each machine, so the server sends `tasks.ts#add` and each side turns
 // it into its own file URL; the two conversions are exact inverses for every file under the project.
+// A deployed function's address names its bundle by content hash instead (`bundle:<sha256>#<export>`):
+// the server's bundle is under .skein/deployments/, an agent's copy in its own cache directory.
 
-import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { HeldStatus, JobRecord, SettleOutcome, StoredError } from '../../tasks/index.ts';
 import type { AgentState } from '../agent-registry.ts';
 
-/** `file:///srv/app/tasks.ts#add` → `tasks.ts#add` under `projectDir`; an address outside it is returned as it is. */
-export function relativeAddress(address: string, projectDir: string): string {
+/** A bundle's content hash: the SHA-256 of its bytes, 64 lowercase hex characters. */
+export const BUNDLE_HASH = /^[0-9a-f]{64}$/;
+const BUNDLE_FILE = /^([0-9a-f]{64})\.mjs$/;
+const BUNDLE_ADDRESS = /^bundle:([0-9a-f]{64})(#.+)$/;
+
+/** Where one machine keeps what task addresses name: its project directory and its bundle files. */
+export interface AddressBase {
+  /** Task modules are at the same paths relative to this directory on every machine. */
+  readonly projectDir: string;
+  /** Bundles are `<sha256>.mjs` files here (the server's deployments, an agent's cache). */
+  readonly bundleDir: string;
+}
+
+/**
+ * `file:///srv/app/tasks.ts#add` → `tasks.ts#add` under `projectDir`; a bundle file of `bundleDir` →
+ * `bundle:<sha256>#add`; any other address is returned as it is.
+ */
+export function relativeAddress(address: string, base: AddressBase): string {
   const hash = address.lastIndexOf('#');
   if (hash < 0 || !address.startsWith('file:')) return address;
   const path = fileURLToPath(address.slice(0, hash));
-  const rel = relative(projectDir, path);
+  const bundle = BUNDLE_FILE.exec(basename(path));
+  if (bundle !== null && dirname(path) === base.bundleDir) return `bundle:${bundle[1]}${address.slice(hash)}`;
+  const rel = relative(base.projectDir, path);
   if (rel === '' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) return address;
   return `${rel.split(sep).join('/')}${address.slice(hash)}`;
 }
 
-/** `tasks.ts#add` → the file URL of tasks.ts under `projectDir`, `#add`; an absolute address is returned as it is. */
-export function absoluteAddress(address: string, projectDir: string): string {
+/**
+ * `tasks.ts#add` → the file URL of tasks.ts under `projectDir`, `#add`; `bundle:<sha256>#add` → the
+ * file URL of that bundle in `bundleDir`; any other absolute address is returned as it is.
+ */
+export function absoluteAddress(address: string, base: AddressBase): string {
+  const bundle = BUNDLE_ADDRESS.exec(address);
+  if (bundle !== null) return `${pathToFileURL(join(base.bundleDir, `${bundle[1]}.mjs`)).href}${bundle[2]}`;
   const hash = address.lastIndexOf('#');
   if (hash < 0 || /^[A-Za-z][A-Za-z0-9+.-]*:/.test(address)) return address;
-  return `${pathToFileURL(resolve(projectDir, address.slice(0, hash))).href}${address.slice(hash)}`;
+  return `${pathToFileURL(resolve(base.projectDir, address.slice(0, hash))).href}${address.slice(hash)}`;
+}
+
+/** The bundle hash a wire address names (`bundle:<sha256>#<export>`), or undefined. */
+export function bundleOfAddress(address: string): string | undefined {
+  return BUNDLE_ADDRESS.exec(address)?.[1];
 }
 
 function base64(bytes: Uint8Array | null): string | null {
@@ -64,10 +94,10 @@ function errorFromWire(error: StoredErrorWire): StoredError {
   return { name: error.name, message: error.message, stack: error.stack, code: error.code };
 }
 
-export function jobToWire(job: JobRecord, projectDir: string): JobWire {
+export function jobToWire(job: JobRecord, base: AddressBase): JobWire {
   return {
     ...job,
-    task: relativeAddress(job.task, projectDir),
+    task: relativeAddress(job.task, base),
     payload: base64(job.payload)!,
     canvas: base64(job.canvas),
     result: base64(job.result),
@@ -76,10 +106,10 @@ export function jobToWire(job: JobRecord, projectDir: string): JobWire {
   };
 }
 
-export function jobFromWire(job: JobWire, projectDir: string): JobRecord {
+export function jobFromWire(job: JobWire, base: AddressBase): JobRecord {
   return {
     ...job,
-    task: absoluteAddress(job.task, projectDir),
+    task: absoluteAddress(job.task, base),
     payload: bytesOf(job.payload)!,
     canvas: bytesOf(job.canvas),
     result: bytesOf(job.result),
@@ -134,6 +164,18 @@ export interface AgentRegistration {
   readonly agentTimeout: number;
   /** The tasks jobs were submitted for so far, by project-relative module and export. */
   readonly tasks: readonly { readonly module: string; readonly export: string }[];
+  /**
+   * Every version of every deployed function, by bundle hash and export: their jobs' addresses are
+   * `bundle:<hash>#<export>`, and the agent fetches a bundle (GET /api/bundles/<hash>) when it claims
+   * its first job of it.
+   */
+  readonly functions: readonly AgentFunction[];
+}
+
+/** A deployed function version an agent may serve: the bundle's SHA-256 and the export. */
+export interface AgentFunction {
+  readonly hash: string;
+  readonly export: string;
 }
 
 export interface AgentHeartbeatRequest {
@@ -143,6 +185,7 @@ export interface AgentHeartbeatRequest {
 
 export interface AgentHeartbeatAnswer {
   readonly tasks: AgentRegistration['tasks'];
+  readonly functions: AgentRegistration['functions'];
 }
 
 export interface AgentClaimRequest {
@@ -187,6 +230,15 @@ const ID = { type: 'string', pattern: '^[A-Za-z0-9._:-]{1,128}$' } as const;
 const JOB_ID = { type: 'string', pattern: '^[A-Za-z0-9-]{1,64}$' } as const;
 const BASE64 = { type: 'string', maxLength: 64 * 1024 * 1024, pattern: '^[A-Za-z0-9+/]*={0,2}$' } as const;
 const ADDRESS = { type: 'string', minLength: 1, maxLength: 2048 } as const;
+
+export const BUNDLE_HASH_PARAMS = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['hash'],
+  properties: {
+    hash: { type: 'string', pattern: BUNDLE_HASH.source, description: "The bundle's SHA-256 (64 hex)." },
+  },
+} as const;
 
 export const AGENT_ID_PARAMS = {
   type: 'object',
