@@ -79,12 +79,21 @@ export class DurationHistogram {
   }
 }
 
+const floatBits = new Float64Array(1);
+const floatWords = new Uint32Array(floatBits.buffer);
+/** Index of the word holding a float64's sign, exponent and top mantissa bits. */
+const HIGH_WORD = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
+
+// The bucket is read off the float's bits (exponent, then the top 4 mantissa bits: exactly
+// floor((us / 2^exponent - 1) * 16)), which costs a fraction of Math.log2 and a division per task.
 function bucketOf(us: number): number {
   if (!(us > 0)) return 0;
-  const exponent = Math.floor(Math.log2(us));
-  const clamped = Math.min(Math.max(exponent, MIN_EXPONENT), MIN_EXPONENT + EXPONENTS - 1);
-  const sub = clamped === exponent ? Math.floor((us / 2 ** exponent - 1) * SUB_BUCKETS) : 0;
-  return (clamped - MIN_EXPONENT) * SUB_BUCKETS + Math.min(sub, SUB_BUCKETS - 1);
+  floatBits[0] = us;
+  const high = floatWords[HIGH_WORD]!;
+  const exponent = ((high >>> 20) & 0x7ff) - 1023;
+  if (exponent < MIN_EXPONENT) return 0;
+  if (exponent >= MIN_EXPONENT + EXPONENTS) return (EXPONENTS - 1) * SUB_BUCKETS;
+  return (exponent - MIN_EXPONENT) * SUB_BUCKETS + ((high >>> 16) & (SUB_BUCKETS - 1));
 }
 
 function upperBoundUs(bucket: number): number {
