@@ -95,6 +95,10 @@ export const ERROR_CODES = Object.freeze({
     'The function ran past its wall-clock timeout and its worker thread was terminated (HTTP 504).',
   SKEIN_CLOUD_FUNCTION_FAILED:
     "The function threw, or its worker died; the function's error is in `cause` (HTTP 502).",
+  SKEIN_CLOUD_FUNCTION_OUT_OF_MEMORY:
+    'The function used more memory than its memory limit; its worker thread or process was stopped and replaced (HTTP 502).',
+  SKEIN_CLOUD_FUNCTION_SETTINGS_INVALID:
+    "A function's settings (a module's `config` export or skein deploy's flags) are not valid (HTTP 400).",
   SKEIN_CLOUD_CLOSED: 'The cloud server is shutting down or closed and takes no new work (HTTP 503).',
   SKEIN_CLOUD_UNREACHABLE:
     'The client could not reach the server, or got an answer that is not the Skein API.',

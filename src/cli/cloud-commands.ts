@@ -47,9 +47,11 @@ Options:
   --redis-prefix <prefix>   First part of every Redis key (default skein-cloud)
   --no-local-agent          Run no jobs in this process: leave them to skein worker agents
   --agent-timeout <ms>      An agent without a heartbeat for this long is lost (default 30000)
-  --function-timeout <ms>   Wall-clock limit of a function call; its thread is killed past it
-                            (default 30000)
-  --function-concurrency <n>  Calls one function runs at once; more get 429 (default 8)
+  --function-timeout <ms>   Wall-clock limit of a function call from its start; its thread or
+                            process is killed past it (default 30000; skein deploy --timeout wins)
+  --function-concurrency <n>  Calls one function runs at once (default 8; deploy --concurrency wins)
+  --function-queue <n>      Calls one function keeps waiting beyond that; more get 429 (default 0;
+                            skein deploy --queue wins)
   --function-idle-timeout <ms>  A bundle's warm pool closes after this long unused (default 60000)
   --json                    Print one JSON line when up instead of text
   -h, --help                Show this help
@@ -291,6 +293,7 @@ const up: Command = async (args, io) => {
       'agent-timeout': { type: 'string' },
       'function-timeout': { type: 'string' },
       'function-concurrency': { type: 'string' },
+      'function-queue': { type: 'string' },
       'function-idle-timeout': { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -316,6 +319,7 @@ const up: Command = async (args, io) => {
       'functionConcurrency',
       integer('function-concurrency', values['function-concurrency'], 1, 10_000),
     ),
+    ...optional('functionQueue', integer('function-queue', values['function-queue'], 0, 100_000)),
     ...optional(
       'functionIdleTimeout',
       integer('function-idle-timeout', values['function-idle-timeout'], 0, 86_400_000),
@@ -793,14 +797,24 @@ uploads it with its SHA-256, and makes each exported task() a function: POST /fn
 POST /fn/<name>.<export> with --name. The server keeps every bundle once, by hash; deploying
 again points the names at the new bundle, and skein fn rollback points them back.
 
+Settings of each function come from the module's config export (see docs/cloud.md), then
+these flags, which win over it for every function of the module; the server's --function-*
+options fill in what neither sets.
+
 Options:
   --name <prefix>           Name the functions <prefix>.<export> (letters, digits, _ and -)
+  --isolation <kind>        thread (a worker thread of the server, default) or process
+  --memory <MiB>            Heap limit of the thread or process running a call (32 to 65536)
+  --timeout <ms>            Wall-clock limit of a call from its start (1 to 2147483647)
+  --concurrency <n>         Calls running at once (1 to 10000)
+  --queue <n>               Calls waiting beyond that before 429 (0 to 100000)
 ${CONNECTION_HELP}`;
 
-const FN_HELP = `Usage: skein fn list
+const FN_HELP = `Usage: skein fn list (or ls)
        skein fn rollback <name> <hash>
 
-Lists functions (name, version, bundle hash, export, versions), or points a function back at a
+Lists functions (name, version, bundle hash, export, versions, and the settings calls run with:
+isolation, memory limit in MiB, timeout in ms, concurrency, queue), or points a function back at a
 bundle hash it had (the full hash, or a prefix of 7 characters or more). Rollback needs a token
 with the deploy scope.
 
@@ -834,7 +848,15 @@ const deploy: Command = async (args, io) => {
     args,
     strict: true,
     allowPositionals: true,
-    options: { name: { type: 'string' }, ...CONNECTION_OPTIONS },
+    options: {
+      name: { type: 'string' },
+      isolation: { type: 'string' },
+      memory: { type: 'string' },
+      timeout: { type: 'string' },
+      concurrency: { type: 'string' },
+      queue: { type: 'string' },
+      ...CONNECTION_OPTIONS,
+    },
   });
   if (showHelp(io, values, DEPLOY_HELP)) return EXIT_OK;
   const module = oneId(positionals, 'module to deploy');
@@ -843,6 +865,15 @@ const deploy: Command = async (args, io) => {
       `--name must be 1 to 64 letters, digits, _ or - (got ${JSON.stringify(values.name)})`,
     );
   }
+  if (values.isolation !== undefined && values.isolation !== 'thread' && values.isolation !== 'process')
+    throw new UsageError(`--isolation must be thread or process (got ${JSON.stringify(values.isolation)})`);
+  const settings = {
+    ...(values.isolation === undefined ? {} : { isolation: values.isolation as 'thread' | 'process' }),
+    ...optional('memoryMb', integer('memory', values.memory, 32, 65_536)),
+    ...optional('timeout', integer('timeout', values.timeout, 1, 2 ** 31 - 1)),
+    ...optional('concurrency', integer('concurrency', values.concurrency, 1, 10_000)),
+    ...optional('queue', integer('queue', values.queue, 0, 100_000)),
+  };
   return withClient(io, 'deploy', values, async (client) => {
     const { bundleModule } = await import('../cloud/bundle.ts');
     const bundle = await bundleModule(module);
@@ -850,6 +881,7 @@ const deploy: Command = async (args, io) => {
       hash: bundle.hash,
       bundle: bundle.source,
       ...(values.name === undefined ? {} : { name: values.name }),
+      ...(Object.keys(settings).length === 0 ? {} : { settings }),
     });
     if (values.json === true) json(io, deployed);
     else {
@@ -865,15 +897,23 @@ const deploy: Command = async (args, io) => {
 };
 
 function functionRows(functions: readonly FunctionView[]): string {
-  const rows = [['NAME', 'VERSION', 'HASH', 'EXPORT', 'VERSIONS', 'UPDATED']];
+  const rows = [
+    ['NAME', 'VERSION', 'HASH', 'EXPORT', 'VERSIONS', 'ISOLATION', 'MEMORY', 'TIMEOUT', 'CONC', 'QUEUE', 'UPDATED'],
+  ];
   const now = Date.now();
   for (const fn of functions) {
+    const settings = fn.settings;
     rows.push([
       fn.name,
       String(fn.version),
       fn.hash.slice(0, 12),
       fn.export,
       String(fn.versions.length),
+      settings.isolation,
+      settings.memoryMb === null ? '-' : `${settings.memoryMb}MiB`,
+      `${settings.timeout}ms`,
+      String(settings.concurrency),
+      String(settings.queue),
       ago(fn.updatedAt, now),
     ]);
   }
@@ -890,7 +930,7 @@ const fn: Command = async (args, io) => {
   if (showHelp(io, values, FN_HELP)) return EXIT_OK;
   const [action, ...rest] = positionals;
   if (action === undefined) throw new UsageError('name an action: list or rollback');
-  if (action === 'list') {
+  if (action === 'list' || action === 'ls') {
     if (rest.length > 0) throw new UsageError(`fn list takes no arguments (got ${rest.join(' ')})`);
   } else if (action === 'rollback') {
     if (rest.length !== 2) throw new UsageError('fn rollback takes a function name and a bundle hash');
@@ -898,7 +938,7 @@ const fn: Command = async (args, io) => {
       throw new UsageError(`the hash must be 7 to 64 hex characters (got ${JSON.stringify(rest[1])})`);
   } else throw new UsageError(`unknown fn action ${JSON.stringify(action)}: use list or rollback`);
   return withClient(io, 'fn', values, async (client) => {
-    if (action === 'list') {
+    if (action === 'list' || action === 'ls') {
       const functions = await client.functions();
       if (values.json === true) json(io, functions);
       else if (functions.length === 0) io.stderr.write('no functions; skein deploy ./fns.ts adds some\n');

@@ -35,12 +35,31 @@ export interface StoredToken extends TokenRecord {
   readonly hash: Uint8Array;
 }
 
+/**
+ * How a function runs, as chosen at deploy time (a module's `config` export, `skein deploy`'s flags);
+ * an absent field takes the server's default when the function is called.
+ */
+export interface FunctionSettings {
+  /** 'thread': a worker thread of the server process; 'process': a child process. */
+  readonly isolation?: 'thread' | 'process';
+  /** Limit of the V8 heap (old generation) of the thread or process running a call, in MiB. */
+  readonly memoryMb?: number;
+  /** Wall-clock limit of a call from its start, in ms. */
+  readonly timeout?: number;
+  /** Calls of the function running at once. */
+  readonly concurrency?: number;
+  /** Calls waiting for a free slot (FIFO) before more are refused with 429. */
+  readonly queue?: number;
+}
+
 /** A bundle stored under .skein/deployments/<hash>.mjs and the task exports found in it. */
 export interface DeploymentRecord {
   readonly hash: string;
   readonly exports: readonly string[];
   readonly size: number;
   readonly createdAt: number;
+  /** Each export's settings from the module's own `config` export (absent: none chosen). */
+  readonly settings?: Readonly<Record<string, FunctionSettings>>;
 }
 
 /** One version of a function: the bundle and export a name pointed at. Versions count from 1 per name. */
@@ -49,6 +68,8 @@ export interface FunctionVersion {
   readonly hash: string;
   readonly exportName: string;
   readonly deployedAt: number;
+  /** The settings chosen when it was deployed (last deploy of this bundle and export). */
+  readonly settings: FunctionSettings;
 }
 
 /** A function: its name, the version it runs now, and every version it had. */
@@ -167,6 +188,12 @@ export class CloudStore {
     this.#db = new DatabaseSync(path);
     this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;');
     this.#db.exec(SCHEMA);
+    // Files made before function settings existed get the columns; '{}' means none chosen.
+    for (const table of ['deployments', 'function_versions']) {
+      const columns = this.#db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[];
+      if (!columns.some((column) => column.name === 'settings'))
+        this.#db.exec(`ALTER TABLE ${table} ADD COLUMN settings TEXT NOT NULL DEFAULT '{}'`);
+    }
   }
 
   insertToken(token: StoredToken): void {
@@ -238,7 +265,7 @@ export class CloudStore {
 
   deployment(hash: string): DeploymentRecord | undefined {
     const row = this.#prepared('SELECT * FROM deployments WHERE hash = ?').get(hash) as
-      | { hash: string; exports: string; size: number; created_at: number }
+      | { hash: string; exports: string; size: number; created_at: number; settings: string }
       | undefined;
     if (row === undefined) return undefined;
     return {
@@ -246,34 +273,58 @@ export class CloudStore {
       exports: JSON.parse(row.exports) as string[],
       size: row.size,
       createdAt: row.created_at,
+      settings: JSON.parse(row.settings) as Record<string, FunctionSettings>,
     };
   }
 
   /**
    * Records a deployment and points each function at its (hash, export), all in one transaction: a
-   * name deployed before with the same bundle and export goes back to that version, else gets the next.
+   * name deployed before with the same bundle and export goes back to that version (taking the
+   * settings given now), else gets the next.
    */
-  deploy(deployment: DeploymentRecord, functions: readonly { name: string; exportName: string }[]): void {
+  deploy(
+    deployment: DeploymentRecord,
+    functions: readonly { name: string; exportName: string; settings?: FunctionSettings }[],
+  ): void {
     this.#fnCache.clear();
     const db = this.#db;
     db.exec('BEGIN IMMEDIATE');
     try {
       this.#prepared(
-        'INSERT OR IGNORE INTO deployments (hash, exports, size, created_at) VALUES (?, ?, ?, ?)',
-      ).run(deployment.hash, JSON.stringify(deployment.exports), deployment.size, deployment.createdAt);
+        'INSERT OR IGNORE INTO deployments (hash, exports, size, created_at, settings) VALUES (?, ?, ?, ?, ?)',
+      ).run(
+        deployment.hash,
+        JSON.stringify(deployment.exports),
+        deployment.size,
+        deployment.createdAt,
+        JSON.stringify(deployment.settings ?? {}),
+      );
       for (const fn of functions) {
         const known = this.#prepared(
           'SELECT version FROM function_versions WHERE name = ? AND hash = ? AND export_name = ?',
         ).get(fn.name, deployment.hash, fn.exportName) as { version: number } | undefined;
         let version = known?.version;
-        if (version === undefined) {
+        if (version !== undefined) {
+          this.#prepared('UPDATE function_versions SET settings = ? WHERE name = ? AND version = ?').run(
+            JSON.stringify(fn.settings ?? {}),
+            fn.name,
+            version,
+          );
+        } else {
           const last = this.#prepared('SELECT max(version) AS v FROM function_versions WHERE name = ?').get(
             fn.name,
           ) as { v: number | null };
           version = (last.v ?? 0) + 1;
           this.#prepared(
-            'INSERT INTO function_versions (name, version, hash, export_name, deployed_at) VALUES (?, ?, ?, ?, ?)',
-          ).run(fn.name, version, deployment.hash, fn.exportName, deployment.createdAt);
+            'INSERT INTO function_versions (name, version, hash, export_name, deployed_at, settings) VALUES (?, ?, ?, ?, ?, ?)',
+          ).run(
+            fn.name,
+            version,
+            deployment.hash,
+            fn.exportName,
+            deployment.createdAt,
+            JSON.stringify(fn.settings ?? {}),
+          );
         }
         this.#prepared('INSERT OR REPLACE INTO functions (name, version, updated_at) VALUES (?, ?, ?)').run(
           fn.name,
@@ -335,12 +386,14 @@ export class CloudStore {
         hash: string;
         export_name: string;
         deployed_at: number;
+        settings: string;
       }[]
     ).map((v) => ({
       version: v.version,
       hash: v.hash,
       exportName: v.export_name,
       deployedAt: v.deployed_at,
+      settings: JSON.parse(v.settings) as FunctionSettings,
     }));
     const current = versions.find((v) => v.version === row.version);
     if (current === undefined)

@@ -43,8 +43,10 @@ export interface CloudServerOptions {
   readonly agentTimeout?: number;
   /** Wall-clock limit of a function call, in ms: past it the call's worker thread is terminated. @defaultValue 30000 */
   readonly functionTimeout?: number;
-  /** Calls one function runs at once; more get 429 with Retry-After. @defaultValue 8 */
+  /** Calls one function runs at once, unless it chose its own; more wait in its queue. @defaultValue 8 */
   readonly functionConcurrency?: number;
+  /** Calls one function keeps waiting (FIFO) beyond its concurrency, unless it chose its own; more get 429. @defaultValue 0 */
+  readonly functionQueue?: number;
   /** How long a bundle's warm pool lives with no call before it is closed, in ms. @defaultValue 60000 */
   readonly functionIdleTimeout?: number;
 }
@@ -70,6 +72,7 @@ export const CLOUD_DEFAULTS = Object.freeze({
   /** Milliseconds. */
   functionTimeout: 30_000,
   functionConcurrency: 8,
+  functionQueue: 0,
   /** Milliseconds. */
   functionIdleTimeout: 60_000,
 });
@@ -92,6 +95,7 @@ export interface ResolvedCloudServerOptions {
   readonly agentTimeout: number;
   readonly functionTimeout: number;
   readonly functionConcurrency: number;
+  readonly functionQueue: number;
   readonly functionIdleTimeout: number;
 }
 
@@ -200,6 +204,7 @@ export function resolveCloudServerOptions(options: CloudServerOptions = {}): Res
       1,
       10_000,
     ),
+    functionQueue: integer('functionQueue', options.functionQueue, CLOUD_DEFAULTS.functionQueue, 0, 100_000),
     functionIdleTimeout: integer(
       'functionIdleTimeout',
       options.functionIdleTimeout,

@@ -137,6 +137,7 @@ export class CloudServer {
     const runner = new FunctionRunner({
       timeout: resolved.functionTimeout,
       concurrency: resolved.functionConcurrency,
+      queue: resolved.functionQueue,
       idleTimeout: resolved.functionIdleTimeout,
       maxWorkers: resolved.concurrency,
     });

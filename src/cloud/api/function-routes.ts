@@ -1,10 +1,11 @@
-// The function routes: deploy a bundle (deploy scope), list functions and roll one back, and call a
-// function at POST /fn/<name> (invoke scope) — synchronously on the bundle's warm pool, or with
-// ?async=1 as a job of the task queue, run by the local agent. Only stored bundles ever run: a request
+// The function routes: deploy a bundle with its function settings (deploy scope), list functions and
+// roll one back, and call a function at POST /fn/<name> (invoke scope) — synchronously on the warm pool
+// of its bundle and isolation, or with ?async=1 as a job of the task queue, run by the local agent. Only stored bundles ever run: a request
 // names a function, which points at a bundle file the server wrote; nothing in a request is code.
 
 import type { FunctionRecord } from '../cloud-store.ts';
 import { functionNotFound } from '../deployments.ts';
+import type { FunctionRunner } from '../function-runner.ts';
 import { toJsonValue } from './job-view.ts';
 import type { ApiContext, RouteSpec } from './route-spec.ts';
 import {
@@ -28,19 +29,21 @@ const AUTH_ERRORS = {
   403: error('The token lacks the scope (SKEIN_CLOUD_FORBIDDEN).'),
 };
 
-export function functionView(fn: FunctionRecord, warm: boolean): FunctionView {
+export function functionView(fn: FunctionRecord, runner: FunctionRunner): FunctionView {
   return {
     name: fn.name,
     version: fn.current.version,
     hash: fn.current.hash,
     export: fn.current.exportName,
-    warm,
+    warm: runner.isWarm(fn.current.hash),
     updatedAt: fn.updatedAt,
+    settings: runner.effective(fn.current.settings),
     versions: fn.versions.map((v) => ({
       version: v.version,
       hash: v.hash,
       export: v.exportName,
       deployedAt: v.deployedAt,
+      settings: v.settings,
     })),
   };
 }
@@ -52,13 +55,15 @@ export function functionRoutes(ctx: ApiContext): RouteSpec[] {
       method: 'POST',
       url: '/api/deployments',
       summary:
-        'Deploy a bundle (skein deploy): stored once by its SHA-256, loaded in a worker thread to find its task exports, each of which becomes a function.',
+        "Deploy a bundle (skein deploy): stored once by its SHA-256, loaded in a worker thread to find its task exports, each of which becomes a function, and its config export (function settings); the body's settings win over the module's.",
       scopes: ['deploy'],
       schema: { body: DEPLOY_BODY, querystring: NO_QUERY },
       bodyLimit: MAX_BUNDLE_BYTES + 1024 * 1024,
       responses: {
         201: { description: 'Deployed.', schema: DEPLOYMENT_VIEW },
-        400: error('The body fails validation, or the bundle is refused (SKEIN_CLOUD_BUNDLE_INVALID).'),
+        400: error(
+          'The body fails validation, the bundle is refused (SKEIN_CLOUD_BUNDLE_INVALID), or a setting is not valid (SKEIN_CLOUD_FUNCTION_SETTINGS_INVALID).',
+        ),
         ...AUTH_ERRORS,
         413: error('The bundle is too large (SKEIN_CLOUD_PAYLOAD_TOO_LARGE).'),
       },
@@ -68,6 +73,7 @@ export function functionRoutes(ctx: ApiContext): RouteSpec[] {
           hash: body.hash,
           bundle: body.bundle,
           ...(body.name === undefined ? {} : { prefix: body.name }),
+          ...(body.settings === undefined ? {} : { settings: body.settings }),
         });
         reply.code(201);
         return result;
@@ -88,7 +94,7 @@ export function functionRoutes(ctx: ApiContext): RouteSpec[] {
       },
       async handler() {
         return {
-          functions: ctx.store.functions().map((fn) => functionView(fn, runner.isWarm(fn.current.hash))),
+          functions: ctx.store.functions().map((fn) => functionView(fn, runner)),
         };
       },
     },
@@ -108,7 +114,7 @@ export function functionRoutes(ctx: ApiContext): RouteSpec[] {
         const { name } = request.params as { name: string };
         const { hash } = request.body as { hash: string };
         const fn = deployments.rollback(name, hash);
-        return functionView(fn, runner.isWarm(fn.current.hash));
+        return functionView(fn, runner);
       },
     },
     {
@@ -131,13 +137,13 @@ export function functionRoutes(ctx: ApiContext): RouteSpec[] {
         ...AUTH_ERRORS,
         404: error('No function of that name (SKEIN_CLOUD_FUNCTION_NOT_FOUND).'),
         429: error(
-          'The function runs its maximum of concurrent calls (SKEIN_CLOUD_FUNCTION_BUSY, with Retry-After), or too many failed authentications.',
+          'The function runs its maximum of concurrent calls and its queue is full (SKEIN_CLOUD_FUNCTION_BUSY, with Retry-After), or too many failed authentications.',
         ),
         502: error(
-          "The function threw or its worker died (SKEIN_CLOUD_FUNCTION_FAILED, the function's error in cause).",
+          "The function threw or its worker died (SKEIN_CLOUD_FUNCTION_FAILED, the function's error in cause), or it ran out of its memory limit (SKEIN_CLOUD_FUNCTION_OUT_OF_MEMORY).",
         ),
         504: error(
-          'The call ran past the timeout; its worker was terminated (SKEIN_CLOUD_FUNCTION_TIMEOUT).',
+          'The call ran past its timeout (counted from its start, not its wait); its worker was terminated (SKEIN_CLOUD_FUNCTION_TIMEOUT).',
         ),
       },
       async handler(request, reply) {
@@ -151,7 +157,9 @@ export function functionRoutes(ctx: ApiContext): RouteSpec[] {
           const reference = runner.taskOf(url, fn.current.exportName);
           await ctx.agent?.serve([], [reference]);
           // The queue's default attempts: a call whose server died mid-run runs again (at least once).
-          const job = await ctx.queue.submit(reference, args, { timeLimit: runner.options.timeout });
+          const job = await ctx.queue.submit(reference, args, {
+            timeLimit: runner.effective(fn.current.settings).timeout,
+          });
           reply.code(202);
           return { id: job.id, function: name, hash: fn.current.hash };
         }
@@ -162,7 +170,13 @@ export function functionRoutes(ctx: ApiContext): RouteSpec[] {
         reply.raw.once('close', onClose);
         try {
           const result = await runner.invoke(
-            { name, hash: fn.current.hash, exportName: fn.current.exportName, url },
+            {
+              name,
+              hash: fn.current.hash,
+              exportName: fn.current.exportName,
+              url,
+              settings: fn.current.settings,
+            },
             args,
             gone.signal,
           );

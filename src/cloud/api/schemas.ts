@@ -276,6 +276,35 @@ const FUNCTION_NAME = {
 /** Largest bundle a deployment may upload, in bytes: 64 MiB. */
 export const MAX_BUNDLE_BYTES = 64 * 1024 * 1024;
 
+/**
+ * Function settings as a deploy request sends them. The fields are described, not constrained, here:
+ * the server checks them itself, so a bad value gets SKEIN_CLOUD_FUNCTION_SETTINGS_INVALID naming the
+ * field, as a bad `config` export of the module does.
+ */
+const FUNCTION_SETTINGS_BODY = {
+  type: 'object',
+  description:
+    "Settings for every function of the bundle; each field given wins over the module's config export.",
+  properties: {
+    isolation: { description: "'thread' (a worker thread of the server) or 'process' (a child process)." },
+    memoryMb: { description: 'Heap limit of the thread or process running a call, in MiB (32 to 65536).' },
+    timeout: { description: 'Wall-clock limit of a call from its start, in ms (1 to 2147483647).' },
+    concurrency: { description: 'Calls running at once (1 to 10000).' },
+    queue: { description: 'Calls waiting, FIFO, for a free slot before 429 (0 to 100000).' },
+  },
+} as const;
+
+const FUNCTION_SETTINGS_VIEW = {
+  type: 'object',
+  properties: {
+    isolation: { type: 'string', enum: ['thread', 'process'] },
+    memoryMb: { type: ['integer', 'null'], description: 'MiB; null: no limit of its own.' },
+    timeout: { type: 'integer', description: 'ms.' },
+    concurrency: { type: 'integer' },
+    queue: { type: 'integer' },
+  },
+} as const;
+
 export const DEPLOY_BODY = {
   type: 'object',
   additionalProperties: false,
@@ -292,6 +321,7 @@ export const DEPLOY_BODY = {
       pattern: '^[A-Za-z0-9_-]{1,64}$',
       description: 'Prefix: functions are named <name>.<export> instead of <export>.',
     },
+    settings: FUNCTION_SETTINGS_BODY,
   },
 } as const;
 
@@ -343,6 +373,10 @@ const FUNCTION_VERSION_VIEW = {
     hash: { type: 'string' },
     export: { type: 'string' },
     deployedAt: { type: 'integer', description: 'Epoch ms.' },
+    settings: {
+      type: 'object',
+      description: 'The settings chosen for this version at deploy time (absent fields: the server defaults).',
+    },
   },
 } as const;
 
@@ -355,6 +389,10 @@ export const FUNCTION_VIEW = {
     export: { type: 'string' },
     warm: { type: 'boolean', description: 'Whether its bundle has a warm pool now.' },
     updatedAt: { type: 'integer', description: 'Epoch ms of the last deploy or rollback.' },
+    settings: {
+      ...FUNCTION_SETTINGS_VIEW,
+      description: "What a call runs with now: the current version's settings over the server's defaults.",
+    },
     versions: { type: 'array', items: FUNCTION_VERSION_VIEW },
   },
 } as const;
@@ -367,22 +405,50 @@ export const DEPLOYMENT_VIEW = {
     stored: { type: 'boolean', description: 'False when this bundle was stored before.' },
     functions: {
       type: 'array',
-      items: { type: 'object', properties: { name: { type: 'string' }, export: { type: 'string' } } },
+      items: {
+        type: 'object',
+        properties: { name: { type: 'string' }, export: { type: 'string' }, settings: { type: 'object' } },
+      },
     },
   },
 } as const;
+
+/** Function settings chosen at deploy time; an absent field takes the server's default. */
+export interface FunctionSettingsView {
+  readonly isolation?: 'thread' | 'process';
+  /** MiB. */
+  readonly memoryMb?: number;
+  /** ms, from the start of a call. */
+  readonly timeout?: number;
+  readonly concurrency?: number;
+  readonly queue?: number;
+}
+
+/** The settings a function's calls run with: every field resolved (memoryMb null: no limit of its own). */
+export interface EffectiveFunctionSettings {
+  readonly isolation: 'thread' | 'process';
+  readonly memoryMb: number | null;
+  readonly timeout: number;
+  readonly concurrency: number;
+  readonly queue: number;
+}
 
 export interface DeployRequestBody {
   readonly hash: string;
   readonly bundle: string;
   readonly name?: string;
+  readonly settings?: FunctionSettingsView;
 }
 
 export interface DeploymentView {
   readonly hash: string;
   readonly size: number;
   readonly stored: boolean;
-  readonly functions: readonly { readonly name: string; readonly export: string }[];
+  readonly functions: readonly {
+    readonly name: string;
+    readonly export: string;
+    readonly settings: FunctionSettingsView;
+  }[];
 }
 
 export interface FunctionVersionView {
@@ -390,6 +456,7 @@ export interface FunctionVersionView {
   readonly hash: string;
   readonly export: string;
   readonly deployedAt: number;
+  readonly settings: FunctionSettingsView;
 }
 
 export interface FunctionView {
@@ -400,6 +467,7 @@ export interface FunctionView {
   /** Whether its bundle has a warm pool now. */
   readonly warm: boolean;
   readonly updatedAt: number;
+  readonly settings: EffectiveFunctionSettings;
   readonly versions: readonly FunctionVersionView[];
 }
 
