@@ -183,7 +183,8 @@ export class RemoteAgent {
     const outage = { warned: false };
     const bundles = new BundleCache({
       dir: agentCacheDir(catalog.projectDir),
-      fetch: (hash) => client.download(`/api/bundles/${hash}`, MAX_BUNDLE_BYTES),
+      // No stored bundle is larger than the deploy route's body limit allowed.
+      fetch: (hash) => client.download(`/api/bundles/${hash}`, MAX_BUNDLE_BYTES + 1024 * 1024),
       onWarning: warn,
     });
     const broker = new HttpBroker({
