@@ -15,6 +15,8 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { BundleCache } from '../../src/cloud/bundle-cache.ts';
+import { CloudClient } from '../../src/cloud/client.ts';
 import {
   api,
   assertError,
@@ -162,6 +164,32 @@ test('a damaged file in the cache is deleted and the bundle fetched again before
   assert.equal(sha256(await readFile(cached)), hash);
   assert.ok(!existsSync(marker), 'the damaged file never ran');
   assert.match(running.stderr(), /cached bundle .* is damaged/);
+});
+
+test('concurrent needs of one bundle share one download; a failed fetch is not tried again for retryInterval', async (t) => {
+  const home = await makeProject(t);
+  const proxy = await countingProxy(t);
+  const client = new CloudClient({ server: proxy.url, token: agentToken });
+  const cache = new BundleCache({
+    dir: join(home, '.skein/agent-cache'),
+    fetch: (wanted) => client.download(`/api/bundles/${wanted}`, 128 * 1024 * 1024),
+    retryInterval: 300,
+  });
+  await Promise.all(Array.from({ length: 10 }, () => cache.ensure(hash)));
+  assert.equal(proxy.downloads(), 1);
+  assert.equal(cache.fetched, 1);
+  assert.equal(sha256(await readFile(join(home, '.skein/agent-cache', `${hash}.mjs`))), hash);
+
+  const unknown = '0'.repeat(64);
+  const failures = await Promise.allSettled([cache.ensure(unknown), cache.ensure(unknown)]);
+  for (const failure of failures) {
+    assert.equal(failure.status, 'rejected');
+    assert.equal((failure as PromiseRejectedResult).reason.code, 'SKEIN_CLOUD_BUNDLE_NOT_FOUND');
+  }
+  assert.equal(proxy.downloads(), 2, 'the two failing needs shared one request too');
+  assert.equal(cache.usable(unknown), false, 'not tried again at once');
+  assert.equal(cache.usable(hash), true);
+  assert.equal(cache.usable(unknown, Date.now() + 300), true, 'tried again after retryInterval');
 });
 
 test('GET /api/bundles/<hash> answers the bundle to agent and deploy tokens only, 404 for an unknown hash, 400 for a malformed one', async () => {
