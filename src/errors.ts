@@ -90,9 +90,9 @@ export const ERROR_CODES = Object.freeze({
   SKEIN_CLOUD_FUNCTION_NOT_FOUND:
     'No function has that name, or the function never had the bundle hash a rollback names (HTTP 404).',
   SKEIN_CLOUD_FUNCTION_BUSY:
-    'The function runs as many calls as its concurrency limit allows; retry after Retry-After seconds (HTTP 429).',
+    'The function runs as many calls as its concurrency limit allows and its queue is full; retry after Retry-After seconds (HTTP 429).',
   SKEIN_CLOUD_FUNCTION_TIMEOUT:
-    'The function ran past its wall-clock timeout and its worker thread was terminated (HTTP 504).',
+    'The function ran past its wall-clock timeout and its worker thread was terminated or its process killed (HTTP 504).',
   SKEIN_CLOUD_FUNCTION_FAILED:
     "The function threw, or its worker died; the function's error is in `cause` (HTTP 502).",
   SKEIN_CLOUD_FUNCTION_OUT_OF_MEMORY:

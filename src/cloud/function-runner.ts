@@ -111,6 +111,11 @@ export class FunctionRunner {
     if (this.#closed) throw closed();
     const settings = this.effective(target.settings);
     const gate = await this.#acquire(target.name, settings, signal);
+    if (this.#closed) {
+      // Its slot came free while the server began to close: no new pool is made after close().
+      this.#release(target.name, gate);
+      throw closed();
+    }
     const key = `${target.hash}/${settings.isolation}/${settings.memoryMb ?? ''}`;
     const warm = this.#warm(key, settings);
     warm.running += 1;
@@ -235,7 +240,7 @@ export class FunctionRunner {
     if (code === 'SKEIN_ABORTED') return error;
     if (code === 'SKEIN_POOL_CLOSED' || code === 'SKEIN_POOL_DESTROYED') return closed();
     if (code === 'SKEIN_POOL_WORKER_CRASHED' && isOutOfMemory(error as WorkerCrashedError, settings)) {
-      const limit = settings.memoryMb === null ? "the server's own heap limit" : `${settings.memoryMb} MiB`;
+      const limit = settings.memoryMb === null ? "Node's default heap limit" : `${settings.memoryMb} MiB`;
       return new SkeinError(
         'SKEIN_CLOUD_FUNCTION_OUT_OF_MEMORY',
         `function ${target.name} ran out of memory (its limit: ${limit}); its worker ${settings.isolation === 'process' ? 'process was stopped' : 'thread was stopped'} and the next call gets a fresh one (use less memory per call, or deploy it with a larger --memory)`,
