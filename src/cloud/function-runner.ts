@@ -90,6 +90,12 @@ export class FunctionRunner {
     return false;
   }
 
+  /** Calls of the function running now and waiting in its queue. */
+  load(name: string): { running: number; waiting: number } {
+    const gate = this.#gates.get(name);
+    return { running: gate?.running ?? 0, waiting: gate?.waiting.length ?? 0 };
+  }
+
   /** The task reference of (bundle, export): the same object for the same pair, never loaded here. */
   taskOf(url: string, exportName: string): Task<unknown[], unknown> {
     const key = `${url}#${exportName}`;

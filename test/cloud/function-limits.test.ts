@@ -57,6 +57,17 @@ async function listed(name: string) {
   return functions.find((fn: { name: string }) => fn.name === name);
 }
 
+/** Waits (bounded) until the function has `waiting` calls in its queue. */
+async function waitForWaiting(name: string, waiting: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const fn = await listed(name);
+    if (fn.waiting === waiting) return;
+    assert.ok(Date.now() < deadline, `${name} has ${fn.waiting} calls waiting, not ${waiting}`);
+    await sleep(25);
+  }
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -230,6 +241,18 @@ test('a busy-looping process function is killed at its timeout (504) and its pro
   assert.equal(typeof (await invoke('pid')).body, 'number', 'the next call works');
 });
 
+test("an async call's time limit is its function's timeout (1500 ms here, not the server's 20000)", async () => {
+  const started = Date.now();
+  const answer = await api(server, server.token, 'POST', '/fn/spinProcess?async=1', {
+    args: [join(dir, 'spin-async.pid')],
+  });
+  assert.equal(answer.status, 202, JSON.stringify(answer.body));
+  const job = await api(server, server.token, 'GET', `/api/jobs/${answer.body.id}?wait=40000`);
+  assert.equal(job.body.state, 'dead', JSON.stringify(job.body));
+  assert.equal(job.body.error?.code, 'SKEIN_TIMEOUT', JSON.stringify(job.body.error));
+  assert.ok(Date.now() - started < 20_000, 'each attempt stopped at the function timeout');
+});
+
 test('with concurrency 1 and queue 2, four calls at once: three succeed in turn, one gets 429 with Retry-After', async () => {
   const gate = join(dir, 'gate-q');
   const calls = [0, 1, 2, 3].map(() => invoke('hold', [gate]));
@@ -239,6 +262,8 @@ test('with concurrency 1 and queue 2, four calls at once: three succeed in turn,
   const refused = await calls[first]!;
   assertError(refused, 429, 'SKEIN_CLOUD_FUNCTION_BUSY', 'the fourth call');
   assert.equal(refused.headers.get('retry-after'), '1');
+  const load = await listed('hold');
+  assert.deepEqual([load.running, load.waiting], [1, 2], 'one runs, two wait');
   await writeFile(gate, '');
   const answers = await Promise.all(calls);
   assert.deepEqual(answers.map((a) => a.status).sort(), [200, 200, 200, 429]);
@@ -252,40 +277,28 @@ test('a caller that disconnects while queued leaves the queue', async () => {
   const leaving = new AbortController();
   const queued = invoke('holdOne', [gate], leaving.signal) as Promise<Response>;
   queued.catch(() => undefined);
-  // The queue (1) is full now: one more is refused.
-  let refused = await invoke('holdOne', [gate]);
-  const deadline = Date.now() + 5000;
-  while (refused.status !== 429) {
-    assert.ok(Date.now() < deadline, 'the queued call never filled the queue');
-    await sleep(50);
-    refused = await invoke('holdOne', [gate]);
-  }
+  await waitForWaiting('holdOne', 1);
+  assertError(await invoke('holdOne', [gate]), 429, 'SKEIN_CLOUD_FUNCTION_BUSY', 'the queue (1) is full');
   leaving.abort();
   await assert.rejects(queued);
+  await waitForWaiting('holdOne', 0);
   // Its place is free again: a new call waits instead of getting 429.
-  let replacement = invoke('holdOne', [gate]);
-  let answered = await Promise.race([replacement, sleep(300).then(() => undefined)]);
-  const retryUntil = Date.now() + 5000;
-  while (answered !== undefined) {
-    assert.equal(answered.status, 429);
-    assert.ok(Date.now() < retryUntil, 'the caller that left still holds its place in the queue');
-    await sleep(50);
-    replacement = invoke('holdOne', [gate]);
-    answered = await Promise.race([replacement, sleep(300).then(() => undefined)]);
-  }
+  const replacement = invoke('holdOne', [gate]);
+  await waitForWaiting('holdOne', 1);
   await writeFile(gate, '');
   assert.equal((await running).body, gate);
   assert.equal((await replacement).body, gate);
 });
 
 test('the timeout counts from the start of a call, not from its wait in the queue', async () => {
-  // nap: concurrency 1, queue 1, timeout 1500 ms. The second call waits ~1000 ms, then runs 1000 ms.
+  // nap: concurrency 1, queue 1, timeout 2500 ms. The second call waits ~1500 ms, then runs 1500 ms:
+  // 3000 ms from its arrival, 1000 ms of slack under the timeout for each run.
   const started = Date.now();
-  const [a, b] = await Promise.all([invoke('nap', [1000]), invoke('nap', [1000])]);
+  const [a, b] = await Promise.all([invoke('nap', [1500]), invoke('nap', [1500])]);
   assert.equal(a.status, 200, JSON.stringify(a.body));
   assert.equal(b.status, 200, JSON.stringify(b.body));
-  assert.ok(Date.now() - started >= 1900, 'the calls ran one after the other');
-  assertError(await invoke('nap', [3000]), 504, 'SKEIN_CLOUD_FUNCTION_TIMEOUT', 'a nap past the timeout');
+  assert.ok(Date.now() - started >= 2900, 'the calls ran one after the other');
+  assertError(await invoke('nap', [6000]), 504, 'SKEIN_CLOUD_FUNCTION_TIMEOUT', 'a nap past the timeout');
 });
 
 test("redeploying with other settings and rolling back restores the old version's settings", async () => {

@@ -36,6 +36,7 @@ export function functionView(fn: FunctionRecord, runner: FunctionRunner): Functi
     hash: fn.current.hash,
     export: fn.current.exportName,
     warm: runner.isWarm(fn.current.hash),
+    ...runner.load(fn.name),
     updatedAt: fn.updatedAt,
     settings: runner.effective(fn.current.settings),
     versions: fn.versions.map((v) => ({

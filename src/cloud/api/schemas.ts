@@ -388,6 +388,8 @@ export const FUNCTION_VIEW = {
     hash: { type: 'string', description: 'Its bundle hash.' },
     export: { type: 'string' },
     warm: { type: 'boolean', description: 'Whether its bundle has a warm pool now.' },
+    running: { type: 'integer', description: 'Synchronous calls running now.' },
+    waiting: { type: 'integer', description: 'Synchronous calls waiting in its queue now.' },
     updatedAt: { type: 'integer', description: 'Epoch ms of the last deploy or rollback.' },
     settings: {
       ...FUNCTION_SETTINGS_VIEW,
@@ -466,6 +468,10 @@ export interface FunctionView {
   readonly export: string;
   /** Whether its bundle has a warm pool now. */
   readonly warm: boolean;
+  /** Synchronous calls running now. */
+  readonly running: number;
+  /** Synchronous calls waiting in its queue now. */
+  readonly waiting: number;
   readonly updatedAt: number;
   readonly settings: EffectiveFunctionSettings;
   readonly versions: readonly FunctionVersionView[];
