@@ -898,7 +898,19 @@ const deploy: Command = async (args, io) => {
 
 function functionRows(functions: readonly FunctionView[]): string {
   const rows = [
-    ['NAME', 'VERSION', 'HASH', 'EXPORT', 'VERSIONS', 'ISOLATION', 'MEMORY', 'TIMEOUT', 'CONC', 'QUEUE', 'UPDATED'],
+    [
+      'NAME',
+      'VERSION',
+      'HASH',
+      'EXPORT',
+      'VERSIONS',
+      'ISOLATION',
+      'MEMORY',
+      'TIMEOUT',
+      'CONC',
+      'QUEUE',
+      'UPDATED',
+    ],
   ];
   const now = Date.now();
   for (const fn of functions) {

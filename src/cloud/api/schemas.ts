@@ -375,7 +375,8 @@ const FUNCTION_VERSION_VIEW = {
     deployedAt: { type: 'integer', description: 'Epoch ms.' },
     settings: {
       type: 'object',
-      description: 'The settings chosen for this version at deploy time (absent fields: the server defaults).',
+      description:
+        'The settings chosen for this version at deploy time (absent fields: the server defaults).',
     },
   },
 } as const;
