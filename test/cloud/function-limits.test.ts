@@ -32,7 +32,16 @@ let firstHash: string;
 before(async () => {
   dir = await makeProject(suite);
   await copyFile(join(ROOT, 'test/fixtures/cloud-fn-limits.ts'), join(dir, 'limits.ts'));
-  server = await startServer(suite, dir, '--concurrency', '2', '--function-timeout', '20000');
+  server = await startServer(
+    suite,
+    dir,
+    '--concurrency',
+    '2',
+    '--function-timeout',
+    '20000',
+    '--function-queue',
+    '3',
+  );
   const deployed = await cli(dir, ['deploy', 'limits.ts', '--json']);
   assert.equal(deployed.code, 0, deployed.stderr);
   firstHash = JSON.parse(deployed.stdout).hash;
@@ -77,14 +86,14 @@ function alive(pid: number): boolean {
   }
 }
 
-test("a module's config export sets each function's settings; the listing shows them over the server's defaults", async () => {
+test("a module's config export sets each function's settings; the listing shows them over the server's --function-* defaults", async () => {
   const pid = await listed('pid');
   assert.deepEqual(pid.settings, {
     isolation: 'process',
     memoryMb: null,
     timeout: 8000,
     concurrency: 8,
-    queue: 0,
+    queue: 3,
   });
   assert.deepEqual(pid.versions[0].settings, { timeout: 8000, isolation: 'process' });
   const hold = await listed('hold');
@@ -102,7 +111,7 @@ test("a module's config export sets each function's settings; the listing shows 
   assert.match(human.stdout, /ISOLATION\s+MEMORY\s+TIMEOUT\s+CONC\s+QUEUE/);
   assert.match(
     human.stdout,
-    /^hogProcess\s+1\s+[0-9a-f]{12}\s+hogProcess\s+1\s+process\s+64MiB\s+8000ms\s+8\s+0\s/m,
+    /^hogProcess\s+1\s+[0-9a-f]{12}\s+hogProcess\s+1\s+process\s+64MiB\s+8000ms\s+8\s+3\s/m,
   );
 });
 
