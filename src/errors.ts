@@ -99,6 +99,8 @@ export const ERROR_CODES = Object.freeze({
     'The function used more memory than its memory limit; its worker thread or process was stopped and replaced (HTTP 502).',
   SKEIN_CLOUD_FUNCTION_SETTINGS_INVALID:
     "A function's settings (a module's `config` export or skein deploy's flags) are not valid (HTTP 400).",
+  SKEIN_CLOUD_SCHEDULE_NOT_FOUND: 'No schedule has that name (HTTP 404).',
+  SKEIN_CLOUD_SCHEDULE_EXISTS: 'A schedule of that name exists already (HTTP 409).',
   SKEIN_CLOUD_CLOSED: 'The cloud server is shutting down or closed and takes no new work (HTTP 503).',
   SKEIN_CLOUD_UNREACHABLE:
     'The client could not reach the server, or got an answer that is not the Skein API.',

@@ -4,6 +4,7 @@
 
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { ScheduleJobOptions, ScheduleRequest, ScheduleView } from '../cloud/api/schedule-schemas.ts';
 import type { FunctionView, JobView, SubmitRequest, TokenScope, TokenView } from '../cloud/index.ts';
 import { SkeinError } from '../errors.ts';
 import { EXIT_FAILURE, EXIT_OK } from './exit-codes.ts';
@@ -992,6 +993,243 @@ const invoke: Command = async (args, io) => {
   });
 };
 
+const SCHEDULE_HELP = `Usage: skein schedule add <name> (--cron <expr> | --every <duration>) <module>:<export> [options]
+       skein schedule add <name> (--cron <expr> | --every <duration>) --fn <function> [--args <json>]
+       skein schedule ls
+       skein schedule show <name> [--history <n>]
+       skein schedule pause|resume|rm <name>
+
+Manages schedules: periodic jobs the server stores on each tick of a cron expression (five
+fields, UTC: minute hour day-of-month month day-of-week, or @hourly, @daily …) or of an interval
+(--every 30s, 5m, 1h, 1d or milliseconds; at least 1s, aligned to multiples since the epoch). A
+tick runs a task as skein submit does, or a deployed function as skein invoke --async does. Each
+tick fires once, even across a restart; ticks missed while the server was down are not fired.
+Adding, pausing, resuming and removing need a token with the deploy scope.
+
+Options:
+  --cron <expr>             Cron expression, in UTC (add)
+  --every <duration>        Interval: 30s, 5m, 1h, 1d, 500ms or milliseconds (add)
+  --fn <function>           Call this deployed function at each tick instead of a task (add)
+  --args <json>             The arguments as a JSON array (default [])
+  --paused                  Create the schedule paused (add)
+  --delay <ms>, --priority <n>, --attempts <n>, --backoff <type:ms>, --time-limit <ms>
+                            Job options of each firing, as for skein submit (add, task targets)
+  --history <n>             Jobs of the history to show, newest first (show; default 20)
+${CONNECTION_HELP}`;
+
+const DURATION_UNITS_MS: Readonly<Record<string, number>> = Object.freeze({
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+});
+
+/** Milliseconds of `30s`, `5m`, `1h`, `1d`, `500ms` or a plain number of milliseconds. */
+function duration(name: string, text: string): number {
+  const match = /^(\d+)(ms|s|m|h|d)?$/.exec(text);
+  const ms = match === null ? Number.NaN : Number(match[1]) * DURATION_UNITS_MS[match[2] ?? 'ms']!;
+  if (!Number.isSafeInteger(ms) || ms < 1000) {
+    throw new UsageError(
+      `--${name} must be a duration of at least 1s, such as 30s, 5m, 1h or 1d (got ${JSON.stringify(text)})`,
+    );
+  }
+  return ms;
+}
+
+function until(epochMs: number | null, now = Date.now()): string {
+  if (epochMs === null) return '-';
+  const seconds = Math.max(0, Math.round((epochMs - now) / 1000));
+  if (seconds < 60) return `in ${seconds}s`;
+  if (seconds < 3600) return `in ${Math.floor(seconds / 60)}m`;
+  if (seconds < 86_400) return `in ${Math.floor(seconds / 3600)}h`;
+  return `in ${Math.floor(seconds / 86_400)}d`;
+}
+
+function cadence(view: ScheduleView): string {
+  if (view.cron !== null) return `cron ${view.cron}`;
+  const every = view.every!;
+  const [unit, size] =
+    every % 86_400_000 === 0
+      ? ['d', 86_400_000]
+      : every % 3_600_000 === 0
+        ? ['h', 3_600_000]
+        : every % 60_000 === 0
+          ? ['m', 60_000]
+          : every % 1000 === 0
+            ? ['s', 1000]
+            : ['ms', 1];
+  return `every ${every / (size as number)}${unit}`;
+}
+
+function scheduleTarget(view: ScheduleView): string {
+  return view.task ?? `fn ${view.function}`;
+}
+
+const SCHEDULE_ACTIONS = ['add', 'ls', 'show', 'pause', 'resume', 'rm'];
+
+const schedule: Command = async (args, io) => {
+  const { values, positionals } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: true,
+    options: {
+      cron: { type: 'string' },
+      every: { type: 'string' },
+      fn: { type: 'string' },
+      args: { type: 'string' },
+      paused: { type: 'boolean' },
+      delay: { type: 'string' },
+      priority: { type: 'string' },
+      attempts: { type: 'string' },
+      backoff: { type: 'string' },
+      'time-limit': { type: 'string' },
+      history: { type: 'string' },
+      ...CONNECTION_OPTIONS,
+    },
+  });
+  if (showHelp(io, values, SCHEDULE_HELP)) return EXIT_OK;
+  const [action, ...rest] = positionals;
+  if (action === undefined || !SCHEDULE_ACTIONS.includes(action)) {
+    throw new UsageError(
+      `${action === undefined ? 'name an action' : `unknown schedule action ${JSON.stringify(action)}`}: use ${SCHEDULE_ACTIONS.join(', ')}`,
+    );
+  }
+  if (action === 'ls') {
+    if (rest.length > 0) throw new UsageError(`schedule ls takes no arguments (got ${rest.join(' ')})`);
+    return withClient(io, 'schedule', values, async (client) => {
+      const list = await client.schedules();
+      if (values.json === true) json(io, list);
+      else if (list.length === 0)
+        io.stderr.write('no schedules; skein schedule add <name> --every 1m tasks.ts:job adds one\n');
+      else {
+        const now = Date.now();
+        const rows = [['NAME', 'STATE', 'SCHEDULE', 'TARGET', 'NEXT RUN', 'LAST RUN']];
+        for (const view of list) {
+          rows.push([
+            view.name,
+            view.error === null ? view.state : `${view.state} (error)`,
+            cadence(view),
+            scheduleTarget(view),
+            until(view.nextRunAt, now),
+            ago(view.lastRunAt, now),
+          ]);
+        }
+        io.stdout.write(`${table(rows)}\n`);
+      }
+      return EXIT_OK;
+    });
+  }
+  if (action === 'add') return addSchedule(rest, values, io);
+  const name = oneId(rest, 'schedule name');
+  const history = integer('history', values.history, 0, 100);
+  return withClient(io, 'schedule', values, async (client) => {
+    if (action === 'show') {
+      const view = await client.schedule(name, history === undefined ? {} : { history });
+      if (values.json === true) json(io, view);
+      else {
+        const now = Date.now();
+        io.stdout.write(
+          `schedule ${view.name}: ${view.state}, ${cadence(view)}, runs ${scheduleTarget(view)} ${JSON.stringify(view.args)}\n` +
+            (view.error === null ? '' : `  error     ${view.error}\n`) +
+            `  next run  ${view.nextRunAt === null ? '-' : `${new Date(view.nextRunAt).toISOString()} (${until(view.nextRunAt, now)})`}\n` +
+            `  last run  ${view.lastRunAt === null ? '-' : `${new Date(view.lastRunAt).toISOString()} (${ago(view.lastRunAt, now)})`}\n`,
+        );
+        if (view.history.length > 0) {
+          const rows = [['JOB', 'TICK', 'STATE']];
+          for (const run of view.history) {
+            rows.push([run.jobId, new Date(run.tickAt).toISOString(), run.state ?? '(gone)']);
+          }
+          io.stdout.write(`${table(rows)}\n`);
+        }
+      }
+      return EXIT_OK;
+    }
+    const view =
+      action === 'pause'
+        ? await client.pauseSchedule(name)
+        : action === 'resume'
+          ? await client.resumeSchedule(name)
+          : await client.removeSchedule(name);
+    if (values.json === true) json(io, view);
+    else {
+      const did = action === 'pause' ? 'paused' : action === 'resume' ? 'resumed' : 'removed';
+      io.stdout.write(
+        `schedule ${view.name} ${did}${view.nextRunAt === null ? '' : `; next run ${until(view.nextRunAt)}`}\n`,
+      );
+    }
+    return EXIT_OK;
+  });
+};
+
+function addSchedule(
+  rest: string[],
+  values: {
+    cron?: string | undefined;
+    every?: string | undefined;
+    fn?: string | undefined;
+    args?: string | undefined;
+    paused?: boolean | undefined;
+    delay?: string | undefined;
+    priority?: string | undefined;
+    attempts?: string | undefined;
+    backoff?: string | undefined;
+    'time-limit'?: string | undefined;
+    server?: string | undefined;
+    token?: string | undefined;
+    json?: boolean | undefined;
+  },
+  io: CliIo,
+): Promise<number> {
+  const [name, target, ...extra] = rest;
+  if (name === undefined || name === '') throw new UsageError('schedule add needs a name');
+  if (extra.length > 0)
+    throw new UsageError(`schedule add takes one target (got ${rest.slice(1).join(' ')})`);
+  if ((values.cron === undefined) === (values.every === undefined)) {
+    throw new UsageError('schedule add needs exactly one of --cron <expr> and --every <duration>');
+  }
+  if ((target === undefined) === (values.fn === undefined)) {
+    throw new UsageError('schedule add needs exactly one target: <module>:<export> or --fn <function>');
+  }
+  const options: { -readonly [K in keyof ScheduleJobOptions]: ScheduleJobOptions[K] } = {
+    ...optional('delay', integer('delay', values.delay, 0, Number.MAX_SAFE_INTEGER)),
+    ...optional('priority', integer('priority', values.priority, -1_000_000, 1_000_000)),
+    ...optional('attempts', integer('attempts', values.attempts, 1, 1_000_000)),
+    ...optional('timeLimit', integer('time-limit', values['time-limit'], 1, Number.MAX_SAFE_INTEGER)),
+  };
+  if (values.backoff !== undefined) options.backoff = parseBackoff(values.backoff);
+  let taskTarget: { module: string; export: string } | undefined;
+  if (target !== undefined) {
+    const colon = target.lastIndexOf(':');
+    if (colon <= 0 || colon === target.length - 1) {
+      throw new UsageError(
+        `name the task as <module>:<export>, e.g. tasks.ts:report (got ${JSON.stringify(target)})`,
+      );
+    }
+    taskTarget = { module: target.slice(0, colon), export: target.slice(colon + 1) };
+  } else if (Object.keys(options).length > 0) {
+    throw new UsageError('job options (--delay, --priority …) apply to task targets only, not --fn');
+  }
+  const request: ScheduleRequest = {
+    name,
+    ...(values.cron === undefined ? { every: duration('every', values.every!) } : { cron: values.cron }),
+    ...(taskTarget ?? { function: values.fn! }),
+    args: jsonArgs(values.args),
+    ...(Object.keys(options).length > 0 ? { options } : {}),
+    ...(values.paused === true ? { paused: true } : {}),
+  };
+  return withClient(io, 'schedule', values, async (client) => {
+    const view = await client.createSchedule(request);
+    if (values.json === true) json(io, view);
+    else {
+      io.stdout.write(
+        `schedule ${view.name} ${view.state === 'paused' ? 'created paused' : 'created'}: ${cadence(view)}, runs ${scheduleTarget(view)}${view.nextRunAt === null ? '' : `; next run ${new Date(view.nextRunAt).toISOString()} (${until(view.nextRunAt)})`}\n`,
+      );
+    }
+    return EXIT_OK;
+  });
+}
+
 export type CloudCommandName =
   | 'up'
   | 'worker'
@@ -1004,7 +1242,8 @@ export type CloudCommandName =
   | 'token'
   | 'deploy'
   | 'fn'
-  | 'invoke';
+  | 'invoke'
+  | 'schedule';
 
 export const CLOUD_COMMANDS: Readonly<Record<CloudCommandName, Command>> = Object.freeze({
   up,
@@ -1019,4 +1258,5 @@ export const CLOUD_COMMANDS: Readonly<Record<CloudCommandName, Command>> = Objec
   deploy,
   fn,
   invoke,
+  schedule,
 });

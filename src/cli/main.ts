@@ -31,6 +31,8 @@ Commands:
   deploy        Bundle a module and deploy its tasks as functions: skein deploy ./fns.ts
   fn            List functions, or roll one back: skein fn rollback <name> <hash>
   invoke        Call a function: skein invoke <name> --args '[...]' [--async]
+  schedule      Run a task or function periodically: skein schedule add <name> --every 5m
+                tasks.ts:report; ls, show, pause, resume, rm
   demo          Render a Mandelbrot image sequentially, on a ThreadPool and on a
                 ProcessPool; print wall times, speedup and parallel efficiency
 
@@ -129,6 +131,7 @@ const COMMANDS: Readonly<Record<string, Command>> = Object.freeze({
   deploy: cloudCommand('deploy'),
   fn: cloudCommand('fn'),
   invoke: cloudCommand('invoke'),
+  schedule: cloudCommand('schedule'),
   demo: demoCommand,
 });
 

@@ -5,6 +5,7 @@
 import { ERROR_CODES, errorFromCode, InvalidArgumentError, SkeinError } from '../errors.ts';
 import type { JobState } from '../tasks/index.ts';
 import type { AgentView } from './api/agent-wire.ts';
+import type { ScheduleDetailView, ScheduleRequest, ScheduleView } from './api/schedule-schemas.ts';
 import type {
   AsyncInvokeView,
   CancelView,
@@ -147,6 +148,39 @@ export class CloudClient {
     return this.#call('POST', `/fn/${encodeURIComponent(name)}?async=1`, { args }, options);
   }
 
+  /** Creates a schedule (deploy scope): a cron expression or an interval, and a task or a function. */
+  createSchedule(request: ScheduleRequest, options?: CallOptions): Promise<ScheduleView> {
+    return this.#call('POST', '/api/schedules', request, options);
+  }
+
+  /** Every schedule, with its state and next run. */
+  async schedules(options?: CallOptions): Promise<ScheduleView[]> {
+    return (await this.#call<{ schedules: ScheduleView[] }>('GET', '/api/schedules', undefined, options))
+      .schedules;
+  }
+
+  /** One schedule with the latest `history` jobs it made (default 20), newest first. */
+  schedule(
+    name: string,
+    options: CallOptions & { readonly history?: number } = {},
+  ): Promise<ScheduleDetailView> {
+    const query = options.history === undefined ? '' : `?history=${options.history}`;
+    return this.#call('GET', `/api/schedules/${encodeURIComponent(name)}${query}`, undefined, options);
+  }
+
+  pauseSchedule(name: string, options?: CallOptions): Promise<ScheduleView> {
+    return this.#call('POST', `/api/schedules/${encodeURIComponent(name)}/pause`, undefined, options);
+  }
+
+  resumeSchedule(name: string, options?: CallOptions): Promise<ScheduleView> {
+    return this.#call('POST', `/api/schedules/${encodeURIComponent(name)}/resume`, undefined, options);
+  }
+
+  /** Removes a schedule and its history; the jobs it made stay. */
+  removeSchedule(name: string, options?: CallOptions): Promise<ScheduleView> {
+    return this.#call('DELETE', `/api/schedules/${encodeURIComponent(name)}`, undefined, options);
+  }
+
   /**
    * Any route of the API: `body` is sent as JSON; the answer's JSON is returned, an error answer
    * thrown as for the other methods. What `skein worker` calls the agent routes with.
@@ -204,12 +238,14 @@ export class CloudClient {
           while (end >= 0) {
             const frame = buffer.slice(0, end);
             buffer = buffer.slice(end + 2);
-            const data = frame
-              .split('\n')
+            const lines = frame.split('\n');
+            const data = lines
               .filter((line) => line.startsWith('data: '))
               .map((line) => line.slice(6))
               .join('\n');
-            if (data !== '') yield JSON.parse(data) as JobEventView;
+            // Job events only: the stream also carries `event: schedule` frames (ScheduleEventView).
+            const isJob = lines.every((line) => !line.startsWith('event: ') || line === 'event: job');
+            if (data !== '' && isJob) yield JSON.parse(data) as JobEventView;
             end = buffer.indexOf('\n\n');
           }
           const { value, done } = await reader.read();

@@ -1,7 +1,8 @@
 // The server's own state beside the job store: API tokens (hashed, never the secret), the task
 // modules jobs were submitted for (so a restarted server serves the jobs it acknowledged), deployed
-// bundles and the functions pointing into them, with every version each function had. One SQLite file
-// (`.skein/cloud.db`, WAL); every write is one statement, so a crash leaves each row whole.
+// bundles and the functions pointing into them, with every version each function had, and schedules
+// with the jobs they created. One SQLite file (`.skein/cloud.db`, WAL); every write is one statement
+// or one transaction, so a crash leaves each row whole.
 
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -86,6 +87,14 @@ export interface RegisteredTask {
   readonly exportName: string;
 }
 
+/** A job a schedule created: the tick it was for (epoch ms) and when it was stored. */
+export interface ScheduleRun {
+  readonly name: string;
+  readonly tickAt: number;
+  readonly jobId: string;
+  readonly firedAt: number;
+}
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS tokens (
   id TEXT PRIMARY KEY,
@@ -124,6 +133,17 @@ CREATE TABLE IF NOT EXISTS functions (
   name TEXT PRIMARY KEY,
   version INTEGER NOT NULL,
   updated_at INTEGER NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS schedules (
+  name TEXT PRIMARY KEY,
+  record TEXT NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS schedule_runs (
+  name TEXT NOT NULL,
+  tick_at INTEGER NOT NULL,
+  job_id TEXT NOT NULL,
+  fired_at INTEGER NOT NULL,
+  PRIMARY KEY (name, tick_at)
 ) STRICT;
 `;
 
@@ -399,6 +419,67 @@ export class CloudStore {
     if (current === undefined)
       throw new Error(`function ${row.name} points at a version it never had: this is a bug in Skein`);
     return { name: row.name, current, updatedAt: row.updated_at, versions };
+  }
+
+  /** Stores a new schedule's record (JSON); false when a schedule of that name exists. */
+  insertSchedule(name: string, record: string): boolean {
+    const result = this.#prepared('INSERT OR IGNORE INTO schedules (name, record) VALUES (?, ?)').run(
+      name,
+      record,
+    );
+    return Number(result.changes) > 0;
+  }
+
+  /** Replaces a schedule's record; false when there is no schedule of that name. */
+  updateSchedule(name: string, record: string): boolean {
+    const result = this.#prepared('UPDATE schedules SET record = ? WHERE name = ?').run(record, name);
+    return Number(result.changes) > 0;
+  }
+
+  schedule(name: string): string | undefined {
+    const row = this.#prepared('SELECT record FROM schedules WHERE name = ?').get(name) as
+      | { record: string }
+      | undefined;
+    return row?.record;
+  }
+
+  schedules(): string[] {
+    const rows = this.#prepared('SELECT record FROM schedules ORDER BY name').all() as unknown as {
+      record: string;
+    }[];
+    return rows.map((row) => row.record);
+  }
+
+  /** Deletes a schedule and its history in one transaction; false when there was none. */
+  deleteSchedule(name: string): boolean {
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      this.#prepared('DELETE FROM schedule_runs WHERE name = ?').run(name);
+      const result = this.#prepared('DELETE FROM schedules WHERE name = ?').run(name);
+      this.#db.exec('COMMIT');
+      return Number(result.changes) > 0;
+    } catch (error) {
+      this.#db.exec('ROLLBACK');
+      throw error;
+    }
+  }
+
+  /** Records a job a schedule created, keeping the `keep` latest of that schedule. */
+  addScheduleRun(run: ScheduleRun, keep: number): void {
+    this.#prepared(
+      'INSERT OR IGNORE INTO schedule_runs (name, tick_at, job_id, fired_at) VALUES (?, ?, ?, ?)',
+    ).run(run.name, run.tickAt, run.jobId, run.firedAt);
+    this.#prepared(
+      'DELETE FROM schedule_runs WHERE name = ? AND tick_at < (SELECT tick_at FROM schedule_runs WHERE name = ? ORDER BY tick_at DESC LIMIT 1 OFFSET ?)',
+    ).run(run.name, run.name, keep - 1);
+  }
+
+  /** The latest `limit` jobs a schedule created, newest first. */
+  scheduleRuns(name: string, limit: number): ScheduleRun[] {
+    const rows = this.#prepared(
+      'SELECT tick_at, job_id, fired_at FROM schedule_runs WHERE name = ? ORDER BY tick_at DESC LIMIT ?',
+    ).all(name, limit) as unknown as { tick_at: number; job_id: string; fired_at: number }[];
+    return rows.map((row) => ({ name, tickAt: row.tick_at, jobId: row.job_id, firedAt: row.fired_at }));
   }
 
   #prepared(sql: string): StatementSync {

@@ -26,6 +26,7 @@ import {
   type ResolvedCloudServerOptions,
   resolveCloudServerOptions,
 } from './options.ts';
+import { ScheduleManager } from './schedules.ts';
 import { TaskCatalog } from './task-catalog.ts';
 import { createToken, hasScope, verifyToken } from './tokens.ts';
 
@@ -61,6 +62,7 @@ export class CloudServer {
   readonly #broker: Broker;
   readonly #store: CloudStore;
   readonly #registry: AgentRegistry;
+  readonly #schedules: ScheduleManager;
   readonly #sweep: NodeJS.Timeout;
   readonly #closing: AbortController;
   readonly #streams: Set<FastifyReply>;
@@ -77,6 +79,7 @@ export class CloudServer {
     broker: Broker;
     store: CloudStore;
     registry: AgentRegistry;
+    schedules: ScheduleManager;
     sweep: NodeJS.Timeout;
     closing: AbortController;
     streams: Set<FastifyReply>;
@@ -91,6 +94,7 @@ export class CloudServer {
     this.#broker = parts.broker;
     this.#store = parts.store;
     this.#registry = parts.registry;
+    this.#schedules = parts.schedules;
     this.#sweep = parts.sweep;
     this.#closing = parts.closing;
     this.#streams = parts.streams;
@@ -146,6 +150,7 @@ export class CloudServer {
     const closing = new AbortController();
     const streams = new Set<FastifyReply>();
     let app: FastifyInstance | undefined;
+    let schedules: ScheduleManager | undefined;
     try {
       const tasks = [];
       const functionTasks = [];
@@ -169,6 +174,15 @@ export class CloudServer {
       // A Redis that cannot be reached stops the start here, with the broker's error, not at the first job.
       if (resolved.redis !== undefined) await broker.stats(DEFAULT_QUEUE);
       const queue = new TaskQueue({ broker });
+      schedules = new ScheduleManager({
+        store,
+        broker,
+        queue,
+        catalog,
+        agent,
+        functions: { deployments, runner },
+        warn,
+      });
       const context: ApiContext = {
         queue,
         broker,
@@ -177,6 +191,7 @@ export class CloudServer {
         agent,
         functions: { deployments, runner },
         registry,
+        schedules,
         timing: { leaseTimeout: resolved.leaseTimeout, agentTimeout: resolved.agentTimeout },
         tokenOf: (request) => {
           const token = tokens.get(request);
@@ -192,6 +207,8 @@ export class CloudServer {
       await app.listen({ host: resolved.host, port: resolved.port });
       // Only a server that got its port runs jobs: a second `skein up` on a taken port claims nothing.
       if (tasks.length + functionTasks.length > 0) await agent?.serve(tasks, functionTasks);
+      // Stored schedules fire from their next tick on; ticks missed while no server ran are skipped.
+      await schedules.start();
       // Jobs of an agent that died come back once their lease expired, whether or not a worker runs here.
       sweep = setInterval(
         () => {
@@ -226,6 +243,7 @@ export class CloudServer {
         broker,
         store,
         registry,
+        schedules,
         sweep,
         closing,
         streams,
@@ -233,6 +251,7 @@ export class CloudServer {
     } catch (error) {
       closing.abort();
       clearInterval(sweep);
+      await schedules?.close().catch(() => undefined);
       await app?.close().catch(() => undefined);
       await runner.close().catch(() => undefined);
       await agent?.close().catch(() => undefined);
@@ -261,6 +280,8 @@ export class CloudServer {
     for (const stream of this.#streams) stream.raw.end();
     clearInterval(this.#sweep);
     try {
+      // No schedule fires into a store that is closing.
+      await this.#schedules.close();
       // Synchronous calls have a caller waiting on this server: they end now with SKEIN_CLOUD_CLOSED.
       await this.#runner.close();
       await this.#agent?.close();

@@ -8,6 +8,7 @@ import type { CloudStore, StoredToken, TokenScope } from '../cloud-store.ts';
 import type { Deployments } from '../deployments.ts';
 import type { FunctionRunner } from '../function-runner.ts';
 import type { LocalAgent } from '../local-agent.ts';
+import type { ScheduleManager } from '../schedules.ts';
 import type { TaskCatalog } from '../task-catalog.ts';
 
 /** What the handlers work with; the server owns every part. */
@@ -22,6 +23,8 @@ export interface ApiContext {
   readonly functions: { readonly deployments: Deployments; readonly runner: FunctionRunner };
   /** Remote agents (skein worker). */
   readonly registry: AgentRegistry;
+  /** Periodic jobs managed through the API (schedule-routes.ts). */
+  readonly schedules: ScheduleManager;
   /** Lease length of every claim (ms) and how long an agent may go without a heartbeat (ms). */
   readonly timing: { readonly leaseTimeout: number; readonly agentTimeout: number };
   /** The token the request was authenticated with (the onRequest hook checked it). */

@@ -10,11 +10,13 @@ import type { TokenScope } from '../cloud-store.ts';
 import { createToken, revokeToken, tokenView } from '../tokens.ts';
 import { agentRoutes } from './agent-routes.ts';
 import { functionRoutes } from './function-routes.ts';
+import { scheduleRoutes } from './schedule-routes.ts';
 
 export type { ApiContext, RouteSchema, RouteSpec } from './route-spec.ts';
 
 import { jobView } from './job-view.ts';
 import type { ApiContext, RouteSpec } from './route-spec.ts';
+import type { ScheduleEventView } from './schedule-schemas.ts';
 import {
   ERROR_RESPONSE,
   JOB_GET_QUERY,
@@ -123,7 +125,7 @@ export function apiRoutes(ctx: ApiContext): RouteSpec[] {
       .slice(offset, offset + limit);
   }
 
-  return [...jobRoutes(), ...agentRoutes(ctx), ...functionRoutes(ctx)];
+  return [...jobRoutes(), ...agentRoutes(ctx), ...functionRoutes(ctx), ...scheduleRoutes(ctx)];
 
   function jobRoutes(): RouteSpec[] {
     return [
@@ -270,7 +272,7 @@ export function apiRoutes(ctx: ApiContext): RouteSpec[] {
         method: 'GET',
         url: '/api/events',
         summary:
-          'Live job and worker events as Server-Sent Events (`event: job`, data = JobEventView JSON), from the moment of the call.',
+          'Live job and worker events as Server-Sent Events (`event: job`, data = JobEventView JSON), and schedule events (`event: schedule`, data = ScheduleEventView JSON), from the moment of the call.',
         scopes: READERS,
         schema: { querystring: NO_QUERY },
         responses: {
@@ -296,6 +298,10 @@ export function apiRoutes(ctx: ApiContext): RouteSpec[] {
           const keepAlive = setInterval(() => raw.write(': keep-alive\n\n'), SSE_KEEPALIVE_MS);
           keepAlive.unref();
           raw.once('close', () => stop.abort());
+          const onSchedule = (event: ScheduleEventView): void => {
+            raw.write(`event: schedule\ndata: ${JSON.stringify(event)}\n\n`);
+          };
+          ctx.schedules.on('event', onSchedule);
           try {
             for (;;) {
               const item = await next;
@@ -314,6 +320,7 @@ export function apiRoutes(ctx: ApiContext): RouteSpec[] {
           } catch (error) {
             if (!isAbort(error)) ctx.warn('an event stream ended on an error of the job store', error);
           } finally {
+            ctx.schedules.off('event', onSchedule);
             clearInterval(keepAlive);
             stop.abort();
             await iterator.return?.();

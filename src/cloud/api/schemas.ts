@@ -269,7 +269,7 @@ export interface JobEventView {
 // --- Functions --------------------------------------------------------------------------------------
 
 /** A function name: an export name, or `<prefix>.<export>` when deployed with a prefix. */
-const FUNCTION_NAME = {
+export const FUNCTION_NAME = {
   type: 'string',
   pattern: '^([A-Za-z0-9_-]{1,64}\\.)?[A-Za-z_$][A-Za-z0-9_$]{0,127}$',
 };
