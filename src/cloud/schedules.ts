@@ -167,7 +167,7 @@ export class ScheduleManager extends EventEmitter<ScheduleManagerEvents> {
    * @throws SKEIN_CLOUD_INVALID_REQUEST, SKEIN_TASKS_INVALID_CRON, SKEIN_CLOUD_SCHEDULE_EXISTS,
    * SKEIN_CLOUD_MODULE_REFUSED, SKEIN_CLOUD_TASK_NOT_FOUND, SKEIN_CLOUD_FUNCTION_NOT_FOUND
    */
-  create(request: ScheduleRequest): Promise<ScheduleView> {
+  async create(request: ScheduleRequest): Promise<ScheduleView> {
     if ((request.cron === undefined) === (request.every === undefined)) {
       throw invalid('give exactly one of cron (a cron expression) and every (milliseconds)');
     }

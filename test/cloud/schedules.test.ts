@@ -5,10 +5,17 @@
 // tick once.
 
 import assert from 'node:assert/strict';
-import { copyFile } from 'node:fs/promises';
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { after, before, describe, type TestContext, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  deleteStore,
+  REDIS_MISSING,
+  REDIS_URL,
+  randomPrefix,
+  redisAvailable,
+} from '../tasks/redis-helpers.ts';
 import {
   type ApiAnswer,
   api,
@@ -24,6 +31,7 @@ import {
 
 /** Short, so that a job the killed server was running runs again soon after the restart. */
 const LEASE_TIMEOUT_MS = 1000;
+const REDIS_UP = await redisAvailable();
 const cleanups: (() => Promise<void>)[] = [];
 const suite = { after: (fn: () => Promise<void>) => cleanups.push(fn) };
 let dir: string;
@@ -364,6 +372,29 @@ test('a schedule of a deployed function calls its current version as a job at ea
   assert.equal(job.state, 'succeeded', JSON.stringify(job));
   assert.match(job.result, /^tick ran in \d+$/);
   assert.match(job.task, /^\.skein\/deployments\/[0-9a-f]{64}\.mjs:stamp$/);
+
+  // A deploy of a new version: the schedule calls it from the next ticks on.
+  const source = await readFile(join(dir, 'schedule-fns.ts'), 'utf8');
+  await writeFile(join(dir, 'schedule-fns-v2.ts'), source.replace('ran in', 'v2 ran in'));
+  const redeployed = await cli(dir, ['deploy', 'schedule-fns-v2.ts', '--json']);
+  assert.equal(redeployed.code, 0, redeployed.stderr);
+  const newHash = JSON.parse(redeployed.stdout).hash;
+  const followed = await waitForSchedule(
+    'fn-every-second',
+    (s) => s.history.some((run: Body) => run.state === 'succeeded' && run.tickAt > Date.now() - 1500),
+    'a firing after the deploy',
+  );
+  const deadline = Date.now() + 20_000;
+  let latest = await waitForState(server, server.token, followed.history[0].jobId, FINISHED_STATES);
+  while (!latest.task.includes(newHash)) {
+    if (Date.now() > deadline)
+      assert.fail(`the schedule still calls the old version: ${JSON.stringify(latest)}`);
+    await sleep(250);
+    const now = (await api(server, server.token, 'GET', '/api/schedules/fn-every-second')).body;
+    latest = await waitForState(server, server.token, now.history[0].jobId, FINISHED_STATES);
+  }
+  assert.equal(latest.state, 'succeeded', JSON.stringify(latest));
+  assert.match(latest.result, /^tick v2 ran in \d+$/);
   await remove('fn-every-second');
 });
 
@@ -576,7 +607,12 @@ test('the CLI adds, lists, shows, pauses, resumes and removes a schedule (--json
   }
 });
 
-test('a schedule survives a SIGKILL of the server: after the restart it fires again, each tick once', async (t) => {
+/**
+ * Creates a schedule every 3 s, SIGKILLs the server right after a firing (well inside a tick period,
+ * so a restart that fired that tick again would show), restarts it on the same directory and checks
+ * the schedule fires again, each tick once.
+ */
+async function checkKillAndRestart(t: TestContext, ...serverArgs: string[]): Promise<void> {
   const project = await makeProject(t);
   const first = await startServer(
     t,
@@ -585,6 +621,7 @@ test('a schedule survives a SIGKILL of the server: after the restart it fires ag
     '1',
     '--lease-timeout',
     String(LEASE_TIMEOUT_MS),
+    ...serverArgs,
   );
   const created = await create(
     { name: 'durable', every: 3000, module: 'tasks.ts', export: 'add', args: [1, 2] },
@@ -592,7 +629,6 @@ test('a schedule survives a SIGKILL of the server: after the restart it fires ag
     first,
   );
   assert.equal(created.status, 201, JSON.stringify(created.body));
-  // Killed right after a firing: well inside a tick period, so a restart that fired the same tick again would show.
   const fired = await waitForSchedule(
     'durable',
     (s) => s.history.length >= 1,
@@ -609,6 +645,7 @@ test('a schedule survives a SIGKILL of the server: after the restart it fires ag
     '1',
     '--lease-timeout',
     String(LEASE_TIMEOUT_MS),
+    ...serverArgs,
   );
   const listed = await api(second, second.token, 'GET', '/api/schedules');
   const durable = listed.body.schedules.find((s: Body) => s.name === 'durable');
@@ -635,5 +672,19 @@ test('a schedule survives a SIGKILL of the server: after the restart it fires ag
     jobs.every((job: Body) => ids.has(job.id) || job.createdAt > after.history[0].firedAt),
     'no job outside the history but one stored since the last read',
   );
-  await second.stop();
+  assert.equal(await second.stop(), 0, second.stderr());
+}
+
+test('a schedule survives a SIGKILL of the server: after the restart it fires again, each tick once', async (t) => {
+  await checkKillAndRestart(t);
+});
+
+describe('skein up --redis', { skip: REDIS_UP ? false : REDIS_MISSING }, () => {
+  test('schedules stay in .skein/cloud.db and their ticks are claimed on Redis: a SIGKILL and restart fire each tick once', async (t) => {
+    const prefix = randomPrefix();
+    t.after(async () => {
+      await deleteStore(prefix);
+    });
+    await checkKillAndRestart(t, '--redis', REDIS_URL, '--redis-prefix', prefix);
+  });
 });

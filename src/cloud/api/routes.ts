@@ -299,7 +299,9 @@ export function apiRoutes(ctx: ApiContext): RouteSpec[] {
           keepAlive.unref();
           raw.once('close', () => stop.abort());
           const onSchedule = (event: ScheduleEventView): void => {
-            raw.write(`event: schedule\ndata: ${JSON.stringify(event)}\n\n`);
+            // The server ends streams before it stops its schedules: nothing is written after the end.
+            if (!raw.writableEnded && !raw.destroyed)
+              raw.write(`event: schedule\ndata: ${JSON.stringify(event)}\n\n`);
           };
           ctx.schedules.on('event', onSchedule);
           try {
