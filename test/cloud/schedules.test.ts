@@ -5,7 +5,7 @@
 // tick once.
 
 import assert from 'node:assert/strict';
-import { copyFile, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, type TestContext, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -677,6 +677,49 @@ async function checkKillAndRestart(t: TestContext, ...serverArgs: string[]): Pro
 
 test('a schedule survives a SIGKILL of the server: after the restart it fires again, each tick once', async (t) => {
   await checkKillAndRestart(t);
+});
+
+test('a schedule whose task is gone at start is listed with its error and fires again once resumed with the task back', async (t) => {
+  const project = await makeProject(t);
+  await copyFile(join(project, 'tasks.ts'), join(project, 'later.ts'));
+  const first = await startServer(t, project, '--concurrency', '1');
+  const created = await create(
+    { name: 'fragile', every: 1000, module: 'later.ts', export: 'add', args: [3, 4] },
+    first.token,
+    first,
+  );
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  assert.equal(await first.stop(), 0, first.stderr());
+  await rm(join(project, 'later.ts'));
+
+  const second = await startServer(t, project, '--concurrency', '1');
+  const listed = (await api(second, second.token, 'GET', '/api/schedules')).body.schedules;
+  const fragile = listed.find((s: Body) => s.name === 'fragile');
+  assert.equal(fragile.state, 'active');
+  assert.match(fragile.error, /later\.ts:add.*does not exist/);
+  assert.equal(fragile.nextRunAt, null, 'it cannot fire');
+  assert.match(second.stderr(), /schedule fragile cannot fire/);
+  assertError(
+    await api(second, second.token, 'POST', '/api/schedules/fragile/resume'),
+    404,
+    'SKEIN_CLOUD_TASK_NOT_FOUND',
+    'still gone',
+  );
+
+  await copyFile(join(project, 'tasks.ts'), join(project, 'later.ts'));
+  const resumed = await api(second, second.token, 'POST', '/api/schedules/fragile/resume');
+  assert.equal(resumed.status, 200, JSON.stringify(resumed.body));
+  assert.equal(resumed.body.error, null);
+  assert.ok(resumed.body.nextRunAt > Date.now() - 1000);
+  const fired = await waitForSchedule(
+    'fragile',
+    (s) => s.history.length >= 1,
+    'a firing after the resume',
+    second,
+  );
+  const job = await waitForState(second, second.token, fired.history[0].jobId, FINISHED_STATES);
+  assert.equal(job.result, 7);
+  assert.equal(await second.stop(), 0, second.stderr());
 });
 
 describe('skein up --redis', { skip: REDIS_UP ? false : REDIS_MISSING }, () => {
