@@ -137,7 +137,7 @@ export class ScheduleManager extends EventEmitter<ScheduleManagerEvents> {
   /**
    * Starts a Scheduler for every active schedule in the store. Ticks that passed while no server ran
    * are not fired (the Scheduler counts from now); a schedule whose target cannot be loaded is kept,
-   * listed with its error, and fires again once paused and resumed after the target is fixed.
+   * listed with its error, and fires nothing until a resume loads the target again.
    */
   start(): Promise<void> {
     this.#watch = setInterval(() => {
