@@ -131,6 +131,8 @@ export class ScheduleManager extends EventEmitter<ScheduleManagerEvents> {
 
   constructor(parts: ScheduleManagerParts) {
     super();
+    // Each open event stream (GET /api/events) listens: any number of them is expected.
+    this.setMaxListeners(0);
     this.#parts = parts;
   }
 
