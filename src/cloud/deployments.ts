@@ -142,6 +142,7 @@ function invalid(message: string): SkeinError {
 export class Deployments {
   readonly dir: string;
   readonly #store: CloudStore;
+  readonly #urls = new Map<string, string>();
 
   constructor(dataDir: string, store: CloudStore) {
     this.dir = join(dataDir, 'deployments');
@@ -150,7 +151,13 @@ export class Deployments {
 
   /** The file URL of a stored bundle. */
   urlOf(hash: string): string {
-    return pathToFileURL(join(this.dir, `${hash}.mjs`)).href;
+    // Asked on every call of a function: path and URL building cost more than the map lookup.
+    let url = this.#urls.get(hash);
+    if (url === undefined) {
+      url = pathToFileURL(join(this.dir, `${hash}.mjs`)).href;
+      this.#urls.set(hash, url);
+    }
+    return url;
   }
 
   /**

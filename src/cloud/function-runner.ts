@@ -209,6 +209,8 @@ export class FunctionRunner {
         maxWorkers: this.options.maxWorkers,
         idleTimeout: Math.max(1, this.options.idleTimeout),
         cancelMode: 'terminate' as const,
+        // A server's thread has other requests to serve: never block it waiting for one call's result.
+        blockingWaitTimeout: 0,
         name: `skein-fn-${key.slice(0, 12)}-${settings.isolation}`,
         ...(settings.memoryMb === null
           ? {}

@@ -774,7 +774,8 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
       slot.inHand.set(record.id, record);
     }
     slot.lastSentId = records[records.length - 1]!.id;
-    const lone = slot.inHand.size === 1;
+    // Only a pool that blocks for lone results has callers waiting on each call.
+    const lone = slot.inHand.size === 1 && this.options.blockingWaitTimeout > 0;
     if (lone !== slot.spinHint) {
       slot.spinHint = lone;
       slot.handle.hintSpin(lone);
