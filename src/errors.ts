@@ -86,7 +86,7 @@ export const ERROR_CODES = Object.freeze({
   SKEIN_CLOUD_BUNDLE_NOT_FOUND:
     'No bundle with that SHA-256 was deployed to this server (HTTP 404 from GET /api/bundles/<hash>).',
   SKEIN_CLOUD_BUNDLE_MISMATCH:
-    "A bundle an agent fetched (or found in its cache) does not hash to the SHA-256 that names it; the agent does not run it.",
+    'A bundle an agent fetched (or found in its cache) does not hash to the SHA-256 that names it; the agent does not run it.',
   SKEIN_CLOUD_FUNCTION_NOT_FOUND:
     'No function has that name, or the function never had the bundle hash a rollback names (HTTP 404).',
   SKEIN_CLOUD_FUNCTION_BUSY:

@@ -379,6 +379,7 @@ test('GET /api/openapi.json documents every route with its schemas', async () =>
     '/api/agents/{id}/held',
     '/api/agents/{id}/job',
     '/api/agents/{id}/leases',
+    '/api/bundles/{hash}',
     '/api/deployments',
     '/api/events',
     '/api/functions',
