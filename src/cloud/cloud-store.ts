@@ -197,8 +197,9 @@ export class CloudStore {
   readonly #statements = new Map<string, StatementSync>();
   /**
    * Tokens and functions by id and name, read on every request: kept until this store writes them, or
-   * until another connection (another process on the same file) commits anything (PRAGMA data_version),
-   * so a revocation takes effect on the next request wherever it was made. Only found rows are kept.
+   * until another connection (another process on the same file) commits anything (PRAGMA data_version,
+   * looked at every FRESHNESS_CHECK_MS), so a revocation made through this server takes effect on the
+   * next request, one made by another process within 100 ms. Only found rows are kept.
    */
   readonly #tokenCache = new Map<string, StoredToken>();
   /** When #checkFresh last ran its PRAGMA (performance.now() ms). */
