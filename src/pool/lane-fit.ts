@@ -96,7 +96,9 @@ export function valueFitsLane(value: unknown): boolean {
   }
   if (Object.getPrototypeOf(value) !== Object.prototype) return false;
   const record = value as Record<string, unknown>;
-  for (const key in record) if (!primitiveFitsLane(record[key])) return false;
+  // for…in also lists enumerable properties inherited from a polluted Object.prototype, which
+  // structured clone would not copy: such an object goes by postMessage.
+  for (const key in record) if (!Object.hasOwn(record, key) || !primitiveFitsLane(record[key])) return false;
   return true;
 }
 

@@ -54,6 +54,17 @@ describe('ThreadPool message lanes', () => {
     });
   }
 
+  it('copies only own properties when Object.prototype has an enumerable one (pollution)', T, async (t) => {
+    const pool = usePool(t, 1);
+    Object.defineProperty(Object.prototype, 'polluted', { value: 1, enumerable: true, configurable: true });
+    try {
+      const value = { a: 1 };
+      assert.deepStrictEqual(Object.keys(await pool.run(echo, value)), ['a']);
+    } finally {
+      delete (Object.prototype as { polluted?: number }).polluted;
+    }
+  });
+
   it('keeps one object passed twice as one object in the worker', T, async (t) => {
     const pool = usePool(t, 1);
     const shared = { n: 1 };
