@@ -165,6 +165,7 @@ describe('RedisBroker on the machine Redis', { skip }, () => {
     assert.deepEqual(published?.result, new Uint8Array([10, 0, 13, 1]));
     assert.deepEqual(published?.canvas, new Uint8Array([1, 10]));
     assert.deepEqual(lists[0]!.split('\n').sort(), [waited.id, other.id].sort());
+    assert.equal(await marker.exists(`${prefix}:awaited:${waited.id}`), 0, 'the script spent the mark');
   });
 
   test('five connections claiming at once hand out each of 300 jobs exactly once', async (t) => {

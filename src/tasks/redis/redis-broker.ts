@@ -796,8 +796,8 @@ export class RedisBroker implements Broker {
           } catch {
             return; // The id list that follows wakes the waiter, which then reads the job itself.
           }
+          // The finishing script spent the awaited mark when it published this.
           if (job !== undefined && FINISHED_STATES.has(job.state)) {
-            this.#client.del(awaitedKey(this.#prefix, job.id)).catch(() => {});
             for (const wake of this.#waiters.get(job.id) ?? []) wake(job);
           }
           return;

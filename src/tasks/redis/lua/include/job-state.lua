@@ -237,11 +237,12 @@ local function finish_in(batch, base, store, job_key, id, state, now, created_at
   finished_store = store
   finished_ids[#finished_ids + 1] = id
   -- A waiter subscribes before it sets its mark: with no subscriber there is no mark to look for (asked
-  -- once per script, not once per job).
+  -- once per script, not once per job). The mark is spent here: the job goes out whole, once, and the
+  -- waiter has no DEL of its own to send.
   if waiters_listening == nil then
     waiters_listening = redis.call('PUBSUB', 'NUMSUB', store .. 'finished')[2] > 0
   end
-  if waiters_listening and redis.call('EXISTS', store .. 'awaited:' .. id) == 1 then
+  if waiters_listening and redis.call('DEL', store .. 'awaited:' .. id) == 1 then
     awaited_keys[#awaited_keys + 1] = job_key
   end
 end
