@@ -659,13 +659,15 @@ export class RedisBroker implements Broker {
       // follows its message; it is sent before the read, on the same connection, so it lands first.
       await this.#subscribe(stop);
       const awaited = awaitedKey(this.#prefix, id);
-      this.#client.set(awaited, '1', 'PX', AWAITED_TTL_MS).catch(() => {});
+      // The first read carries the mark in the same write (one pipeline): set first, then read.
+      let mark: string | undefined = awaited;
       for (;;) {
         woken = false;
         if (delivered !== undefined) return delivered;
         let job: JobRecord | 'waiting' | undefined;
         try {
-          job = await this.#finishedJob(id);
+          job = await this.#finishedJob(id, mark);
+          mark = undefined;
         } catch (error) {
           if (
             !(error instanceof SkeinError && error.code === 'SKEIN_TASKS_BROKER_UNAVAILABLE') ||
@@ -710,12 +712,24 @@ export class RedisBroker implements Broker {
    * Job `id` once finished, 'waiting' before, undefined when unknown: its state alone is read first, so
    * a wait that starts before the job ends costs one small reply, not the whole job.
    */
-  async #finishedJob(id: string): Promise<JobRecord | 'waiting' | undefined> {
+  /** The job if finished, 'waiting' if not, undefined if unknown; sets `mark` first when given. */
+  async #finishedJob(id: string, mark?: string): Promise<JobRecord | 'waiting' | undefined> {
     const queue = await this.#queueOfJob('waitUntilFinished', id);
     if (queue === undefined) return undefined;
-    const state = await this.#call('waitUntilFinished', () =>
-      this.#client.hget(jobKey(this.#prefix, queue, id), 'state'),
-    );
+    const key = jobKey(this.#prefix, queue, id);
+    const state = await this.#call('waitUntilFinished', async () => {
+      if (mark === undefined) return this.#client.hget(key, 'state');
+      const replies = await this.#client
+        .pipeline()
+        .set(mark, '1', 'PX', AWAITED_TTL_MS)
+        .hget(key, 'state')
+        .exec();
+      if (replies === null) throw new Error('Connection is closed.');
+      const [[markError], [readError, value]] = replies as [[Error | null, unknown], [Error | null, unknown]];
+      if (markError) throw markError;
+      if (readError) throw readError;
+      return value as string | null;
+    });
     if (state === null) return undefined;
     if (!FINISHED_STATES.has(state as JobState)) return 'waiting';
     const job = await this.get(id);
