@@ -108,10 +108,9 @@ function primitiveFitsLane(value: unknown): boolean {
     case 'boolean':
     case 'undefined':
     case 'bigint':
-      return true;
+    // Strings travel as Latin-1 or raw UTF-16 units (lane-codec.ts): any string, lone surrogates too.
     case 'string':
-      // A lone surrogate would come back as U+FFFD through UTF-8.
-      return value.isWellFormed();
+      return true;
     default:
       return value === null;
   }

@@ -59,7 +59,7 @@ describe('ThreadPool message lanes', () => {
     Object.defineProperty(Object.prototype, 'polluted', { value: 1, enumerable: true, configurable: true });
     try {
       const value = { a: 1 };
-      assert.deepStrictEqual(Object.keys(await pool.run(echo, value)), ['a']);
+      assert.deepStrictEqual(Object.keys((await pool.run(echo, value)) as object), ['a']);
     } finally {
       delete (Object.prototype as { polluted?: number }).polluted;
     }
