@@ -23,6 +23,13 @@ export interface RunOptions {
   readonly priority?: number;
   /** Receives each value the task sends with taskContext().progress(). */
   readonly onProgress?: (value: unknown) => void;
+  /**
+   * Receives what the task writes to process.stdout and process.stderr (console.* included, and its
+   * async continuations), in order and before the call settles; the text is still written to the
+   * worker's own streams. Coalesced (at most every 50 ms or 16 Ki characters per message) and capped
+   * at 1 Mi characters per call, then cut with a marker line. Calls without it capture nothing.
+   */
+  readonly onOutput?: (stream: 'stdout' | 'stderr', text: string) => void;
   /** Overrides the pool's cancelMode for this call. */
   readonly cancelMode?: CancelMode;
 }

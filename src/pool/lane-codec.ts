@@ -28,6 +28,7 @@ const TYPE_STEAL = 3;
 const TYPE_STOP = 4;
 const TYPE_RESULTS = 5;
 const TYPE_PROGRESS = 6;
+const TYPE_OUTPUT = 7;
 
 /** Strings longer than this are copied by Buffer's native UTF-16 writer instead of a loop. */
 const SHORT_STRING = 32;
@@ -76,6 +77,12 @@ export function encodeFrame(sequence: number, message: LaneMessage): Uint8Array 
       out[8] = TYPE_PROGRESS;
       writeValue(message.id);
       writeValue(message.value);
+      break;
+    case 'output':
+      out[8] = TYPE_OUTPUT;
+      writeValue(message.id);
+      writeValue(message.stream);
+      writeValue(message.text);
       break;
     case 'cancel':
       out[8] = TYPE_CANCEL;
@@ -213,6 +220,14 @@ export function decodeFrame(
       break;
     case TYPE_PROGRESS:
       message = { t: 'progress', id: readValue() as number, value: readValue() };
+      break;
+    case TYPE_OUTPUT:
+      message = {
+        t: 'output',
+        id: readValue() as number,
+        stream: readValue() as 'stdout' | 'stderr',
+        text: readValue() as string,
+      };
       break;
     case TYPE_CANCEL:
       message = { t: 'cancel', id: readValue() as number, reason: readValue() };

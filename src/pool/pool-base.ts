@@ -42,6 +42,7 @@ import {
   resolvePoolOptions,
 } from './options.ts';
 import {
+  FLAG_CAPTURE_OUTPUT,
   FLAG_REPORT_START,
   FLAG_SHARED_ARGS,
   type FunctionSpec,
@@ -107,6 +108,7 @@ class TaskRecord {
   readonly timeout: number;
   readonly cancelMode: CancelMode;
   readonly onProgress: ((value: unknown) => void) | undefined;
+  readonly onOutput: ((stream: 'stdout' | 'stderr', text: string) => void) | undefined;
   /** A worker this task must run on (actor calls, broadcast), or undefined for any. */
   readonly pinned: WorkerSlot | undefined;
   worker: WorkerSlot | undefined = undefined;
@@ -140,6 +142,8 @@ class TaskRecord {
     this.priority = options.priority ?? 0;
     this.transfer = options.transfer;
     this.onProgress = options.onProgress;
+    const onOutput = options.onOutput;
+    this.onOutput = onOutput;
     this.timeout = timeout;
     this.cancelMode = cancelMode;
     this.pinned = pinned;
@@ -149,7 +153,9 @@ class TaskRecord {
     this.flags =
       (Number.isFinite(timeout) || (cancelMode === 'terminate' && options.signal !== undefined)
         ? FLAG_REPORT_START
-        : 0) | (sharedArgs ? FLAG_SHARED_ARGS : 0);
+        : 0) |
+      (sharedArgs ? FLAG_SHARED_ARGS : 0) |
+      (onOutput === undefined ? 0 : FLAG_CAPTURE_OUTPUT);
   }
 }
 
@@ -867,6 +873,19 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
         }
         return;
       }
+      case 'output': {
+        const record = slot.inHand.get(message.id);
+        if (record !== undefined && !record.settled && record.onOutput !== undefined) {
+          try {
+            record.onOutput(message.stream, message.text);
+          } catch (error) {
+            process.nextTick(() => {
+              throw error;
+            });
+          }
+        }
+        return;
+      }
       case 'ready':
         if (message.error !== undefined && isSerializedError(message.error)) {
           slot.initError = deserializeError(message.error);
@@ -1260,6 +1279,12 @@ function checkRunOptions(options: RunOptions): void {
     throw new InvalidArgumentError(
       'SKEIN_POOL_INVALID_OPTION',
       `onProgress must be a function (got ${describe(options.onProgress)})`,
+    );
+  }
+  if (options.onOutput !== undefined && typeof options.onOutput !== 'function') {
+    throw new InvalidArgumentError(
+      'SKEIN_POOL_INVALID_OPTION',
+      `onOutput must be a function (got ${describe(options.onOutput)})`,
     );
   }
   if (options.cancelMode !== undefined) checkCancelMode('cancelMode', options.cancelMode);

@@ -13,6 +13,7 @@ export const KIND_ACTOR_FREE = 5; // extra is the actor's id
 /** Flags on a task entry. */
 export const FLAG_REPORT_START = 1; // flush results and say 'started' before running (timeouts, terminate-cancel)
 export const FLAG_SHARED_ARGS = 2; // args hold handles of sync/channel objects to revive before running
+export const FLAG_CAPTURE_OUTPUT = 4; // send what the task writes to stdout/stderr as 'output' messages
 
 /** A task entry occupies this many slots of a batch: id, kind, key, args, extra, flags. */
 export const TASK_STRIDE = 6;
@@ -92,10 +93,18 @@ export interface ProgressMessage {
   readonly value: unknown;
 }
 
+/** Text a task that captures its output wrote to one stream (output-capture.ts), sent before its result. */
+export interface OutputMessage {
+  readonly t: 'output';
+  readonly id: number;
+  readonly stream: 'stdout' | 'stderr';
+  readonly text: string;
+}
+
 /** A process child about to die of an uncaught error says which (threads report it as 'error'). */
 export interface FatalMessage {
   readonly t: 'fatal';
   readonly error: unknown;
 }
 
-export type WorkerToMain = ReadyMessage | ResultsMessage | ProgressMessage | FatalMessage;
+export type WorkerToMain = ReadyMessage | ResultsMessage | ProgressMessage | OutputMessage | FatalMessage;

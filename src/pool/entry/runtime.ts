@@ -10,7 +10,9 @@ import { modulesToLoad, unpackSharedLoaded } from '../../sync/shared.ts';
 import { isTask, type TaskContext, taskContextStorage } from '../../task.ts';
 import { serializeError } from '../error-serdes.ts';
 import { itemsFitLane, valueFitsLane } from '../lane-fit.ts';
+import { installOutputHook, OUTPUT_SINK, OutputCapture } from '../output-capture.ts';
 import {
+  FLAG_CAPTURE_OUTPUT,
   FLAG_REPORT_START,
   FLAG_SHARED_ARGS,
   type FunctionSpec,
@@ -67,6 +69,8 @@ class RunningTaskContext implements TaskContext {
   readonly #runtime: WorkerRuntime;
   readonly id: number;
   #controller: AbortController | undefined;
+  /** Set only on the context of a call that captures its output (added then, so other calls pay nothing). */
+  declare [OUTPUT_SINK]?: OutputCapture;
 
   constructor(runtime: WorkerRuntime, id: number) {
     this.#runtime = runtime;
@@ -131,8 +135,12 @@ export class WorkerRuntime {
 
   constructor(port: RuntimePort) {
     this.port = port;
-    // Results computed before an exit (process.exit in a task, an uncaught error) still reach the pool.
-    process.on('exit', () => this.#flush());
+    // Results computed before an exit (process.exit in a task, an uncaught error) still reach the pool,
+    // after what the running task printed.
+    process.on('exit', () => {
+      this.#current?.[OUTPUT_SINK]?.flush();
+      this.#flush();
+    });
   }
 
   post(message: WorkerToMain, fitsLane = false): void {
@@ -298,6 +306,7 @@ export class WorkerRuntime {
     flags: number,
   ): 'sync' | 'async' {
     const context = new RunningTaskContext(this, id);
+    const output = (flags & FLAG_CAPTURE_OUTPUT) !== 0 ? this.#capture(context) : undefined;
     this.#current = context;
     const start = performance.now();
     const startEpoch = TIME_ORIGIN + start;
@@ -320,11 +329,19 @@ export class WorkerRuntime {
     }
     if (!failed && isThenable(value)) {
       value.then(
-        (result) => this.#settleAsync(context, kind, STATUS_OK, result, startEpoch, start),
-        (error: unknown) => this.#settleAsync(context, kind, STATUS_ERROR, error, startEpoch, start),
+        (result) => {
+          output?.close();
+          this.#settleAsync(context, kind, STATUS_OK, result, startEpoch, start);
+        },
+        (error: unknown) => {
+          output?.close();
+          this.#settleAsync(context, kind, STATUS_ERROR, error, startEpoch, start);
+        },
       );
       return 'async';
     }
+    // Its output goes out before its result, which waits in #results for the next flush.
+    output?.close();
     this.port.markRunning(-1);
     this.#current = undefined;
     const end = performance.now();
@@ -332,6 +349,17 @@ export class WorkerRuntime {
     this.#lastRunMs = end - start;
     this.#push(id, kind, failed ? STATUS_ERROR : STATUS_OK, value, startEpoch, end - start);
     return 'sync';
+  }
+
+  /** Starts capturing the output of the call run in `context` (installing the stream hook once). */
+  #capture(context: RunningTaskContext): OutputCapture {
+    installOutputHook();
+    const id = context.id;
+    const capture = new OutputCapture((stream, text) =>
+      this.post({ t: 'output', id, stream, text }, text.isWellFormed()),
+    );
+    context[OUTPUT_SINK] = capture;
+    return capture;
   }
 
   #settleAsync(
