@@ -355,9 +355,8 @@ export class WorkerRuntime {
   #capture(context: RunningTaskContext): OutputCapture {
     installOutputHook();
     const id = context.id;
-    const capture = new OutputCapture((stream, text) =>
-      this.post({ t: 'output', id, stream, text }, text.isWellFormed()),
-    );
+    // A string of any content takes a lane (lane-codec.ts carries raw UTF-16 units).
+    const capture = new OutputCapture((stream, text) => this.post({ t: 'output', id, stream, text }, true));
     context[OUTPUT_SINK] = capture;
     return capture;
   }
