@@ -5,6 +5,12 @@
 
 import { TimeoutError } from '../errors.ts';
 import type { Executor, RunOptions } from '../pool/executor.ts';
+import {
+  installOutputHook,
+  OUTPUT_SINK,
+  OutputCapture,
+  type OutputSinkHolder,
+} from '../pool/output-capture.ts';
 import { type Task, type TaskContext, taskContextStorage } from '../task.ts';
 
 /** What a worker needs of a pool: run one task, and close. */
@@ -23,17 +29,27 @@ function runInline(
   task: Task<unknown[], unknown>,
   args: unknown[],
   options: RunOptions = {},
+  capture?: OutputCapture,
 ): Promise<unknown> {
   const outer = options.signal;
   if (outer?.aborted === true) return Promise.reject(outer.reason);
+  const onOutput = options.onOutput;
+  if (onOutput !== undefined && capture === undefined) {
+    // What the task prints in this thread is told apart from the rest by its context, as in a pool.
+    installOutputHook();
+    const own = new OutputCapture(onOutput);
+    return runInline(task, args, options, own).finally(() => own.close());
+  }
   const timeout = options.timeout;
   if (timeout !== undefined && Number.isFinite(timeout))
-    return runWithTimeLimit(task, args, options, timeout);
+    return runWithTimeLimit(task, args, options, timeout, capture);
   // No time limit: the task's signal is the caller's own, so no controller, timer or listener is made
   // for a task that returns at once (the hot path of short jobs).
   let running: unknown;
   try {
-    running = taskContextStorage.run(contextOf(outer ?? NEVER_ABORTED, options), () => task.fn(...args));
+    running = taskContextStorage.run(contextOf(outer ?? NEVER_ABORTED, options, capture), () =>
+      task.fn(...args),
+    );
   } catch (error) {
     return Promise.reject(error);
   }
@@ -54,8 +70,8 @@ function runInline(
   });
 }
 
-function contextOf(signal: AbortSignal, options: RunOptions): TaskContext {
-  return {
+function contextOf(signal: AbortSignal, options: RunOptions, capture?: OutputCapture): TaskContext {
+  const context: TaskContext & OutputSinkHolder = {
     signal,
     get cancelled() {
       return signal.aborted;
@@ -66,6 +82,8 @@ function contextOf(signal: AbortSignal, options: RunOptions): TaskContext {
     progress: (value) => options.onProgress?.(value),
     workerId: -1,
   };
+  if (capture !== undefined) context[OUTPUT_SINK] = capture;
+  return context;
 }
 
 async function runWithTimeLimit(
@@ -73,6 +91,7 @@ async function runWithTimeLimit(
   args: unknown[],
   options: RunOptions,
   timeout: number,
+  capture: OutputCapture | undefined,
 ): Promise<unknown> {
   const controller = new AbortController();
   const { promise: stopped, reject } = Promise.withResolvers<never>();
@@ -89,7 +108,9 @@ async function runWithTimeLimit(
     timeout,
   );
   try {
-    const running = taskContextStorage.run(contextOf(controller.signal, options), () => task.fn(...args));
+    const running = taskContextStorage.run(contextOf(controller.signal, options, capture), () =>
+      task.fn(...args),
+    );
     return await Promise.race([running, stopped]);
   } finally {
     clearTimeout(timer);

@@ -79,6 +79,15 @@ export interface WorkerOptions extends WorkerTimingOptions {
   readonly unknownTasks?: 'dead-letter' | 'leave';
   /** This worker's id in the store. @defaultValue `${hostname}:${pid}:${random}` */
   readonly id?: string;
+  /**
+   * Receives what each job's task prints on stdout and stderr while it runs (console.* included), with
+   * the job (its id and `attempt` tell attempts apart), in order and before the attempt is settled in
+   * the store; the text still reaches the pool's own output. Storing it is the embedder's choice (the
+   * cloud keeps it per job). Absent: nothing is captured and jobs pay nothing. Text is coalesced and
+   * capped per attempt as the pool's `onOutput` says (docs/pool.md); jobs run `'inline'` are captured
+   * too. A hook that throws is reported as `brokerError`, and the job goes on.
+   */
+  readonly onOutput?: (job: JobRecord, stream: 'stdout' | 'stderr', text: string) => void;
 }
 
 export interface WorkerEvents {
@@ -165,6 +174,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly #registry = new Map<string, Task<never, unknown>>();
   readonly #taskPoolRules: readonly { readonly task: Task<never, unknown>; readonly pool: Executor }[];
   readonly #poolOf = new Map<string, JobRunner>();
+  readonly #onOutput: WorkerOptions['onOutput'];
   readonly #stop = new AbortController();
   #claim: Omit<ClaimRequest, 'max'> | undefined;
   #started: Promise<void> | undefined;
@@ -216,6 +226,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
       throw invalidOption('unknownTasks', "'dead-letter' or 'leave'", unknownTasks);
     }
     this.#unknownTasks = unknownTasks;
+    if (options.onOutput !== undefined && typeof options.onOutput !== 'function') {
+      throw invalidOption('onOutput', 'a function', options.onOutput);
+    }
+    this.#onOutput = options.onOutput;
     this.id =
       options.id === undefined
         ? `${hostname()}:${process.pid}:${newJobId().slice(-12)}`
@@ -668,6 +682,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         signal: entry.controller.signal,
         ...(record.timeLimitMs === null ? {} : { timeout: record.timeLimitMs }),
         onProgress: (value) => this.#progress(entry, value),
+        ...(this.#onOutput === undefined ? {} : { onOutput: this.#outputOf(record, this.#onOutput) }),
       });
     } catch (error) {
       this.#ranFor(entry);
@@ -701,6 +716,20 @@ export class Worker extends EventEmitter<WorkerEvents> {
     } else {
       this.#ended(entry, 'lost', undefined);
     }
+  }
+
+  /** The pool's onOutput for one attempt: hands its text to the worker's hook, which must not throw. */
+  #outputOf(
+    record: JobRecord,
+    hook: NonNullable<WorkerOptions['onOutput']>,
+  ): (stream: 'stdout' | 'stderr', text: string) => void {
+    return (stream, text) => {
+      try {
+        hook(record, stream, text);
+      } catch (error) {
+        this.emit('brokerError', error);
+      }
+    };
   }
 
   /** The job's run ended: frees its slot and feeds the run-time average. */
