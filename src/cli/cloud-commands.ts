@@ -122,6 +122,17 @@ Options:
   --wait                    Wait until the job finishes
 ${CONNECTION_HELP}`;
 
+const LOGS_HELP = `Usage: skein logs <id> [options]
+
+Prints what a job printed: its stdout lines to stdout, its stderr lines to stderr, each attempt's
+under a line naming it when the job ran more than once. The server keeps the last 10000 lines
+(1 MiB) of each job.
+
+Options:
+  -f, --follow              Print new lines as they come, until the job finishes
+  --after <n>               Only lines after this cursor (a line's seq, as --json shows)
+${CONNECTION_HELP}`;
+
 const CANCEL_HELP = `Usage: skein cancel <id> [options]
 
 Cancels a job: a waiting one at once, a running one through its AbortSignal.
@@ -684,6 +695,66 @@ const job: Command = async (args, io) => {
   });
 };
 
+const logs: Command = async (args, io) => {
+  const { values, positionals } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: true,
+    options: {
+      follow: { type: 'boolean', short: 'f' },
+      after: { type: 'string' },
+      ...CONNECTION_OPTIONS,
+    },
+  });
+  if (showHelp(io, values, LOGS_HELP)) return EXIT_OK;
+  const id = oneId(positionals, 'job id');
+  const after = integer('after', values.after, 0, Number.MAX_SAFE_INTEGER) ?? 0;
+  return withClient(io, 'logs', values, async (client) => {
+    let attempt = 0;
+    const print = (line: {
+      attempt: number;
+      stream: 'stdout' | 'stderr';
+      text: string;
+      seq: number;
+    }): void => {
+      if (values.json === true) {
+        io.stdout.write(`${JSON.stringify(line)}\n`);
+        return;
+      }
+      // The first attempt goes unnamed; a retried job's attempts are told apart.
+      if (line.attempt !== attempt && (attempt !== 0 || line.attempt !== 1))
+        io.stderr.write(`--- attempt ${line.attempt} ---\n`);
+      attempt = line.attempt;
+      (line.stream === 'stderr' ? io.stderr : io.stdout).write(`${line.text}\n`);
+    };
+    if (values.follow !== true) {
+      let cursor = after;
+      for (;;) {
+        const page = await client.logs(id, { after: cursor, limit: 5000 });
+        if (cursor === after && page.dropped > 0 && values.json !== true)
+          io.stderr.write(
+            `(${page.dropped} earlier lines of job ${id} were dropped: the server keeps the last 10000 lines or 1 MiB of a job)\n`,
+          );
+        for (const line of page.lines) print(line);
+        cursor = page.next;
+        if (page.lines.length < 5000) return EXIT_OK;
+      }
+    }
+    for await (const item of await client.followLogs(id, { after })) {
+      if ('line' in item) print(item.line);
+      else {
+        if (values.json === true) io.stdout.write(`${JSON.stringify(item.end)}\n`);
+        else io.stderr.write(`job ${id} ${item.end.state}\n`);
+        return EXIT_OK;
+      }
+    }
+    io.stderr.write(
+      `skein logs: the server ended the stream before job ${id} finished; run skein logs -f again\n`,
+    );
+    return EXIT_FAILURE;
+  });
+};
+
 const cancel: Command = async (args, io) => {
   const { values, positionals } = parseArgs({
     args,
@@ -1237,6 +1308,7 @@ export type CloudCommandName =
   | 'submit'
   | 'ps'
   | 'job'
+  | 'logs'
   | 'cancel'
   | 'retry'
   | 'token'
@@ -1252,6 +1324,7 @@ export const CLOUD_COMMANDS: Readonly<Record<CloudCommandName, Command>> = Objec
   submit,
   ps,
   job,
+  logs,
   cancel,
   retry,
   token,

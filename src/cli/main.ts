@@ -25,6 +25,7 @@ Commands:
   submit        Submit a task as a job: skein submit tasks.ts:resize --args '[...]' --wait
   ps            List jobs (--state queued|running|succeeded|failed|dead|cancelled|scheduled)
   job           Show one job: state, attempts, result or error
+  logs          Print what a job printed: skein logs <id> [-f] to follow it to its end
   cancel        Cancel a job
   retry         Run a dead or failed job again
   token         Create, list and revoke API tokens (admin)
@@ -125,6 +126,7 @@ const COMMANDS: Readonly<Record<string, Command>> = Object.freeze({
   submit: cloudCommand('submit'),
   ps: cloudCommand('ps'),
   job: cloudCommand('job'),
+  logs: cloudCommand('logs'),
   cancel: cloudCommand('cancel'),
   retry: cloudCommand('retry'),
   token: cloudCommand('token'),

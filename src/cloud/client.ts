@@ -5,6 +5,7 @@
 import { ERROR_CODES, errorFromCode, InvalidArgumentError, SkeinError } from '../errors.ts';
 import type { JobState } from '../tasks/index.ts';
 import type { AgentView } from './api/agent-wire.ts';
+import type { LogEndView, LogLineView, LogPageView } from './api/log-schemas.ts';
 import type { ScheduleDetailView, ScheduleRequest, ScheduleView } from './api/schedule-schemas.ts';
 import type {
   AsyncInvokeView,
@@ -216,6 +217,67 @@ export class CloudClient {
       chunks.push(chunk);
     }
     return Buffer.concat(chunks);
+  }
+
+  /** Lines a job printed after the cursor `after` (default 0: from the first kept), at most `limit`. */
+  logs(
+    id: string,
+    query: { readonly after?: number; readonly limit?: number } = {},
+    options?: CallOptions,
+  ): Promise<LogPageView> {
+    const params = new URLSearchParams();
+    if (query.after !== undefined) params.set('after', String(query.after));
+    if (query.limit !== undefined) params.set('limit', String(query.limit));
+    const text = params.toString();
+    return this.#call(
+      'GET',
+      `/api/jobs/${encodeURIComponent(id)}/logs${text === '' ? '' : `?${text}`}`,
+      undefined,
+      options,
+    );
+  }
+
+  /**
+   * A job's lines after `after`, then each new one as it is stored, until the job finishes (the last
+   * item is `{ end }`) or the signal aborts (Server-Sent Events).
+   */
+  async followLogs(
+    id: string,
+    options: CallOptions & { readonly after?: number } = {},
+  ): Promise<AsyncIterable<{ readonly line: LogLineView } | { readonly end: LogEndView }>> {
+    const path = `/api/jobs/${encodeURIComponent(id)}/logs?follow=1&after=${options.after ?? 0}`;
+    const response = await this.#fetch('GET', path, undefined, options.signal);
+    if (!response.ok || response.body === null) throw await errorOf(response, this.server);
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    async function* iterate(): AsyncGenerator<{ line: LogLineView } | { end: LogEndView }> {
+      let buffer = '';
+      try {
+        for (;;) {
+          let end = buffer.indexOf('\n\n');
+          while (end >= 0) {
+            const lines = buffer.slice(0, end).split('\n');
+            buffer = buffer.slice(end + 2);
+            const event = lines.find((line) => line.startsWith('event: '))?.slice(7);
+            const data = lines
+              .filter((line) => line.startsWith('data: '))
+              .map((line) => line.slice(6))
+              .join('\n');
+            if (event === 'log' && data !== '') yield { line: JSON.parse(data) as LogLineView };
+            else if (event === 'end' && data !== '') {
+              yield { end: JSON.parse(data) as LogEndView };
+              return;
+            }
+            end = buffer.indexOf('\n\n');
+          }
+          const { value, done } = await reader.read();
+          if (done) return;
+          buffer += value;
+        }
+      } finally {
+        await reader.cancel().catch(() => undefined);
+      }
+    }
+    return iterate();
   }
 
   /** Job events from now until the signal aborts (Server-Sent Events). Resolves the iterator once subscribed. */

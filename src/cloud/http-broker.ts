@@ -6,7 +6,8 @@
 // project directory and are turned into this machine's file URLs here. A claimed job of a deployed
 // function is handed to the Worker only once its bundle is in the agent's cache and matches its hash;
 // jobs of a bundle that cannot be had go back to the queue unstarted, and the agent claims none of that
-// bundle's jobs for a while (BundleCache's retryInterval), so other agents can take them.
+// bundle's jobs for a while (BundleCache's retryInterval), so other agents can take them. What jobs
+// print is sent in batches (the agent log route), always before the outcome of the attempt that printed it.
 
 import { SkeinError } from '../errors.ts';
 import type {
@@ -32,6 +33,7 @@ import {
   outcomeToWire,
   relativeAddress,
 } from './api/agent-wire.ts';
+import { type AgentLogChunk, MAX_LOG_BATCH } from './api/log-schemas.ts';
 import type { BundleCache } from './bundle-cache.ts';
 import type { CloudClient } from './client.ts';
 
@@ -55,6 +57,13 @@ export interface HttpBrokerOptions {
   readonly onBundleError?: (hash: string, error: unknown) => void;
 }
 
+type PendingLog = AgentLogChunk & { readonly workerId: string };
+
+/** Output waits at most this long on the agent before it is sent, in ms. */
+const LOG_FLUSH_INTERVAL_MS = 250;
+/** Output waiting to be sent is capped (the server being unreachable): beyond, new chunks are dropped. */
+const MAX_PENDING_LOG_CHARS = 16 * 1024 * 1024;
+
 function refused(what: string): Promise<never> {
   return Promise.reject(
     new SkeinError(
@@ -73,6 +82,12 @@ export class HttpBroker implements Broker {
   readonly #onBundleError: (hash: string, error: unknown) => void;
   /** Jobs claimed here and not yet settled, released or lost: what heartbeats report. */
   readonly #held = new Set<string>();
+  /** The worker that claimed each held job: output is sent under its id, which the lease is checked for. */
+  readonly #holder = new Map<string, string>();
+  #pendingLogs: PendingLog[] = [];
+  #pendingLogChars = 0;
+  #logTimer: NodeJS.Timeout | undefined;
+  #logFlush: Promise<void> = Promise.resolve();
   #closed = false;
 
   constructor(options: HttpBrokerOptions) {
@@ -106,6 +121,54 @@ export class HttpBroker implements Broker {
     }
   }
 
+  /**
+   * Queues what a job printed (the Worker's onOutput); sent within LOG_FLUSH_INTERVAL_MS, and before
+   * the outcome of its attempt. Dropped when the server has been unreachable long enough to fill the cap.
+   */
+  output(job: JobRecord, stream: 'stdout' | 'stderr', text: string): void {
+    const workerId = this.#holder.get(job.id) ?? job.workerId;
+    if (this.#closed || workerId === null || this.#pendingLogChars + text.length > MAX_PENDING_LOG_CHARS)
+      return;
+    this.#pendingLogs.push({ workerId, id: job.id, attempt: job.attempt, stream, at: Date.now(), text });
+    this.#pendingLogChars += text.length;
+    this.#logTimer ??= setTimeout(() => {
+      this.#logTimer = undefined;
+      void this.flushLogs();
+    }, LOG_FLUSH_INTERVAL_MS).unref();
+  }
+
+  /** Sends the output queued so far; resolves when it was sent (or could not be: it is then kept or dropped). */
+  flushLogs(): Promise<void> {
+    if (this.#logTimer !== undefined) {
+      clearTimeout(this.#logTimer);
+      this.#logTimer = undefined;
+    }
+    this.#logFlush = this.#logFlush.then(() => this.#sendLogs());
+    return this.#logFlush;
+  }
+
+  async #sendLogs(): Promise<void> {
+    while (this.#pendingLogs.length > 0 && !this.#closed) {
+      const workerId = this.#pendingLogs[0]!.workerId;
+      const batch: AgentLogChunk[] = [];
+      const rest: PendingLog[] = [];
+      for (const chunk of this.#pendingLogs) {
+        if (chunk.workerId === workerId && batch.length < MAX_LOG_BATCH) {
+          const { workerId: _, ...wire } = chunk;
+          batch.push(wire);
+        } else rest.push(chunk);
+      }
+      try {
+        await this.#post('/logs', { workerId, chunks: batch });
+      } catch (error) {
+        // Unreachable: kept for the next flush. Refused (the request itself): dropped, as a retry would be.
+        if (error instanceof SkeinError && error.code === 'SKEIN_TASKS_BROKER_UNAVAILABLE') return;
+      }
+      this.#pendingLogs = rest;
+      this.#pendingLogChars = rest.reduce((sum, chunk) => sum + chunk.text.length, 0);
+    }
+  }
+
   async settleAndClaim(
     workerId: string,
     outcomes: readonly SettleOutcome[],
@@ -114,6 +177,8 @@ export class HttpBroker implements Broker {
     if (outcomes.some((outcome) => outcome.kind === 'complete' && outcome.join !== undefined)) {
       return refused('complete a chord member (canvases are not submitted through the cloud)');
     }
+    // A job's output reaches the server before its outcome: a reader that saw it finish has all its lines.
+    if (outcomes.length > 0 && this.#pendingLogs.length > 0) await this.flushLogs();
     const now = Date.now();
     // Tasks of a bundle that could not be had a moment ago are left to other agents for a while.
     const wanted = (address: string): boolean => {
@@ -143,8 +208,14 @@ export class HttpBroker implements Broker {
             },
     };
     const answer = await this.#post<AgentClaimAnswer>('/claim', request);
-    for (const outcome of outcomes) this.#held.delete(outcome.id);
-    for (const job of answer.claimed) this.#held.add(job.id);
+    for (const outcome of outcomes) {
+      this.#held.delete(outcome.id);
+      this.#holder.delete(outcome.id);
+    }
+    for (const job of answer.claimed) {
+      this.#held.add(job.id);
+      this.#holder.set(job.id, workerId);
+    }
     const runnable = await this.#withBundles(workerId, answer.claimed);
     return { settled: answer.settled, claimed: runnable.map((job) => jobFromWire(job, this.#addresses)) };
   }
@@ -226,10 +297,12 @@ export class HttpBroker implements Broker {
   async release(workerId: string, id: string): Promise<boolean> {
     const { applied } = await this.#post<{ applied: boolean }>('/job', { workerId, id, action: 'release' });
     this.#held.delete(id);
+    this.#holder.delete(id);
     return applied;
   }
 
   async cancelled(workerId: string, id: string): Promise<boolean> {
+    if (this.#pendingLogs.length > 0) await this.flushLogs();
     const { applied } = await this.#post<{ applied: boolean }>('/job', { workerId, id, action: 'cancelled' });
     this.#held.delete(id);
     return applied;
@@ -318,6 +391,7 @@ export class HttpBroker implements Broker {
   }
 
   async close(): Promise<void> {
+    await this.flushLogs();
     this.#closed = true;
   }
 }

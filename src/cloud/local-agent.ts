@@ -7,7 +7,7 @@
 
 import { ThreadPool } from '../pool/index.ts';
 import type { Task } from '../task.ts';
-import { type Broker, WORKER_DEFAULTS, Worker } from '../tasks/index.ts';
+import { type Broker, WORKER_DEFAULTS, Worker, type WorkerOptions } from '../tasks/index.ts';
 
 export interface LocalAgentOptions {
   readonly broker: Broker;
@@ -18,6 +18,8 @@ export interface LocalAgentOptions {
   readonly onError: (error: unknown) => void;
   /** Worker ids are `<workerIdPrefix>.<n>` (a remote agent's id, which the server checks); absent: the Worker's own. */
   readonly workerIdPrefix?: string;
+  /** Receives what each job prints (the tasks Worker's onOutput); absent: output is not captured. */
+  readonly onOutput?: WorkerOptions['onOutput'];
 }
 
 export class LocalAgent {
@@ -98,6 +100,7 @@ export class LocalAgent {
       closeTimeout: Number.POSITIVE_INFINITY,
       // Jobs of a task registered a moment ago wait for the next worker instead of being dead-lettered.
       unknownTasks: 'leave',
+      ...(this.#options.onOutput === undefined ? {} : { onOutput: this.#options.onOutput }),
     });
     worker.on('brokerError', this.#options.onError);
     try {

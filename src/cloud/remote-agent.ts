@@ -204,6 +204,8 @@ export class RemoteAgent {
       leaseTimeout: registration.leaseTimeout,
       closeTimeout,
       workerIdPrefix: registration.id,
+      // What jobs print goes to the server in batches, each attempt's before its outcome.
+      onOutput: (job, stream, text) => broker.output(job, stream, text),
       onError: (error) => {
         // One warning per outage (the Worker retries every call); a heartbeat that gets through ends it.
         if (unavailable(error)) {

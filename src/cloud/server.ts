@@ -20,6 +20,7 @@ import { CloudStore, type StoredToken, type TokenScope } from './cloud-store.ts'
 import { readCredentials, writeCredentials } from './credentials.ts';
 import { Deployments } from './deployments.ts';
 import { FunctionRunner } from './function-runner.ts';
+import { JobLogs } from './job-logs.ts';
 import { LocalAgent } from './local-agent.ts';
 import {
   type CloudServerOptions,
@@ -61,6 +62,7 @@ export class CloudServer {
   readonly #runner: FunctionRunner;
   readonly #broker: Broker;
   readonly #store: CloudStore;
+  readonly #logs: JobLogs;
   readonly #registry: AgentRegistry;
   readonly #schedules: ScheduleManager;
   readonly #sweep: NodeJS.Timeout;
@@ -78,6 +80,7 @@ export class CloudServer {
     runner: FunctionRunner;
     broker: Broker;
     store: CloudStore;
+    logs: JobLogs;
     registry: AgentRegistry;
     schedules: ScheduleManager;
     sweep: NodeJS.Timeout;
@@ -93,6 +96,7 @@ export class CloudServer {
     this.#runner = parts.runner;
     this.#broker = parts.broker;
     this.#store = parts.store;
+    this.#logs = parts.logs;
     this.#registry = parts.registry;
     this.#schedules = parts.schedules;
     this.#sweep = parts.sweep;
@@ -114,6 +118,13 @@ export class CloudServer {
     await chmod(resolved.dataDir, 0o700);
     const catalog = await TaskCatalog.open(resolved.projectDir);
     const store = new CloudStore(join(resolved.dataDir, 'cloud.db'));
+    let logs: JobLogs;
+    try {
+      logs = new JobLogs(join(resolved.dataDir, 'logs.db'));
+    } catch (error) {
+      store.close();
+      throw error;
+    }
     let broker: Broker;
     let registry: AgentRegistry;
     try {
@@ -125,6 +136,7 @@ export class CloudServer {
         registry = new RedisAgentRegistry(resolved.redis, resolved.redisPrefix);
       }
     } catch (error) {
+      logs.close();
       store.close();
       throw error;
     }
@@ -135,6 +147,8 @@ export class CloudServer {
           leaseTimeout: resolved.leaseTimeout,
           closeTimeout: resolved.closeTimeout,
           onError: (error) => warn('the local agent could not reach the job store; it retries', error),
+          // What a job prints is stored with the job (GET /api/jobs/:id/logs).
+          onOutput: (job, stream, text) => logs.append(job.id, job.attempt, stream, text, Date.now()),
         })
       : undefined;
     const deployments = new Deployments(resolved.dataDir, store);
@@ -187,6 +201,7 @@ export class CloudServer {
         queue,
         broker,
         store,
+        logs,
         catalog,
         agent,
         functions: { deployments, runner },
@@ -242,6 +257,7 @@ export class CloudServer {
         runner,
         broker,
         store,
+        logs,
         registry,
         schedules,
         sweep,
@@ -257,6 +273,7 @@ export class CloudServer {
       await agent?.close().catch(() => undefined);
       await broker.close().catch(() => undefined);
       await registry.close().catch(() => undefined);
+      logs.close();
       store.close();
       throw error;
     }
@@ -289,6 +306,7 @@ export class CloudServer {
       await this.#app.close();
       await this.#broker.close();
       await this.#registry.close();
+      this.#logs.close();
       this.#store.close();
     }
   }

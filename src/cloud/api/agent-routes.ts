@@ -35,6 +35,7 @@ import {
   jobToWire,
   outcomeFromWire,
 } from './agent-wire.ts';
+import { AGENT_LOGS_BODY, AGENT_LOGS_BODY_LIMIT_BYTES, type AgentLogsRequest } from './log-schemas.ts';
 import type { ApiContext, RouteSpec } from './route-spec.ts';
 import { ERROR_RESPONSE, NO_QUERY } from './schemas.ts';
 
@@ -329,6 +330,40 @@ export function agentRoutes(ctx: ApiContext): RouteSpec[] {
               ),
             };
         }
+      },
+    },
+    {
+      method: 'POST',
+      url: '/api/agents/:id/logs',
+      summary:
+        "Store what the agent's jobs printed: chunks of text per job, attempt and stream, kept only for attempts this worker holds the lease of.",
+      scopes: AGENTS,
+      schema: { params: AGENT_ID_PARAMS, body: AGENT_LOGS_BODY, querystring: NO_QUERY },
+      bodyLimit: AGENT_LOGS_BODY_LIMIT_BYTES,
+      responses: {
+        200: { description: '{ accepted }: chunks stored; chunks of attempts not held are dropped.' },
+        ...AGENT_ERRORS,
+      },
+      async handler(request) {
+        const body = request.body as AgentLogsRequest;
+        await ownWorker(request, body.workerId);
+        // The broker decides which attempts this worker holds, as it does for a settlement.
+        const attempts = new Map<string, { id: string; attempt: number }>();
+        for (const chunk of body.chunks)
+          attempts.set(`${chunk.id}#${chunk.attempt}`, { id: chunk.id, attempt: chunk.attempt });
+        const asked = [...attempts.values()];
+        const statuses = asked.length === 0 ? [] : await ctx.broker.heldStatus(body.workerId, asked);
+        const held = new Set(
+          asked.filter((_, i) => statuses[i] !== 'lost').map(({ id, attempt }) => `${id}#${attempt}`),
+        );
+        const now = Date.now();
+        let accepted = 0;
+        for (const chunk of body.chunks) {
+          if (!held.has(`${chunk.id}#${chunk.attempt}`)) continue;
+          ctx.logs.append(chunk.id, chunk.attempt, chunk.stream, chunk.text, now);
+          accepted++;
+        }
+        return { accepted };
       },
     },
     {

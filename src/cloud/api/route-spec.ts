@@ -7,6 +7,7 @@ import type { AgentRegistry } from '../agent-registry.ts';
 import type { CloudStore, StoredToken, TokenScope } from '../cloud-store.ts';
 import type { Deployments } from '../deployments.ts';
 import type { FunctionRunner } from '../function-runner.ts';
+import type { JobLogs } from '../job-logs.ts';
 import type { LocalAgent } from '../local-agent.ts';
 import type { ScheduleManager } from '../schedules.ts';
 import type { TaskCatalog } from '../task-catalog.ts';
@@ -16,6 +17,8 @@ export interface ApiContext {
   readonly queue: TaskQueue;
   readonly broker: Broker;
   readonly store: CloudStore;
+  /** What jobs printed (log-routes.ts). */
+  readonly logs: JobLogs;
   readonly catalog: TaskCatalog;
   /** The server's own agent, or undefined when it runs none (--no-local-agent). */
   readonly agent: LocalAgent | undefined;

@@ -10,6 +10,7 @@ import type { TokenScope } from '../cloud-store.ts';
 import { createToken, revokeToken, tokenView } from '../tokens.ts';
 import { agentRoutes } from './agent-routes.ts';
 import { functionRoutes } from './function-routes.ts';
+import { logRoutes } from './log-routes.ts';
 import { scheduleRoutes } from './schedule-routes.ts';
 
 export type { ApiContext, RouteSchema, RouteSpec } from './route-spec.ts';
@@ -125,7 +126,13 @@ export function apiRoutes(ctx: ApiContext): RouteSpec[] {
       .slice(offset, offset + limit);
   }
 
-  return [...jobRoutes(), ...agentRoutes(ctx), ...functionRoutes(ctx), ...scheduleRoutes(ctx)];
+  return [
+    ...jobRoutes(),
+    ...logRoutes(ctx),
+    ...agentRoutes(ctx),
+    ...functionRoutes(ctx),
+    ...scheduleRoutes(ctx),
+  ];
 
   function jobRoutes(): RouteSpec[] {
     return [
