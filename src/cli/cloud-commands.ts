@@ -5,6 +5,7 @@
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ScheduleJobOptions, ScheduleRequest, ScheduleView } from '../cloud/api/schedule-schemas.ts';
+import { TENANT_PATTERN } from '../cloud/api/schemas.ts';
 import type { FunctionView, JobView, SubmitRequest, TokenScope, TokenView } from '../cloud/index.ts';
 import { SkeinError } from '../errors.ts';
 import { EXIT_FAILURE, EXIT_OK } from './exit-codes.ts';
@@ -147,19 +148,24 @@ Sends a dead or failed job back to the queue with a fresh attempt count.
 Options:
 ${CONNECTION_HELP}`;
 
-const TOKEN_HELP = `Usage: skein token create --name <name> --scope <scope> [--scope <scope> ...]
+const TOKEN_HELP = `Usage: skein token create --name <name> --scope <scope> [--scope <scope> ...] [--tenant <tenant>]
        skein token list
        skein token revoke <id>
 
-Manages API tokens (needs an admin token). Scopes: admin (everything), deploy, invoke (submit,
-cancel, retry, read jobs), read (read jobs). A new token is printed once; the server keeps only
-its hash.
+Manages API tokens (needs an admin token). Scopes: admin (everything of its tenant), deploy, invoke
+(submit, cancel, retry, read jobs), read (read jobs), agent (skein worker), operator (every tenant).
+Every token belongs to a tenant and reaches only that tenant's jobs, functions and schedules; an
+admin token manages its own tenant's tokens, an operator token (the one skein up saves) any tenant's,
+and only an operator may create agent and operator tokens. A new token is printed once; the server
+keeps only its hash.
 
 Options:
   --name <name>             A name for the new token (create)
   --scope <scope>           A scope of the new token; repeat for several (create)
+  --tenant <tenant>         The new token's tenant, 1 to 32 of [a-z0-9-] (create; default: yours)
 ${CONNECTION_HELP}`;
 
+const CLI_TOKEN_SCOPES: readonly string[] = ['admin', 'deploy', 'invoke', 'read', 'agent', 'operator'];
 const WAIT_SLICE_MS = 30_000;
 const JOB_STATE_NAMES = ['scheduled', 'queued', 'running', 'succeeded', 'failed', 'dead', 'cancelled'];
 const FINISHED = new Set(['succeeded', 'failed', 'dead', 'cancelled']);
@@ -797,12 +803,13 @@ const retry: Command = async (args, io) => {
 };
 
 function tokenRows(tokens: readonly TokenView[]): string {
-  const rows = [['ID', 'NAME', 'SCOPES', 'CREATED', 'REVOKED']];
+  const rows = [['ID', 'NAME', 'TENANT', 'SCOPES', 'CREATED', 'REVOKED']];
   const now = Date.now();
   for (const token of tokens) {
     rows.push([
       token.id,
       token.name,
+      token.tenant,
       token.scopes.join(','),
       ago(token.createdAt, now),
       ago(token.revokedAt, now),
@@ -816,7 +823,12 @@ const token: Command = async (args, io) => {
     args,
     strict: true,
     allowPositionals: true,
-    options: { name: { type: 'string' }, scope: { type: 'string', multiple: true }, ...CONNECTION_OPTIONS },
+    options: {
+      name: { type: 'string' },
+      scope: { type: 'string', multiple: true },
+      tenant: { type: 'string' },
+      ...CONNECTION_OPTIONS,
+    },
   });
   if (showHelp(io, values, TOKEN_HELP)) return EXIT_OK;
   if (positionals.length === 0) throw new UsageError('name an action: create, list or revoke');
@@ -829,17 +841,29 @@ const token: Command = async (args, io) => {
         throw new UsageError('token create needs --name <name>');
       const scopes = values.scope ?? [];
       if (scopes.length === 0)
-        throw new UsageError('token create needs at least one --scope (admin, deploy, invoke, read, agent)');
-      const bad = scopes.find((scope) => !['admin', 'deploy', 'invoke', 'read', 'agent'].includes(scope));
+        throw new UsageError(
+          'token create needs at least one --scope (admin, deploy, invoke, read, agent, operator)',
+        );
+      const bad = scopes.find((scope) => !CLI_TOKEN_SCOPES.includes(scope));
       if (bad !== undefined)
         throw new UsageError(
-          `--scope must be admin, deploy, invoke, read or agent (got ${JSON.stringify(bad)})`,
+          `--scope must be admin, deploy, invoke, read, agent or operator (got ${JSON.stringify(bad)})`,
         );
-      const created = await (await clientFrom(values)).createToken(values.name, scopes as TokenScope[]);
+      if (values.tenant !== undefined && !new RegExp(TENANT_PATTERN).test(values.tenant))
+        throw new UsageError(
+          `--tenant must be 1 to 32 characters of a-z, 0-9 and -, starting and ending with a letter or digit (got ${JSON.stringify(values.tenant)})`,
+        );
+      const created = await (await clientFrom(values)).createToken(
+        values.name,
+        scopes as TokenScope[],
+        values.tenant === undefined ? {} : { tenant: values.tenant },
+      );
       if (values.json === true) json(io, created);
       else {
         io.stdout.write(`${created.token}\n`);
-        io.stderr.write(`token ${created.id} (${created.scopes.join(', ')}) created; it is shown only now\n`);
+        io.stderr.write(
+          `token ${created.id} (${created.scopes.join(', ')}) of tenant ${created.tenant} created; it is shown only now\n`,
+        );
       }
       return EXIT_OK;
     }

@@ -102,8 +102,14 @@ export class CloudClient {
     return this.#call('POST', `/api/jobs/${encodeURIComponent(id)}/retry`, undefined, options);
   }
 
-  createToken(name: string, scopes: readonly TokenScope[], options?: CallOptions): Promise<CreatedTokenView> {
-    return this.#call('POST', '/api/tokens', { name, scopes }, options);
+  /** Creates a token; `tenant` absent: the caller's tenant (another one needs an operator token). */
+  createToken(
+    name: string,
+    scopes: readonly TokenScope[],
+    options?: CallOptions & { readonly tenant?: string },
+  ): Promise<CreatedTokenView> {
+    const body = options?.tenant === undefined ? { name, scopes } : { name, scopes, tenant: options.tenant };
+    return this.#call('POST', '/api/tokens', body, options);
   }
 
   async tokens(options?: CallOptions): Promise<TokenView[]> {

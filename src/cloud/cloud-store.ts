@@ -1,18 +1,20 @@
 // The server's own state beside the job store: API tokens (hashed, never the secret), the task
 // modules jobs were submitted for (so a restarted server serves the jobs it acknowledged), deployed
-// bundles and the functions pointing into them, with every version each function had, and schedules
-// with the jobs they created. One SQLite file (`.skein/cloud.db`, WAL); every write is one statement
-// or one transaction, so a crash leaves each row whole.
+// bundles and the functions pointing into them, with every version each function had, schedules
+// with the jobs they created, and the tenant of every job made through the API (tenants.ts). One
+// SQLite file (`.skein/cloud.db`, WAL); every write is one statement or one transaction, so a crash
+// leaves each row whole.
 
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 
 /**
- * A permission a token carries; `admin` includes every other. `agent` is for `skein worker` alone: it
- * may register an agent and run jobs through the agent routes, and read or change nothing else.
+ * A permission a token carries. `admin` includes every other within the token's tenant but `agent`;
+ * `operator` includes every scope and reaches every tenant. `agent` is for `skein worker` alone: it may
+ * register an agent and run jobs through the agent routes, and read or change nothing else.
  */
-export type TokenScope = 'admin' | 'deploy' | 'invoke' | 'read' | 'agent';
+export type TokenScope = 'admin' | 'deploy' | 'invoke' | 'read' | 'agent' | 'operator';
 
 export const TOKEN_SCOPES: readonly TokenScope[] = Object.freeze([
   'admin',
@@ -20,6 +22,7 @@ export const TOKEN_SCOPES: readonly TokenScope[] = Object.freeze([
   'invoke',
   'read',
   'agent',
+  'operator',
 ]);
 
 /** A token as stored and shown: never its secret. */
@@ -27,6 +30,8 @@ export interface TokenRecord {
   readonly id: string;
   readonly name: string;
   readonly scopes: readonly TokenScope[];
+  /** The tenant whose jobs, functions and schedules the token reaches (tenants.ts). */
+  readonly tenant: string;
   readonly createdAt: number;
   readonly revokedAt: number | null;
 }
@@ -138,6 +143,16 @@ CREATE TABLE IF NOT EXISTS schedules (
   name TEXT PRIMARY KEY,
   record TEXT NOT NULL
 ) STRICT;
+CREATE TABLE IF NOT EXISTS job_tenants (
+  job_id TEXT PRIMARY KEY,
+  tenant TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS job_tenants_by_tenant ON job_tenants (tenant, created_at, job_id);
+CREATE TABLE IF NOT EXISTS cloud_meta (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) STRICT;
 CREATE TABLE IF NOT EXISTS schedule_runs (
   name TEXT NOT NULL,
   tick_at INTEGER NOT NULL,
@@ -152,6 +167,7 @@ interface TokenRow {
   hash: Uint8Array;
   name: string;
   scopes: string;
+  tenant: string;
   created_at: number;
   revoked_at: number | null;
 }
@@ -162,6 +178,7 @@ function tokenOf(row: TokenRow): StoredToken {
     hash: row.hash,
     name: row.name,
     scopes: Object.freeze(JSON.parse(row.scopes) as TokenScope[]),
+    tenant: row.tenant,
     createdAt: row.created_at,
     revokedAt: row.revoked_at,
   });
@@ -219,13 +236,17 @@ export class CloudStore {
       if (!columns.some((column) => column.name === 'settings'))
         this.#db.exec(`ALTER TABLE ${table} ADD COLUMN settings TEXT NOT NULL DEFAULT '{}'`);
     }
+    // Files made before tenants: every token belongs to the default tenant.
+    const tokenColumns = this.#db.prepare('PRAGMA table_info(tokens)').all() as { name: string }[];
+    if (!tokenColumns.some((column) => column.name === 'tenant'))
+      this.#db.exec(`ALTER TABLE tokens ADD COLUMN tenant TEXT NOT NULL DEFAULT 'default'`);
   }
 
   insertToken(token: StoredToken): void {
     this.#tokenCache.delete(token.id);
     this.#prepared(
-      'INSERT INTO tokens (id, hash, name, scopes, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, NULL)',
-    ).run(token.id, token.hash, token.name, JSON.stringify(token.scopes), token.createdAt);
+      'INSERT INTO tokens (id, hash, name, scopes, tenant, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, NULL)',
+    ).run(token.id, token.hash, token.name, JSON.stringify(token.scopes), token.tenant, token.createdAt);
   }
 
   token(id: string): StoredToken | undefined {
@@ -237,11 +258,86 @@ export class CloudStore {
     return remember(this.#tokenCache, id, deepFreeze(tokenOf(row)));
   }
 
-  tokens(): StoredToken[] {
-    const rows = this.#prepared(
-      'SELECT * FROM tokens ORDER BY created_at, id',
-    ).all() as unknown as TokenRow[];
+  /** Every token, or a tenant's, oldest first. */
+  tokens(tenant?: string): StoredToken[] {
+    const rows = (tenant === undefined
+      ? this.#prepared('SELECT * FROM tokens ORDER BY created_at, id').all()
+      : this.#prepared('SELECT * FROM tokens WHERE tenant = ? ORDER BY created_at, id').all(
+          tenant,
+        )) as unknown as TokenRow[];
     return rows.map(tokenOf);
+  }
+
+  /** Records which tenant jobs belong to (a job recorded before keeps its tenant). */
+  recordJobTenants(jobs: readonly { jobId: string; tenant: string; createdAt: number }[]): void {
+    const insert = this.#prepared(
+      'INSERT OR IGNORE INTO job_tenants (job_id, tenant, created_at) VALUES (?, ?, ?)',
+    );
+    if (jobs.length <= 1) {
+      for (const job of jobs) insert.run(job.jobId, job.tenant, job.createdAt);
+      return;
+    }
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      for (const job of jobs) insert.run(job.jobId, job.tenant, job.createdAt);
+      this.#db.exec('COMMIT');
+    } catch (error) {
+      this.#db.exec('ROLLBACK');
+      throw error;
+    }
+  }
+
+  /** The tenant a job belongs to, or undefined when none was recorded. */
+  jobTenant(jobId: string): string | undefined {
+    const row = this.#prepared('SELECT tenant FROM job_tenants WHERE job_id = ?').get(jobId) as
+      | { tenant: string }
+      | undefined;
+    return row?.tenant;
+  }
+
+  /** The tenants of these jobs (those recorded). */
+  jobTenants(jobIds: readonly string[]): Map<string, string> {
+    const rows = this.#prepared(
+      'SELECT job_id, tenant FROM job_tenants WHERE job_id IN (SELECT value FROM json_each(?))',
+    ).all(JSON.stringify(jobIds)) as unknown as { job_id: string; tenant: string }[];
+    return new Map(rows.map((row) => [row.job_id, row.tenant]));
+  }
+
+  /** A page of a tenant's job ids, oldest first (an index range: cheap at any number of jobs). */
+  tenantJobIds(tenant: string, limit: number, offset: number): string[] {
+    const rows = this.#prepared(
+      'SELECT job_id FROM job_tenants WHERE tenant = ? ORDER BY created_at, job_id LIMIT ? OFFSET ?',
+    ).all(tenant, limit, offset) as unknown as { job_id: string }[];
+    return rows.map((row) => row.job_id);
+  }
+
+  /** How many jobs a tenant has recorded. */
+  tenantJobCount(tenant: string): number {
+    const row = this.#prepared('SELECT count(*) AS n FROM job_tenants WHERE tenant = ?').get(tenant) as {
+      n: number;
+    };
+    return row.n;
+  }
+
+  /** Forgets the tenant of jobs the job store no longer has (purged). */
+  forgetJobTenants(jobIds: readonly string[]): void {
+    if (jobIds.length === 0) return;
+    this.#prepared('DELETE FROM job_tenants WHERE job_id IN (SELECT value FROM json_each(?))').run(
+      JSON.stringify(jobIds),
+    );
+  }
+
+  /** A setting of the store itself (e.g. when job tenants were backfilled), or undefined. */
+  meta(key: string): string | undefined {
+    const row = this.#prepared('SELECT value FROM cloud_meta WHERE key = ?').get(key) as
+      | { value: string }
+      | undefined;
+    return row?.value;
+  }
+
+  /** Writes a setting of the store itself. */
+  setMeta(key: string, value: string): void {
+    this.#prepared('INSERT OR REPLACE INTO cloud_meta (key, value) VALUES (?, ?)').run(key, value);
   }
 
   /** Marks a token revoked; false when no token has that id. Revoking twice keeps the first time. */

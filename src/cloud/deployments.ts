@@ -12,6 +12,7 @@ import { Worker } from 'node:worker_threads';
 import { SkeinError } from '../errors.ts';
 import { bundleHash } from './bundle.ts';
 import type { CloudStore, FunctionRecord, FunctionSettings } from './cloud-store.ts';
+import { DEFAULT_TENANT, tenantKey } from './tenants.ts';
 
 /** How long loading a new bundle to find its tasks may take, in ms. */
 const SCAN_TIMEOUT_MS = 10_000;
@@ -121,6 +122,8 @@ export interface DeployRequest {
   readonly prefix?: string;
   /** Settings for every function of the bundle; each field set here wins over the module's `config`. */
   readonly settings?: unknown;
+  /** The tenant whose functions the bundle's exports become (names are per tenant). @defaultValue 'default' */
+  readonly tenant?: string;
 }
 
 export interface DeployResult {
@@ -186,12 +189,17 @@ export class Deployments {
         });
       deployment = { hash: request.hash, ...scanned, size, createdAt: now };
     }
+    const tenant = request.tenant ?? DEFAULT_TENANT;
     const functions = deployment.exports.map((exportName) => ({
       name: request.prefix === undefined ? exportName : `${request.prefix}.${exportName}`,
       exportName,
       settings: { ...deployment.settings?.[exportName], ...overrides },
     }));
-    this.#store.deploy(deployment, functions);
+    // Bundles are shared by hash across tenants; the names pointing into them are the tenant's own.
+    this.#store.deploy(
+      deployment,
+      functions.map((fn) => ({ ...fn, name: tenantKey(tenant, fn.name) })),
+    );
     return {
       hash: request.hash,
       size,
@@ -201,11 +209,12 @@ export class Deployments {
   }
 
   /**
-   * Points `name` at the version whose hash is `hash` (or starts with it, when only one does).
-   * @throws SKEIN_CLOUD_FUNCTION_NOT_FOUND
+   * Points the tenant's function `name` at the version whose hash is `hash` (or starts with it, when
+   * only one does). @throws SKEIN_CLOUD_FUNCTION_NOT_FOUND
    */
-  rollback(name: string, hash: string, now = Date.now()): FunctionRecord {
-    const fn = this.#store.fn(name);
+  rollback(tenant: string, name: string, hash: string, now = Date.now()): FunctionRecord {
+    const key = tenantKey(tenant, name);
+    const fn = this.#store.fn(key);
     if (fn === undefined) throw functionNotFound(name);
     const matches = fn.versions.filter((version) => version.hash.startsWith(hash));
     const target = matches.at(-1);
@@ -215,8 +224,8 @@ export class Deployments {
         `function ${name} ${target === undefined ? 'never had' : 'had more than one'} bundle hash ${target === undefined ? '' : 'starting with '}${hash}; skein fn list --json shows its versions (${fn.versions.map((v) => v.hash.slice(0, 12)).join(', ')})`,
       );
     }
-    this.#store.setFunctionVersion(name, target.version, now);
-    return this.#store.fn(name)!;
+    this.#store.setFunctionVersion(key, target.version, now);
+    return this.#store.fn(key)!;
   }
 
   /** Writes the bundle unless its file exists; true when it wrote it. */

@@ -29,15 +29,18 @@ import { type Deployments, functionNotFound } from './deployments.ts';
 import type { FunctionRunner } from './function-runner.ts';
 import type { LocalAgent } from './local-agent.ts';
 import type { TaskCatalog } from './task-catalog.ts';
+import { DEFAULT_TENANT, tenantKey } from './tenants.ts';
 
 /** How often schedules of functions look for a deploy or rollback of their function, in ms. */
 const FUNCTION_WATCH_INTERVAL_MS = 1000;
 /** Deepest nesting of arrays and objects in a schedule's arguments (as for POST /api/jobs). */
 const MAX_ARGS_DEPTH = 64;
 
-/** A schedule as stored (JSON in cloud.db). */
+/** A schedule as stored (JSON in cloud.db, under tenantKey(tenant, name)). */
 interface ScheduleRecord {
   readonly name: string;
+  /** Absent in records from before tenants: the default tenant. */
+  readonly tenant?: string;
   readonly cron: string | null;
   readonly every: number | null;
   readonly module: string | null;
@@ -75,7 +78,17 @@ export interface ScheduleManagerParts {
 }
 
 export interface ScheduleManagerEvents {
-  event: [ScheduleEventView];
+  /** A schedule event and the schedule's tenant (event streams carry only their tenant's). */
+  event: [ScheduleEventView, string];
+}
+
+function tenantOf(record: ScheduleRecord): string {
+  return record.tenant ?? DEFAULT_TENANT;
+}
+
+/** The key a schedule is stored, run and claimed under. */
+function keyOf(record: ScheduleRecord): string {
+  return tenantKey(tenantOf(record), record.name);
 }
 
 function invalid(message: string): SkeinError {
@@ -154,10 +167,10 @@ export class ScheduleManager extends EventEmitter<ScheduleManagerEvents> {
         if (record.paused) continue;
         try {
           const target = await this.#target(record);
-          this.#start(record.name, this.#scheduler(record, target), target.version);
+          this.#start(keyOf(record), this.#scheduler(record, target), target.version);
         } catch (error) {
           const message = error instanceof Error ? error.message : String(error);
-          this.#broken.set(record.name, message);
+          this.#broken.set(keyOf(record), message);
           this.#parts.warn(`schedule ${record.name} cannot fire: ${message}`);
         }
       }
@@ -169,7 +182,7 @@ export class ScheduleManager extends EventEmitter<ScheduleManagerEvents> {
    * @throws SKEIN_CLOUD_INVALID_REQUEST, SKEIN_TASKS_INVALID_CRON, SKEIN_CLOUD_SCHEDULE_EXISTS,
    * SKEIN_CLOUD_MODULE_REFUSED, SKEIN_CLOUD_TASK_NOT_FOUND, SKEIN_CLOUD_FUNCTION_NOT_FOUND
    */
-  async create(request: ScheduleRequest): Promise<ScheduleView> {
+  async create(request: ScheduleRequest, tenant: string = DEFAULT_TENANT): Promise<ScheduleView> {
     if ((request.cron === undefined) === (request.every === undefined)) {
       throw invalid('give exactly one of cron (a cron expression) and every (milliseconds)');
     }
@@ -187,7 +200,8 @@ export class ScheduleManager extends EventEmitter<ScheduleManagerEvents> {
     if (request.cron !== undefined) parseCron(request.cron);
     checkDepth(request.args ?? []);
     return this.#serial(async () => {
-      if (this.#parts.store.schedule(request.name) !== undefined) {
+      const key = tenantKey(tenant, request.name);
+      if (this.#parts.store.schedule(key) !== undefined) {
         throw new SkeinError(
           'SKEIN_CLOUD_SCHEDULE_EXISTS',
           `a schedule named ${JSON.stringify(request.name)} exists; remove it first (skein schedule rm) or pick another name`,
@@ -196,6 +210,7 @@ export class ScheduleManager extends EventEmitter<ScheduleManagerEvents> {
       const now = Date.now();
       const record: ScheduleRecord = {
         name: request.name,
+        tenant,
         cron: request.cron ?? null,
         every: request.every ?? null,
         module: request.module ?? null,
@@ -211,24 +226,31 @@ export class ScheduleManager extends EventEmitter<ScheduleManagerEvents> {
       const found = target.module === undefined ? record : { ...record, module: target.module };
       // Built before the record is stored: the Scheduler checks the arguments and job options.
       const scheduler = this.#scheduler(found, target);
-      if (!this.#parts.store.insertSchedule(found.name, JSON.stringify(found))) {
-        throw new Error(`schedule ${found.name} appeared while it was being created: this is a bug in Skein`);
+      if (!this.#parts.store.insertSchedule(key, JSON.stringify(found))) {
+        throw new Error(`schedule ${key} appeared while it was being created: this is a bug in Skein`);
       }
-      if (!found.paused) this.#start(found.name, scheduler, target.version);
-      this.#emit('created', found.name);
+      if (!found.paused) this.#start(key, scheduler, target.version);
+      this.#emit('created', found);
       return this.#view(found);
     });
   }
 
-  /** Every schedule, by name, with its next run. */
-  list(): ScheduleView[] {
-    return this.#parts.store.schedules().map((text) => this.#view(JSON.parse(text) as ScheduleRecord));
+  /** A tenant's schedules (every tenant's when `tenant` is undefined), by name, with their next run. */
+  list(tenant: string | undefined): ScheduleView[] {
+    return this.#parts.store
+      .schedules()
+      .map((text) => JSON.parse(text) as ScheduleRecord)
+      .filter((record) => tenant === undefined || tenantOf(record) === tenant)
+      .map((record) => this.#view(record));
   }
 
-  /** One schedule and the latest `history` jobs it made, newest first. @throws SKEIN_CLOUD_SCHEDULE_NOT_FOUND */
-  async get(name: string, history: number): Promise<ScheduleDetailView> {
-    const record = this.#record(name);
-    const runs = history === 0 ? [] : this.#parts.store.scheduleRuns(name, history);
+  /**
+   * One of a tenant's schedules and the latest `history` jobs it made, newest first.
+   * @throws SKEIN_CLOUD_SCHEDULE_NOT_FOUND
+   */
+  async get(tenant: string, name: string, history: number): Promise<ScheduleDetailView> {
+    const record = this.#record(tenant, name);
+    const runs = history === 0 ? [] : this.#parts.store.scheduleRuns(keyOf(record), history);
     const states = await Promise.all(
       runs.map((run) =>
         this.#parts.queue
@@ -252,14 +274,15 @@ export class ScheduleManager extends EventEmitter<ScheduleManagerEvents> {
   }
 
   /** Stops firing (the ticks until a resume are not fired later). Idempotent. @throws SKEIN_CLOUD_SCHEDULE_NOT_FOUND */
-  pause(name: string): Promise<ScheduleView> {
+  pause(tenant: string, name: string): Promise<ScheduleView> {
     return this.#serial(async () => {
-      const record = this.#record(name);
+      const record = this.#record(tenant, name);
+      const key = keyOf(record);
       if (record.paused) return this.#view(record);
-      await this.#stop(name);
+      await this.#stop(key);
       const paused = { ...record, paused: true, updatedAt: Date.now() };
-      this.#parts.store.updateSchedule(name, JSON.stringify(paused));
-      this.#emit('paused', name);
+      this.#parts.store.updateSchedule(key, JSON.stringify(paused));
+      this.#emit('paused', record);
       return this.#view(paused);
     });
   }
@@ -268,27 +291,29 @@ export class ScheduleManager extends EventEmitter<ScheduleManagerEvents> {
    * Fires again from the next tick on, loading the target again (so a schedule listed with an error
    * retries). Idempotent. @throws SKEIN_CLOUD_SCHEDULE_NOT_FOUND, SKEIN_CLOUD_TASK_NOT_FOUND, SKEIN_CLOUD_FUNCTION_NOT_FOUND
    */
-  resume(name: string): Promise<ScheduleView> {
+  resume(tenant: string, name: string): Promise<ScheduleView> {
     return this.#serial(async () => {
-      const record = this.#record(name);
-      if (!record.paused && this.#running.has(name)) return this.#view(record);
+      const record = this.#record(tenant, name);
+      const key = keyOf(record);
+      if (!record.paused && this.#running.has(key)) return this.#view(record);
       const target = await this.#target(record);
       const resumed = { ...record, paused: false, updatedAt: Date.now() };
       const scheduler = this.#scheduler(resumed, target);
-      this.#parts.store.updateSchedule(name, JSON.stringify(resumed));
-      this.#start(name, scheduler, target.version);
-      this.#emit('resumed', name);
+      this.#parts.store.updateSchedule(key, JSON.stringify(resumed));
+      this.#start(key, scheduler, target.version);
+      this.#emit('resumed', record);
       return this.#view(resumed);
     });
   }
 
   /** Stops the schedule and deletes it with its history (its jobs stay). @throws SKEIN_CLOUD_SCHEDULE_NOT_FOUND */
-  remove(name: string): Promise<ScheduleView> {
+  remove(tenant: string, name: string): Promise<ScheduleView> {
     return this.#serial(async () => {
-      const record = this.#record(name);
-      await this.#stop(name);
-      this.#parts.store.deleteSchedule(name);
-      this.#emit('removed', name);
+      const record = this.#record(tenant, name);
+      const key = keyOf(record);
+      await this.#stop(key);
+      this.#parts.store.deleteSchedule(key);
+      this.#emit('removed', record);
       return { ...this.#view(record), nextRunAt: null };
     });
   }
@@ -312,8 +337,13 @@ export class ScheduleManager extends EventEmitter<ScheduleManagerEvents> {
     return run;
   }
 
-  #record(name: string): ScheduleRecord {
-    const text = this.#parts.store.schedule(name);
+  /** A tenant's schedule: another tenant's is not found, as a missing one. */
+  #record(tenant: string, name: string): ScheduleRecord {
+    return this.#recordAt(tenantKey(tenant, name), name);
+  }
+
+  #recordAt(key: string, name: string = key): ScheduleRecord {
+    const text = this.#parts.store.schedule(key);
     if (text === undefined) throw notFound(name);
     return JSON.parse(text) as ScheduleRecord;
   }
@@ -322,7 +352,8 @@ export class ScheduleManager extends EventEmitter<ScheduleManagerEvents> {
   async #target(record: ScheduleRecord): Promise<Target> {
     const { store, catalog, agent, functions } = this.#parts;
     if (record.function !== null) {
-      const fn = store.fn(record.function);
+      // The schedule's own tenant's function of that name.
+      const fn = store.fn(tenantKey(tenantOf(record), record.function));
       if (fn === undefined) throw functionNotFound(record.function);
       const task = functions.runner.taskOf(
         functions.deployments.urlOf(fn.current.hash),
@@ -348,7 +379,7 @@ export class ScheduleManager extends EventEmitter<ScheduleManagerEvents> {
       schedules: [
         {
           // The tick claims and idempotency keys of cloud schedules, apart from programs' own Schedulers.
-          id: `skein-cloud:${record.name}`,
+          id: `skein-cloud:${keyOf(record)}`,
           task: target.task,
           args: record.args,
           ...(record.cron === null ? { every: record.every! } : { cron: record.cron }),
@@ -356,7 +387,7 @@ export class ScheduleManager extends EventEmitter<ScheduleManagerEvents> {
         },
       ],
     });
-    scheduler.on('fired', (_id, tickAt, jobId) => this.#fired(record.name, tickAt, jobId));
+    scheduler.on('fired', (_id, tickAt, jobId) => this.#fired(record, tickAt, jobId));
     scheduler.on('brokerError', (error) =>
       this.#parts.warn(`schedule ${record.name} skipped a tick: the job store failed`, error),
     );
@@ -377,46 +408,56 @@ export class ScheduleManager extends EventEmitter<ScheduleManagerEvents> {
     await running.scheduler.close();
   }
 
-  #fired(name: string, tickAt: number, jobId: string): void {
+  #fired(record: ScheduleRecord, tickAt: number, jobId: string): void {
+    const name = keyOf(record);
+    const firedAt = Date.now();
     try {
-      this.#parts.store.addScheduleRun({ name, tickAt, jobId, firedAt: Date.now() }, SCHEDULE_HISTORY_KEPT);
+      // The job is the schedule's tenant's (a kill before this line leaves it to operators only).
+      this.#parts.store.recordJobTenants([{ jobId, tenant: tenantOf(record), createdAt: firedAt }]);
+    } catch (error) {
+      this.#parts.warn(`schedule ${name} made job ${jobId} but could not record its tenant`, error);
+    }
+    try {
+      this.#parts.store.addScheduleRun({ name, tickAt, jobId, firedAt }, SCHEDULE_HISTORY_KEPT);
     } catch (error) {
       // The job is stored and runs; only its line in the schedule's history is missing.
       this.#parts.warn(`schedule ${name} made job ${jobId} but could not record it in its history`, error);
     }
-    this.#emit('fired', name, jobId, tickAt);
+    this.#emit('fired', record, jobId, tickAt);
   }
 
   /** A function schedule calls the version its function points at now: a deploy or rollback swaps its Scheduler. */
   async #followFunctions(): Promise<void> {
-    for (const [name, running] of this.#running) {
+    for (const [key, running] of this.#running) {
       if (running.version === undefined) continue;
-      const record = this.#record(name);
-      const fn = this.#parts.store.fn(record.function!);
+      const record = this.#recordAt(key);
+      const fn = this.#parts.store.fn(tenantKey(tenantOf(record), record.function!));
       if (fn === undefined || `${fn.current.hash}#${fn.current.exportName}` === running.version) continue;
       const target = await this.#target(record);
       const scheduler = this.#scheduler(record, target);
       // The new one starts before the old one stops, so no tick falls between them; claimTick fires
       // a tick both see only once.
-      this.#start(name, scheduler, target.version);
+      this.#start(key, scheduler, target.version);
       await running.scheduler.close();
     }
   }
 
   #emit(
     type: ScheduleEventView['type'],
-    name: string,
+    record: ScheduleRecord,
     jobId: string | null = null,
     tickAt: number | null = null,
   ) {
-    this.emit('event', { type, schedule: name, jobId, tickAt, at: Date.now() });
+    this.emit('event', { type, schedule: record.name, jobId, tickAt, at: Date.now() }, tenantOf(record));
   }
 
   #view(record: ScheduleRecord): ScheduleView {
-    const firing = !record.paused && this.#running.has(record.name);
-    const last = this.#parts.store.scheduleRuns(record.name, 1)[0];
+    const key = keyOf(record);
+    const firing = !record.paused && this.#running.has(key);
+    const last = this.#parts.store.scheduleRuns(key, 1)[0];
     return {
       name: record.name,
+      tenant: tenantOf(record),
       cron: record.cron,
       every: record.every,
       task: record.module === null ? null : `${record.module}:${record.exportName}`,
@@ -424,7 +465,7 @@ export class ScheduleManager extends EventEmitter<ScheduleManagerEvents> {
       args: record.args,
       options: record.options,
       state: record.paused ? 'paused' : 'active',
-      error: record.paused ? null : (this.#broken.get(record.name) ?? null),
+      error: record.paused ? null : (this.#broken.get(key) ?? null),
       nextRunAt: firing ? nextRunAt(record, Date.now()) : null,
       lastRunAt: last?.tickAt ?? null,
       createdAt: record.createdAt,

@@ -29,6 +29,7 @@ import {
 } from './options.ts';
 import { ScheduleManager } from './schedules.ts';
 import { TaskCatalog } from './task-catalog.ts';
+import { backfillJobTenants, DEFAULT_TENANT } from './tenants.ts';
 import { createToken, hasScope, verifyToken } from './tokens.ts';
 
 export interface CloudServerHooks {
@@ -187,6 +188,8 @@ export class CloudServer {
       }
       // A Redis that cannot be reached stops the start here, with the broker's error, not at the first job.
       if (resolved.redis !== undefined) await broker.stats(DEFAULT_QUEUE);
+      // A store from before tenants: its jobs become the default tenant's, once.
+      await backfillJobTenants(store, broker);
       const queue = new TaskQueue({ broker });
       schedules = new ScheduleManager({
         store,
@@ -312,14 +315,18 @@ export class CloudServer {
   }
 }
 
-/** The token saved in credentials.json when it is still a valid admin token, else a new admin token. */
+/**
+ * The token saved in credentials.json when it is still a valid operator token, else a new one: admin
+ * of the default tenant and operator of every tenant. An admin token saved before tenants existed stays
+ * valid (the default tenant's admin) but is replaced in credentials.json by an operator token.
+ */
 async function adminTokenFor(store: CloudStore, dataDir: string): Promise<string> {
   const saved = await readCredentials(dataDir);
   if (saved !== undefined) {
     const token = verifyToken(store, saved.token);
-    if (token?.scopes.includes('admin') === true) return saved.token;
+    if (token?.scopes.includes('operator') === true) return saved.token;
   }
-  return createToken(store, 'admin (skein up)', ['admin']).token;
+  return createToken(store, 'operator (skein up)', ['admin', 'operator'], DEFAULT_TENANT).token;
 }
 
 async function buildApp(
@@ -374,7 +381,7 @@ async function buildApp(
     if (scopes !== undefined && !hasScope(token.scopes, scopes)) {
       throw new SkeinError(
         'SKEIN_CLOUD_FORBIDDEN',
-        `token ${token.id} has scopes [${token.scopes.join(', ')}]; ${request.method} ${request.routeOptions.url} needs one of [admin, ${scopes.join(', ')}]`,
+        `token ${token.id} has scopes [${token.scopes.join(', ')}]; ${request.method} ${request.routeOptions.url} needs one of [${scopes.every((scope) => scope === 'agent') ? 'operator' : 'admin'}, ${scopes.join(', ')}]`,
       );
     }
   });

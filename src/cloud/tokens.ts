@@ -5,6 +5,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { SkeinError } from '../errors.ts';
 import type { CloudStore, StoredToken, TokenRecord, TokenScope } from './cloud-store.ts';
+import { DEFAULT_TENANT } from './tenants.ts';
 
 const TOKEN_PATTERN = /^skein_([A-Za-z0-9]{16})_([A-Za-z0-9_-]{43})$/;
 const SECRET_BYTES = 32;
@@ -23,11 +24,12 @@ export interface CreatedToken extends TokenRecord {
   readonly token: string;
 }
 
-/** Makes and stores a token with these scopes. */
+/** Makes and stores a token with these scopes for a tenant (the caller checked the name: tenants.ts). */
 export function createToken(
   store: CloudStore,
   name: string,
   scopes: readonly TokenScope[],
+  tenant: string = DEFAULT_TENANT,
   now = Date.now(),
 ): CreatedToken {
   const id = newTokenId();
@@ -37,12 +39,13 @@ export function createToken(
     id,
     name,
     scopes: unique,
+    tenant,
     createdAt: now,
     revokedAt: null,
     hash: hashToken(token),
   };
   store.insertToken(record);
-  return Object.freeze({ id, name, scopes: unique, createdAt: now, revokedAt: null, token });
+  return Object.freeze({ id, name, scopes: unique, tenant, createdAt: now, revokedAt: null, token });
 }
 
 /**
@@ -68,9 +71,15 @@ export function verifyToken(store: CloudStore, text: string): StoredToken | unde
   return stored;
 }
 
-/** True when a token with `held` scopes may call a route that accepts `accepted` (admin passes all). */
+/**
+ * True when a token with `held` scopes may call a route that accepts `accepted`. `operator` passes
+ * every route; `admin` every route but the agent-only ones (an agent claims every tenant's jobs, so
+ * running one is the operator's, not a tenant's: docs/security.md).
+ */
 export function hasScope(held: readonly TokenScope[], accepted: readonly TokenScope[]): boolean {
-  return held.includes('admin') || held.some((scope) => accepted.includes(scope));
+  if (held.includes('operator')) return true;
+  if (held.includes('admin') && accepted.some((scope) => scope !== 'agent')) return true;
+  return held.some((scope) => accepted.includes(scope));
 }
 
 /** The public view of a token. */
@@ -79,14 +88,23 @@ export function tokenView(token: TokenRecord): TokenRecord {
     id: token.id,
     name: token.name,
     scopes: token.scopes,
+    tenant: token.tenant,
     createdAt: token.createdAt,
     revokedAt: token.revokedAt,
   };
 }
 
-/** Revokes by id. @throws SKEIN_CLOUD_TOKEN_NOT_FOUND */
-export function revokeToken(store: CloudStore, id: string, now = Date.now()): TokenRecord {
-  if (!store.revokeToken(id, now)) {
+/**
+ * Revokes by id; with `tenant`, only a token of that tenant (another tenant's is not found).
+ * @throws SKEIN_CLOUD_TOKEN_NOT_FOUND
+ */
+export function revokeToken(store: CloudStore, id: string, tenant?: string, now = Date.now()): TokenRecord {
+  const known = store.token(id);
+  if (
+    known === undefined ||
+    (tenant !== undefined && known.tenant !== tenant) ||
+    !store.revokeToken(id, now)
+  ) {
     throw new SkeinError(
       'SKEIN_CLOUD_TOKEN_NOT_FOUND',
       `no token has id ${JSON.stringify(id)}; 'skein token list' shows the ids`,

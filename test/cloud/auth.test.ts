@@ -246,7 +246,7 @@ test('a revoked token gets 401 on its next call; token list shows no secrets and
   assert.equal(typeof row.revokedAt, 'number');
   assert.ok(listed.every((entry) => !('token' in entry) && !('hash' in entry)));
   const human = await cli(dir, ['token', 'list']);
-  assert.match(human.stdout, /^ID\s+NAME\s+SCOPES\s+CREATED\s+REVOKED$/m);
+  assert.match(human.stdout, /^ID\s+NAME\s+TENANT\s+SCOPES\s+CREATED\s+REVOKED$/m);
   assert.ok(!human.stdout.includes(server.token));
 
   const bytes = await readFile(join(dir, '.skein/cloud.db'));

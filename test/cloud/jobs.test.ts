@@ -403,7 +403,7 @@ test('GET /api/openapi.json documents every route with its schemas', async () =>
   assert.deepEqual(submitOp.requestBody.content['application/json'].schema.required, ['module', 'export']);
   assert.equal(submitOp.requestBody.content['application/json'].schema.additionalProperties, false);
   assert.deepEqual(Object.keys(submitOp.responses).sort(), ['202', '400', '401', '403', '404', '413', '429']);
-  assert.deepEqual(answer.body.paths['/api/agents/{id}/claim'].post['x-skein-scopes'], ['admin', 'agent']);
+  assert.deepEqual(answer.body.paths['/api/agents/{id}/claim'].post['x-skein-scopes'], ['operator', 'agent']);
   assert.deepEqual(answer.body.paths['/api/agents'].get['x-skein-scopes'], [
     'admin',
     'read',

@@ -27,6 +27,7 @@ const token = (id: string) => ({
   hash: new Uint8Array(32).fill(7),
   name: `token ${id}`,
   scopes: ['invoke' as const],
+  tenant: 'default',
   createdAt: 1000,
   revokedAt: null,
 });

@@ -6,6 +6,7 @@
 import type { FunctionRecord } from '../cloud-store.ts';
 import { functionNotFound } from '../deployments.ts';
 import type { FunctionRunner } from '../function-runner.ts';
+import { isOperator, splitTenantKey, tenantKey } from '../tenants.ts';
 import { toJsonValue } from './job-view.ts';
 import type { ApiContext, RouteSpec } from './route-spec.ts';
 import {
@@ -29,9 +30,12 @@ const AUTH_ERRORS = {
   403: error('The token lacks the scope (SKEIN_CLOUD_FORBIDDEN).'),
 };
 
+/** A function as the API shows it: its bare name and its tenant (fn.name is the stored key). */
 export function functionView(fn: FunctionRecord, runner: FunctionRunner): FunctionView {
+  const { tenant, name } = splitTenantKey(fn.name);
   return {
-    name: fn.name,
+    name,
+    tenant,
     version: fn.current.version,
     hash: fn.current.hash,
     export: fn.current.exportName,
@@ -71,6 +75,7 @@ export function functionRoutes(ctx: ApiContext): RouteSpec[] {
       async handler(request, reply) {
         const body = request.body as DeployRequestBody;
         const result = await deployments.deploy({
+          tenant: ctx.tokenOf(request).tenant,
           hash: body.hash,
           bundle: body.bundle,
           ...(body.name === undefined ? {} : { prefix: body.name }),
@@ -83,7 +88,8 @@ export function functionRoutes(ctx: ApiContext): RouteSpec[] {
     {
       method: 'GET',
       url: '/api/functions',
-      summary: 'List functions: the version each runs now and every version it had.',
+      summary:
+        "List the caller's tenant's functions (every tenant's for an operator): the version each runs now and every version it had.",
       scopes: ['read', 'invoke', 'deploy'],
       schema: { querystring: NO_QUERY },
       responses: {
@@ -93,9 +99,14 @@ export function functionRoutes(ctx: ApiContext): RouteSpec[] {
         },
         ...AUTH_ERRORS,
       },
-      async handler() {
+      async handler(request) {
+        const token = ctx.tokenOf(request);
+        const all = isOperator(token);
         return {
-          functions: ctx.store.functions().map((fn) => functionView(fn, runner)),
+          functions: ctx.store
+            .functions()
+            .map((fn) => functionView(fn, runner))
+            .filter((view) => all || view.tenant === token.tenant),
         };
       },
     },
@@ -114,7 +125,7 @@ export function functionRoutes(ctx: ApiContext): RouteSpec[] {
       async handler(request) {
         const { name } = request.params as { name: string };
         const { hash } = request.body as { hash: string };
-        const fn = deployments.rollback(name, hash);
+        const fn = deployments.rollback(ctx.tokenOf(request).tenant, name, hash);
         return functionView(fn, runner);
       },
     },
@@ -150,7 +161,9 @@ export function functionRoutes(ctx: ApiContext): RouteSpec[] {
       async handler(request, reply) {
         const { name } = request.params as { name: string };
         const args = [...((request.body as { args?: unknown[] } | undefined)?.args ?? [])];
-        const fn = ctx.store.fn(name);
+        // A name is looked up among the caller's tenant's functions only: another tenant's is not found.
+        const { tenant } = ctx.tokenOf(request);
+        const fn = ctx.store.fn(tenantKey(tenant, name));
         if (fn === undefined) throw functionNotFound(name);
         const url = deployments.urlOf(fn.current.hash);
         const mode = (request.query as { async?: string }).async;
@@ -161,6 +174,7 @@ export function functionRoutes(ctx: ApiContext): RouteSpec[] {
           const job = await ctx.queue.submit(reference, args, {
             timeLimit: runner.effective(fn.current.settings).timeout,
           });
+          ctx.store.recordJobTenants([{ jobId: job.id, tenant, createdAt: Date.now() }]);
           reply.code(202);
           return { id: job.id, function: name, hash: fn.current.hash };
         }
@@ -172,7 +186,8 @@ export function functionRoutes(ctx: ApiContext): RouteSpec[] {
         try {
           const result = await runner.invoke(
             {
-              name,
+              // The stored key: two tenants' functions of one name have their own limits and queues.
+              name: fn.name,
               hash: fn.current.hash,
               exportName: fn.current.exportName,
               url,

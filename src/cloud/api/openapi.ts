@@ -26,7 +26,10 @@ export function openApiDocument(routes: readonly RouteSpec[]): object {
     const path = route.url.replace(/:([A-Za-z]+)/g, '{$1}');
     const operation: Record<string, unknown> = {
       summary: route.summary,
-      'x-skein-scopes': ['admin', ...route.scopes],
+      // An operator token passes every route; admin every route but the agent-only ones.
+      'x-skein-scopes': route.scopes.every((scope) => scope === 'agent')
+        ? ['operator', ...route.scopes]
+        : ['admin', ...route.scopes],
       parameters: [
         ...parameters('path', route.schema.params),
         ...parameters('query', route.schema.querystring),
@@ -65,7 +68,7 @@ export function openApiDocument(routes: readonly RouteSpec[]): object {
       title: 'Skein cloud API',
       version,
       description:
-        'Every call needs `Authorization: Bearer <token>`. Errors are `{ statusCode, code, error, message }` with a stable code of docs/errors.md.',
+        "Every call needs `Authorization: Bearer <token>`; `x-skein-scopes` lists the scopes that may call a route (an `operator` token may call every route). A token reaches only its tenant's jobs, functions and schedules (another tenant's answer 404) unless it is an operator's. Errors are `{ statusCode, code, error, message }` with a stable code of docs/errors.md.",
     },
     components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     security: [{ bearer: [] }],

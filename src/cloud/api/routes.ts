@@ -2,11 +2,13 @@
 // its handler. The server registers the table with Fastify (which validates requests against the
 // schemas) and builds /api/openapi.json from the same table, so the document cannot drift from the code.
 
+import type { FastifyRequest } from 'fastify';
 import { SkeinError } from '../../errors.ts';
 import type { Task } from '../../task.ts';
-import type { JobInfo, JobOptions, JobState } from '../../tasks/index.ts';
+import type { BrokerEvent, JobInfo, JobOptions, JobState } from '../../tasks/index.ts';
 import { JOB_STATES } from '../../tasks/index.ts';
-import type { TokenScope } from '../cloud-store.ts';
+import type { StoredToken, TokenScope } from '../cloud-store.ts';
+import { assertTenantOwns, isOperator } from '../tenants.ts';
 import { createToken, revokeToken, tokenView } from '../tokens.ts';
 import { agentRoutes } from './agent-routes.ts';
 import { functionRoutes } from './function-routes.ts';
@@ -39,6 +41,22 @@ const INVOKERS: readonly TokenScope[] = ['invoke'];
 const ADMINS: readonly TokenScope[] = ['admin'];
 const DEFAULT_PAGE_SIZE = 50;
 const SSE_KEEPALIVE_MS = 15_000;
+/** Jobs read per step when a tenant's jobs in one state are looked for. */
+const SCAN_PAGE = 500;
+/**
+ * How long an event stream waits for a job's tenant to be recorded, in ms: the route records it right
+ * after the job store acknowledged the job, so the job's first event may come a moment before it.
+ */
+const OWNER_WAIT_MS = 1000;
+const OWNER_POLL_MS = 10;
+
+function byCreation(a: JobInfo, b: JobInfo): number {
+  return a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+function isJobNotFound(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === 'SKEIN_TASKS_JOB_NOT_FOUND';
+}
 
 function errors(...statuses: number[]): Record<number, { description: string; schema: object }> {
   const descriptions: Record<number, string> = {
@@ -122,8 +140,86 @@ export function apiRoutes(ctx: ApiContext): RouteSpec[] {
     const lists = await Promise.all(JOB_STATES.map((s) => ctx.queue.list(s, { limit: offset + limit })));
     return lists
       .flat()
-      .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      .sort(byCreation)
       .slice(offset, offset + limit);
+  }
+
+  /** The jobs of these ids the job store still has (undefined for a purged one), in order. */
+  function infosOf(ids: readonly string[]): Promise<(JobInfo | undefined)[]> {
+    return Promise.all(
+      ids.map((id) =>
+        ctx.queue
+          .job(id)
+          .info()
+          .catch((error: unknown) => {
+            if (isJobNotFound(error)) return undefined;
+            throw error;
+          }),
+      ),
+    );
+  }
+
+  /**
+   * A page of one tenant's jobs, oldest first. All states: a range of the tenant's index in cloud.db,
+   * then one read per job. One state: the cheaper walk of the two, the state's list in the job store
+   * (keeping the tenant's) or the tenant's index (keeping the state's), whichever holds fewer jobs.
+   */
+  async function listTenantJobs(
+    tenant: string,
+    state: JobState | undefined,
+    limit: number,
+    offset: number,
+  ): Promise<JobInfo[]> {
+    if (state === undefined) {
+      for (;;) {
+        const ids = ctx.store.tenantJobIds(tenant, limit, offset);
+        const infos = await infosOf(ids);
+        const purged = ids.filter((_, i) => infos[i] === undefined);
+        if (purged.length === 0) return infos as JobInfo[];
+        // The job store purged them after their resultTtl: forget them and read the page again.
+        ctx.store.forgetJobTenants(purged);
+      }
+    }
+    const wanted = offset + limit;
+    const found: JobInfo[] = [];
+    const inState = (await ctx.queue.stats()).counts[state];
+    if (inState <= ctx.store.tenantJobCount(tenant)) {
+      for (let at = 0; found.length < wanted; at += SCAN_PAGE) {
+        const page = await ctx.queue.list(state, { limit: SCAN_PAGE, offset: at });
+        const owners = ctx.store.jobTenants(page.map((info) => info.id));
+        for (const info of page) if (owners.get(info.id) === tenant) found.push(info);
+        if (page.length < SCAN_PAGE) break;
+      }
+    } else {
+      for (let at = 0; found.length < wanted; at += SCAN_PAGE) {
+        const ids = ctx.store.tenantJobIds(tenant, SCAN_PAGE, at);
+        for (const info of await infosOf(ids)) if (info?.state === state) found.push(info);
+        if (ids.length < SCAN_PAGE) break;
+      }
+    }
+    return found.sort(byCreation).slice(offset, offset + limit);
+  }
+
+  /** The job store's job as the API shows it, with its tenant (null: no tenant recorded). */
+  function viewOf(info: JobInfo, tenant: string | null): ReturnType<typeof jobView> {
+    return { ...jobView(info, projectDir), tenant };
+  }
+
+  /** The token of the request; a job it names must be its tenant's (404 otherwise). */
+  function ownerCheck(request: FastifyRequest, id: string): StoredToken {
+    const token = ctx.tokenOf(request);
+    assertTenantOwns(ctx.store, token, id);
+    return token;
+  }
+
+  /** The tenant of a job's event, waiting up to OWNER_WAIT_MS for one recorded a moment later. */
+  async function ownerOfEvent(event: BrokerEvent, signal: AbortSignal): Promise<string | undefined> {
+    const deadline = Date.now() + OWNER_WAIT_MS;
+    for (;;) {
+      const tenant = ctx.store.jobTenant(event.jobId!);
+      if (tenant !== undefined || Date.now() >= deadline || signal.aborted) return tenant;
+      await new Promise((resolve) => setTimeout(resolve, OWNER_POLL_MS));
+    }
   }
 
   return [
@@ -157,11 +253,17 @@ export function apiRoutes(ctx: ApiContext): RouteSpec[] {
           // Registered before the job is stored: a server restarted after the acknowledgement knows the task.
           ctx.store.registerTask({ module: found.module, exportName: found.exportName }, Date.now());
           await ctx.agent?.serve([found.task]);
+          const { tenant } = ctx.tokenOf(request);
+          const options = jobOptionsOf(body.options);
+          const key = options.idempotencyKey;
           const job = await ctx.queue.submit(
             found.task as unknown as Task<unknown[], unknown>,
             [...(body.args ?? [])],
-            jobOptionsOf(body.options),
+            // Idempotency keys are per tenant (a tenant name has no ':'): two tenants' same key, two jobs.
+            key === undefined ? options : { ...options, idempotencyKey: `${tenant}:${key}` },
           );
+          // Recorded once the job is stored: a kill in between leaves a job of no tenant (operators see it).
+          ctx.store.recordJobTenants([{ jobId: job.id, tenant, createdAt: Date.now() }]);
           reply.code(202);
           return { id: job.id, task: `${found.module}:${found.exportName}` };
         },
@@ -169,7 +271,8 @@ export function apiRoutes(ctx: ApiContext): RouteSpec[] {
       {
         method: 'GET',
         url: '/api/jobs',
-        summary: 'List jobs, oldest first, optionally in one state, a page at a time.',
+        summary:
+          "List the token's tenant's jobs (every tenant's for an operator), oldest first, optionally in one state, a page at a time.",
         scopes: READERS,
         schema: { querystring: JOB_LIST_QUERY },
         responses: {
@@ -190,24 +293,33 @@ export function apiRoutes(ctx: ApiContext): RouteSpec[] {
           const query = request.query as { state?: JobState; limit?: string; offset?: string };
           const limit = integerQuery(query.limit, DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE, 'limit');
           const offset = integerQuery(query.offset, 0, 0, 10_000, 'offset');
+          const token = ctx.tokenOf(request);
+          if (!isOperator(token)) {
+            const jobs = await listTenantJobs(token.tenant, query.state, limit, offset);
+            return { jobs: jobs.map((info) => viewOf(info, token.tenant)), limit, offset };
+          }
           const jobs = await listJobs(query.state, limit, offset);
-          return { jobs: jobs.map((info) => jobView(info, projectDir)), limit, offset };
+          const tenants = ctx.store.jobTenants(jobs.map((info) => info.id));
+          return { jobs: jobs.map((info) => viewOf(info, tenants.get(info.id) ?? null)), limit, offset };
         },
       },
       {
         method: 'GET',
         url: '/api/jobs/:id',
-        summary: 'One job: state, result, error, attempts, timestamps; `wait` long-polls until it finishes.',
+        summary:
+          "One job: state, result, error, attempts, timestamps; `wait` long-polls until it finishes. Another tenant's job is a 404, as a missing one.",
         scopes: READERS,
         schema: { params: JOB_ID_PARAMS, querystring: JOB_GET_QUERY },
         responses: { 200: { description: 'The job.', schema: JOB_VIEW }, ...errors(400, 404) },
         async handler(request, reply) {
           const { id } = request.params as { id: string };
           const wait = integerQuery((request.query as { wait?: string }).wait, 0, 0, MAX_WAIT_MS, 'wait');
+          ownerCheck(request, id);
+          const tenant = ctx.store.jobTenant(id) ?? null;
           const job = ctx.queue.job(id);
           const info = await job.info();
           if (wait === 0 || ['succeeded', 'failed', 'dead', 'cancelled'].includes(info.state)) {
-            return jobView(info, projectDir);
+            return viewOf(info, tenant);
           }
           const gone = new AbortController();
           const onClose = (): void => gone.abort();
@@ -222,7 +334,7 @@ export function apiRoutes(ctx: ApiContext): RouteSpec[] {
           } finally {
             reply.raw.off('close', onClose);
           }
-          return jobView(await job.info(), projectDir);
+          return viewOf(await job.info(), tenant);
         },
       },
       {
@@ -247,6 +359,7 @@ export function apiRoutes(ctx: ApiContext): RouteSpec[] {
         },
         async handler(request) {
           const { id } = request.params as { id: string };
+          ownerCheck(request, id);
           return { id, outcome: await ctx.queue.cancel(id) };
         },
       },
@@ -265,6 +378,7 @@ export function apiRoutes(ctx: ApiContext): RouteSpec[] {
         },
         async handler(request) {
           const { id } = request.params as { id: string };
+          ownerCheck(request, id);
           if (!(await ctx.queue.retry(id))) {
             const state = await ctx.queue.job(id).state();
             throw new SkeinError(
@@ -279,14 +393,16 @@ export function apiRoutes(ctx: ApiContext): RouteSpec[] {
         method: 'GET',
         url: '/api/events',
         summary:
-          'Live job and worker events as Server-Sent Events (`event: job`, data = JobEventView JSON), and schedule events (`event: schedule`, data = ScheduleEventView JSON), from the moment of the call.',
+          "Live job and worker events as Server-Sent Events (`event: job`, data = JobEventView JSON), and schedule events (`event: schedule`, data = ScheduleEventView JSON), from the moment of the call: the token's tenant's jobs and schedules (every tenant's for an operator), and every worker event.",
         scopes: READERS,
         schema: { querystring: NO_QUERY },
         responses: {
           200: { description: 'text/event-stream; a comment line `: ready` once subscribed.' },
           ...errors(),
         },
-        async handler(_request, reply) {
+        async handler(request, reply) {
+          const token = ctx.tokenOf(request);
+          const everyTenant = isOperator(token);
           const stop = new AbortController();
           const signal = AbortSignal.any([stop.signal, ctx.closing]);
           // Subscribing is synchronous in the first next(): events from here on are delivered.
@@ -305,7 +421,8 @@ export function apiRoutes(ctx: ApiContext): RouteSpec[] {
           const keepAlive = setInterval(() => raw.write(': keep-alive\n\n'), SSE_KEEPALIVE_MS);
           keepAlive.unref();
           raw.once('close', () => stop.abort());
-          const onSchedule = (event: ScheduleEventView): void => {
+          const onSchedule = (event: ScheduleEventView, tenant: string): void => {
+            if (!everyTenant && tenant !== token.tenant) return;
             // The server ends streams before it stops its schedules: nothing is written after the end.
             if (!raw.writableEnded && !raw.destroyed)
               raw.write(`event: schedule\ndata: ${JSON.stringify(event)}\n\n`);
@@ -316,6 +433,15 @@ export function apiRoutes(ctx: ApiContext): RouteSpec[] {
               const item = await next;
               if (item.done === true || signal.aborted) break;
               const event = item.value;
+              // A job's events go to its tenant's streams (and operators'); worker events to every stream.
+              if (
+                !everyTenant &&
+                event.jobId !== null &&
+                (await ownerOfEvent(event, signal)) !== token.tenant
+              ) {
+                next = iterator.next();
+                continue;
+              }
               const data = {
                 type: event.type,
                 jobId: event.jobId,
@@ -341,7 +467,8 @@ export function apiRoutes(ctx: ApiContext): RouteSpec[] {
       {
         method: 'POST',
         url: '/api/tokens',
-        summary: 'Create an API token with scopes; the token text is in this answer only.',
+        summary:
+          "Create an API token with scopes for a tenant (the caller's when absent; another tenant, or the operator and agent scopes, need an operator token); the token text is in this answer only.",
         scopes: ADMINS,
         schema: { body: TOKEN_CREATE_BODY, querystring: NO_QUERY },
         responses: {
@@ -352,15 +479,33 @@ export function apiRoutes(ctx: ApiContext): RouteSpec[] {
           ...errors(400),
         },
         async handler(request, reply) {
-          const body = request.body as { name: string; scopes: TokenScope[] };
+          const body = request.body as { name: string; scopes: TokenScope[]; tenant?: string };
+          const caller = ctx.tokenOf(request);
+          const tenant = body.tenant ?? caller.tenant;
+          if (!isOperator(caller)) {
+            if (tenant !== caller.tenant) {
+              throw new SkeinError(
+                'SKEIN_CLOUD_FORBIDDEN',
+                `token ${caller.id} administers tenant ${caller.tenant} only; a token for tenant ${tenant} needs an operator token`,
+              );
+            }
+            const reserved = body.scopes.filter((scope) => scope === 'operator' || scope === 'agent');
+            if (reserved.length > 0) {
+              throw new SkeinError(
+                'SKEIN_CLOUD_FORBIDDEN',
+                `only an operator token may create a token with scope ${reserved.join(', ')}: an agent runs every tenant's jobs, an operator reaches every tenant`,
+              );
+            }
+          }
           reply.code(201);
-          return createToken(ctx.store, body.name, body.scopes);
+          return createToken(ctx.store, body.name, body.scopes, tenant);
         },
       },
       {
         method: 'GET',
         url: '/api/tokens',
-        summary: 'List API tokens (never their text).',
+        summary:
+          "List API tokens (never their text): the caller's tenant's, or every tenant's for an operator.",
         scopes: ADMINS,
         schema: { querystring: NO_QUERY },
         responses: {
@@ -370,20 +515,32 @@ export function apiRoutes(ctx: ApiContext): RouteSpec[] {
           },
           ...errors(),
         },
-        async handler() {
-          return { tokens: ctx.store.tokens().map(tokenView) };
+        async handler(request) {
+          const caller = ctx.tokenOf(request);
+          const tokens = isOperator(caller) ? ctx.store.tokens() : ctx.store.tokens(caller.tenant);
+          return { tokens: tokens.map(tokenView) };
         },
       },
       {
         method: 'DELETE',
         url: '/api/tokens/:id',
-        summary: 'Revoke an API token: every later call with it gets 401.',
+        summary:
+          "Revoke an API token: every later call with it gets 401. A tenant's admin revokes its own tenant's tokens (another tenant's is a 404), not an operator's.",
         scopes: ADMINS,
         schema: { params: TOKEN_ID_PARAMS, querystring: NO_QUERY },
         responses: { 200: { description: 'The revoked token.', schema: TOKEN_VIEW }, ...errors(400, 404) },
         async handler(request) {
           const { id } = request.params as { id: string };
-          return revokeToken(ctx.store, id);
+          const caller = ctx.tokenOf(request);
+          if (isOperator(caller)) return revokeToken(ctx.store, id);
+          const target = ctx.store.token(id);
+          if (target?.tenant === caller.tenant && isOperator(target)) {
+            throw new SkeinError(
+              'SKEIN_CLOUD_FORBIDDEN',
+              `token ${id} is an operator token; only an operator token may revoke it`,
+            );
+          }
+          return revokeToken(ctx.store, id, caller.tenant);
         },
       },
     ];

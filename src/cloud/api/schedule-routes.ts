@@ -3,6 +3,7 @@
 // its target again and again with no caller present. A schedule names a task on disk or a deployed
 // function, and its arguments are JSON data: nothing in a request is code.
 
+import { isOperator } from '../tenants.ts';
 import type { ApiContext, RouteSpec } from './route-spec.ts';
 import {
   MAX_HISTORY_SHOWN,
@@ -48,7 +49,7 @@ export function scheduleRoutes(ctx: ApiContext): RouteSpec[] {
         409: error('A schedule of that name exists (SKEIN_CLOUD_SCHEDULE_EXISTS).'),
       },
       async handler(request, reply) {
-        const view = await schedules.create(request.body as ScheduleRequest);
+        const view = await schedules.create(request.body as ScheduleRequest, ctx.tokenOf(request).tenant);
         reply.code(201);
         return view;
       },
@@ -56,7 +57,8 @@ export function scheduleRoutes(ctx: ApiContext): RouteSpec[] {
     {
       method: 'GET',
       url: '/api/schedules',
-      summary: 'List schedules by name, with their state and next run.',
+      summary:
+        "List the caller's tenant's schedules (every tenant's for an operator) by name, with their state and next run.",
       scopes: READERS,
       schema: { querystring: NO_QUERY },
       responses: {
@@ -67,8 +69,9 @@ export function scheduleRoutes(ctx: ApiContext): RouteSpec[] {
         ...BAD_REQUEST,
         ...AUTH_ERRORS,
       },
-      async handler() {
-        return { schedules: schedules.list() };
+      async handler(request) {
+        const token = ctx.tokenOf(request);
+        return { schedules: schedules.list(isOperator(token) ? undefined : token.tenant) };
       },
     },
     {
@@ -87,7 +90,7 @@ export function scheduleRoutes(ctx: ApiContext): RouteSpec[] {
         const { name } = request.params as { name: string };
         const text = (request.query as { history?: string }).history;
         const history = Math.min(text === undefined ? DEFAULT_HISTORY : Number(text), MAX_HISTORY_SHOWN);
-        return schedules.get(name, history);
+        return schedules.get(ctx.tokenOf(request).tenant, name, history);
       },
     },
     {
@@ -103,7 +106,7 @@ export function scheduleRoutes(ctx: ApiContext): RouteSpec[] {
         ...NOT_FOUND,
       },
       async handler(request) {
-        return schedules.pause((request.params as { name: string }).name);
+        return schedules.pause(ctx.tokenOf(request).tenant, (request.params as { name: string }).name);
       },
     },
     {
@@ -121,7 +124,7 @@ export function scheduleRoutes(ctx: ApiContext): RouteSpec[] {
         ),
       },
       async handler(request) {
-        return schedules.resume((request.params as { name: string }).name);
+        return schedules.resume(ctx.tokenOf(request).tenant, (request.params as { name: string }).name);
       },
     },
     {
@@ -137,7 +140,7 @@ export function scheduleRoutes(ctx: ApiContext): RouteSpec[] {
         ...NOT_FOUND,
       },
       async handler(request) {
-        return schedules.remove((request.params as { name: string }).name);
+        return schedules.remove(ctx.tokenOf(request).tenant, (request.params as { name: string }).name);
       },
     },
   ];

@@ -80,6 +80,7 @@ export const SCHEDULE_VIEW = {
   type: 'object',
   properties: {
     name: { type: 'string' },
+    tenant: { type: 'string', description: 'The tenant the schedule belongs to (names are per tenant).' },
     cron: { type: ['string', 'null'] },
     every: { type: ['integer', 'null'], description: 'Milliseconds.' },
     task: { type: ['string', 'null'], description: 'module:export, for a task target.' },
@@ -152,6 +153,8 @@ export type ScheduleState = 'active' | 'paused';
 
 export interface ScheduleView {
   readonly name: string;
+  /** The tenant the schedule belongs to: names are per tenant. */
+  readonly tenant: string;
   readonly cron: string | null;
   readonly every: number | null;
   /** `module:export` of a task target. */

@@ -5,6 +5,9 @@
 import type { JobState } from '../../tasks/index.ts';
 import type { TokenScope } from '../cloud-store.ts';
 
+/** A tenant name: 1 to 32 characters of [a-z0-9-], starting and ending with a letter or digit. */
+export const TENANT_PATTERN = '^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$';
+
 /** Largest page of a job listing. */
 export const MAX_PAGE_SIZE = 500;
 /** Longest wait a GET of a job may ask for, in ms. */
@@ -123,9 +126,15 @@ export const TOKEN_CREATE_BODY = {
     scopes: {
       type: 'array',
       minItems: 1,
-      maxItems: 5,
+      maxItems: 6,
       uniqueItems: true,
-      items: { type: 'string', enum: ['admin', 'deploy', 'invoke', 'read', 'agent'] },
+      items: { type: 'string', enum: ['admin', 'deploy', 'invoke', 'read', 'agent', 'operator'] },
+    },
+    tenant: {
+      type: 'string',
+      pattern: TENANT_PATTERN,
+      description:
+        "The token's tenant (1 to 32 of [a-z0-9-]); absent: the caller's. Another tenant, and the operator and agent scopes, need an operator token.",
     },
   },
 } as const;
@@ -153,6 +162,7 @@ export const JOB_VIEW = {
     startedAt: { type: ['integer', 'null'], description: 'Epoch ms.' },
     finishedAt: { type: ['integer', 'null'], description: 'Epoch ms.' },
     cancelRequested: { type: 'boolean' },
+    tenant: { type: ['string', 'null'], description: "The job's tenant (null: none recorded)." },
   },
 } as const;
 
@@ -174,6 +184,7 @@ export const TOKEN_VIEW = {
     id: { type: 'string' },
     name: { type: 'string' },
     scopes: { type: 'array', items: { type: 'string' } },
+    tenant: { type: 'string' },
     createdAt: { type: 'integer' },
     revokedAt: { type: ['integer', 'null'] },
   },
@@ -222,6 +233,8 @@ export interface JobView {
   readonly startedAt: number | null;
   readonly finishedAt: number | null;
   readonly cancelRequested: boolean;
+  /** The job's tenant; null for a job no tenant owns (seen by operators only). */
+  readonly tenant?: string | null;
 }
 
 export interface JobListView {
@@ -239,6 +252,7 @@ export interface TokenView {
   readonly id: string;
   readonly name: string;
   readonly scopes: readonly TokenScope[];
+  readonly tenant: string;
   readonly createdAt: number;
   readonly revokedAt: number | null;
 }
@@ -385,6 +399,7 @@ export const FUNCTION_VIEW = {
   type: 'object',
   properties: {
     name: { type: 'string' },
+    tenant: { type: 'string', description: 'The tenant that deployed it (names are per tenant).' },
     version: { type: 'integer', description: 'The version the name points at now.' },
     hash: { type: 'string', description: 'Its bundle hash.' },
     export: { type: 'string' },
@@ -464,6 +479,8 @@ export interface FunctionVersionView {
 
 export interface FunctionView {
   readonly name: string;
+  /** The tenant that deployed it: names are per tenant. */
+  readonly tenant: string;
   readonly version: number;
   readonly hash: string;
   readonly export: string;
