@@ -125,9 +125,9 @@ ${CONNECTION_HELP}`;
 
 const LOGS_HELP = `Usage: skein logs <id> [options]
 
-Prints what a job printed: its stdout lines to stdout, its stderr lines to stderr, each attempt's
-under a line naming it when the job ran more than once. The server keeps the last 10000 lines
-(1 MiB) of each job.
+Prints what a job printed: its stdout lines to stdout, its stderr lines to stderr; a retried job's
+later attempts each begin with a line "--- attempt N ---" on stderr. With --json, one JSON object
+per line (seq, attempt, stream, at, text). The server keeps the last 10000 lines (1 MiB) of a job.
 
 Options:
   -f, --follow              Print new lines as they come, until the job finishes
