@@ -1,9 +1,9 @@
 // Tenants through a real `skein up` child process, its HTTP API and the real CLI: two tenants, each with
 // its own tokens, submit jobs, deploy a function of the same name and create schedules of the same name;
-// each lists and reads only its own, another tenant's job, function or schedule answers 404 as a missing
-// one does, /fn/<name> runs the caller's tenant's function, event streams carry only their tenant's
-// events, agent tokens read no user route and mint no token, and a store from before tenants keeps
-// working (its tokens and jobs become the default tenant's).
+// each lists and reads only its own; another tenant's job (its logs too), function or schedule answers
+// 404 as a missing one does, /fn/<name> runs the caller's tenant's function, event streams carry only
+// their tenant's events, agent tokens read no user route and mint no token, and a store from before
+// tenants keeps working (its tokens and jobs become the default tenant's).
 
 import assert from 'node:assert/strict';
 import { copyFile, writeFile } from 'node:fs/promises';
@@ -239,6 +239,14 @@ test("each tenant lists only its own jobs; reading, waiting on, cancelling or re
   assert.equal((await api(server, globex, 'GET', `/api/jobs/${other}`)).body.result, 30);
   assertLikeMissing(await api(server, acme, 'GET', `/api/jobs/${other}`), other, 'read');
   assertLikeMissing(await api(server, acme, 'GET', `/api/jobs/${other}?wait=5000`), other, 'wait');
+  assertLikeMissing(await api(server, acme, 'GET', `/api/jobs/${other}/logs`), other, 'logs');
+  assertLikeMissing(await api(server, acme, 'GET', `/api/jobs/${other}/logs?follow=1`), other, 'follow logs');
+  assert.equal((await api(server, globex, 'GET', `/api/jobs/${other}/logs`)).status, 200);
+  assert.equal(
+    (await api(server, server.token, 'GET', `/api/jobs/${other}/logs`)).status,
+    200,
+    'an operator',
+  );
   assertLikeMissing(await api(server, acme, 'POST', `/api/jobs/${other}/cancel`), other, 'cancel');
   assertLikeMissing(await api(server, acme, 'POST', `/api/jobs/${other}/retry`), other, 'retry');
   const never = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b';
@@ -503,6 +511,7 @@ test("tokens: an agent token reads no user route and mints no token; a tenant's 
   for (const [method, path, body] of [
     ['GET', '/api/jobs'],
     ['GET', `/api/jobs/${job}`],
+    ['GET', `/api/jobs/${job}/logs`],
     ['POST', `/api/jobs/${job}/cancel`],
     ['GET', '/api/functions'],
     ['POST', '/fn/whoami', { args: [] }],

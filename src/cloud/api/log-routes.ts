@@ -1,11 +1,12 @@
 // The job log routes: GET /api/jobs/:id/logs reads what a job printed, a page at a time from a cursor,
 // or follows it as Server-Sent Events until the job finishes. Who may read a job's logs is decided in
-// one place (readableJob), which tenants will narrow.
+// one place (readableJob): the token's tenant's jobs only (tenants.ts).
 
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { SkeinError } from '../../errors.ts';
 import type { JobInfo, JobState } from '../../tasks/index.ts';
 import type { TokenScope } from '../cloud-store.ts';
+import { assertTenantOwns } from '../tenants.ts';
 import {
   DEFAULT_LOG_PAGE,
   JOB_LOGS_QUERY,
@@ -56,11 +57,12 @@ function integerQuery(
 /** The log routes, bound to one server's parts. */
 export function logRoutes(ctx: ApiContext): RouteSpec[] {
   /**
-   * The job whose logs the request may read. Today every token the route admits reads every job's
-   * logs, as it reads every job; this is where a narrower rule (tenants) goes.
+   * The job whose logs the request may read: one of the token's tenant's (any, for an operator);
+   * another tenant's is not found, as for every job route.
    * @throws SKEIN_TASKS_JOB_NOT_FOUND
    */
-  async function readableJob(_request: FastifyRequest, id: string): Promise<JobInfo> {
+  async function readableJob(request: FastifyRequest, id: string): Promise<JobInfo> {
+    assertTenantOwns(ctx.store, ctx.tokenOf(request), id);
     return ctx.queue.job(id).info();
   }
 
