@@ -114,7 +114,10 @@ export function logRoutes(ctx: ApiContext): RouteSpec[] {
           () => {
             done = true;
           },
-          () => {},
+          () => {
+            // The job is gone (purged) rather than finished: end the stream too, unless it was left.
+            if (!signal.aborted) done = true;
+          },
         );
     const aborted = new Promise<void>((resolve) =>
       signal.addEventListener('abort', () => resolve(), { once: true }),
@@ -148,7 +151,12 @@ export function logRoutes(ctx: ApiContext): RouteSpec[] {
           if (page.lines.length < FOLLOW_BATCH) break;
         }
         if (wasDone) {
-          const end: LogEndView = { jobId: id, state: (await ctx.queue.job(id).info()).state, next: cursor };
+          const last = await ctx.queue
+            .job(id)
+            .info()
+            .then((info) => info.state)
+            .catch(() => state);
+          const end: LogEndView = { jobId: id, state: last, next: cursor };
           raw.write(`event: end\ndata: ${JSON.stringify(end)}\n\n`);
           return;
         }
