@@ -6,11 +6,14 @@
 // tenants keeps working (its tokens and jobs become the default tenant's).
 
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { copyFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { CloudStore } from '../../src/cloud/cloud-store.ts';
 import {
   type ApiAnswer,
   api,
@@ -574,6 +577,75 @@ test("tokens: an agent token reads no user route and mints no token; a tenant's 
   const doomedId = /^skein_([A-Za-z0-9]{16})_/.exec(doomed)![1]!;
   assert.equal((await api(server, server.token, 'DELETE', `/api/tokens/${doomedId}`)).status, 200);
   assertError(await api(server, doomed, 'GET', '/api/jobs'), 401, 'SKEIN_CLOUD_UNAUTHORIZED');
+});
+
+test("a page of a tenant's jobs stays right past one walk step: 600 waiting jobs of one tenant, 3 of another", async () => {
+  // A few jobs that run now, so globex holds more jobs than there are scheduled ones in the store.
+  for (let i = 0; i < 5; i++) await waitForState(server, globex, await submit(globex, [i, i]), ['succeeded']);
+  const many: string[] = [];
+  for (let batch = 0; batch < 12; batch++) {
+    many.push(
+      ...(await Promise.all(
+        Array.from({ length: 50 }, (_, i) => submit(globex, [batch, i], { delay: HOUR_MS })),
+      )),
+    );
+  }
+  const few = [
+    await submit(acme, [1, 0], { delay: HOUR_MS }),
+    await submit(acme, [2, 0], { delay: HOUR_MS }),
+    await submit(acme, [3, 0], { delay: HOUR_MS }),
+  ];
+  // globex holds more jobs than are scheduled: the server walks the store's scheduled list (two steps).
+  const first = await listIds(globex, '?state=scheduled&limit=500');
+  const rest = await listIds(globex, '?state=scheduled&limit=500&offset=500');
+  const all = [...first, ...rest];
+  assert.equal(new Set(all).size, all.length, 'no job twice');
+  assert.deepEqual([...all].sort(), [...many].sort());
+  assert.deepEqual(await listIds(globex, '?state=scheduled&limit=7&offset=498'), all.slice(498, 505));
+  // acme holds fewer: the server walks acme's own index.
+  assert.deepEqual(await listIds(acme, '?state=scheduled&limit=500'), few);
+  assert.deepEqual(await listIds(acme, '?state=scheduled&limit=2&offset=1'), few.slice(1));
+  // All states: a range of the tenant's index.
+  const everything = [
+    ...(await listIds(globex, '?limit=500')),
+    ...(await listIds(globex, '?limit=500&offset=500')),
+  ];
+  for (const id of many) assert.ok(everything.includes(id), id);
+  assert.ok(!everything.some((id) => few.includes(id)));
+});
+
+test("a tenant's job page is a range of an index of cloud.db, whatever the number of jobs", (t) => {
+  const folder = mkdtempSync(join(tmpdir(), 'skein-tenants-'));
+  const store = new CloudStore(join(folder, 'cloud.db'));
+  t.after(() => {
+    store.close();
+    rmSync(folder, { recursive: true, force: true });
+  });
+  const jobs = Array.from({ length: 50_000 }, (_, i) => ({
+    jobId: `job-${String(i).padStart(6, '0')}`,
+    tenant: i % 10 === 0 ? 'small' : 'big',
+    createdAt: 1_000_000 + i,
+  }));
+  store.recordJobTenants(jobs);
+  assert.equal(store.tenantJobCount('small'), 5000);
+  assert.equal(store.tenantJobCount('big'), 45_000);
+  assert.deepEqual(store.tenantJobIds('small', 3, 4000), ['job-040000', 'job-040010', 'job-040020']);
+  assert.equal(store.jobTenant('job-000007'), 'big');
+  store.recordJobTenants([{ jobId: 'job-000007', tenant: 'small', createdAt: 0 }]);
+  assert.equal(store.jobTenant('job-000007'), 'big', 'a job keeps the tenant it was recorded with');
+  store.forgetJobTenants(['job-040000']);
+  assert.deepEqual(store.tenantJobIds('small', 1, 4000), ['job-040010']);
+  const db = new DatabaseSync(join(folder, 'cloud.db'));
+  const plan = db
+    .prepare(
+      'EXPLAIN QUERY PLAN SELECT job_id FROM job_tenants WHERE tenant = ? ORDER BY created_at, job_id LIMIT ? OFFSET ?',
+    )
+    .all('small', 50, 4000)
+    .map((row) => String((row as { detail: string }).detail))
+    .join('; ');
+  db.close();
+  assert.match(plan, /USING (COVERING )?INDEX job_tenants_by_tenant/);
+  assert.doesNotMatch(plan, /TEMP B-TREE/, 'no sort: the index gives the order');
 });
 
 test("a store from before tenants keeps working: its tokens and jobs become the default tenant's, and skein up saves an operator token", async (t) => {
