@@ -34,6 +34,7 @@ import { initialize, readInitState } from '../fixtures/init-state.ts';
 import { makeBuffer, sumBytes } from '../fixtures/make-buffer.ts';
 import { lastSleepOutcome, notifyThenSleep } from '../fixtures/notify-then-sleep.ts';
 import { notifyThenSpin } from '../fixtures/notify-then-spin.ts';
+import { printLines } from '../fixtures/print-output.ts';
 import { readEnv } from '../fixtures/read-env.ts';
 import { rejectThirteen } from '../fixtures/reject-thirteen.ts';
 import { delayedEcho, jitterEcho, sleep } from '../fixtures/sleep.ts';
@@ -223,6 +224,24 @@ export function executorSuite(name: string, makePool: MakePool): void {
           assert.equal(result, 'done');
           assert.deepEqual(seen, range(200, 1));
         }
+      });
+
+      it('delivers what a call prints to its onOutput, in order, before the call settles', T, async (t) => {
+        const pool = usePool(t, { maxWorkers: 2 });
+        const calls = ['x', 'y', 'z'].map(async (tag) => {
+          const seen: string[] = [];
+          const result = await pool.submit(printLines, [tag, 20], {
+            onOutput: (stream, text) => {
+              for (const line of text.split('\n')) if (line !== '') seen.push(`${stream} ${line}`);
+            },
+          });
+          assert.equal(result, 20);
+          assert.deepEqual(
+            seen,
+            range(20, 1).flatMap((i) => [`stdout ${tag} out ${i}`, `stderr ${tag} err ${i}`]),
+          );
+        });
+        await within(Promise.all(calls), SOON_MS, 'printing calls');
       });
 
       it('runs higher priority tasks first and equal priorities in submission order', T, async (t) => {
