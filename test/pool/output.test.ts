@@ -152,7 +152,7 @@ for (const kind of ['thread', 'process'] as const) {
       const total = OUTPUT_LIMIT_CHARS + 200_000;
       const child = await runNode([join(FIXTURES, 'print-flood-main.ts'), kind, String(total)]);
       assert.equal(child.code, 0, child.stderr);
-      const summary = JSON.parse(child.stdout.trimEnd().split('\n').at(-1)!) as {
+      const summary = JSON.parse(child.stderr.trimEnd().split('\n').at(-1)!) as {
         result: number;
         calls: number;
         chars: number;
