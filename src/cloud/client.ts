@@ -311,7 +311,7 @@ export class CloudClient {
               .filter((line) => line.startsWith('data: '))
               .map((line) => line.slice(6))
               .join('\n');
-            // Job events only: the stream also carries `event: schedule` frames (ScheduleEventView).
+            // Job events only: the stream also carries `event: schedule`, `agent` and `metrics` frames.
             const isJob = lines.every((line) => !line.startsWith('event: ') || line === 'event: job');
             if (data !== '' && isJob) yield JSON.parse(data) as JobEventView;
             end = buffer.indexOf('\n\n');

@@ -21,6 +21,7 @@ import { readCredentials, writeCredentials } from './credentials.ts';
 import { Deployments } from './deployments.ts';
 import { FunctionRunner } from './function-runner.ts';
 import { JobLogs } from './job-logs.ts';
+import { LiveFeed } from './live-feed.ts';
 import { LocalAgent } from './local-agent.ts';
 import {
   type CloudServerOptions,
@@ -183,7 +184,7 @@ export class CloudServer {
       // acknowledged before a restart or a rollback still runs (references are built, never imported here).
       for (const fn of store.functions()) {
         for (const version of fn.versions) {
-          functionTasks.push(runner.taskOf(deployments.urlOf(version.hash), version.exportName));
+          functionTasks.push(...runner.versionTasks(deployments.urlOf(version.hash), version));
         }
       }
       // A Redis that cannot be reached stops the start here, with the broker's error, not at the first job.
@@ -191,6 +192,14 @@ export class CloudServer {
       // A store from before tenants: its jobs become the default tenant's, once.
       await backfillJobTenants(store, broker);
       const queue = new TaskQueue({ broker });
+      const feed = new LiveFeed({
+        registry,
+        agentTimeout: resolved.agentTimeout,
+        stats: () => queue.stats(),
+      });
+      feed.on('error', (error) =>
+        warn('the event stream could not read the agents or the queue stats', error),
+      );
       schedules = new ScheduleManager({
         store,
         broker,
@@ -210,6 +219,7 @@ export class CloudServer {
         functions: { deployments, runner },
         registry,
         schedules,
+        feed,
         timing: { leaseTimeout: resolved.leaseTimeout, agentTimeout: resolved.agentTimeout },
         tokenOf: (request) => {
           const token = tokens.get(request);

@@ -8,6 +8,7 @@ import type { CloudStore, StoredToken, TokenScope } from '../cloud-store.ts';
 import type { Deployments } from '../deployments.ts';
 import type { FunctionRunner } from '../function-runner.ts';
 import type { JobLogs } from '../job-logs.ts';
+import type { LiveFeed } from '../live-feed.ts';
 import type { LocalAgent } from '../local-agent.ts';
 import type { ScheduleManager } from '../schedules.ts';
 import type { TaskCatalog } from '../task-catalog.ts';
@@ -28,6 +29,8 @@ export interface ApiContext {
   readonly registry: AgentRegistry;
   /** Periodic jobs managed through the API (schedule-routes.ts). */
   readonly schedules: ScheduleManager;
+  /** Agent state changes and queue metrics for the event stream (live-feed.ts). */
+  readonly feed: LiveFeed;
   /** Lease length of every claim (ms) and how long an agent may go without a heartbeat (ms). */
   readonly timing: { readonly leaseTimeout: number; readonly agentTimeout: number };
   /** The token the request was authenticated with (the onRequest hook checked it). */

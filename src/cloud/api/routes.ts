@@ -8,6 +8,7 @@ import type { Task } from '../../task.ts';
 import type { BrokerEvent, JobInfo, JobOptions, JobState } from '../../tasks/index.ts';
 import { JOB_STATES } from '../../tasks/index.ts';
 import type { StoredToken, TokenScope } from '../cloud-store.ts';
+import type { AgentEventView, MetricsEventView } from '../live-feed.ts';
 import { assertTenantOwns, isOperator } from '../tenants.ts';
 import { createToken, revokeToken, tokenView } from '../tokens.ts';
 import { agentRoutes } from './agent-routes.ts';
@@ -393,7 +394,7 @@ export function apiRoutes(ctx: ApiContext): RouteSpec[] {
         method: 'GET',
         url: '/api/events',
         summary:
-          "Live job and worker events as Server-Sent Events (`event: job`, data = JobEventView JSON), and schedule events (`event: schedule`, data = ScheduleEventView JSON), from the moment of the call: the token's tenant's jobs and schedules (every tenant's for an operator), and every worker event.",
+          "Live job and worker events as Server-Sent Events (`event: job`, data = JobEventView JSON), schedule events (`event: schedule`, data = ScheduleEventView JSON), agent state changes (`event: agent`, data = AgentEventView JSON: registered, ready, busy, lost, stopped) and, for operators, the queue's metrics every 2 s (`event: metrics`, data = MetricsEventView JSON: counts by state, jobs finished and latency over the last minute, agents by state), from the moment of the call: the token's tenant's jobs and schedules (every tenant's for an operator), and every worker and agent event.",
         scopes: READERS,
         schema: { querystring: NO_QUERY },
         responses: {
@@ -428,6 +429,17 @@ export function apiRoutes(ctx: ApiContext): RouteSpec[] {
               raw.write(`event: schedule\ndata: ${JSON.stringify(event)}\n\n`);
           };
           ctx.schedules.on('event', onSchedule);
+          // Agents are shared by every tenant (GET /api/agents too); the queue's metrics count every
+          // tenant's jobs, so only operators get them.
+          const write = (name: string, data: unknown): void => {
+            if (!raw.writableEnded && !raw.destroyed)
+              raw.write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
+          };
+          const onAgent = (event: AgentEventView): void => write('agent', event);
+          const onMetrics = (event: MetricsEventView): void => write('metrics', event);
+          ctx.feed.on('agent', onAgent);
+          if (everyTenant) ctx.feed.on('metrics', onMetrics);
+          const unsubscribe = ctx.feed.subscribe();
           try {
             for (;;) {
               const item = await next;
@@ -455,6 +467,9 @@ export function apiRoutes(ctx: ApiContext): RouteSpec[] {
           } catch (error) {
             if (!isAbort(error)) ctx.warn('an event stream ended on an error of the job store', error);
           } finally {
+            ctx.feed.off('agent', onAgent);
+            ctx.feed.off('metrics', onMetrics);
+            unsubscribe();
             ctx.schedules.off('event', onSchedule);
             clearInterval(keepAlive);
             stop.abort();

@@ -1,0 +1,133 @@
+// The event stream's live view for real: a `skein up --no-local-agent` child process and a `skein
+// worker` agent. An operator's stream sees the agent register (ready), turn lost after a SIGKILL, and
+// metrics of the queue every 2 s; a tenant's stream sees the agent events too but no metrics (they
+// count every tenant's jobs).
+
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { api, cli, makeProject, type RunningServer, startServer, startWorker } from './harness.ts';
+
+const AGENT_TIMEOUT_MS = 1500;
+const cleanups: (() => Promise<void>)[] = [];
+const suite = { after: (fn: () => Promise<void>) => cleanups.push(fn) };
+let dir: string;
+let server: RunningServer;
+
+before(async () => {
+  dir = await makeProject(suite);
+  server = await startServer(suite, dir, '--no-local-agent', '--agent-timeout', String(AGENT_TIMEOUT_MS));
+});
+
+after(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+});
+
+type Frame = { readonly event: string; readonly data: Record<string, unknown> };
+
+/** Reads `/api/events` with `token` until stopped; frames as they come. */
+async function openStream(token: string): Promise<{ frames: Frame[]; stop(): Promise<void> }> {
+  const abort = new AbortController();
+  const response = await fetch(`${server.url}/api/events`, {
+    headers: { authorization: `Bearer ${token}` },
+    signal: abort.signal,
+  });
+  assert.equal(response.status, 200);
+  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+  const frames: Frame[] = [];
+  let text = '';
+  let ready = false;
+  const reading = (async () => {
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        text += value;
+        for (let end = text.indexOf('\n\n'); end >= 0; end = text.indexOf('\n\n')) {
+          const frame = text.slice(0, end);
+          text = text.slice(end + 2);
+          if (frame === ': ready') ready = true;
+          const match = /^event: (\w+)\ndata: (.*)$/s.exec(frame);
+          if (match !== null) frames.push({ event: match[1]!, data: JSON.parse(match[2]!) });
+        }
+      }
+    } catch {
+      // Aborted at the end of the test.
+    }
+  })();
+  const deadline = Date.now() + 15_000;
+  while (!ready) {
+    if (Date.now() > deadline) assert.fail(`the event stream did not open: ${text}`);
+    await sleep(10);
+  }
+  return {
+    frames,
+    async stop() {
+      abort.abort();
+      await reading;
+    },
+  };
+}
+
+async function waitFor(frames: Frame[], check: (frame: Frame) => boolean, what: string): Promise<Frame> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const found = frames.find(check);
+    if (found !== undefined) return found;
+    if (Date.now() > deadline) assert.fail(`${what}: got ${JSON.stringify(frames)}`);
+    await sleep(20);
+  }
+}
+
+test('an agent registering and then killed shows on the stream as ready, then lost; operators get metrics', async (t) => {
+  const created = await cli(dir, ['token', 'create', '--name', 'agents', '--scope', 'agent']);
+  assert.equal(created.code, 0, created.stderr);
+  const reader = await cli(dir, ['token', 'create', '--name', 'acme', '--scope', 'read', '--tenant', 'acme']);
+  assert.equal(reader.code, 0, reader.stderr);
+  const operator = await openStream(server.token);
+  const tenant = await openStream(reader.stdout.trim());
+  t.after(async () => {
+    await operator.stop();
+    await tenant.stop();
+  });
+  // The feed learns the agents there are when a stream opens; one registered later is new to it.
+  await sleep(1500);
+  const home = await makeProject(t);
+  const agent = await startWorker(t, home, server.url, created.stdout.trim());
+  for (const stream of [operator, tenant]) {
+    const registered = await waitFor(
+      stream.frames,
+      (f) => f.event === 'agent' && f.data.id === agent.id && f.data.from === null,
+      'the agent registers',
+    );
+    assert.equal(registered.data.state, 'ready');
+  }
+  const submitted = await api(server, server.token, 'POST', '/api/jobs', {
+    module: 'tasks.ts',
+    export: 'add',
+    args: [1, 2],
+  });
+  assert.equal(submitted.status, 202, JSON.stringify(submitted.body));
+  const metrics = await waitFor(
+    operator.frames,
+    (f) => f.event === 'metrics' && (f.data.agents as { ready: number }).ready >= 1,
+    'a metrics event with the agent',
+  );
+  assert.equal(typeof metrics.data.queue, 'string');
+  assert.equal(typeof (metrics.data.counts as { succeeded: number }).succeeded, 'number');
+  assert.equal(typeof metrics.data.finishedLastMinute, 'number');
+  await agent.kill9();
+  for (const stream of [operator, tenant]) {
+    const lost = await waitFor(
+      stream.frames,
+      (f) => f.event === 'agent' && f.data.id === agent.id && f.data.state === 'lost',
+      'the killed agent is lost',
+    );
+    assert.ok(lost.data.from === 'ready' || lost.data.from === 'busy', JSON.stringify(lost.data));
+  }
+  assert.equal(
+    tenant.frames.some((f) => f.event === 'metrics'),
+    false,
+    "a tenant's stream gets no metrics of every tenant's jobs",
+  );
+});
