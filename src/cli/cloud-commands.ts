@@ -971,8 +971,18 @@ const deploy: Command = async (args, io) => {
     ...optional('queue', integer('queue', values.queue, 0, 100_000)),
   };
   return withClient(io, 'deploy', values, async (client) => {
+    // Each step can take seconds (esbuild, an upload of megabytes, the server's check in a worker):
+    // say which one runs, on stderr, unless the output is JSON.
+    const step = (text: string): void => {
+      if (values.json !== true) io.stderr.write(`${text}\n`);
+    };
+    const started = performance.now();
+    step(`bundling ${module}…`);
     const { bundleModule } = await import('../cloud/bundle.ts');
     const bundle = await bundleModule(module);
+    step(
+      `bundled in ${Math.round(performance.now() - started)} ms (${bundle.source.length} characters); uploading and checking its exports on the server…`,
+    );
     const deployed = await client.deploy({
       hash: bundle.hash,
       bundle: bundle.source,

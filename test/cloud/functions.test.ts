@@ -310,6 +310,7 @@ test('a bundle that fails its hash, throws while loading or exports no task is r
   await writeFile(join(dir, 'broken.ts'), 'export const = ;\n');
   const viaCli = await cli(dir, ['deploy', 'broken.ts']);
   assert.equal(viaCli.code, 1);
+  assert.match(viaCli.stderr, /^bundling broken\.ts…$/m, 'the step running is shown');
   assert.match(viaCli.stderr, /skein deploy: cannot bundle "broken.ts": .*\(SKEIN_CLOUD_BUNDLE_INVALID\)/);
 });
 
