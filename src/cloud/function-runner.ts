@@ -7,8 +7,9 @@
 // (bundle URL, export name) without importing the bundle here: only pool threads and processes load it.
 
 import { AbortError, SkeinError, type WorkerCrashedError } from '../errors.ts';
-import { ProcessPool, ThreadPool } from '../pool/index.ts';
+import { type PoolOptions, ProcessPool, ThreadPool } from '../pool/index.ts';
 import { type Task, task } from '../task.ts';
+import { type FunctionLimits, functionUrl } from './api/agent-wire.ts';
 import type { EffectiveFunctionSettings } from './api/schemas.ts';
 import type { FunctionSettings } from './cloud-store.ts';
 
@@ -108,6 +109,28 @@ export class FunctionRunner {
   }
 
   /**
+   * The task reference of an async call (a job) of a function with these settings: its bundle URL
+   * carries the isolation and memory limit (functionUrl), so the agent runs the job on a pool with them.
+   */
+  jobTaskOf(url: string, exportName: string, settings: FunctionSettings): Task<unknown[], unknown> {
+    const { isolation, memoryMb } = this.effective(settings);
+    return this.taskOf(functionUrl(url, { isolation, memoryMb }), exportName);
+  }
+
+  /**
+   * What an agent serves for one version: the reference of its async calls (jobTaskOf) and, when that
+   * carries limits, the plain one too, for jobs stored before limits travelled with them.
+   */
+  versionTasks(
+    url: string,
+    version: { readonly exportName: string; readonly settings: FunctionSettings },
+  ): Task<unknown[], unknown>[] {
+    const plain = this.taskOf(url, version.exportName);
+    const limited = this.jobTaskOf(url, version.exportName, version.settings);
+    return limited === plain ? [plain] : [limited, plain];
+  }
+
+  /**
    * Runs one call and answers its result; waits for a slot first when the function is busy.
    * @throws SKEIN_CLOUD_FUNCTION_BUSY (with `retryAfter` in seconds), SKEIN_CLOUD_FUNCTION_TIMEOUT,
    * SKEIN_CLOUD_FUNCTION_OUT_OF_MEMORY, SKEIN_CLOUD_FUNCTION_FAILED (the function's error in `cause`),
@@ -204,18 +227,11 @@ export class FunctionRunner {
   #warm(key: string, settings: EffectiveFunctionSettings): WarmPool {
     let warm = this.#pools.get(key);
     if (warm === undefined) {
-      const options = {
-        minWorkers: 0,
+      const options = functionPoolOptions(settings, {
         maxWorkers: this.options.maxWorkers,
         idleTimeout: Math.max(1, this.options.idleTimeout),
-        cancelMode: 'terminate' as const,
-        // A server's thread has other requests to serve: never block it waiting for one call's result.
-        blockingWaitTimeout: 0,
         name: `skein-fn-${key.slice(0, 12)}-${settings.isolation}`,
-        ...(settings.memoryMb === null
-          ? {}
-          : { resourceLimits: { maxOldGenerationSizeMb: settings.memoryMb } }),
-      };
+      });
       warm = {
         pool: settings.isolation === 'process' ? new ProcessPool(options) : new ThreadPool(options),
         running: 0,
@@ -247,13 +263,9 @@ export class FunctionRunner {
     }
     if (code === 'SKEIN_ABORTED') return error;
     if (code === 'SKEIN_POOL_CLOSED' || code === 'SKEIN_POOL_DESTROYED') return closed();
-    if (code === 'SKEIN_POOL_WORKER_CRASHED' && isOutOfMemory(error as WorkerCrashedError, settings)) {
-      const limit = settings.memoryMb === null ? "Node's default heap limit" : `${settings.memoryMb} MiB`;
-      return new SkeinError(
-        'SKEIN_CLOUD_FUNCTION_OUT_OF_MEMORY',
-        `function ${target.name} ran out of memory (its limit: ${limit}); its worker ${settings.isolation === 'process' ? 'process was stopped' : 'thread was stopped'} and the next call gets a fresh one (use less memory per call, or deploy it with a larger --memory)`,
-        { cause: error as Error },
-      );
+    const outOfMemory = outOfMemoryMessage(`function ${target.name}`, settings, error, 'call');
+    if (outOfMemory !== undefined) {
+      return new SkeinError('SKEIN_CLOUD_FUNCTION_OUT_OF_MEMORY', outOfMemory, { cause: error as Error });
     }
     const shown = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     return new SkeinError('SKEIN_CLOUD_FUNCTION_FAILED', `function ${target.name} failed: ${shown}`, {
@@ -274,13 +286,51 @@ export class FunctionRunner {
 }
 
 /**
+ * The options of a pool that runs function calls with these limits (a ThreadPool's, or a ProcessPool's
+ * for process isolation, which gives its children --max-old-space-size from resourceLimits): no worker
+ * before the first call, a timeout terminates the thread or kills the process, never a blocking wait.
+ * Shared by the server's warm pools and the agents' pools for async calls (local-agent.ts).
+ */
+export function functionPoolOptions(
+  limits: FunctionLimits,
+  options: { readonly maxWorkers: number; readonly idleTimeout?: number; readonly name: string },
+): PoolOptions {
+  return {
+    minWorkers: 0,
+    maxWorkers: options.maxWorkers,
+    ...(options.idleTimeout === undefined ? {} : { idleTimeout: options.idleTimeout }),
+    cancelMode: 'terminate',
+    // A server's thread has other requests to serve: never block it waiting for one call's result.
+    blockingWaitTimeout: 0,
+    name: options.name,
+    ...(limits.memoryMb === null ? {} : { resourceLimits: { maxOldGenerationSizeMb: limits.memoryMb } }),
+  };
+}
+
+/**
+ * What to say when `error` is a pool's crash of a worker that ran out of its heap, else undefined.
+ * `what` names the function, `next` what gets a fresh worker ('call', 'attempt').
+ */
+export function outOfMemoryMessage(
+  what: string,
+  limits: FunctionLimits,
+  error: unknown,
+  next: string,
+): string | undefined {
+  if ((error as { code?: unknown } | null)?.code !== 'SKEIN_POOL_WORKER_CRASHED') return undefined;
+  if (!isOutOfMemory(error as WorkerCrashedError, limits)) return undefined;
+  const limit = limits.memoryMb === null ? "Node's default heap limit" : `${limits.memoryMb} MiB`;
+  return `${what} ran out of memory (its limit: ${limit}); its worker ${limits.isolation === 'process' ? 'process' : 'thread'} was stopped and the next ${next} gets a fresh one (use less memory per call, or deploy it with a larger --memory)`;
+}
+
+/**
  * A worker thread past its heap limit is stopped by Node with ERR_WORKER_OUT_OF_MEMORY; a process past
  * --max-old-space-size is ended by V8 with SIGABRT (which process.abort() gives too: it reads the same).
  */
-function isOutOfMemory(error: WorkerCrashedError, settings: EffectiveFunctionSettings): boolean {
+function isOutOfMemory(error: WorkerCrashedError, limits: FunctionLimits): boolean {
   if ((error.cause as { code?: unknown } | undefined)?.code === 'ERR_WORKER_OUT_OF_MEMORY') return true;
   return (
-    settings.isolation === 'process' && (error.signal === 'SIGABRT' || error.exitCode === SIGABRT_EXIT_CODE)
+    limits.isolation === 'process' && (error.signal === 'SIGABRT' || error.exitCode === SIGABRT_EXIT_CODE)
   );
 }
 

@@ -1,13 +1,85 @@
 // The agent inside `skein up`: one thread pool sized to the cores and a tasks Worker over it that runs
-// every task registered so far. Deployed functions run on a second pool whose time limit terminates the
-// thread (cancelMode 'terminate'): a function that never yields cannot keep a thread past its limit. A Worker's registry is fixed when it starts, so registering a new task
-// starts a new Worker over the same pool with the larger registry and closes the previous one
-// gracefully (it stops claiming at once and lets its running jobs finish); jobs never leave the store
-// in between, so none is lost. Swaps are serialized.
+// every task registered so far. Deployed functions run on pools whose time limit terminates the thread
+// or kills the process (cancelMode 'terminate'): a function that never yields cannot keep a worker past
+// its limit. A function job's address may carry its isolation and memory limit (functionUrl in
+// api/agent-wire.ts): such a job runs on a pool of its own per (isolation, memory limit), a ThreadPool
+// with resourceLimits or a ProcessPool whose children get --max-old-space-size, made when the first
+// task of those limits is served (no thread or process before its first job; they leave when idle) and
+// closed with the agent; a job without them runs on the plain function thread pool as before. A worker
+// that runs out of its heap fails the attempt with a WorkerCrashedError saying so (retried as a crash).
+// A Worker's registry is fixed when it starts, so registering a new task starts a new Worker over the
+// same pools with the larger registry and closes the previous one gracefully (it stops claiming at once
+// and lets its running jobs finish); jobs never leave the store in between, so none is lost. Swaps are
+// serialized.
 
-import { ThreadPool } from '../pool/index.ts';
+import { WorkerCrashedError } from '../errors.ts';
+import { type PoolOptions, ProcessPool, type Runnable, type RunOptions, ThreadPool } from '../pool/index.ts';
 import type { Task } from '../task.ts';
 import { type Broker, WORKER_DEFAULTS, Worker, type WorkerOptions } from '../tasks/index.ts';
+import { type FunctionLimits, functionLimitsOf, NO_FUNCTION_LIMITS } from './api/agent-wire.ts';
+import { functionPoolOptions, outOfMemoryMessage } from './function-runner.ts';
+
+/**
+ * The error an attempt of a function job fails with: a worker that ran out of its heap is said to
+ * have, in a WorkerCrashedError still (SKEIN_POOL_WORKER_CRASHED, which the task queue retries per the
+ * job's attempts as any crash); any other error as it is.
+ */
+function attemptError(task: unknown, limits: FunctionLimits, error: unknown): unknown {
+  const { moduleUrl, exportName } = task as Partial<Task<never, unknown>>;
+  const bundle = /([0-9a-f]{64})\.mjs(?:\?|$)/.exec(moduleUrl ?? '')?.[1];
+  const what = `function ${exportName ?? 'task'}${bundle === undefined ? '' : ` of bundle ${bundle.slice(0, 12)}`}`;
+  const message = outOfMemoryMessage(what, limits, error, 'attempt');
+  if (message === undefined) return error;
+  const crashed = error as WorkerCrashedError;
+  return new WorkerCrashedError(message, {
+    exitCode: crashed.exitCode,
+    signal: crashed.signal,
+    workerId: crashed.workerId,
+    cause: crashed,
+  });
+}
+
+/** A thread pool for function jobs: a worker out of its heap fails the attempt as out of memory. */
+class FunctionThreadPool extends ThreadPool {
+  readonly #limits: FunctionLimits;
+  constructor(limits: FunctionLimits, options: PoolOptions) {
+    super(options);
+    this.#limits = limits;
+  }
+  override async submit<A extends unknown[], R>(
+    task: Runnable<A, R>,
+    args: A,
+    options?: RunOptions,
+  ): Promise<Awaited<R>> {
+    try {
+      return await super.submit(task, args, options);
+    } catch (error) {
+      throw attemptError(task, this.#limits, error);
+    }
+  }
+}
+
+/** A process pool for function jobs: a process ended by its heap limit fails the attempt as out of memory. */
+class FunctionProcessPool extends ProcessPool {
+  readonly #limits: FunctionLimits;
+  constructor(limits: FunctionLimits, options: PoolOptions) {
+    super(options);
+    this.#limits = limits;
+  }
+  override async submit<A extends unknown[], R>(
+    task: Runnable<A, R>,
+    args: A,
+    options?: RunOptions,
+  ): Promise<Awaited<R>> {
+    try {
+      return await super.submit(task, args, options);
+    } catch (error) {
+      throw attemptError(task, this.#limits, error);
+    }
+  }
+}
+
+type FunctionPool = FunctionThreadPool | FunctionProcessPool;
 
 export interface LocalAgentOptions {
   readonly broker: Broker;
@@ -25,10 +97,12 @@ export interface LocalAgentOptions {
 export class LocalAgent {
   readonly #options: LocalAgentOptions;
   readonly #pool: ThreadPool;
-  /** Runs the function tasks; its threads start at the first function job. */
-  readonly #functionPool: ThreadPool;
-  /** Every task served, true for a function (run on #functionPool). */
-  readonly #tasks = new Map<Task<never, unknown>, boolean>();
+  /** Runs the function tasks without limits in their address; its threads start at the first such job. */
+  readonly #functionPool: FunctionPool;
+  /** The pools of function tasks with limits, by `<isolation>/<memoryMb>`; made when first served. */
+  readonly #limitedPools = new Map<string, FunctionPool>();
+  /** Every task served: undefined for a task (run on #pool), the pool of a function. */
+  readonly #tasks = new Map<Task<never, unknown>, FunctionPool | undefined>();
   #worker: Worker | undefined;
   readonly #retiring = new Set<{ readonly worker: Worker; readonly closed: Promise<void> }>();
   #swap: Promise<void> = Promise.resolve();
@@ -42,12 +116,10 @@ export class LocalAgent {
       maxWorkers: options.concurrency,
       name: 'skein-agent',
     });
-    this.#functionPool = new ThreadPool({
-      minWorkers: 0,
-      maxWorkers: options.concurrency,
-      cancelMode: 'terminate',
-      name: 'skein-agent-fn',
-    });
+    this.#functionPool = new FunctionThreadPool(
+      NO_FUNCTION_LIMITS,
+      functionPoolOptions(NO_FUNCTION_LIMITS, { maxWorkers: options.concurrency, name: 'skein-agent-fn' }),
+    );
   }
 
   /** Threads of the pool: jobs run at once. */
@@ -57,18 +129,23 @@ export class LocalAgent {
 
   /**
    * Makes sure the worker runs these tasks; resolves once a worker that has them is claiming. The
-   * `functions` run on the pool whose time limit terminates their thread.
+   * `functions` run on pools whose time limit terminates their thread or kills their process, with the
+   * isolation and memory limit their module URL carries (functionUrl).
    */
   serve(
     tasks: readonly Task<never, unknown>[],
     functions: readonly Task<never, unknown>[] = [],
   ): Promise<void> {
+    // After close() no pool is made and no worker starts.
+    if (this.#closing !== undefined) return this.#swap;
     const fresh = [
-      ...tasks.filter((task) => !this.#tasks.has(task)).map((task) => [task, false] as const),
-      ...functions.filter((task) => !this.#tasks.has(task)).map((task) => [task, true] as const),
+      ...tasks.filter((task) => !this.#tasks.has(task)).map((task) => [task, undefined] as const),
+      ...functions
+        .filter((task) => !this.#tasks.has(task))
+        .map((task) => [task, this.#functionPoolOf(task)] as const),
     ];
     if (fresh.length === 0) return this.#swap;
-    for (const [task, isFunction] of fresh) this.#tasks.set(task, isFunction);
+    for (const [task, pool] of fresh) this.#tasks.set(task, pool);
     const swap = this.#swap.then(() => this.#startWorker());
     // A worker that failed to start (a task its module does not export by identity) must not block the
     // next swap: its tasks leave the registry and the caller gets the error.
@@ -76,6 +153,26 @@ export class LocalAgent {
       for (const [task] of fresh) this.#tasks.delete(task);
     });
     return swap;
+  }
+
+  /** The pool of a function task: per the isolation and memory limit its URL carries. */
+  #functionPoolOf(task: Task<never, unknown>): FunctionPool {
+    const limits = functionLimitsOf(task.moduleUrl);
+    if (limits.isolation === 'thread' && limits.memoryMb === null) return this.#functionPool;
+    const key = `${limits.isolation}/${limits.memoryMb ?? ''}`;
+    let pool = this.#limitedPools.get(key);
+    if (pool === undefined) {
+      const options = functionPoolOptions(limits, {
+        maxWorkers: this.#options.concurrency,
+        name: `skein-agent-fn-${limits.isolation}${limits.memoryMb === null ? '' : `-${limits.memoryMb}mb`}`,
+      });
+      pool =
+        limits.isolation === 'process'
+          ? new FunctionProcessPool(limits, options)
+          : new FunctionThreadPool(limits, options);
+      this.#limitedPools.set(key, pool);
+    }
+    return pool;
   }
 
   async #startWorker(): Promise<void> {
@@ -88,9 +185,7 @@ export class LocalAgent {
       broker: this.#options.broker,
       tasks: [...this.#tasks.keys()],
       pool: this.#pool,
-      taskPools: [...this.#tasks]
-        .filter(([, isFunction]) => isFunction)
-        .map(([task]) => ({ task, pool: this.#functionPool })),
+      taskPools: [...this.#tasks].flatMap(([task, pool]) => (pool === undefined ? [] : [{ task, pool }])),
       concurrency: this.#options.concurrency,
       leaseTimeout: this.#options.leaseTimeout,
       // Expired leases are looked for at least once per lease, so a dead agent's job waits about one lease.
@@ -139,6 +234,8 @@ export class LocalAgent {
     } finally {
       clearTimeout(deadline);
     }
-    await Promise.all([this.#pool.close(), this.#functionPool.close()]);
+    await Promise.all(
+      [this.#pool, this.#functionPool, ...this.#limitedPools.values()].map((pool) => pool.close()),
+    );
   }
 }

@@ -5,7 +5,8 @@
 // must exist here at the same project-relative paths. Heartbeats also bring the server's list of
 // tasks and deployed functions, so a task submitted (or a function deployed) for the first time is
 // served here from the next heartbeat on. A function's bundle is fetched from the server when the first
-// job of it is claimed, checked against its hash, and kept in .skein/agent-cache/ (bundle-cache.ts).
+// job of it is claimed, checked against its hash, and kept in .skein/agent-cache/ (bundle-cache.ts);
+// its jobs run with the isolation and memory limit their address carries (local-agent.ts).
 
 import { readdir, readFile } from 'node:fs/promises';
 import { availableParallelism, hostname, totalmem } from 'node:os';
@@ -17,6 +18,8 @@ import {
   type AgentRegisterRequest,
   type AgentRegistration,
   BUNDLE_HASH,
+  type FunctionLimits,
+  functionUrl,
 } from './api/agent-wire.ts';
 import { MAX_BUNDLE_BYTES } from './api/schemas.ts';
 import { agentCacheDir, BundleCache } from './bundle-cache.ts';
@@ -267,20 +270,28 @@ export class RemoteAgent {
     }
     // A function's reference is built from its bundle's place in the cache and its export, never by
     // importing the bundle here: pool threads import it, once the broker has fetched and checked it.
+    // A version with process isolation or a memory limit is named with them: its jobs' addresses carry
+    // them (functionUrl), and the local agent runs them on a pool with those limits.
     const fns: Task<never, unknown>[] = [];
-    for (const { hash, export: exportName } of functions) {
-      const key = `bundle:${hash}#${exportName}`;
+    for (const { hash, export: exportName, isolation, memoryMb } of functions) {
+      const limits: FunctionLimits = { isolation: isolation ?? 'thread', memoryMb: memoryMb ?? null };
+      const key = `bundle:${hash}#${exportName}/${limits.isolation}/${limits.memoryMb ?? ''}`;
       if (this.#seen.has(key)) continue;
       this.#seen.set(key, true);
-      if (!BUNDLE_HASH.test(hash) || !EXPORT_NAME.test(exportName)) {
+      if (
+        !BUNDLE_HASH.test(hash) ||
+        !EXPORT_NAME.test(exportName) ||
+        (isolation !== undefined && isolation !== 'process') ||
+        // The bounds of the memoryMb setting (deployments.ts FUNCTION_SETTING_BOUNDS).
+        (memoryMb !== undefined && !(Number.isSafeInteger(memoryMb) && memoryMb >= 32 && memoryMb <= 65_536))
+      ) {
         this.#warn(
-          `the server named a function ${JSON.stringify(key)} that is not a bundle hash and export; ignored`,
+          `the server named a function ${JSON.stringify(key)} that is not a bundle hash, export and limits; ignored`,
         );
         continue;
       }
-      fns.push(
-        task({ url: this.#bundles.urlOf(hash) }, placeholder, { name: exportName }) as Task<never, unknown>,
-      );
+      const url = functionUrl(this.#bundles.urlOf(hash), limits);
+      fns.push(task({ url }, placeholder, { name: exportName }) as Task<never, unknown>);
     }
     if (found.length > 0 || fns.length > 0) await this.#local.serve(found, fns);
   }

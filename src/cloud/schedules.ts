@@ -24,7 +24,7 @@ import {
   type ScheduleRequest,
   type ScheduleView,
 } from './api/schedule-schemas.ts';
-import type { CloudStore } from './cloud-store.ts';
+import type { CloudStore, FunctionVersion } from './cloud-store.ts';
 import { type Deployments, functionNotFound } from './deployments.ts';
 import type { FunctionRunner } from './function-runner.ts';
 import type { LocalAgent } from './local-agent.ts';
@@ -56,7 +56,7 @@ interface ScheduleRecord {
 interface Target {
   readonly task: Task<never, unknown>;
   readonly options: JobOptions;
-  /** For a function: the (bundle hash, export) it calls now. */
+  /** For a function: the version it calls now, with the settings its jobs carry (versionOf). */
   readonly version?: string;
   /** For a task: its module path, normalized (relative, `/` separators). */
   readonly module?: string;
@@ -84,6 +84,15 @@ export interface ScheduleManagerEvents {
 
 function tenantOf(record: ScheduleRecord): string {
   return record.tenant ?? DEFAULT_TENANT;
+}
+
+/**
+ * What a function schedule fires now: the job's task address (bundle, export, isolation and memory
+ * limit) and its time limit; a deploy, a rollback or new settings of the version change it.
+ */
+function versionOf(version: FunctionVersion, runner: FunctionRunner): string {
+  const { isolation, memoryMb, timeout } = runner.effective(version.settings);
+  return `${version.hash}#${version.exportName} ${isolation} ${memoryMb ?? ''} ${timeout}`;
 }
 
 /** The key a schedule is stored, run and claimed under. */
@@ -355,16 +364,18 @@ export class ScheduleManager extends EventEmitter<ScheduleManagerEvents> {
       // The schedule's own tenant's function of that name.
       const fn = store.fn(tenantKey(tenantOf(record), record.function));
       if (fn === undefined) throw functionNotFound(record.function);
-      const task = functions.runner.taskOf(
+      // As POST /fn/<name>?async=1: the queue's default attempts, the function's timeout per attempt,
+      // and its isolation and memory limit in the job's address.
+      const task = functions.runner.jobTaskOf(
         functions.deployments.urlOf(fn.current.hash),
         fn.current.exportName,
+        fn.current.settings,
       );
       await agent?.serve([], [task]);
-      // As POST /fn/<name>?async=1: the queue's default attempts, the function timeout per attempt.
       return {
         task,
-        options: { timeLimit: functions.runner.options.timeout },
-        version: `${fn.current.hash}#${fn.current.exportName}`,
+        options: { timeLimit: functions.runner.effective(fn.current.settings).timeout },
+        version: versionOf(fn.current, functions.runner),
       };
     }
     const found = await catalog.find(record.module!, record.exportName!);
@@ -432,7 +443,8 @@ export class ScheduleManager extends EventEmitter<ScheduleManagerEvents> {
       if (running.version === undefined) continue;
       const record = this.#recordAt(key);
       const fn = this.#parts.store.fn(tenantKey(tenantOf(record), record.function!));
-      if (fn === undefined || `${fn.current.hash}#${fn.current.exportName}` === running.version) continue;
+      if (fn === undefined || versionOf(fn.current, this.#parts.functions.runner) === running.version)
+        continue;
       const target = await this.#target(record);
       const scheduler = this.#scheduler(record, target);
       // The new one starts before the old one stops, so no tick falls between them; claimTick fires

@@ -93,7 +93,11 @@ export function agentRoutes(ctx: ApiContext): RouteSpec[] {
     return ctx.store.registeredTasks().map((task) => ({ module: task.module, export: task.exportName }));
   }
 
-  /** Every version of every function: a job acknowledged before a rollback still runs on an agent. */
+  /**
+   * Every version of every function: a job acknowledged before a rollback still runs on an agent. A
+   * version with process isolation or a memory limit is listed with them too (its async calls' jobs
+   * carry them in their address), as well as without (for jobs stored before they did).
+   */
   function deployedFunctions(): AgentRegistration['functions'] {
     const found = new Map<string, AgentRegistration['functions'][number]>();
     for (const fn of ctx.store.functions()) {
@@ -101,6 +105,14 @@ export function agentRoutes(ctx: ApiContext): RouteSpec[] {
         found.set(`${version.hash}#${version.exportName}`, {
           hash: version.hash,
           export: version.exportName,
+        });
+        const { isolation, memoryMb } = ctx.functions.runner.effective(version.settings);
+        if (isolation === 'thread' && memoryMb === null) continue;
+        found.set(`${version.hash}#${version.exportName}/${isolation}/${memoryMb ?? ''}`, {
+          hash: version.hash,
+          export: version.exportName,
+          ...(isolation === 'process' ? { isolation } : {}),
+          ...(memoryMb === null ? {} : { memoryMb }),
         });
       }
     }

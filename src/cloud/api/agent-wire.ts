@@ -3,7 +3,10 @@
 // at a different absolute path on each machine, so the server sends `tasks.ts#add` and each side turns
 // it into its own file URL; the two conversions are exact inverses for every file under the project.
 // A deployed function's address names its bundle by content hash instead (`bundle:<sha256>#<export>`):
-// the server's bundle is under .skein/deployments/, an agent's copy in its own cache directory.
+// the server's bundle is under .skein/deployments/, an agent's copy in its own cache directory. An
+// async call of a function with process isolation or a memory limit is a job whose bundle URL carries
+// them as a query (`bundle:<sha256>?isolation=process&memoryMb=256#<export>`, functionUrl), so each
+// job says where it must run and the agent picks its pool by it; a job without one runs as before.
 
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -13,7 +16,43 @@ import type { AgentState } from '../agent-registry.ts';
 /** A bundle's content hash: the SHA-256 of its bytes, 64 lowercase hex characters. */
 export const BUNDLE_HASH = /^[0-9a-f]{64}$/;
 const BUNDLE_FILE = /^([0-9a-f]{64})\.mjs$/;
-const BUNDLE_ADDRESS = /^bundle:([0-9a-f]{64})(#.+)$/;
+const BUNDLE_ADDRESS = /^bundle:([0-9a-f]{64})(\?[A-Za-z0-9=&]+)?(#.+)$/;
+
+/** Where an async call of a function runs: its isolation and heap limit (MiB, null: Node's default). */
+export interface FunctionLimits {
+  readonly isolation: 'thread' | 'process';
+  readonly memoryMb: number | null;
+}
+
+/** A job without limits in its address runs as a plain thread of the agent's function pool. */
+export const NO_FUNCTION_LIMITS: FunctionLimits = Object.freeze({ isolation: 'thread', memoryMb: null });
+
+/**
+ * The bundle URL an async call's task reference has: `url` with the limits as a query in one fixed
+ * form (`?isolation=process&memoryMb=256`, each only when it is not the default), so equal limits give
+ * equal addresses; no limits: `url` as it is.
+ */
+export function functionUrl(url: string, limits: FunctionLimits): string {
+  const at = url.indexOf('?');
+  const bare = at < 0 ? url : url.slice(0, at);
+  const query = [
+    ...(limits.isolation === 'process' ? ['isolation=process'] : []),
+    ...(limits.memoryMb === null ? [] : [`memoryMb=${limits.memoryMb}`]),
+  ].join('&');
+  return query === '' ? bare : `${bare}?${query}`;
+}
+
+/** The limits a function URL carries (functionUrl); a URL without them: NO_FUNCTION_LIMITS. */
+export function functionLimitsOf(url: string): FunctionLimits {
+  const at = url.indexOf('?');
+  if (at < 0) return NO_FUNCTION_LIMITS;
+  const query = new URLSearchParams(url.slice(at + 1));
+  const memory = Number(query.get('memoryMb'));
+  return {
+    isolation: query.get('isolation') === 'process' ? 'process' : 'thread',
+    memoryMb: query.has('memoryMb') && Number.isSafeInteger(memory) && memory > 0 ? memory : null,
+  };
+}
 
 /** Where one machine keeps what task addresses name: its project directory and its bundle files. */
 export interface AddressBase {
@@ -25,14 +64,18 @@ export interface AddressBase {
 
 /**
  * `file:///srv/app/tasks.ts#add` → `tasks.ts#add` under `projectDir`; a bundle file of `bundleDir` →
- * `bundle:<sha256>#add`; any other address is returned as it is.
+ * `bundle:<sha256>#add` (its limits query kept); any other address is returned as it is.
  */
 export function relativeAddress(address: string, base: AddressBase): string {
   const hash = address.lastIndexOf('#');
   if (hash < 0 || !address.startsWith('file:')) return address;
   const path = fileURLToPath(address.slice(0, hash));
   const bundle = BUNDLE_FILE.exec(basename(path));
-  if (bundle !== null && dirname(path) === base.bundleDir) return `bundle:${bundle[1]}${address.slice(hash)}`;
+  if (bundle !== null && dirname(path) === base.bundleDir) {
+    const query = address.indexOf('?');
+    const search = query < 0 || query > hash ? '' : address.slice(query, hash);
+    return `bundle:${bundle[1]}${search}${address.slice(hash)}`;
+  }
   const rel = relative(base.projectDir, path);
   if (rel === '' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) return address;
   return `${rel.split(sep).join('/')}${address.slice(hash)}`;
@@ -40,11 +83,15 @@ export function relativeAddress(address: string, base: AddressBase): string {
 
 /**
  * `tasks.ts#add` → the file URL of tasks.ts under `projectDir`, `#add`; `bundle:<sha256>#add` → the
- * file URL of that bundle in `bundleDir`; any other absolute address is returned as it is.
+ * file URL of that bundle in `bundleDir` (with its limits query, if any); any other absolute address
+ * is returned as it is.
  */
 export function absoluteAddress(address: string, base: AddressBase): string {
   const bundle = BUNDLE_ADDRESS.exec(address);
-  if (bundle !== null) return `${pathToFileURL(join(base.bundleDir, `${bundle[1]}.mjs`)).href}${bundle[2]}`;
+  if (bundle !== null) {
+    const url = pathToFileURL(join(base.bundleDir, `${bundle[1]}.mjs`)).href;
+    return `${url}${bundle[2] ?? ''}${bundle[3]}`;
+  }
   const hash = address.lastIndexOf('#');
   if (hash < 0 || /^[A-Za-z][A-Za-z0-9+.-]*:/.test(address)) return address;
   return `${pathToFileURL(resolve(base.projectDir, address.slice(0, hash))).href}${address.slice(hash)}`;
@@ -172,10 +219,17 @@ export interface AgentRegistration {
   readonly functions: readonly AgentFunction[];
 }
 
-/** A deployed function version an agent may serve: the bundle's SHA-256 and the export. */
+/**
+ * A deployed function version an agent may serve: the bundle's SHA-256 and the export, and, for a
+ * version with process isolation or a memory limit, those: its async calls' jobs are
+ * `bundle:<hash>?isolation=process&memoryMb=<n>#<export>` (functionUrl), run on a pool with them. Such
+ * a version is listed twice, with and without them (the second for jobs stored before they travelled).
+ */
 export interface AgentFunction {
   readonly hash: string;
   readonly export: string;
+  readonly isolation?: 'process';
+  readonly memoryMb?: number;
 }
 
 export interface AgentHeartbeatRequest {

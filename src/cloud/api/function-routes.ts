@@ -1,6 +1,7 @@
 // The function routes: deploy a bundle with its function settings (deploy scope), list functions and
 // roll one back, and call a function at POST /fn/<name> (invoke scope) — synchronously on the warm pool
-// of its bundle and isolation, or with ?async=1 as a job of the task queue, run by the local agent. Only stored bundles ever run: a request
+// of its bundle and isolation, or with ?async=1 as a job of the task queue, run by an agent with the
+// function's timeout, isolation and memory limit (the job's address carries the last two). Only stored bundles ever run: a request
 // names a function, which points at a bundle file the server wrote; nothing in a request is code.
 
 import type { FunctionRecord } from '../cloud-store.ts';
@@ -168,7 +169,8 @@ export function functionRoutes(ctx: ApiContext): RouteSpec[] {
         const url = deployments.urlOf(fn.current.hash);
         const mode = (request.query as { async?: string }).async;
         if (mode === '1' || mode === 'true') {
-          const reference = runner.taskOf(url, fn.current.exportName);
+          // Its address carries the function's isolation and memory limit: the agent runs it with them.
+          const reference = runner.jobTaskOf(url, fn.current.exportName, fn.current.settings);
           await ctx.agent?.serve([], [reference]);
           // The queue's default attempts: a call whose server died mid-run runs again (at least once).
           const job = await ctx.queue.submit(reference, args, {

@@ -1,0 +1,181 @@
+// Async calls (POST /fn/<name>?async=1) with a function's isolation and memory limit, through a real
+// `skein up` child process and the real CLI: a process function's job runs in another process; a memory
+// hog's job fails each attempt out of memory (a worker crash that says so) and ends dead while the next job
+// works; process.exit() in a process function's job harms nothing else; two functions of one bundle
+// and export with other settings run each with its own; and the same on a `skein worker` agent of a
+// server without a local agent. The job address carrying the limits is checked on its own first.
+
+import assert from 'node:assert/strict';
+import { copyFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import {
+  absoluteAddress,
+  functionLimitsOf,
+  functionUrl,
+  NO_FUNCTION_LIMITS,
+  relativeAddress,
+} from '../../src/cloud/api/agent-wire.ts';
+import { FunctionRunner } from '../../src/cloud/function-runner.ts';
+import {
+  api,
+  cli,
+  FINISHED_STATES,
+  makeProject,
+  ROOT,
+  type RunningServer,
+  startServer,
+  startWorker,
+  waitForAgents,
+  waitForState,
+} from './harness.ts';
+
+/** A job that fails three times backs off about 1 s and 2 s; far more than that on a slow box. */
+const JOB_TIMEOUT_MS = 60_000;
+const HASH = 'ab'.repeat(32);
+const cleanups: (() => Promise<void>)[] = [];
+const suite = { after: (fn: () => Promise<void>) => cleanups.push(fn) };
+let dir: string;
+let server: RunningServer;
+
+before(async () => {
+  dir = await makeProject(suite);
+  await copyFile(join(ROOT, 'test/fixtures/cloud-fn-limits.ts'), join(dir, 'limits.ts'));
+  server = await startServer(suite, dir, '--concurrency', '2');
+  const deployed = await cli(dir, ['deploy', 'limits.ts', '--json']);
+  assert.equal(deployed.code, 0, deployed.stderr);
+  // The same bundle and exports again, named tuned.*, each in a process with 256 MiB.
+  const tuned = await cli(dir, [
+    'deploy',
+    'limits.ts',
+    '--name',
+    'tuned',
+    '--isolation',
+    'process',
+    '--memory',
+    '256',
+    '--json',
+  ]);
+  assert.equal(tuned.code, 0, tuned.stderr);
+});
+
+after(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+});
+
+/** Calls the function with ?async=1 on `on` and waits for its job to finish; answers the job. */
+async function callAsync(on: RunningServer, name: string, args: unknown[] = []) {
+  const answer = await api(on, on.token, 'POST', `/fn/${name}?async=1`, { args });
+  assert.equal(answer.status, 202, JSON.stringify(answer.body));
+  return waitForState(on, on.token, answer.body.id, FINISHED_STATES, JOB_TIMEOUT_MS);
+}
+
+/** Asserts the job ran out of its 64 MiB limit on every one of its 3 attempts. */
+function assertOutOfMemory(
+  job: { state: string; attempt: number; error?: { code?: string; message: string } },
+  what: string,
+) {
+  assert.equal(job.state, 'dead', `${what}: ${JSON.stringify(job)}`);
+  // A crash of its worker, which the task queue retries as any crash, saying why.
+  assert.equal(job.error?.code, 'SKEIN_POOL_WORKER_CRASHED', `${what}: ${JSON.stringify(job.error)}`);
+  assert.match(job.error!.message, /ran out of memory \(its limit: 64 MiB\)/, what);
+  assert.equal(job.attempt, 3, `${what}: every attempt ran`);
+}
+
+test('a job address carries the limits in one form, across the wire and back; none: as before', () => {
+  const base = { projectDir: '/srv/app', bundleDir: '/srv/app/.skein/deployments' };
+  const agent = { projectDir: '/home/a', bundleDir: '/home/a/.skein/agent-cache' };
+  const url = `file:///srv/app/.skein/deployments/${HASH}.mjs`;
+  assert.equal(functionUrl(url, NO_FUNCTION_LIMITS), url);
+  const limited = functionUrl(url, { isolation: 'process', memoryMb: 256 });
+  assert.equal(limited, `${url}?isolation=process&memoryMb=256`);
+  assert.equal(functionUrl(limited, { isolation: 'thread', memoryMb: 64 }), `${url}?memoryMb=64`);
+  assert.deepEqual(functionLimitsOf(limited), { isolation: 'process', memoryMb: 256 });
+  assert.deepEqual(functionLimitsOf(url), NO_FUNCTION_LIMITS);
+
+  const wire = relativeAddress(`${limited}#hog`, base);
+  assert.equal(wire, `bundle:${HASH}?isolation=process&memoryMb=256#hog`);
+  assert.equal(absoluteAddress(wire, base), `${limited}#hog`);
+  assert.equal(
+    absoluteAddress(wire, agent),
+    `file:///home/a/.skein/agent-cache/${HASH}.mjs?isolation=process&memoryMb=256#hog`,
+  );
+  assert.equal(relativeAddress(`${url}#hog`, base), `bundle:${HASH}#hog`, 'a job without limits');
+  assert.equal(
+    absoluteAddress(`bundle:${HASH}#hog`, agent),
+    `file:///home/a/.skein/agent-cache/${HASH}.mjs#hog`,
+  );
+
+  const runner = new FunctionRunner({
+    timeout: 1000,
+    concurrency: 1,
+    queue: 0,
+    idleTimeout: 1000,
+    maxWorkers: 1,
+  });
+  const served = runner.versionTasks(url, { exportName: 'hog', settings: { memoryMb: 64 } });
+  assert.deepEqual(
+    served.map((task) => task.moduleUrl),
+    [`${url}?memoryMb=64`, url],
+    'a version with limits is served with them and without (jobs stored before they travelled)',
+  );
+  assert.equal(runner.versionTasks(url, { exportName: 'plain', settings: { timeout: 5 } }).length, 1);
+});
+
+test("an async call of a process function runs in another process; a thread function's in the server", async () => {
+  const inProcess = await callAsync(server, 'pid');
+  assert.equal(inProcess.state, 'succeeded', JSON.stringify(inProcess));
+  assert.equal(typeof inProcess.result, 'number');
+  assert.notEqual(inProcess.result, server.child.pid);
+  const inThread = await callAsync(server, 'threadPid');
+  assert.equal(inThread.result, server.child.pid, 'a thread function runs on a thread of the server');
+  // One bundle and export, two functions with other settings: each job runs with its own function's.
+  const tuned = await callAsync(server, 'tuned.threadPid');
+  assert.equal(tuned.state, 'succeeded', JSON.stringify(tuned));
+  assert.notEqual(tuned.result, server.child.pid, 'tuned.threadPid runs in a process');
+});
+
+test('an async call of a memory hog fails each attempt out of memory and ends dead; the next call works', async () => {
+  const [thread, proc] = await Promise.all([callAsync(server, 'hogThread'), callAsync(server, 'hogProcess')]);
+  assertOutOfMemory(thread, 'hogThread');
+  assertOutOfMemory(proc, 'hogProcess');
+  assert.match(proc.error.message, /worker process was stopped/);
+  const next = await callAsync(server, 'threadPid');
+  assert.equal(next.result, server.child.pid, 'the server still runs jobs');
+  const nextProcess = await callAsync(server, 'pid');
+  assert.equal(nextProcess.state, 'succeeded', JSON.stringify(nextProcess));
+});
+
+test("process.exit() in a process function's job fails that job only", async () => {
+  const exited = await callAsync(server, 'exitNow', [3]);
+  assert.equal(exited.state, 'dead', JSON.stringify(exited));
+  assert.match(exited.error.message, /exit code 3/, JSON.stringify(exited.error));
+  const next = await callAsync(server, 'pid');
+  assert.equal(next.state, 'succeeded', 'the server and its agent live on');
+});
+
+test('on a skein worker agent (no local agent): a process job runs in a child of the agent, a hog dies out of memory', async (t) => {
+  const home = await makeProject(t);
+  const remote = await startServer(t, home, '--no-local-agent', '--lease-timeout', '5000');
+  await copyFile(join(ROOT, 'test/fixtures/cloud-fn-limits.ts'), join(home, 'limits.ts'));
+  const deployed = await cli(home, ['deploy', 'limits.ts', '--json']);
+  assert.equal(deployed.code, 0, deployed.stderr);
+  const created = await cli(home, ['token', 'create', '--name', 'agent', '--scope', 'agent']);
+  assert.equal(created.code, 0, created.stderr);
+  const agentHome = await makeProject(t);
+  const agent = await startWorker(t, agentHome, remote.url, created.stdout.trim(), '--concurrency', '2');
+  t.after(async () => {
+    if (agent.child.exitCode === null && agent.child.signalCode === null) await agent.stop();
+  });
+  await waitForAgents(remote, remote.token, (agents) => agents.length === 1, 'the agent registered');
+
+  const inProcess = await callAsync(remote, 'pid');
+  assert.equal(inProcess.state, 'succeeded', `${JSON.stringify(inProcess)}\n${agent.stderr()}`);
+  assert.notEqual(inProcess.result, agent.pid, "not the agent's own process");
+  assert.notEqual(inProcess.result, remote.child.pid);
+  assert.equal((await callAsync(remote, 'threadPid')).result, agent.pid, 'a thread function: the agent');
+
+  assertOutOfMemory(await callAsync(remote, 'hogProcess'), 'hogProcess on the agent');
+  const next = await callAsync(remote, 'pid');
+  assert.equal(next.state, 'succeeded', 'the agent runs the next job');
+});
