@@ -1,14 +1,16 @@
 // Async calls (POST /fn/<name>?async=1) with a function's isolation and memory limit, through a real
-// `skein up` child process and the real CLI: a process function's job runs in another process; a memory
-// hog's job fails each attempt out of memory (a worker crash that says so) and ends dead while the next job
-// works; process.exit() in a process function's job harms nothing else; two functions of one bundle
-// and export with other settings run each with its own; and the same on a `skein worker` agent of a
-// server without a local agent. The job address carrying the limits is checked on its own first.
+// `skein up` child process and the real CLI: a process function's job runs in another process; a
+// memory hog's job fails each attempt out of memory (a worker crash that says so) and ends dead while
+// the next job works; process.exit() in a process function's job harms nothing else; a schedule's
+// firing of a process function runs in a process too; two functions of one bundle and export with
+// other settings run each with its own; and the same on a `skein worker` agent of a server without a
+// local agent. The job address carrying the limits is checked on its own first.
 
 import assert from 'node:assert/strict';
 import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   absoluteAddress,
   functionLimitsOf,
@@ -152,6 +154,31 @@ test("process.exit() in a process function's job fails that job only", async () 
   assert.match(exited.error.message, /exit code 3/, JSON.stringify(exited.error));
   const next = await callAsync(server, 'pid');
   assert.equal(next.state, 'succeeded', 'the server and its agent live on');
+});
+
+test("a schedule's firing of a process function runs in another process", async () => {
+  const created = await api(server, server.token, 'POST', '/api/schedules', {
+    name: 'pid-every-second',
+    every: 1000,
+    function: 'pid',
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  try {
+    const deadline = Date.now() + JOB_TIMEOUT_MS;
+    let jobId: string | undefined;
+    while (jobId === undefined) {
+      assert.ok(Date.now() < deadline, 'the schedule fired');
+      const shown = await api(server, server.token, 'GET', '/api/schedules/pid-every-second?history=1');
+      jobId = shown.body.history[0]?.jobId;
+      if (jobId === undefined) await sleep(100);
+    }
+    const job = await waitForState(server, server.token, jobId, FINISHED_STATES, JOB_TIMEOUT_MS);
+    assert.equal(job.state, 'succeeded', JSON.stringify(job));
+    assert.equal(typeof job.result, 'number');
+    assert.notEqual(job.result, server.child.pid);
+  } finally {
+    await api(server, server.token, 'DELETE', '/api/schedules/pid-every-second');
+  }
 });
 
 test('on a skein worker agent (no local agent): a process job runs in a child of the agent, a hog dies out of memory', async (t) => {
