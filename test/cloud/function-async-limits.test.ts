@@ -4,13 +4,16 @@
 // the next job works; process.exit() in a process function's job harms nothing else; a schedule's
 // firing of a process function runs in a process too; two functions of one bundle and export with
 // other settings run each with its own; and the same on a `skein worker` agent of a server without a
-// local agent. The job address carrying the limits is checked on its own first.
+// local agent. The job address carrying the limits is checked on its own first, and a LocalAgent in
+// this process runs a job without limits in its address (stored before they travelled) as before.
 
 import assert from 'node:assert/strict';
-import { copyFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { pathToFileURL } from 'node:url';
 import {
   absoluteAddress,
   functionLimitsOf,
@@ -19,6 +22,8 @@ import {
   relativeAddress,
 } from '../../src/cloud/api/agent-wire.ts';
 import { FunctionRunner } from '../../src/cloud/function-runner.ts';
+import { LocalAgent } from '../../src/cloud/local-agent.ts';
+import { SqliteBroker, TaskQueue } from '../../src/tasks/index.ts';
 import {
   api,
   cli,
@@ -122,6 +127,50 @@ test('a job address carries the limits in one form, across the wire and back; no
     'a version with limits is served with them and without (jobs stored before they travelled)',
   );
   assert.equal(runner.versionTasks(url, { exportName: 'plain', settings: { timeout: 5 } }).length, 1);
+});
+
+test('the local agent runs a job without limits in its address as before, one with them on a pool with them', async (t) => {
+  const tmp = await mkdtemp(join(tmpdir(), 'skein-agent-limits-'));
+  const broker = new SqliteBroker({ path: join(tmp, 'tasks.db'), pollInterval: 10 });
+  const agent = new LocalAgent({
+    broker,
+    concurrency: 2,
+    leaseTimeout: 30_000,
+    closeTimeout: 5000,
+    onError: (error) => assert.fail(String(error)),
+  });
+  t.after(async () => {
+    await agent.close();
+    await broker.close();
+    await rm(tmp, { recursive: true, force: true });
+  });
+  const runner = new FunctionRunner({
+    timeout: 1000,
+    concurrency: 1,
+    queue: 0,
+    idleTimeout: 1000,
+    maxWorkers: 1,
+  });
+  const url = pathToFileURL(join(ROOT, 'test/fixtures/cloud-fn-limits.ts')).href;
+  // What a server serves for a process version: its jobs' reference, and the plain one of older jobs.
+  const [inProcess, plain] = runner.versionTasks(url, {
+    exportName: 'pid',
+    settings: { isolation: 'process' },
+  });
+  const hog = runner.jobTaskOf(url, 'hogThread', { memoryMb: 64 });
+  await agent.serve([], [inProcess!, plain!, hog]);
+  const queue = new TaskQueue({ broker });
+  const older = await queue.submit(plain!, []);
+  const newer = await queue.submit(inProcess!, []);
+  const hogJob = await queue.submit(hog, [], { attempts: 1 });
+  assert.equal(await older.result({ timeout: JOB_TIMEOUT_MS }), process.pid, 'a plain job: a thread here');
+  assert.notEqual(await newer.result({ timeout: JOB_TIMEOUT_MS }), process.pid, 'in a process');
+  await assert.rejects(hogJob.result({ timeout: JOB_TIMEOUT_MS }), (error: Error) => {
+    const cause = error.cause as { code?: string; message: string };
+    assert.equal(cause.code, 'SKEIN_POOL_WORKER_CRASHED');
+    assert.match(cause.message, /function hogThread ran out of memory \(its limit: 64 MiB\)/);
+    return true;
+  });
 });
 
 test("an async call of a process function runs in another process; a thread function's in the server", async () => {
