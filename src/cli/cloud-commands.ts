@@ -5,6 +5,7 @@
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ScheduleJobOptions, ScheduleRequest, ScheduleView } from '../cloud/api/schedule-schemas.ts';
+import type { SubmitJobOptions } from '../cloud/api/schemas.ts';
 import { TENANT_PATTERN } from '../cloud/api/schemas.ts';
 import type { FunctionView, JobView, SubmitRequest, TokenScope, TokenView } from '../cloud/index.ts';
 import { SkeinError } from '../errors.ts';
@@ -556,6 +557,42 @@ function parseBackoff(text: string): NonNullable<NonNullable<SubmitRequest['opti
   return { type: match[1] as 'fixed' | 'exponential', delay: Number(match[2]) };
 }
 
+/** The job options submit and schedule add share (their --idempotency-key aside). */
+const JOB_OPTION_FLAGS = {
+  delay: { type: 'string' },
+  priority: { type: 'string' },
+  attempts: { type: 'string' },
+  backoff: { type: 'string' },
+  'time-limit': { type: 'string' },
+} as const;
+
+function jobOptions(values: {
+  delay?: string | undefined;
+  priority?: string | undefined;
+  attempts?: string | undefined;
+  backoff?: string | undefined;
+  'time-limit'?: string | undefined;
+}): { -readonly [K in keyof ScheduleJobOptions]: ScheduleJobOptions[K] } {
+  return {
+    ...optional('delay', integer('delay', values.delay, 0, Number.MAX_SAFE_INTEGER)),
+    ...optional('priority', integer('priority', values.priority, -1_000_000, 1_000_000)),
+    ...optional('attempts', integer('attempts', values.attempts, 1, 1_000_000)),
+    ...optional('timeLimit', integer('time-limit', values['time-limit'], 1, Number.MAX_SAFE_INTEGER)),
+    ...(values.backoff === undefined ? {} : { backoff: parseBackoff(values.backoff) }),
+  };
+}
+
+/** `<module>:<export>` as the API takes it. */
+function taskTarget(target: string, example: string): { module: string; export: string } {
+  const colon = target.lastIndexOf(':');
+  if (colon <= 0 || colon === target.length - 1) {
+    throw new UsageError(
+      `name the task as <module>:<export>, e.g. ${example} (got ${JSON.stringify(target)})`,
+    );
+  }
+  return { module: target.slice(0, colon), export: target.slice(colon + 1) };
+}
+
 const submit: Command = async (args, io) => {
   const { values, positionals } = parseArgs({
     args,
@@ -564,37 +601,18 @@ const submit: Command = async (args, io) => {
     options: {
       args: { type: 'string' },
       wait: { type: 'boolean' },
-      delay: { type: 'string' },
-      priority: { type: 'string' },
-      attempts: { type: 'string' },
-      backoff: { type: 'string' },
-      'time-limit': { type: 'string' },
+      ...JOB_OPTION_FLAGS,
       'idempotency-key': { type: 'string' },
       ...CONNECTION_OPTIONS,
     },
   });
   if (showHelp(io, values, SUBMIT_HELP)) return EXIT_OK;
-  const target = oneId(positionals, '<module>:<export>');
-  const colon = target.lastIndexOf(':');
-  if (colon <= 0 || colon === target.length - 1) {
-    throw new UsageError(
-      `name the task as <module>:<export>, e.g. tasks.ts:resize (got ${JSON.stringify(target)})`,
-    );
-  }
+  const target = taskTarget(oneId(positionals, '<module>:<export>'), 'tasks.ts:resize');
   const taskArgs = jsonArgs(values.args);
-  const options: {
-    -readonly [K in keyof NonNullable<SubmitRequest['options']>]: NonNullable<SubmitRequest['options']>[K];
-  } = {
-    ...optional('delay', integer('delay', values.delay, 0, Number.MAX_SAFE_INTEGER)),
-    ...optional('priority', integer('priority', values.priority, -1_000_000, 1_000_000)),
-    ...optional('attempts', integer('attempts', values.attempts, 1, 1_000_000)),
-    ...optional('timeLimit', integer('time-limit', values['time-limit'], 1, Number.MAX_SAFE_INTEGER)),
-  };
-  if (values.backoff !== undefined) options.backoff = parseBackoff(values.backoff);
+  const options: { -readonly [K in keyof SubmitJobOptions]: SubmitJobOptions[K] } = jobOptions(values);
   if (values['idempotency-key'] !== undefined) options.idempotencyKey = values['idempotency-key'];
   const request: SubmitRequest = {
-    module: target.slice(0, colon),
-    export: target.slice(colon + 1),
+    ...target,
     args: taskArgs,
     ...(Object.keys(options).length > 0 ? { options } : {}),
   };
@@ -1184,11 +1202,7 @@ const schedule: Command = async (args, io) => {
       fn: { type: 'string' },
       args: { type: 'string' },
       paused: { type: 'boolean' },
-      delay: { type: 'string' },
-      priority: { type: 'string' },
-      attempts: { type: 'string' },
-      backoff: { type: 'string' },
-      'time-limit': { type: 'string' },
+      ...JOB_OPTION_FLAGS,
       history: { type: 'string' },
       ...CONNECTION_OPTIONS,
     },
@@ -1296,29 +1310,15 @@ function addSchedule(
   if ((target === undefined) === (values.fn === undefined)) {
     throw new UsageError('schedule add needs exactly one target: <module>:<export> or --fn <function>');
   }
-  const options: { -readonly [K in keyof ScheduleJobOptions]: ScheduleJobOptions[K] } = {
-    ...optional('delay', integer('delay', values.delay, 0, Number.MAX_SAFE_INTEGER)),
-    ...optional('priority', integer('priority', values.priority, -1_000_000, 1_000_000)),
-    ...optional('attempts', integer('attempts', values.attempts, 1, 1_000_000)),
-    ...optional('timeLimit', integer('time-limit', values['time-limit'], 1, Number.MAX_SAFE_INTEGER)),
-  };
-  if (values.backoff !== undefined) options.backoff = parseBackoff(values.backoff);
-  let taskTarget: { module: string; export: string } | undefined;
-  if (target !== undefined) {
-    const colon = target.lastIndexOf(':');
-    if (colon <= 0 || colon === target.length - 1) {
-      throw new UsageError(
-        `name the task as <module>:<export>, e.g. tasks.ts:report (got ${JSON.stringify(target)})`,
-      );
-    }
-    taskTarget = { module: target.slice(0, colon), export: target.slice(colon + 1) };
-  } else if (Object.keys(options).length > 0) {
+  const options: ScheduleJobOptions = jobOptions(values);
+  const task = target === undefined ? undefined : taskTarget(target, 'tasks.ts:report');
+  if (task === undefined && Object.keys(options).length > 0) {
     throw new UsageError('job options (--delay, --priority …) apply to task targets only, not --fn');
   }
   const request: ScheduleRequest = {
     name,
     ...(values.cron === undefined ? { every: duration('every', values.every!) } : { cron: values.cron }),
-    ...(taskTarget ?? { function: values.fn! }),
+    ...(task ?? { function: values.fn! }),
     args: jsonArgs(values.args),
     ...(Object.keys(options).length > 0 ? { options } : {}),
     ...(values.paused === true ? { paused: true } : {}),

@@ -15,7 +15,7 @@ import {
   type LogPageView,
   MAX_LOG_PAGE,
 } from './log-schemas.ts';
-import type { ApiContext, RouteSpec } from './route-spec.ts';
+import { type ApiContext, openEventStream, type RouteSpec } from './route-spec.ts';
 import { ERROR_RESPONSE, JOB_ID_PARAMS } from './schemas.ts';
 
 const READERS: readonly TokenScope[] = ['read', 'invoke', 'deploy'];
@@ -24,7 +24,6 @@ const FINISHED: ReadonlySet<JobState> = new Set(['succeeded', 'failed', 'dead', 
 const FOLLOW_BATCH = 500;
 /** A follow stream looks at the store at least this often, in ms, even when told of nothing. */
 const FOLLOW_POLL_MS = 1000;
-const SSE_KEEPALIVE_MS = 15_000;
 
 const LOG_ERRORS = Object.fromEntries(
   [
@@ -122,19 +121,8 @@ export function logRoutes(ctx: ApiContext): RouteSpec[] {
     const aborted = new Promise<void>((resolve) =>
       signal.addEventListener('abort', () => resolve(), { once: true }),
     );
-    reply.hijack();
-    const raw = reply.raw;
-    raw.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-store',
-      connection: 'keep-alive',
-      'x-content-type-options': 'nosniff',
-    });
-    raw.write(': ready\n\n');
-    ctx.streams.add(reply);
-    const keepAlive = setInterval(() => raw.write(': keep-alive\n\n'), SSE_KEEPALIVE_MS);
-    keepAlive.unref();
-    raw.once('close', () => stop.abort());
+    const stream = openEventStream(ctx, reply, stop);
+    const raw = stream.raw;
     let cursor = after;
     try {
       for (;;) {
@@ -145,8 +133,7 @@ export function logRoutes(ctx: ApiContext): RouteSpec[] {
         for (;;) {
           if (signal.aborted || raw.destroyed) return;
           const page = ctx.logs.read(id, cursor, FOLLOW_BATCH);
-          for (const line of page.lines)
-            raw.write(`event: log\nid: ${line.seq}\ndata: ${JSON.stringify(line)}\n\n`);
+          for (const line of page.lines) stream.write('log', line, line.seq);
           cursor = page.next;
           if (page.lines.length < FOLLOW_BATCH) break;
         }
@@ -157,7 +144,7 @@ export function logRoutes(ctx: ApiContext): RouteSpec[] {
             .then((info) => info.state)
             .catch(() => state);
           const end: LogEndView = { jobId: id, state: last, next: cursor };
-          raw.write(`event: end\ndata: ${JSON.stringify(end)}\n\n`);
+          stream.write('end', end);
           return;
         }
         const poll = new Promise<void>((wake) => setTimeout(wake, FOLLOW_POLL_MS).unref());
@@ -167,10 +154,8 @@ export function logRoutes(ctx: ApiContext): RouteSpec[] {
       if (!signal.aborted) ctx.warn('a log stream ended on an error of the store', error);
     } finally {
       ctx.logs.off('appended', onAppended);
-      clearInterval(keepAlive);
       stop.abort();
-      ctx.streams.delete(reply);
-      raw.end();
+      stream.end();
     }
   }
 }

@@ -1,6 +1,7 @@
 // The shape of a route of the API and what its handler works with: shared by the job routes
 // (routes.ts), the agent routes (agent-routes.ts), the function routes (function-routes.ts), the server and the OpenAPI builder.
 
+import type { ServerResponse } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Broker, TaskQueue } from '../../tasks/index.ts';
 import type { AgentRegistry } from '../agent-registry.ts';
@@ -60,4 +61,48 @@ export interface RouteSpec {
   /** Largest body of this route in bytes, when it is not the server's bodyLimit. */
   readonly bodyLimit?: number;
   readonly handler: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+}
+
+/** A comment line this often keeps proxies from closing an idle event stream. */
+const SSE_KEEPALIVE_MS = 15_000;
+
+/** An open Server-Sent Events stream (see openEventStream). */
+export interface EventStream {
+  readonly raw: ServerResponse;
+  /** Writes one event, unless the stream has ended. */
+  write(event: string, data: unknown, id?: number): void;
+  /** Stops the keep-alive, forgets the stream and ends the response. */
+  end(): void;
+}
+
+/**
+ * Answers the request with an event stream: headers, a `: ready` comment, keep-alive comments, and
+ * `stop` aborted when the client leaves. The server ends every stream in ctx.streams when it closes.
+ */
+export function openEventStream(ctx: ApiContext, reply: FastifyReply, stop: AbortController): EventStream {
+  reply.hijack();
+  const raw = reply.raw;
+  raw.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-store',
+    connection: 'keep-alive',
+    'x-content-type-options': 'nosniff',
+  });
+  raw.write(': ready\n\n');
+  ctx.streams.add(reply);
+  const keepAlive = setInterval(() => raw.write(': keep-alive\n\n'), SSE_KEEPALIVE_MS);
+  keepAlive.unref();
+  raw.once('close', () => stop.abort());
+  return {
+    raw,
+    write(event, data, id) {
+      if (raw.writableEnded || raw.destroyed) return;
+      raw.write(`event: ${event}\n${id === undefined ? '' : `id: ${id}\n`}data: ${JSON.stringify(data)}\n\n`);
+    },
+    end() {
+      clearInterval(keepAlive);
+      ctx.streams.delete(reply);
+      raw.end();
+    },
+  };
 }

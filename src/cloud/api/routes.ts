@@ -19,7 +19,7 @@ import { scheduleRoutes } from './schedule-routes.ts';
 export type { ApiContext, RouteSchema, RouteSpec } from './route-spec.ts';
 
 import { jobView } from './job-view.ts';
-import type { ApiContext, RouteSpec } from './route-spec.ts';
+import { type ApiContext, openEventStream, type RouteSpec } from './route-spec.ts';
 import type { ScheduleEventView } from './schedule-schemas.ts';
 import {
   ERROR_RESPONSE,
@@ -41,7 +41,6 @@ const READERS: readonly TokenScope[] = ['read', 'invoke', 'deploy'];
 const INVOKERS: readonly TokenScope[] = ['invoke'];
 const ADMINS: readonly TokenScope[] = ['admin'];
 const DEFAULT_PAGE_SIZE = 50;
-const SSE_KEEPALIVE_MS = 15_000;
 /** Jobs read per step when a tenant's jobs in one state are looked for. */
 const SCAN_PAGE = 500;
 /**
@@ -409,34 +408,16 @@ export function apiRoutes(ctx: ApiContext): RouteSpec[] {
           // Subscribing is synchronous in the first next(): events from here on are delivered.
           const iterator = ctx.broker.events(signal)[Symbol.asyncIterator]();
           let next = iterator.next();
-          reply.hijack();
-          const raw = reply.raw;
-          raw.writeHead(200, {
-            'content-type': 'text/event-stream; charset=utf-8',
-            'cache-control': 'no-store',
-            connection: 'keep-alive',
-            'x-content-type-options': 'nosniff',
-          });
-          raw.write(': ready\n\n');
-          ctx.streams.add(reply);
-          const keepAlive = setInterval(() => raw.write(': keep-alive\n\n'), SSE_KEEPALIVE_MS);
-          keepAlive.unref();
-          raw.once('close', () => stop.abort());
+          const stream = openEventStream(ctx, reply, stop);
           const onSchedule = (event: ScheduleEventView, tenant: string): void => {
-            if (!everyTenant && tenant !== token.tenant) return;
             // The server ends streams before it stops its schedules: nothing is written after the end.
-            if (!raw.writableEnded && !raw.destroyed)
-              raw.write(`event: schedule\ndata: ${JSON.stringify(event)}\n\n`);
+            if (everyTenant || tenant === token.tenant) stream.write('schedule', event);
           };
           ctx.schedules.on('event', onSchedule);
           // Agents are shared by every tenant (GET /api/agents too); the queue's metrics count every
           // tenant's jobs, so only operators get them.
-          const write = (name: string, data: unknown): void => {
-            if (!raw.writableEnded && !raw.destroyed)
-              raw.write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
-          };
-          const onAgent = (event: AgentEventView): void => write('agent', event);
-          const onMetrics = (event: MetricsEventView): void => write('metrics', event);
+          const onAgent = (event: AgentEventView): void => stream.write('agent', event);
+          const onMetrics = (event: MetricsEventView): void => stream.write('metrics', event);
           ctx.feed.on('agent', onAgent);
           if (everyTenant) ctx.feed.on('metrics', onMetrics);
           const unsubscribe = ctx.feed.subscribe();
@@ -461,7 +442,7 @@ export function apiRoutes(ctx: ApiContext): RouteSpec[] {
                 workerId: event.workerId,
                 at: event.at,
               };
-              raw.write(`event: job\ndata: ${JSON.stringify(data)}\n\n`);
+              stream.write('job', data);
               next = iterator.next();
             }
           } catch (error) {
@@ -471,11 +452,9 @@ export function apiRoutes(ctx: ApiContext): RouteSpec[] {
             ctx.feed.off('metrics', onMetrics);
             unsubscribe();
             ctx.schedules.off('event', onSchedule);
-            clearInterval(keepAlive);
             stop.abort();
             await iterator.return?.();
-            ctx.streams.delete(reply);
-            raw.end();
+            stream.end();
           }
         },
       },

@@ -3,7 +3,7 @@
 // target is a task (module + export, as POST /api/jobs takes it) or a deployed function's name.
 
 import type { JobState } from '../../tasks/index.ts';
-import { FUNCTION_NAME, MAX_DELAY_MS, SUBMIT_BODY } from './schemas.ts';
+import { FUNCTION_NAME, MAX_DELAY_MS, SUBMIT_BODY, type SubmitJobOptions } from './schemas.ts';
 
 /** Shortest interval of an `every` schedule, in ms. */
 export const MIN_EVERY_MS = 1000;
@@ -123,18 +123,7 @@ export const SCHEDULE_DETAIL_VIEW = {
 // --- Wire types -------------------------------------------------------------------------------------
 
 /** Job options of a schedule's firings: those of POST /api/jobs without the idempotency key. */
-export interface ScheduleJobOptions {
-  readonly delay?: number;
-  readonly priority?: number;
-  readonly attempts?: number;
-  readonly backoff?: {
-    readonly type?: 'fixed' | 'exponential';
-    readonly delay?: number;
-    readonly maxDelay?: number;
-    readonly jitter?: 'none' | 'full' | 'equal';
-  };
-  readonly timeLimit?: number;
-}
+export type ScheduleJobOptions = Omit<SubmitJobOptions, 'idempotencyKey'>;
 
 /** The body of POST /api/schedules: one of cron and every, one of module + export and function. */
 export interface ScheduleRequest {

@@ -192,23 +192,26 @@ export const TOKEN_VIEW = {
 
 // --- Wire types -------------------------------------------------------------------------------------
 
+/** Job options of POST /api/jobs (and, without the idempotency key, of a schedule's firings). */
+export interface SubmitJobOptions {
+  readonly delay?: number;
+  readonly priority?: number;
+  readonly attempts?: number;
+  readonly backoff?: {
+    readonly type?: 'fixed' | 'exponential';
+    readonly delay?: number;
+    readonly maxDelay?: number;
+    readonly jitter?: 'none' | 'full' | 'equal';
+  };
+  readonly timeLimit?: number;
+  readonly idempotencyKey?: string;
+}
+
 export interface SubmitRequest {
   readonly module: string;
   readonly export: string;
   readonly args?: readonly unknown[];
-  readonly options?: {
-    readonly delay?: number;
-    readonly priority?: number;
-    readonly attempts?: number;
-    readonly backoff?: {
-      readonly type?: 'fixed' | 'exponential';
-      readonly delay?: number;
-      readonly maxDelay?: number;
-      readonly jitter?: 'none' | 'full' | 'equal';
-    };
-    readonly timeLimit?: number;
-    readonly idempotencyKey?: string;
-  };
+  readonly options?: SubmitJobOptions;
 }
 
 export interface ErrorView {
