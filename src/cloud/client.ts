@@ -256,31 +256,12 @@ export class CloudClient {
     if (!response.ok || response.body === null) throw await errorOf(response, this.server);
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
     async function* iterate(): AsyncGenerator<{ line: LogLineView } | { end: LogEndView }> {
-      let buffer = '';
-      try {
-        for (;;) {
-          let end = buffer.indexOf('\n\n');
-          while (end >= 0) {
-            const lines = buffer.slice(0, end).split('\n');
-            buffer = buffer.slice(end + 2);
-            const event = lines.find((line) => line.startsWith('event: '))?.slice(7);
-            const data = lines
-              .filter((line) => line.startsWith('data: '))
-              .map((line) => line.slice(6))
-              .join('\n');
-            if (event === 'log' && data !== '') yield { line: JSON.parse(data) as LogLineView };
-            else if (event === 'end' && data !== '') {
-              yield { end: JSON.parse(data) as LogEndView };
-              return;
-            }
-            end = buffer.indexOf('\n\n');
-          }
-          const { value, done } = await reader.read();
-          if (done) return;
-          buffer += value;
+      for await (const { event, data } of sseFrames(reader, '')) {
+        if (event === 'log') yield { line: JSON.parse(data) as LogLineView };
+        else if (event === 'end') {
+          yield { end: JSON.parse(data) as LogEndView };
+          return;
         }
-      } finally {
-        await reader.cancel().catch(() => undefined);
       }
     }
     return iterate();
@@ -300,29 +281,9 @@ export class CloudClient {
     }
     buffer = buffer.slice(buffer.indexOf('\n\n') + 2);
     async function* iterate(): AsyncGenerator<JobEventView> {
-      try {
-        for (;;) {
-          let end = buffer.indexOf('\n\n');
-          while (end >= 0) {
-            const frame = buffer.slice(0, end);
-            buffer = buffer.slice(end + 2);
-            const lines = frame.split('\n');
-            const data = lines
-              .filter((line) => line.startsWith('data: '))
-              .map((line) => line.slice(6))
-              .join('\n');
-            // Job events only: the stream also carries `event: schedule`, `agent` and `metrics` frames.
-            const isJob = lines.every((line) => !line.startsWith('event: ') || line === 'event: job');
-            if (data !== '' && isJob) yield JSON.parse(data) as JobEventView;
-            end = buffer.indexOf('\n\n');
-          }
-          const { value, done } = await reader.read();
-          if (done) return;
-          buffer += value;
-        }
-      } finally {
-        await reader.cancel().catch(() => undefined);
-      }
+      // Job events only: the stream also carries `event: schedule`, `agent` and `metrics` frames.
+      for await (const { event, data } of sseFrames(reader, buffer))
+        if (event === 'job' || event === 'message') yield JSON.parse(data) as JobEventView;
     }
     return iterate();
   }
@@ -425,4 +386,35 @@ function causeOf(wire: unknown): Error {
   }
   if (typeof code === 'string') Object.defineProperty(error, 'code', { value: code, enumerable: true });
   return error;
+}
+
+/**
+ * The frames of a Server-Sent Events stream, after `buffered` text already read: each one's event name
+ * ('message' when it names none) and its data lines joined; comments and frames without data are
+ * skipped. Ends the stream when the caller stops.
+ */
+async function* sseFrames(
+  reader: ReadableStreamDefaultReader<string>,
+  buffered: string,
+): AsyncGenerator<{ readonly event: string; readonly data: string }> {
+  let buffer = buffered;
+  try {
+    for (;;) {
+      for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+        const lines = buffer.slice(0, end).split('\n');
+        buffer = buffer.slice(end + 2);
+        const data = lines
+          .filter((line) => line.startsWith('data: '))
+          .map((line) => line.slice(6))
+          .join('\n');
+        if (data === '') continue;
+        yield { event: lines.find((line) => line.startsWith('event: '))?.slice(7) ?? 'message', data };
+      }
+      const { value, done } = await reader.read();
+      if (done) return;
+      buffer += value;
+    }
+  } finally {
+    await reader.cancel().catch(() => undefined);
+  }
 }

@@ -3,7 +3,6 @@
 // one place (readableJob): the token's tenant's jobs only (tenants.ts).
 
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { SkeinError } from '../../errors.ts';
 import type { JobInfo, JobState } from '../../tasks/index.ts';
 import type { TokenScope } from '../cloud-store.ts';
 import { assertTenantOwns } from '../tenants.ts';
@@ -15,7 +14,7 @@ import {
   type LogPageView,
   MAX_LOG_PAGE,
 } from './log-schemas.ts';
-import { type ApiContext, openEventStream, type RouteSpec } from './route-spec.ts';
+import { type ApiContext, integerQuery, openEventStream, type RouteSpec } from './route-spec.ts';
 import { ERROR_RESPONSE, JOB_ID_PARAMS } from './schemas.ts';
 
 const READERS: readonly TokenScope[] = ['read', 'invoke', 'deploy'];
@@ -34,24 +33,6 @@ const LOG_ERRORS = Object.fromEntries(
     [429, 'Too many failed authentications (SKEIN_CLOUD_RATE_LIMITED).'],
   ].map(([status, description]) => [status, { description, schema: ERROR_RESPONSE }]),
 );
-
-function integerQuery(
-  value: string | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-  name: string,
-): number {
-  if (value === undefined) return fallback;
-  const number = Number(value);
-  if (!Number.isSafeInteger(number) || number < min || number > max) {
-    throw new SkeinError(
-      'SKEIN_CLOUD_INVALID_REQUEST',
-      `invalid request: querystring/${name} must be an integer from ${min} to ${max} (got ${JSON.stringify(value)})`,
-    );
-  }
-  return number;
-}
 
 /** The log routes, bound to one server's parts. */
 export function logRoutes(ctx: ApiContext): RouteSpec[] {

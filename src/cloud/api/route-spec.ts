@@ -3,6 +3,7 @@
 
 import type { ServerResponse } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { SkeinError } from '../../errors.ts';
 import type { Broker, TaskQueue } from '../../tasks/index.ts';
 import type { AgentRegistry } from '../agent-registry.ts';
 import type { CloudStore, StoredToken, TokenScope } from '../cloud-store.ts';
@@ -105,4 +106,23 @@ export function openEventStream(ctx: ApiContext, reply: FastifyReply, stop: Abor
       raw.end();
     },
   };
+}
+
+/** A query-string integer in [min, max], or `fallback` when absent; SKEIN_CLOUD_INVALID_REQUEST otherwise. */
+export function integerQuery(
+  value: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+  name: string,
+): number {
+  if (value === undefined) return fallback;
+  const number = Number(value);
+  if (!Number.isSafeInteger(number) || number < min || number > max) {
+    throw new SkeinError(
+      'SKEIN_CLOUD_INVALID_REQUEST',
+      `invalid request: querystring/${name} must be an integer from ${min} to ${max} (got ${JSON.stringify(value)})`,
+    );
+  }
+  return number;
 }

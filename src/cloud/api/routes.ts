@@ -19,7 +19,7 @@ import { scheduleRoutes } from './schedule-routes.ts';
 export type { ApiContext, RouteSchema, RouteSpec } from './route-spec.ts';
 
 import { jobView } from './job-view.ts';
-import { type ApiContext, openEventStream, type RouteSpec } from './route-spec.ts';
+import { type ApiContext, integerQuery, openEventStream, type RouteSpec } from './route-spec.ts';
 import type { ScheduleEventView } from './schedule-schemas.ts';
 import {
   ERROR_RESPONSE,
@@ -74,24 +74,6 @@ function errors(...statuses: number[]): Record<number, { description: string; sc
       { description: descriptions[status] ?? 'Error.', schema: ERROR_RESPONSE },
     ]),
   );
-}
-
-function integerQuery(
-  value: string | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-  name: string,
-): number {
-  if (value === undefined) return fallback;
-  const number = Number(value);
-  if (number < min || number > max) {
-    throw new SkeinError(
-      'SKEIN_CLOUD_INVALID_REQUEST',
-      `invalid request: querystring/${name} must be an integer from ${min} to ${max} (got ${JSON.stringify(value)})`,
-    );
-  }
-  return number;
 }
 
 function jobOptionsOf(options: SubmitRequest['options']): JobOptions {
