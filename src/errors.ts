@@ -91,6 +91,8 @@ export const ERROR_CODES = Object.freeze({
     'No function has that name, or the function never had the bundle hash a rollback names (HTTP 404).',
   SKEIN_CLOUD_FUNCTION_BUSY:
     'The function runs as many calls as its concurrency limit allows and its queue is full; retry after Retry-After seconds (HTTP 429).',
+  SKEIN_CLOUD_NO_AGENT:
+    'A function call must run on an agent (the server runs no function code: --no-local-agent) and no agent is live; start `skein worker` and retry (HTTP 503).',
   SKEIN_CLOUD_FUNCTION_TIMEOUT:
     'The function ran past its wall-clock timeout and its worker thread was terminated or its process killed (HTTP 504).',
   SKEIN_CLOUD_FUNCTION_FAILED:

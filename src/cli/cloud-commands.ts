@@ -37,9 +37,11 @@ running jobs get --close-timeout ms to finish, the rest stay queued for the next
 
 Options:
   --dir <path>              Project directory: task modules are found under it (default: .)
-  --host <address>          Address to listen on (default 127.0.0.1; others need --allow-remote)
+  --host <address>          Address to listen on (default 127.0.0.1; others need TLS or --allow-remote)
   --port <n>                TCP port, 0 for any free one (default 7420)
-  --allow-remote            Allow a non-loopback --host (plain HTTP: put TLS in front)
+  --tls-cert <file>         Serve HTTPS with this PEM certificate (chain after it); needs --tls-key
+  --tls-key <file>          The certificate's PEM private key
+  --allow-remote            Allow a non-loopback --host over plain HTTP (a network you trust)
   --concurrency <n>         Jobs at once (default: the number of cores)
   --body-limit <bytes>      Largest request body (default 1048576)
   --auth-failure-limit <n>  Failed authentications per address per minute before 429 (default 20)
@@ -301,6 +303,8 @@ const up: Command = async (args, io) => {
       host: { type: 'string' },
       port: { type: 'string' },
       'allow-remote': { type: 'boolean' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
       concurrency: { type: 'string' },
       'body-limit': { type: 'string' },
       'auth-failure-limit': { type: 'string' },
@@ -323,6 +327,8 @@ const up: Command = async (args, io) => {
     projectDir: resolve(values.dir ?? '.'),
     ...(values.host === undefined ? {} : { host: values.host }),
     ...(values['allow-remote'] === true ? { allowRemote: true } : {}),
+    ...(values['tls-cert'] === undefined ? {} : { tlsCert: resolve(values['tls-cert']) }),
+    ...(values['tls-key'] === undefined ? {} : { tlsKey: resolve(values['tls-key']) }),
     ...optional('port', integer('port', values.port, 0, 65_535)),
     ...optional('concurrency', integer('concurrency', values.concurrency, 1, 1024)),
     ...optional('bodyLimit', integer('body-limit', values['body-limit'], 1024, 1024 ** 3)),

@@ -41,6 +41,10 @@ export interface CallOptions {
  * const { id } = await client.submit({ module: 'tasks.ts', export: 'add', args: [1, 2] });
  * const job = await client.job(id, { wait: 30_000 });
  */
+/** OpenSSL's codes for a certificate chain this machine does not trust, or one not made for the host. */
+const UNTRUSTED_CERTIFICATE =
+  /^(?:DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(?:_LOCALLY)?|CERT_UNTRUSTED|ERR_TLS_CERT_ALTNAME_INVALID)$/;
+
 export class CloudClient {
   readonly server: string;
   readonly #token: string;
@@ -306,10 +310,19 @@ export class CloudClient {
       });
     } catch (error) {
       if (signal?.aborted === true) throw error;
+      const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
+      const shown = cause instanceof Error ? cause.message : String(cause);
+      const code = (cause as { code?: unknown } | null)?.code;
+      const next =
+        typeof code === 'string' && UNTRUSTED_CERTIFICATE.test(code)
+          ? "its TLS certificate is not trusted here: point NODE_EXTRA_CA_CERTS at the PEM of the certificate's CA (or at the certificate itself, if it signed itself) and run again"
+          : 'is skein up running there?';
       throw new SkeinError(
         'SKEIN_CLOUD_UNREACHABLE',
-        `cannot reach the Skein server at ${this.server} (${error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error)}); is skein up running there?`,
-        { cause: error },
+        `cannot reach the Skein server at ${this.server} (${shown}); ${next}`,
+        {
+          cause: error,
+        },
       );
     }
   }

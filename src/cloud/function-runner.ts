@@ -1,6 +1,8 @@
 // Runs function calls: one warm pool per (bundle hash, isolation, memory limit) — a ThreadPool, or a
 // ProcessPool for process isolation — made on the first call and closed after idleTimeout ms without
-// one. Each call has a wall-clock timeout from its start that terminates its thread or kills its
+// one. A call for which that pool has no free worker goes to the agents when they have room
+// (agent-calls.ts), so sync calls scale with the registered agents; a server that runs no function code
+// itself (--no-local-agent) sends every call there. Each call has a wall-clock timeout from its start that terminates its thread or kills its
 // process (cancelMode 'terminate'), and a heap limit when its function has one. Each function name runs
 // at most `concurrency` calls at once; more wait in a FIFO queue of at most `queue` calls (a caller
 // that leaves is taken out), and beyond that are refused at once (429). Task references are built from
@@ -9,6 +11,7 @@
 import { AbortError, SkeinError, type WorkerCrashedError } from '../errors.ts';
 import { type PoolOptions, ProcessPool, ThreadPool } from '../pool/index.ts';
 import { type Task, task } from '../task.ts';
+import { type AgentCalls, noAgent } from './agent-calls.ts';
 import { type FunctionLimits, functionUrl } from './api/agent-wire.ts';
 import type { EffectiveFunctionSettings } from './api/schemas.ts';
 import type { FunctionSettings } from './cloud-store.ts';
@@ -24,6 +27,15 @@ export interface FunctionRunnerOptions {
   readonly idleTimeout: number;
   /** Threads (or processes) of one pool at most. */
   readonly maxWorkers: number;
+  /** Run calls on this server's own warm pools; false sends every call to an agent. @defaultValue true */
+  readonly local?: boolean;
+  /** Where calls beyond the server's own workers go; without it every call runs on the server. */
+  readonly agents?: AgentCalls;
+  /**
+   * How long a call sent to an agent may wait for one to start it before it fails as timed out (the
+   * job is cancelled), in ms, on top of its timeout. @defaultValue 30000
+   */
+  readonly agentStartTimeout?: number;
 }
 
 /** A function to call: its name (for limits and messages), its bundle, export and chosen settings. */
@@ -33,8 +45,15 @@ export interface FunctionTarget {
   readonly exportName: string;
   readonly url: string;
   readonly settings: FunctionSettings;
+  /** The caller's tenant: a call run on an agent is a job of this tenant. */
+  readonly tenant: string;
 }
 
+/** Where one call runs: the server's warm pool of its bundle, or an agent. */
+export type CallPlacement = 'server' | 'agent';
+
+/** Default of agentStartTimeout, in ms. */
+const DEFAULT_AGENT_START_TIMEOUT_MS = 30_000;
 /** Seconds a refused caller is told to wait (Retry-After). */
 const RETRY_AFTER_S = 1;
 /** The exit code of a process ended by SIGABRT (128 + 6), as some platforms report it. */
@@ -68,6 +87,8 @@ export class FunctionRunner {
   readonly #pools = new Map<string, WarmPool>();
   readonly #gates = new Map<string, Gate>();
   readonly #tasks = new Map<string, Task<unknown[], unknown>>();
+  /** Calls running on the server's warm pools now, over all bundles. */
+  #onServer = 0;
   #closed = false;
 
   constructor(options: FunctionRunnerOptions) {
@@ -145,9 +166,55 @@ export class FunctionRunner {
       this.#release(target.name, gate);
       throw closed();
     }
+    try {
+      if ((await this.#placement(target.name)) === 'agent') {
+        try {
+          return await this.#onAgent(target, settings, args, signal);
+        } catch (error) {
+          // Every agent left before one started it: a server with workers of its own runs it itself.
+          const code = (error as { code?: unknown } | null)?.code;
+          if (code !== 'SKEIN_CLOUD_NO_AGENT' || this.options.local === false || this.#closed) throw error;
+        }
+      }
+      return await this.#onServerPool(target, settings, args, signal);
+    } finally {
+      this.#release(target.name, gate);
+    }
+  }
+
+  /** Calls running on the server's warm pools now, and calls out on agents. */
+  get running(): { server: number; agents: number } {
+    return { server: this.#onServer, agents: this.options.agents?.outstanding ?? 0 };
+  }
+
+  /**
+   * The server's pool while it has a free worker (its pools together run at most maxWorkers calls at
+   * once), else an agent with room, else the server's pool again (the call waits for a worker there).
+   * A server that runs no function code always answers 'agent', or refuses when no agent is live.
+   */
+  async #placement(name: string): Promise<CallPlacement> {
+    const agents = this.options.agents;
+    const local = this.options.local ?? true;
+    if (local && (agents === undefined || this.#onServer < this.options.maxWorkers)) return 'server';
+    if (agents === undefined) throw noAgent(name);
+    const room = await agents.room({ beforeRefusal: !local });
+    if (!local) {
+      if (room.agents === 0) throw noAgent(name);
+      return 'agent';
+    }
+    return room.free > 0 ? 'agent' : 'server';
+  }
+
+  async #onServerPool(
+    target: FunctionTarget,
+    settings: EffectiveFunctionSettings,
+    args: unknown[],
+    signal: AbortSignal | undefined,
+  ): Promise<unknown> {
     const key = `${target.hash}/${settings.isolation}/${settings.memoryMb ?? ''}`;
     const warm = this.#warm(key, settings);
     warm.running += 1;
+    this.#onServer += 1;
     clearTimeout(warm.idle);
     try {
       return await warm.pool.submit(this.taskOf(target.url, target.exportName), args, {
@@ -159,9 +226,44 @@ export class FunctionRunner {
     } catch (error) {
       throw this.#wrap(target, settings, error);
     } finally {
-      this.#release(target.name, gate);
+      this.#onServer -= 1;
       warm.running -= 1;
       if (warm.running === 0 && this.#pools.get(key) === warm) this.#scheduleIdle(key, warm);
+    }
+  }
+
+  async #onAgent(
+    target: FunctionTarget,
+    settings: EffectiveFunctionSettings,
+    args: unknown[],
+    signal: AbortSignal | undefined,
+  ): Promise<unknown> {
+    try {
+      return await this.options.agents!.run(
+        {
+          name: target.name,
+          reference: this.jobTaskOf(target.url, target.exportName, target.settings),
+          args,
+          timeout: settings.timeout,
+          tenant: target.tenant,
+          ...(signal === undefined ? {} : { signal }),
+        },
+        this.options.agentStartTimeout ?? DEFAULT_AGENT_START_TIMEOUT_MS,
+      );
+    } catch (error) {
+      // The job's own error is the attempt's: its timeout, its worker's crash, or what the function threw.
+      const code = (error as { code?: unknown } | null)?.code;
+      if (code === 'SKEIN_TASKS_JOB_FAILED')
+        throw this.#wrap(target, settings, (error as Error).cause, 'agent');
+      if (code === 'SKEIN_TIMEOUT') {
+        throw new SkeinError(
+          'SKEIN_CLOUD_FUNCTION_TIMEOUT',
+          `function ${target.name} was sent to an agent and did not finish within its timeout of ${settings.timeout} ms plus ${this.options.agentStartTimeout ?? DEFAULT_AGENT_START_TIMEOUT_MS} ms to start; its job was cancelled (are the agents overloaded or gone? see skein agents)`,
+          { cause: error as Error },
+        );
+      }
+      if (code === 'SKEIN_TASKS_JOB_CANCELLED') throw closed();
+      throw error;
     }
   }
 
@@ -251,9 +353,15 @@ export class FunctionRunner {
     warm.idle.unref();
   }
 
-  #wrap(target: FunctionTarget, settings: EffectiveFunctionSettings, error: unknown): unknown {
+  #wrap(
+    target: FunctionTarget,
+    settings: EffectiveFunctionSettings,
+    error: unknown,
+    where: CallPlacement = 'server',
+  ): unknown {
     const code = (error as { code?: unknown } | null)?.code;
-    const worker = settings.isolation === 'process' ? 'process was killed' : 'thread was terminated';
+    const kind = settings.isolation === 'process' ? 'process was killed' : 'thread was terminated';
+    const worker = where === 'agent' ? `${kind} on its agent` : kind;
     if (code === 'SKEIN_TIMEOUT') {
       return new SkeinError(
         'SKEIN_CLOUD_FUNCTION_TIMEOUT',
@@ -262,8 +370,12 @@ export class FunctionRunner {
       );
     }
     if (code === 'SKEIN_ABORTED') return error;
-    if (code === 'SKEIN_POOL_CLOSED' || code === 'SKEIN_POOL_DESTROYED') return closed();
-    const outOfMemory = outOfMemoryMessage(`function ${target.name}`, settings, error, 'call');
+    if (where === 'server' && (code === 'SKEIN_POOL_CLOSED' || code === 'SKEIN_POOL_DESTROYED'))
+      return closed();
+    const outOfMemory =
+      where === 'agent'
+        ? agentOutOfMemoryMessage(error)
+        : outOfMemoryMessage(`function ${target.name}`, settings, error, 'call');
     if (outOfMemory !== undefined) {
       return new SkeinError('SKEIN_CLOUD_FUNCTION_OUT_OF_MEMORY', outOfMemory, { cause: error as Error });
     }
@@ -322,6 +434,19 @@ export function outOfMemoryMessage(
   const limit = limits.memoryMb === null ? "Node's default heap limit" : `${limits.memoryMb} MiB`;
   return `${what} ran out of memory (its limit: ${limit}); its worker ${limits.isolation === 'process' ? 'process' : 'thread'} was stopped and the next ${next} gets a fresh one (use less memory per call, or deploy it with a larger --memory)`;
 }
+
+/**
+ * The message of an attempt's error that an agent reported as out of memory (its outOfMemoryMessage:
+ * the job's stored error keeps only name, message and code, so the message is what says it), else undefined.
+ */
+function agentOutOfMemoryMessage(error: unknown): string | undefined {
+  if ((error as { code?: unknown } | null)?.code !== 'SKEIN_POOL_WORKER_CRASHED') return undefined;
+  const message = (error as Error).message;
+  return OUT_OF_MEMORY_REPORT.test(message) ? message : undefined;
+}
+
+/** What every outOfMemoryMessage says. */
+const OUT_OF_MEMORY_REPORT = / ran out of memory \(its limit: [^)]+\); its worker /;
 
 /**
  * A worker thread past its heap limit is stopped by Node with ERR_WORKER_OUT_OF_MEMORY; a process past

@@ -1,9 +1,11 @@
 // Options of the cloud server (`skein up`): one frozen table of defaults and a resolver that validates
-// every field by name. Invariant: a non-loopback host is accepted only with allowRemote, so a server
-// never listens beyond this machine by accident.
+// every field by name. Invariant: a non-loopback host is accepted only with TLS (a certificate and its
+// key) or allowRemote, so a server never speaks plain HTTP beyond this machine by accident.
 
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
+import { createSecureContext } from 'node:tls';
 import { InvalidArgumentError, SkeinError } from '../errors.ts';
 import { describe } from '../task.ts';
 
@@ -12,12 +14,16 @@ export interface CloudServerOptions {
   readonly projectDir?: string;
   /** Where the store, the token database and credentials.json live. @defaultValue `${projectDir}/.skein` */
   readonly dataDir?: string;
-  /** The address to listen on; anything but loopback needs `allowRemote`. @defaultValue '127.0.0.1' */
+  /** The address to listen on; anything but loopback needs TLS or `allowRemote`. @defaultValue '127.0.0.1' */
   readonly host?: string;
   /** The TCP port; 0 picks a free one. @defaultValue 7420 */
   readonly port?: number;
-  /** Listen on a non-loopback address (plain HTTP: put TLS in front). @defaultValue false */
+  /** Listen on a non-loopback address over plain HTTP (a network you trust, or TLS in front). @defaultValue false */
   readonly allowRemote?: boolean;
+  /** Serve HTTPS with this certificate (PEM file, the chain after it); needs `tlsKey`. */
+  readonly tlsCert?: string;
+  /** The private key of `tlsCert` (PEM file). */
+  readonly tlsKey?: string;
   /** Jobs the local agent runs at once, each on a thread of its pool. @defaultValue os.availableParallelism() */
   readonly concurrency?: number;
   /** Largest request body in bytes. @defaultValue 1048576 */
@@ -83,6 +89,8 @@ export interface ResolvedCloudServerOptions {
   readonly host: string;
   readonly port: number;
   readonly allowRemote: boolean;
+  /** The certificate and key read from tlsCert and tlsKey, or undefined for plain HTTP. */
+  readonly tls: { readonly cert: Buffer; readonly key: Buffer } | undefined;
   readonly concurrency: number;
   readonly bodyLimit: number;
   readonly authFailureLimit: number;
@@ -112,6 +120,49 @@ function integer(path: string, value: unknown, fallback: number, min: number, ma
     throw invalid(path, `an integer from ${min} to ${max}`, value);
   }
   return value;
+}
+
+/** The PEM certificate and key files read, or undefined when neither is given. */
+function resolveTls(cert: unknown, key: unknown): ResolvedCloudServerOptions['tls'] {
+  if (cert === undefined && key === undefined) return undefined;
+  if (cert === undefined || key === undefined) {
+    throw invalid(
+      cert === undefined ? 'tlsCert' : 'tlsKey',
+      'given with the other: HTTPS needs a certificate (--tls-cert) and its private key (--tls-key)',
+      undefined,
+    );
+  }
+  const pair = { cert: pemFile('tlsCert', cert, 'CERTIFICATE'), key: pemFile('tlsKey', key, 'PRIVATE KEY') };
+  try {
+    // Checked now, so a key that does not match its certificate is a clear option error, not a failed listen.
+    createSecureContext(pair);
+  } catch (error) {
+    throw new InvalidArgumentError(
+      'SKEIN_CLOUD_INVALID_OPTION',
+      `tlsCert and tlsKey: ${JSON.stringify(cert)} and ${JSON.stringify(key)} are not a usable certificate and private key (${(error as Error).message})`,
+    );
+  }
+  return pair;
+}
+
+function pemFile(path: string, file: unknown, label: string): Buffer {
+  if (typeof file !== 'string' || file === '') throw invalid(path, 'the path of a PEM file', file);
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch (error) {
+    throw new InvalidArgumentError(
+      'SKEIN_CLOUD_INVALID_OPTION',
+      `${path}: cannot read ${JSON.stringify(file)} (${(error as Error).message}); give the path of a PEM file`,
+    );
+  }
+  if (!bytes.toString('latin1').includes(label)) {
+    throw new InvalidArgumentError(
+      'SKEIN_CLOUD_INVALID_OPTION',
+      `${path}: ${JSON.stringify(file)} holds no PEM ${label} block ("-----BEGIN … ${label}-----")`,
+    );
+  }
+  return bytes;
 }
 
 /** True for 127.0.0.0/8, ::1 and localhost: addresses no other machine can reach. */
@@ -146,10 +197,11 @@ export function resolveCloudServerOptions(options: CloudServerOptions = {}): Res
   if (typeof host !== 'string' || host === '') throw invalid('host', 'a host name or IP address', host);
   const allowRemote = options.allowRemote ?? CLOUD_DEFAULTS.allowRemote;
   if (typeof allowRemote !== 'boolean') throw invalid('allowRemote', 'a boolean', allowRemote);
-  if (!isLoopbackHost(host) && !allowRemote) {
+  const tls = resolveTls(options.tlsCert, options.tlsKey);
+  if (!isLoopbackHost(host) && !allowRemote && tls === undefined) {
     throw new SkeinError(
       'SKEIN_CLOUD_INSECURE_BIND',
-      `refusing to listen on ${JSON.stringify(host)}: it is not a loopback address and the API speaks plain HTTP; keep the default 127.0.0.1 behind a TLS proxy, or pass --allow-remote (allowRemote: true) on a network you trust`,
+      `refusing to listen on ${JSON.stringify(host)}: it is not a loopback address and the API would speak plain HTTP; give it a certificate (--tls-cert and --tls-key), keep the default 127.0.0.1 behind a TLS proxy, or pass --allow-remote (allowRemote: true) on a network you trust`,
     );
   }
   const redis = options.redis;
@@ -168,6 +220,7 @@ export function resolveCloudServerOptions(options: CloudServerOptions = {}): Res
     host,
     port: integer('port', options.port, CLOUD_DEFAULTS.port, 0, 65_535),
     allowRemote,
+    tls,
     concurrency: integer('concurrency', options.concurrency, availableParallelism(), 1, 1024),
     bodyLimit: integer('bodyLimit', options.bodyLimit, CLOUD_DEFAULTS.bodyLimit, 1024, 1024 * 1024 * 1024),
     authFailureLimit: integer(

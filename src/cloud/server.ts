@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { SkeinError } from '../errors.ts';
 import { type Broker, DEFAULT_QUEUE, RedisBroker, SqliteBroker, TaskQueue } from '../tasks/index.ts';
+import { AgentCalls } from './agent-calls.ts';
 import { type AgentRegistry, RedisAgentRegistry, SqliteAgentRegistry } from './agent-registry.ts';
 import { errorResponse, responseOf } from './api/http-errors.ts';
 import { openApiDocument } from './api/openapi.ts';
@@ -154,12 +155,23 @@ export class CloudServer {
         })
       : undefined;
     const deployments = new Deployments(resolved.dataDir, store);
+    // Made before anything reads the store: constructing it does no I/O.
+    const queue = new TaskQueue({ broker });
     const runner = new FunctionRunner({
       timeout: resolved.functionTimeout,
       concurrency: resolved.functionConcurrency,
       queue: resolved.functionQueue,
       idleTimeout: resolved.functionIdleTimeout,
       maxWorkers: resolved.concurrency,
+      local: resolved.localAgent,
+      agents: new AgentCalls({
+        queue,
+        registry,
+        agentTimeout: resolved.agentTimeout,
+        recordTenant: (jobId, tenant) => store.recordJobTenants([{ jobId, tenant, createdAt: Date.now() }]),
+        warn,
+      }),
+      agentStartTimeout: resolved.agentTimeout,
     });
     const tokens = new WeakMap<object, StoredToken>();
     let sweep: NodeJS.Timeout | undefined;
@@ -191,7 +203,6 @@ export class CloudServer {
       if (resolved.redis !== undefined) await broker.stats(DEFAULT_QUEUE);
       // A store from before tenants: its jobs become the default tenant's, once.
       await backfillJobTenants(store, broker);
-      const queue = new TaskQueue({ broker });
       const feed = new LiveFeed({
         registry,
         agentTimeout: resolved.agentTimeout,
@@ -256,7 +267,7 @@ export class CloudServer {
       const port = typeof address === 'object' && address !== null ? address.port : resolved.port;
       const host =
         resolved.host.includes(':') && !resolved.host.startsWith('[') ? `[${resolved.host}]` : resolved.host;
-      const url = `http://${host}:${port}`;
+      const url = `${resolved.tls === undefined ? 'http' : 'https'}://${host}:${port}`;
       // Made once the port is ours, so a start that fails leaves no admin token nobody was shown.
       const adminToken = await adminTokenFor(store, resolved.dataDir);
       const credentialsPath = await writeCredentials(resolved.dataDir, { server: url, token: adminToken });
@@ -347,6 +358,7 @@ async function buildApp(
 ): Promise<FastifyInstance> {
   const { default: fastify } = await import('fastify');
   const app = fastify({
+    ...(options.tls === undefined ? {} : { https: { cert: options.tls.cert, key: options.tls.key } }),
     logger: false,
     bodyLimit: options.bodyLimit,
     forceCloseConnections: true,

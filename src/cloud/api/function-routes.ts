@@ -155,6 +155,9 @@ export function functionRoutes(ctx: ApiContext): RouteSpec[] {
         502: error(
           "The function threw or its worker died (SKEIN_CLOUD_FUNCTION_FAILED, the function's error in cause), or it ran out of its memory limit (SKEIN_CLOUD_FUNCTION_OUT_OF_MEMORY).",
         ),
+        503: error(
+          'The server runs no function code (--no-local-agent) and no agent is live to run the call (SKEIN_CLOUD_NO_AGENT, with Retry-After), or the server is shutting down (SKEIN_CLOUD_CLOSED).',
+        ),
         504: error(
           'The call ran past its timeout (counted from its start, not its wait); its worker was terminated (SKEIN_CLOUD_FUNCTION_TIMEOUT).',
         ),
@@ -194,6 +197,7 @@ export function functionRoutes(ctx: ApiContext): RouteSpec[] {
               exportName: fn.current.exportName,
               url,
               settings: fn.current.settings,
+              tenant,
             },
             args,
             gone.signal,
