@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ScheduleJobOptions, ScheduleRequest, ScheduleView } from '../cloud/api/schedule-schemas.ts';
 import type { SubmitJobOptions } from '../cloud/api/schemas.ts';
-import { TENANT_PATTERN } from '../cloud/api/schemas.ts';
+import { MAX_TOKEN_LIFETIME_S, TENANT_PATTERN } from '../cloud/api/schemas.ts';
 import type { FunctionView, JobView, SubmitRequest, TokenScope, TokenView } from '../cloud/index.ts';
 import { SkeinError } from '../errors.ts';
 import { EXIT_FAILURE, EXIT_OK } from './exit-codes.ts';
@@ -151,7 +151,7 @@ Sends a dead or failed job back to the queue with a fresh attempt count.
 Options:
 ${CONNECTION_HELP}`;
 
-const TOKEN_HELP = `Usage: skein token create --name <name> --scope <scope> [--scope <scope> ...] [--tenant <tenant>]
+const TOKEN_HELP = `Usage: skein token create --name <name> --scope <scope> [--scope <scope> ...] [--tenant <tenant>] [--expires-in <duration>]
        skein token list
        skein token revoke <id>
 
@@ -166,6 +166,8 @@ Options:
   --name <name>             A name for the new token (create)
   --scope <scope>           A scope of the new token; repeat for several (create)
   --tenant <tenant>         The new token's tenant, 1 to 32 of [a-z0-9-] (create; default: yours)
+  --expires-in <duration>   Refuse the new token after this long: 90s, 30m, 12h, 30d or seconds
+                            (create; default: valid until revoked)
 ${CONNECTION_HELP}`;
 
 const CLI_TOKEN_SCOPES: readonly string[] = ['admin', 'deploy', 'invoke', 'read', 'agent', 'operator'];
@@ -826,8 +828,22 @@ const retry: Command = async (args, io) => {
   });
 };
 
+const DURATION_UNITS_S: Readonly<Record<string, number>> = Object.freeze({ s: 1, m: 60, h: 3600, d: 86_400 });
+
+/** `90s`, `30m`, `12h`, `30d` or a number of seconds, as seconds (1 s to ten years). */
+function durationSeconds(text: string): number {
+  const match = /^(\d+)([smhd]?)$/.exec(text);
+  const seconds = match === null ? Number.NaN : Number(match[1]) * DURATION_UNITS_S[match[2] || 's']!;
+  if (!Number.isSafeInteger(seconds) || seconds < 1 || seconds > MAX_TOKEN_LIFETIME_S) {
+    throw new UsageError(
+      `--expires-in must be a duration such as 90s, 30m, 12h or 30d (or seconds), from 1 s to 10 years (got ${JSON.stringify(text)})`,
+    );
+  }
+  return seconds;
+}
+
 function tokenRows(tokens: readonly TokenView[]): string {
-  const rows = [['ID', 'NAME', 'TENANT', 'SCOPES', 'CREATED', 'REVOKED']];
+  const rows = [['ID', 'NAME', 'TENANT', 'SCOPES', 'CREATED', 'REVOKED', 'EXPIRES']];
   const now = Date.now();
   for (const token of tokens) {
     rows.push([
@@ -837,6 +853,11 @@ function tokenRows(tokens: readonly TokenView[]): string {
       token.scopes.join(','),
       ago(token.createdAt, now),
       ago(token.revokedAt, now),
+      token.expiresAt === null
+        ? '-'
+        : token.expiresAt <= now
+          ? `expired ${ago(token.expiresAt, now)}`
+          : new Date(token.expiresAt).toISOString(),
     ]);
   }
   return table(rows);
@@ -851,6 +872,7 @@ const token: Command = async (args, io) => {
       name: { type: 'string' },
       scope: { type: 'string', multiple: true },
       tenant: { type: 'string' },
+      'expires-in': { type: 'string' },
       ...CONNECTION_OPTIONS,
     },
   });
@@ -877,16 +899,17 @@ const token: Command = async (args, io) => {
         throw new UsageError(
           `--tenant must be 1 to 32 characters of a-z, 0-9 and -, starting and ending with a letter or digit (got ${JSON.stringify(values.tenant)})`,
         );
-      const created = await (await clientFrom(values)).createToken(
-        values.name,
-        scopes as TokenScope[],
-        values.tenant === undefined ? {} : { tenant: values.tenant },
-      );
+      const expiresIn =
+        values['expires-in'] === undefined ? undefined : durationSeconds(values['expires-in']);
+      const created = await (await clientFrom(values)).createToken(values.name, scopes as TokenScope[], {
+        ...(values.tenant === undefined ? {} : { tenant: values.tenant }),
+        ...(expiresIn === undefined ? {} : { expiresIn }),
+      });
       if (values.json === true) json(io, created);
       else {
         io.stdout.write(`${created.token}\n`);
         io.stderr.write(
-          `token ${created.id} (${created.scopes.join(', ')}) of tenant ${created.tenant} created; it is shown only now\n`,
+          `token ${created.id} (${created.scopes.join(', ')}) of tenant ${created.tenant} created${created.expiresAt === null ? '' : `, valid until ${new Date(created.expiresAt).toISOString()}`}; it is shown only now\n`,
         );
       }
       return EXIT_OK;

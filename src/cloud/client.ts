@@ -106,13 +106,21 @@ export class CloudClient {
     return this.#call('POST', `/api/jobs/${encodeURIComponent(id)}/retry`, undefined, options);
   }
 
-  /** Creates a token; `tenant` absent: the caller's tenant (another one needs an operator token). */
+  /**
+   * Creates a token; `tenant` absent: the caller's tenant (another one needs an operator token);
+   * `expiresIn` (seconds) absent: valid until revoked.
+   */
   createToken(
     name: string,
     scopes: readonly TokenScope[],
-    options?: CallOptions & { readonly tenant?: string },
+    options?: CallOptions & { readonly tenant?: string; readonly expiresIn?: number },
   ): Promise<CreatedTokenView> {
-    const body = options?.tenant === undefined ? { name, scopes } : { name, scopes, tenant: options.tenant };
+    const body = {
+      name,
+      scopes,
+      ...(options?.tenant === undefined ? {} : { tenant: options.tenant }),
+      ...(options?.expiresIn === undefined ? {} : { expiresIn: options.expiresIn }),
+    };
     return this.#call('POST', '/api/tokens', body, options);
   }
 

@@ -34,6 +34,8 @@ export interface TokenRecord {
   readonly tenant: string;
   readonly createdAt: number;
   readonly revokedAt: number | null;
+  /** When the token stops being accepted (epoch ms), or null for never. */
+  readonly expiresAt: number | null;
 }
 
 export interface StoredToken extends TokenRecord {
@@ -170,6 +172,7 @@ interface TokenRow {
   tenant: string;
   created_at: number;
   revoked_at: number | null;
+  expires_at: number | null;
 }
 
 function tokenOf(row: TokenRow): StoredToken {
@@ -181,6 +184,7 @@ function tokenOf(row: TokenRow): StoredToken {
     tenant: row.tenant,
     createdAt: row.created_at,
     revokedAt: row.revoked_at,
+    expiresAt: row.expires_at,
   });
 }
 
@@ -240,13 +244,24 @@ export class CloudStore {
     const tokenColumns = this.#db.prepare('PRAGMA table_info(tokens)').all() as { name: string }[];
     if (!tokenColumns.some((column) => column.name === 'tenant'))
       this.#db.exec(`ALTER TABLE tokens ADD COLUMN tenant TEXT NOT NULL DEFAULT 'default'`);
+    // Files made before tokens could expire: every token is valid until revoked.
+    if (!tokenColumns.some((column) => column.name === 'expires_at'))
+      this.#db.exec('ALTER TABLE tokens ADD COLUMN expires_at INTEGER');
   }
 
   insertToken(token: StoredToken): void {
     this.#tokenCache.delete(token.id);
     this.#prepared(
-      'INSERT INTO tokens (id, hash, name, scopes, tenant, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, NULL)',
-    ).run(token.id, token.hash, token.name, JSON.stringify(token.scopes), token.tenant, token.createdAt);
+      'INSERT INTO tokens (id, hash, name, scopes, tenant, created_at, revoked_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)',
+    ).run(
+      token.id,
+      token.hash,
+      token.name,
+      JSON.stringify(token.scopes),
+      token.tenant,
+      token.createdAt,
+      token.expiresAt,
+    );
   }
 
   token(id: string): StoredToken | undefined {

@@ -32,7 +32,7 @@ import {
 import { ScheduleManager } from './schedules.ts';
 import { TaskCatalog } from './task-catalog.ts';
 import { backfillJobTenants, DEFAULT_TENANT } from './tenants.ts';
-import { createToken, hasScope, verifyToken } from './tokens.ts';
+import { createToken, expiredAt, hasScope, verifyToken } from './tokens.ts';
 
 export interface CloudServerHooks {
   /** Problems the server survives (a registered task module gone, a store error it retries). */
@@ -387,15 +387,19 @@ async function buildApp(
     }
     const header = request.headers.authorization;
     const match = header === undefined ? null : BEARER.exec(header);
-    const token = match === null ? undefined : verifyToken(context.store, match[1]!);
+    const now = Date.now();
+    const token = match === null ? undefined : verifyToken(context.store, match[1]!, now);
     if (token === undefined) {
       limiter.recordFailure(request.ip);
       reply.header('www-authenticate', 'Bearer realm="skein"');
+      const expired = match === null ? undefined : expiredAt(context.store, match[1]!, now);
       throw new SkeinError(
         'SKEIN_CLOUD_UNAUTHORIZED',
         header === undefined
           ? 'this API needs a token: send Authorization: Bearer <token> (skein up printed one and saved it in .skein/credentials.json)'
-          : 'the bearer token is malformed, unknown or revoked; create one with skein token create',
+          : expired !== undefined
+            ? `the bearer token expired at ${new Date(expired).toISOString()}; ask an admin for a new one (skein token create)`
+            : 'the bearer token is malformed, unknown or revoked; create one with skein token create',
       );
     }
     tokens.set(request, token);

@@ -24,13 +24,17 @@ export interface CreatedToken extends TokenRecord {
   readonly token: string;
 }
 
-/** Makes and stores a token with these scopes for a tenant (the caller checked the name: tenants.ts). */
+/**
+ * Makes and stores a token with these scopes for a tenant (the caller checked the name: tenants.ts),
+ * accepted until `expiresAt` (epoch ms; null: until revoked).
+ */
 export function createToken(
   store: CloudStore,
   name: string,
   scopes: readonly TokenScope[],
   tenant: string = DEFAULT_TENANT,
   now = Date.now(),
+  expiresAt: number | null = null,
 ): CreatedToken {
   const id = newTokenId();
   const token = `skein_${id}_${randomBytes(SECRET_BYTES).toString('base64url')}`;
@@ -42,10 +46,11 @@ export function createToken(
     tenant,
     createdAt: now,
     revokedAt: null,
+    expiresAt,
     hash: hashToken(token),
   };
   store.insertToken(record);
-  return Object.freeze({ id, name, scopes: unique, tenant, createdAt: now, revokedAt: null, token });
+  return Object.freeze({ ...tokenView(record), token });
 }
 
 /**
@@ -55,8 +60,27 @@ export function createToken(
  */
 const verifiedTexts = new WeakMap<StoredToken, Buffer>();
 
-/** The stored token the text stands for, or undefined for a malformed, unknown or revoked one. */
-export function verifyToken(store: CloudStore, text: string): StoredToken | undefined {
+/** The stored token the text stands for, or undefined for a malformed, unknown, revoked or expired one. */
+export function verifyToken(store: CloudStore, text: string, now = Date.now()): StoredToken | undefined {
+  const stored = genuineToken(store, text);
+  return stored === undefined || isExpired(stored, now) ? undefined : stored;
+}
+
+/**
+ * When the text is a genuine, unrevoked token that has expired: its expiry (epoch ms), for the refusal's
+ * message; else undefined. Only the token's holder learns this: a forged text is not genuine.
+ */
+export function expiredAt(store: CloudStore, text: string, now = Date.now()): number | undefined {
+  const stored = genuineToken(store, text);
+  return stored !== undefined && isExpired(stored, now) ? (stored.expiresAt ?? undefined) : undefined;
+}
+
+function isExpired(token: TokenRecord, now: number): boolean {
+  return token.expiresAt !== null && now >= token.expiresAt;
+}
+
+/** The stored, unrevoked token whose hash the text has, expired or not. */
+function genuineToken(store: CloudStore, text: string): StoredToken | undefined {
   const match = TOKEN_PATTERN.exec(text);
   if (match === null) return undefined;
   const stored = store.token(match[1]!);
@@ -91,6 +115,7 @@ export function tokenView(token: TokenRecord): TokenRecord {
     tenant: token.tenant,
     createdAt: token.createdAt,
     revokedAt: token.revokedAt,
+    expiresAt: token.expiresAt,
   };
 }
 

@@ -221,6 +221,59 @@ test('an agent token may only act as its own agent: job, token, event and agent-
   assert.equal('tokenId' in agent, false, 'the listing does not show which token registered an agent');
 });
 
+test('a token created to expire works until then and gets 401 saying it expired after; bad lifetimes are refused', async () => {
+  const created = await cli(dir, [
+    'token',
+    'create',
+    '--name',
+    'brief',
+    '--scope',
+    'read',
+    '--expires-in',
+    '2s',
+    '--json',
+  ]);
+  assert.equal(created.code, 0, created.stderr);
+  const token = JSON.parse(created.stdout);
+  assert.ok(token.expiresAt - token.createdAt === 2000, `expires 2 s after creation: ${created.stdout}`);
+  assert.equal((await api(server, token.token, 'GET', '/api/jobs')).status, 200);
+  const listed = await cli(dir, ['token', 'list']);
+  assert.match(
+    listed.stdout,
+    new RegExp(`^${token.id}\\s.*\\d{4}-\\d\\d-\\d\\dT`, 'm'),
+    'the list shows when it expires',
+  );
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, token.expiresAt - Date.now()) + 200));
+  const refused = await api(server, token.token, 'GET', '/api/jobs');
+  assertError(refused, 401, 'SKEIN_CLOUD_UNAUTHORIZED', 'expired');
+  assert.match(refused.body.message, /expired at \d{4}-/);
+  // A text one character off an expired token's is refused as unknown: expiry is told to its holder only.
+  const forged = token.token.replace(/.$/, (last: string) => (last === 'A' ? 'B' : 'A'));
+  assert.doesNotMatch((await api(server, forged, 'GET', '/api/jobs')).body.message, /expired/);
+  assert.match((await cli(dir, ['token', 'list'])).stdout, new RegExp(`^${token.id}\\s.*expired`, 'm'));
+  for (const bad of ['0', '-5m', '2w', '11000d', 'soon']) {
+    const answer = await cli(dir, [
+      'token',
+      'create',
+      '--name',
+      'bad',
+      '--scope',
+      'read',
+      `--expires-in=${bad}`,
+    ]);
+    assert.equal(answer.code, 2, `--expires-in ${bad}: ${answer.stderr}`);
+    assert.match(answer.stderr, /--expires-in must be a duration/);
+  }
+  for (const expiresIn of [0, 1.5, '60', 10 * 365 * 86_400 + 1]) {
+    const answer = await api(server, server.token, 'POST', '/api/tokens', {
+      name: 'bad',
+      scopes: ['read'],
+      expiresIn,
+    });
+    assertError(answer, 400, 'SKEIN_CLOUD_INVALID_REQUEST', `expiresIn ${expiresIn}`);
+  }
+});
+
 test('a revoked token gets 401 on its next call; token list shows no secrets and the store keeps only hashes', async () => {
   const created = await cli(dir, ['token', 'create', '--name', 'short-lived', '--scope', 'invoke', '--json']);
   const token = JSON.parse(created.stdout);
@@ -246,7 +299,7 @@ test('a revoked token gets 401 on its next call; token list shows no secrets and
   assert.equal(typeof row.revokedAt, 'number');
   assert.ok(listed.every((entry) => !('token' in entry) && !('hash' in entry)));
   const human = await cli(dir, ['token', 'list']);
-  assert.match(human.stdout, /^ID\s+NAME\s+TENANT\s+SCOPES\s+CREATED\s+REVOKED$/m);
+  assert.match(human.stdout, /^ID\s+NAME\s+TENANT\s+SCOPES\s+CREATED\s+REVOKED\s+EXPIRES$/m);
   assert.ok(!human.stdout.includes(server.token));
 
   const bytes = await readFile(join(dir, '.skein/cloud.db'));

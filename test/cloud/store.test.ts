@@ -30,6 +30,7 @@ const token = (id: string) => ({
   tenant: 'default',
   createdAt: 1000,
   revokedAt: null,
+  expiresAt: null,
 });
 
 /** Longer than the store's freshness interval: another connection's writes are seen after this. */

@@ -455,7 +455,12 @@ export function apiRoutes(ctx: ApiContext): RouteSpec[] {
           ...errors(400),
         },
         async handler(request, reply) {
-          const body = request.body as { name: string; scopes: TokenScope[]; tenant?: string };
+          const body = request.body as {
+            name: string;
+            scopes: TokenScope[];
+            tenant?: string;
+            expiresIn?: number;
+          };
           const caller = ctx.tokenOf(request);
           const tenant = body.tenant ?? caller.tenant;
           if (!isOperator(caller)) {
@@ -474,7 +479,9 @@ export function apiRoutes(ctx: ApiContext): RouteSpec[] {
             }
           }
           reply.code(201);
-          return createToken(ctx.store, body.name, body.scopes, tenant);
+          const now = Date.now();
+          const expiresAt = body.expiresIn === undefined ? null : now + body.expiresIn * 1000;
+          return createToken(ctx.store, body.name, body.scopes, tenant, now, expiresAt);
         },
       },
       {

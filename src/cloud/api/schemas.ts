@@ -117,6 +117,9 @@ export const JOB_LIST_QUERY = {
   },
 } as const;
 
+/** The longest lifetime a token may be given (expiresIn), in seconds: ten years. */
+export const MAX_TOKEN_LIFETIME_S = 10 * 365 * 86_400;
+
 export const TOKEN_CREATE_BODY = {
   type: 'object',
   additionalProperties: false,
@@ -135,6 +138,12 @@ export const TOKEN_CREATE_BODY = {
       pattern: TENANT_PATTERN,
       description:
         "The token's tenant (1 to 32 of [a-z0-9-]); absent: the caller's. Another tenant, and the operator and agent scopes, need an operator token.",
+    },
+    expiresIn: {
+      type: 'integer',
+      minimum: 1,
+      maximum: MAX_TOKEN_LIFETIME_S,
+      description: 'Seconds from now until the token is refused (401); absent: valid until revoked.',
     },
   },
 } as const;
@@ -187,6 +196,7 @@ export const TOKEN_VIEW = {
     tenant: { type: 'string' },
     createdAt: { type: 'integer' },
     revokedAt: { type: ['integer', 'null'] },
+    expiresAt: { type: ['integer', 'null'] },
   },
 } as const;
 
@@ -258,6 +268,8 @@ export interface TokenView {
   readonly tenant: string;
   readonly createdAt: number;
   readonly revokedAt: number | null;
+  /** When it stops being accepted (epoch ms), or null for never. */
+  readonly expiresAt: number | null;
 }
 
 export interface CreatedTokenView extends TokenView {
