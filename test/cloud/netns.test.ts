@@ -3,13 +3,14 @@
 // agent could reach it), two `skein worker` agents in two others that reach only the server's HTTP
 // port, and this test process talks to the server over a third link, as a client machine would. One
 // agent is killed with SIGKILL mid-job: it is listed lost, its job completes on the other agent, and
-// every job submitted ends succeeded. Skipped, saying why, without root, `ip netns` or redis-server.
+// every job submitted ends succeeded; then a function deployed from here and called synchronously runs
+// on the agent left. Skipped, saying why, without root, `ip netns` or redis-server.
 
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -268,4 +269,13 @@ test('hosts in network namespaces: server + Redis on one, agents on two others, 
   for (const id of [ids[1]!, ...quick]) {
     assert.equal((await waitForState(server, admin, id, FINISHED, 20_000)).state, 'succeeded');
   }
+
+  // A deployed function called synchronously runs on the agent left, on its own host: the server runs
+  // no function code (--no-local-agent) and the agent fetches the bundle over its link.
+  await copyFile(join(ROOT, 'test/fixtures/cloud-agent-fns.ts'), join(dir, 'agent-fns.ts'));
+  const deployed = await cli(dir, ['deploy', 'agent-fns.ts', '--server', server.url, '--token', admin]);
+  assert.equal(deployed.code, 0, deployed.stderr);
+  const invoked = await api(server, admin, 'POST', '/fn/where', { args: [0] });
+  assert.equal(invoked.status, 200, JSON.stringify(invoked.body));
+  assert.equal(invoked.body, survivor.pid, 'the sync call ran on the surviving agent');
 });
