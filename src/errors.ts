@@ -44,6 +44,19 @@ export const ERROR_CODES = Object.freeze({
   SKEIN_CHANNEL_FULL: 'A non-blocking put found the queue full.',
   SKEIN_CHANNEL_EMPTY: 'A non-blocking get found the queue empty.',
   SKEIN_CHANNEL_MESSAGE_TOO_LARGE: 'An encoded message is larger than the channel buffer can ever hold.',
+  SKEIN_GPU_NO_ADAPTER:
+    'No WebGPU adapter matched: no GPU driver and no software Vulkan (lavapipe), or none with the name asked for.',
+  SKEIN_GPU_INVALID_ARGUMENT: 'A gpu call got an invalid shape, size, dtype name, option or binding.',
+  SKEIN_GPU_SHAPE_MISMATCH:
+    'Arrays or host data handed to one gpu operation have shapes that do not fit together.',
+  SKEIN_GPU_DTYPE_MISMATCH: 'An array or host data has another element type than the operation needs.',
+  SKEIN_GPU_DESTROYED:
+    'A GPU array, kernel or device was used after destroy() (or its device was destroyed or lost).',
+  SKEIN_GPU_UNSUPPORTED:
+    'The adapter lacks a feature the call needs (f16 arrays, subgroups, timestamp queries).',
+  SKEIN_GPU_BUFFER_TOO_LARGE: 'An array needs more bytes than one storage binding of the adapter allows.',
+  SKEIN_GPU_COMPILE:
+    'WGSL failed to compile or a compute pipeline could not be built; the error names line and column.',
   SKEIN_TASKS_INVALID_TASK: 'What was passed to the queue or a worker is not a task reference.',
   SKEIN_TASKS_INVALID_CRON: 'A cron expression could not be parsed or never fires.',
   SKEIN_TASKS_NOT_ENCODABLE:
@@ -173,6 +186,9 @@ export class InvalidArgumentError extends SkeinError {
     'SKEIN_SYNC_INVALID_ARGUMENT',
     'SKEIN_CHANNEL_INVALID_ARGUMENT',
     'SKEIN_CHANNEL_MESSAGE_TOO_LARGE',
+    'SKEIN_GPU_INVALID_ARGUMENT',
+    'SKEIN_GPU_SHAPE_MISMATCH',
+    'SKEIN_GPU_DTYPE_MISMATCH',
     'SKEIN_TASKS_INVALID_TASK',
     'SKEIN_TASKS_INVALID_CRON',
     'SKEIN_TASKS_NOT_ENCODABLE',
@@ -264,6 +280,33 @@ export class JobCancelledError extends SkeinError {
   }
 }
 
+export interface KernelCompileErrorOptions extends SkeinErrorOptions {
+  /** The kernel's name (for generated kernels, the generator and expression it came from). */
+  readonly kernel?: string;
+  /** 1-based line in the source the user wrote (the expression, for generated kernels); 0 if unknown. */
+  readonly line?: number;
+  /** 1-based column in that line; 0 if unknown. */
+  readonly column?: number;
+  /** The offending line of the user's source, shown with a caret in the message. */
+  readonly sourceLine?: string;
+}
+
+/** WGSL failed to compile, or its compute pipeline could not be built. */
+export class KernelCompileError extends SkeinError {
+  static readonly codes: readonly ErrorCode[] = ['SKEIN_GPU_COMPILE'];
+  readonly kernel: string;
+  readonly line: number;
+  readonly column: number;
+  readonly sourceLine: string;
+  constructor(message: string, options?: KernelCompileErrorOptions) {
+    super('SKEIN_GPU_COMPILE', message, options);
+    this.kernel = options?.kernel ?? '';
+    this.line = options?.line ?? 0;
+    this.column = options?.column ?? 0;
+    this.sourceLine = options?.sourceLine ?? '';
+  }
+}
+
 const CLASS_BY_CODE = new Map<string, new (message: string, options: never) => SkeinError>([
   ['SKEIN_ABORTED', AbortError as never],
   ['SKEIN_TIMEOUT', TimeoutError as never],
@@ -275,6 +318,7 @@ const CLASS_BY_CODE = new Map<string, new (message: string, options: never) => S
   ['SKEIN_CHANNEL_EMPTY', QueueEmptyError as never],
   ['SKEIN_TASKS_JOB_FAILED', JobFailedError as never],
   ['SKEIN_TASKS_JOB_CANCELLED', JobCancelledError as never],
+  ['SKEIN_GPU_COMPILE', KernelCompileError as never],
 ]);
 
 /**

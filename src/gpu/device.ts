@@ -1,0 +1,474 @@
+// A GPU device: one WebGPU device on one adapter, with the queue every array and kernel of it submits
+// to. Every command goes through one path (encode): straight into a fresh submit, or into the open batch.
+// destroy() destroys the arrays made on the device first, so nothing can use a buffer of a dead device.
+
+import { channel } from 'node:diagnostics_channel';
+import { InvalidArgumentError, SkeinError } from '../errors.ts';
+import { type Span, SpanRecorder } from '../trace/index.ts';
+import { type AdapterDescription, describeAdapter, type PowerPreference, pickAdapter } from './adapters.ts';
+import { BufferUsage, MAP_READ_MODE } from './dawn.ts';
+import { type EventTiming, GpuEvent } from './event.ts';
+
+const dispatchChannel = channel('skein:gpu:dispatch');
+
+/** Track number of GPU spans in a trace (pool workers use their ids, the pool queue -1). */
+export const GPU_TRACE_TRACK = 1000;
+
+export interface DeviceOptions {
+  /** Which adapter to prefer when several exist. @defaultValue undefined (Dawn's default) */
+  readonly powerPreference?: PowerPreference;
+  /** A case-insensitive part of the adapter's name (or a RegExp); see listAdapters(). */
+  readonly adapter?: string | RegExp;
+  /**
+   * Measure every dispatch: GPU time through timestamp queries where the adapter has them, else wall
+   * time; events then settle with elapsedMs without a wait() of their own. @defaultValue false
+   */
+  readonly profiling?: boolean;
+  /** Record a span per dispatch for device.spans() (implies profiling). @defaultValue false */
+  readonly trace?: boolean;
+  /** Device label shown in Dawn's messages and traces. @defaultValue the adapter's name */
+  readonly label?: string;
+  /**
+   * Optional WebGPU features to enable. Default: each of 'shader-f16', 'subgroups' and
+   * 'timestamp-query' the adapter has. [] gives a baseline device (to test portable code paths).
+   */
+  readonly features?: readonly string[];
+}
+
+export const DEVICE_DEFAULTS = Object.freeze({ profiling: false, trace: false });
+
+/** Something made on a device that the device destroys with itself (arrays). */
+export interface DeviceResource {
+  destroy(): void;
+}
+
+interface PendingWork {
+  readonly after: (() => void)[];
+  readonly cleanup: GPUBuffer[];
+}
+
+/** Copies recorded right before and after a pass (views bound through aligned copies). */
+export interface PassSurroundings {
+  before(encoder: GPUCommandEncoder): void;
+  after(encoder: GPUCommandEncoder): void;
+}
+
+/** Internals arrays and kernels reach; not part of the public API. */
+export interface DeviceInternals {
+  readonly raw: GPUDevice;
+  assertAlive(what: string): void;
+  track(resource: DeviceResource): void;
+  untrack(resource: DeviceResource): void;
+  /** Records commands into the open batch or a fresh submit; `cleanup` buffers are destroyed after submit. */
+  encode(record: (encoder: GPUCommandEncoder) => void, cleanup?: readonly GPUBuffer[]): void;
+  /** Records one compute pass (timed when profiling) and returns its event. */
+  dispatch(
+    name: string,
+    record: (pass: GPUComputePassEncoder) => void,
+    cleanup?: readonly GPUBuffer[],
+    around?: PassSurroundings,
+  ): GpuEvent;
+  readonly batching: boolean;
+  /** Runs `fn` after the current submit: now, or when the open batch is submitted. */
+  afterSubmit(fn: () => void): void;
+  readonly pipelines: Map<string, GPUComputePipeline>;
+}
+
+const internalsOf = new WeakMap<GpuDevice, DeviceInternals>();
+
+/** @internal The device's internals for arrays and kernels of this layer. */
+export function deviceInternals(device: GpuDevice): DeviceInternals {
+  const internals = internalsOf.get(device);
+  if (internals === undefined) {
+    throw new InvalidArgumentError(
+      'SKEIN_GPU_INVALID_ARGUMENT',
+      `expected a GpuDevice from requestDevice() (got ${Object.prototype.toString.call(device)})`,
+    );
+  }
+  return internals;
+}
+
+const WANTED_FEATURES = ['shader-f16', 'subgroups', 'timestamp-query'] as const;
+const RAISED_LIMITS = [
+  'maxBufferSize',
+  'maxStorageBufferBindingSize',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupSizeY',
+  'maxComputeWorkgroupSizeZ',
+  'maxStorageBuffersPerShaderStage',
+] as const;
+
+/**
+ * Opens a device on the adapter chosen by `options`.
+ * @example
+ * using device = await requestDevice();
+ * console.log(device.adapter.name, device.adapter.software ? 'on the CPU' : 'on a GPU');
+ * @throws SKEIN_GPU_NO_ADAPTER when no adapter exists or none matches `options.adapter`.
+ * @throws SKEIN_GPU_INVALID_ARGUMENT for a bad option.
+ */
+export async function requestDevice(options: DeviceOptions = {}): Promise<GpuDevice> {
+  const resolved = resolveDeviceOptions(options);
+  const adapter = await pickAdapter(resolved);
+  const description = describeAdapter(adapter);
+  const missing = resolved.features?.filter((feature) => !adapter.features.has(feature)) ?? [];
+  if (missing.length > 0) {
+    throw new SkeinError(
+      'SKEIN_GPU_UNSUPPORTED',
+      `adapter "${description.name}" lacks the feature${missing.length > 1 ? 's' : ''} ${missing.join(', ')}; it offers ${description.features.join(', ') || 'none'}`,
+    );
+  }
+  const requiredFeatures = (resolved.features ?? WANTED_FEATURES).filter((feature) =>
+    adapter.features.has(feature),
+  ) as GPUFeatureName[];
+  const requiredLimits: Record<string, number> = {};
+  for (const name of RAISED_LIMITS) {
+    const value = description.limits[name];
+    if (value !== undefined) requiredLimits[name] = value;
+  }
+  const raw = await adapter.requestDevice({
+    label: resolved.label ?? description.name,
+    requiredFeatures,
+    requiredLimits,
+  });
+  return new GpuDevice(raw, description, resolved);
+}
+
+export interface ResolvedDeviceOptions {
+  readonly powerPreference?: PowerPreference;
+  readonly adapter?: string | RegExp;
+  readonly profiling: boolean;
+  readonly trace: boolean;
+  readonly label?: string;
+  readonly features?: readonly string[];
+}
+
+export function resolveDeviceOptions(options: DeviceOptions): ResolvedDeviceOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidArgumentError(
+      'SKEIN_GPU_INVALID_ARGUMENT',
+      `device options must be an object (got ${String(options)})`,
+    );
+  }
+  const bad = (path: string, want: string, got: unknown): never => {
+    throw new InvalidArgumentError(
+      'SKEIN_GPU_INVALID_ARGUMENT',
+      `options.${path} must be ${want} (got ${String(got)})`,
+    );
+  };
+  const { powerPreference, adapter, profiling, trace, label, features } = options;
+  if (features !== undefined && (!Array.isArray(features) || features.some((f) => typeof f !== 'string')))
+    bad('features', 'an array of feature names', features);
+  if (
+    powerPreference !== undefined &&
+    powerPreference !== 'high-performance' &&
+    powerPreference !== 'low-power'
+  )
+    bad('powerPreference', "'high-performance' or 'low-power'", powerPreference);
+  if (adapter !== undefined && typeof adapter !== 'string' && !(adapter instanceof RegExp))
+    bad('adapter', 'a string or RegExp', adapter);
+  if (profiling !== undefined && typeof profiling !== 'boolean') bad('profiling', 'a boolean', profiling);
+  if (trace !== undefined && typeof trace !== 'boolean') bad('trace', 'a boolean', trace);
+  if (label !== undefined && typeof label !== 'string') bad('label', 'a string', label);
+  const tracing = trace ?? DEVICE_DEFAULTS.trace;
+  return Object.freeze({
+    ...(powerPreference === undefined ? {} : { powerPreference }),
+    ...(adapter === undefined ? {} : { adapter }),
+    ...(label === undefined ? {} : { label }),
+    ...(features === undefined ? {} : { features: Object.freeze([...features]) }),
+    profiling: tracing || (profiling ?? DEVICE_DEFAULTS.profiling),
+    trace: tracing,
+  });
+}
+
+let nextDeviceId = 0;
+
+/** One WebGPU device. Make it with requestDevice(); arrays and kernels are made on it. */
+export class GpuDevice {
+  /** The adapter the device runs on. */
+  readonly adapter: AdapterDescription;
+  readonly options: ResolvedDeviceOptions;
+  /** Dawn's device, for interop with other WebGPU code (TF.js, your own pipelines). */
+  readonly raw: GPUDevice;
+  readonly id = nextDeviceId++;
+  readonly #resources = new Set<DeviceResource>();
+  readonly #pipelines = new Map<string, GPUComputePipeline>();
+  readonly #spans: SpanRecorder | undefined;
+  readonly #timestamps: boolean;
+  #batch: (PendingWork & { encoder: GPUCommandEncoder; events: (() => void)[] }) | undefined;
+  #gone: string | undefined;
+
+  /** @internal Use requestDevice(). */
+  constructor(raw: GPUDevice, adapter: AdapterDescription, options: ResolvedDeviceOptions) {
+    this.raw = raw;
+    this.adapter = adapter;
+    this.options = options;
+    this.#spans = options.trace ? new SpanRecorder() : undefined;
+    this.#timestamps = options.profiling && raw.features.has('timestamp-query');
+    raw.lost.then(
+      (info) => {
+        this.#gone ??= `its device was lost (${info.reason}: ${info.message})`;
+      },
+      () => {},
+    );
+    internalsOf.set(this, this.#makeInternals());
+  }
+
+  /** True when the device has f16 arrays and kernels (the adapter's shader-f16 feature). */
+  get f16(): boolean {
+    return this.raw.features.has('shader-f16');
+  }
+
+  /** True when kernels may use WGSL subgroup operations. */
+  get subgroups(): boolean {
+    return this.raw.features.has('subgroups');
+  }
+
+  /** True when dispatches are timed on the GPU (profiling on and the adapter has timestamp queries). */
+  get timestamps(): boolean {
+    return this.#timestamps;
+  }
+
+  /** The device's limits by name (bytes for sizes), raised to the adapter's maxima for buffers and workgroups. */
+  get limits(): GPUSupportedLimits {
+    return this.raw.limits;
+  }
+
+  /** True after destroy() or when the device was lost. */
+  get destroyed(): boolean {
+    return this.#gone !== undefined;
+  }
+
+  /** Spans of the dispatches so far (with options.trace), for writeChromeTrace beside a pool's spans. */
+  spans(): readonly Span[] {
+    return this.#spans?.spans() ?? [];
+  }
+
+  /**
+   * Records every dispatch and copy that `record` makes on this device into one command buffer and
+   * submits it once. `record` must be synchronous: reading results back (toHost, reduce.run) inside it
+   * would wait for work that is not submitted yet, and throws.
+   * @example
+   * const event = device.batch(() => { for (let i = 0; i < 100; i++) step.run({ x }, { global: [n] }); });
+   * await event.wait();
+   */
+  batch(record: () => void): GpuEvent {
+    this.#assertAlive('batch');
+    if (typeof record !== 'function') {
+      throw new InvalidArgumentError(
+        'SKEIN_GPU_INVALID_ARGUMENT',
+        `batch() takes a function (got ${typeof record})`,
+      );
+    }
+    if (this.#batch !== undefined) {
+      record();
+      return new GpuEvent('batch', performance.now(), () => this.#wallTiming(performance.now()));
+    }
+    const batch = {
+      encoder: this.raw.createCommandEncoder(),
+      after: [] as (() => void)[],
+      cleanup: [] as GPUBuffer[],
+      events: [] as (() => void)[],
+    };
+    this.#batch = batch;
+    let result: unknown;
+    try {
+      result = record();
+    } catch (error) {
+      this.#batch = undefined;
+      for (const buffer of batch.cleanup) buffer.destroy();
+      throw error;
+    }
+    this.#batch = undefined;
+    if (result instanceof Promise) {
+      result.catch(() => {});
+      throw new InvalidArgumentError(
+        'SKEIN_GPU_INVALID_ARGUMENT',
+        'batch() records synchronously: its function returned a promise; record dispatches without await, read results after the batch',
+      );
+    }
+    const submittedAt = performance.now();
+    this.#submit(batch.encoder, batch);
+    for (const submitted of batch.events) submitted();
+    return new GpuEvent('batch', submittedAt, () => this.#wallTiming(submittedAt));
+  }
+
+  /** Settles when all work submitted so far has finished. */
+  async flush(): Promise<void> {
+    this.#assertAlive('flush');
+    await this.#done();
+  }
+
+  async #done(): Promise<void> {
+    try {
+      await this.raw.queue.onSubmittedWorkDone();
+    } catch (error) {
+      throw this.#goneError('waiting for GPU work', error);
+    }
+    if (this.#gone !== undefined) throw this.#goneError('waiting for GPU work');
+  }
+
+  async #wallTiming(submittedAt: number): Promise<EventTiming> {
+    await this.#done();
+    return { elapsedMs: performance.now() - submittedAt, source: 'wall' };
+  }
+
+  /**
+   * Destroys every array made on the device, then the device. Later use of either throws
+   * SKEIN_GPU_DESTROYED; pending reads reject with it. Idempotent.
+   */
+  destroy(): void {
+    if (this.#gone !== undefined && this.#resources.size === 0) return;
+    this.#gone ??= 'its device was destroyed';
+    for (const resource of [...this.#resources]) resource.destroy();
+    this.#resources.clear();
+    this.#pipelines.clear();
+    this.raw.destroy();
+  }
+
+  [Symbol.dispose](): void {
+    this.destroy();
+  }
+
+  #goneError(what: string, cause?: unknown): SkeinError {
+    return new SkeinError(
+      'SKEIN_GPU_DESTROYED',
+      `${what} failed: ${this.#gone ?? 'the device stopped'}; make a new device with requestDevice()`,
+      cause === undefined ? undefined : { cause },
+    );
+  }
+
+  #assertAlive(what: string): void {
+    if (this.#gone !== undefined) {
+      throw new SkeinError(
+        'SKEIN_GPU_DESTROYED',
+        `${what} on GPU device "${this.adapter.name}" after ${this.#gone}; make a new device with requestDevice()`,
+      );
+    }
+  }
+
+  #submit(encoder: GPUCommandEncoder, work: PendingWork): void {
+    this.raw.queue.submit([encoder.finish()]);
+    for (const buffer of work.cleanup) buffer.destroy();
+    for (const after of work.after) after();
+  }
+
+  #encode(
+    record: (encoder: GPUCommandEncoder) => void,
+    cleanup: readonly GPUBuffer[] = [],
+    after?: () => void,
+  ): void {
+    const batch = this.#batch;
+    if (batch !== undefined) {
+      record(batch.encoder);
+      batch.cleanup.push(...cleanup);
+      if (after !== undefined) batch.events.push(after);
+      return;
+    }
+    const encoder = this.raw.createCommandEncoder();
+    record(encoder);
+    this.#submit(encoder, { after: after === undefined ? [] : [after], cleanup: [...cleanup] });
+  }
+
+  #dispatch(
+    name: string,
+    record: (pass: GPUComputePassEncoder) => void,
+    cleanup: readonly GPUBuffer[] = [],
+    around?: PassSurroundings,
+  ): GpuEvent {
+    this.#assertAlive(`dispatching ${name}`);
+    let submittedAt = performance.now();
+    let settle: () => Promise<EventTiming> = () => this.#wallTiming(submittedAt);
+    const event = new GpuEvent(name, submittedAt, async () => {
+      const timing = await settle();
+      this.#spans?.record({
+        kind: 'task',
+        name,
+        track: GPU_TRACE_TRACK + this.id,
+        start: submittedAt,
+        end: submittedAt + timing.elapsedMs,
+        attributes: { layer: 'gpu', device: this.adapter.name, timing: timing.source },
+      });
+      if (dispatchChannel.hasSubscribers)
+        dispatchChannel.publish({ device: this.id, name, submittedAt, ...timing });
+      return timing;
+    });
+    // Runs right after the submit that carries this pass (at the end of a batch): a profiled event starts
+    // its readback only then, since mapping a buffer that an unsubmitted command copies into is invalid.
+    const submitted = (): void => {
+      submittedAt = performance.now();
+      if (this.options.profiling) event.wait().catch(() => {});
+    };
+    if (!this.#timestamps) {
+      this.#encode(
+        (encoder) => {
+          around?.before(encoder);
+          const pass = encoder.beginComputePass();
+          record(pass);
+          pass.end();
+          around?.after(encoder);
+        },
+        cleanup,
+        submitted,
+      );
+      return event;
+    }
+    const querySet = this.raw.createQuerySet({ type: 'timestamp', count: 2 });
+    const resolve = this.raw.createBuffer({
+      size: 16,
+      usage: BufferUsage.QUERY_RESOLVE | BufferUsage.COPY_SRC,
+    });
+    const readback = this.raw.createBuffer({ size: 16, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
+    settle = async () => {
+      try {
+        await readback.mapAsync(MAP_READ_MODE);
+      } catch (error) {
+        throw this.#goneError(`timing ${name}`, error);
+      } finally {
+        querySet.destroy();
+      }
+      const [start, end] = new BigUint64Array(readback.getMappedRange());
+      readback.destroy();
+      // Timestamps are nanoseconds; a pass whose end reads before its start (a clock wrap) counts as 0.
+      const elapsedMs = end! >= start! ? Number(end! - start!) / 1e6 : 0;
+      return { elapsedMs, source: 'timestamp' };
+    };
+    this.#encode(
+      (encoder) => {
+        around?.before(encoder);
+        const pass = encoder.beginComputePass({
+          timestampWrites: { querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 },
+        });
+        record(pass);
+        pass.end();
+        around?.after(encoder);
+        encoder.resolveQuerySet(querySet, 0, 2, resolve, 0);
+        encoder.copyBufferToBuffer(resolve, 0, readback, 0, 16);
+      },
+      [...cleanup, resolve],
+      submitted,
+    );
+    return event;
+  }
+
+  #makeInternals(): DeviceInternals {
+    const device = this;
+    return {
+      raw: this.raw,
+      assertAlive: (what) => this.#assertAlive(what),
+      track: (resource) => this.#resources.add(resource),
+      untrack: (resource) => this.#resources.delete(resource),
+      encode: (record, cleanup) => this.#encode(record, cleanup),
+      dispatch: (name, record, cleanup, around) => this.#dispatch(name, record, cleanup, around),
+      afterSubmit: (fn) => {
+        if (this.#batch === undefined) fn();
+        else this.#batch.after.push(fn);
+      },
+      get batching() {
+        return device.#batch !== undefined;
+      },
+      pipelines: this.#pipelines,
+    };
+  }
+}

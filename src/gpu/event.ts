@@ -1,0 +1,48 @@
+// Events of GPU work, PyOpenCL-style: each dispatch (and each batch) returns a GpuEvent whose wait()
+// settles when the GPU finished it and whose elapsedMs is then the GPU time (timestamp queries, when
+// the device profiles and the adapter has them) or the wall time from submit to completion.
+
+export type TimingSource = 'timestamp' | 'wall';
+
+export interface EventTiming {
+  readonly elapsedMs: number;
+  readonly source: TimingSource;
+}
+
+/** One submitted piece of GPU work. */
+export class GpuEvent {
+  /** The kernel's name, or 'batch' for a batch's submit. */
+  readonly name: string;
+  /** performance.now() when the work was submitted to the queue. */
+  readonly submittedAt: number;
+  readonly #settle: () => Promise<EventTiming>;
+  #timing: Promise<EventTiming> | undefined;
+  #resolved: EventTiming | undefined;
+
+  /** @internal Made by the device; `settle` runs once, on the first wait() (at submit when profiling). */
+  constructor(name: string, submittedAt: number, settle: () => Promise<EventTiming>) {
+    this.name = name;
+    this.submittedAt = submittedAt;
+    this.#settle = settle;
+  }
+
+  /** Settles when the GPU has finished this work; rejects with SKEIN_GPU_DESTROYED if the device went away. */
+  async wait(): Promise<this> {
+    this.#timing ??= this.#settle().then((timing) => {
+      this.#resolved = timing;
+      return timing;
+    });
+    await this.#timing;
+    return this;
+  }
+
+  /** Milliseconds the work took once wait() settled (GPU time or wall time, see `source`); else undefined. */
+  get elapsedMs(): number | undefined {
+    return this.#resolved?.elapsedMs;
+  }
+
+  /** Where elapsedMs came from: 'timestamp' (GPU timestamp queries) or 'wall' (submit to completion). */
+  get source(): TimingSource | undefined {
+    return this.#resolved?.source;
+  }
+}

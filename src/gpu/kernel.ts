@@ -1,0 +1,368 @@
+// Kernels from WGSL source (PyCUDA's SourceModule): compiled at run time, bound by name, dispatched by
+// global size. Compiling reports errors as a KernelCompileError pointing at line and column; running
+// checks every binding against the declaration (missing, unknown, dtype, device) before Dawn sees it.
+
+import { InvalidArgumentError, KernelCompileError } from '../errors.ts';
+import { GpuArray } from './array.ts';
+import { compileError, type SourceMap } from './compile-error.ts';
+import { BufferUsage } from './dawn.ts';
+import { type DeviceInternals, deviceInternals, type GpuDevice } from './device.ts';
+import type { DType } from './dtype.ts';
+import type { GpuEvent } from './event.ts';
+import {
+  type BindingInfo,
+  firstComputeEntry,
+  packUniform,
+  parseBindings,
+  type UniformLayout,
+  uniformLayout,
+  workgroupSizeOf,
+} from './wgsl-layout.ts';
+
+const COMPUTE_VISIBILITY = 0x4;
+
+export interface KernelOptions {
+  /** Name in errors, traces and events. @defaultValue the entry point's name */
+  readonly name?: string;
+  /** The @compute function to run. @defaultValue the first @compute function */
+  readonly entryPoint?: string;
+  /** Workgroup size, when @workgroup_size is not a literal (an override constant). */
+  readonly workgroupSize?: readonly number[];
+  /** @internal Maps generated WGSL back to the user's expression. */
+  readonly sourceMap?: SourceMap;
+}
+
+/** A value bound to a kernel's name: an array for storage, numbers or an object for a uniform. */
+export type BindingValue =
+  | GpuArray
+  | number
+  | readonly number[]
+  | Readonly<Record<string, number | readonly number[]>>;
+
+export interface RunOptions {
+  /** Invocations to run, per dimension; rounded up to whole workgroups (guard with `if` in WGSL). */
+  readonly global: number | readonly number[];
+}
+
+interface Bound {
+  readonly info: BindingInfo;
+  readonly uniform: UniformLayout | undefined;
+}
+
+/** Element dtype of a storage binding's WGSL type and the components per element (4 for vec4). */
+function storageElement(type: string): { dtype: DType; components: number } | undefined {
+  const match = /^array<(?:vec([234])<)?(f32|i32|u32|f16)>?(?:,\d+)?>$/.exec(type);
+  const short = /^array<vec([234])([fiuh])>$/.exec(type);
+  if (short !== null) {
+    const dtype = ({ f: 'f32', i: 'i32', u: 'u32', h: 'f16' } as const)[short[2] as 'f' | 'i' | 'u' | 'h'];
+    return { dtype, components: Number(short[1]) };
+  }
+  if (match === null) return undefined;
+  return { dtype: match[2] as DType, components: match[1] === undefined ? 1 : Number(match[1]) };
+}
+
+/**
+ * Compiles WGSL into a kernel on `device`.
+ * @example
+ * const scale = await compileKernel(device, `
+ *   @group(0) @binding(0) var<storage, read_write> x: array<f32>;
+ *   @group(0) @binding(1) var<uniform> k: f32;
+ *   @compute @workgroup_size(64) fn main(@builtin(global_invocation_id) id: vec3u) {
+ *     if (id.x < arrayLength(&x)) { x[id.x] *= k; }
+ *   }`);
+ * await scale.run({ x, k: 2 }, { global: x.length }).wait();
+ * @throws SKEIN_GPU_COMPILE (KernelCompileError) with the kernel name, line, column and source line.
+ */
+export async function compileKernel(
+  device: GpuDevice,
+  source: string,
+  options: KernelOptions = {},
+): Promise<Kernel> {
+  const internals = deviceInternals(device);
+  internals.assertAlive('compiling a kernel');
+  if (typeof source !== 'string' || source.trim() === '') {
+    throw new InvalidArgumentError(
+      'SKEIN_GPU_INVALID_ARGUMENT',
+      'compileKernel() needs WGSL source text (got an empty or non-string source)',
+    );
+  }
+  const entryPoint = options.entryPoint ?? firstComputeEntry(source);
+  const name = options.name ?? entryPoint ?? 'kernel';
+  const raw = internals.raw;
+  // The error scope keeps Dawn from printing the failure to stderr: the caller gets it as an error instead.
+  raw.pushErrorScope('validation');
+  const module = raw.createShaderModule({ code: source, label: name });
+  const [info] = await Promise.all([module.getCompilationInfo(), raw.popErrorScope()]);
+  if (info.messages.some((message) => message.type === 'error')) {
+    throw compileError(name, source, info.messages, options.sourceMap);
+  }
+  if (entryPoint === undefined) {
+    throw new KernelCompileError(
+      `kernel "${name}" has no @compute function; declare one or pass entryPoint`,
+      { kernel: name },
+    );
+  }
+  const workgroupSize = options.workgroupSize ?? workgroupSizeOf(source, entryPoint);
+  if (
+    workgroupSize === undefined ||
+    workgroupSize.length === 0 ||
+    workgroupSize.some((n) => !Number.isInteger(n) || n < 1)
+  ) {
+    throw new InvalidArgumentError(
+      'SKEIN_GPU_INVALID_ARGUMENT',
+      `kernel "${name}": @workgroup_size of ${entryPoint} is not a literal; pass options.workgroupSize`,
+    );
+  }
+  const bindings = parseBindings(source);
+  const groups = new Map<number, BindingInfo[]>();
+  for (const binding of bindings) {
+    const list = groups.get(binding.group) ?? [];
+    list.push(binding);
+    groups.set(binding.group, list);
+  }
+  const groupCount = bindings.length === 0 ? 0 : Math.max(...bindings.map((binding) => binding.group)) + 1;
+  const layouts: GPUBindGroupLayout[] = [];
+  for (let group = 0; group < groupCount; group++) {
+    layouts.push(
+      raw.createBindGroupLayout({
+        entries: (groups.get(group) ?? []).map((binding) => ({
+          binding: binding.binding,
+          visibility: COMPUTE_VISIBILITY,
+          buffer: { type: binding.kind },
+        })),
+      }),
+    );
+  }
+  let pipeline: GPUComputePipeline;
+  try {
+    pipeline = await raw.createComputePipelineAsync({
+      label: name,
+      layout: raw.createPipelineLayout({ bindGroupLayouts: layouts }),
+      compute: { module, entryPoint },
+    });
+  } catch (error) {
+    throw new KernelCompileError(
+      `kernel "${name}": Dawn could not build its compute pipeline: ${(error as Error).message}`,
+      { kernel: name, cause: error },
+    );
+  }
+  const bound = bindings.map((binding) => ({
+    info: binding,
+    uniform: binding.kind === 'uniform' ? uniformLayout(source, binding) : undefined,
+  }));
+  return new Kernel(device, name, pipeline, layouts, bound, [
+    workgroupSize[0]!,
+    workgroupSize[1] ?? 1,
+    workgroupSize[2] ?? 1,
+  ]);
+}
+
+/** A compiled compute kernel. Make one with compileKernel(). */
+export class Kernel {
+  readonly device: GpuDevice;
+  readonly name: string;
+  readonly workgroupSize: readonly [number, number, number];
+  readonly #pipeline: GPUComputePipeline;
+  readonly #layouts: readonly GPUBindGroupLayout[];
+  readonly #bindings: readonly Bound[];
+  readonly #internals: DeviceInternals;
+
+  /** @internal Use compileKernel(). */
+  constructor(
+    device: GpuDevice,
+    name: string,
+    pipeline: GPUComputePipeline,
+    layouts: readonly GPUBindGroupLayout[],
+    bindings: readonly Bound[],
+    workgroupSize: readonly [number, number, number],
+  ) {
+    this.device = device;
+    this.name = name;
+    this.#pipeline = pipeline;
+    this.#layouts = layouts;
+    this.#bindings = bindings;
+    this.workgroupSize = Object.freeze([...workgroupSize]) as unknown as readonly [number, number, number];
+    this.#internals = deviceInternals(device);
+  }
+
+  /** The kernel's resource bindings, by name. */
+  get bindings(): readonly BindingInfo[] {
+    return this.#bindings.map((bound) => bound.info);
+  }
+
+  /**
+   * Dispatches the kernel over `global` invocations with the named bindings.
+   * @throws SKEIN_GPU_INVALID_ARGUMENT for a missing, unknown or wrongly typed binding or a bad size.
+   * @throws SKEIN_GPU_DTYPE_MISMATCH when an array's dtype is not the binding's element type.
+   * @throws SKEIN_GPU_DESTROYED when an array or the device was destroyed.
+   */
+  run(values: Readonly<Record<string, BindingValue>>, options: RunOptions): GpuEvent {
+    this.#internals.assertAlive(`running kernel "${this.name}"`);
+    const workgroups = this.#workgroups(options);
+    const raw = this.#internals.raw;
+    if (typeof values !== 'object' || values === null) {
+      throw new InvalidArgumentError(
+        'SKEIN_GPU_INVALID_ARGUMENT',
+        `kernel "${this.name}": bindings must be an object of name → value`,
+      );
+    }
+    for (const key of Object.keys(values)) {
+      if (!this.#bindings.some((bound) => bound.info.name === key)) {
+        throw new InvalidArgumentError(
+          'SKEIN_GPU_INVALID_ARGUMENT',
+          `kernel "${this.name}" has no binding ${key}; it binds ${this.#bindings.map((b) => b.info.name).join(', ') || 'nothing'}`,
+        );
+      }
+    }
+    const cleanup: GPUBuffer[] = [];
+    const copiesIn: [GPUBuffer, number, GPUBuffer, number][] = [];
+    const copiesOut: [GPUBuffer, number, GPUBuffer, number][] = [];
+    const entries = new Map<number, GPUBindGroupEntry[]>();
+    const alignment = raw.limits.minStorageBufferOffsetAlignment;
+    try {
+      for (const { info, uniform } of this.#bindings) {
+        const value = values[info.name];
+        if (value === undefined) {
+          throw new InvalidArgumentError(
+            'SKEIN_GPU_INVALID_ARGUMENT',
+            `kernel "${this.name}": binding ${info.name} (${info.type}) was not given`,
+          );
+        }
+        let resource: GPUBufferBinding;
+        if (uniform !== undefined) {
+          if (value instanceof GpuArray) {
+            throw new InvalidArgumentError(
+              'SKEIN_GPU_INVALID_ARGUMENT',
+              `kernel "${this.name}": ${info.name} is a uniform; pass numbers, not a GpuArray`,
+            );
+          }
+          const bytes = packUniform(uniform, info.name, value);
+          const buffer = raw.createBuffer({
+            size: bytes.byteLength,
+            usage: BufferUsage.UNIFORM,
+            mappedAtCreation: true,
+          });
+          new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(bytes));
+          buffer.unmap();
+          cleanup.push(buffer);
+          resource = { buffer };
+        } else {
+          resource = this.#storage(info, value, alignment, cleanup, copiesIn, copiesOut);
+        }
+        const list = entries.get(info.group) ?? [];
+        list.push({ binding: info.binding, resource });
+        entries.set(info.group, list);
+      }
+    } catch (error) {
+      for (const buffer of cleanup) buffer.destroy();
+      throw error;
+    }
+    const bindGroups = this.#layouts.map((layout, group) =>
+      raw.createBindGroup({ layout, entries: entries.get(group) ?? [] }),
+    );
+    const pipeline = this.#pipeline;
+    return this.#internals.dispatch(
+      this.name,
+      (pass) => {
+        pass.setPipeline(pipeline);
+        for (const [group, bindGroup] of bindGroups.entries()) pass.setBindGroup(group, bindGroup);
+        pass.dispatchWorkgroups(workgroups[0], workgroups[1], workgroups[2]);
+      },
+      cleanup,
+      {
+        before: (encoder) => {
+          for (const [from, fromOffset, to, size] of copiesIn)
+            encoder.copyBufferToBuffer(from, fromOffset, to, 0, size);
+        },
+        after: (encoder) => {
+          for (const [from, size, to, toOffset] of copiesOut)
+            encoder.copyBufferToBuffer(from, 0, to, toOffset, size);
+        },
+      },
+    );
+  }
+
+  #storage(
+    info: BindingInfo,
+    value: BindingValue,
+    alignment: number,
+    cleanup: GPUBuffer[],
+    copiesIn: [GPUBuffer, number, GPUBuffer, number][],
+    copiesOut: [GPUBuffer, number, GPUBuffer, number][],
+  ): GPUBufferBinding {
+    if (!(value instanceof GpuArray)) {
+      throw new InvalidArgumentError(
+        'SKEIN_GPU_INVALID_ARGUMENT',
+        `kernel "${this.name}": ${info.name} is a storage buffer (${info.type}); pass a GpuArray (got ${JSON.stringify(value)})`,
+      );
+    }
+    value.assertAlive(`kernel "${this.name}" binding ${info.name} to`);
+    if (value.device !== this.device) {
+      throw new InvalidArgumentError(
+        'SKEIN_GPU_INVALID_ARGUMENT',
+        `kernel "${this.name}": ${info.name} lives on another device; copy it through the host or make it on this kernel's device`,
+      );
+    }
+    const element = storageElement(info.type);
+    if (element !== undefined) {
+      if (element.dtype !== value.dtype) {
+        throw new InvalidArgumentError(
+          'SKEIN_GPU_DTYPE_MISMATCH',
+          `kernel "${this.name}": ${info.name} is ${info.type} but got a ${value.dtype} array`,
+        );
+      }
+      if (value.length % element.components !== 0) {
+        throw new InvalidArgumentError(
+          'SKEIN_GPU_SHAPE_MISMATCH',
+          `kernel "${this.name}": ${info.name} is ${info.type}, so its length must be a multiple of ${element.components} (got ${value.length})`,
+        );
+      }
+    }
+    const size = Math.max(4, Math.ceil(value.byteLength / 4) * 4);
+    const buffer = value.buffer;
+    if (value.byteOffset % alignment === 0 && value.byteOffset + size <= buffer.size) {
+      return { buffer, offset: value.byteOffset, size };
+    }
+    // Dawn binds storage only at offsets that are multiples of minStorageBufferOffsetAlignment (16 on
+    // lavapipe, 256 on most GPUs); a view elsewhere runs on an aligned copy, copied back if writable.
+    const copy = this.#internals.raw.createBuffer({
+      size,
+      usage: BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST,
+    });
+    cleanup.push(copy);
+    const bytes = Math.min(size, buffer.size - value.byteOffset);
+    copiesIn.push([buffer, value.byteOffset, copy, bytes]);
+    if (info.kind === 'storage')
+      copiesOut.push([copy, Math.ceil(value.byteLength / 4) * 4, buffer, value.byteOffset]);
+    return { buffer: copy, offset: 0, size };
+  }
+
+  #workgroups(options: RunOptions): [number, number, number] {
+    const global = typeof options?.global === 'number' ? [options.global] : options?.global;
+    if (
+      !Array.isArray(global) ||
+      global.length < 1 ||
+      global.length > 3 ||
+      global.some((n) => !Number.isSafeInteger(n) || n < 0)
+    ) {
+      throw new InvalidArgumentError(
+        'SKEIN_GPU_INVALID_ARGUMENT',
+        `kernel "${this.name}": options.global must be 1 to 3 integers >= 0 (got ${JSON.stringify(options?.global)})`,
+      );
+    }
+    const max = this.#internals.raw.limits.maxComputeWorkgroupsPerDimension;
+    const counts = [0, 1, 2].map((axis) => Math.ceil((global[axis] ?? 1) / this.workgroupSize[axis]!)) as [
+      number,
+      number,
+      number,
+    ];
+    const over = counts.findIndex((count) => count > max);
+    if (over >= 0) {
+      throw new InvalidArgumentError(
+        'SKEIN_GPU_INVALID_ARGUMENT',
+        `kernel "${this.name}": ${global[over]} invocations along axis ${over} need ${counts[over]} workgroups of ${this.workgroupSize[over]}; the device allows ${max} per axis: spread the work over a second axis`,
+      );
+    }
+    return counts;
+  }
+}

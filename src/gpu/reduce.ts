@@ -1,0 +1,313 @@
+// Reductions (PyOpenCL's ReductionKernel): sum, min, max or a custom associative combine over any
+// length, with an optional map over one or more arrays (dot = map "x * y", reduce sum). Two passes:
+// workgroups fold strided slices into partials, then one workgroup folds the partials. Subgroup
+// operations combine inside a workgroup where the device has them; otherwise a shared-memory tree.
+
+import { InvalidArgumentError } from '../errors.ts';
+import { empty, GpuArray } from './array.ts';
+import { deviceInternals, type GpuDevice } from './device.ts';
+import { DTYPES, type DType, dtypeInfo, wgslPrelude } from './dtype.ts';
+import { type ArgSpec, type ArgType, parseArgs, regionMap, translate } from './expression.ts';
+import { compileKernel, type Kernel } from './kernel.ts';
+
+export type ReduceOp = 'sum' | 'min' | 'max' | { readonly combine: string; readonly identity: string };
+
+export interface ReductionOptions {
+  /** Element type of the result (and of the default input x). @defaultValue 'f32' */
+  readonly dtype?: DType;
+  /** 'sum', 'min', 'max' or { combine: 'a * b', identity: '1.0' } over WGSL values a and b. @defaultValue 'sum' */
+  readonly op?: ReduceOp;
+  /** Expression giving each element from the arrays (like "x * y"). @defaultValue 'x' */
+  readonly map?: string;
+  /** Arrays the map reads, name → type. @defaultValue { x: '<dtype>[]' } */
+  readonly args?: Readonly<Record<string, ArgType>>;
+  /** Name in errors and traces. @defaultValue 'reduce' */
+  readonly name?: string;
+  /** Use subgroup operations when the device has them. @defaultValue true */
+  readonly subgroups?: boolean;
+}
+
+const WORKGROUP = 256;
+const BUILT_IN: Record<'sum' | 'min' | 'max', { combine: string; subgroup: string }> = {
+  sum: { combine: 'a + b', subgroup: 'subgroupAdd' },
+  min: { combine: 'min(a, b)', subgroup: 'subgroupMin' },
+  max: { combine: 'max(a, b)', subgroup: 'subgroupMax' },
+};
+
+function identityOf(op: 'sum' | 'min' | 'max', dtype: DType): string {
+  if (op === 'sum') return `${dtype}(0)`;
+  return op === 'min' ? DTYPES[dtype].highest : DTYPES[dtype].lowest;
+}
+
+/** The identity as a host number for an empty input. */
+function hostIdentity(op: ReduceOp, dtype: DType): number | undefined {
+  if (op === 'sum') return 0;
+  if (op === 'min')
+    return dtype === 'f32' || dtype === 'f16' ? Infinity : dtype === 'i32' ? 2 ** 31 - 1 : 2 ** 32 - 1;
+  if (op === 'max') return dtype === 'f32' || dtype === 'f16' ? -Infinity : dtype === 'i32' ? -(2 ** 31) : 0;
+  return undefined;
+}
+
+interface PassSource {
+  readonly source: string;
+  readonly firstUserLine: number;
+  readonly translated: ReturnType<typeof translate>;
+}
+
+function passSource(
+  specs: readonly ArgSpec[],
+  dtype: DType,
+  map: string,
+  combine: string,
+  identity: string,
+  subgroup: string | undefined,
+): PassSource {
+  const t = DTYPES[dtype].wgsl;
+  const byName = new Map(specs.map((spec) => [spec.name, spec]));
+  const translated = translate(map, (token) => (byName.has(token) ? `${token}[i]` : undefined), '  return ');
+  const header = [
+    subgroup === undefined ? '' : 'enable subgroups;',
+    wgslPrelude(dtype),
+    'struct Params { n: u32, iters: u32, threads: u32 }',
+    ...specs.map(
+      (spec, k) => `@group(0) @binding(${k}) var<storage, read> ${spec.name}: array<${spec.dtype}>;`,
+    ),
+    `@group(0) @binding(${specs.length}) var<storage, read_write> skein_out: array<${t}>;`,
+    `@group(0) @binding(${specs.length + 1}) var<uniform> params: Params;`,
+    `fn skein_combine(a: ${t}, b: ${t}) -> ${t} { return ${combine}; }`,
+    `fn skein_identity() -> ${t} { return ${identity}; }`,
+    `fn skein_map(i: u32) -> ${t} {`,
+  ]
+    .filter((line) => line !== '')
+    .join('\n')
+    .split('\n');
+  const tail =
+    subgroup === undefined
+      ? `
+var<workgroup> skein_scratch: array<${t}, ${WORKGROUP}>;
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: vec3u) {
+  var acc = skein_identity();
+  let base = wg.x * ${WORKGROUP}u + lid;
+  for (var k = 0u; k < params.iters; k++) {
+    let i = base + k * params.threads;
+    if (i < params.n) { acc = skein_combine(acc, skein_map(i)); }
+  }
+  skein_scratch[lid] = acc;
+  workgroupBarrier();
+  for (var s = ${WORKGROUP / 2}u; s > 0u; s >>= 1u) {
+    if (lid < s) { skein_scratch[lid] = skein_combine(skein_scratch[lid], skein_scratch[lid + s]); }
+    workgroupBarrier();
+  }
+  if (lid == 0u) { skein_out[wg.x] = skein_scratch[0]; }
+}`
+      : `
+var<workgroup> skein_scratch: array<${t}, ${WORKGROUP}>;
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: vec3u,
+        @builtin(subgroup_invocation_id) sid: u32, @builtin(subgroup_size) ssize: u32) {
+  var acc = skein_identity();
+  let base = wg.x * ${WORKGROUP}u + lid;
+  for (var k = 0u; k < params.iters; k++) {
+    let i = base + k * params.threads;
+    if (i < params.n) { acc = skein_combine(acc, skein_map(i)); }
+  }
+  let folded = ${subgroup}(acc);
+  if (sid == 0u) { skein_scratch[lid / ssize] = folded; }
+  workgroupBarrier();
+  if (lid == 0u) {
+    var total = skein_identity();
+    for (var k = 0u; k < ${WORKGROUP}u / ssize; k++) { total = skein_combine(total, skein_scratch[k]); }
+    skein_out[wg.x] = total;
+  }
+}`;
+  return {
+    source: [...header, ...translated.lines.map((line) => `${line};`), '}', tail].join('\n'),
+    firstUserLine: header.length + 1,
+    translated,
+  };
+}
+
+/**
+ * Compiles a reduction.
+ * @example
+ * const dot = await reduction(device, { map: 'x * y', args: { x: 'f32[]', y: 'f32[]' } });
+ * const value = await dot.run({ x, y });
+ * @throws SKEIN_GPU_COMPILE pointing into map or combine; SKEIN_GPU_INVALID_ARGUMENT for bad options.
+ */
+export async function reduction(device: GpuDevice, options: ReductionOptions = {}): Promise<ReductionKernel> {
+  const dtype = dtypeInfo(options.dtype ?? 'f32', 'options.dtype').name;
+  const op = options.op ?? 'sum';
+  const name = options.name ?? 'reduce';
+  let combine: string;
+  let identity: string;
+  if (op === 'sum' || op === 'min' || op === 'max') {
+    combine = BUILT_IN[op].combine;
+    identity = identityOf(op, dtype);
+  } else if (
+    typeof op === 'object' &&
+    op !== null &&
+    typeof op.combine === 'string' &&
+    typeof op.identity === 'string'
+  ) {
+    combine = op.combine;
+    identity = op.identity;
+  } else {
+    throw new InvalidArgumentError(
+      'SKEIN_GPU_INVALID_ARGUMENT',
+      `${name}: options.op must be 'sum', 'min', 'max' or { combine, identity } (got ${JSON.stringify(op)})`,
+    );
+  }
+  const specs = parseArgs(options.args ?? { x: `${dtype}[]` }, name);
+  if (specs.length === 0 || specs.some((spec) => !spec.array)) {
+    throw new InvalidArgumentError(
+      'SKEIN_GPU_INVALID_ARGUMENT',
+      `${name}: options.args must name one or more arrays ('f32[]' …)`,
+    );
+  }
+  const map = options.map ?? specs[0]!.name;
+  const subgroup =
+    options.subgroups !== false && device.subgroups && typeof op === 'string' && dtype !== 'f16'
+      ? BUILT_IN[op].subgroup
+      : undefined;
+  const first = passSource(specs, dtype, map, combine, identity, subgroup);
+  const second = passSource(
+    [{ name: 'partials', dtype, array: true }],
+    dtype,
+    'partials',
+    combine,
+    identity,
+    subgroup,
+  );
+  const combineLine = first.source.split('\n').findIndex((line) => line.startsWith('fn skein_combine')) + 1;
+  const combinePrefix = `fn skein_combine(a: ${dtype}, b: ${dtype}) -> ${dtype} { return `.length;
+  const identityPrefix = `fn skein_identity() -> ${dtype} { return `.length;
+  const sourceMap = (line: number, column: number) => {
+    if (line === combineLine)
+      return { line: 1, column: Math.max(1, column - combinePrefix), sourceLine: combine };
+    if (line === combineLine + 1)
+      return { line: 1, column: Math.max(1, column - identityPrefix), sourceLine: identity };
+    return regionMap(first.firstUserLine, first.translated)(line, column);
+  };
+  const [pass1, pass2] = await Promise.all([
+    compileKernel(device, first.source, { name, entryPoint: 'main', sourceMap }),
+    compileKernel(device, second.source, { name: `${name}:partials`, entryPoint: 'main' }),
+  ]);
+  return new ReductionKernel(device, name, dtype, op, specs, pass1, pass2);
+}
+
+/** A compiled reduction. */
+export class ReductionKernel {
+  readonly device: GpuDevice;
+  readonly name: string;
+  readonly dtype: DType;
+  readonly #op: ReduceOp;
+  readonly #specs: readonly ArgSpec[];
+  readonly #pass1: Kernel;
+  readonly #pass2: Kernel;
+
+  /** @internal Use reduction(). */
+  constructor(
+    device: GpuDevice,
+    name: string,
+    dtype: DType,
+    op: ReduceOp,
+    specs: readonly ArgSpec[],
+    pass1: Kernel,
+    pass2: Kernel,
+  ) {
+    this.device = device;
+    this.name = name;
+    this.dtype = dtype;
+    this.#op = op;
+    this.#specs = specs;
+    this.#pass1 = pass1;
+    this.#pass2 = pass2;
+  }
+
+  #plan(n: number): { groups: number; iters: number } {
+    // Few fat workgroups suit a CPU adapter (each workgroup is a task for lavapipe's threads); a GPU
+    // wants enough workgroups to fill its cores.
+    const perThread = this.device.adapter.software ? 256 : 16;
+    const groups = Math.max(
+      1,
+      Math.min(Math.ceil(n / (WORKGROUP * perThread)), this.device.adapter.software ? 64 : 4096),
+    );
+    return { groups, iters: Math.ceil(n / (groups * WORKGROUP)) };
+  }
+
+  /**
+   * Reduces on the GPU into a new one-element array (no readback: usable inside device.batch()).
+   * @throws SKEIN_GPU_SHAPE_MISMATCH for arrays of different lengths; SKEIN_GPU_DTYPE_MISMATCH for a wrong dtype.
+   */
+  apply(values: GpuArray | Readonly<Record<string, GpuArray>>): GpuArray {
+    const arrays = values instanceof GpuArray ? { [this.#specs[0]!.name]: values } : values;
+    let n: number | undefined;
+    for (const spec of this.#specs) {
+      const array = arrays[spec.name];
+      if (!(array instanceof GpuArray)) {
+        throw new InvalidArgumentError(
+          'SKEIN_GPU_INVALID_ARGUMENT',
+          `${this.name}: ${spec.name} must be a GpuArray (got ${String(array)})`,
+        );
+      }
+      if (array.dtype !== spec.dtype) {
+        throw new InvalidArgumentError(
+          'SKEIN_GPU_DTYPE_MISMATCH',
+          `${this.name}: ${spec.name} must be ${spec.dtype} (got a ${array.dtype} array)`,
+        );
+      }
+      if (n !== undefined && array.length !== n) {
+        throw new InvalidArgumentError(
+          'SKEIN_GPU_SHAPE_MISMATCH',
+          `${this.name}: ${spec.name} has ${array.length} elements but ${this.#specs[0]!.name} has ${n}`,
+        );
+      }
+      n = array.length;
+    }
+    const out = empty(this.device, [1], this.dtype);
+    const { groups, iters } = this.#plan(n!);
+    if (groups === 1) {
+      this.#pass1.run(
+        { ...arrays, skein_out: out, params: { n: n!, iters, threads: WORKGROUP } },
+        { global: WORKGROUP },
+      );
+      return out;
+    }
+    const partials = empty(this.device, [groups], this.dtype);
+    try {
+      this.#pass1.run(
+        { ...arrays, skein_out: partials, params: { n: n!, iters, threads: groups * WORKGROUP } },
+        { global: groups * WORKGROUP },
+      );
+      this.#pass2.run(
+        {
+          partials,
+          skein_out: out,
+          params: { n: groups, iters: Math.ceil(groups / WORKGROUP), threads: WORKGROUP },
+        },
+        { global: WORKGROUP },
+      );
+    } finally {
+      // Destroyed once the passes are submitted (at the end of a batch): WebGPU frees it after they ran.
+      deviceInternals(this.device).afterSubmit(() => partials.destroy());
+    }
+    return out;
+  }
+
+  /** Reduces and reads the value back. An empty input gives the op's identity (0, +Infinity, -Infinity). */
+  async run(values: GpuArray | Readonly<Record<string, GpuArray>>): Promise<number> {
+    const first = values instanceof GpuArray ? values : values[this.#specs[0]!.name];
+    if (first instanceof GpuArray && first.length === 0) {
+      first.assertAlive(`${this.name} of`);
+      const identity = hostIdentity(this.#op, this.dtype);
+      if (identity !== undefined) return identity;
+    }
+    const out = this.apply(values);
+    try {
+      return (await out.toHost())[0]!;
+    } finally {
+      out.destroy();
+    }
+  }
+}

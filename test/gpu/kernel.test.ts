@@ -1,0 +1,169 @@
+// Kernels from WGSL source: bound by name (arrays and uniform structs), dispatched by global size,
+// batched into one submit and profiled; compile errors as KernelCompileError with name, line, column,
+// the source line and a caret, for generated kernels pointing into the user's expression.
+
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { KernelCompileError } from '../../src/errors.ts';
+import {
+  compileKernel,
+  elementwise,
+  fromHost,
+  type GpuDevice,
+  reduction,
+  requestDevice,
+  zeros,
+} from '../../src/gpu/index.ts';
+import { NO_ADAPTER } from './support.ts';
+
+let device: GpuDevice;
+before(async () => {
+  if (!NO_ADAPTER) device = await requestDevice({ trace: true });
+});
+after(() => device?.destroy());
+const skip = NO_ADAPTER;
+
+const SCALE = `
+struct Params { factor: f32, offset: vec2<f32>, count: u32 }
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@group(0) @binding(2) var<uniform> params: Params;
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) id: vec3u) {
+  if (id.x < params.count) { y[id.x] = x[id.x] * params.factor + params.offset.y; }
+}`;
+
+test('a WGSL kernel binds arrays and a uniform struct by name and covers a size that is not a multiple of its workgroup', {
+  skip,
+}, async () => {
+  const kernel = await compileKernel(device, SCALE, { name: 'scale' });
+  assert.deepEqual(kernel.workgroupSize, [64, 1, 1]);
+  assert.deepEqual(
+    kernel.bindings.map((b) => [b.name, b.kind]),
+    [
+      ['x', 'read-only-storage'],
+      ['y', 'storage'],
+      ['params', 'uniform'],
+    ],
+  );
+  const n = 1000;
+  using x = fromHost(
+    device,
+    new Float32Array(n).map((_, i) => i),
+  );
+  using y = zeros(device, n);
+  const event = kernel.run({ x, y, params: { factor: 2, offset: [0, 0.5], count: n } }, { global: n });
+  await event.wait();
+  assert.equal(event.source, device.timestamps ? 'timestamp' : 'wall');
+  const out = await y.toHost();
+  assert.ok(out.every((v, i) => v === i * 2 + 0.5));
+});
+
+test('a view at an offset the device cannot bind runs on an aligned copy and is written back', {
+  skip,
+}, async () => {
+  const kernel = await compileKernel(device, SCALE);
+  using x = fromHost(device, new Float32Array(10).fill(1));
+  using y = zeros(device, 10);
+  kernel.run(
+    { x: x.slice(1, 4), y: y.slice(3, 6), params: { factor: 3, offset: [0, 1], count: 3 } },
+    { global: 3 },
+  );
+  assert.deepEqual([...(await y.toHost())], [0, 0, 0, 4, 4, 4, 0, 0, 0, 0]);
+});
+
+test('a compile error is a KernelCompileError with the kernel name, line, column, source line and caret', {
+  skip,
+}, async () => {
+  const source = '@compute @workgroup_size(1)\nfn main() {\n  let q = 1 + ;\n}';
+  await assert.rejects(compileKernel(device, source, { name: 'broken' }), (error: KernelCompileError) => {
+    assert.ok(error instanceof KernelCompileError);
+    assert.equal(error.code, 'SKEIN_GPU_COMPILE');
+    assert.equal(error.kernel, 'broken');
+    assert.equal(error.line, 3);
+    assert.ok(error.column > 10);
+    assert.equal(error.sourceLine, '  let q = 1 + ;');
+    assert.match(error.message, /kernel "broken" failed to compile: 3:\d+: .*\n {4}let q = 1 \+ ;\n {2} +\^/);
+    return true;
+  });
+});
+
+test('a compile error in a generated kernel points at the user expression, not the generated WGSL', {
+  skip,
+}, async () => {
+  await assert.rejects(
+    elementwise(device, 'y = a * q + b', { y: 'f32[]', a: 'f32', b: 'f32' }, { name: 'saxpb' }),
+    (error: KernelCompileError) => {
+      assert.equal(error.code, 'SKEIN_GPU_COMPILE');
+      assert.equal(error.kernel, 'saxpb');
+      assert.deepEqual([error.line, error.column, error.sourceLine], [1, 9, 'y = a * q + b;']);
+      assert.match(error.message, /\n {2}y = a \* q \+ b;\n {2} {8}\^/);
+      return true;
+    },
+  );
+  await assert.rejects(reduction(device, { op: { combine: 'a ** b', identity: '1.0' }, name: 'power' }), {
+    code: 'SKEIN_GPU_COMPILE',
+    message: /a \*\* b\n/,
+  });
+});
+
+test('running with a missing, unknown or wrongly typed binding throws before anything reaches the GPU', {
+  skip,
+}, async () => {
+  const kernel = await compileKernel(device, SCALE, { name: 'scale' });
+  using x = zeros(device, 4);
+  using y = zeros(device, 4);
+  using ints = zeros(device, 4, 'i32');
+  const params = { factor: 1, offset: [0, 0], count: 4 };
+  assert.throws(() => kernel.run({ x, params }, { global: 4 }), {
+    code: 'SKEIN_GPU_INVALID_ARGUMENT',
+    message: /binding y/,
+  });
+  assert.throws(() => kernel.run({ x, y, z: x, params }, { global: 4 }), {
+    code: 'SKEIN_GPU_INVALID_ARGUMENT',
+    message: /no binding z/,
+  });
+  assert.throws(() => kernel.run({ x: ints, y, params }, { global: 4 }), {
+    code: 'SKEIN_GPU_DTYPE_MISMATCH',
+  });
+  assert.throws(() => kernel.run({ x, y, params: { factor: 1 } }, { global: 4 }), {
+    code: 'SKEIN_GPU_INVALID_ARGUMENT',
+    message: /params\.offset/,
+  });
+  assert.throws(() => kernel.run({ x, y, params }, { global: -1 }), {
+    code: 'SKEIN_GPU_INVALID_ARGUMENT',
+    message: /global/,
+  });
+  const gone = zeros(device, 4);
+  gone.destroy();
+  assert.throws(() => kernel.run({ x: gone, y, params }, { global: 4 }), { code: 'SKEIN_GPU_DESTROYED' });
+});
+
+test('a batch records many dispatches into one submit, and profiled events carry GPU or wall times and trace spans', {
+  skip,
+}, async () => {
+  const increment = await elementwise(device, 'x = x + 1.0', { x: 'f32[]' }, { name: 'increment' });
+  using x = zeros(device, 777);
+  const events: { wait(): Promise<unknown>; elapsedMs: number | undefined; source: string | undefined }[] =
+    [];
+  let readInside: Promise<unknown> | undefined;
+  const batch = device.batch(() => {
+    for (let i = 0; i < 50; i++) events.push(increment.run({ x }));
+    readInside = x.toHost();
+  });
+  await assert.rejects(readInside!, { code: 'SKEIN_GPU_INVALID_ARGUMENT', message: /batch/ });
+  await batch.wait();
+  assert.ok((await x.toHost()).every((v) => v === 50));
+  await Promise.all(events.map((event) => event.wait()));
+  for (const event of events) {
+    assert.ok(event.elapsedMs! >= 0);
+    assert.equal(event.source, device.timestamps ? 'timestamp' : 'wall');
+  }
+  const spans = device.spans().filter((span) => span.name === 'increment');
+  assert.equal(spans.length, 50);
+  assert.ok(spans.every((span) => span.end >= span.start && span.attributes?.layer === 'gpu'));
+  assert.throws(() => device.batch((async () => {}) as never), {
+    code: 'SKEIN_GPU_INVALID_ARGUMENT',
+    message: /synchronously/,
+  });
+});
