@@ -1,5 +1,6 @@
 // The cloud benchmark driver: a trivial deployed function called over HTTP on `skein up` beside a bare
-// Fastify route answering the same JSON, and async calls through POST /fn/echo?async=1. Every variant
+// Fastify route answering the same JSON, the same calls sent to an agent (`skein up --no-local-agent`
+// and one `skein worker`: each call a job), and async calls through POST /fn/echo?async=1. Every variant
 // runs in a fresh process that starts its own server (bench/cloud/run-variant.ts); the order is
 // reversed every round. Prints a header line and one Markdown table per measure, with Skein ÷ Fastify.
 //
@@ -45,7 +46,7 @@ for (const [name, value] of [
 }
 
 interface Measure {
-  readonly variant: 'fastify' | 'skein-sync' | 'skein-async';
+  readonly variant: 'fastify' | 'skein-sync' | 'skein-agent-sync' | 'skein-async';
   readonly key: string;
   readonly unit: string;
   readonly lowerIsBetter: boolean;
@@ -60,7 +61,7 @@ const ASYNC_MEASURES: readonly Omit<Measure, 'variant'>[] = [
   { key: 'allDoneMs', unit: 'ms until all done', lowerIsBetter: true },
   { key: 'donePerSec', unit: 'jobs/s end to end', lowerIsBetter: false },
 ];
-const VARIANTS = ['fastify', 'skein-sync', 'skein-async'] as const;
+const VARIANTS = ['fastify', 'skein-sync', 'skein-agent-sync', 'skein-async'] as const;
 
 console.log(
   `# Node ${process.version} · ${os.cpus()[0]?.model ?? 'unknown CPU'} · ${os.availableParallelism()} cores · load ${os
@@ -120,6 +121,12 @@ for (const measure of SYNC_MEASURES) {
   console.log(row('bare Fastify route', peer, peer.length > 0 ? '1.00×' : ''));
   const ratio = peer.length > 0 && skein.length > 0 ? `${(median(skein) / median(peer)).toFixed(2)}×` : '';
   console.log(row('skein POST /fn/echo', skein, ratio));
+  const onAgent = values.get(`skein-agent-sync/${measure.key}`) ?? [];
+  const agentRatio =
+    peer.length > 0 && onAgent.length > 0 ? `${(median(onAgent) / median(peer)).toFixed(2)}×` : '';
+  console.log(
+    row('skein POST /fn/echo run on an agent (--no-local-agent + skein worker)', onAgent, agentRatio),
+  );
 }
 console.log(`\n## Async calls: ${jobs} × POST /fn/echo?async=1 over ${connections} connections\n`);
 console.log('| measure | median | min – max | rounds | |');

@@ -1,7 +1,9 @@
 // One cloud benchmark variant in a fresh process: start its server as a child process (a bare Fastify
 // app, or `skein up` in a temporary project with bench/cloud/echo-function.ts deployed), load it from
 // here over node:http with a keep-alive Agent, check every answer, stop the server, print one JSON line.
-// Usage: node bench/cloud/run-variant.ts <fastify|skein-sync|skein-async> <durationMs|jobs> <connections> <warmupMs>
+// skein-agent-sync is skein-sync with `skein up --no-local-agent` and one `skein worker` beside it, so
+// every call travels server → agent → server as a job.
+// Usage: node bench/cloud/run-variant.ts <fastify|skein-sync|skein-agent-sync|skein-async> <durationMs|jobs> <connections> <warmupMs>
 
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -31,6 +33,8 @@ interface Server {
   readonly token: string;
   readonly child: ChildProcess;
   readonly dir?: string;
+  /** The `skein worker` beside it (skein-agent-sync). */
+  readonly worker?: ChildProcess;
 }
 
 interface Answer {
@@ -93,8 +97,19 @@ async function startFastify(): Promise<Server> {
   return spawnServer([join(ROOT, 'bench/cloud/bare-fastify.ts')], ROOT);
 }
 
-/** `skein up` in a temporary project, then `skein deploy fns.ts`: POST /fn/echo is ready. */
-async function startSkein(): Promise<Server> {
+function runCli(dir: string, args: readonly string[]): Promise<string> {
+  return new Promise<string>((resolve, reject) =>
+    execFile(process.execPath, [BIN, ...args], { cwd: dir }, (error, stdout, stderr) =>
+      error === null ? resolve(stdout) : reject(new Error(`skein ${args[0]} failed: ${stderr}`)),
+    ),
+  );
+}
+
+/**
+ * `skein up` in a temporary project, then `skein deploy fns.ts`: POST /fn/echo is ready. With `onAgent`,
+ * the server runs no function code and one `skein worker` (the agent) runs every call.
+ */
+async function startSkein(onAgent: boolean): Promise<Server> {
   const dir = mkdtempSync(join(tmpdir(), 'skein-bench-cloud-'));
   writeFileSync(join(dir, 'package.json'), '{ "type": "module", "private": true }\n');
   mkdirSync(join(dir, 'node_modules'));
@@ -102,20 +117,49 @@ async function startSkein(): Promise<Server> {
   copyFileSync(join(ROOT, 'bench/cloud/echo-function.ts'), join(dir, 'fns.ts'));
   // Every connection's call runs: the function's concurrency limit is above the connections.
   const started = await spawnServer(
-    [BIN, 'up', '--json', '--port', '0', '--function-concurrency', String(Math.max(connections * 2, 8))],
+    [
+      BIN,
+      'up',
+      '--json',
+      '--port',
+      '0',
+      '--function-concurrency',
+      String(Math.max(connections * 2, 8)),
+      ...(onAgent ? ['--no-local-agent'] : []),
+    ],
     dir,
   );
-  const deployed = await new Promise<string>((resolve, reject) =>
-    execFile(process.execPath, [BIN, 'deploy', 'fns.ts', '--json'], { cwd: dir }, (error, stdout, stderr) =>
-      error === null ? resolve(stdout) : reject(new Error(`skein deploy failed: ${stderr}`)),
-    ),
-  );
+  const deployed = await runCli(dir, ['deploy', 'fns.ts', '--json']);
   if (!(JSON.parse(deployed) as { functions: { name: string }[] }).functions.some((fn) => fn.name === 'echo'))
     throw new Error(`skein deploy made no function echo: ${deployed}`);
-  return { ...started, dir };
+  if (!onAgent) return { ...started, dir };
+  const agentToken = (
+    await runCli(dir, ['token', 'create', '--name', 'bench-agent', '--scope', 'agent'])
+  ).trim();
+  const worker = await spawnServer(
+    [BIN, 'worker', '--json', '--server', started.url, '--token', agentToken],
+    dir,
+  );
+  // Calls are refused (503) until the server has seen the agent: wait for one to pass.
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  while ((await call(started, 'POST', '/fn/echo', { args: [PAYLOAD] })).status !== 200) {
+    if (Date.now() > deadline) throw new Error('the agent did not take calls within the start timeout');
+    await sleep(50);
+  }
+  return { ...started, dir, worker: worker.child };
 }
 
 async function stop(server: Server): Promise<void> {
+  if (server.worker !== undefined) {
+    const workerExited = once(server.worker, 'exit');
+    server.worker.kill('SIGTERM');
+    if (
+      (await Promise.race([workerExited, sleep(EXIT_TIMEOUT_MS, 'late' as const, { ref: false })])) === 'late'
+    ) {
+      server.worker.kill('SIGKILL');
+      await workerExited;
+    }
+  }
   const exited = once(server.child, 'exit');
   server.child.kill('SIGTERM');
   const late = sleep(EXIT_TIMEOUT_MS, 'late' as const, { ref: false });
@@ -186,9 +230,12 @@ async function submitAndDrain(
   return { submitMs, doneMs: performance.now() - start, wrong };
 }
 
-if (!['fastify', 'skein-sync', 'skein-async'].includes(variant))
-  throw new Error(`unknown variant ${JSON.stringify(variant)}; known: fastify, skein-sync, skein-async`);
-const server = variant === 'fastify' ? await startFastify() : await startSkein();
+if (!['fastify', 'skein-sync', 'skein-agent-sync', 'skein-async'].includes(variant))
+  throw new Error(
+    `unknown variant ${JSON.stringify(variant)}; known: fastify, skein-sync, skein-agent-sync, skein-async`,
+  );
+const server =
+  variant === 'fastify' ? await startFastify() : await startSkein(variant === 'skein-agent-sync');
 let line: object;
 try {
   if (variant === 'skein-async') {
