@@ -12,12 +12,14 @@ import { SkeinError } from '../errors.ts';
 import { type Broker, DEFAULT_QUEUE, RedisBroker, SqliteBroker, TaskQueue } from '../tasks/index.ts';
 import { AgentCalls } from './agent-calls.ts';
 import { type AgentRegistry, RedisAgentRegistry, SqliteAgentRegistry } from './agent-registry.ts';
+import { recordFunctionCall } from './api/console-function-stats.ts';
 import { errorResponse, responseOf } from './api/http-errors.ts';
 import { openApiDocument } from './api/openapi.ts';
 import { type ApiContext, apiRoutes } from './api/routes.ts';
 import { NO_QUERY } from './api/schemas.ts';
 import { AuthFailureLimiter } from './auth-failure-limiter.ts';
 import { CloudStore, type StoredToken, type TokenScope } from './cloud-store.ts';
+import { consoleSourcesChangedAt, isConsoleRequest, loadConsole, registerConsole } from './console-routes.ts';
 import { readCredentials, writeCredentials } from './credentials.ts';
 import { Deployments } from './deployments.ts';
 import { FunctionRunner } from './function-runner.ts';
@@ -376,6 +378,8 @@ async function buildApp(
     if (context.closing.aborted) {
       throw new SkeinError('SKEIN_CLOUD_CLOSED', 'the server is shutting down; retry once it is up again');
     }
+    // The web console's files are public: the page asks for a token and sends it with each API call.
+    if (isConsoleRequest(request)) return;
     const blockedMs = limiter.blockedFor(request.ip);
     if (blockedMs > 0) {
       const seconds = Math.ceil(blockedMs / 1000);
@@ -412,6 +416,9 @@ async function buildApp(
     }
   });
 
+  // Latency and errors of function calls, for the console's Functions page.
+  app.addHook('onResponse', (request, reply) => recordFunctionCall(context, request, reply));
+
   app.setErrorHandler((error, _request, reply) => {
     const { body, internal } = responseOf(error);
     if (internal) warn('an API call failed inside the server', error);
@@ -447,6 +454,18 @@ async function buildApp(
     '/api/openapi.json',
     { schema: { querystring: NO_QUERY }, config: { scopes: ['read', 'invoke', 'deploy'] } },
     async () => document,
+  );
+  const consoleFiles = await loadConsole();
+  const sourcesChangedAt = await consoleSourcesChangedAt();
+  if (consoleFiles === undefined) warn('the web console is not built (web/dist): run npm run build:web');
+  else if (sourcesChangedAt !== undefined && sourcesChangedAt > consoleFiles.builtAt)
+    warn('the web console in web/dist is older than web/src: run npm run build:web');
+  registerConsole(app, consoleFiles, (url) =>
+    errorResponse(
+      404,
+      'SKEIN_CLOUD_ROUTE_NOT_FOUND',
+      `no API route GET ${JSON.stringify(url.length > MAX_URL_SHOWN ? `${url.slice(0, MAX_URL_SHOWN)}…` : url)}; GET /api/openapi.json lists them`,
+    ),
   );
   return app;
 }

@@ -12,6 +12,7 @@ import type { AgentEventView, MetricsEventView } from '../live-feed.ts';
 import { assertTenantOwns, isOperator } from '../tenants.ts';
 import { createToken, revokeToken, tokenView } from '../tokens.ts';
 import { agentRoutes } from './agent-routes.ts';
+import { consoleApiRoutes } from './console-api.ts';
 import { functionRoutes } from './function-routes.ts';
 import { logRoutes } from './log-routes.ts';
 import { scheduleRoutes } from './schedule-routes.ts';
@@ -210,6 +211,7 @@ export function apiRoutes(ctx: ApiContext): RouteSpec[] {
     ...agentRoutes(ctx),
     ...functionRoutes(ctx),
     ...scheduleRoutes(ctx),
+    ...consoleApiRoutes(ctx),
   ];
 
   function jobRoutes(): RouteSpec[] {

@@ -1,0 +1,259 @@
+// The web console in a real browser (Debian's chromium through playwright-core) against a real
+// `skein up` child process: login, a job turning succeeded live, its logs, retrying a failed job,
+// deploying and invoking a function from the page, an agent (skein worker) appearing and leaving, the
+// timeline's spans for a parallel map; every view on a laptop and a phone screen, screenshots saved.
+
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import {
+  api,
+  makeProject,
+  type RunningServer,
+  startServer,
+  startWorker,
+  waitForState,
+} from '../cloud/harness.ts';
+import {
+  collectPageErrors,
+  ensureConsoleBuilt,
+  launch,
+  missingBrowser,
+  overflowOf,
+  screenshot,
+} from './browser.ts';
+
+const missing = missingBrowser();
+const WAIT_MS = 20_000;
+/** A name long enough to break a layout that does not truncate or wrap. */
+const LONG = `a-very-long-name-${'x'.repeat(80)}`;
+
+// One server, one browser for the file: starting them is most of the time.
+const cleanups: (() => Promise<void>)[] = [];
+const fixture = { after: (fn: () => Promise<void>) => void cleanups.push(fn) };
+let dir: string;
+let server: RunningServer;
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+let pageErrors: string[];
+
+before(async () => {
+  if (missing !== undefined) return;
+  await ensureConsoleBuilt();
+  dir = await makeProject(fixture);
+  server = await startServer(fixture, dir, '--agent-timeout', '3000');
+  browser = await launch();
+  context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  context.setDefaultTimeout(WAIT_MS);
+  page = await context.newPage();
+  pageErrors = collectPageErrors(page);
+});
+
+after(async () => {
+  await browser?.close();
+  for (const cleanup of cleanups.reverse()) await cleanup();
+});
+
+const skip = missing === undefined ? false : missing;
+
+async function submit(task: string, args: unknown[], options?: object): Promise<string> {
+  const answer = await api(server, server.token, 'POST', '/api/jobs', {
+    module: 'tasks.ts',
+    export: task,
+    args,
+    ...(options === undefined ? {} : { options }),
+  });
+  assert.equal(answer.status, 202, JSON.stringify(answer.body));
+  return answer.body.id;
+}
+
+async function login(target: Page): Promise<void> {
+  await target.goto(`${server.url}/`);
+  await target.getByLabel('Token').fill(server.token);
+  await target.getByRole('button', { name: 'Log in' }).click();
+  await target.getByRole('heading', { name: 'Overview' }).waitFor();
+}
+
+test('shows nothing but the login form without a token, refuses a wrong one, and logs in with a good one', {
+  skip,
+}, async () => {
+  await page.goto(`${server.url}/jobs`);
+  await page.getByRole('heading', { name: 'Skein console' }).waitFor();
+  assert.equal(await page.getByRole('navigation').count(), 0, 'no navigation before login');
+  assert.equal(await page.locator('table').count(), 0, 'no data before login');
+  await page.getByLabel('Token').fill('skein_0000000000000000_wrong');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('alert').filter({ hasText: 'SKEIN_CLOUD_UNAUTHORIZED' }).waitFor();
+  await page.getByLabel('Token').fill(server.token);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  // The path asked for before login is the page shown after it.
+  await page.getByRole('heading', { name: 'Jobs' }).waitFor();
+  await page.getByRole('status', { name: 'live: connected' }).waitFor();
+  await page.getByRole('link', { name: 'Overview' }).click();
+  await page.getByRole('heading', { name: 'Overview' }).waitFor();
+  // The first metrics event (every 2 s) fills the queue depth.
+  await page.getByTestId('count-succeeded').waitFor();
+});
+
+test('a submitted job moves to succeeded on the jobs page without a reload, and its logs open', {
+  skip,
+}, async () => {
+  await page.getByRole('link', { name: 'Jobs', exact: true }).click();
+  await page.getByRole('heading', { name: 'Jobs' }).waitFor();
+  const gate = join(dir, 'gate-live');
+  const id = await submit('printAroundGate', [gate]);
+  const row = page.locator(`tr[data-job="${id}"]`);
+  await row.and(page.locator('[data-state="running"]')).waitFor();
+  const loads = [];
+  page.on('load', () => loads.push(1));
+  await writeFile(gate, 'open\n');
+  await row.and(page.locator('[data-state="succeeded"]')).waitFor();
+  assert.equal(loads.length, 0, 'the page was not reloaded');
+  await row.getByRole('link').click();
+  await page.getByRole('heading', { name: 'tasks.ts:printAroundGate' }).waitFor();
+  await page.getByTestId('logs').filter({ hasText: 'after gate' }).waitFor();
+  assert.match((await page.getByTestId('logs').textContent()) ?? '', /before gate\s+after gate/);
+  await page.getByText('"opened"').waitFor();
+});
+
+test('retries a failed job from its page and sees it succeed', { skip }, async () => {
+  const id = await submit('printFailOnce', [join(dir, 'marker-retry')], { attempts: 1 });
+  const failed = await waitForState(server, server.token, id, ['failed', 'dead']);
+  await page.goto(`${server.url}/jobs/${id}`);
+  await page.getByText('first attempt fails on purpose').first().waitFor();
+  assert.match(
+    (await page.locator('pre.stack-trace').textContent()) ?? '',
+    /printFailOnce|at /,
+    'the stack is shown',
+  );
+  await page.getByRole('button', { name: 'Retry' }).click();
+  await page.locator('.title-row .badge', { hasText: 'succeeded' }).waitFor();
+  await page.getByTestId('logs').filter({ hasText: 'second try' }).waitFor();
+  assert.notEqual(failed.state, 'succeeded');
+});
+
+test('deploys a bundle and invokes its function from the functions page', { skip }, async () => {
+  const bundle = join(dir, 'greet.mjs');
+  await writeFile(
+    bundle,
+    "import { task } from 'skein';\nexport const greetConsole = task(import.meta, (name) => 'hello ' + name);\n",
+  );
+  await page.getByRole('link', { name: 'Functions' }).click();
+  await page.getByLabel('Bundle (.mjs or .js, one ES module)').setInputFiles(bundle);
+  await page.getByRole('button', { name: 'Deploy', exact: true }).click();
+  await page.getByTestId('deploy-result').filter({ hasText: 'Deployed greetConsole' }).waitFor();
+  const card = page.locator('[data-function="greetConsole"]');
+  await card.getByLabel('Arguments (JSON array)').fill('["console"]');
+  await card.getByRole('button', { name: 'Invoke' }).click();
+  await card.getByTestId('invoke-result').filter({ hasText: '"hello console"' }).waitFor();
+  await card.getByLabel('Arguments (JSON array)').fill('not json');
+  await card.getByRole('button', { name: 'Invoke' }).click();
+  await card.getByTestId('invoke-result').filter({ hasText: 'not JSON' }).waitFor();
+  // The call's latency is on the card once the stats reload (every 5 s).
+  await card.locator('dd', { hasText: /^1$/ }).first().waitFor();
+});
+
+test('an agent appears on the agents page when skein worker starts and leaves when it stops', {
+  skip,
+}, async () => {
+  const token = await api(server, server.token, 'POST', '/api/tokens', {
+    name: 'console workers',
+    scopes: ['agent'],
+  });
+  assert.equal(token.status, 201, JSON.stringify(token.body));
+  await page.getByRole('link', { name: 'Agents' }).click();
+  await page.getByRole('heading', { name: 'Agents' }).waitFor();
+  const worker = await startWorker(
+    fixture,
+    dir,
+    server.url,
+    token.body.token,
+    '--name',
+    LONG,
+    '--concurrency',
+    '1',
+  );
+  const card = page.locator(`[data-agent="${worker.id}"]`);
+  await card.and(page.locator('[data-state="ready"]')).waitFor();
+  assert.ok((await overflowOf(page)) <= 0, 'a long agent name does not widen the page');
+  await screenshot(page, 'agents-desktop');
+  assert.equal(await worker.stop(), 0);
+  await card.waitFor({ state: 'detached' });
+  await page.getByLabel('Show stopped').check();
+  await card.and(page.locator('[data-state="stopped"]')).waitFor();
+});
+
+test('the timeline shows one span per job of a parallel map, on the worker threads that ran them', {
+  skip,
+}, async () => {
+  await page.getByRole('link', { name: 'Timeline' }).click();
+  await page.getByRole('heading', { name: 'Timeline' }).waitFor();
+  const ids = await Promise.all(Array.from({ length: 8 }, (_, i) => submit('add', [i, i])));
+  for (const id of ids) await waitForState(server, server.token, id, ['succeeded']);
+  for (const id of ids) await page.locator(`[data-span="${id}"]`).first().waitFor();
+  await page.getByRole('button', { name: 'Zoom in' }).click();
+  await page.getByRole('checkbox', { name: 'Live' }).waitFor();
+  assert.equal(
+    await page.getByRole('checkbox', { name: 'Live' }).isChecked(),
+    false,
+    'zooming stops following now',
+  );
+  await page.keyboard.press('-');
+  await page.getByTestId('timeline-summary').waitFor();
+});
+
+test('the jobs list filters and searches on the server and pages', { skip }, async () => {
+  await page.goto(`${server.url}/jobs?state=failed,dead`);
+  await page.getByRole('heading', { name: 'Jobs' }).waitFor();
+  await page
+    .getByTestId('jobs-summary')
+    .filter({ hasText: /\d+ jobs/ })
+    .waitFor();
+  await page.getByLabel('Search').fill('printAroundGate');
+  const states = page.getByRole('group', { name: 'States' });
+  await states.getByLabel('failed', { exact: true }).uncheck();
+  await states.getByLabel('dead', { exact: true }).uncheck();
+  await page.getByRole('button', { name: 'Apply' }).click();
+  await page.waitForURL(/q=printAroundGate/);
+  await page.locator('tr[data-job]').first().waitFor();
+  for (const text of await page.locator('tbody tr td:first-child').allInnerTexts()) {
+    assert.match(text, /printAroundGate/);
+  }
+});
+
+test('every view works from the keyboard and fits a phone screen (screenshots saved)', { skip }, async () => {
+  // Keyboard: the skip link, then the navigation, reach a view without a mouse.
+  await page.goto(`${server.url}/`);
+  await page.getByRole('heading', { name: 'Overview' }).waitFor();
+  const focused = () => page.evaluate<string>('document.activeElement?.textContent ?? ""');
+  for (let i = 0; i < 10 && (await focused()) !== 'Jobs'; i++) await page.keyboard.press('Tab');
+  assert.equal(await focused(), 'Jobs', 'Tab reaches the navigation');
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { name: 'Jobs' }).waitFor();
+  const views = ['/', '/jobs', '/timeline', '/functions', '/agents', '/schedules', '/tokens'];
+  for (const view of views) {
+    await page.goto(`${server.url}${view}`);
+    await page.locator('h1.page-title').first().waitFor();
+    await screenshot(page, `${view === '/' ? 'overview' : view.slice(1)}-desktop`);
+  }
+  const phone = await browser.newContext({
+    viewport: { width: 390, height: 844 },
+    isMobile: true,
+    hasTouch: true,
+  });
+  phone.setDefaultTimeout(WAIT_MS);
+  const small = await phone.newPage();
+  const smallErrors = collectPageErrors(small);
+  await login(small);
+  for (const view of views) {
+    await small.goto(`${server.url}${view}`);
+    await small.locator('h1.page-title').first().waitFor();
+    assert.ok((await overflowOf(small)) <= 0, `${view} fits 390 px without scrolling sideways`);
+    await screenshot(small, `${view === '/' ? 'overview' : view.slice(1)}-phone`);
+  }
+  await phone.close();
+  assert.deepEqual([...pageErrors, ...smallErrors], [], 'the console logged no errors');
+});
