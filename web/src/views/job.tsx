@@ -177,7 +177,11 @@ export function JobView({ id }: { id: string }) {
           )}
         </Section>
       )}
-      <Logs id={job.id} running={!FINISHED.has(job.state)} generation={`${job.attempt}:${job.finishedAt ?? ''}`} />
+      <Logs
+        id={job.id}
+        running={!FINISHED.has(job.state)}
+        generation={`${job.attempt}:${job.finishedAt ?? ''}`}
+      />
     </div>
   );
 }
