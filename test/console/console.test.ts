@@ -224,6 +224,79 @@ test('the jobs list filters and searches on the server and pages', { skip }, asy
   }
 });
 
+test('pauses and resumes a schedule, and shows the jobs it made', { skip }, async () => {
+  const name = `nightly-${LONG}`.slice(0, 64);
+  const made = await api(server, server.token, 'POST', '/api/schedules', {
+    name,
+    every: 3_600_000,
+    module: 'tasks.ts',
+    export: 'add',
+    args: [1, 2],
+  });
+  assert.equal(made.status, 201, JSON.stringify(made.body));
+  await page.getByRole('link', { name: 'Schedules' }).click();
+  const row = page.locator(`tr[data-schedule="${name}"]`);
+  await row.getByText('active').waitFor();
+  await row.getByRole('button', { name: 'Pause' }).click();
+  await row.getByText('paused').waitFor();
+  await row.getByRole('button', { name: 'Resume' }).click();
+  await row.getByText('active').waitFor();
+  await row.getByRole('button', { name: 'History' }).click();
+  await page.getByText('It has not fired yet.').waitFor();
+});
+
+test('creates a token with scopes, shows its text once, and revokes it', { skip }, async () => {
+  await page.getByRole('link', { name: 'Tokens' }).click();
+  await page.getByLabel('Name').fill('console reader');
+  await page.getByRole('group', { name: 'Scopes' }).getByLabel('invoke').check();
+  await page.getByRole('button', { name: 'Create' }).click();
+  const text = await page.getByTestId('new-token').inputValue();
+  assert.match(text, /^skein_/);
+  assert.equal((await api(server, text, 'GET', '/api/console/whoami')).body.name, 'console reader');
+  page.once('dialog', (dialog) => void dialog.accept());
+  await page.getByRole('button', { name: 'Revoke console reader' }).click();
+  await page.locator('tr', { hasText: 'console reader' }).getByText('revoked').waitFor();
+  assert.equal((await api(server, text, 'GET', '/api/console/whoami')).status, 401);
+});
+
+test('serves the console compressed and cached, every page path as the app, API paths as the API', {
+  skip,
+}, async () => {
+  const html = await fetch(`${server.url}/jobs/some-id`, { headers: { 'accept-encoding': 'br' } });
+  assert.equal(html.status, 200);
+  assert.equal(html.headers.get('content-encoding'), 'br');
+  assert.equal(html.headers.get('cache-control'), 'no-cache');
+  assert.match(html.headers.get('content-security-policy') ?? '', /default-src 'self'/);
+  const page = await html.text();
+  const scripts = [...page.matchAll(/(?:src|href)="(\/assets\/[^"]+\.(?:js|css))"/g)].map((m) => m[1]!);
+  assert.ok(
+    scripts.some((path) => path.endsWith('.js')),
+    page,
+  );
+  let compressedJs = 0;
+  for (const path of scripts) {
+    const asset = await fetch(`${server.url}${path}`, { headers: { 'accept-encoding': 'gzip' } });
+    assert.equal(asset.status, 200);
+    assert.equal(asset.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+    assert.equal(asset.headers.get('content-encoding'), 'gzip');
+    // fetch decodes the body: the bytes on the wire are the content-length.
+    const bytes = Number(asset.headers.get('content-length'));
+    assert.ok(bytes > 0 && bytes < (await asset.arrayBuffer()).byteLength, `${path} is sent compressed`);
+    if (path.endsWith('.js')) compressedJs += bytes;
+    const again = await fetch(`${server.url}${path}`, {
+      headers: { 'if-none-match': asset.headers.get('etag')! },
+    });
+    assert.equal(again.status, 304);
+  }
+  assert.ok(compressedJs < 300 * 1024, `first load: ${compressedJs} bytes of gzip JavaScript`);
+  console.log(`# first load: ${compressedJs} bytes of gzip-compressed JavaScript`);
+  assert.equal((await fetch(`${server.url}/assets/index-missing.js`)).status, 404);
+  const apiAnswer = await fetch(`${server.url}/api/nothing`);
+  assert.equal(apiAnswer.status, 401, 'an API path needs a token as before');
+  const notFound = await api(server, server.token, 'GET', '/api/nothing');
+  assert.equal(notFound.body.code, 'SKEIN_CLOUD_ROUTE_NOT_FOUND');
+});
+
 test('every view works from the keyboard and fits a phone screen (screenshots saved)', { skip }, async () => {
   // Keyboard: the skip link, then the navigation, reach a view without a mouse.
   await page.goto(`${server.url}/`);
