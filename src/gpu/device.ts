@@ -196,6 +196,8 @@ export class GpuDevice {
   readonly #pipelines = new Map<string, GPUComputePipeline>();
   readonly #spans: SpanRecorder | undefined;
   readonly #timestamps: boolean;
+  readonly #limits: Readonly<Record<keyof GPUSupportedLimits, number>>;
+  readonly #features: ReadonlySet<string>;
   #batch: (PendingWork & { encoder: GPUCommandEncoder; events: (() => void)[] }) | undefined;
   #gone: string | undefined;
 
@@ -205,7 +207,15 @@ export class GpuDevice {
     this.adapter = adapter;
     this.options = options;
     this.#spans = options.trace ? new SpanRecorder() : undefined;
-    this.#timestamps = options.profiling && raw.features.has('timestamp-query');
+    this.#features = new Set(raw.features);
+    this.#timestamps = options.profiling && this.#features.has('timestamp-query');
+    const limits: Record<string, number> = {};
+    // GPUSupportedLimits exposes its values as prototype getters, so for…in (not Object.keys) finds them.
+    for (const key in raw.limits) {
+      const value = (raw.limits as unknown as Record<string, unknown>)[key];
+      if (typeof value === 'number') limits[key] = value;
+    }
+    this.#limits = Object.freeze(limits) as Readonly<Record<keyof GPUSupportedLimits, number>>;
     raw.lost.then(
       (info) => {
         this.#gone ??= `its device was lost (${info.reason}: ${info.message})`;
@@ -217,12 +227,12 @@ export class GpuDevice {
 
   /** True when the device has f16 arrays and kernels (the adapter's shader-f16 feature). */
   get f16(): boolean {
-    return this.raw.features.has('shader-f16');
+    return this.#features.has('shader-f16');
   }
 
   /** True when kernels may use WGSL subgroup operations. */
   get subgroups(): boolean {
-    return this.raw.features.has('subgroups');
+    return this.#features.has('subgroups');
   }
 
   /** True when dispatches are timed on the GPU (profiling on and the adapter has timestamp queries). */
@@ -230,9 +240,13 @@ export class GpuDevice {
     return this.#timestamps;
   }
 
-  /** The device's limits by name (bytes for sizes), raised to the adapter's maxima for buffers and workgroups. */
-  get limits(): GPUSupportedLimits {
-    return this.raw.limits;
+  /**
+   * The device's limits by name (bytes for sizes), raised to the adapter's maxima for buffers and
+   * workgroups. A snapshot taken once: Dawn builds a new object on every read of GPUDevice.limits,
+   * which cost tens of microseconds a dispatch when read on the hot path.
+   */
+  get limits(): Readonly<Record<keyof GPUSupportedLimits, number>> {
+    return this.#limits;
   }
 
   /** True after destroy() or when the device was lost. */

@@ -49,7 +49,7 @@ export async function elementwise(
   const f16 = specs.some((spec) => spec.dtype === 'f16');
   const header = [
     wgslPrelude(f16 ? 'f16' : 'f32'),
-    `struct Params { n: u32, stride: u32, ${scalars.map((s) => `${s.name}: ${s.dtype}`).join(', ')} }`,
+    `struct Params { n: u32, stride: u32, threads: u32, iters: u32, ${scalars.map((s) => `${s.name}: ${s.dtype}`).join(', ')} }`,
     ...arrays.map(
       (spec, k) =>
         `@group(0) @binding(${k}) var<storage, ${written.has(spec.name) ? 'read_write' : 'read'}> ${spec.name}: array<${spec.dtype}>;`,
@@ -57,9 +57,11 @@ export async function elementwise(
     `@group(0) @binding(${arrays.length}) var<uniform> params: Params;`,
     `@compute @workgroup_size(${GENERATED_WORKGROUP})`,
     'fn main(@builtin(global_invocation_id) gid: vec3u) {',
-    '  let i = gid.x + gid.y * params.stride;',
     '  let n = params.n;',
-    '  if (i >= n) { return; }',
+    '  let base = gid.x + gid.y * params.stride;',
+    '  for (var skein_k = 0u; skein_k < params.iters; skein_k++) {',
+    '    let i = base + skein_k * params.threads;',
+    '    if (i >= n) { break; }',
   ]
     .join('\n')
     .split('\n');
@@ -73,9 +75,9 @@ export async function elementwise(
       if (spec === undefined) return undefined;
       return spec.array ? `${spec.name}[i]` : `params.${spec.name}`;
     },
-    '  ',
+    '    ',
   );
-  const source = [...header, ...body.lines, '}'].join('\n');
+  const source = [...header, ...body.lines, '  }', '}'].join('\n');
   const kernel = await compileKernel(device, source, {
     name,
     entryPoint: 'main',
@@ -154,7 +156,10 @@ export class ElementwiseKernel {
     }
     const grid = dispatchGrid(this.#kernel.device, n!);
     return this.#kernel.run(
-      { ...bindings, params: { n: n!, stride: grid.stride, ...uniform } },
+      {
+        ...bindings,
+        params: { n: n!, stride: grid.stride, threads: grid.threads, iters: grid.iters, ...uniform },
+      },
       { global: grid.global },
     );
   }

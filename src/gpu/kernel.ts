@@ -218,7 +218,7 @@ export class Kernel {
     const copiesIn: [GPUBuffer, number, GPUBuffer, number][] = [];
     const copiesOut: [GPUBuffer, number, GPUBuffer, number][] = [];
     const entries = new Map<number, GPUBindGroupEntry[]>();
-    const alignment = raw.limits.minStorageBufferOffsetAlignment;
+    const alignment = this.device.limits.minStorageBufferOffsetAlignment;
     try {
       for (const { info, uniform } of this.#bindings) {
         const value = values[info.name];
@@ -350,7 +350,7 @@ export class Kernel {
         `kernel "${this.name}": options.global must be 1 to 3 integers >= 0 (got ${JSON.stringify(options?.global)})`,
       );
     }
-    const max = this.#internals.raw.limits.maxComputeWorkgroupsPerDimension;
+    const max = this.device.limits.maxComputeWorkgroupsPerDimension;
     const counts = [0, 1, 2].map((axis) => Math.ceil((global[axis] ?? 1) / this.workgroupSize[axis]!)) as [
       number,
       number,
