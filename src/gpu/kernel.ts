@@ -47,6 +47,8 @@ export interface RunOptions {
 interface Bound {
   readonly info: BindingInfo;
   readonly uniform: UniformLayout | undefined;
+  /** For storage bindings of a known element type: its dtype and components per element. */
+  readonly element: { dtype: DType; components: number } | undefined;
 }
 
 /** Element dtype of a storage binding's WGSL type and the components per element (4 for vec4). */
@@ -149,6 +151,7 @@ export async function compileKernel(
   const bound = bindings.map((binding) => ({
     info: binding,
     uniform: binding.kind === 'uniform' ? uniformLayout(source, binding) : undefined,
+    element: binding.kind === 'uniform' ? undefined : storageElement(binding.type),
   }));
   return new Kernel(device, name, pipeline, layouts, bound, [
     workgroupSize[0]!,
@@ -165,6 +168,7 @@ export class Kernel {
   readonly #pipeline: GPUComputePipeline;
   readonly #layouts: readonly GPUBindGroupLayout[];
   readonly #bindings: readonly Bound[];
+  readonly #names: ReadonlySet<string>;
   readonly #internals: DeviceInternals;
 
   /** @internal Use compileKernel(). */
@@ -181,6 +185,7 @@ export class Kernel {
     this.#pipeline = pipeline;
     this.#layouts = layouts;
     this.#bindings = bindings;
+    this.#names = new Set(bindings.map((bound) => bound.info.name));
     this.workgroupSize = Object.freeze([...workgroupSize]) as unknown as readonly [number, number, number];
     this.#internals = deviceInternals(device);
   }
@@ -206,8 +211,8 @@ export class Kernel {
         `kernel "${this.name}": bindings must be an object of name → value`,
       );
     }
-    for (const key of Object.keys(values)) {
-      if (!this.#bindings.some((bound) => bound.info.name === key)) {
+    for (const key in values) {
+      if (!this.#names.has(key)) {
         throw new InvalidArgumentError(
           'SKEIN_GPU_INVALID_ARGUMENT',
           `kernel "${this.name}" has no binding ${key}; it binds ${this.#bindings.map((b) => b.info.name).join(', ') || 'nothing'}`,
@@ -220,7 +225,8 @@ export class Kernel {
     const entries = new Map<number, GPUBindGroupEntry[]>();
     const alignment = this.device.limits.minStorageBufferOffsetAlignment;
     try {
-      for (const { info, uniform } of this.#bindings) {
+      for (const bound of this.#bindings) {
+        const { info, uniform } = bound;
         const value = values[info.name];
         if (value === undefined) {
           throw new InvalidArgumentError(
@@ -247,7 +253,7 @@ export class Kernel {
           cleanup.push(buffer);
           resource = { buffer };
         } else {
-          resource = this.#storage(info, value, alignment, cleanup, copiesIn, copiesOut);
+          resource = this.#storage(bound, value, alignment, cleanup, copiesIn, copiesOut);
         }
         const list = entries.get(info.group) ?? [];
         list.push({ binding: info.binding, resource });
@@ -283,27 +289,27 @@ export class Kernel {
   }
 
   #storage(
-    info: BindingInfo,
+    bound: Bound,
     value: BindingValue,
     alignment: number,
     cleanup: GPUBuffer[],
     copiesIn: [GPUBuffer, number, GPUBuffer, number][],
     copiesOut: [GPUBuffer, number, GPUBuffer, number][],
   ): GPUBufferBinding {
+    const { info, element } = bound;
     if (!(value instanceof GpuArray)) {
       throw new InvalidArgumentError(
         'SKEIN_GPU_INVALID_ARGUMENT',
         `kernel "${this.name}": ${info.name} is a storage buffer (${info.type}); pass a GpuArray (got ${JSON.stringify(value)})`,
       );
     }
-    value.assertAlive(`kernel "${this.name}" binding ${info.name} to`);
+    if (value.destroyed) value.assertAlive(`kernel "${this.name}" binding ${info.name} to`);
     if (value.device !== this.device) {
       throw new InvalidArgumentError(
         'SKEIN_GPU_INVALID_ARGUMENT',
         `kernel "${this.name}": ${info.name} lives on another device; copy it through the host or make it on this kernel's device`,
       );
     }
-    const element = storageElement(info.type);
     if (element !== undefined) {
       if (element.dtype !== value.dtype) {
         throw new InvalidArgumentError(
