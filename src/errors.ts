@@ -44,6 +44,16 @@ export const ERROR_CODES = Object.freeze({
   SKEIN_CHANNEL_FULL: 'A non-blocking put found the queue full.',
   SKEIN_CHANNEL_EMPTY: 'A non-blocking get found the queue empty.',
   SKEIN_CHANNEL_MESSAGE_TOO_LARGE: 'An encoded message is larger than the channel buffer can ever hold.',
+  SKEIN_MPI_INVALID_ARGUMENT:
+    'An MPI call got an invalid rank, tag, count, buffer, operation, communicator or option.',
+  SKEIN_MPI_NOT_IN_RANK: 'world() was called outside a rank started by mpirun or skein mpirun.',
+  SKEIN_MPI_ABORTED:
+    'The MPI job was aborted: a rank threw, exited early or called abort(); `rank` names it.',
+  SKEIN_MPI_DEADLOCK:
+    'Every live rank waited on an MPI operation with no progress for deadlockTimeout; `pending` lists them.',
+  SKEIN_MPI_TRUNCATED: 'A received message is larger than the receive buffer given for it.',
+  SKEIN_MPI_TYPE_MISMATCH: 'A buffer receive matched a value message, or a buffer of another element type.',
+  SKEIN_MPI_TRANSPORT: 'A rank could not reach a peer, the launcher or an mpi-agent, or lost the connection.',
   SKEIN_GPU_NO_ADAPTER:
     'No WebGPU adapter matched: no GPU driver and no software Vulkan (lavapipe), or none with the name asked for.',
   SKEIN_GPU_INVALID_ARGUMENT: 'A gpu call got an invalid shape, size, dtype name, option or binding.',
@@ -186,6 +196,7 @@ export class InvalidArgumentError extends SkeinError {
     'SKEIN_SYNC_INVALID_ARGUMENT',
     'SKEIN_CHANNEL_INVALID_ARGUMENT',
     'SKEIN_CHANNEL_MESSAGE_TOO_LARGE',
+    'SKEIN_MPI_INVALID_ARGUMENT',
     'SKEIN_GPU_INVALID_ARGUMENT',
     'SKEIN_GPU_SHAPE_MISMATCH',
     'SKEIN_GPU_DTYPE_MISMATCH',
@@ -280,6 +291,36 @@ export class JobCancelledError extends SkeinError {
   }
 }
 
+export interface MpiAbortErrorOptions extends SkeinErrorOptions {
+  /** The rank (in the world communicator) whose failure aborted the job. */
+  readonly rank: number;
+}
+
+/** An MPI job was aborted because one rank threw, exited early or called abort(); `cause` is its error. */
+export class MpiAbortError extends SkeinError {
+  static readonly codes: readonly ErrorCode[] = ['SKEIN_MPI_ABORTED'];
+  readonly rank: number;
+  constructor(message: string, options: MpiAbortErrorOptions) {
+    super('SKEIN_MPI_ABORTED', message, options);
+    this.rank = options.rank;
+  }
+}
+
+export interface DeadlockErrorOptions extends SkeinErrorOptions {
+  /** Each blocked rank's pending operations, e.g. `{ rank: 0, operations: ['send(dest=1, tag=0, 1048576 B)'] }`. */
+  readonly pending: readonly { readonly rank: number; readonly operations: readonly string[] }[];
+}
+
+/** Every live rank of an MPI job waited on an operation and none progressed for the deadlock timeout. */
+export class DeadlockError extends SkeinError {
+  static readonly codes: readonly ErrorCode[] = ['SKEIN_MPI_DEADLOCK'];
+  readonly pending: DeadlockErrorOptions['pending'];
+  constructor(message: string, options: DeadlockErrorOptions) {
+    super('SKEIN_MPI_DEADLOCK', message, options);
+    this.pending = options.pending;
+  }
+}
+
 export interface KernelCompileErrorOptions extends SkeinErrorOptions {
   /** The kernel's name (for generated kernels, the generator and expression it came from). */
   readonly kernel?: string;
@@ -316,6 +357,8 @@ const CLASS_BY_CODE = new Map<string, new (message: string, options: never) => S
   ['SKEIN_CHANNEL_CLOSED', ChannelClosedError as never],
   ['SKEIN_CHANNEL_FULL', QueueFullError as never],
   ['SKEIN_CHANNEL_EMPTY', QueueEmptyError as never],
+  ['SKEIN_MPI_ABORTED', MpiAbortError as never],
+  ['SKEIN_MPI_DEADLOCK', DeadlockError as never],
   ['SKEIN_TASKS_JOB_FAILED', JobFailedError as never],
   ['SKEIN_TASKS_JOB_CANCELLED', JobCancelledError as never],
   ['SKEIN_GPU_COMPILE', KernelCompileError as never],

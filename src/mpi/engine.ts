@@ -1,0 +1,308 @@
+// One rank's message engine: MPI matching over a transport. Arriving messages meet posted receives by
+// (context, source, tag) in arrival order, the rest wait in the unexpected queue; messages above the
+// eager limit go by rendezvous (RTS, then CLEAR once a receive matched, then DATA), so a large blocking
+// send waits for its receiver as in MPI. Every communicator of the rank shares this engine.
+// Invariant: per (source, context) messages match in the order they were sent (non-overtaking), since
+// transports keep per-pair order and eager and RTS frames enter matching in one arrival sequence.
+
+import { SkeinError } from '../errors.ts';
+import { ANY_SOURCE, ANY_TAG } from './constants.ts';
+import { type FrameHeader, FrameKind } from './frame.ts';
+import type { FrameSink, Transport } from './transport/transport.ts';
+
+const EMPTY = new Uint8Array(0);
+
+/** A message as the receiver sees it: envelope (world source) and payload. */
+export interface Received {
+  readonly source: number;
+  readonly tag: number;
+  readonly dtype: number;
+  readonly payload: Uint8Array;
+}
+
+/** What probe reports: the envelope and the payload size, without taking the message. */
+export interface Envelope {
+  readonly source: number;
+  readonly tag: number;
+  readonly dtype: number;
+  readonly size: number;
+}
+
+interface Incoming {
+  readonly header: FrameHeader;
+  /** The payload of an eager frame; null for an RTS (its DATA comes after CLEAR). */
+  readonly payload: Uint8Array | null;
+}
+
+export interface PostedReceive {
+  readonly context: number;
+  readonly source: number;
+  readonly tag: number;
+  /** Bytes the payload should land in when it fits (the caller's buffer on the buffer path). */
+  readonly into: Uint8Array | null;
+  readonly resolve: (message: Received) => void;
+  readonly reject: (error: Error) => void;
+}
+
+interface PendingProbe {
+  readonly context: number;
+  readonly source: number;
+  readonly tag: number;
+  readonly resolve: (envelope: Envelope) => void;
+  readonly reject: (error: Error) => void;
+}
+
+interface OutgoingRendezvous {
+  readonly dest: number;
+  readonly payload: Uint8Array;
+  readonly dtype: number;
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
+}
+
+export interface EngineOptions {
+  /** Messages up to this many payload bytes go eagerly; larger ones by rendezvous. */
+  readonly eagerLimit: number;
+  /** Called (debounced by the caller) whenever a frame arrives: the progress the deadlock check sees. */
+  readonly onProgress?: () => void;
+}
+
+function matches(wantSource: number, wantTag: number, header: FrameHeader): boolean {
+  return (
+    (wantSource === ANY_SOURCE || wantSource === header.source) &&
+    (wantTag === ANY_TAG || wantTag === header.tag)
+  );
+}
+
+export class Engine implements FrameSink {
+  readonly transport: Transport;
+  readonly rank: number;
+  readonly size: number;
+  readonly #eagerLimit: number;
+  readonly #onProgress: (() => void) | undefined;
+  readonly #unexpected = new Map<number, Incoming[]>();
+  readonly #posted = new Map<number, PostedReceive[]>();
+  readonly #probes: PendingProbe[] = [];
+  readonly #outgoing = new Map<number, OutgoingRendezvous>();
+  /** Matched RTS frames waiting for their DATA, keyed by source * 2^32 + id. */
+  readonly #awaitingData = new Map<number, PostedReceive>();
+  #nextId = 1;
+  #failure: Error | null = null;
+  /** The next free context id; dup and split agree on the largest among the ranks taking part. */
+  nextContext = 2;
+
+  constructor(transport: Transport, options: EngineOptions) {
+    this.transport = transport;
+    this.rank = transport.rank;
+    this.size = transport.size;
+    this.#eagerLimit = options.eagerLimit;
+    this.#onProgress = options.onProgress;
+    transport.start(this);
+  }
+
+  get failure(): Error | null {
+    return this.#failure;
+  }
+
+  /** Sends `payload` to world rank `dest`; settles when the caller may reuse it. */
+  send(
+    dest: number,
+    context: number,
+    tag: number,
+    payload: Uint8Array,
+    dtype: number,
+  ): Promise<void> | undefined {
+    if (this.#failure !== null) return Promise.reject(this.#failure);
+    const header: FrameHeader = {
+      kind: FrameKind.EAGER,
+      context,
+      tag,
+      id: 0,
+      size: payload.length,
+      dtype,
+      source: this.rank,
+    };
+    if (dest === this.rank) {
+      this.#arrive(header, payload.slice());
+      return undefined;
+    }
+    if (payload.length <= this.#eagerLimit) return this.transport.send(dest, header, payload);
+    const id = this.#nextId++;
+    header.kind = FrameKind.RTS;
+    header.id = id;
+    return new Promise<void>((resolve, reject) => {
+      this.#outgoing.set(id, { dest, payload, dtype, resolve, reject });
+      this.transport.send(dest, header, null)?.catch((error: unknown) => this.fail(error as Error));
+    });
+  }
+
+  /** Posts a receive; the first matching message (now or later) settles it. Returns a cancel function. */
+  receive(posted: PostedReceive): () => boolean {
+    if (this.#failure !== null) {
+      posted.reject(this.#failure);
+      return () => false;
+    }
+    const queue = this.#unexpected.get(posted.context);
+    if (queue !== undefined) {
+      const index = queue.findIndex((incoming) => matches(posted.source, posted.tag, incoming.header));
+      if (index >= 0) {
+        const [incoming] = queue.splice(index, 1);
+        this.#match(incoming!, posted);
+        return () => false;
+      }
+    }
+    let list = this.#posted.get(posted.context);
+    if (list === undefined) this.#posted.set(posted.context, (list = []));
+    list.push(posted);
+    return () => {
+      const at = list.indexOf(posted);
+      if (at < 0) return false;
+      list.splice(at, 1);
+      return true;
+    };
+  }
+
+  /** The envelope of the first matching message that has arrived, or undefined. */
+  peek(context: number, source: number, tag: number): Envelope | undefined {
+    if (this.#failure !== null) throw this.#failure;
+    const found = this.#unexpected.get(context)?.find((incoming) => matches(source, tag, incoming.header));
+    return found === undefined ? undefined : envelopeOf(found.header);
+  }
+
+  /** Waits for a matching message without receiving it. */
+  probe(context: number, source: number, tag: number): { promise: Promise<Envelope>; cancel: () => void } {
+    const now = this.peek(context, source, tag);
+    if (now !== undefined) return { promise: Promise.resolve(now), cancel: () => {} };
+    let probe!: PendingProbe;
+    const promise = new Promise<Envelope>((resolve, reject) => {
+      probe = { context, source, tag, resolve, reject };
+    });
+    this.#probes.push(probe);
+    return {
+      promise,
+      cancel: () => {
+        const at = this.#probes.indexOf(probe);
+        if (at >= 0) this.#probes.splice(at, 1);
+      },
+    };
+  }
+
+  /** Fails every pending and later operation of this rank with `error` (the first failure wins). */
+  fail(error: Error): void {
+    if (this.#failure !== null) return;
+    this.#failure = error;
+    for (const list of this.#posted.values()) for (const posted of list.splice(0)) posted.reject(error);
+    for (const probe of this.#probes.splice(0)) probe.reject(error);
+    for (const out of this.#outgoing.values()) out.reject(error);
+    this.#outgoing.clear();
+    for (const posted of this.#awaitingData.values()) posted.reject(error);
+    this.#awaitingData.clear();
+  }
+
+  // FrameSink -------------------------------------------------------------------------------------
+
+  target(header: FrameHeader): Uint8Array {
+    if (header.kind === FrameKind.DATA) {
+      const posted = this.#awaitingData.get(header.source * 2 ** 32 + header.id);
+      if (posted?.into != null && posted.into.length >= header.size)
+        return posted.into.subarray(0, header.size);
+    }
+    return new Uint8Array(header.size);
+  }
+
+  deliver(header: FrameHeader, payload: Uint8Array): void {
+    this.#onProgress?.();
+    switch (header.kind) {
+      case FrameKind.EAGER:
+        this.#arrive(header, payload);
+        return;
+      case FrameKind.RTS:
+        this.#arrive(header, null);
+        return;
+      case FrameKind.CLEAR: {
+        const out = this.#outgoing.get(header.id);
+        if (out === undefined) return;
+        this.#outgoing.delete(header.id);
+        const data: FrameHeader = {
+          ...header,
+          kind: FrameKind.DATA,
+          size: out.payload.length,
+          dtype: out.dtype,
+        };
+        const sent = this.transport.send(out.dest, data, out.payload);
+        if (sent === undefined) out.resolve();
+        else sent.then(out.resolve, out.reject);
+        return;
+      }
+      case FrameKind.DATA: {
+        const key = header.source * 2 ** 32 + header.id;
+        const posted = this.#awaitingData.get(key);
+        if (posted === undefined) return;
+        this.#awaitingData.delete(key);
+        posted.resolve({ source: header.source, tag: header.tag, dtype: header.dtype, payload });
+        return;
+      }
+      default:
+        this.fail(
+          new SkeinError(
+            'SKEIN_INTERNAL',
+            `rank ${this.rank} got a frame of unknown kind ${header.kind}; this is a bug in Skein`,
+          ),
+        );
+    }
+  }
+
+  #arrive(header: FrameHeader, payload: Uint8Array | null): void {
+    if (this.#probes.length > 0) {
+      for (let i = 0; i < this.#probes.length; ) {
+        const probe = this.#probes[i]!;
+        if (probe.context === header.context && matches(probe.source, probe.tag, header)) {
+          this.#probes.splice(i, 1);
+          probe.resolve(envelopeOf(header));
+        } else i++;
+      }
+    }
+    const list = this.#posted.get(header.context);
+    if (list !== undefined && list.length > 0) {
+      const index = list.findIndex((posted) => matches(posted.source, posted.tag, header));
+      if (index >= 0) {
+        const [posted] = list.splice(index, 1);
+        this.#match({ header, payload }, posted!);
+        return;
+      }
+    }
+    let queue = this.#unexpected.get(header.context);
+    if (queue === undefined) this.#unexpected.set(header.context, (queue = []));
+    queue.push({ header, payload });
+  }
+
+  #match(incoming: Incoming, posted: PostedReceive): void {
+    const { header } = incoming;
+    if (incoming.payload !== null) {
+      posted.resolve({
+        source: header.source,
+        tag: header.tag,
+        dtype: header.dtype,
+        payload: incoming.payload,
+      });
+      return;
+    }
+    // An RTS: tell the sender to go on, then wait for DATA with this id.
+    this.#awaitingData.set(header.source * 2 ** 32 + header.id, posted);
+    const clear: FrameHeader = { ...header, kind: FrameKind.CLEAR, size: 0, source: this.rank };
+    this.transport.send(header.source, clear, null)?.catch((error: unknown) => this.fail(error as Error));
+  }
+
+  /** Messages that arrived and were never received, per context: what a deadlock report shows. */
+  unexpectedCount(): number {
+    let count = 0;
+    for (const queue of this.#unexpected.values()) count += queue.length;
+    return count;
+  }
+
+  static readonly EMPTY = EMPTY;
+}
+
+function envelopeOf(header: FrameHeader): Envelope {
+  return { source: header.source, tag: header.tag, dtype: header.dtype, size: header.size };
+}

@@ -1,0 +1,106 @@
+// mpirun's options, their defaults in one frozen place, and their validation.
+
+import { cpus } from 'node:os';
+import { InvalidArgumentError } from '../errors.ts';
+import type { TransportKind } from './transport/transport.ts';
+
+/** Where each rank's output goes: straight through, each line prefixed "[rank] ", or to a callback. */
+export type OutputMode =
+  | 'inherit'
+  | 'prefix'
+  | ((line: string, rank: number, stream: 'stdout' | 'stderr') => void);
+
+export interface MpirunOptions {
+  /** How ranks run: worker threads (shared memory), child processes (Unix sockets), or processes over TCP. @defaultValue 'thread' */
+  readonly transport?: TransportKind;
+  /** Payload bytes up to which a message is sent eagerly; larger ones wait for their receiver. @defaultValue 65536 */
+  readonly eagerLimit?: number;
+  /** Bytes of each shared-memory ring between two thread ranks; default scales with the rank count. */
+  readonly ringBytes?: number;
+  /** Milliseconds every running rank may wait in MPI calls with no message moving before the job fails as deadlocked. @defaultValue 10000 */
+  readonly deadlockTimeout?: number;
+  /** Milliseconds aborted ranks get to stop before they are terminated. @defaultValue 1000 */
+  readonly abortGrace?: number;
+  /** Milliseconds the whole job may take; unlimited when omitted. */
+  readonly timeout?: number;
+  /** @defaultValue 'inherit' */
+  readonly output?: OutputMode;
+  /** Arguments the ranks see in process.argv after the program (process transports) or in workerData argv (threads). */
+  readonly argv?: readonly string[];
+  /** Host addresses ranks listen on and reach each other at, for the tcp transport. @defaultValue '127.0.0.1' */
+  readonly host?: string;
+}
+
+export const MPIRUN_DEFAULTS = Object.freeze({
+  transport: 'thread' as TransportKind,
+  eagerLimit: 65_536, // bytes
+  deadlockTimeout: 10_000, // ms
+  abortGrace: 1_000, // ms
+  output: 'inherit' as OutputMode,
+  host: '127.0.0.1',
+});
+
+export interface ResolvedMpirunOptions {
+  readonly transport: TransportKind;
+  readonly eagerLimit: number;
+  readonly ringBytes: number | undefined;
+  readonly deadlockTimeout: number;
+  readonly abortGrace: number;
+  readonly timeout: number | undefined;
+  readonly output: OutputMode;
+  readonly argv: readonly string[];
+  readonly host: string;
+}
+
+/** The largest job mpirun starts on one machine's threads: well past the cores, short of a mistake. */
+export const MAX_LOCAL_RANKS = Math.max(256, cpus().length * 16);
+
+function invalid(message: string): InvalidArgumentError {
+  return new InvalidArgumentError('SKEIN_MPI_INVALID_ARGUMENT', message);
+}
+
+function integer(name: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (!Number.isInteger(value) || (value as number) < min || (value as number) > max) {
+    throw invalid(
+      `mpirun option ${name} must be an integer in ${min}..${max} (got ${String(value)}); omit it for the default`,
+    );
+  }
+  return value as number;
+}
+
+export function resolveMpirunOptions(options: MpirunOptions = {}): ResolvedMpirunOptions {
+  if (typeof options !== 'object' || options === null) throw invalid('mpirun options must be an object');
+  const transport = options.transport ?? MPIRUN_DEFAULTS.transport;
+  if (transport !== 'thread' && transport !== 'process' && transport !== 'tcp') {
+    throw invalid(`mpirun option transport must be 'thread', 'process' or 'tcp' (got ${String(transport)})`);
+  }
+  const output = options.output ?? MPIRUN_DEFAULTS.output;
+  if (output !== 'inherit' && output !== 'prefix' && typeof output !== 'function') {
+    throw invalid(`mpirun option output must be 'inherit', 'prefix' or a function (got ${String(output)})`);
+  }
+  const argv = options.argv ?? [];
+  if (!Array.isArray(argv) || argv.some((arg) => typeof arg !== 'string')) {
+    throw invalid('mpirun option argv must be an array of strings');
+  }
+  const host = options.host ?? MPIRUN_DEFAULTS.host;
+  if (typeof host !== 'string' || host === '')
+    throw invalid(`mpirun option host must be a host name or address (got ${String(host)})`);
+  return Object.freeze({
+    transport,
+    eagerLimit: integer('eagerLimit', options.eagerLimit ?? MPIRUN_DEFAULTS.eagerLimit, 0, 2 ** 30),
+    ringBytes:
+      options.ringBytes === undefined
+        ? undefined
+        : integer('ringBytes', options.ringBytes, 4096, 2 ** 30) & ~3,
+    deadlockTimeout: integer(
+      'deadlockTimeout',
+      options.deadlockTimeout ?? MPIRUN_DEFAULTS.deadlockTimeout,
+      1,
+    ),
+    abortGrace: integer('abortGrace', options.abortGrace ?? MPIRUN_DEFAULTS.abortGrace, 0),
+    timeout: options.timeout === undefined ? undefined : integer('timeout', options.timeout, 1),
+    output,
+    argv: Object.freeze([...argv]),
+    host,
+  });
+}

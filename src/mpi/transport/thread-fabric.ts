@@ -1,0 +1,35 @@
+// The shared memory of a thread job: one single-producer single-consumer byte ring per ordered pair of
+// ranks and one doorbell cell per rank. Made by the launcher, handed to every rank thread in workerData.
+// Invariant: ring (s, d) is written only by rank s's thread and read only by rank d's thread.
+
+/** Int32 cell indexes inside a ring's buffer; each side's cells sit in their own 64-byte line. */
+export const RING_CELLS = Object.freeze({ head: 0, tailSeen: 1, tail: 16, headSeen: 17, writerWaiting: 32 });
+/** Bytes before a ring's data region. */
+export const RING_DATA_OFFSET_BYTES = 192;
+/** Int32 stride between two ranks' doorbells (one cache line each). */
+export const DOORBELL_STRIDE = 16;
+
+export interface ThreadFabric {
+  readonly size: number;
+  readonly ringBytes: number;
+  /** rings[source * size + dest]; null on the diagonal. */
+  readonly rings: readonly (SharedArrayBuffer | null)[];
+  readonly doorbells: SharedArrayBuffer;
+}
+
+/** Ring bytes per pair for a job of `size` ranks: 16 MiB shared out, 64 KiB to 4 MiB each. */
+export function defaultRingBytes(size: number): number {
+  const pairs = Math.max(1, size * (size - 1));
+  const share = Math.floor((16 * 1024 * 1024) / pairs);
+  return Math.min(4 * 1024 * 1024, Math.max(64 * 1024, share & ~63));
+}
+
+export function createThreadFabric(size: number, ringBytes: number): ThreadFabric {
+  const rings: (SharedArrayBuffer | null)[] = [];
+  for (let source = 0; source < size; source++) {
+    for (let dest = 0; dest < size; dest++) {
+      rings.push(source === dest ? null : new SharedArrayBuffer(RING_DATA_OFFSET_BYTES + ringBytes));
+    }
+  }
+  return { size, ringBytes, rings, doorbells: new SharedArrayBuffer(size * DOORBELL_STRIDE * 4) };
+}

@@ -1,0 +1,266 @@
+// Ranks as worker threads of one process: frames go through the job's shared-memory rings (one per
+// ordered pair), the sender rings the receiver's doorbell and the receiver wakes through
+// Atomics.waitAsync. A frame is a 32-byte header record followed by its payload in records of at most
+// a quarter of the ring, so a message of any size streams through a ring of fixed size.
+// Invariant: only this rank's thread writes its outgoing rings and reads its incoming ones; a sender
+// waiting for room sets the ring's writerWaiting cell, which the reader checks after every consume.
+
+import { ByteRing } from '../../channel/ring.ts';
+import { SkeinError } from '../../errors.ts';
+import { type FrameHeader, FrameKind, HEADER_BYTES, HEADER_INTS, readHeader, writeHeader } from '../frame.ts';
+import { DOORBELL_STRIDE, RING_CELLS, RING_DATA_OFFSET_BYTES, type ThreadFabric } from './thread-fabric.ts';
+import type { FrameSink, Transport } from './transport.ts';
+
+const EMPTY = new Uint8Array(0);
+/** Frames read from one ring before the reader looks at the next one, so no sender starves another. */
+const FRAMES_PER_RING_VISIT = 64;
+/** Reader loop turns between two macrotask yields, so timers and messages still run under a flood. */
+const TURNS_PER_MACROTASK_YIELD = 64;
+
+interface OutFrame {
+  readonly header: FrameHeader;
+  readonly payload: Uint8Array;
+  headerWritten: boolean;
+  offset: number;
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
+}
+
+interface Partial {
+  readonly header: FrameHeader;
+  readonly target: Uint8Array;
+  filled: number;
+}
+
+export class ThreadTransport implements Transport {
+  readonly kind = 'thread' as const;
+  readonly rank: number;
+  readonly size: number;
+  readonly #out: (ByteRing | null)[] = [];
+  readonly #outCells: (Int32Array | null)[] = [];
+  readonly #in: (ByteRing | null)[] = [];
+  readonly #inCells: (Int32Array | null)[] = [];
+  readonly #bells: Int32Array;
+  readonly #maxChunk: number;
+  readonly #queues: OutFrame[][] = [];
+  readonly #pumping: boolean[] = [];
+  readonly #partial: (Partial | null)[] = [];
+  readonly #headerInts = new Int32Array(HEADER_INTS);
+  readonly #headerBytes = new Uint8Array(this.#headerInts.buffer);
+  readonly #scratch = new Uint8Array(HEADER_BYTES);
+  #sink: FrameSink | null = null;
+  #closed = false;
+  #flushWaiters: (() => void)[] = [];
+
+  constructor(fabric: ThreadFabric, rank: number) {
+    this.rank = rank;
+    this.size = fabric.size;
+    this.#bells = new Int32Array(fabric.doorbells);
+    this.#maxChunk = Math.max(1024, (fabric.ringBytes >> 2) & ~3);
+    for (let peer = 0; peer < fabric.size; peer++) {
+      const out = fabric.rings[rank * fabric.size + peer] ?? null;
+      const inn = fabric.rings[peer * fabric.size + rank] ?? null;
+      const outCells = out === null ? null : new Int32Array(out);
+      const inCells = inn === null ? null : new Int32Array(inn);
+      this.#out.push(outCells === null ? null : ring(outCells, fabric.ringBytes));
+      this.#outCells.push(outCells);
+      this.#in.push(inCells === null ? null : ring(inCells, fabric.ringBytes));
+      this.#inCells.push(inCells);
+      this.#queues.push([]);
+      this.#pumping.push(false);
+      this.#partial.push(null);
+    }
+  }
+
+  start(sink: FrameSink): void {
+    this.#sink = sink;
+    this.#readLoop().catch((error: unknown) => sink.fail(error as Error));
+  }
+
+  send(dest: number, header: FrameHeader, payload: Uint8Array | null): Promise<void> | undefined {
+    if (this.#closed) return Promise.reject(closedError(this.rank));
+    const body = payload ?? EMPTY;
+    const queue = this.#queues[dest]!;
+    if (queue.length === 0 && body.length <= this.#maxChunk) {
+      const ring = this.#out[dest]!;
+      const need = recordBytes(HEADER_BYTES) + (body.length > 0 ? recordBytes(body.length) : 0);
+      if (ring.freeBytes() >= need) {
+        this.#writeHeader(ring, header);
+        if (body.length > 0) ring.write(body);
+        this.#ring(dest);
+        return undefined;
+      }
+    }
+    return new Promise<void>((resolve, reject) => {
+      queue.push({ header, payload: body, headerWritten: false, offset: 0, resolve, reject });
+      if (!this.#pumping[dest]) {
+        this.#pumping[dest] = true;
+        this.#pump(dest).catch((error: unknown) => this.#sink?.fail(error as Error));
+      }
+    });
+  }
+
+  flush(): Promise<void> {
+    if (this.#queues.every((queue) => queue.length === 0)) return Promise.resolve();
+    return new Promise((resolve) => this.#flushWaiters.push(resolve));
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const error = closedError(this.rank);
+    for (const queue of this.#queues) for (const frame of queue.splice(0)) frame.reject(error);
+    const bell = this.rank * DOORBELL_STRIDE;
+    Atomics.add(this.#bells, bell, 1);
+    Atomics.notify(this.#bells, bell);
+  }
+
+  #writeHeader(ring: ByteRing, header: FrameHeader): void {
+    writeHeader(this.#headerInts, 0, { ...header, source: this.rank });
+    ring.write(this.#headerBytes);
+  }
+
+  #ring(dest: number): void {
+    const bell = dest * DOORBELL_STRIDE;
+    Atomics.add(this.#bells, bell, 1);
+    Atomics.notify(this.#bells, bell);
+  }
+
+  async #pump(dest: number): Promise<void> {
+    const queue = this.#queues[dest]!;
+    const ring = this.#out[dest]!;
+    const cells = this.#outCells[dest]!;
+    while (queue.length > 0 && !this.#closed) {
+      const frame = queue[0]!;
+      if (!frame.headerWritten) {
+        await this.#room(ring, cells, HEADER_BYTES);
+        if (this.#closed) return;
+        this.#writeHeader(ring, frame.header);
+        frame.headerWritten = true;
+        this.#ring(dest);
+      }
+      while (frame.offset < frame.payload.length) {
+        const length = Math.min(this.#maxChunk, frame.payload.length - frame.offset);
+        await this.#room(ring, cells, length);
+        if (this.#closed) return;
+        ring.write(frame.payload.subarray(frame.offset, frame.offset + length));
+        frame.offset += length;
+        this.#ring(dest);
+      }
+      queue.shift();
+      frame.resolve();
+    }
+    this.#pumping[dest] = false;
+    if (this.#flushWaiters.length > 0 && this.#queues.every((q) => q.length === 0)) {
+      for (const resolve of this.#flushWaiters.splice(0)) resolve();
+    }
+  }
+
+  /** Waits until `length` bytes fit the ring; the reader wakes us through writerWaiting. */
+  async #room(ring: ByteRing, cells: Int32Array, length: number): Promise<void> {
+    while (!ring.hasRoomFor(length) && !this.#closed) {
+      // Sequentially consistent: either the reader's head store is visible to the room check below,
+      // or our flag store is visible to the reader's load after it consumed, and it notifies.
+      Atomics.store(cells, RING_CELLS.writerWaiting, 1);
+      const head = Atomics.load(cells, RING_CELLS.head);
+      if (ring.hasRoomFor(length)) break;
+      const waited = Atomics.waitAsync(cells, RING_CELLS.head, head, 1000);
+      if (waited.async) await waited.value;
+    }
+  }
+
+  async #readLoop(): Promise<void> {
+    const bell = this.rank * DOORBELL_STRIDE;
+    let turns = 0;
+    while (!this.#closed) {
+      const seen = Atomics.load(this.#bells, bell);
+      if (this.#pollAll()) {
+        if (++turns % TURNS_PER_MACROTASK_YIELD === 0) await new Promise((resolve) => setImmediate(resolve));
+        else await null;
+        continue;
+      }
+      const waited = Atomics.waitAsync(this.#bells, bell, seen);
+      if (waited.async) await waited.value;
+    }
+  }
+
+  #pollAll(): boolean {
+    let any = false;
+    for (let peer = 0; peer < this.size; peer++) {
+      if (peer !== this.rank && this.#poll(peer)) any = true;
+    }
+    return any;
+  }
+
+  #poll(peer: number): boolean {
+    const ring = this.#in[peer]!;
+    const cells = this.#inCells[peer]!;
+    const sink = this.#sink!;
+    let frames = 0;
+    let any = false;
+    while (frames < FRAMES_PER_RING_VISIT) {
+      const partial = this.#partial[peer] ?? null;
+      if (partial === null) {
+        const record = ring.peek(() => this.#scratch);
+        if (record === undefined) break;
+        const header = readHeader(new Int32Array(record.buffer, record.byteOffset, HEADER_INTS), 0);
+        ring.consume();
+        this.#woke(cells);
+        any = true;
+        if (header.size === 0 || header.kind === FrameKind.RTS) {
+          frames++;
+          sink.deliver(header, EMPTY);
+        } else {
+          this.#partial[peer] = { header, target: sink.target(header), filled: 0 };
+        }
+        continue;
+      }
+      let scratch: Uint8Array | null = null;
+      const record = ring.peek((length) => {
+        scratch = partial.target.subarray(partial.filled, partial.filled + length);
+        return scratch;
+      });
+      if (record === undefined) break;
+      if (record !== scratch) partial.target.set(record, partial.filled);
+      partial.filled += record.length;
+      ring.consume();
+      this.#woke(cells);
+      any = true;
+      if (partial.filled >= partial.header.size) {
+        this.#partial[peer] = null;
+        frames++;
+        sink.deliver(partial.header, partial.target);
+      }
+    }
+    return any;
+  }
+
+  #woke(cells: Int32Array): void {
+    if (Atomics.load(cells, RING_CELLS.writerWaiting) !== 0) {
+      Atomics.store(cells, RING_CELLS.writerWaiting, 0);
+      Atomics.notify(cells, RING_CELLS.head);
+    }
+  }
+}
+
+function ring(cells: Int32Array, ringBytes: number): ByteRing {
+  return new ByteRing(
+    cells,
+    {
+      head: RING_CELLS.head,
+      tail: RING_CELLS.tail,
+      headSeen: RING_CELLS.headSeen,
+      tailSeen: RING_CELLS.tailSeen,
+    },
+    RING_DATA_OFFSET_BYTES,
+    ringBytes,
+  );
+}
+
+function recordBytes(length: number): number {
+  return 4 + ((length + 3) & ~3);
+}
+
+function closedError(rank: number): SkeinError {
+  return new SkeinError('SKEIN_MPI_TRANSPORT', `rank ${rank}'s transport is closed; the job has ended`);
+}

@@ -1,0 +1,41 @@
+// The contract every MPI transport keeps (threads over shared memory, processes over Unix sockets, hosts
+// over TCP): move frames between the ranks of one job, reliably and in order per ordered pair of ranks.
+// Matching, rendezvous and collectives live above it (engine.ts, communicator.ts), written once.
+// Invariant: frames from one source arrive in the order that source sent them; a transport never drops,
+// reorders or looks into a payload, and fails loudly (sink.fail) when a peer is gone.
+
+import type { FrameHeader } from '../frame.ts';
+
+/** Where a transport hands what arrives. */
+export interface FrameSink {
+  /**
+   * The memory a frame's payload is written into: `header.size` bytes. The engine may return the
+   * caller's receive buffer, so a large message lands where it is wanted with no second copy.
+   */
+  target(header: FrameHeader): Uint8Array;
+  /** A whole frame arrived; `payload` is what target() returned (or an empty array for size 0). */
+  deliver(header: FrameHeader, payload: Uint8Array): void;
+  /** The transport cannot go on (a peer's connection broke); every pending operation fails with it. */
+  fail(error: Error): void;
+}
+
+export type TransportKind = 'thread' | 'process' | 'tcp';
+
+export interface Transport {
+  readonly kind: TransportKind;
+  /** This rank in the world communicator. */
+  readonly rank: number;
+  readonly size: number;
+  /** Starts delivering arriving frames to `sink`; called once. */
+  start(sink: FrameSink): void;
+  /**
+   * Sends a frame to `dest` (never this rank). Returns undefined when the payload was copied out at
+   * once, else a promise that settles when the caller may reuse `payload`. Frames to one destination
+   * leave in call order.
+   */
+  send(dest: number, header: FrameHeader, payload: Uint8Array | null): Promise<void> | undefined;
+  /** Resolves once every frame sent so far left this rank. */
+  flush(): Promise<void>;
+  /** Stops receiving and releases connections and memory; idempotent. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,5 @@
+// The MPI conformance suite with ranks as processes connected over TCP on loopback.
+
+import { mpiConformance } from './mpi.ts';
+
+mpiConformance('tcp', [2, 4]);
