@@ -34,6 +34,8 @@ Commands:
   invoke        Call a function: skein invoke <name> --args '[...]' [--async]
   schedule      Run a task or function periodically: skein schedule add <name> --every 5m
                 tasks.ts:report; ls, show, pause, resume, rm
+  mpirun        Run a program on N MPI ranks: skein mpirun -n 4 prog.ts [args]
+                (threads; --procs for processes, --tcp over TCP)
   demo          Render a Mandelbrot image sequentially, on a ThreadPool and on a
                 ProcessPool; print wall times, speedup and parallel efficiency
 
@@ -135,6 +137,7 @@ const COMMANDS: Readonly<Record<string, Command>> = Object.freeze({
   invoke: cloudCommand('invoke'),
   schedule: cloudCommand('schedule'),
   demo: demoCommand,
+  mpirun: async (args, io) => (await import('./mpirun-command.ts')).mpirunCommand(args, io),
 });
 
 /** parseArgs reports unknown options and missing values with these codes; they are usage errors. */
