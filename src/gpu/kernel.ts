@@ -224,6 +224,7 @@ export class Kernel {
     const copiesOut: [GPUBuffer, number, GPUBuffer, number][] = [];
     const entries = new Map<number, GPUBindGroupEntry[]>();
     const alignment = this.device.limits.minStorageBufferOffsetAlignment;
+    const storage: { info: BindingInfo; array: GpuArray }[] = [];
     try {
       for (const bound of this.#bindings) {
         const { info, uniform } = bound;
@@ -254,6 +255,7 @@ export class Kernel {
           resource = { buffer };
         } else {
           resource = this.#storage(bound, value, alignment, cleanup, copiesIn, copiesOut);
+          this.#checkAliasing(storage, info, value as GpuArray);
         }
         const list = entries.get(info.group) ?? [];
         list.push({ binding: info.binding, resource });
@@ -341,6 +343,27 @@ export class Kernel {
     if (info.kind === 'storage')
       copiesOut.push([copy, Math.ceil(value.byteLength / 4) * 4, buffer, value.byteOffset]);
     return { buffer: copy, offset: 0, size };
+  }
+
+  /**
+   * WebGPU refuses a dispatch in which a writable storage binding overlaps another binding of the same
+   * buffer (Dawn would only print the error and skip the dispatch), so say so before submitting.
+   */
+  #checkAliasing(seen: { info: BindingInfo; array: GpuArray }[], info: BindingInfo, array: GpuArray): void {
+    for (const other of seen) {
+      if (other.array.buffer !== array.buffer) continue;
+      if (info.kind !== 'storage' && other.info.kind !== 'storage') continue;
+      const overlap =
+        array.byteOffset < other.array.byteOffset + Math.max(4, other.array.byteLength) &&
+        other.array.byteOffset < array.byteOffset + Math.max(4, array.byteLength);
+      if (overlap) {
+        throw new InvalidArgumentError(
+          'SKEIN_GPU_INVALID_ARGUMENT',
+          `kernel "${this.name}": ${other.info.name} and ${info.name} share memory and one of them is written; WebGPU forbids that in one dispatch: pass a copy() of one`,
+        );
+      }
+    }
+    seen.push({ info, array });
   }
 
   #workgroups(options: RunOptions): [number, number, number] {

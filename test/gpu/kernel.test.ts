@@ -134,6 +134,12 @@ test('running with a missing, unknown or wrongly typed binding throws before any
     code: 'SKEIN_GPU_INVALID_ARGUMENT',
     message: /global/,
   });
+  assert.throws(() => kernel.run({ x: y, y, params }, { global: 4 }), {
+    code: 'SKEIN_GPU_INVALID_ARGUMENT',
+    message: /x and y share memory/,
+  });
+  using wide = zeros(device, 8);
+  kernel.run({ x: wide.slice(0, 4), y: wide.slice(4), params }, { global: 4 });
   const gone = zeros(device, 4);
   gone.destroy();
   assert.throws(() => kernel.run({ x: gone, y, params }, { global: 4 }), { code: 'SKEIN_GPU_DESTROYED' });
