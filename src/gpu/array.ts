@@ -111,9 +111,11 @@ export class GpuArray<D extends DType = DType> {
   /** @internal Throws SKEIN_GPU_DESTROYED when the array can no longer be used. */
   assertAlive(what: string): void {
     if (!this.destroyed) return;
-    const why = this.#destroyed
-      ? 'the array was destroyed'
-      : (this.#storage.destroyed ?? 'the array was destroyed');
+    const why = this.device.destroyed
+      ? 'its device was destroyed or lost'
+      : this.#destroyed
+        ? 'the array was destroyed'
+        : (this.#storage.destroyed ?? 'the array was destroyed');
     throw new SkeinError(
       'SKEIN_GPU_DESTROYED',
       `${what} a ${this.dtype}[${this.shape.join(', ')}] GPU array after ${why}; keep arrays alive until their last use, or make a new one`,

@@ -118,6 +118,7 @@ test('a destroyed array, its views and arrays of a destroyed device throw SKEIN_
     (error: { code: string }) => assert.equal(error.code, 'SKEIN_GPU_DESTROYED'),
   );
   assert.equal(b.destroyed, true);
+  await assert.rejects(b.toHost(), { code: 'SKEIN_GPU_DESTROYED', message: /its device was destroyed/ });
   assert.throws(() => fromHost(other, [1]), { code: 'SKEIN_GPU_DESTROYED' });
 });
 
