@@ -1,0 +1,74 @@
+// The Skein side of bench/mpi.ts, OSU micro-benchmark style on 2 ranks: ping-pong latency (value path
+// through the codec, buffer path into the caller's buffer), windowed bandwidth, allreduce, bcast and
+// barrier. Returns microseconds (latency, collectives) and MB/s (bandwidth) from rank 0.
+
+import { type Communicator, SUM } from '../../src/mpi/index.ts';
+import { task } from '../../src/task.ts';
+
+export const LATENCY_SIZES = [8, 1024, 65_536, 1_048_576];
+const iterationsFor = (bytes: number): number => (bytes <= 1024 ? 2000 : bytes <= 65_536 ? 400 : 60);
+const WINDOW = 16;
+
+async function timed(comm: Communicator, iterations: number, body: () => Promise<void>): Promise<number> {
+  for (let i = 0; i < Math.max(5, iterations / 10); i++) await body();
+  await comm.barrier();
+  const start = performance.now();
+  for (let i = 0; i < iterations; i++) await body();
+  return ((performance.now() - start) * 1000) / iterations;
+}
+
+export const osu = task(import.meta, async (comm: Communicator) => {
+  const other = 1 - comm.rank;
+  const out: Record<string, number> = {};
+  for (const bytes of LATENCY_SIZES) {
+    const value = { bytes: new Uint8Array(bytes).fill(1) };
+    out[`latency value ${bytes}`] =
+      (await timed(comm, iterationsFor(bytes), async () => {
+        if (comm.rank === 0) {
+          await comm.send(value, other, 1);
+          await comm.recv(other, 1);
+        } else {
+          await comm.send(await comm.recv(other, 1), other, 1);
+        }
+      })) / 2;
+    const buffer = new Uint8Array(bytes).fill(2);
+    out[`latency buffer ${bytes}`] =
+      (await timed(comm, iterationsFor(bytes), async () => {
+        if (comm.rank === 0) {
+          await comm.sendBuffer(buffer, other, 2);
+          await comm.recvBuffer(buffer, other, 2);
+        } else {
+          await comm.recvBuffer(buffer, other, 2);
+          await comm.sendBuffer(buffer, other, 2);
+        }
+      })) / 2;
+  }
+  for (const bytes of [1_048_576, 16_777_216]) {
+    const buffer = new Uint8Array(bytes).fill(3);
+    const window = bytes > 1_048_576 ? 4 : WINDOW;
+    const perLoopUs = await timed(comm, bytes > 1_048_576 ? 3 : 6, async () => {
+      if (comm.rank === 0) {
+        await Promise.all(Array.from({ length: window }, () => comm.isendBuffer(buffer, other, 3).wait()));
+        await comm.recv(other, 4);
+      } else {
+        for (let i = 0; i < window; i++) await comm.recvBuffer(buffer, other, 3);
+        await comm.send(0, other, 4);
+      }
+    });
+    out[`bandwidth buffer ${bytes}`] = (bytes * window) / perLoopUs; // bytes per microsecond = MB/s
+  }
+  out['allreduce 8'] = await timed(
+    comm,
+    2000,
+    async () => void (await comm.allreduce(new Float64Array(1), SUM)),
+  );
+  const big = new Float64Array(131_072);
+  out['allreduce 1048576'] = await timed(comm, 40, async () => void (await comm.allreduce(big, SUM)));
+  out['bcast 1048576'] = await timed(
+    comm,
+    60,
+    async () => void (await comm.bcast(comm.rank === 0 ? new Uint8Array(1_048_576) : undefined, 0)),
+  );
+  out.barrier = await timed(comm, 2000, () => comm.barrier());
+  return comm.rank === 0 ? out : undefined;
+});
