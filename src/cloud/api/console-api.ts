@@ -6,7 +6,7 @@
 
 import type { FastifyRequest } from 'fastify';
 import { SkeinError } from '../../errors.ts';
-import type { JobInfo, JobState } from '../../tasks/index.ts';
+import type { JobInfo, JobState, QueueStats } from '../../tasks/index.ts';
 import { JOB_STATES } from '../../tasks/index.ts';
 import type { TokenScope } from '../cloud-store.ts';
 import { assertTenantOwns, isOperator } from '../tenants.ts';
@@ -40,6 +40,10 @@ const DEFAULT_SPAN_WINDOW_MS = 5 * 60_000;
 const DEFAULT_SPANS = 2000;
 const MAX_CHILDREN = 500;
 const MAX_EPOCH_MS = 10 ** 15;
+/** How long counts by state are reused between searches, in ms. */
+const COUNTS_TTL_MS = 250;
+/** What a job id looks like (JOB_ID_PARAMS): a search for one is a direct read first. */
+const JOB_ID = /^[A-Za-z0-9-]{8,64}$/;
 
 const error = (description: string) => ({ description, schema: ERROR_RESPONSE });
 const ERRORS = {
@@ -103,6 +107,21 @@ export function consoleApiRoutes(ctx: ApiContext): RouteSpec[] {
     warn: ctx.warn,
   });
 
+  // Counts by state place a newest-first page; reading them costs a pass over the store's index
+  // (and the last minute's latencies), so concurrent and quick successive searches share one read.
+  let countsRead: { at: number; counts: Promise<QueueStats['counts']> } | undefined;
+  function stateCounts(): Promise<QueueStats['counts']> {
+    const now = Date.now();
+    if (countsRead === undefined || now - countsRead.at > COUNTS_TTL_MS) {
+      const counts = ctx.queue.stats().then((stats) => stats.counts);
+      countsRead = { at: now, counts };
+      counts.catch(() => {
+        if (countsRead?.counts === counts) countsRead = undefined;
+      });
+    }
+    return countsRead.counts;
+  }
+
   function viewOf(info: JobInfo, tenant: string | null): ConsoleJobView {
     return {
       ...jobView(info, projectDir),
@@ -156,7 +175,27 @@ export function consoleApiRoutes(ctx: ApiContext): RouteSpec[] {
     limit: number,
     offset: number,
   ): Promise<ConsoleJobPage> {
-    const { counts } = await ctx.queue.stats();
+    // A whole job id is found directly, however old the job is (a scan would stop at its budget).
+    if (filter.text !== undefined && JOB_ID.test(filter.text) && offset === 0) {
+      const info = await infoOrUndefined(filter.text);
+      const owner = info === undefined ? null : (ctx.store.jobTenant(info.id) ?? null);
+      if (
+        info !== undefined &&
+        info.id === filter.text &&
+        filter.states.includes(info.state) &&
+        (tenant === undefined || owner === tenant) &&
+        matchesFilter(
+          info,
+          taskLabel(info.task, projectDir),
+          owner,
+          info.workerId ?? activity.workerOf(info.id),
+          filter,
+        )
+      ) {
+        return page([info], limit, offset, 1, 1, false);
+      }
+    }
+    const counts = await stateCounts();
     const plain =
       tenant === undefined &&
       filter.task === undefined &&

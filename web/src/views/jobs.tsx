@@ -21,6 +21,7 @@ import { navigate } from '../router.ts';
 import { Clip, ErrorNote, StateBadge, useNow, useResource, useThrottle, When } from '../ui.tsx';
 
 const RELOAD_MS = 1500;
+const QUIET_RELOAD_MS = 5000;
 
 function toLocalInput(at: number | null): string {
   if (at === null) return '';
@@ -56,6 +57,14 @@ export function JobsView({ search }: { search: string }) {
       }),
     [following, query.offset, reload, visible],
   );
+
+  // Events reload the page; a quiet list is read again now and then (jobs change state without events
+  // of this tenant's, e.g. purges).
+  useEffect(() => {
+    if (!following) return;
+    const timer = setInterval(reload, QUIET_RELOAD_MS);
+    return () => clearInterval(timer);
+  }, [following, reload]);
 
   const go = (next: JobListQuery) => {
     const qs = jobQueryString(next);

@@ -184,7 +184,13 @@ function Activity() {
               <li key={state}>
                 <a href={`/jobs?state=${state}`}>
                   <StateBadge state={state} />
-                  <strong data-testid={`count-${state}`}>{formatCount(latest.counts[state])}</strong>
+                  <strong
+                    data-testid={`count-${state}`}
+                    data-value={latest.counts[state]}
+                    title={String(latest.counts[state])}
+                  >
+                    {formatCount(latest.counts[state])}
+                  </strong>
                 </a>
               </li>
             ))}
