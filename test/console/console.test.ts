@@ -39,6 +39,8 @@ let browser: Browser;
 let context: BrowserContext;
 let page: Page;
 let pageErrors: string[];
+/** A job with an error, logs and two attempts, for the job page's screenshots. */
+let retriedJob = '';
 
 before(async () => {
   if (missing !== undefined) return;
@@ -122,6 +124,7 @@ test('a submitted job moves to succeeded on the jobs page without a reload, and 
 test('retries a failed job from its page and sees it succeed', { skip }, async () => {
   const id = await submit('printFailOnce', [join(dir, 'marker-retry')], { attempts: 1 });
   const failed = await waitForState(server, server.token, id, ['failed', 'dead']);
+  retriedJob = id;
   await page.goto(`${server.url}/jobs/${id}`);
   await page.getByText('first attempt fails on purpose').first().waitFor();
   assert.match(
@@ -306,11 +309,23 @@ test('every view works from the keyboard and fits a phone screen (screenshots sa
   assert.equal(await focused(), 'Jobs', 'Tab reaches the navigation');
   await page.keyboard.press('Enter');
   await page.getByRole('heading', { name: 'Jobs' }).waitFor();
-  const views = ['/', '/jobs', '/timeline', '/functions', '/agents', '/schedules', '/tokens'];
+  const views = [
+    '/',
+    '/jobs',
+    `/jobs/${retriedJob}`,
+    '/timeline',
+    '/functions',
+    '/agents',
+    '/schedules',
+    '/tokens',
+  ];
+  const shotName = (view: string) =>
+    view === '/' ? 'overview' : view.startsWith('/jobs/') ? 'job' : view.slice(1);
   for (const view of views) {
     await page.goto(`${server.url}${view}`);
     await page.locator('h1.page-title').first().waitFor();
-    await screenshot(page, `${view === '/' ? 'overview' : view.slice(1)}-desktop`);
+    if (view.startsWith('/jobs/')) await page.getByTestId('logs').filter({ hasText: 'second try' }).waitFor();
+    await screenshot(page, `${shotName(view)}-desktop`);
   }
   const phone = await browser.newContext({
     viewport: { width: 390, height: 844 },
@@ -324,8 +339,10 @@ test('every view works from the keyboard and fits a phone screen (screenshots sa
   for (const view of views) {
     await small.goto(`${server.url}${view}`);
     await small.locator('h1.page-title').first().waitFor();
+    if (view.startsWith('/jobs/'))
+      await small.getByTestId('logs').filter({ hasText: 'second try' }).waitFor();
     assert.ok((await overflowOf(small)) <= 0, `${view} fits 390 px without scrolling sideways`);
-    await screenshot(small, `${view === '/' ? 'overview' : view.slice(1)}-phone`);
+    await screenshot(small, `${shotName(view)}-phone`);
   }
   await phone.close();
   assert.deepEqual([...pageErrors, ...smallErrors], [], 'the console logged no errors');

@@ -66,6 +66,14 @@ export function JobsView({ search }: { search: string }) {
     return () => clearInterval(timer);
   }, [following, reload]);
 
+  // On a phone the filters start folded (unless some are set), so the list shows first.
+  const [wide] = useState(() => window.matchMedia('(min-width: 701px)').matches);
+  const active =
+    (query.states.length > 0 ? 1 : 0) +
+    [query.task, query.agent, query.q].filter((v) => v.trim() !== '').length +
+    (query.from !== null ? 1 : 0) +
+    (query.to !== null ? 1 : 0);
+
   const go = (next: JobListQuery) => {
     const qs = jobQueryString(next);
     navigate(qs === '' ? '/jobs' : `/jobs?${qs}`);
@@ -74,7 +82,10 @@ export function JobsView({ search }: { search: string }) {
   return (
     <div class="stack">
       <h1 class="page-title">Jobs</h1>
-      <Filters query={query} onApply={(next) => go({ ...next, offset: 0 })} />
+      <details class="card filters-box" open={wide || active > 0}>
+        <summary>Filters{active > 0 ? ` (${active} active)` : ''}</summary>
+        <Filters query={query} onApply={(next) => go({ ...next, offset: 0 })} />
+      </details>
       <div class="toolbar">
         <span role="status" class="muted small" data-testid="jobs-summary">
           {page.data === undefined
@@ -190,7 +201,7 @@ function Filters({ query, onApply }: { query: JobListQuery; onApply: (query: Job
     }));
   return (
     <form
-      class="filters card"
+      class="filters"
       aria-label="Filters"
       onSubmit={(e) => {
         e.preventDefault();
