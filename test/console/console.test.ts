@@ -138,6 +138,22 @@ test('retries a failed job from its page and sees it succeed', { skip }, async (
   assert.notEqual(failed.state, 'succeeded');
 });
 
+test('replays a finished job as a new one, and cancels a running job from its page', { skip }, async () => {
+  await page.goto(`${server.url}/jobs/${retriedJob}`);
+  await page.getByRole('button', { name: 'Replay' }).click();
+  await page.waitForURL((url) => url.pathname.startsWith('/jobs/') && !url.pathname.endsWith(retriedJob));
+  const replayed = new URL(page.url()).pathname.slice('/jobs/'.length);
+  await page.locator('.title-row .badge', { hasText: 'succeeded' }).waitFor();
+  assert.equal((await waitForState(server, server.token, replayed, ['succeeded'])).result, 'ok');
+
+  const gate = join(dir, 'gate-never');
+  const id = await submit('waitForFile', [gate, 'never']);
+  await page.goto(`${server.url}/jobs/${id}`);
+  await page.locator('.title-row .badge', { hasText: 'running' }).waitFor();
+  await page.getByRole('button', { name: 'Cancel' }).click();
+  await page.locator('.title-row .badge', { hasText: 'cancelled' }).waitFor();
+});
+
 test('deploys a bundle and invokes its function from the functions page', { skip }, async () => {
   const bundle = join(dir, 'greet.mjs');
   await writeFile(
@@ -159,7 +175,7 @@ test('deploys a bundle and invokes its function from the functions page', { skip
   await card.locator('dd', { hasText: /^1$/ }).first().waitFor();
 });
 
-test('an agent appears on the agents page when skein worker starts and leaves when it stops', {
+test('an agent appears on the agents page when skein worker starts, leaves when it stops, and shows lost when killed', {
   skip,
 }, async () => {
   const token = await api(server, server.token, 'POST', '/api/tokens', {
@@ -187,6 +203,21 @@ test('an agent appears on the agents page when skein worker starts and leaves wh
   await card.waitFor({ state: 'detached' });
   await page.getByLabel('Show stopped').check();
   await card.and(page.locator('[data-state="stopped"]')).waitFor();
+  // One killed with SIGKILL is listed lost once its heartbeats stop for --agent-timeout (3 s here).
+  const killed = await startWorker(
+    fixture,
+    dir,
+    server.url,
+    token.body.token,
+    '--name',
+    'doomed',
+    '--concurrency',
+    '1',
+  );
+  const doomed = page.locator(`[data-agent="${killed.id}"]`);
+  await doomed.and(page.locator('[data-state="ready"]')).waitFor();
+  await killed.kill9();
+  await doomed.and(page.locator('[data-state="lost"]')).waitFor();
 });
 
 test('the timeline shows one span per job of a parallel map, on the worker threads that ran them', {
