@@ -65,6 +65,8 @@ export interface EngineOptions {
   readonly eagerLimit: number;
   /** Called (debounced by the caller) whenever a frame arrives: the progress the deadlock check sees. */
   readonly onProgress?: () => void;
+  /** Milliseconds a receive waits in a transport that can wait synchronously; 0 never does. */
+  readonly syncWaitTimeout?: number;
 }
 
 function matches(wantSource: number, wantTag: number, header: FrameHeader): boolean {
@@ -80,6 +82,7 @@ export class Engine implements FrameSink {
   readonly size: number;
   readonly #eagerLimit: number;
   readonly #onProgress: (() => void) | undefined;
+  readonly #syncWaitNs: number;
   readonly #unexpected = new Map<number, Incoming[]>();
   readonly #posted = new Map<number, PostedReceive[]>();
   readonly #probes: PendingProbe[] = [];
@@ -97,6 +100,7 @@ export class Engine implements FrameSink {
     this.size = transport.size;
     this.#eagerLimit = options.eagerLimit;
     this.#onProgress = options.onProgress;
+    this.#syncWaitNs = Math.round((options.syncWaitTimeout ?? 0) * 1e6);
     transport.start(this);
   }
 
@@ -154,6 +158,7 @@ export class Engine implements FrameSink {
     let list = this.#posted.get(posted.context);
     if (list === undefined) this.#posted.set(posted.context, (list = []));
     list.push(posted);
+    if (this.#syncWaitNs > 0 && this.transport.waitFor !== undefined) this.#syncWait(list, posted);
     return () => {
       const at = list.indexOf(posted);
       if (at < 0) return false;
@@ -185,6 +190,20 @@ export class Engine implements FrameSink {
         if (at >= 0) this.#probes.splice(at, 1);
       },
     };
+  }
+
+  /**
+   * Waits in the transport (a kernel sleep, not a busy loop) for up to syncWaitTimeout while `posted` is
+   * unmatched: a reply within it costs a futex wake-up rather than an event-loop turn.
+   */
+  #syncWait(list: PostedReceive[], posted: PostedReceive): void {
+    const start = process.hrtime.bigint();
+    const budget = BigInt(this.#syncWaitNs);
+    while (list.includes(posted) && this.#failure === null) {
+      const left = budget - (process.hrtime.bigint() - start);
+      if (left <= 0n) return;
+      this.transport.waitFor!(Number(left) / 1e6);
+    }
   }
 
   /** Fails every pending and later operation of this rank with `error` (the first failure wins). */

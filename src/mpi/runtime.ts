@@ -18,6 +18,8 @@ export interface ProgramSpec {
   /** The export to call with the world communicator; undefined runs the module as a script. */
   readonly exportName: string | undefined;
   readonly eagerLimit: number;
+  /** Milliseconds a receive waits in the kernel before it waits on the event loop (thread transport). */
+  readonly syncWaitTimeout: number;
 }
 
 interface RankState {
@@ -72,6 +74,7 @@ export async function runRank(transport: Transport, link: ControlLink, spec: Pro
   const activity = new Activity((state) => link.send({ type: 'state', ...state }));
   const engine = new Engine(transport, {
     eagerLimit: spec.eagerLimit,
+    syncWaitTimeout: spec.syncWaitTimeout,
     onProgress: () => activity.progress(),
   });
   let reported = false;

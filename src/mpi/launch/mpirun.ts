@@ -91,7 +91,12 @@ async function start(n: number, target: unknown, third: unknown, fourth: unknown
     );
   }
   const options = resolveMpirunOptions(rawOptions as MpirunOptions | undefined);
-  const spec: ProgramSpec = { moduleUrl, exportName, eagerLimit: options.eagerLimit };
+  const spec: ProgramSpec = {
+    moduleUrl,
+    exportName,
+    eagerLimit: options.eagerLimit,
+    syncWaitTimeout: options.syncWaitTimeout,
+  };
   const job = new Job(n, {
     deadlockTimeout: options.deadlockTimeout,
     abortGrace: options.abortGrace,

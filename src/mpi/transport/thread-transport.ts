@@ -184,6 +184,15 @@ export class ThreadTransport implements Transport {
     }
   }
 
+  waitFor(timeoutMs: number): boolean {
+    if (this.#closed || this.#sink === null) return false;
+    const bell = this.rank * DOORBELL_STRIDE;
+    const seen = Atomics.load(this.#bells, bell);
+    if (this.#pollAll()) return true;
+    Atomics.wait(this.#bells, bell, seen, timeoutMs);
+    return this.#pollAll();
+  }
+
   #pollAll(): boolean {
     let any = false;
     for (let peer = 0; peer < this.size; peer++) {

@@ -34,6 +34,13 @@ export interface Transport {
    * leave in call order.
    */
   send(dest: number, header: FrameHeader, payload: Uint8Array | null): Promise<void> | undefined;
+  /**
+   * Delivers what arrived, sleeping in the kernel up to `timeoutMs` for the next frame if nothing has;
+   * returns whether anything was delivered. Present where arrival can be awaited without the event loop
+   * (shared memory between worker threads): a blocking receive uses it briefly, which costs a futex
+   * wake-up per message instead of an event-loop turn, and yields the core to the sender meanwhile.
+   */
+  waitFor?(timeoutMs: number): boolean;
   /** Resolves once every frame sent so far left this rank. */
   flush(): Promise<void>;
   /** Stops receiving and releases connections and memory; idempotent. */
