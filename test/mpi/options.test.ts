@@ -9,10 +9,9 @@ import { MPIRUN_DEFAULTS, resolveMpirunOptions } from '../../src/mpi/index.ts';
 test('MPIRUN_DEFAULTS is frozen and each @defaultValue in options.ts says what resolveMpirunOptions gives', () => {
   assert.ok(Object.isFrozen(MPIRUN_DEFAULTS));
   const source = readFileSync(new URL('../../src/mpi/options.ts', import.meta.url), 'utf8');
-  const documented = [...source.matchAll(/@defaultValue (\S+)\s*\*\/\s*readonly (\w+)\?/g)].map((m) => [
-    m[2]!,
-    m[1]!,
-  ]);
+  const documented = [...source.matchAll(/@defaultValue (\S+)\s*\*\/\s*readonly (\w+)\?/g)].map(
+    (m): [string, string] => [m[2]!, m[1]!],
+  );
   assert.ok(documented.length >= 6, 'the options carry @defaultValue tags');
   const resolved = resolveMpirunOptions() as unknown as Record<string, unknown>;
   for (const [name, value] of documented) {
