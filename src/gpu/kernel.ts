@@ -273,20 +273,22 @@ export class Kernel {
       this.name,
       (pass) => {
         pass.setPipeline(pipeline);
-        for (const [group, bindGroup] of bindGroups.entries()) pass.setBindGroup(group, bindGroup);
+        for (let group = 0; group < bindGroups.length; group++) pass.setBindGroup(group, bindGroups[group]!);
         pass.dispatchWorkgroups(workgroups[0], workgroups[1], workgroups[2]);
       },
       cleanup,
-      {
-        before: (encoder) => {
-          for (const [from, fromOffset, to, size] of copiesIn)
-            encoder.copyBufferToBuffer(from, fromOffset, to, 0, size);
-        },
-        after: (encoder) => {
-          for (const [from, size, to, toOffset] of copiesOut)
-            encoder.copyBufferToBuffer(from, 0, to, toOffset, size);
-        },
-      },
+      copiesIn.length === 0
+        ? undefined
+        : {
+            before: (encoder) => {
+              for (const [from, fromOffset, to, size] of copiesIn)
+                encoder.copyBufferToBuffer(from, fromOffset, to, 0, size);
+            },
+            after: (encoder) => {
+              for (const [from, size, to, toOffset] of copiesOut)
+                encoder.copyBufferToBuffer(from, 0, to, toOffset, size);
+            },
+          },
     );
   }
 

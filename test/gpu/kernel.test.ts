@@ -173,3 +173,21 @@ test('a batch records many dispatches into one submit, and profiled events carry
     message: /synchronously/,
   });
 });
+
+test('without profiling an event still settles when the GPU is done, timed from submit to completion', {
+  skip,
+}, async () => {
+  using plain = await requestDevice();
+  assert.equal(plain.timestamps, false);
+  const kernel = await compileKernel(plain, SCALE, { name: 'scale' });
+  using x = fromHost(plain, new Float32Array(64).fill(1));
+  using y = zeros(plain, 64);
+  const event = kernel.run({ x, y, params: { factor: 4, offset: [0, 0], count: 64 } }, { global: 64 });
+  assert.equal(event.elapsedMs, undefined);
+  assert.equal(await event.wait(), event);
+  assert.equal(event.source, 'wall');
+  assert.ok(event.elapsedMs! >= 0);
+  assert.equal(event.name, 'scale');
+  assert.deepEqual(plain.spans(), []);
+  assert.ok((await y.toHost()).every((v) => v === 4));
+});
