@@ -2,7 +2,7 @@
 // against the server before anything else shows.
 
 import { useState } from 'preact/hooks';
-import { get, messageOf, setToken } from '../api.ts';
+import { messageOf, setToken } from '../api.ts';
 
 export function Login({ problem }: { problem: string | undefined }) {
   const [value, setValue] = useState('');
@@ -28,7 +28,6 @@ export function Login({ problem }: { problem: string | undefined }) {
         return;
       }
       setToken(text, remember);
-      await get('/api/console/whoami').catch(() => undefined);
     } catch (caught) {
       setError(messageOf(caught));
     } finally {
