@@ -67,6 +67,8 @@ export const ERROR_CODES = Object.freeze({
   SKEIN_GPU_BUFFER_TOO_LARGE: 'An array needs more bytes than one storage binding of the adapter allows.',
   SKEIN_GPU_COMPILE:
     'WGSL failed to compile or a compute pipeline could not be built; the error names line and column.',
+  SKEIN_GPU_VALIDATION:
+    'The GPU refused submitted work (Dawn validation, e.g. a binding smaller than the kernel declares); it did not run.',
   SKEIN_TASKS_INVALID_TASK: 'What was passed to the queue or a worker is not a task reference.',
   SKEIN_TASKS_INVALID_CRON: 'A cron expression could not be parsed or never fires.',
   SKEIN_TASKS_NOT_ENCODABLE:

@@ -156,6 +156,7 @@ export class GpuArray<D extends DType = DType> {
       new Uint8Array(staging.getMappedRange(0, bytes), 0, this.byteLength),
     );
     staging.destroy();
+    this.#internals.throwRefused();
     return out;
   }
 

@@ -71,6 +71,8 @@ export interface DeviceInternals {
   readonly batching: boolean;
   /** Runs `fn` after the current submit: now, or when the open batch is submitted. */
   afterSubmit(fn: () => void): void;
+  /** Throws SKEIN_GPU_VALIDATION if Dawn refused a command since the last check. */
+  throwRefused(): void;
   readonly pipelines: Map<string, GPUComputePipeline>;
 }
 
@@ -200,6 +202,7 @@ export class GpuDevice {
   readonly #features: ReadonlySet<string>;
   #batch: (PendingWork & { encoder: GPUCommandEncoder; events: (() => void)[] }) | undefined;
   #gone: string | undefined;
+  #refused: string | undefined;
 
   /** @internal Use requestDevice(). */
   constructor(raw: GPUDevice, adapter: AdapterDescription, options: ResolvedDeviceOptions) {
@@ -222,6 +225,11 @@ export class GpuDevice {
       },
       () => {},
     );
+    // Dawn reports a command it refused (and skipped) only as an event; keep the first, the root cause,
+    // until the next wait for GPU work reports it. Dawn also prints it to stderr.
+    raw.addEventListener('uncapturederror', (event) => {
+      this.#refused ??= (event as GPUUncapturedErrorEvent).error.message;
+    });
     internalsOf.set(this, this.#makeInternals());
   }
 
@@ -321,6 +329,19 @@ export class GpuDevice {
       throw this.#goneError('waiting for GPU work', error);
     }
     if (this.#gone !== undefined) throw this.#goneError('waiting for GPU work');
+    this.#throwRefused();
+  }
+
+  /** Throws SKEIN_GPU_VALIDATION for a command Dawn refused since the last check. */
+  #throwRefused(): void {
+    const message = this.#refused;
+    if (message === undefined) return;
+    this.#refused = undefined;
+    throw new SkeinError(
+      'SKEIN_GPU_VALIDATION',
+      `GPU device "${this.adapter.name}" refused work submitted before this wait, which did not run: ${message.split('\n')[0]}`,
+      { cause: message },
+    );
   }
 
   async #wallTiming(submittedAt: number): Promise<EventTiming> {
@@ -444,6 +465,7 @@ export class GpuDevice {
       }
       const [start, end] = new BigUint64Array(readback.getMappedRange());
       readback.destroy();
+      this.#throwRefused();
       // Timestamps are nanoseconds; a pass whose end reads before its start (a clock wrap) counts as 0.
       const elapsedMs = end! >= start! ? Number(end! - start!) / 1e6 : 0;
       return { elapsedMs, source: 'timestamp' };
@@ -475,6 +497,7 @@ export class GpuDevice {
       untrack: (resource) => this.#resources.delete(resource),
       encode: (record, cleanup) => this.#encode(record, cleanup),
       dispatch: (name, record, cleanup, around) => this.#dispatch(name, record, cleanup, around),
+      throwRefused: () => this.#throwRefused(),
       afterSubmit: (fn) => {
         if (this.#batch === undefined) fn();
         else this.#batch.after.push(fn);

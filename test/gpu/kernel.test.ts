@@ -191,3 +191,21 @@ test('without profiling an event still settles when the GPU is done, timed from 
   assert.deepEqual(plain.spans(), []);
   assert.ok((await y.toHost()).every((v) => v === 4));
 });
+
+test('work Dawn refuses (an array smaller than a fixed-size binding) fails the next wait with SKEIN_GPU_VALIDATION', {
+  skip,
+}, async () => {
+  using own = await requestDevice();
+  const kernel = await compileKernel(
+    own,
+    '@group(0) @binding(0) var<storage, read_write> x: array<f32, 8>;\n@compute @workgroup_size(1) fn main() { x[7] = 1.0; }',
+    { name: 'fixed' },
+  );
+  using small = zeros(own, 4);
+  const event = kernel.run({ x: small }, { global: 1 });
+  await assert.rejects(event.wait(), { code: 'SKEIN_GPU_VALIDATION', message: /too small/ });
+  // Reported once: the device goes on working.
+  using big = zeros(own, 8);
+  await kernel.run({ x: big }, { global: 1 }).wait();
+  assert.equal((await big.toHost())[7], 1);
+});
