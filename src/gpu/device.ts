@@ -73,6 +73,8 @@ export interface DeviceInternals {
   afterSubmit(fn: () => void): void;
   /** Throws SKEIN_GPU_VALIDATION if Dawn refused a command since the last check. */
   throwRefused(): void;
+  /** Registers a pending buffer read, which close() lets finish before destroying the device. */
+  reading<T>(read: Promise<T>): Promise<T>;
   readonly pipelines: Map<string, GPUComputePipeline>;
 }
 
@@ -203,6 +205,8 @@ export class GpuDevice {
   #batch: (PendingWork & { encoder: GPUCommandEncoder; events: (() => void)[] }) | undefined;
   #gone: string | undefined;
   #refused: string | undefined;
+  #closing: Promise<void> | undefined;
+  readonly #reads = new Set<Promise<unknown>>();
 
   /** @internal Use requestDevice(). */
   constructor(raw: GPUDevice, adapter: AdapterDescription, options: ResolvedDeviceOptions) {
@@ -366,6 +370,28 @@ export class GpuDevice {
     this.destroy();
   }
 
+  /**
+   * Waits for the work submitted so far (pending reads settle normally), then destroys the device.
+   * Idempotent: later calls get the same promise.
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      try {
+        if (this.#gone === undefined) {
+          await this.raw.queue.onSubmittedWorkDone();
+          await Promise.allSettled([...this.#reads]);
+        }
+      } finally {
+        this.destroy();
+      }
+    })();
+    return this.#closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   #goneError(what: string, cause?: unknown): SkeinError {
     return new SkeinError(
       'SKEIN_GPU_DESTROYED',
@@ -498,6 +524,14 @@ export class GpuDevice {
       encode: (record, cleanup) => this.#encode(record, cleanup),
       dispatch: (name, record, cleanup, around) => this.#dispatch(name, record, cleanup, around),
       throwRefused: () => this.#throwRefused(),
+      reading: (read) => {
+        this.#reads.add(read);
+        const forget = (): void => {
+          this.#reads.delete(read);
+        };
+        read.then(forget, forget);
+        return read;
+      },
       afterSubmit: (fn) => {
         if (this.#batch === undefined) fn();
         else this.#batch.after.push(fn);

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { SkeinError } from '../../src/errors.ts';
-import { listAdapters, requestDevice } from '../../src/gpu/index.ts';
+import { full, type GpuDevice, listAdapters, requestDevice } from '../../src/gpu/index.ts';
 import { NO_ADAPTER } from './support.ts';
 
 const run = promisify(execFile);
@@ -121,4 +121,20 @@ test('a destroyed device refuses new work with SKEIN_GPU_DESTROYED, and destroy 
   assert.equal(device.destroyed, true);
   assert.throws(() => device.batch(() => {}), { code: 'SKEIN_GPU_DESTROYED', message: /destroyed/ });
   await assert.rejects(device.flush(), { code: 'SKEIN_GPU_DESTROYED' });
+});
+
+test('close() lets submitted work and pending reads finish, then destroys the device; `await using` closes', {
+  skip: NO_ADAPTER,
+}, async () => {
+  let kept: GpuDevice | undefined;
+  let read: Promise<Float32Array> | undefined;
+  {
+    await using device = await requestDevice();
+    kept = device;
+    const x = full(device, [100_000], 3);
+    read = x.toHost();
+  }
+  assert.equal(kept.destroyed, true);
+  assert.ok((await read!).every((v) => v === 3));
+  assert.equal(kept.close(), kept.close());
 });
