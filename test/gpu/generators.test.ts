@@ -170,3 +170,24 @@ test('transpose, axpy and dot match the CPU', { skip }, async () => {
     ) < 1e-6,
   );
 });
+
+test('elementwise, reduce and scan work on f16 arrays where the adapter has shader-f16', {
+  skip,
+}, async (t) => {
+  if (!device.f16) return t.skip(`adapter ${device.adapter.name} lacks shader-f16`);
+  const half = await elementwise(device, 'y = x * 2.0 + 0.5', { x: 'f16[]', y: 'f16[]' });
+  const host = new Float16Array(301).map((_, i) => (i % 8) - 4);
+  using x = fromHost(device, host);
+  using y = fromHost(device, new Float16Array(301));
+  half.run({ x, y });
+  assert.deepEqual(
+    [...(await y.toHost())],
+    [...host].map((v) => v * 2 + 0.5),
+  );
+  const max = await reduction(device, { dtype: 'f16', op: 'max' });
+  assert.equal(await max.run(y), 6.5);
+  const cumsum = await scan(device, { dtype: 'f16' });
+  using ones = fromHost(device, new Float16Array(1500).fill(1));
+  using sums = cumsum.apply(ones);
+  assert.deepEqual([...(await sums.toHost())].slice(-3), [1498, 1499, 1500]);
+});
