@@ -35,7 +35,8 @@ Commands:
   schedule      Run a task or function periodically: skein schedule add <name> --every 5m
                 tasks.ts:report; ls, show, pause, resume, rm
   mpirun        Run a program on N MPI ranks: skein mpirun -n 4 prog.ts [args]
-                (threads; --procs for processes, --tcp over TCP)
+                (threads; --procs for processes, --tcp over TCP, --hosts on mpi-agents)
+  mpi-agent     Start MPI ranks on this host for skein mpirun --hosts
   demo          Render a Mandelbrot image sequentially, on a ThreadPool and on a
                 ProcessPool; print wall times, speedup and parallel efficiency
 
@@ -138,6 +139,7 @@ const COMMANDS: Readonly<Record<string, Command>> = Object.freeze({
   schedule: cloudCommand('schedule'),
   demo: demoCommand,
   mpirun: async (args, io) => (await import('./mpirun-command.ts')).mpirunCommand(args, io),
+  'mpi-agent': async (args, io) => (await import('./mpirun-command.ts')).mpiAgentCommand(args, io),
 });
 
 /** parseArgs reports unknown options and missing values with these codes; they are usage errors. */

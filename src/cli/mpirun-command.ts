@@ -19,7 +19,11 @@ Options:
   -n, --np <ranks>            Number of ranks (required)
   --procs                     Ranks as child processes over Unix sockets (default: worker threads)
   --tcp                       Ranks as child processes over TCP
-  --host <address>            Address the TCP ranks listen on (default 127.0.0.1)
+  --host <address>            Address this launcher listens on for its TCP ranks (default 127.0.0.1;
+                              with --hosts, one the agents' hosts can reach)
+  --hosts <a:port,b:port>     Run the ranks on these mpi-agents over TCP, dealt out in blocks
+  --hostfile <file>           The same, one agent address per line (# comments)
+  --agent-token <token>       The agents' token (default: $SKEIN_MPI_AGENT_TOKEN)
   --deadlock-timeout <ms>     Fail when every rank waits this long with no message moving (default 10000)
   --eager-limit <bytes>       Largest message sent without waiting for its receiver (default 65536)
   --timeout <ms>              Fail the job when it runs longer
@@ -27,7 +31,17 @@ Options:
 `;
 
 /** Options with a value: the program starts at the first argument that is neither one nor its value. */
-const VALUE_OPTIONS = new Set(['-n', '--np', '--host', '--deadlock-timeout', '--eager-limit', '--timeout']);
+const VALUE_OPTIONS = new Set([
+  '-n',
+  '--np',
+  '--host',
+  '--hosts',
+  '--hostfile',
+  '--agent-token',
+  '--deadlock-timeout',
+  '--eager-limit',
+  '--timeout',
+]);
 
 function integer(name: string, value: string | undefined, min: number): number | undefined {
   if (value === undefined) return undefined;
@@ -54,6 +68,9 @@ export async function mpirunCommand(args: string[], io: CliIo): Promise<number> 
       procs: { type: 'boolean' },
       tcp: { type: 'boolean' },
       host: { type: 'string' },
+      hosts: { type: 'string' },
+      hostfile: { type: 'string' },
+      'agent-token': { type: 'string' },
       'deadlock-timeout': { type: 'string' },
       'eager-limit': { type: 'string' },
       timeout: { type: 'string' },
@@ -69,7 +86,28 @@ export async function mpirunCommand(args: string[], io: CliIo): Promise<number> 
   const ranks = integer('np', values.np, 1);
   if (ranks === undefined) throw new UsageError('mpirun needs the number of ranks: -n <ranks>');
   if (values.procs === true && values.tcp === true) throw new UsageError('choose one of --procs and --tcp');
-  const transport = values.tcp === true ? 'tcp' : values.procs === true ? 'process' : 'thread';
+  let hosts: string[] = [];
+  if (values.hosts !== undefined)
+    hosts = values.hosts
+      .split(',')
+      .map((h) => h.trim())
+      .filter((h) => h !== '');
+  if (values.hostfile !== undefined) {
+    const { readFile } = await import('node:fs/promises');
+    const text = await readFile(values.hostfile, 'utf8').catch((error: Error) => {
+      throw new UsageError(`--hostfile ${values.hostfile} cannot be read: ${error.message}`);
+    });
+    hosts.push(
+      ...text
+        .split('\n')
+        .map((line) => line.replace(/#.*/, '').trim())
+        .filter((line) => line !== ''),
+    );
+  }
+  if (hosts.length > 0 && values.procs === true)
+    throw new UsageError('--hosts runs ranks over TCP; drop --procs');
+  const transport =
+    values.tcp === true || hosts.length > 0 ? 'tcp' : values.procs === true ? 'process' : 'thread';
   const { mpirun } = await import('../mpi/index.ts');
   const deadlockTimeout = integer('deadlock-timeout', values['deadlock-timeout'], 1);
   const eagerLimit = integer('eager-limit', values['eager-limit'], 0);
@@ -81,6 +119,8 @@ export async function mpirunCommand(args: string[], io: CliIo): Promise<number> 
       output: (line, rank, stream) =>
         (stream === 'stdout' ? io.stdout : io.stderr).write(`[${rank}] ${line}\n`),
       ...(values.host === undefined ? {} : { host: values.host }),
+      ...(hosts.length === 0 ? {} : { hosts }),
+      ...(values['agent-token'] === undefined ? {} : { agentToken: values['agent-token'] }),
       ...(deadlockTimeout === undefined ? {} : { deadlockTimeout }),
       ...(eagerLimit === undefined ? {} : { eagerLimit }),
       ...(timeout === undefined ? {} : { timeout }),
@@ -94,4 +134,53 @@ export async function mpirunCommand(args: string[], io: CliIo): Promise<number> 
     if (cause instanceof Error && cause.stack !== undefined) io.stderr.write(`${cause.stack}\n`);
     return EXIT_FAILURE;
   }
+}
+
+export const MPI_AGENT_HELP = `Usage: skein mpi-agent [--listen <address:port>] [--token <token>]
+
+Listens for skein mpirun --hosts and starts the ranks it is given on this host, as processes that
+talk to the other hosts' ranks over TCP. Ranks listen on the --listen address, so give one the other
+hosts reach. A launcher must present the token (printed at start; default: $SKEIN_MPI_AGENT_TOKEN or a
+random one). The program must be at the same path on every host. Stops on SIGINT or SIGTERM.
+
+Options:
+  --listen <address:port>   Where to listen (default 127.0.0.1:7207)
+  --token <token>           The token launchers must present (at least 8 characters)
+  -h, --help                Show this help
+`;
+
+export const MPI_AGENT_DEFAULT_PORT = 7207;
+
+export async function mpiAgentCommand(args: string[], io: CliIo): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: false,
+    options: { listen: { type: 'string' }, token: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help === true) {
+    io.stdout.write(MPI_AGENT_HELP);
+    return EXIT_OK;
+  }
+  const listen = values.listen ?? `127.0.0.1:${MPI_AGENT_DEFAULT_PORT}`;
+  const at = listen.lastIndexOf(':');
+  const port = Number(listen.slice(at + 1));
+  if (at <= 0 || !Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw new UsageError(`--listen must be address:port (got ${JSON.stringify(listen)})`);
+  }
+  const { MpiAgent } = await import('../mpi/index.ts');
+  const token = values.token ?? process.env.SKEIN_MPI_AGENT_TOKEN;
+  const agent = new MpiAgent({
+    host: listen.slice(0, at).replace(/^\[|\]$/g, ''),
+    port,
+    ...(token === undefined ? {} : { token }),
+  });
+  const address = await agent.listen();
+  io.stdout.write(`skein mpi-agent listening on ${address}\ntoken ${agent.token}\n`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await agent.close();
+  return EXIT_OK;
 }

@@ -3,6 +3,8 @@
 // processes (Unix sockets) or across hosts (TCP): mpirun() in a script or test, skein mpirun on the
 // command line. The guide is docs/mpi.md.
 
+export type { AgentLaunch, AgentMessage, MpiAgentOptions } from './agent.ts';
+export { MpiAgent } from './agent.ts';
 export type { CartShift } from './cartesian.ts';
 export { dimsCreate } from './cartesian.ts';
 export type { RankCore, RecvOptions } from './communicator.ts';

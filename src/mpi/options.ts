@@ -33,8 +33,15 @@ export interface MpirunOptions {
   readonly output?: OutputMode;
   /** Arguments the ranks see in process.argv after the program (process transports) or in workerData argv (threads). */
   readonly argv?: readonly string[];
-  /** Host addresses ranks listen on and reach each other at, for the tcp transport. @defaultValue '127.0.0.1' */
+  /** The address this launcher listens on and gives ranks to report to, for the tcp transport (with hosts: one the agents' hosts can reach). @defaultValue '127.0.0.1' */
   readonly host?: string;
+  /**
+   * mpi-agents ("host:port") to run the ranks on, over TCP: ranks are dealt out in blocks, host by
+   * host. The program must be at the same path on every host. Implies the tcp transport.
+   */
+  readonly hosts?: readonly string[];
+  /** The token the agents were started with (skein mpi-agent --token, or SKEIN_MPI_AGENT_TOKEN). */
+  readonly agentToken?: string;
 }
 
 export const MPIRUN_DEFAULTS = Object.freeze({
@@ -58,6 +65,8 @@ export interface ResolvedMpirunOptions {
   readonly output: OutputMode;
   readonly argv: readonly string[];
   readonly host: string;
+  readonly hosts: readonly string[];
+  readonly agentToken: string | undefined;
 }
 
 /** The largest job mpirun starts on one machine's threads: well past the cores, short of a mistake. */
@@ -87,7 +96,21 @@ function duration(name: string, value: unknown, max: number): number {
 
 export function resolveMpirunOptions(options: MpirunOptions = {}): ResolvedMpirunOptions {
   if (typeof options !== 'object' || options === null) throw invalid('mpirun options must be an object');
-  const transport = options.transport ?? MPIRUN_DEFAULTS.transport;
+  const hosts = options.hosts ?? [];
+  if (
+    !Array.isArray(hosts) ||
+    hosts.some((h) => typeof h !== 'string' || !/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/.test(h))
+  ) {
+    throw invalid(`mpirun option hosts must be agent addresses "host:port" (got ${JSON.stringify(hosts)})`);
+  }
+  const transport = options.transport ?? (hosts.length > 0 ? 'tcp' : MPIRUN_DEFAULTS.transport);
+  if (hosts.length > 0 && transport !== 'tcp') {
+    throw invalid(`mpirun option hosts needs the tcp transport (got transport ${String(transport)})`);
+  }
+  const agentToken = options.agentToken;
+  if (agentToken !== undefined && (typeof agentToken !== 'string' || agentToken === '')) {
+    throw invalid('mpirun option agentToken must be a non-empty string');
+  }
   if (transport !== 'thread' && transport !== 'process' && transport !== 'tcp') {
     throw invalid(`mpirun option transport must be 'thread', 'process' or 'tcp' (got ${String(transport)})`);
   }
@@ -124,5 +147,7 @@ export function resolveMpirunOptions(options: MpirunOptions = {}): ResolvedMpiru
     output,
     argv: Object.freeze([...argv]),
     host,
+    hosts: Object.freeze([...hosts]),
+    agentToken,
   });
 }

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { main } from '../../src/cli/main.ts';
+import { MpiAgent } from '../../src/mpi/index.ts';
 
 const PROGRAM = fileURLToPath(new URL('../fixtures/mpi/print-args.ts', import.meta.url));
 
@@ -59,4 +60,32 @@ test('skein mpirun --help describes the command', async () => {
   const { code, out } = await skein('mpirun', '--help');
   assert.equal(code, 0);
   assert.match(out, /Usage: skein mpirun -n <ranks>/);
+});
+
+test('skein mpirun --hosts runs the ranks on mpi-agents, two per agent, output prefixed by rank', async (t) => {
+  const agents = [new MpiAgent({ token: 'cli-agent-token' }), new MpiAgent({ token: 'cli-agent-token' })];
+  t.after(() => Promise.all(agents.map((agent) => agent.close())));
+  const hosts = await Promise.all(agents.map((agent) => agent.listen()));
+  const { code, out, err } = await skein(
+    'mpirun',
+    '-n',
+    '4',
+    '--hosts',
+    hosts.join(','),
+    '--agent-token',
+    'cli-agent-token',
+    PROGRAM,
+    'x',
+  );
+  assert.equal(code, 0, err);
+  assert.deepEqual(
+    out.trim().split('\n').sort(),
+    [0, 1, 2, 3].map((r) => `[${r}] rank ${r} of 4 args ["x"] sum 6`),
+  );
+});
+
+test('skein mpi-agent --help describes the agent', async () => {
+  const { code, out } = await skein('mpi-agent', '--help');
+  assert.equal(code, 0);
+  assert.match(out, /Usage: skein mpi-agent/);
 });

@@ -102,15 +102,18 @@ async function start(n: number, target: unknown, third: unknown, fourth: unknown
     abortGrace: options.abortGrace,
     timeout: options.timeout,
   });
+  let cleanup: (() => Promise<void>) | undefined;
   try {
     if (options.transport === 'thread') launchThreads(job, spec, options);
     else {
       const { launchProcesses } = await import('./processes.ts');
-      await launchProcesses(job, spec, options);
+      cleanup = await launchProcesses(job, spec, options);
     }
   } catch (error) {
     job.abandon();
     throw error;
   }
-  return job.settled;
+  // The control socket and its directory are gone before the caller hears the outcome, so a program
+  // that exits right after mpirun leaves nothing behind.
+  return job.settled.finally(() => cleanup?.());
 }
