@@ -42,8 +42,9 @@ async function timed(run: () => Promise<unknown>): Promise<number> {
   return median(times);
 }
 
-function installNavigatorGpu(): void {
-  const { globals } = (globalThis as { __webgpu?: { globals: object } }).__webgpu ?? { globals: {} };
+/** Gives TF.js and gpu.js the WebGPU globals and a navigator.gpu backed by Skein's own Dawn instance. */
+async function installNavigatorGpu(): Promise<void> {
+  const { globals } = await import('webgpu');
   Object.assign(globalThis, globals);
   Object.defineProperty(globalThis.navigator, 'gpu', { value: dawn(), configurable: true });
 }
@@ -152,9 +153,7 @@ async function rawDawn(): Promise<Result> {
 }
 
 async function tfjs(): Promise<Result> {
-  const webgpu = await import('webgpu');
-  (globalThis as { __webgpu?: object }).__webgpu = webgpu;
-  installNavigatorGpu();
+  await installNavigatorGpu();
   const tf = await import('@tensorflow/tfjs-core');
   await import('@tensorflow/tfjs-backend-webgpu');
   await tf.setBackend('webgpu');
@@ -228,9 +227,7 @@ async function tfjs(): Promise<Result> {
 }
 
 async function gpujs(): Promise<Result> {
-  const webgpu = await import('webgpu');
-  (globalThis as { __webgpu?: object }).__webgpu = webgpu;
-  installNavigatorGpu();
+  await installNavigatorGpu();
   const { GPU } = (await import('gpu.js')) as unknown as {
     GPU: new (
       options: object,
