@@ -28,6 +28,7 @@ export const CollectiveTag = Object.freeze({
   ALLREDUCE: 8,
   SCAN: 9,
   COMM: 10,
+  NEIGHBOR: 11,
 });
 
 /** Typed arrays of at least this many bytes allreduce by ring (reduce-scatter, then allgather). */

@@ -11,6 +11,7 @@ import { type CartShift, CartTopology } from './cartesian.ts';
 import * as collective from './collectives.ts';
 import { ANY_SOURCE, ANY_TAG, PROC_NULL, TAG_UB } from './constants.ts';
 import type { Engine, Envelope, Received } from './engine.ts';
+import { GraphTopology } from './graph.ts';
 import { MAX as MAX_OP, type Op } from './ops.ts';
 import { pack, unpack } from './payload.ts';
 import { Request } from './request.ts';
@@ -490,6 +491,34 @@ export class Communicator {
     return new CartComm(this.#core, context, this.#group.slice(0, topology.members), topology);
   }
 
+  /**
+   * A graph topology over the first adjacency.length ranks (the others get null): adjacency[i] lists
+   * rank i's neighbours. Collective; every rank passes the same adjacency.
+   * @example const ring = await comm.createGraph([[1, 3], [0, 2], [1, 3], [2, 0]]);
+   * @throws SKEIN_MPI_INVALID_ARGUMENT for a neighbour out of range, listed twice, or more lists than ranks.
+   */
+  async createGraph(
+    adjacency: readonly (readonly number[])[],
+    options: WaitOptions = {},
+  ): Promise<GraphComm | null> {
+    const topology = new GraphTopology(adjacency, this.size);
+    const context = await this.#collective('createGraph()', options, () =>
+      this.#agreeContext(this.#core.engine.nextContext),
+    );
+    if (this.rank >= topology.members) return null;
+    return new GraphComm(this.#core, context, this.#group.slice(0, topology.members), topology);
+  }
+
+  /** @internal the collective channel, for topology subclasses */
+  protected get collectiveChannel(): collective.CollectiveChannel {
+    return this.#channel;
+  }
+
+  /** @internal */
+  protected trackCollective<T>(description: string, options: WaitOptions, run: () => Promise<T>): Promise<T> {
+    return this.#collective(description, options, run);
+  }
+
   /** Aborts the whole job: every rank's pending and later operations fail naming this rank and error. */
   abort(error: unknown = new Error(`rank ${this.#core.engine.rank} called abort()`)): void {
     this.#core.abort(error instanceof Error ? error : new Error(String(error)));
@@ -666,5 +695,42 @@ export class CartComm extends Communicator {
   /** The ranks to receive from and send to when shifting by `displacement` along `direction`. */
   shift(direction: number, displacement = 1): CartShift {
     return this.#topology.shift(this.rank, direction, displacement);
+  }
+}
+
+/** A communicator with a graph topology: each rank's neighbours, and collectives among neighbours. */
+export class GraphComm extends Communicator {
+  readonly #topology: GraphTopology;
+
+  /** @internal made by createGraph */
+  constructor(core: RankCore, context: number, group: readonly number[], topology: GraphTopology) {
+    super(core, context, group);
+    this.#topology = topology;
+  }
+
+  /** The neighbours of `rank` (this rank by default), in the order the adjacency lists them. */
+  neighbors(rank: number = this.rank): readonly number[] {
+    return this.#topology.neighbours(rank);
+  }
+
+  /**
+   * Every neighbour's value, in this rank's neighbour order (MPI_Neighbor_allgather).
+   * @throws SKEIN_MPI_INVALID_ARGUMENT when the graph is not symmetric.
+   */
+  neighborAllgather<T>(value: T, options: WaitOptions = {}): Promise<T[]> {
+    if (!this.#topology.symmetric) {
+      return Promise.reject(
+        invalid('neighborAllgather needs a symmetric graph (j a neighbour of i exactly when i is one of j)'),
+      );
+    }
+    return this.trackCollective('neighborAllgather()', options, async () => {
+      const channel = this.collectiveChannel;
+      const neighbours = this.neighbors();
+      const [, values] = await Promise.all([
+        Promise.all(neighbours.map((n) => channel.send(value, n, collective.CollectiveTag.NEIGHBOR))),
+        Promise.all(neighbours.map((n) => channel.recv(n, collective.CollectiveTag.NEIGHBOR) as Promise<T>)),
+      ]);
+      return values;
+    });
   }
 }

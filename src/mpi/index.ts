@@ -8,7 +8,7 @@ export { MpiAgent } from './agent.ts';
 export type { CartShift } from './cartesian.ts';
 export { dimsCreate } from './cartesian.ts';
 export type { RankCore, RecvOptions } from './communicator.ts';
-export { CartComm, Communicator, UNDEFINED } from './communicator.ts';
+export { CartComm, Communicator, GraphComm, UNDEFINED } from './communicator.ts';
 export { ANY_SOURCE, ANY_TAG, PROC_NULL, TAG_UB } from './constants.ts';
 export type { RankMain } from './launch/mpirun.ts';
 export { mpirun } from './launch/mpirun.ts';

@@ -135,6 +135,8 @@ export function expectedFor(rank: number, size: number): Record<string, unknown>
     fromUp: down.source,
     fromLeft: right.source === PROC_NULL ? undefined : right.source,
   };
+  const neighbours = [...new Set([(rank + 1) % size, prev])].filter((n) => n !== rank);
+  out.graph = { neighbors: neighbours, values: neighbours.map((n) => recordOf(n).text) };
   return out;
 }
 
