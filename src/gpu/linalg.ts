@@ -13,8 +13,10 @@ import { type ReductionKernel, reduction } from './reduce.ts';
 export type MatmulVariant = 'blocked-vec4' | 'blocked' | 'tiled';
 
 const PARAMS = 'struct Params { m: u32, n: u32, k: u32, pad: u32 }';
+const VEC4_ROWS = 8;
 
-// Each invocation computes a 4x4 block of C from vec4 rows of A and B (K and N multiples of 4).
+// Each invocation computes an 8x4 block of C (8 rows, one vec4 of columns) from vec4 rows of A and B
+// (K and N multiples of 4). Measured on lavapipe at 1024²: 8 rows ~20-70% faster than 4 rows.
 const BLOCKED_VEC4 = `${PARAMS}
 @group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
@@ -25,30 +27,25 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   let n4 = params.n / 4u;
   let k4 = params.k / 4u;
   let col = gid.x;
-  let row = gid.y * 4u;
+  let row = gid.y * ${VEC4_ROWS}u;
   if (col >= n4 || row >= params.m) { return; }
-  let r1 = min(row + 1u, params.m - 1u);
-  let r2 = min(row + 2u, params.m - 1u);
-  let r3 = min(row + 3u, params.m - 1u);
-  var acc0 = vec4<f32>(); var acc1 = vec4<f32>(); var acc2 = vec4<f32>(); var acc3 = vec4<f32>();
+  var acc: array<vec4<f32>, ${VEC4_ROWS}>;
+  var rows: array<u32, ${VEC4_ROWS}>;
+  // Rows past the end read the last row (always in bounds) and are not stored.
+  for (var r = 0u; r < ${VEC4_ROWS}u; r++) { rows[r] = min(row + r, params.m - 1u) * k4; }
   for (var kk = 0u; kk < k4; kk++) {
     let b0 = b[(kk * 4u) * n4 + col];
     let b1 = b[(kk * 4u + 1u) * n4 + col];
     let b2 = b[(kk * 4u + 2u) * n4 + col];
     let b3 = b[(kk * 4u + 3u) * n4 + col];
-    let a0 = a[row * k4 + kk];
-    let a1 = a[r1 * k4 + kk];
-    let a2 = a[r2 * k4 + kk];
-    let a3 = a[r3 * k4 + kk];
-    acc0 += a0.x * b0 + a0.y * b1 + a0.z * b2 + a0.w * b3;
-    acc1 += a1.x * b0 + a1.y * b1 + a1.z * b2 + a1.w * b3;
-    acc2 += a2.x * b0 + a2.y * b1 + a2.z * b2 + a2.w * b3;
-    acc3 += a3.x * b0 + a3.y * b1 + a3.z * b2 + a3.w * b3;
+    for (var r = 0u; r < ${VEC4_ROWS}u; r++) {
+      let av = a[rows[r] + kk];
+      acc[r] += av.x * b0 + av.y * b1 + av.z * b2 + av.w * b3;
+    }
   }
-  c[row * n4 + col] = acc0;
-  if (row + 1u < params.m) { c[(row + 1u) * n4 + col] = acc1; }
-  if (row + 2u < params.m) { c[(row + 2u) * n4 + col] = acc2; }
-  if (row + 3u < params.m) { c[(row + 3u) * n4 + col] = acc3; }
+  for (var r = 0u; r < ${VEC4_ROWS}u; r++) {
+    if (row + r < params.m) { c[(row + r) * n4 + col] = acc[r]; }
+  }
 }`;
 
 // Any shape: a 4x4 block per invocation from scalar loads, edges guarded.
@@ -226,7 +223,7 @@ export class Linalg {
     const values = { a, b, c: out, params };
     if (chosen === 'tiled')
       return this.#kernels.tiled.run(values, { global: [Math.ceil(n / 64) * 16, Math.ceil(m / 64) * 16] });
-    const global = [Math.ceil(n / 4), Math.ceil(m / 4)];
+    const global = [Math.ceil(n / 4), Math.ceil(m / (chosen === 'blocked-vec4' ? VEC4_ROWS : 4))];
     return this.#kernels[chosen].run(values, { global });
   }
 
