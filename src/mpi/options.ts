@@ -29,6 +29,8 @@ export interface MpirunOptions {
   readonly abortGrace?: number;
   /** Milliseconds the whole job may take; unlimited when omitted. */
   readonly timeout?: number;
+  /** Aborts the job: every rank's MPI calls fail, the ranks are stopped, mpirun rejects with SKEIN_ABORTED. */
+  readonly signal?: AbortSignal;
   /** @defaultValue 'inherit' */
   readonly output?: OutputMode;
   /** Arguments the ranks see in process.argv after the program (process transports) or in workerData argv (threads). */
@@ -62,6 +64,7 @@ export interface ResolvedMpirunOptions {
   readonly deadlockTimeout: number;
   readonly abortGrace: number;
   readonly timeout: number | undefined;
+  readonly signal: AbortSignal | undefined;
   readonly output: OutputMode;
   readonly argv: readonly string[];
   readonly host: string;
@@ -107,6 +110,9 @@ export function resolveMpirunOptions(options: MpirunOptions = {}): ResolvedMpiru
   if (hosts.length > 0 && transport !== 'tcp') {
     throw invalid(`mpirun option hosts needs the tcp transport (got transport ${String(transport)})`);
   }
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+    throw invalid('mpirun option signal must be an AbortSignal');
+  }
   const agentToken = options.agentToken;
   if (agentToken !== undefined && (typeof agentToken !== 'string' || agentToken === '')) {
     throw invalid('mpirun option agentToken must be a non-empty string');
@@ -144,6 +150,7 @@ export function resolveMpirunOptions(options: MpirunOptions = {}): ResolvedMpiru
     ),
     abortGrace: integer('abortGrace', options.abortGrace ?? MPIRUN_DEFAULTS.abortGrace, 0),
     timeout: options.timeout === undefined ? undefined : integer('timeout', options.timeout, 1),
+    signal: options.signal,
     output,
     argv: Object.freeze([...argv]),
     host,

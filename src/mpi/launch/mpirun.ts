@@ -2,7 +2,8 @@
 // (threads) or as child processes (process, tcp). Inside a rank, the rank's own module calling
 // mpirun(n, import.meta, main) at its top level makes that call run main as the rank's program.
 
-import { InvalidArgumentError } from '../../errors.ts';
+import { addAbortListener } from 'node:events';
+import { abortErrorFrom, InvalidArgumentError } from '../../errors.ts';
 import { describe, isTask, rememberExportName, resolveExportName, type Task } from '../../task.ts';
 import type { Communicator } from '../communicator.ts';
 import { MAX_LOCAL_RANKS, type MpirunOptions, resolveMpirunOptions } from '../options.ts';
@@ -91,6 +92,7 @@ async function start(n: number, target: unknown, third: unknown, fourth: unknown
     );
   }
   const options = resolveMpirunOptions(rawOptions as MpirunOptions | undefined);
+  if (options.signal?.aborted) throw abortErrorFrom(options.signal);
   const spec: ProgramSpec = {
     moduleUrl,
     exportName,
@@ -112,6 +114,10 @@ async function start(n: number, target: unknown, third: unknown, fourth: unknown
   } catch (error) {
     job.abandon();
     throw error;
+  }
+  if (options.signal !== undefined) {
+    const listener = addAbortListener(options.signal, () => job.fail(abortErrorFrom(options.signal!)));
+    void job.settled.catch(() => {}).finally(() => listener[Symbol.dispose]());
   }
   // The control socket and its directory are gone before the caller hears the outcome, so a program
   // that exits right after mpirun leaves nothing behind.
