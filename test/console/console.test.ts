@@ -154,7 +154,9 @@ test('replays a finished job as a new one, and cancels a running job from its pa
   await page.locator('.title-row .badge', { hasText: 'cancelled' }).waitFor();
 });
 
-test('deploys a bundle and invokes its function from the functions page', { skip }, async () => {
+test('deploys a bundle, invokes its function and rolls it back from the functions page', {
+  skip,
+}, async () => {
   const bundle = join(dir, 'greet.mjs');
   await writeFile(
     bundle,
@@ -173,6 +175,30 @@ test('deploys a bundle and invokes its function from the functions page', { skip
   await card.getByTestId('invoke-result').filter({ hasText: 'not JSON' }).waitFor();
   // The call's latency is on the card once the stats reload (every 5 s).
   await card.locator('dd', { hasText: /^1$/ }).first().waitFor();
+
+  // A second version, then a rollback to the first, from the page.
+  const second = join(dir, 'greet-v2.mjs');
+  await writeFile(
+    second,
+    "import { task } from 'skein';\nexport const greetConsole = task(import.meta, (name) => 'hi ' + name);\n",
+  );
+  await page.getByLabel('Bundle (.mjs or .js, one ES module)').setInputFiles(second);
+  await page.getByRole('button', { name: 'Deploy', exact: true }).click();
+  await page.getByTestId('deploy-result').filter({ hasText: 'Deployed' }).waitFor();
+  console.log(
+    'DEBUG',
+    await page.getByTestId('deploy-result').textContent(),
+    await card.locator('header').textContent(),
+  );
+  await card.getByText('v2 ·').waitFor();
+  await card.getByLabel('Arguments (JSON array)').fill('["again"]');
+  await card.getByRole('button', { name: 'Invoke' }).click();
+  await card.getByTestId('invoke-result').filter({ hasText: '"hi again"' }).waitFor();
+  await card.getByText('Versions (2)').click();
+  await card.getByRole('button', { name: 'Roll back to v1' }).click();
+  await card.getByText('v1 ·').waitFor();
+  await card.getByRole('button', { name: 'Invoke' }).click();
+  await card.getByTestId('invoke-result').filter({ hasText: '"hello again"' }).waitFor();
 });
 
 test('an agent appears on the agents page when skein worker starts, leaves when it stops, and shows lost when killed', {

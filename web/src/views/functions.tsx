@@ -2,7 +2,7 @@
 // error rate of its synchronous calls (GET /api/console/functions/stats), an invoke form that sends a
 // JSON body, and a deploy form that uploads a bundle (an ES module, as skein deploy makes) from a file.
 
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import type { FunctionStatsView } from '../../../src/cloud/api/console-function-stats.ts';
 import type { WhoAmIView } from '../../../src/cloud/api/console-schemas.ts';
 import type { AsyncInvokeView, DeploymentView, FunctionView } from '../../../src/cloud/api/schemas.ts';
@@ -262,6 +262,7 @@ async function sha256Hex(text: string): Promise<string> {
 
 function Deploy({ onDeployed }: { onDeployed: () => void }) {
   const [file, setFile] = useState<File | undefined>(undefined);
+  const input = useRef<HTMLInputElement>(null);
   const [prefix, setPrefix] = useState('');
   const [outcome, setOutcome] = useState<{ ok: boolean; text: string } | undefined>(undefined);
   const [busy, setBusy] = useState(false);
@@ -287,6 +288,9 @@ function Deploy({ onDeployed }: { onDeployed: () => void }) {
         ok: true,
         text: `Deployed ${made.functions.map((f) => f.name).join(', ')} (${hash.slice(0, 12)})`,
       });
+      // Choosing a file again (even the same path) must fire a change and read it anew.
+      setFile(undefined);
+      if (input.current !== null) input.current.value = '';
       onDeployed();
     } catch (error) {
       setOutcome({ ok: false, text: messageOf(error) });
@@ -301,6 +305,7 @@ function Deploy({ onDeployed }: { onDeployed: () => void }) {
           Bundle (.mjs or .js, one ES module)
           <input
             type="file"
+            ref={input}
             name="bundle"
             accept=".mjs,.js,text/javascript"
             onChange={(e) => setFile((e.target as HTMLInputElement).files?.[0])}
