@@ -37,6 +37,8 @@ export interface RecordedSpan {
   readonly start: number;
   end: number | null;
   outcome: string | null;
+  /** The job's task label, once a spans answer looked it up (it never changes). */
+  task: string | undefined;
 }
 
 interface OpenBucket {
@@ -143,6 +145,7 @@ export class ConsoleActivity {
         start: event.at,
         end: null,
         outcome: null,
+        task: list[0]?.task,
       });
       this.#attemptCount++;
       this.#bucket(event.at).started++;

@@ -377,15 +377,24 @@ export function consoleApiRoutes(ctx: ApiContext): RouteSpec[] {
         const ids = [...new Set(found.spans.map((span) => span.jobId))];
         const owners = ctx.store.jobTenants(ids);
         const everyTenant = isOperator(token);
-        const infos = new Map<string, JobInfo | undefined>();
-        await Promise.all(ids.map(async (jobId) => infos.set(jobId, await infoOrUndefined(jobId))));
+        // A task label is looked up once per job and kept with its attempts: a timeline polled every
+        // 2 s during a busy minute would otherwise read thousands of jobs each time.
+        const unlabelled = [
+          ...new Set(found.spans.filter((span) => span.task === undefined).map((span) => span.jobId)),
+        ];
+        await Promise.all(
+          unlabelled.map(async (jobId) => {
+            const info = await infoOrUndefined(jobId);
+            const label = info === undefined ? '(purged)' : taskLabel(info.task, projectDir);
+            for (const attempt of activity.attemptsOf(jobId)) attempt.task = label;
+          }),
+        );
         const spans = found.spans
           .filter((span) => everyTenant || owners.get(span.jobId) === token.tenant)
           .map((span) => {
-            const info = infos.get(span.jobId);
             return {
               jobId: span.jobId,
-              task: info === undefined ? '(purged)' : taskLabel(info.task, projectDir),
+              task: span.task ?? '(purged)',
               workerId: span.workerId,
               attempt: span.index,
               start: span.start,
