@@ -3,11 +3,16 @@
 // and throughput (console-activity.ts) and function call stats.
 
 import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { gunzipSync } from 'node:zlib';
 import { attemptViews, ConsoleActivity, percentileOf } from '../../src/cloud/api/console-activity.ts';
 import { type JobFilter, matchesFilter } from '../../src/cloud/api/console-api.ts';
 import { FunctionCallStats } from '../../src/cloud/api/console-function-stats.ts';
 import type { SpanView } from '../../src/cloud/api/console-schemas.ts';
+import { loadConsole, pickEncoding } from '../../src/cloud/console-routes.ts';
 import { LiveFeed } from '../../src/cloud/live-feed.ts';
 import type { Broker, BrokerEvent, JobInfo } from '../../src/tasks/index.ts';
 import { Batcher } from '../../web/src/lib/batch.ts';
@@ -422,4 +427,28 @@ test('function call stats give percentiles and error rates per tenant and name o
     stats.view('acme', now).map((s) => s.tenant),
     ['acme'],
   );
+});
+
+test('the console files are read once with their compressed forms, and the encoding follows Accept-Encoding', async (t) => {
+  assert.deepEqual(
+    [undefined, 'identity', 'gzip', 'gzip, br', 'br;q=0, gzip', 'gzip;q=0, br;q=0', '*', 'GZIP;q=0.5'].map(
+      pickEncoding,
+    ),
+    [undefined, undefined, 'gzip', 'br', 'gzip', undefined, 'br', 'gzip'],
+  );
+  const dir = await mkdtemp(join(tmpdir(), 'skein-console-dist-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  assert.equal(await loadConsole(dir), undefined, 'no index.html: not built');
+  await mkdir(join(dir, 'assets'));
+  await writeFile(join(dir, 'index.html'), '<!doctype html><div id="app"></div>');
+  await writeFile(join(dir, 'assets/app-1a2b.js'), `console.log(${JSON.stringify('x'.repeat(4000))});`);
+  const bundle = await loadConsole(dir);
+  const page = bundle?.files.get('/index.html');
+  const script = bundle?.files.get('/assets/app-1a2b.js');
+  assert.equal(page?.cacheControl, 'no-cache');
+  assert.equal(page?.gzip, undefined, 'a tiny file is sent as it is');
+  assert.equal(script?.cacheControl, 'public, max-age=31536000, immutable');
+  assert.equal(script?.type, 'text/javascript; charset=utf-8');
+  assert.ok(script?.br !== undefined && script.br.length < script.identity.length / 10);
+  assert.equal(gunzipSync(script.gzip!).toString(), script.identity.toString());
 });
