@@ -41,15 +41,6 @@ export class Activity {
     return { blocked: [...this.#ops.values()], progress: this.#progress };
   }
 
-  /** Sends the current state now (before the rank reports done or failed). */
-  flush(): void {
-    if (this.#timer !== null) {
-      clearTimeout(this.#timer);
-      this.#timer = null;
-    }
-    this.#report(this.snapshot());
-  }
-
   stop(): void {
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;

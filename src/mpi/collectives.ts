@@ -15,6 +15,8 @@ export interface CollectiveChannel {
   readonly size: number;
   send(value: unknown, dest: number, tag: number): Promise<void>;
   recv(source: number, tag: number): Promise<unknown>;
+  /** Receives a buffer message into `into` (same element type, at most its length). */
+  recvInto(into: TypedArray, source: number, tag: number): Promise<void>;
 }
 
 export const CollectiveTag = Object.freeze({
@@ -83,6 +85,28 @@ export async function bcast<T>(ch: CollectiveChannel, value: T, root: number): P
   }
   await Promise.all(sends);
   return value;
+}
+
+/** bcast into every rank's own buffer: the root's bytes land in place, with no allocation. */
+export async function bcastInto(ch: CollectiveChannel, buffer: TypedArray, root: number): Promise<void> {
+  const { rank, size } = ch;
+  const relative = (rank - root + size) % size;
+  let mask = 1;
+  while (mask < size) {
+    if (relative & mask) {
+      await ch.recvInto(buffer, (relative - mask + root) % size, CollectiveTag.BCAST);
+      break;
+    }
+    mask <<= 1;
+  }
+  mask >>= 1;
+  const sends: Promise<void>[] = [];
+  while (mask > 0) {
+    if (relative + mask < size)
+      sends.push(ch.send(buffer, (relative + mask + root) % size, CollectiveTag.BCAST));
+    mask >>= 1;
+  }
+  await Promise.all(sends);
 }
 
 export async function reduce(ch: CollectiveChannel, value: unknown, op: Op, root: number): Promise<unknown> {

@@ -68,6 +68,10 @@ export class Communicator {
       size: this.size,
       send: (value, dest, tag) => this.#send(this.#context + 1, value, dest, tag),
       recv: (source, tag) => this.#receive(this.#context + 1, source, tag, null).then(unpack),
+      recvInto: (into, source, tag) =>
+        this.#receive(this.#context + 1, source, tag, bytesOf(into)).then((message) => {
+          this.#into(into, message);
+        }),
     };
   }
 
@@ -289,6 +293,24 @@ export class Communicator {
   bcast<T>(value: T, root = 0, options: WaitOptions = {}): Promise<T> {
     return this.#collective(`bcast(root=${root})`, options, () =>
       collective.bcast(this.#channel, value, collective.checkRoot(root, this.size, 'bcast')),
+    );
+  }
+
+  /**
+   * The root's typed array copied into `buffer` on every other rank (mpi4py's Bcast): no allocation,
+   * the bytes land in place. Every rank passes a buffer of the root's type and length.
+   * @throws SKEIN_MPI_TRUNCATED or SKEIN_MPI_TYPE_MISMATCH when a rank's buffer does not fit the root's.
+   */
+  bcastBuffer(buffer: TypedArray, root = 0, options: WaitOptions = {}): Promise<void> {
+    return this.#collective(
+      `bcastBuffer(root=${root}, ${isTypedArray(buffer) ? buffer.byteLength : 0} B)`,
+      options,
+      () =>
+        collective.bcastInto(
+          this.#channel,
+          collective.checkTyped(buffer, 'bcastBuffer'),
+          collective.checkRoot(root, this.size, 'bcastBuffer'),
+        ),
     );
   }
 

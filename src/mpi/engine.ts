@@ -10,8 +10,6 @@ import { ANY_SOURCE, ANY_TAG } from './constants.ts';
 import { type FrameHeader, FrameKind } from './frame.ts';
 import type { FrameSink, Transport } from './transport/transport.ts';
 
-const EMPTY = new Uint8Array(0);
-
 /** A message as the receiver sees it: envelope (world source) and payload. */
 export interface Received {
   readonly source: number;
@@ -311,15 +309,6 @@ export class Engine implements FrameSink {
     const clear: FrameHeader = { ...header, kind: FrameKind.CLEAR, size: 0, source: this.rank };
     this.transport.send(header.source, clear, null)?.catch((error: unknown) => this.fail(error as Error));
   }
-
-  /** Messages that arrived and were never received, per context: what a deadlock report shows. */
-  unexpectedCount(): number {
-    let count = 0;
-    for (const queue of this.#unexpected.values()) count += queue.length;
-    return count;
-  }
-
-  static readonly EMPTY = EMPTY;
 }
 
 function envelopeOf(header: FrameHeader): Envelope {

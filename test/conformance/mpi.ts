@@ -70,6 +70,7 @@ export function expectedFor(rank: number, size: number): Record<string, unknown>
   out.procNull = true;
   out.bcast = recordOf(size - 1);
   out.bcastBig = digest(new Float64Array(BIG_BCAST_LENGTH).map((_, i) => i * 0.5));
+  out.bcastBuffer = out.bcastBig;
   out.scatter = recordOf(rank);
   out.gather = rank === size - 1 ? ranks.map(recordOf) : undefined;
   out.allgather = ranks.map(recordOf);
