@@ -135,6 +135,9 @@ export class Engine implements FrameSink {
     return new Promise<void>((resolve, reject) => {
       this.#outgoing.set(id, { dest, payload, dtype, resolve, reject });
       this.transport.send(dest, header, null)?.catch((error: unknown) => this.fail(error as Error));
+      // The receiver's CLEAR often comes within the sync wait: then DATA leaves with no event-loop turn.
+      if (this.#syncWaitNs > 0 && this.transport.waitFor !== undefined)
+        this.#syncWait(() => this.#outgoing.has(id));
     });
   }
 
@@ -156,7 +159,8 @@ export class Engine implements FrameSink {
     let list = this.#posted.get(posted.context);
     if (list === undefined) this.#posted.set(posted.context, (list = []));
     list.push(posted);
-    if (this.#syncWaitNs > 0 && this.transport.waitFor !== undefined) this.#syncWait(list, posted);
+    if (this.#syncWaitNs > 0 && this.transport.waitFor !== undefined)
+      this.#syncWait(() => list.includes(posted));
     return () => {
       const at = list.indexOf(posted);
       if (at < 0) return false;
@@ -191,13 +195,14 @@ export class Engine implements FrameSink {
   }
 
   /**
-   * Waits in the transport (a kernel sleep, not a busy loop) for up to syncWaitTimeout while `posted` is
-   * unmatched: a reply within it costs a futex wake-up rather than an event-loop turn.
+   * Waits in the transport (a kernel sleep, not a busy loop) for up to syncWaitTimeout while `waiting()`
+   * holds (a receive unmatched): an answer within it costs a futex wake-up
+   * rather than an event-loop turn.
    */
-  #syncWait(list: PostedReceive[], posted: PostedReceive): void {
+  #syncWait(waiting: () => boolean): void {
     const start = process.hrtime.bigint();
     const budget = BigInt(this.#syncWaitNs);
-    while (list.includes(posted) && this.#failure === null) {
+    while (waiting() && this.#failure === null) {
       const left = budget - (process.hrtime.bigint() - start);
       if (left <= 0n) return;
       this.transport.waitFor!(Number(left) / 1e6);

@@ -57,11 +57,19 @@ export class Op {
   }
 }
 
-function elementwise(name: string, combine: Combine): (a: unknown, b: unknown) => unknown {
+/** A loop over whole typed arrays, for the hot predefined operations (no call per element). */
+type Kernel = (x: number[], y: number[], z: number[]) => void;
+
+function elementwise(name: string, combine: Combine, kernel?: Kernel): (a: unknown, b: unknown) => unknown {
   const apply = (a: unknown, b: unknown): unknown => {
     if (isTypedArray(a) && isTypedArray(b)) {
       sameShape(name, a.length, b.length);
       const out = new (a.constructor as new (length: number) => TypedArray)(a.length);
+      if (kernel !== undefined && a.constructor === b.constructor) {
+        // Typed as numbers; bigint arrays run the same operators.
+        kernel(a as unknown as number[], b as unknown as number[], out as unknown as number[]);
+        return out;
+      }
       const x = a as unknown as Scalar[];
       const y = b as unknown as Scalar[];
       const z = out as unknown as Scalar[];
@@ -145,17 +153,41 @@ function isPair(value: unknown): value is [Scalar, Scalar] {
   return Array.isArray(value) && value.length === 2 && isScalar(value[0]) && isScalar(value[1]);
 }
 
-export const SUM: Op = Op.predefined('SUM', elementwise('SUM', add));
-export const PROD: Op = Op.predefined('PROD', elementwise('PROD', mul));
+export const SUM: Op = Op.predefined(
+  'SUM',
+  elementwise('SUM', add, (x, y, z) => {
+    for (let i = 0; i < z.length; i++) z[i] = x[i]! + y[i]!;
+  }),
+);
+export const PROD: Op = Op.predefined(
+  'PROD',
+  elementwise('PROD', mul, (x, y, z) => {
+    for (let i = 0; i < z.length; i++) z[i] = x[i]! * y[i]!;
+  }),
+);
 export const MAX: Op = Op.predefined(
   'MAX',
-  // biome-ignore lint/complexity/useMathMinMax: bigints too, which Math.max refuses.
-  elementwise('MAX', (a, b) => (b > a ? b : a)),
+  elementwise(
+    'MAX',
+    // biome-ignore lint/complexity/useMathMinMax: bigints too, which Math.max refuses.
+    (a, b) => (b > a ? b : a),
+    (x, y, z) => {
+      // biome-ignore lint/complexity/useMathMinMax: bigint arrays too, which Math.max refuses.
+      for (let i = 0; i < z.length; i++) z[i] = y[i]! > x[i]! ? y[i]! : x[i]!;
+    },
+  ),
 );
 export const MIN: Op = Op.predefined(
   'MIN',
-  // biome-ignore lint/complexity/useMathMinMax: bigints too, which Math.min refuses.
-  elementwise('MIN', (a, b) => (b < a ? b : a)),
+  elementwise(
+    'MIN',
+    // biome-ignore lint/complexity/useMathMinMax: bigints too, which Math.min refuses.
+    (a, b) => (b < a ? b : a),
+    (x, y, z) => {
+      // biome-ignore lint/complexity/useMathMinMax: bigint arrays too, which Math.min refuses.
+      for (let i = 0; i < z.length; i++) z[i] = y[i]! < x[i]! ? y[i]! : x[i]!;
+    },
+  ),
 );
 export const LAND: Op = Op.predefined(
   'LAND',
