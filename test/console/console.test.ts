@@ -10,6 +10,7 @@ import { after, before, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import {
   api,
+  assertError,
   makeProject,
   type RunningServer,
   startServer,
@@ -317,6 +318,58 @@ test('creates a token with scopes, shows its text once, and revokes it', { skip 
   await page.getByRole('button', { name: 'Revoke console reader' }).click();
   await page.locator('tr', { hasText: 'console reader' }).getByText('revoked').waitFor();
   assert.equal((await api(server, text, 'GET', '/api/console/whoami')).status, 401);
+});
+
+test("the console's routes keep tenants apart and refuse bad queries with a code", { skip }, async () => {
+  const made = await api(server, server.token, 'POST', '/api/tokens', {
+    name: 'acme reader',
+    scopes: ['invoke', 'read'],
+    tenant: 'acme',
+  });
+  assert.equal(made.status, 201, JSON.stringify(made.body));
+  const acme = made.body.token as string;
+  const ours = await submit('add', [40, 2]);
+  const theirs = (
+    await api(server, acme, 'POST', '/api/jobs', { module: 'tasks.ts', export: 'add', args: [1, 1] })
+  ).body.id as string;
+  await waitForState(server, acme, theirs, ['succeeded']);
+  await waitForState(server, server.token, ours, ['succeeded']);
+  const page = await api(server, acme, 'GET', '/api/console/jobs?limit=200');
+  assert.deepEqual(
+    page.body.jobs.map((job: { id: string }) => job.id),
+    [theirs],
+    "a tenant's search finds its own jobs only",
+  );
+  assert.equal(page.body.total, null, "a tenant's page is scanned, its total unknown");
+  assert.equal((await api(server, acme, 'GET', `/api/console/jobs?q=${ours}`)).body.jobs.length, 0);
+  assertError(await api(server, acme, 'GET', `/api/console/jobs/${ours}`), 404, 'SKEIN_TASKS_JOB_NOT_FOUND');
+  assert.equal((await api(server, acme, 'GET', `/api/console/jobs/${theirs}`)).body.job.result, 2);
+  const spans = await api(server, acme, 'GET', '/api/console/spans');
+  assert.ok(
+    spans.body.spans.every((span: { jobId: string }) => span.jobId === theirs),
+    'spans of its jobs only',
+  );
+  assertError(await api(server, acme, 'GET', '/api/console/activity'), 403, 'SKEIN_CLOUD_FORBIDDEN');
+  assert.deepEqual((await api(server, acme, 'GET', '/api/console/whoami')).body, {
+    id: made.body.id,
+    name: 'acme reader',
+    scopes: ['invoke', 'read'],
+    tenant: 'acme',
+    operator: false,
+  });
+  const bad: [string, string][] = [
+    ['/api/console/jobs?state=lost', 'an unknown state'],
+    ['/api/console/jobs?limit=201', 'a page over 200'],
+    ['/api/console/jobs?offset=9990&limit=50', 'a deep offset across states'],
+    ['/api/console/jobs?from=soon', 'a time that is not epoch ms'],
+    ['/api/console/jobs?sort=asc', 'an unknown parameter'],
+    ['/api/console/spans?from=2000&to=1000', 'a window that ends before it starts'],
+    ['/api/console/spans?limit=0', 'no spans'],
+  ];
+  for (const [path, what] of bad) {
+    assertError(await api(server, server.token, 'GET', path), 400, 'SKEIN_CLOUD_INVALID_REQUEST', what);
+  }
+  assert.equal((await api(server, undefined, 'GET', '/api/console/whoami')).status, 401);
 });
 
 test('serves the console compressed and cached, every page path as the app, API paths as the API', {
