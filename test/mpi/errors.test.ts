@@ -12,6 +12,7 @@ import {
   exitOnRankOne,
   misuse,
   recvNobodySends,
+  throwInTimer,
   throwOnRankTwo,
   timedReceives,
   twoLargeSends,
@@ -39,6 +40,15 @@ for (const transport of ['thread', 'process'] as const) {
       lines.sort(),
       [0, 1, 3].map((r) => `rank ${r} got SKEIN_MPI_ABORTED naming rank 2`),
     );
+  });
+
+  test(`${transport}: an error thrown in a rank outside its program aborts the job naming rank and error`, async () => {
+    await assert.rejects(mpirun(3, throwInTimer, { ...FAST, transport }), (error: unknown) => {
+      assert.ok(error instanceof MpiAbortError, String(error));
+      assert.equal(error.rank, 1);
+      assert.match(error.message, /rank 1 failed: Error: late boom/);
+      return true;
+    });
   });
 
   test(`${transport}: a rank that exits mid-job aborts it with its exit code`, async () => {

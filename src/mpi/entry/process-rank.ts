@@ -63,6 +63,14 @@ const link: ControlLink = {
   },
 };
 writeControl(controlSocket, encode({ rank: config.rank, token: config.token }));
+// An error thrown outside the rank's program (a timer, an event handler) fails the job naming it, as a
+// worker thread's uncaught error does, rather than only an exit code.
+const failUncaught = (error: unknown): void => {
+  link.send({ type: 'failed', error, viaAbort: false });
+  setImmediate(() => process.exit(1));
+};
+process.on('uncaughtException', failUncaught);
+process.on('unhandledRejection', failUncaught);
 
 const transport = new SocketTransport({
   kind: config.kind,

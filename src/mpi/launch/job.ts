@@ -6,6 +6,7 @@
 
 import { DeadlockError, MpiAbortError, TimeoutError } from '../../errors.ts';
 import type { LauncherMessage, RankMessage } from '../control.ts';
+import { portableError } from '../control-codec.ts';
 
 /** One rank as its launcher holds it. */
 export interface RankHandle {
@@ -96,7 +97,14 @@ export class Job {
   }
 
   broadcast(message: LauncherMessage): void {
-    for (const record of this.#ranks) if (!record.exited) record.handle?.send?.(message);
+    for (const record of this.#ranks) {
+      if (record.exited) continue;
+      try {
+        record.handle?.send?.(message);
+      } catch {
+        // A rank whose channel is already gone is about to report its exit; nothing to tell it.
+      }
+    }
   }
 
   message(rank: number, message: RankMessage): void {
@@ -180,7 +188,7 @@ export class Job {
     if (this.#ending !== null) return;
     this.#ending = error;
     this.#stopTimers();
-    this.broadcast({ type: 'abort', error });
+    this.broadcast({ type: 'abort', error: portableError(error) });
     this.#killTimer = setTimeout(() => {
       for (const record of this.#ranks) if (!record.exited) record.handle?.kill?.();
     }, this.#options.abortGrace);
