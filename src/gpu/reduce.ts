@@ -1,7 +1,8 @@
 // Reductions (PyOpenCL's ReductionKernel): sum, min, max or a custom associative combine over any
 // length, with an optional map over one or more arrays (dot = map "x * y", reduce sum). Two passes:
 // workgroups fold strided slices into partials, then one workgroup folds the partials. Subgroup
-// operations combine inside a workgroup where the device has them; otherwise a shared-memory tree.
+// operations combine inside a workgroup where the device has them; otherwise a shared-memory tree. A
+// built-in op over one array with no map reads the array as vec4s.
 
 import { InvalidArgumentError } from '../errors.ts';
 import { empty, GpuArray } from './array.ts';
