@@ -174,12 +174,28 @@ function send(request: FastifyRequest, reply: FastifyReply, file: ConsoleFile): 
 /**
  * Registers the console on a Fastify app: `GET /` and every GET no API route takes. A path that is
  * not a file gets index.html (the console routes in the page); /api/ and /fn/ paths get the API's 404.
+ * `warn` hears, at the console's first request, that web/dist is missing or older than web/src.
  */
 export function registerConsole(
   app: FastifyInstance,
   bundle: ConsoleBundle | undefined,
+  warn: (message: string) => void,
   notFound: (url: string) => ReturnType<typeof errorResponse>,
 ): void {
+  // Said once, when the console is first opened (a server nobody opens it on says nothing).
+  let checked = false;
+  const checkBuild = async (): Promise<void> => {
+    if (checked) return;
+    checked = true;
+    if (bundle === undefined) {
+      warn('the web console is not built (web/dist is missing): run npm run build:web');
+      return;
+    }
+    const changedAt = await consoleSourcesChangedAt();
+    if (changedAt !== undefined && changedAt > bundle.builtAt) {
+      warn('the web console in web/dist is older than web/src: run npm run build:web');
+    }
+  };
   const handler = async (request: FastifyRequest, reply: FastifyReply) => {
     let path: string;
     try {
@@ -188,6 +204,7 @@ export function registerConsole(
       return reply.code(400).type('text/plain; charset=utf-8').send('malformed path\n');
     }
     if (isApiPath(path)) return reply.code(404).send(notFound(request.url));
+    await checkBuild();
     if (bundle === undefined) {
       return reply
         .code(503)

@@ -19,7 +19,7 @@ import { type ApiContext, apiRoutes } from './api/routes.ts';
 import { NO_QUERY } from './api/schemas.ts';
 import { AuthFailureLimiter } from './auth-failure-limiter.ts';
 import { CloudStore, type StoredToken, type TokenScope } from './cloud-store.ts';
-import { consoleSourcesChangedAt, isConsoleRequest, loadConsole, registerConsole } from './console-routes.ts';
+import { isConsoleRequest, loadConsole, registerConsole } from './console-routes.ts';
 import { readCredentials, writeCredentials } from './credentials.ts';
 import { Deployments } from './deployments.ts';
 import { FunctionRunner } from './function-runner.ts';
@@ -455,12 +455,8 @@ async function buildApp(
     { schema: { querystring: NO_QUERY }, config: { scopes: ['read', 'invoke', 'deploy'] } },
     async () => document,
   );
-  const consoleFiles = await loadConsole();
-  const sourcesChangedAt = await consoleSourcesChangedAt();
-  if (consoleFiles === undefined) warn('the web console is not built (web/dist): run npm run build:web');
-  else if (sourcesChangedAt !== undefined && sourcesChangedAt > consoleFiles.builtAt)
-    warn('the web console in web/dist is older than web/src: run npm run build:web');
-  registerConsole(app, consoleFiles, (url) =>
+  // The web console's files; whether they are missing or stale is said when the console is opened.
+  registerConsole(app, await loadConsole(), warn, (url) =>
     errorResponse(
       404,
       'SKEIN_CLOUD_ROUTE_NOT_FOUND',

@@ -71,6 +71,13 @@ export function App() {
     return () => document.removeEventListener('click', interceptLink);
   }, []);
 
+  // On a narrow screen the navigation scrolls sideways: keep the current section in view.
+  useEffect(() => {
+    document
+      .querySelector('.top nav [aria-current="page"]')
+      ?.scrollIntoView({ block: 'nearest', inline: 'nearest' });
+  }, [location.path, me]);
+
   if (token === null) return <Login problem={problem} />;
   if (me === undefined) return <p class="loading-page">Checking the token…</p>;
 

@@ -51,7 +51,7 @@ export function AgentsView() {
         {shown.map((agent) => (
           <li
             key={agent.id}
-            class={`card agent state-${agent.state}`}
+            class={agent.state === 'lost' ? 'card agent is-lost' : 'card agent'}
             data-agent={agent.id}
             data-state={agent.state}
           >
