@@ -18,6 +18,7 @@ export class ControlServer {
   readonly token = randomBytes(16).toString('hex');
   readonly #job: Job;
   readonly #server: Server;
+  readonly #sockets = new Set<Socket>();
   readonly #addresses: (string | undefined)[];
   #address = '';
 
@@ -48,11 +49,15 @@ export class ControlServer {
     return this.#address;
   }
 
+  /** Stops listening and drops every rank's connection: a rank still running then exits. */
   close(): void {
     this.#server.close();
+    for (const socket of this.#sockets) socket.destroy();
   }
 
   #accept(socket: Socket): void {
+    this.#sockets.add(socket);
+    socket.once('close', () => this.#sockets.delete(socket));
     socket.setNoDelay(true);
     socket.on('error', () => {});
     let rank = -1;
