@@ -47,7 +47,7 @@ before(async () => {
   if (missing !== undefined) return;
   await ensureConsoleBuilt();
   dir = await makeProject(fixture);
-  server = await startServer(fixture, dir, '--agent-timeout', '3000');
+  server = await startServer(fixture, dir, '--agent-timeout', '3000', '--concurrency', '2');
   browser = await launch();
   context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
   context.setDefaultTimeout(WAIT_MS);
@@ -356,6 +356,7 @@ test("the console's routes keep tenants apart and refuse bad queries with a code
     scopes: ['invoke', 'read'],
     tenant: 'acme',
     operator: false,
+    server: { version: (await import('../../src/version.ts')).version, localAgentThreads: 2 },
   });
   const bad: [string, string][] = [
     ['/api/console/jobs?state=lost', 'an unknown state'],

@@ -8,6 +8,7 @@ import type { FastifyRequest } from 'fastify';
 import { SkeinError } from '../../errors.ts';
 import type { JobInfo, JobState, QueueStats } from '../../tasks/index.ts';
 import { JOB_STATES } from '../../tasks/index.ts';
+import { version } from '../../version.ts';
 import type { TokenScope } from '../cloud-store.ts';
 import { assertTenantOwns, isOperator } from '../tenants.ts';
 import { attemptViews, ConsoleActivity } from './console-activity.ts';
@@ -288,7 +289,7 @@ export function consoleApiRoutes(ctx: ApiContext): RouteSpec[] {
       method: 'GET',
       url: '/api/console/whoami',
       summary:
-        "The calling token as the console shows it: id, name, scopes, tenant and whether it is an operator's (never the token's text). The console's login checks a token with it.",
+        "The calling token as the console shows it: id, name, scopes, tenant and whether it is an operator's (never the token's text), and the server's version and local agent threads. The console's login checks a token with it.",
       scopes: READERS,
       schema: { querystring: { type: 'object', additionalProperties: false } },
       responses: { 200: { description: 'The token (WhoAmIView).' }, ...ERRORS },
@@ -300,6 +301,7 @@ export function consoleApiRoutes(ctx: ApiContext): RouteSpec[] {
           scopes: [...token.scopes],
           tenant: token.tenant,
           operator: isOperator(token),
+          server: { version, localAgentThreads: ctx.agent?.concurrency ?? 0 },
         };
       },
     },

@@ -167,6 +167,8 @@ export interface WhoAmIView {
   readonly scopes: readonly string[];
   readonly tenant: string;
   readonly operator: boolean;
+  /** The server: its Skein version and the threads of its own agent (0 with --no-local-agent). */
+  readonly server: { readonly version: string; readonly localAgentThreads: number };
 }
 
 export type { JobState };

@@ -46,7 +46,7 @@ export function Overview({ me }: { me: WhoAmIView }) {
           Throughput, latency and queue depth count every tenant's jobs: they need an operator token.
         </p>
       )}
-      <Agents />
+      <Agents me={me} />
       <RecentFailures />
     </div>
   );
@@ -201,9 +201,17 @@ function Activity() {
   );
 }
 
-function Agents() {
+function Agents({ me }: { me: WhoAmIView }) {
   const agents = useResource((signal) => get<{ agents: AgentView[] }>('/api/agents', signal), []);
   const now = useNow(2000);
+  // The server's own agent is not in the registry: its load is the running jobs no agent reports.
+  const [localRunning, setLocalRunning] = useState<number | undefined>(undefined);
+  useEffect(
+    () =>
+      live.subscribe({ metrics: (m) => setLocalRunning(Math.max(0, m.counts.running - m.agentJobsRunning)) }),
+    [],
+  );
+  const threads = me.server.localAgentThreads;
   const reload = useThrottle(agents.reload, 1000);
   useEffect(() => live.subscribe({ agent: reload }), [reload]);
   useEffect(() => {
@@ -214,11 +222,20 @@ function Agents() {
   return (
     <Section title="Agents" actions={<a href="/agents">All agents</a>}>
       <ErrorNote error={agents.error} />
+      {threads === 0 ? null : (
+        <ul class="load-list">
+          <li data-testid="local-agent">
+            <span class="clip">this server</span>
+            <span class="badge state-ready">local</span>
+            <meter min={0} max={threads} value={localRunning ?? 0} aria-label="this server's agent load" />
+            <span class="small">
+              {localRunning === undefined ? '—' : Math.min(localRunning, threads)}/{threads} threads
+            </span>
+          </li>
+        </ul>
+      )}
       {list.length === 0 ? (
-        <p class="muted">
-          No agents (skein worker) running; the server's own agent runs jobs unless it was started with
-          --no-local-agent.
-        </p>
+        <p class="muted small">No agents (skein worker) registered.</p>
       ) : (
         <ul class="load-list">
           {list.map((agent) => (
