@@ -28,6 +28,7 @@ export class LiveEvents {
   });
   #stop: AbortController | undefined;
   #connected = false;
+  #lastMetrics: MetricsEventView | undefined;
   /** Job events received since the page loaded. */
   received = 0;
 
@@ -38,6 +39,8 @@ export class LiveEvents {
   subscribe(listener: LiveListeners): () => void {
     this.#listeners.add(listener);
     listener.status?.(this.#connected);
+    // A view opened between two metrics events starts from the last one.
+    if (this.#lastMetrics !== undefined) listener.metrics?.(this.#lastMetrics);
     return () => this.#listeners.delete(listener);
   }
 
@@ -49,6 +52,7 @@ export class LiveEvents {
   }
 
   stop(): void {
+    this.#lastMetrics = undefined;
     this.#stop?.abort();
     this.#stop = undefined;
     this.#batcher.close();
@@ -82,6 +86,7 @@ export class LiveEvents {
             } else if (frame.event === 'schedule') {
               for (const listener of this.#listeners) listener.schedule?.(data as ScheduleEventView);
             } else if (frame.event === 'metrics') {
+              this.#lastMetrics = data as MetricsEventView;
               for (const listener of this.#listeners) listener.metrics?.(data as MetricsEventView);
             }
           },

@@ -193,7 +193,8 @@ export function LineChart({
       </svg>
       <figcaption>
         <span class="axis">
-          max {format(top)} {unit}
+          max {format(top)}
+          {unit === '' ? '' : ` ${unit}`}
         </span>
         {series.map((s, i) => (
           <span key={s.name} class={`legend ${s.className}`}>

@@ -155,7 +155,7 @@ function Activity() {
       <Section title="Latency">
         <LineChart
           label="Run time of attempts"
-          unit="ms"
+          unit=""
           from={from}
           to={now}
           format={(v) => formatDuration(v)}
