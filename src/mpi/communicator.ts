@@ -94,7 +94,7 @@ export class Communicator {
       this.#checkTag(tag, 'send');
       checkWaitOptions(options, 'send');
       if (dest === PROC_NULL) return Promise.resolve();
-      const sent = this.#send(this.#context, value, dest, tag);
+      const sent = this.#send(this.#context, value, dest, tag, true);
       return waitTracked(
         this.#core.activity,
         `send(dest=${dest}, tag=${tag}${sizeNote(value)})`,
@@ -563,9 +563,11 @@ export class Communicator {
     }
   }
 
-  #send(context: number, value: unknown, dest: number, tag: number): Promise<void> {
+  #send(context: number, value: unknown, dest: number, tag: number, blocking = false): Promise<void> {
     const { bytes, dtype } = pack(value);
-    return this.#core.engine.send(this.#group[dest]!, context, tag, bytes, dtype) ?? Promise.resolve();
+    return (
+      this.#core.engine.send(this.#group[dest]!, context, tag, bytes, dtype, blocking) ?? Promise.resolve()
+    );
   }
 
   #receive(

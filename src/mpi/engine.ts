@@ -113,6 +113,7 @@ export class Engine implements FrameSink {
     tag: number,
     payload: Uint8Array,
     dtype: number,
+    blocking = false,
   ): Promise<void> | undefined {
     if (this.#failure !== null) return Promise.reject(this.#failure);
     const header: FrameHeader = {
@@ -135,9 +136,12 @@ export class Engine implements FrameSink {
     return new Promise<void>((resolve, reject) => {
       this.#outgoing.set(id, { dest, payload, dtype, resolve, reject });
       this.transport.send(dest, header, null)?.catch((error: unknown) => this.fail(error as Error));
-      // The receiver's CLEAR often comes within the sync wait: then DATA leaves with no event-loop turn.
-      if (this.#syncWaitNs > 0 && this.transport.waitFor !== undefined)
+      // A blocking send has nothing else to do: its CLEAR often comes within the sync wait, and then
+      // DATA leaves with no event-loop turn. Not for isend: its caller may post the very receive the
+      // peer's CLEAR depends on (sendrecv), so waiting here would only stall both sides.
+      if (blocking && this.#syncWaitNs > 0 && this.transport.waitFor !== undefined) {
         this.#syncWait(() => this.#outgoing.has(id));
+      }
     });
   }
 
@@ -159,8 +163,10 @@ export class Engine implements FrameSink {
     let list = this.#posted.get(posted.context);
     if (list === undefined) this.#posted.set(posted.context, (list = []));
     list.push(posted);
-    if (this.#syncWaitNs > 0 && this.transport.waitFor !== undefined)
-      this.#syncWait(() => list.includes(posted));
+    if (this.#syncWaitNs > 0 && this.transport.waitFor !== undefined) {
+      // Through a rendezvous too: after the RTS matched, the DATA it cleared usually follows at once.
+      this.#syncWait(() => list.includes(posted) || this.#isAwaitingData(posted));
+    }
     return () => {
       const at = list.indexOf(posted);
       if (at < 0) return false;
@@ -199,6 +205,12 @@ export class Engine implements FrameSink {
    * holds (a receive unmatched): an answer within it costs a futex wake-up
    * rather than an event-loop turn.
    */
+  #isAwaitingData(posted: PostedReceive): boolean {
+    if (this.#awaitingData.size === 0) return false;
+    for (const waiting of this.#awaitingData.values()) if (waiting === posted) return true;
+    return false;
+  }
+
   #syncWait(waiting: () => boolean): void {
     const start = process.hrtime.bigint();
     const budget = BigInt(this.#syncWaitNs);
