@@ -1,6 +1,6 @@
-// Starts a job's ranks as child processes of this one: a control server (a Unix socket, or TCP for the
-// tcp transport) that every rank reports to, the peer address table sent once all ranks listen, and
-// each rank's output forwarded. The same entry runs ranks that mpi-agents start on other hosts.
+// Starts a job's ranks as child processes of this one (or, with hosts, on mpi-agents): opens the
+// control server they report to (a Unix socket, or TCP for the tcp transport) in a private temporary
+// directory, and returns the cleanup that closes it and removes the directory once the job ended.
 
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
