@@ -2,7 +2,7 @@
 // connection's status and the view the path names. A 401 anywhere forgets the token (api.ts) and the
 // login form comes back.
 
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import type { WhoAmIView } from '../../src/cloud/api/console-schemas.ts';
 import { currentToken, get, messageOf, onTokenChange, setToken } from './api.ts';
 import { live } from './live.ts';
@@ -70,6 +70,14 @@ export function App() {
     document.addEventListener('click', interceptLink);
     return () => document.removeEventListener('click', interceptLink);
   }, []);
+
+  // After a navigation, focus moves to the new page (screen readers read it; Tab goes on from there).
+  const firstPath = useRef(location.path);
+  useEffect(() => {
+    if (location.path === firstPath.current) return;
+    firstPath.current = '';
+    document.getElementById('main')?.focus({ preventScroll: true });
+  }, [location.path]);
 
   // On a narrow screen the navigation scrolls sideways: keep the current section in view.
   useEffect(() => {
