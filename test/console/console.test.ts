@@ -405,6 +405,21 @@ test("the console's routes keep tenants apart and refuse bad queries with a code
     assertError(await api(server, server.token, 'GET', path), 400, 'SKEIN_CLOUD_INVALID_REQUEST', what);
   }
   assert.equal((await api(server, undefined, 'GET', '/api/console/whoami')).status, 401);
+
+  // The same tenant in the browser: its jobs only, no every-tenant charts, no token management.
+  const tenantContext = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  tenantContext.setDefaultTimeout(WAIT_MS);
+  const tenantPage = await tenantContext.newPage();
+  await tenantPage.goto(`${server.url}/`);
+  await tenantPage.getByLabel('Token').fill(acme);
+  await tenantPage.getByRole('button', { name: 'Log in' }).click();
+  await tenantPage.getByText('they need an operator token').waitFor();
+  await tenantPage.getByRole('link', { name: 'Jobs', exact: true }).click();
+  await tenantPage.locator(`tr[data-job="${theirs}"]`).waitFor();
+  assert.equal(await tenantPage.locator('tr[data-job]').count(), 1);
+  await tenantPage.getByRole('link', { name: 'Tokens' }).click();
+  await tenantPage.getByText('Managing tokens needs the admin scope').waitFor();
+  await tenantContext.close();
 });
 
 test('serves the console compressed and cached, every page path as the app, API paths as the API', {
