@@ -3,6 +3,7 @@
 // the common rank runtime. Configuration comes in SKEIN_MPI_* environment variables.
 
 import { once } from 'node:events';
+import { rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { encode } from '../../codec/index.ts';
 import { SkeinError } from '../../errors.ts';
@@ -49,8 +50,12 @@ readControl(controlSocket, (message) => {
   else for (const handler of handlers) handler(message as LauncherMessage);
 });
 controlSocket.on('error', () => {});
-// Losing the launcher ends the rank: nobody would collect its result or stop it.
-controlSocket.on('close', () => process.exit(1));
+// Losing the launcher ends the rank: nobody would collect its result or stop it. A launcher killed with
+// SIGKILL could not remove its socket directory (process transport), so its ranks do.
+controlSocket.on('close', () => {
+  if (config.kind === 'process') rmSync(config.where, { recursive: true, force: true });
+  process.exit(1);
+});
 const link: ControlLink = {
   send: (message) => writeControl(controlSocket, encodeRankMessage(message)),
   onMessage: (handler) => {

@@ -18,14 +18,17 @@ export async function launchProcesses(
   spec: ProgramSpec,
   options: ResolvedMpirunOptions,
 ): Promise<() => Promise<void>> {
-  const dir = await mkdtemp(join(tmpdir(), 'skein-mpi-'));
+  // Unix sockets need a directory; TCP jobs need none.
+  const dir = options.transport === 'process' ? await mkdtemp(join(tmpdir(), 'skein-mpi-')) : '';
+  const removeDir = (): Promise<void> =>
+    dir === '' ? Promise.resolve() : rm(dir, { recursive: true, force: true });
   const control = new ControlServer(job);
   try {
     await control.listen(
       options.transport === 'process' ? { path: join(dir, 'control.sock') } : { host: options.host },
     );
   } catch (error) {
-    await rm(dir, { recursive: true, force: true });
+    await removeDir();
     throw new SkeinError(
       'SKEIN_MPI_TRANSPORT',
       `mpirun could not open its control socket: ${(error as Error).message}`,
@@ -34,7 +37,7 @@ export async function launchProcesses(
   }
   const cleanup = async (): Promise<void> => {
     control.close();
-    await rm(dir, { recursive: true, force: true });
+    await removeDir();
   };
   if (options.hosts.length > 0) {
     const { launchOnAgents } = await import('./agents.ts');
