@@ -1,0 +1,56 @@
+// Processes: spawn, name, run in the background, kill. Python's `multiprocessing.Process(target=f,
+// name=…)`, `start()`, `join()`, `terminate()`. In Skein a process is a ProcessPool worker and the
+// target a task; a call not awaited runs in the background; an AbortSignal with
+// `cancelMode: 'terminate'` kills the process running it (the pool starts a fresh one).
+//   node examples/processes/spawn.ts
+
+import { setTimeout as sleep } from 'node:timers/promises';
+import { task, taskContext } from '../../src/index.ts';
+import { ProcessPool } from '../../src/pool/index.ts';
+
+export const whoAmI = task(import.meta, (label: string) => ({
+  label,
+  pid: process.pid,
+  workerId: taskContext().workerId,
+}));
+
+/** A background job: sleeps a little, then answers. */
+export const slowAnswer = task(import.meta, async (ms: number) => {
+  await sleep(ms);
+  return { answer: 42, pid: process.pid };
+});
+
+/** A process that never ends by itself and never checks for cancellation: only a kill stops it. */
+export const spinForever = task(import.meta, (): never => {
+  for (;;) {}
+});
+
+async function main(): Promise<void> {
+  console.log(`main process: pid ${process.pid}`);
+  // `name` names the pool's processes in traces and messages.
+  await using pool = new ProcessPool({ name: 'cookbook', maxWorkers: 2 });
+  const me = await pool.run(whoAmI, 'first');
+  console.log(`spawned: pid ${me.pid} (not main: ${me.pid !== process.pid}), workerId ${me.workerId}`);
+
+  const background = pool.run(slowAnswer, 50); // started, not awaited: runs while we go on
+  console.log('background job started; main goes on');
+  console.log(`background job answered ${(await background).answer}`);
+
+  const kill = new AbortController();
+  const doomed = pool.submit(spinForever, [], { signal: kill.signal, cancelMode: 'terminate' });
+  setTimeout(() => kill.abort(new Error('enough')), 100);
+  try {
+    await doomed;
+  } catch (error) {
+    console.log(`killed: ${(error as { code: string }).code}`);
+  }
+  const after = await pool.run(whoAmI, 'after');
+  console.log(`the pool still answers after the kill: pid ${after.pid}`);
+}
+
+if (import.meta.main) {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  });
+}
