@@ -388,7 +388,8 @@ const up: Command = async (args, io) => {
         `  project  ${projectDir}\n` +
         `  store    ${redis === undefined ? `${join(dataDir, 'tasks.db')} (SQLite)` : `${redactRedis(redis)} (Redis, prefix ${redisPrefix})`}\n` +
         `  agent    ${concurrency === 0 ? 'none here (skein worker agents run the jobs)' : `${concurrency} thread${concurrency === 1 ? '' : 's'}`}\n` +
-        `  token    ${server.adminToken} (admin, saved in ${credentials})\n\n` +
+        `  token    ${server.adminToken} (admin, saved in ${credentials})\n` +
+        `  console  ${server.url}/ (open it in a browser and log in with the token)\n\n` +
         `Next, in another terminal in ${projectDir}:\n` +
         `  npx skein submit <module.ts>:<export> --args '[...]' --wait\n` +
         '  npx skein ps\n' +
