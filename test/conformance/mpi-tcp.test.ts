@@ -3,3 +3,4 @@
 import { mpiConformance } from './mpi.ts';
 
 mpiConformance('tcp', [2, 4]);
+mpiConformance('tcp', [2], { name: ' all by rendezvous', options: { eagerLimit: 0 } });

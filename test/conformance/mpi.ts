@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { mpirun, PROC_NULL, type TransportKind } from '../../src/mpi/index.ts';
+import { type MpirunOptions, mpirun, PROC_NULL, type TransportKind } from '../../src/mpi/index.ts';
 import { everyOperation } from '../fixtures/mpi/every-operation.ts';
 import {
   BIG_BCAST_LENGTH,
@@ -142,13 +142,18 @@ export function expectedFor(rank: number, size: number): Record<string, unknown>
 }
 
 /** Registers the suite for one transport and the job sizes it runs. */
-export function mpiConformance(transport: TransportKind, sizes: readonly number[]): void {
+export function mpiConformance(
+  transport: TransportKind,
+  sizes: readonly number[],
+  variant: { readonly name: string; readonly options: MpirunOptions } = { name: '', options: {} },
+): void {
   for (const size of sizes) {
-    test(`${transport}: every operation on ${size} rank${size === 1 ? '' : 's'} matches the sequential reference`, async () => {
+    test(`${transport}${variant.name}: every operation on ${size} rank${size === 1 ? '' : 's'} matches the sequential reference`, async () => {
       const results = await mpirun(size, everyOperation, {
         transport,
         timeout: JOB_TIMEOUT_MS,
         deadlockTimeout: 20_000,
+        ...variant.options,
       });
       assert.equal(results.length, size);
       for (const [rank, observed] of results.entries()) {
