@@ -260,6 +260,8 @@ export class Communicator {
     try {
       this.#checkSource(source, 'probe');
       this.#checkTag(tag, 'probe', true);
+      checkWaitOptions(options, 'probe');
+      if (source === PROC_NULL) return Promise.resolve(new Status().set(PROC_NULL, ANY_TAG, 0, 0));
       const { promise, cancel } = this.#core.engine.probe(this.#context, this.#worldOf(source), tag);
       const status = promise.then((envelope) => this.#statusOf(envelope));
       return waitTracked(
@@ -278,6 +280,7 @@ export class Communicator {
   iprobe(source: number = ANY_SOURCE, tag: number = ANY_TAG): Status | undefined {
     this.#checkSource(source, 'iprobe');
     this.#checkTag(tag, 'iprobe', true);
+    if (source === PROC_NULL) return new Status().set(PROC_NULL, ANY_TAG, 0, 0);
     const envelope = this.#core.engine.peek(this.#context, this.#worldOf(source), tag);
     return envelope === undefined ? undefined : this.#statusOf(envelope);
   }
