@@ -12,6 +12,7 @@ import {
   exitOnRankOne,
   misuse,
   recvNobodySends,
+  returnFunction,
   throwInTimer,
   throwOnRankTwo,
   timedReceives,
@@ -123,6 +124,15 @@ test('a receive times out with SKEIN_TIMEOUT or aborts with SKEIN_ABORTED and ta
     'cancel true false false',
     'after',
   ]);
+});
+
+test('a rank whose result cannot be encoded fails the job naming the rank and the codec error', async () => {
+  await assert.rejects(mpirun(2, returnFunction, FAST), (error: unknown) => {
+    assert.ok(error instanceof MpiAbortError);
+    assert.equal(error.rank, 0);
+    assert.match(error.message, /rank 0 failed: InvalidArgumentError: Cannot encode/);
+    return true;
+  });
 });
 
 test('world() outside a rank fails with SKEIN_MPI_NOT_IN_RANK', async () => {
