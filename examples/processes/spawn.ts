@@ -4,6 +4,7 @@
 // `cancelMode: 'terminate'` kills the process running it (the pool starts a fresh one).
 //   node examples/processes/spawn.ts
 
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { task, taskContext } from '../../src/index.ts';
 import { ProcessPool } from '../../src/pool/index.ts';
@@ -27,10 +28,20 @@ export const spinForever = task(import.meta, (): never => {
 
 async function main(): Promise<void> {
   console.log(`main process: pid ${process.pid}`);
-  // `name` names the pool's processes in traces and messages.
+  // `name` names the pool in its traces and in the `skein:pool:task` diagnostics channel, where every
+  // finished task is published with the worker that ran it; a process is told apart by workerId.
+  const finished: string[] = [];
+  const onTask = (message: unknown): void => {
+    const { pool, workerId } = message as { pool: string; workerId: number };
+    finished.push(`${pool}-${workerId}`);
+  };
+  subscribe('skein:pool:task', onTask);
   await using pool = new ProcessPool({ name: 'cookbook', maxWorkers: 2 });
   const me = await pool.run(whoAmI, 'first');
-  console.log(`spawned: pid ${me.pid} (not main: ${me.pid !== process.pid}), workerId ${me.workerId}`);
+  unsubscribe('skein:pool:task', onTask);
+  console.log(
+    `spawned ${finished[0]}: pid ${me.pid} (not main: ${me.pid !== process.pid}), workerId ${me.workerId}`,
+  );
 
   const background = pool.run(slowAnswer, 50); // started, not awaited: runs while we go on
   console.log('background job started; main goes on');

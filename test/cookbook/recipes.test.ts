@@ -46,11 +46,15 @@ const CHECKS: Record<string, (lines: string[]) => void> = {
   'threads/define-threads.ts': (lines) => {
     line(lines, /^main thread: threadId 0, workerId -1$/);
     const threads = lines
-      .filter((l) => l.startsWith('thread: '))
-      .map((l) => l.match(/threadId (\d+), workerId (\d+)/)!);
-    assert.equal(threads.length, 3);
-    assert.equal(new Set(threads.map((m) => m[1])).size, 3);
-    assert.ok(threads.every((m) => n(m[1]) > 0));
+      .filter((l) => l.startsWith('thread '))
+      .map((l) => l.match(/^thread cookbook-(\d+): threadId (\d+), workerId (\d+)$/));
+    assert.equal(threads.length, 3, lines.join('\n'));
+    for (const m of threads) {
+      assert.ok(m !== null, lines.join('\n'));
+      assert.equal(m[1], m[3], 'a thread is named <pool name>-<workerId>');
+      assert.ok(n(m[2]) > 0, 'not the main thread');
+    }
+    assert.equal(new Set(threads.map((m) => m![2])).size, 3);
     line(lines, /^3 distinct threads, none of them main$/);
   },
   'threads/thread-class.ts': (lines) => {
@@ -90,7 +94,13 @@ const CHECKS: Record<string, (lines: string[]) => void> = {
 
   'processes/spawn.ts': (lines) => {
     const main = n(line(lines, /^main process: pid (\d+)$/)[1]);
-    const child = n(line(lines, /^spawned: pid (\d+) \(not main: true\), workerId \d+$/)[1]);
+    const spawned = line(lines, /^spawned cookbook-(\d+): pid (\d+) \(not main: true\), workerId (\d+)$/);
+    assert.equal(
+      spawned[1],
+      spawned[3],
+      'the diagnostics channel names the pool and the worker that ran the task',
+    );
+    const child = n(spawned[2]);
     assert.notEqual(child, main);
     line(lines, /^background job started; main goes on$/);
     line(lines, /^background job answered 42$/);
