@@ -114,19 +114,19 @@ function declarationEnd(lines: readonly string[], start: number): number {
   return lines.length - 1;
 }
 
-/** The signature of a function: its lines up to the body's opening brace. */
-function functionSignature(lines: readonly string[], start: number): string {
+/** The signature of a function: its lines up to the body's opening brace; whether it has a body. */
+function functionSignature(lines: readonly string[], start: number): { text: string; body: boolean } {
   const out: string[] = [];
   for (let i = start; i < lines.length; i++) {
     const line = lines[i]!;
     if (/\)\s*(:\s*.+)?\s*\{\s*$/.test(line) || /^\S.*\{\s*$/.test(line)) {
       out.push(line.replace(/\s*\{\s*$/, ';'));
-      break;
+      return { text: out.join('\n'), body: true };
     }
     out.push(line);
     if (/;\s*$/.test(line)) break;
   }
-  return out.join('\n');
+  return { text: out.join('\n'), body: false };
 }
 
 /** Public members of a class body: one line each (up to the body's brace), with their TSDoc. */
@@ -208,13 +208,10 @@ export async function findDeclaration(
       .replace('*', '');
     const doc = starts.map((s) => docAbove(lines, s)).find((d) => d !== '') ?? '';
     if (kind === 'function') {
-      return {
-        kind,
-        doc,
-        file,
-        members: [],
-        signature: starts.map((s) => functionSignature(lines, s)).join('\n'),
-      };
+      // With overloads, the implementation's signature is not visible to callers: list the overloads.
+      const all = starts.map((s) => functionSignature(lines, s));
+      const visible = all.length > 1 ? all.filter((f) => !f.body) : all;
+      return { kind, doc, file, members: [], signature: visible.map((f) => f.text).join('\n') };
     }
     const end = declarationEnd(lines, first);
     if (kind === 'class') {
