@@ -67,46 +67,39 @@ export async function barrier(ch: CollectiveChannel): Promise<void> {
 
 export async function bcast<T>(ch: CollectiveChannel, value: T, root: number): Promise<T> {
   const { rank, size } = ch;
-  const relative = (rank - root + size) % size;
-  let mask = 1;
-  while (mask < size) {
-    if (relative & mask) {
-      value = (await ch.recv((relative - mask + root) % size, CollectiveTag.BCAST)) as T;
-      break;
-    }
-    mask <<= 1;
-  }
-  mask >>= 1;
-  const sends: Promise<void>[] = [];
-  while (mask > 0) {
-    if (relative + mask < size)
-      sends.push(ch.send(value, (relative + mask + root) % size, CollectiveTag.BCAST));
-    mask >>= 1;
-  }
-  await Promise.all(sends);
+  const { parent, children } = binomialTree(rank, root, size);
+  if (parent !== undefined) value = (await ch.recv(parent, CollectiveTag.BCAST)) as T;
+  await Promise.all(children.map((child) => ch.send(value, child, CollectiveTag.BCAST)));
   return value;
 }
 
 /** bcast into every rank's own buffer: the root's bytes land in place, with no allocation. */
 export async function bcastInto(ch: CollectiveChannel, buffer: TypedArray, root: number): Promise<void> {
-  const { rank, size } = ch;
+  const { parent, children } = binomialTree(ch.rank, root, ch.size);
+  if (parent !== undefined) await ch.recvInto(buffer, parent, CollectiveTag.BCAST);
+  await Promise.all(children.map((child) => ch.send(buffer, child, CollectiveTag.BCAST)));
+}
+
+/**
+ * A rank's place in the binomial tree rooted at `root` that bcast sends down: the rank it receives
+ * from (none at the root) and the ranks it then sends to, farthest subtree first.
+ */
+function binomialTree(rank: number, root: number, size: number): { parent?: number; children: number[] } {
   const relative = (rank - root + size) % size;
+  let parent: number | undefined;
   let mask = 1;
   while (mask < size) {
     if (relative & mask) {
-      await ch.recvInto(buffer, (relative - mask + root) % size, CollectiveTag.BCAST);
+      parent = (relative - mask + root) % size;
       break;
     }
     mask <<= 1;
   }
-  mask >>= 1;
-  const sends: Promise<void>[] = [];
-  while (mask > 0) {
-    if (relative + mask < size)
-      sends.push(ch.send(buffer, (relative + mask + root) % size, CollectiveTag.BCAST));
-    mask >>= 1;
+  const children: number[] = [];
+  for (mask >>= 1; mask > 0; mask >>= 1) {
+    if (relative + mask < size) children.push((relative + mask + root) % size);
   }
-  await Promise.all(sends);
+  return parent === undefined ? { children } : { parent, children };
 }
 
 export async function reduce(ch: CollectiveChannel, value: unknown, op: Op, root: number): Promise<unknown> {
