@@ -3,7 +3,7 @@
 // allow-list: docs/errors.md; the status is in `statusCode`); anything else is SKEIN_CLOUD_UNREACHABLE.
 
 import { ERROR_CODES, errorFromCode, InvalidArgumentError, SkeinError } from '../errors.ts';
-import type { JobState } from '../tasks/index.ts';
+import type { BrokerEvent, JobState } from '../tasks/index.ts';
 import type { AgentView } from './api/agent-wire.ts';
 import type { LogEndView, LogLineView, LogPageView } from './api/log-schemas.ts';
 import type { ScheduleDetailView, ScheduleRequest, ScheduleView } from './api/schedule-schemas.ts';
@@ -275,6 +275,26 @@ export class CloudClient {
           return;
         }
       }
+    }
+    return iterate();
+  }
+
+  /**
+   * The job store's news for an agent's queue from now until the signal aborts or the server ends the
+   * stream (Server-Sent Events of GET /api/agents/:id/news; agent scope). Resolves once subscribed.
+   */
+  async agentNews(agentId: string, signal: AbortSignal): Promise<AsyncIterable<BrokerEvent>> {
+    const response = await this.#fetch(
+      'GET',
+      `/api/agents/${encodeURIComponent(agentId)}/news`,
+      undefined,
+      signal,
+    );
+    if (!response.ok || response.body === null) throw await errorOf(response, this.server);
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    async function* iterate(): AsyncGenerator<BrokerEvent> {
+      for await (const { event, data } of sseFrames(reader, ''))
+        if (event === 'news') yield JSON.parse(data) as BrokerEvent;
     }
     return iterate();
   }

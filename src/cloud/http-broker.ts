@@ -76,6 +76,7 @@ function refused(what: string): Promise<never> {
 /** A Broker over the server's agent routes, for one registered agent. */
 export class HttpBroker implements Broker {
   readonly #client: CloudClient;
+  readonly #agentId: string;
   readonly #base: string;
   readonly #addresses: AddressBase;
   readonly #bundles: BundleCache;
@@ -92,10 +93,26 @@ export class HttpBroker implements Broker {
 
   constructor(options: HttpBrokerOptions) {
     this.#client = options.client;
+    this.#agentId = options.agentId;
     this.#base = `/api/agents/${encodeURIComponent(options.agentId)}`;
     this.#addresses = { projectDir: options.projectDir, bundleDir: options.bundles.dir };
     this.#bundles = options.bundles;
     this.#onBundleError = options.onBundleError ?? (() => {});
+  }
+
+  /** The server's being away as the store outage the Worker retries (SKEIN_TASKS_BROKER_UNAVAILABLE); other errors as they are. */
+  #unavailable(error: unknown, streamBroke = false): unknown {
+    if (
+      (error instanceof SkeinError && UNAVAILABLE.has(error.code)) ||
+      (streamBroke && !(error instanceof SkeinError))
+    ) {
+      return new SkeinError(
+        'SKEIN_TASKS_BROKER_UNAVAILABLE',
+        `the Skein server at ${this.#client.server} is unavailable (${(error as Error).message}); the agent retries`,
+        { cause: error },
+      );
+    }
+    return error;
   }
 
   /** Ids of the jobs this agent holds now. */
@@ -110,14 +127,7 @@ export class HttpBroker implements Broker {
     try {
       return await this.#client.call<T>('POST', `${this.#base}${path}`, body);
     } catch (error) {
-      if (error instanceof SkeinError && UNAVAILABLE.has(error.code)) {
-        throw new SkeinError(
-          'SKEIN_TASKS_BROKER_UNAVAILABLE',
-          `the Skein server at ${this.#client.server} is unavailable (${error.message}); the agent retries`,
-          { cause: error },
-        );
-      }
-      throw error;
+      throw this.#unavailable(error);
     }
   }
 
@@ -338,16 +348,30 @@ export class HttpBroker implements Broker {
   }
 
   /**
-   * No push channel to agents: the Worker falls back to claiming every pollInterval, and learns of
-   * cancels and lost leases through heldStatus on the same beat. Ends when the signal aborts.
+   * The server's news for the queue (GET /api/agents/:id/news), so the Worker claims as soon as a job
+   * is enqueued and hears of cancels at once. Ends when the signal aborts or the stream does (the
+   * Worker then polls and subscribes again); a server from before news streams answers 404: no news,
+   * the Worker polls every pollInterval.
    */
-  news(_queue: string, signal: AbortSignal): AsyncIterable<BrokerEvent> {
-    const aborted = new Promise<IteratorResult<BrokerEvent>>((resolve) => {
-      const done = (): void => resolve({ done: true, value: undefined });
-      if (signal.aborted) done();
-      else signal.addEventListener('abort', done, { once: true });
-    });
-    return { [Symbol.asyncIterator]: () => ({ next: () => aborted }) };
+  async *news(queue: string, signal: AbortSignal): AsyncIterable<BrokerEvent> {
+    if (signal.aborted || this.#closed) return;
+    let events: AsyncIterable<BrokerEvent>;
+    try {
+      events = await this.#client.agentNews(this.#agentId, signal);
+    } catch (error) {
+      if (signal.aborted) return;
+      if ((error as { code?: unknown }).code !== 'SKEIN_CLOUD_ROUTE_NOT_FOUND')
+        throw this.#unavailable(error);
+      // An older server: no news to wait for; the Worker's polls do the work.
+      await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+      return;
+    }
+    try {
+      for await (const event of events) if (event.queue === queue) yield event;
+    } catch (error) {
+      // The connection broke mid-stream (the server stopped, the network went): an outage.
+      if (!signal.aborted) throw this.#unavailable(error, true);
+    }
   }
 
   enqueue(): Promise<Enqueued[]> {

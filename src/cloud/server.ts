@@ -26,6 +26,7 @@ import { FunctionRunner } from './function-runner.ts';
 import { JobLogs } from './job-logs.ts';
 import { LiveFeed } from './live-feed.ts';
 import { LocalAgent } from './local-agent.ts';
+import { NewsHub } from './news-hub.ts';
 import {
   type CloudServerOptions,
   type ResolvedCloudServerOptions,
@@ -233,6 +234,7 @@ export class CloudServer {
         registry,
         schedules,
         feed,
+        news: new NewsHub(broker, DEFAULT_QUEUE, warn),
         timing: { leaseTimeout: resolved.leaseTimeout, agentTimeout: resolved.agentTimeout },
         tokenOf: (request) => {
           const token = tokens.get(request);

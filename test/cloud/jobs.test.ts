@@ -380,6 +380,7 @@ test('GET /api/openapi.json documents every route with its schemas', async () =>
     '/api/agents/{id}/job',
     '/api/agents/{id}/leases',
     '/api/agents/{id}/logs',
+    '/api/agents/{id}/news',
     '/api/bundles/{hash}',
     '/api/console/activity',
     '/api/console/functions/stats',

@@ -36,7 +36,7 @@ import {
   outcomeFromWire,
 } from './agent-wire.ts';
 import { AGENT_LOGS_BODY, AGENT_LOGS_BODY_LIMIT_BYTES, type AgentLogsRequest } from './log-schemas.ts';
-import type { ApiContext, RouteSpec } from './route-spec.ts';
+import { type ApiContext, openEventStream, type RouteSpec } from './route-spec.ts';
 import { ERROR_RESPONSE, NO_QUERY } from './schemas.ts';
 
 const AGENTS: readonly TokenScope[] = ['agent'];
@@ -203,6 +203,30 @@ export function agentRoutes(ctx: ApiContext): RouteSpec[] {
       async handler() {
         const now = Date.now();
         return { agents: (await ctx.registry.list()).map((record) => view(record, agentTimeout, now)) };
+      },
+    },
+    {
+      method: 'GET',
+      url: '/api/agents/:id/news',
+      summary:
+        "Server-Sent Events of the job store's news for the agent's queue (`event: news`, data: { type, jobId, queue, workerId, at } for jobs enqueued, retried, cancelled or whose lease expired), so its worker claims at once instead of at its next poll.",
+      scopes: AGENTS,
+      schema: { params: AGENT_ID_PARAMS, querystring: NO_QUERY },
+      responses: { 200: { description: 'text/event-stream of news events.' }, ...AGENT_ERRORS },
+      async handler(request, reply) {
+        await ownAgent(request);
+        const stop = new AbortController();
+        const stream = openEventStream(ctx, reply, stop);
+        const unsubscribe = ctx.news.subscribe((event) => stream.write('news', event));
+        const closing = (): void => stop.abort();
+        ctx.closing.addEventListener('abort', closing, { once: true });
+        await new Promise<void>((resolve) => {
+          if (stop.signal.aborted) resolve();
+          else stop.signal.addEventListener('abort', () => resolve(), { once: true });
+        });
+        ctx.closing.removeEventListener('abort', closing);
+        unsubscribe();
+        stream.end();
       },
     },
     {

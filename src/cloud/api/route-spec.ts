@@ -12,6 +12,7 @@ import type { FunctionRunner } from '../function-runner.ts';
 import type { JobLogs } from '../job-logs.ts';
 import type { LiveFeed } from '../live-feed.ts';
 import type { LocalAgent } from '../local-agent.ts';
+import type { NewsHub } from '../news-hub.ts';
 import type { ScheduleManager } from '../schedules.ts';
 import type { TaskCatalog } from '../task-catalog.ts';
 
@@ -33,6 +34,8 @@ export interface ApiContext {
   readonly schedules: ScheduleManager;
   /** Agent state changes and queue metrics for the event stream (live-feed.ts). */
   readonly feed: LiveFeed;
+  /** The job store's news for the cloud's queue, relayed to agents (GET /api/agents/:id/news). */
+  readonly news: NewsHub;
   /** Lease length of every claim (ms) and how long an agent may go without a heartbeat (ms). */
   readonly timing: { readonly leaseTimeout: number; readonly agentTimeout: number };
   /** The token the request was authenticated with (the onRequest hook checked it). */
