@@ -65,6 +65,8 @@ export interface EngineOptions {
   readonly onProgress?: () => void;
   /** Milliseconds a receive waits in a transport that can wait synchronously; 0 never does. */
   readonly syncWaitTimeout?: number;
+  /** Milliseconds of that wait spent polling on the CPU before sleeping in the kernel; 0 never spins. */
+  readonly spinTimeout?: number;
 }
 
 function matches(wantSource: number, wantTag: number, header: FrameHeader): boolean {
@@ -81,6 +83,7 @@ export class Engine implements FrameSink {
   readonly #eagerLimit: number;
   readonly #onProgress: (() => void) | undefined;
   readonly #syncWaitNs: number;
+  readonly #spinMs: number;
   readonly #unexpected = new Map<number, Incoming[]>();
   readonly #posted = new Map<number, PostedReceive[]>();
   readonly #probes: PendingProbe[] = [];
@@ -99,6 +102,7 @@ export class Engine implements FrameSink {
     this.#eagerLimit = options.eagerLimit;
     this.#onProgress = options.onProgress;
     this.#syncWaitNs = Math.round((options.syncWaitTimeout ?? 0) * 1e6);
+    this.#spinMs = options.spinTimeout ?? 0;
     transport.start(this);
   }
 
@@ -217,7 +221,7 @@ export class Engine implements FrameSink {
     while (waiting() && this.#failure === null) {
       const left = budget - (process.hrtime.bigint() - start);
       if (left <= 0n) return;
-      this.transport.waitFor!(Number(left) / 1e6);
+      this.transport.waitFor!(Number(left) / 1e6, this.#spinMs);
     }
   }
 

@@ -20,6 +20,8 @@ export interface ProgramSpec {
   readonly eagerLimit: number;
   /** Milliseconds a receive waits in the kernel before it waits on the event loop (thread transport). */
   readonly syncWaitTimeout: number;
+  /** Milliseconds of that wait spent polling on the CPU first (thread transport). */
+  readonly spinTimeout: number;
 }
 
 interface RankState {
@@ -75,6 +77,7 @@ export async function runRank(transport: Transport, link: ControlLink, spec: Pro
   const engine = new Engine(transport, {
     eagerLimit: spec.eagerLimit,
     syncWaitTimeout: spec.syncWaitTimeout,
+    spinTimeout: spec.spinTimeout,
     onProgress: () => activity.progress(),
   });
   let reported = false;

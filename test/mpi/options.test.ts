@@ -30,6 +30,8 @@ test('resolveMpirunOptions refuses each bad option with SKEIN_MPI_INVALID_ARGUME
     [{ timeout: Number.NaN }, /timeout/],
     [{ ringBytes: 16 }, /ringBytes/],
     [{ syncWaitTimeout: -0.5 }, /syncWaitTimeout must be a number of milliseconds/],
+    [{ spinTimeout: -1 }, /spinTimeout must be a number of milliseconds/],
+    [{ spinTimeout: '50us' }, /spinTimeout/],
     [{ output: 'loud' }, /output must be 'inherit', 'prefix' or a function/],
     [{ argv: [1] }, /argv must be an array of strings/],
     [{ host: '' }, /host must be a host name or address/],
@@ -42,4 +44,7 @@ test('resolveMpirunOptions refuses each bad option with SKEIN_MPI_INVALID_ARGUME
     );
   }
   assert.equal(resolveMpirunOptions({ ringBytes: 65_537 }).ringBytes, 65_536);
+  // Left to mpirun, which decides from the rank count and the cores.
+  assert.equal(resolveMpirunOptions({}).spinTimeout, undefined);
+  assert.equal(resolveMpirunOptions({ spinTimeout: 0 }).spinTimeout, 0);
 });

@@ -3,10 +3,11 @@
 // mpirun(n, import.meta, main) at its top level makes that call run main as the rank's program.
 
 import { addAbortListener } from 'node:events';
+import { availableParallelism } from 'node:os';
 import { abortErrorFrom, InvalidArgumentError } from '../../errors.ts';
 import { describe, isTask, rememberExportName, resolveExportName, type Task } from '../../task.ts';
 import type { Communicator } from '../communicator.ts';
-import { MAX_LOCAL_RANKS, type MpirunOptions, resolveMpirunOptions } from '../options.ts';
+import { MAX_LOCAL_RANKS, MPIRUN_DEFAULTS, type MpirunOptions, resolveMpirunOptions } from '../options.ts';
 import { claimInRank, type ProgramSpec } from '../runtime.ts';
 import { Job } from './job.ts';
 import { launchThreads } from './threads.ts';
@@ -98,6 +99,9 @@ async function start(n: number, target: unknown, third: unknown, fourth: unknown
     exportName,
     eagerLimit: options.eagerLimit,
     syncWaitTimeout: options.syncWaitTimeout,
+    // Polling on the CPU pays only while every rank has a core to itself; beyond, it takes the core a
+    // peer needs to answer, so oversubscribed ranks sleep at once (as Open MPI yields when oversubscribed).
+    spinTimeout: options.spinTimeout ?? (n <= availableParallelism() ? MPIRUN_DEFAULTS.spinTimeout : 0),
   };
   const job = new Job(n, {
     deadlockTimeout: options.deadlockTimeout,

@@ -184,12 +184,17 @@ export class ThreadTransport implements Transport {
     }
   }
 
-  waitFor(timeoutMs: number): boolean {
+  waitFor(timeoutMs: number, spinMs = 0): boolean {
     if (this.#closed || this.#sink === null) return false;
     const bell = this.rank * DOORBELL_STRIDE;
     const seen = Atomics.load(this.#bells, bell);
     if (this.#pollAll()) return true;
-    Atomics.wait(this.#bells, bell, seen, timeoutMs);
+    if (spinMs > 0) {
+      // The doorbell changes with every frame sent to this rank: watching it is one load per turn.
+      const until = performance.now() + Math.min(spinMs, timeoutMs);
+      while (Atomics.load(this.#bells, bell) === seen && performance.now() < until) {}
+    }
+    if (Atomics.load(this.#bells, bell) === seen) Atomics.wait(this.#bells, bell, seen, timeoutMs);
     return this.#pollAll();
   }
 

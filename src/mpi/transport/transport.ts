@@ -39,8 +39,10 @@ export interface Transport {
    * returns whether anything was delivered. Present where arrival can be awaited without the event loop
    * (shared memory between worker threads): a blocking receive uses it briefly, which costs a futex
    * wake-up per message instead of an event-loop turn, and yields the core to the sender meanwhile.
+   * With `spinMs`, it first polls on the CPU for up to that long (within `timeoutMs`): an answer
+   * within it costs no sleep and no wake-up at all.
    */
-  waitFor?(timeoutMs: number): boolean;
+  waitFor?(timeoutMs: number, spinMs?: number): boolean;
   /** Resolves once every frame sent so far left this rank. */
   flush(): Promise<void>;
   /** Stops receiving and releases connections and memory; idempotent. */
