@@ -145,7 +145,7 @@ export class GpuArray<D extends DType = DType> {
       encoder.copyBufferToBuffer(buffer, this.byteOffset, staging, 0, copyBytes),
     );
     try {
-      await this.#internals.reading(staging.mapAsync(MAP_READ_MODE));
+      await this.#internals.reading(this.#internals.quietly(() => staging.mapAsync(MAP_READ_MODE)));
     } catch (error) {
       staging.destroy();
       this.assertAlive('toHost() of');
