@@ -98,6 +98,8 @@ export function deviceInternals(device: GpuDevice): DeviceInternals {
 const MIN_SLEEP_MS = 2;
 /** The longest sleep before polling, in ms: work that long gains nothing from a closer guess. */
 const MAX_SLEEP_MS = 1000;
+/** The share of an expected wait that is slept before polling (the rest covers run-to-run jitter). */
+const SLEEP_SHARE = 0.75;
 /** A poll that ends within this many ms after the sleep found the work already done, in ms. */
 const DONE_WHILE_ASLEEP_MS = 0.5;
 
@@ -356,7 +358,7 @@ export class GpuDevice {
     const result = await start();
     const polled = performance.now() - polling;
     if (key !== undefined) {
-      const next = polled < DONE_WHILE_ASLEEP_MS ? sleep / 2 : 0.75 * (sleep + polled);
+      const next = polled < DONE_WHILE_ASLEEP_MS ? sleep / 2 : SLEEP_SHARE * (sleep + polled);
       if (next < MIN_SLEEP_MS) this.#sleepFor.delete(key);
       else this.#sleepFor.set(key, Math.min(next, MAX_SLEEP_MS));
       // The queue drained: a wait with nothing dispatched since sleeps for nothing.
