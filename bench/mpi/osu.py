@@ -11,7 +11,8 @@ LATENCY_SIZES = [8, 1024, 65536, 1048576]
 
 
 def iterations_for(n):
-    return 2000 if n <= 1024 else 400 if n <= 65536 else 60
+    # OSU's default loop counts (osu_latency): 10,000 round trips up to 8 KiB, 1,000 beyond.
+    return 10000 if n <= 8192 else 1000
 
 
 def timed(iterations, body):
