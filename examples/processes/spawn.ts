@@ -12,6 +12,8 @@ import { ProcessPool } from '../../src/pool/index.ts';
 export const whoAmI = task(import.meta, (label: string) => ({
   label,
   pid: process.pid,
+  // A pool process is named `<pool name>-<workerId>`, as its threads are: process.title, and in ps.
+  title: process.title,
   workerId: taskContext().workerId,
 }));
 
@@ -28,8 +30,8 @@ export const spinForever = task(import.meta, (): never => {
 
 async function main(): Promise<void> {
   console.log(`main process: pid ${process.pid}`);
-  // `name` names the pool in its traces and in the `skein:pool:task` diagnostics channel, where every
-  // finished task is published with the worker that ran it; a process is told apart by workerId.
+  // `name` names the pool's processes (`cookbook-1`, …), its traces and the `skein:pool:task`
+  // diagnostics channel, where every finished task is published with the worker that ran it.
   const finished: string[] = [];
   const onTask = (message: unknown): void => {
     const { pool, workerId } = message as { pool: string; workerId: number };
@@ -40,7 +42,7 @@ async function main(): Promise<void> {
   const me = await pool.run(whoAmI, 'first');
   unsubscribe('skein:pool:task', onTask);
   console.log(
-    `spawned ${finished[0]}: pid ${me.pid} (not main: ${me.pid !== process.pid}), workerId ${me.workerId}`,
+    `spawned ${finished[0]}: pid ${me.pid} (not main: ${me.pid !== process.pid}), workerId ${me.workerId}, named ${me.title}`,
   );
 
   const background = pool.run(slowAnswer, 50); // started, not awaited: runs while we go on

@@ -63,7 +63,8 @@ export class ProcessWorkerHandle implements WorkerHandle {
       stdio: ['inherit', 'inherit', 'inherit', 'pipe', 'ipc'],
       serialization: 'advanced',
       env: options.env ?? process.env,
-      execArgv: [...options.execArgv, ...memoryFlags],
+      // Named as threads are (`<pool name>-<workerId>`): process.title in the child, and what ps shows.
+      execArgv: [...options.execArgv, ...memoryFlags, `--title=${options.name}-${options.workerId}`],
     });
     const out = this.#child.stdio[3] as Readable;
     out.on('data', (chunk: Buffer) => this.#parse(chunk, hooks));

@@ -94,12 +94,16 @@ const CHECKS: Record<string, (lines: string[]) => void> = {
 
   'processes/spawn.ts': (lines) => {
     const main = n(line(lines, /^main process: pid (\d+)$/)[1]);
-    const spawned = line(lines, /^spawned cookbook-(\d+): pid (\d+) \(not main: true\), workerId (\d+)$/);
+    const spawned = line(
+      lines,
+      /^spawned cookbook-(\d+): pid (\d+) \(not main: true\), workerId (\d+), named cookbook-(\d+)$/,
+    );
     assert.equal(
       spawned[1],
       spawned[3],
       'the diagnostics channel names the pool and the worker that ran the task',
     );
+    assert.equal(spawned[4], spawned[3], 'the process is named after its pool and worker id');
     const child = n(spawned[2]);
     assert.notEqual(child, main);
     line(lines, /^background job started; main goes on$/);

@@ -41,6 +41,15 @@ describe('ProcessPool', () => {
     assert.equal(new Set(infos.map((info) => info.pid)).size, 2);
   });
 
+  it('names each child process after the pool and its worker id, as threads are named', T, async (t) => {
+    const pool = usePool(t, { minWorkers: 2, maxWorkers: 2, name: 'named' });
+    const infos = await pool.broadcast(whoami);
+    assert.deepEqual(
+      infos.map((info) => info.title).sort(),
+      infos.map((info) => `named-${info.workerId}`).sort(),
+    );
+  });
+
   it('rejects only the running call when its child is killed with SIGKILL from outside', T, async (t) => {
     const pool = usePool(t, { minWorkers: 2, maxWorkers: 2 });
     const gate = await openGate();
