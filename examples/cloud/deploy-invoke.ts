@@ -4,24 +4,11 @@
 //   npx skein up                                 (terminal 1)
 //   node examples/cloud/deploy-invoke.ts         (terminal 2, same directory)
 
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bundleModule, CloudClient, readCredentials } from '../../src/cloud/index.ts';
-
-async function connect(): Promise<CloudClient> {
-  const saved = await readCredentials(join(process.cwd(), '.skein'));
-  const server = process.env.SKEIN_SERVER ?? saved?.server;
-  const token = process.env.SKEIN_TOKEN ?? saved?.token;
-  if (server === undefined || token === undefined) {
-    throw new Error(
-      'no cloud found: run `npx skein up` in this directory first, or set SKEIN_SERVER and SKEIN_TOKEN',
-    );
-  }
-  return new CloudClient({ server, token });
-}
+import { bundleModule, CloudClient } from '../../src/cloud/index.ts';
 
 async function main(): Promise<void> {
-  const client = await connect();
+  const client = await CloudClient.connect();
   const bundle = await bundleModule(fileURLToPath(new URL('functions.ts', import.meta.url)));
   const deployed = await client.deploy({ hash: bundle.hash, bundle: bundle.source, name: 'cookbook' });
   console.log(

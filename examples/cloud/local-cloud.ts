@@ -6,26 +6,12 @@
 //   node examples/cloud/local-cloud.ts           (terminal 2, same directory)
 //   node examples/cloud/local-cloud.ts --module functions.ts   (the module's path in the server's project)
 
-import { join } from 'node:path';
-import { CloudClient, readCredentials } from '../../src/cloud/index.ts';
-
-/** The cloud to talk to: SKEIN_SERVER/SKEIN_TOKEN, else what `skein up` saved in .skein/. */
-async function connect(): Promise<CloudClient> {
-  const saved = await readCredentials(join(process.cwd(), '.skein'));
-  const server = process.env.SKEIN_SERVER ?? saved?.server;
-  const token = process.env.SKEIN_TOKEN ?? saved?.token;
-  if (server === undefined || token === undefined) {
-    throw new Error(
-      'no cloud found: run `npx skein up` in this directory first, or set SKEIN_SERVER and SKEIN_TOKEN',
-    );
-  }
-  return new CloudClient({ server, token });
-}
+import { CloudClient } from '../../src/cloud/index.ts';
 
 async function main(): Promise<void> {
   const at = process.argv.indexOf('--module');
   const module = at > 0 ? process.argv[at + 1]! : 'examples/cloud/functions.ts';
-  const client = await connect();
+  const client = await CloudClient.connect();
   const agents = await client.agents({ signal: AbortSignal.timeout(10_000) });
   // The server runs its own local agent (unless --no-local-agent); this lists the `skein worker` agents.
   console.log(

@@ -5,20 +5,7 @@
 //   npx skein worker --server <url> --token <token>                 (terminal 2, same project)
 //   node examples/cloud/scale-out.ts [--module functions.ts] [--jobs 8]   (terminal 3)
 
-import { join } from 'node:path';
-import { CloudClient, readCredentials } from '../../src/cloud/index.ts';
-
-async function connect(): Promise<CloudClient> {
-  const saved = await readCredentials(join(process.cwd(), '.skein'));
-  const server = process.env.SKEIN_SERVER ?? saved?.server;
-  const token = process.env.SKEIN_TOKEN ?? saved?.token;
-  if (server === undefined || token === undefined) {
-    throw new Error(
-      'no cloud found: run `npx skein up` in this directory first, or set SKEIN_SERVER and SKEIN_TOKEN',
-    );
-  }
-  return new CloudClient({ server, token });
-}
+import { CloudClient } from '../../src/cloud/index.ts';
 
 function flag(name: string, fallback: string): string {
   const at = process.argv.indexOf(name);
@@ -28,7 +15,7 @@ function flag(name: string, fallback: string): string {
 async function main(): Promise<void> {
   const module = flag('--module', 'examples/cloud/functions.ts');
   const jobs = Number(flag('--jobs', '8'));
-  const client = await connect();
+  const client = await CloudClient.connect();
   const agents = (await client.agents()).filter((a) => a.state === 'ready' || a.state === 'busy');
   console.log(`the local agent and ${agents.length} registered agent(s) live`);
   // Jobs long enough (300 ms) that one agent's slots cannot take them all before the other claims.

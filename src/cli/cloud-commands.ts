@@ -224,21 +224,10 @@ async function withClient(
 
 async function clientFrom(values: { server?: string | undefined; token?: string | undefined }) {
   const { CloudClient } = await import('../cloud/client.ts');
-  const { readCredentials } = await import('../cloud/credentials.ts');
-  let server = values.server ?? process.env.SKEIN_SERVER;
-  let token = values.token ?? process.env.SKEIN_TOKEN;
-  if (server === undefined || server === '' || token === undefined || token === '') {
-    const saved = await readCredentials(join(process.cwd(), '.skein'));
-    server = server || saved?.server;
-    token = token || saved?.token;
-  }
-  if (server === undefined || server === '' || token === undefined || token === '') {
-    throw new SkeinError(
-      'SKEIN_CLOUD_NO_CREDENTIALS',
-      `no ${server ? 'token' : 'server URL'}: run this in the directory where skein up runs (it saves .skein/credentials.json), or pass --server and --token (or set SKEIN_SERVER and SKEIN_TOKEN)`,
-    );
-  }
-  return new CloudClient({ server, token });
+  return CloudClient.connect({
+    ...(values.server === undefined ? {} : { server: values.server }),
+    ...(values.token === undefined ? {} : { token: values.token }),
+  });
 }
 
 function json(io: CliIo, value: unknown): void {

@@ -2,6 +2,7 @@
 // An error answer becomes a SkeinError with the server's code only when that code is one of ours (an
 // allow-list: docs/errors.md; the status is in `statusCode`); anything else is SKEIN_CLOUD_UNREACHABLE.
 
+import { join } from 'node:path';
 import { ERROR_CODES, errorFromCode, InvalidArgumentError, SkeinError } from '../errors.ts';
 import type { BrokerEvent, JobState } from '../tasks/index.ts';
 import type { AgentView } from './api/agent-wire.ts';
@@ -22,6 +23,7 @@ import type {
   TokenView,
 } from './api/schemas.ts';
 import type { TokenScope } from './cloud-store.ts';
+import { readCredentials } from './credentials.ts';
 
 export interface CloudClientOptions {
   /** The server URL, e.g. http://127.0.0.1:7420. */
@@ -48,6 +50,31 @@ const UNTRUSTED_CERTIFICATE =
 export class CloudClient {
   readonly server: string;
   readonly #token: string;
+
+  /**
+   * A client for the cloud given by `server` and `token`, else by SKEIN_SERVER and SKEIN_TOKEN, else by
+   * what `skein up` saved in `<dir>/.skein/credentials.json` (dir: the working directory). The CLI and
+   * programs find a cloud the same way.
+   * @throws SKEIN_CLOUD_NO_CREDENTIALS when none of them gives both; SKEIN_CLOUD_INVALID_OPTION
+   */
+  static async connect(
+    options: { readonly server?: string; readonly token?: string; readonly dir?: string } = {},
+  ): Promise<CloudClient> {
+    let server = options.server ?? process.env.SKEIN_SERVER;
+    let token = options.token ?? process.env.SKEIN_TOKEN;
+    if (server === undefined || server === '' || token === undefined || token === '') {
+      const saved = await readCredentials(join(options.dir ?? process.cwd(), '.skein'));
+      server = server || saved?.server;
+      token = token || saved?.token;
+    }
+    if (server === undefined || server === '' || token === undefined || token === '') {
+      throw new SkeinError(
+        'SKEIN_CLOUD_NO_CREDENTIALS',
+        `no ${server ? 'token' : 'server URL'}: run this in the directory where skein up runs (it saves .skein/credentials.json), or pass --server and --token (or set SKEIN_SERVER and SKEIN_TOKEN)`,
+      );
+    }
+    return new CloudClient({ server, token });
+  }
 
   /** @throws SKEIN_CLOUD_INVALID_OPTION */
   constructor(options: CloudClientOptions) {

@@ -16,6 +16,7 @@ import {
   Scheduler,
   type TaskQueue,
 } from '../tasks/index.ts';
+import { checkArgsDepth } from './api/args-depth.ts';
 import {
   SCHEDULE_HISTORY_KEPT,
   type ScheduleDetailView,
@@ -33,8 +34,6 @@ import { DEFAULT_TENANT, tenantKey } from './tenants.ts';
 
 /** How often schedules of functions look for a deploy or rollback of their function, in ms. */
 const FUNCTION_WATCH_INTERVAL_MS = 1000;
-/** Deepest nesting of arrays and objects in a schedule's arguments (as for POST /api/jobs). */
-const MAX_ARGS_DEPTH = 64;
 
 /** A schedule as stored (JSON in cloud.db, under tenantKey(tenant, name)). */
 interface ScheduleRecord {
@@ -109,19 +108,6 @@ function notFound(name: string): SkeinError {
     'SKEIN_CLOUD_SCHEDULE_NOT_FOUND',
     `no schedule ${JSON.stringify(name)}; skein schedule ls lists them`,
   );
-}
-
-/** Throws SKEIN_CLOUD_INVALID_REQUEST when `value` nests deeper than MAX_ARGS_DEPTH (no recursion). */
-function checkDepth(value: unknown): void {
-  const pending: [unknown, number][] = [[value, 1]];
-  while (pending.length > 0) {
-    const [item, depth] = pending.pop()!;
-    if (typeof item !== 'object' || item === null) continue;
-    if (depth > MAX_ARGS_DEPTH) {
-      throw invalid(`body/args nests arrays and objects deeper than ${MAX_ARGS_DEPTH} levels`);
-    }
-    for (const child of Object.values(item)) pending.push([child, depth + 1]);
-  }
 }
 
 function jobOptionsOf(options: ScheduleJobOptions): JobOptions {
@@ -207,7 +193,7 @@ export class ScheduleManager extends EventEmitter<ScheduleManagerEvents> {
     }
     // Parsed here so that a bad expression is a 400 naming the field before anything is loaded.
     if (request.cron !== undefined) parseCron(request.cron);
-    checkDepth(request.args ?? []);
+    checkArgsDepth(request.args ?? []);
     return this.#serial(async () => {
       const key = tenantKey(tenant, request.name);
       if (this.#parts.store.schedule(key) !== undefined) {

@@ -116,3 +116,30 @@ export function assignedNames(expression: string): Set<string> {
   }
   return names;
 }
+
+/** An associative operation given as WGSL over values `a` and `b`, with its identity element. */
+export interface CustomOp {
+  readonly combine: string;
+  readonly identity: string;
+}
+
+/**
+ * `op` as a custom associative operation ({ combine, identity }) for a generator that also knows the
+ * built-in ops `builtIns`; anything else is refused with a message listing both forms.
+ * @throws SKEIN_GPU_INVALID_ARGUMENT
+ */
+export function customOp(name: string, op: unknown, builtIns: readonly string[]): CustomOp {
+  const candidate = op as Partial<CustomOp> | null;
+  if (
+    typeof candidate === 'object' &&
+    candidate !== null &&
+    typeof candidate.combine === 'string' &&
+    typeof candidate.identity === 'string'
+  ) {
+    return { combine: candidate.combine, identity: candidate.identity };
+  }
+  throw new InvalidArgumentError(
+    'SKEIN_GPU_INVALID_ARGUMENT',
+    `${name}: options.op must be ${builtIns.map((b) => `'${b}'`).join(', ')} or { combine, identity } (got ${JSON.stringify(op)})`,
+  );
+}

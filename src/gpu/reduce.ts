@@ -8,7 +8,7 @@ import { InvalidArgumentError } from '../errors.ts';
 import { empty, GpuArray } from './array.ts';
 import { deviceInternals, type GpuDevice } from './device.ts';
 import { DTYPES, type DType, dtypeInfo, wgslPrelude } from './dtype.ts';
-import { type ArgSpec, type ArgType, parseArgs, regionMap, translate } from './expression.ts';
+import { type ArgSpec, type ArgType, customOp, parseArgs, regionMap, translate } from './expression.ts';
 import { compileKernel, type Kernel } from './kernel.ts';
 
 export type ReduceOp = 'sum' | 'min' | 'max' | { readonly combine: string; readonly identity: string };
@@ -184,25 +184,10 @@ export async function reduction(device: GpuDevice, options: ReductionOptions = {
   const dtype = dtypeInfo(options.dtype ?? 'f32', 'options.dtype').name;
   const op = options.op ?? 'sum';
   const name = options.name ?? 'reduce';
-  let combine: string;
-  let identity: string;
-  if (op === 'sum' || op === 'min' || op === 'max') {
-    combine = BUILT_IN[op].combine;
-    identity = identityOf(op, dtype);
-  } else if (
-    typeof op === 'object' &&
-    op !== null &&
-    typeof op.combine === 'string' &&
-    typeof op.identity === 'string'
-  ) {
-    combine = op.combine;
-    identity = op.identity;
-  } else {
-    throw new InvalidArgumentError(
-      'SKEIN_GPU_INVALID_ARGUMENT',
-      `${name}: options.op must be 'sum', 'min', 'max' or { combine, identity } (got ${JSON.stringify(op)})`,
-    );
-  }
+  const { combine, identity } =
+    op === 'sum' || op === 'min' || op === 'max'
+      ? { combine: BUILT_IN[op].combine, identity: identityOf(op, dtype) }
+      : customOp(name, op, ['sum', 'min', 'max']);
   const specs = parseArgs(options.args ?? { x: `${dtype}[]` }, name);
   if (specs.length === 0 || specs.some((spec) => !spec.array)) {
     throw new InvalidArgumentError(

@@ -6,6 +6,7 @@ import { InvalidArgumentError } from '../errors.ts';
 import { empty, GpuArray } from './array.ts';
 import { deviceInternals, type GpuDevice } from './device.ts';
 import { DTYPES, type DType, dtypeInfo, wgslPrelude } from './dtype.ts';
+import { customOp } from './expression.ts';
 import { compileKernel, type Kernel } from './kernel.ts';
 
 export interface ScanOptions {
@@ -92,25 +93,8 @@ export async function scan(device: GpuDevice, options: ScanOptions = {}): Promis
   const dtype = dtypeInfo(options.dtype ?? 'f32', 'options.dtype').name;
   const name = options.name ?? 'scan';
   const op = options.op ?? 'sum';
-  let combine: string;
-  let identity: string;
-  if (op === 'sum') {
-    combine = 'a + b';
-    identity = `${dtype}(0)`;
-  } else if (
-    typeof op === 'object' &&
-    op !== null &&
-    typeof op.combine === 'string' &&
-    typeof op.identity === 'string'
-  ) {
-    combine = op.combine;
-    identity = op.identity;
-  } else {
-    throw new InvalidArgumentError(
-      'SKEIN_GPU_INVALID_ARGUMENT',
-      `${name}: options.op must be 'sum' or { combine, identity } (got ${JSON.stringify(op)})`,
-    );
-  }
+  const { combine, identity } =
+    op === 'sum' ? { combine: 'a + b', identity: `${dtype}(0)` } : customOp(name, op, ['sum']);
   const inclusive = options.inclusive ?? true;
   if (typeof inclusive !== 'boolean') {
     throw new InvalidArgumentError(

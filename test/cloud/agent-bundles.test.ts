@@ -13,7 +13,7 @@ import { chmod, copyFile, mkdir, readFile, realpath, stat, writeFile } from 'nod
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BundleCache } from '../../src/cloud/bundle-cache.ts';
 import { CloudClient } from '../../src/cloud/client.ts';
@@ -22,6 +22,7 @@ import {
   assertError,
   cli,
   FINISHED_STATES,
+  fileCleanups,
   makeProject,
   ROOT,
   type RunningServer,
@@ -33,8 +34,7 @@ import {
 
 /** Jobs of a 2-core box that stalls: far more than a call needs, still a bounded wait. */
 const JOB_TIMEOUT_MS = 40_000;
-const cleanups: (() => Promise<void>)[] = [];
-const suite = { after: (fn: () => Promise<void>) => cleanups.push(fn) };
+const suite = fileCleanups();
 let dir: string;
 let server: RunningServer;
 let hash: string;
@@ -59,10 +59,6 @@ before(async () => {
   assert.equal(deployed.code, 0, deployed.stderr);
   hash = JSON.parse(deployed.stdout).hash;
   agentToken = await token('agent');
-});
-
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
 /** An HTTP proxy to the server that counts the bundle downloads going through it. */

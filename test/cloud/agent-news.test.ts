@@ -5,15 +5,14 @@
 
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { BundleCache } from '../../src/cloud/bundle-cache.ts';
 import { CloudClient } from '../../src/cloud/client.ts';
 import { HttpBroker } from '../../src/cloud/http-broker.ts';
 import type { BrokerEvent } from '../../src/tasks/index.ts';
-import { api, assertError, makeProject, type RunningServer, startServer } from './harness.ts';
+import { api, assertError, fileCleanups, makeProject, type RunningServer, startServer } from './harness.ts';
 
-const cleanups: (() => Promise<void>)[] = [];
-const suite = { after: (fn: () => Promise<void>) => cleanups.push(fn) };
+const suite = fileCleanups();
 let dir: string;
 let server: RunningServer;
 let agentToken: string;
@@ -37,10 +36,6 @@ before(async () => {
   const registered = await api(server, agentToken, 'POST', '/api/agents', REGISTRATION);
   assert.equal(registered.status, 201, JSON.stringify(registered.body));
   agentId = registered.body.id;
-});
-
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
 /** Reads `events` until one matches (without ending the stream), bounded by a generous timeout. */

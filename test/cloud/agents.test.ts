@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import {
   deleteStore,
   REDIS_MISSING,
@@ -18,6 +18,7 @@ import {
   api,
   cli,
   FINISHED_STATES,
+  fileCleanups,
   makeProject,
   type RunningServer,
   type RunningWorker,
@@ -32,8 +33,7 @@ const UP = await redisAvailable();
 const LEASE_TIMEOUT_MS = 1500;
 const AGENT_TIMEOUT_MS = 1500;
 const FINISHED = FINISHED_STATES;
-const cleanups: (() => Promise<void>)[] = [];
-const suite = { after: (fn: () => Promise<void>) => cleanups.push(fn) };
+const suite = fileCleanups();
 let dir: string;
 let server: RunningServer;
 let agentToken: string;
@@ -61,10 +61,6 @@ describe('remote agents on a Redis-backed server', { skip: UP ? false : REDIS_MI
     const created = await cli(dir, ['token', 'create', '--name', 'agents', '--scope', 'agent']);
     assert.equal(created.code, 0, created.stderr);
     agentToken = created.stdout.trim();
-  });
-
-  after(async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup();
   });
 
   /** A worker in a project directory of its own (another "machine"), stopped after the test. */

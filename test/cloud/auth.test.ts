@@ -5,23 +5,26 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { CloudClient, resolveCloudServerOptions } from '../../src/cloud/index.ts';
-import { api, assertError, cli, makeProject, type RunningServer, startServer } from './harness.ts';
+import {
+  api,
+  assertError,
+  cli,
+  fileCleanups,
+  makeProject,
+  type RunningServer,
+  startServer,
+} from './harness.ts';
 
 const AUTH_FAILURE_LIMIT = 12;
-const cleanups: (() => Promise<void>)[] = [];
-const suite = { after: (fn: () => Promise<void>) => cleanups.push(fn) };
+const suite = fileCleanups();
 let dir: string;
 let server: RunningServer;
 
 before(async () => {
   dir = await makeProject(suite);
   server = await startServer(suite, dir, '--auth-failure-limit', String(AUTH_FAILURE_LIMIT));
-});
-
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
 const SUBMIT = { module: 'tasks.ts', export: 'add', args: [1, 2] };

@@ -7,11 +7,12 @@
 import assert from 'node:assert/strict';
 import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import {
   api,
   assertError,
   cli,
+  fileCleanups,
   makeProject,
   ROOT,
   type RunningServer,
@@ -21,12 +22,7 @@ import {
   waitForAgents,
 } from './harness.ts';
 
-const cleanups: (() => Promise<void>)[] = [];
-const suite = { after: (fn: () => Promise<void>) => cleanups.push(fn) };
-
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-});
+const suite = fileCleanups();
 
 /** A project with agent-fns.ts deployed on a server started with `args`, and an agent token. */
 async function deployedServer(...args: string[]): Promise<{ server: RunningServer; agentToken: string }> {

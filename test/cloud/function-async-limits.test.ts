@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import {
@@ -28,6 +28,7 @@ import {
   api,
   cli,
   FINISHED_STATES,
+  fileCleanups,
   makeProject,
   ROOT,
   type RunningServer,
@@ -40,8 +41,7 @@ import {
 /** A job that fails three times backs off about 1 s and 2 s; far more than that on a slow box. */
 const JOB_TIMEOUT_MS = 60_000;
 const HASH = 'ab'.repeat(32);
-const cleanups: (() => Promise<void>)[] = [];
-const suite = { after: (fn: () => Promise<void>) => cleanups.push(fn) };
+const suite = fileCleanups();
 let dir: string;
 let server: RunningServer;
 
@@ -64,10 +64,6 @@ before(async () => {
     '--json',
   ]);
   assert.equal(tuned.code, 0, tuned.stderr);
-});
-
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
 /** Calls the function with ?async=1 on `on` and waits for its job to finish; answers the job. */

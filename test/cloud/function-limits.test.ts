@@ -9,13 +9,14 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { copyFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { bundleHash } from '../../src/cloud/index.ts';
 import {
   api,
   assertError,
   cli,
+  fileCleanups,
   makeProject,
   ROOT,
   type RunningServer,
@@ -23,8 +24,7 @@ import {
   waitForFile,
 } from './harness.ts';
 
-const cleanups: (() => Promise<void>)[] = [];
-const suite = { after: (fn: () => Promise<void>) => cleanups.push(fn) };
+const suite = fileCleanups();
 let dir: string;
 let server: RunningServer;
 let firstHash: string;
@@ -45,10 +45,6 @@ before(async () => {
   const deployed = await cli(dir, ['deploy', 'limits.ts', '--json']);
   assert.equal(deployed.code, 0, deployed.stderr);
   firstHash = JSON.parse(deployed.stdout).hash;
-});
-
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
 function invoke(name: string, args: unknown[] = [], signal?: AbortSignal) {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, statSync } from 'node:fs';
 import { copyFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { bundleHash, CloudClient } from '../../src/cloud/index.ts';
 import { InvalidArgumentError, SkeinError } from '../../src/errors.ts';
@@ -15,6 +15,7 @@ import {
   api,
   assertError,
   cli,
+  fileCleanups,
   makeProject,
   ROOT,
   type RunningServer,
@@ -27,8 +28,7 @@ const FUNCTION_TIMEOUT_MS = 1500;
 const LEASE_TIMEOUT_MS = 1000;
 /** Short, so that a test sees a bundle's warm pool closed. */
 const IDLE_TIMEOUT_MS = 1500;
-const cleanups: (() => Promise<void>)[] = [];
-const suite = { after: (fn: () => Promise<void>) => cleanups.push(fn) };
+const suite = fileCleanups();
 let dir: string;
 let server: RunningServer;
 let firstHash: string;
@@ -54,10 +54,6 @@ before(async () => {
   const deployed = await cli(dir, ['deploy', 'fns.ts', '--json']);
   assert.equal(deployed.code, 0, deployed.stderr);
   firstHash = JSON.parse(deployed.stdout).hash;
-});
-
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
 function invoke(name: string, args: unknown[], query = '', token = server.token) {

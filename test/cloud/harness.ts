@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
@@ -34,6 +35,19 @@ function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('SKEIN_')) env[key] = value;
   return { ...env, ...extra };
+}
+
+/**
+ * Cleanups for what a file's before() starts (servers, workers, project directories), in the shape of a
+ * test context's `after`: everything registered is undone after the file's last test, newest first.
+ * Call it at a test file's top level.
+ */
+export function fileCleanups(): { after(fn: () => Promise<void>): void } {
+  const cleanups: (() => Promise<void>)[] = [];
+  after(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  });
+  return { after: (fn) => void cleanups.push(fn) };
 }
 
 export interface RunningServer {

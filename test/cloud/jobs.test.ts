@@ -7,13 +7,14 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { CloudClient } from '../../src/cloud/index.ts';
 import {
   type ApiAnswer,
   api,
   assertError,
   cli,
+  fileCleanups,
   makeProject,
   ROOT,
   type RunningServer,
@@ -22,18 +23,13 @@ import {
   waitForState,
 } from './harness.ts';
 
-const cleanups: (() => Promise<void>)[] = [];
-const suite = { after: (fn: () => Promise<void>) => cleanups.push(fn) };
+const suite = fileCleanups();
 let dir: string;
 let server: RunningServer;
 
 before(async () => {
   dir = await makeProject(suite);
   server = await startServer(suite, dir);
-});
-
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
 async function submit(body: unknown): Promise<ApiAnswer> {

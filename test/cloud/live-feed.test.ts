@@ -4,23 +4,26 @@
 // count every tenant's jobs).
 
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { api, cli, makeProject, type RunningServer, startServer, startWorker } from './harness.ts';
+import {
+  api,
+  cli,
+  fileCleanups,
+  makeProject,
+  type RunningServer,
+  startServer,
+  startWorker,
+} from './harness.ts';
 
 const AGENT_TIMEOUT_MS = 1500;
-const cleanups: (() => Promise<void>)[] = [];
-const suite = { after: (fn: () => Promise<void>) => cleanups.push(fn) };
+const suite = fileCleanups();
 let dir: string;
 let server: RunningServer;
 
 before(async () => {
   dir = await makeProject(suite);
   server = await startServer(suite, dir, '--no-local-agent', '--agent-timeout', String(AGENT_TIMEOUT_MS));
-});
-
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
 type Frame = { readonly event: string; readonly data: Record<string, unknown> };

@@ -9,11 +9,12 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import {
   api,
   assertError,
   cli,
+  fileCleanups,
   makeProject,
   ROOT,
   type RunningServer,
@@ -23,8 +24,7 @@ import {
   waitForState,
 } from './harness.ts';
 
-const cleanups: (() => Promise<void>)[] = [];
-const suite = { after: (fn: () => Promise<void>) => cleanups.push(fn) };
+const suite = fileCleanups();
 const FINISHED = ['succeeded', 'failed', 'dead', 'cancelled'];
 let dir: string;
 let server: RunningServer;
@@ -32,10 +32,6 @@ let server: RunningServer;
 before(async () => {
   dir = await makeProject(suite);
   server = await startServer(suite, dir);
-});
-
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
 async function submit(

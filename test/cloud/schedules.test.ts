@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { copyFile, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, type TestContext, test } from 'node:test';
+import { before, describe, type TestContext, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   deleteStore,
@@ -22,6 +22,7 @@ import {
   assertError,
   cli,
   FINISHED_STATES,
+  fileCleanups,
   makeProject,
   ROOT,
   type RunningServer,
@@ -32,8 +33,7 @@ import {
 /** Short, so that a job the killed server was running runs again soon after the restart. */
 const LEASE_TIMEOUT_MS = 1000;
 const REDIS_UP = await redisAvailable();
-const cleanups: (() => Promise<void>)[] = [];
-const suite = { after: (fn: () => Promise<void>) => cleanups.push(fn) };
+const suite = fileCleanups();
 let dir: string;
 let server: RunningServer;
 
@@ -43,10 +43,6 @@ before(async () => {
   server = await startServer(suite, dir, '--concurrency', '2');
   const deployed = await cli(dir, ['deploy', 'schedule-fns.ts', '--json']);
   assert.equal(deployed.code, 0, deployed.stderr);
-});
-
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
 type Body = ApiAnswer['body'];

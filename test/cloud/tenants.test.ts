@@ -11,7 +11,7 @@ import { copyFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CloudStore } from '../../src/cloud/cloud-store.ts';
 import {
@@ -19,6 +19,7 @@ import {
   api,
   assertError,
   cli,
+  fileCleanups,
   makeProject,
   ROOT,
   type RunningServer,
@@ -26,8 +27,7 @@ import {
   waitForState,
 } from './harness.ts';
 
-const cleanups: (() => Promise<void>)[] = [];
-const suite = { after: (fn: () => Promise<void>) => cleanups.push(fn) };
+const suite = fileCleanups();
 let dir: string;
 let server: RunningServer;
 /** Admin tokens of the two tenants: acme's made by the CLI, globex's through the API. */
@@ -151,10 +151,6 @@ before(async () => {
   assert.equal(created.code, 0, created.stderr);
   acme = JSON.parse(created.stdout).token;
   globex = await tokenFor('globex', ['admin']);
-});
-
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
 test('token create --tenant round trip: the CLI prints the tenant, token list shows it, a bad name is a usage error', async () => {

@@ -8,10 +8,18 @@ import assert from 'node:assert/strict';
 import { copyFile, readFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { resolveCloudServerOptions } from '../../src/cloud/options.ts';
-import { cli, makeProject, ROOT, type RunningServer, startServer, startWorker } from './harness.ts';
+import {
+  cli,
+  fileCleanups,
+  makeProject,
+  ROOT,
+  type RunningServer,
+  startServer,
+  startWorker,
+} from './harness.ts';
 
 const CERT = join(ROOT, 'test/fixtures/tls/cert.pem');
 const KEY = join(ROOT, 'test/fixtures/tls/key.pem');
@@ -20,8 +28,7 @@ const OTHER_KEY = join(ROOT, 'test/fixtures/tls/other-key.pem');
 // Read by each child Node at its start: the CLI and agent processes trust the test certificate.
 process.env.NODE_EXTRA_CA_CERTS = CERT;
 
-const cleanups: (() => Promise<void>)[] = [];
-const suite = { after: (fn: () => Promise<void>) => cleanups.push(fn) };
+const suite = fileCleanups();
 let dir: string;
 let server: RunningServer;
 
@@ -29,10 +36,6 @@ before(async () => {
   dir = await makeProject(suite);
   await copyFile(join(ROOT, 'test/fixtures/cloud-agent-fns.ts'), join(dir, 'agent-fns.ts'));
   server = await startServer(suite, dir, '--tls-cert', CERT, '--tls-key', KEY, '--no-local-agent');
-});
-
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
 /** GET `path` over HTTPS trusting only `ca`: the status and JSON body. */

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { Task } from '../../src/task.ts';
@@ -14,6 +14,7 @@ import { chain, SqliteBroker, signature, TaskQueue } from '../../src/tasks/index
 import {
   api,
   assertError,
+  fileCleanups,
   makeProject,
   type RunningServer,
   startServer,
@@ -35,8 +36,7 @@ const WAIT_MS = 20_000;
 const LONG = `a-very-long-name-${'x'.repeat(80)}`;
 
 // One server, one browser for the file: starting them is most of the time.
-const cleanups: (() => Promise<void>)[] = [];
-const fixture = { after: (fn: () => Promise<void>) => void cleanups.push(fn) };
+const fixture = fileCleanups();
 let dir: string;
 let server: RunningServer;
 let browser: Browser;
@@ -52,15 +52,11 @@ before(async () => {
   dir = await makeProject(fixture);
   server = await startServer(fixture, dir, '--agent-timeout', '3000', '--concurrency', '2');
   browser = await launch();
+  fixture.after(() => browser.close());
   context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
   context.setDefaultTimeout(WAIT_MS);
   page = await context.newPage();
   pageErrors = collectPageErrors(page);
-});
-
-after(async () => {
-  await browser?.close();
-  for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
 const skip = missing === undefined ? false : missing;

@@ -15,6 +15,7 @@ import type { SpanView } from '../../src/cloud/api/console-schemas.ts';
 import { encodedBody, loadConsole, pickEncoding } from '../../src/cloud/console-routes.ts';
 import { LiveFeed } from '../../src/cloud/live-feed.ts';
 import type { Broker, BrokerEvent, JobInfo } from '../../src/tasks/index.ts';
+import { JOB_STATES } from '../../src/tasks/index.ts';
 import { Batcher } from '../../web/src/lib/batch.ts';
 import {
   formatBytes,
@@ -29,6 +30,7 @@ import {
   jobQueryString,
   parseJobQuery,
   replayTarget,
+  STATES,
 } from '../../web/src/lib/job-query.ts';
 import { linePath, mergeByTime, niceMax, runTimeSeries, throughputSeries } from '../../web/src/lib/series.ts';
 import { SseParser } from '../../web/src/lib/sse.ts';
@@ -456,4 +458,8 @@ test('the console files are read once with their compressed forms, and the encod
   assert.equal(encodedBody(script, 'br'), br, 'compressed once, then kept');
   assert.equal(gunzipSync(encodedBody(script, 'gzip')).toString(), script.identity.toString());
   assert.equal(encodedBody(script, undefined), script.identity);
+});
+
+test("the console's list of job states is the task queue's (the page may import only types from src/)", () => {
+  assert.deepEqual([...STATES].sort(), [...JOB_STATES].sort());
 });

@@ -5,28 +5,13 @@ import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { main } from '../../src/cli/main.ts';
+import { skein } from './in-process-cli.ts';
 
 const EXAMPLES = fileURLToPath(new URL('../../examples/mpi/', import.meta.url));
 
-async function skein(...argv: string[]): Promise<{ code: number; out: string[]; err: string }> {
-  let out = '';
-  let err = '';
-  const io = {
-    stdout: {
-      write: (chunk: string) => {
-        out += chunk;
-        return true;
-      },
-    },
-    stderr: {
-      write: (chunk: string) => {
-        err += chunk;
-        return true;
-      },
-    },
-  };
-  const code = await main(argv, io as never);
+/** `skein …` in this process, its output as non-empty lines. */
+async function skeinLines(...argv: string[]): Promise<{ code: number; out: string[]; err: string }> {
+  const { code, out, err } = await skein(...argv);
   return { code, out: out.split('\n').filter((line) => line !== ''), err };
 }
 
@@ -152,7 +137,13 @@ test('every MPI example has its check here', async () => {
 
 for (const [file, { ranks, flags = [], check }] of Object.entries(CHECKS)) {
   test(`examples/mpi/${file} on ${ranks} ranks prints its result`, async () => {
-    const { code, out, err } = await skein('mpirun', '-n', String(ranks), ...flags, `${EXAMPLES}${file}`);
+    const { code, out, err } = await skeinLines(
+      'mpirun',
+      '-n',
+      String(ranks),
+      ...flags,
+      `${EXAMPLES}${file}`,
+    );
     if (file !== 'deadlock.ts') assert.equal(code, 0, err);
     check(out, code, err);
   });

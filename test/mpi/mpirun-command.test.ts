@@ -5,30 +5,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { main } from '../../src/cli/main.ts';
 import { MpiAgent } from '../../src/mpi/index.ts';
+import { skein } from './in-process-cli.ts';
 
 const PROGRAM = fileURLToPath(new URL('../fixtures/mpi/print-args.ts', import.meta.url));
-
-async function skein(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io = {
-    stdout: {
-      write: (chunk: string) => {
-        out += chunk;
-        return true;
-      },
-    },
-    stderr: {
-      write: (chunk: string) => {
-        err += chunk;
-        return true;
-      },
-    },
-  };
-  return { code: await main(argv, io as never), out, err };
-}
 
 for (const flags of [[], ['--procs'], ['--tcp']]) {
   test(`skein mpirun ${flags.join(' ') || '(threads)'} runs every rank with the program's arguments, lines prefixed by rank`, async () => {

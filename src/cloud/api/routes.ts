@@ -12,6 +12,7 @@ import type { AgentEventView, MetricsEventView } from '../live-feed.ts';
 import { assertTenantOwns, isOperator } from '../tenants.ts';
 import { createToken, revokeToken, tokenView } from '../tokens.ts';
 import { agentRoutes } from './agent-routes.ts';
+import { checkArgsDepth } from './args-depth.ts';
 import { consoleApiRoutes } from './console-api.ts';
 import { functionRoutes } from './function-routes.ts';
 import { logRoutes } from './log-routes.ts';
@@ -87,25 +88,6 @@ function jobOptionsOf(options: SubmitRequest['options']): JobOptions {
   if (options.idempotencyKey !== undefined) out.idempotencyKey = options.idempotencyKey;
   if (options.backoff !== undefined) out.backoff = { ...options.backoff };
   return out;
-}
-
-/** Deepest nesting of arrays and objects in job arguments: the store's encoder recurses per level. */
-const MAX_ARGS_DEPTH = 64;
-
-/** Throws SKEIN_CLOUD_INVALID_REQUEST when `value` nests deeper than MAX_ARGS_DEPTH (checked without recursion). */
-function checkDepth(value: unknown): void {
-  const pending: [unknown, number][] = [[value, 1]];
-  while (pending.length > 0) {
-    const [item, depth] = pending.pop()!;
-    if (typeof item !== 'object' || item === null) continue;
-    if (depth > MAX_ARGS_DEPTH) {
-      throw new SkeinError(
-        'SKEIN_CLOUD_INVALID_REQUEST',
-        `invalid request: body/args nests arrays and objects deeper than ${MAX_ARGS_DEPTH} levels; flatten the arguments`,
-      );
-    }
-    for (const child of Object.values(item)) pending.push([child, depth + 1]);
-  }
 }
 
 function isAbort(error: unknown): boolean {
@@ -232,7 +214,7 @@ export function apiRoutes(ctx: ApiContext): RouteSpec[] {
         },
         async handler(request, reply) {
           const body = request.body as SubmitRequest;
-          checkDepth(body.args ?? []);
+          checkArgsDepth(body.args ?? []);
           const found = await ctx.catalog.find(body.module, body.export);
           // Registered before the job is stored: a server restarted after the acknowledgement knows the task.
           ctx.store.registerTask({ module: found.module, exportName: found.exportName }, Date.now());
