@@ -5,7 +5,8 @@
 //
 //   node bench/tasks.ts [--rounds 5] [--jobs 50000] [--latency-jobs 500] [--cases bulk-enqueue,...]
 //                       [--variants skein-sqlite,skein-sqlite-inline,skein-redis,skein-redis-inline,bullmq]
-//                       [--out results.jsonl]
+//                       [--redis redis://127.0.0.1:6379] [--out results.jsonl]
+// --redis runs every variant against that Redis (a quiet one of its own gives clean Redis CPU figures).
 
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -29,19 +30,25 @@ interface Case {
 }
 
 const THROUGHPUT = [{ key: 'jobsPerSec', unit: 'jobs/s', lowerIsBetter: false }] as const;
+/** End to end, also the CPU time per job of the worker's process and of Redis (INFO cpu). */
+const E2E = [
+  ...THROUGHPUT,
+  { key: 'workerCpuUs', unit: 'µs worker CPU per job', lowerIsBetter: true },
+  { key: 'redisCpuUs', unit: 'µs Redis CPU per job', lowerIsBetter: true },
+] as const;
 const CASES: readonly Case[] = [
   { id: 'bulk-enqueue', title: 'Bulk enqueue (batches of 1,000)', metrics: THROUGHPUT, latency: false },
-  { id: 'e2e-c1', title: 'End-to-end no-op jobs, worker concurrency 1', metrics: THROUGHPUT, latency: false },
+  { id: 'e2e-c1', title: 'End-to-end no-op jobs, worker concurrency 1', metrics: E2E, latency: false },
   {
     id: 'e2e-c10',
     title: 'End-to-end no-op jobs, worker concurrency 10',
-    metrics: THROUGHPUT,
+    metrics: E2E,
     latency: false,
   },
   {
     id: 'e2e-c100',
     title: 'End-to-end no-op jobs, worker concurrency 100',
-    metrics: THROUGHPUT,
+    metrics: E2E,
     latency: false,
   },
   {
@@ -71,6 +78,7 @@ const { values: flags } = parseArgs({
     cases: { type: 'string' },
     variants: { type: 'string' },
     out: { type: 'string' },
+    redis: { type: 'string' },
   },
 });
 const rounds = Number(flags.rounds);
@@ -96,7 +104,9 @@ console.log(
   `# Node ${process.version} · ${os.cpus()[0]?.model ?? 'unknown CPU'} · ${os.availableParallelism()} cores · load ${os
     .loadavg()
     .map((n) => n.toFixed(2))
-    .join(' ')} · ${rounds} rounds · ${jobs} jobs (latency: ${latencyJobs})`,
+    .join(
+      ' ',
+    )} · ${rounds} rounds · ${jobs} jobs (latency: ${latencyJobs})${flags.redis === undefined ? '' : ` · Redis ${flags.redis}`}`,
 );
 
 const records: object[] = [];
@@ -110,6 +120,7 @@ for (let round = 0; round < rounds; round++) {
     const child = spawnSync(process.execPath, [RUN_VARIANT, c.id, variant, `${n}`], {
       encoding: 'utf8',
       timeout: VARIANT_TIMEOUT_MS,
+      env: flags.redis === undefined ? process.env : { ...process.env, SKEIN_BENCH_REDIS_URL: flags.redis },
     });
     const line = child.stdout.trim().split('\n').at(-1) ?? '';
     let result: { ok?: boolean; metrics?: Record<string, number> };

@@ -9,7 +9,9 @@ import { join } from 'node:path';
 
 const [caseId = '', variant = '', jobsArg = ''] = process.argv.slice(2);
 const jobs = Number(jobsArg);
-const REDIS_URL = 'redis://127.0.0.1:6379';
+// SKEIN_BENCH_REDIS_URL points every variant at another Redis (bench/tasks.ts --redis): a Redis of the
+// benchmark's own gives Redis CPU per job that no other client's load inflates.
+const REDIS_URL = process.env.SKEIN_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const RESULT_TIMEOUT_MS = 120_000;
 
 /** What each engine offers the cases. */
@@ -106,7 +108,8 @@ async function skein(engine: 'sqlite' | 'redis', inline: boolean): Promise<Adapt
 
 async function bullmq(): Promise<Adapter> {
   const { Queue, QueueEvents, Worker } = await import('bullmq');
-  const connection = { host: '127.0.0.1', port: 6379, maxRetriesPerRequest: null };
+  const url = new URL(REDIS_URL);
+  const connection = { host: url.hostname, port: Number(url.port || 6379), maxRetriesPerRequest: null };
   const prefix = `bullmq-bench-${randomUUID()}`;
   const queue = new Queue('bench', { connection, prefix });
   let worker: { close(): Promise<void> } | undefined;
@@ -163,6 +166,19 @@ async function bullmq(): Promise<Adapter> {
   };
 }
 
+/** Redis's own CPU time so far (used_cpu_user + used_cpu_sys of INFO cpu), in ms. */
+async function redisCpuMs(): Promise<number> {
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(REDIS_URL);
+  try {
+    const info = await redis.info('cpu');
+    const field = (name: string): number => Number(new RegExp(`^${name}:([0-9.]+)`, 'm').exec(info)?.[1]);
+    return (field('used_cpu_user') + field('used_cpu_sys')) * 1000;
+  } finally {
+    redis.disconnect();
+  }
+}
+
 function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
@@ -184,10 +200,20 @@ try {
   } else if (caseId.startsWith('e2e-c')) {
     const concurrency = Number(caseId.slice('e2e-c'.length));
     await adapter.enqueueBulk(jobs);
+    const redisBefore = await redisCpuMs();
+    const cpuBefore = process.cpuUsage();
     const start = performance.now();
     const drained = await adapter.drain(jobs, concurrency);
     const ms = performance.now() - start;
-    metrics = { jobsPerSec: jobs / (ms / 1000) };
+    const cpu = process.cpuUsage(cpuBefore);
+    const redisCpu = (await redisCpuMs()) - redisBefore;
+    metrics = {
+      jobsPerSec: jobs / (ms / 1000),
+      // CPU time per job of this process (the worker) and of Redis (INFO cpu; includes any other
+      // client's load on a shared Redis), in µs.
+      workerCpuUs: (cpu.user + cpu.system) / jobs,
+      redisCpuUs: (redisCpu * 1000) / jobs,
+    };
     checksum = { expected: expectedSum, actual: await drained.sum() };
   } else if (caseId === 'latency') {
     await adapter.startWorker(1);
