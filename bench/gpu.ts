@@ -1,6 +1,7 @@
 // The GPU benchmark driver: skein/gpu beside TF.js's WebGPU backend (same Dawn adapter), gpu.js 2.24's
-// WebGPU mode, PyOpenCL on pocl (the book's API on this CPU) and plain TypeScript on the CPU; the
-// empty-dispatch round trip beside raw Dawn. Each variant runs in a fresh process, the order reversed
+// WebGPU mode, PyOpenCL on pocl (the book's API on this CPU), cuBLAS through CuPy where CUDA is, and plain
+// TypeScript on the CPU; the empty-dispatch round trip beside raw Dawn. matmul-4096 runs by default only on
+// a hardware adapter. Each variant runs in a fresh process, the order reversed
 // every other round; results are checked against the CPU's checksum. Prints a header line and one
 // Markdown table per case with medians, min–max, the raw rounds and Skein's speed-up over each peer.
 //
@@ -26,13 +27,15 @@ interface Case {
   readonly variants: readonly string[];
   /** Relative tolerance of the checksum against cpu-ts's (or the first variant's). */
   readonly tolerance: number;
+  /** Run only on a hardware adapter unless named in --cases (too slow on lavapipe for a default run). */
+  readonly gpuOnly?: boolean;
 }
 
 const GFLOPS: Metric[] = [
   { key: 'computeGflops', label: 'GFLOP/s compute-only', higherIsBetter: true },
   { key: 'endToEndGflops', label: 'GFLOP/s end to end (upload, multiply, read back)', higherIsBetter: true },
 ];
-const MATMUL_VARIANTS = ['skein', 'tfjs-webgpu', 'gpujs-webgpu', 'pyopencl-pocl', 'cpu-ts'];
+const MATMUL_VARIANTS = ['skein', 'tfjs-webgpu', 'gpujs-webgpu', 'pyopencl-pocl', 'cupy-cublas', 'cpu-ts'];
 
 const CASES: readonly Case[] = [
   {
@@ -48,6 +51,16 @@ const CASES: readonly Case[] = [
     metrics: GFLOPS,
     variants: MATMUL_VARIANTS,
     tolerance: 1e-3,
+  },
+  {
+    // The issue's NVIDIA goal: ≥ 15 TFLOP/s and ≥ 2× TF.js-webgpu. Peers that run on the CPU would take
+    // minutes here, so only TF.js and cuBLAS (where CUDA is) run beside Skein.
+    id: 'matmul-4096',
+    title: 'matmul 4096×4096 f32',
+    metrics: GFLOPS,
+    variants: ['skein', 'tfjs-webgpu', 'cupy-cublas'],
+    tolerance: 1e-3,
+    gpuOnly: true,
   },
   {
     id: 'sum-16m',
@@ -89,9 +102,16 @@ const TIMEOUT_MS = Number(flags.timeout) * 1000;
 const PYTHON = '/usr/bin/python3'; // Debian's python3 with python3-pyopencl, not the pyenv one on PATH
 const VARIANT_SCRIPT = fileURLToPath(new URL('./gpu/run-variant.ts', import.meta.url));
 const PYOPENCL_SCRIPT = fileURLToPath(new URL('./gpu/pyopencl_bench.py', import.meta.url));
+const CUPY_SCRIPT = fileURLToPath(new URL('./gpu/cupy_bench.py', import.meta.url));
 const wantedCases = flags.cases?.split(',');
 const wantedVariants = flags.variants?.split(',');
-const cases = CASES.filter((c) => wantedCases === undefined || wantedCases.includes(c.id));
+const adapters = await listAdapters();
+const cases = CASES.filter((c) =>
+  wantedCases === undefined ? !c.gpuOnly || adapters[0]?.software === false : wantedCases.includes(c.id),
+);
+const wanted = (variant: string): boolean =>
+  cases.some((c) => c.variants.includes(variant)) &&
+  (wantedVariants === undefined || wantedVariants.includes(variant));
 
 /** PyOpenCL on pocl: installed from Debian with apt-get when missing (as root), else skipped with the reason. */
 function ensurePyopencl(): string | undefined {
@@ -113,13 +133,24 @@ function ensurePyopencl(): string | undefined {
   return `PyOpenCL on pocl is not available (${probe().stderr.trim().split('\n').at(-1)}); install python3-pyopencl and pocl-opencl-icd`;
 }
 
+/** CuPy with a CUDA device (cuBLAS), the vendor reference on NVIDIA machines; else the reason it is skipped. */
+function cupyMissing(): string | undefined {
+  const probe = spawnSync('python3', ['-c', 'import cupy; cupy.cuda.runtime.getDeviceCount()'], {
+    encoding: 'utf8',
+  });
+  if (probe.status === 0) return undefined;
+  return `CuPy with a CUDA device is not available (${(probe.stderr ?? probe.error?.message ?? '').trim().split('\n').at(-1)})`;
+}
+
 type Row = Record<string, number | string>;
 
 function runVariant(variant: string, id: string): Row {
   const [command, args] =
     variant === 'pyopencl-pocl'
       ? [PYTHON, [PYOPENCL_SCRIPT, id]]
-      : [process.execPath, [VARIANT_SCRIPT, variant, id]];
+      : variant === 'cupy-cublas'
+        ? ['python3', [CUPY_SCRIPT, id]]
+        : [process.execPath, [VARIANT_SCRIPT, variant, id]];
   const child = spawnSync(command, args, { encoding: 'utf8', timeout: TIMEOUT_MS, maxBuffer: 1 << 24 });
   const line = child.stdout
     ?.trim()
@@ -142,7 +173,6 @@ function median(values: readonly number[]): number {
 const format = (value: number): string =>
   value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2);
 
-const adapters = await listAdapters();
 const load = os
   .loadavg()
   .map((v) => v.toFixed(2))
@@ -160,8 +190,11 @@ const jsonLines: string[] = [JSON.stringify(header)];
 console.log(
   `GPU benchmark: Node ${header.node}, ${header.cpu} × ${header.cores}, load ${load}, adapter ${header.adapter}, ${ROUNDS} rounds`,
 );
-const pyopenclMissing = ensurePyopencl();
-if (pyopenclMissing !== undefined) console.log(`skipping pyopencl-pocl: ${pyopenclMissing}`);
+const pyopenclMissing = wanted('pyopencl-pocl') ? ensurePyopencl() : 'not asked for';
+if (wanted('pyopencl-pocl') && pyopenclMissing !== undefined)
+  console.log(`skipping pyopencl-pocl: ${pyopenclMissing}`);
+const cupyAbsent = wanted('cupy-cublas') ? cupyMissing() : 'not asked for';
+if (wanted('cupy-cublas') && cupyAbsent !== undefined) console.log(`skipping cupy-cublas: ${cupyAbsent}`);
 
 const plan = cases.flatMap((c) =>
   c.variants
@@ -169,6 +202,7 @@ const plan = cases.flatMap((c) =>
       (variant) => wantedVariants === undefined || variant === 'skein' || wantedVariants.includes(variant),
     )
     .filter((variant) => variant !== 'pyopencl-pocl' || pyopenclMissing === undefined)
+    .filter((variant) => variant !== 'cupy-cublas' || cupyAbsent === undefined)
     .map((variant) => ({ id: c.id, variant })),
 );
 const results = new Map<string, Row[]>();

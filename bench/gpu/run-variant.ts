@@ -2,7 +2,7 @@
 // checksum of the result. Variants: skein, raw-dawn (empty dispatch only), tfjs-webgpu, gpujs-webgpu
 // and cpu-ts. TF.js and gpu.js get navigator.gpu from the same Dawn build Skein uses.
 //
-//   node bench/gpu/run-variant.ts <variant> <case>      cases: matmul-512 matmul-1024 sum-16m saxpy-16m empty-dispatch
+//   node bench/gpu/run-variant.ts <variant> <case>      cases: matmul-<n> sum-16m saxpy-16m empty-dispatch
 
 import { dawn } from '../../src/gpu/dawn.ts';
 import { compileKernel, fromHost, linalg, reduction, requestDevice } from '../../src/gpu/index.ts';

@@ -1,6 +1,8 @@
-// Dense linear algebra on f32 arrays: matmul, transpose, axpy and dot. matmul has two variants and picks
-// per adapter: on a CPU adapter (lavapipe) a register-blocked kernel with vec4 loads and no workgroup
-// memory, since barriers are expensive there; on a GPU shared-memory tiles, the classic fast layout.
+// Dense linear algebra on f32 arrays: matmul, transpose, axpy and dot. matmul picks its variant per
+// adapter: on a CPU adapter (lavapipe) a register-blocked kernel with vec4 loads and no workgroup memory,
+// since barriers are expensive there; on a GPU shared-memory tiles with register blocking and vec4 loads
+// (matmul-tiles.ts), the layout fast GPU matmuls use. Shapes whose k or n is not a multiple of 4 take the
+// scalar variants of the same two designs.
 
 import { InvalidArgumentError } from '../errors.ts';
 import { empty, GpuArray } from './array.ts';
@@ -8,9 +10,22 @@ import type { GpuDevice } from './device.ts';
 import { type ElementwiseKernel, elementwise } from './elementwise.ts';
 import type { GpuEvent } from './event.ts';
 import { compileKernel, type Kernel } from './kernel.ts';
+import {
+  GPU_TILE_SHAPE,
+  type TileShape,
+  tiledVec4Source,
+  tileShapeProblem,
+  tileWorkgroup,
+} from './matmul-tiles.ts';
 import { type ReductionKernel, reduction } from './reduce.ts';
 
-export type MatmulVariant = 'blocked-vec4' | 'blocked' | 'tiled';
+export type MatmulVariant = 'blocked-vec4' | 'blocked' | 'tiled-vec4' | 'tiled';
+
+/** Options of linalg(). */
+export interface LinalgOptions {
+  /** The tile shape of the 'tiled-vec4' matmul (default GPU_TILE_SHAPE; tune with bench/gpu/matmul-tiles.ts). */
+  readonly matmulTile?: TileShape;
+}
 
 const PARAMS = 'struct Params { m: u32, n: u32, k: u32, pad: u32 }';
 const VEC4_ROWS = 8;
@@ -158,7 +173,9 @@ function check2d(what: string, x: unknown): asserts x is GpuArray<'f32'> {
 export class Linalg {
   readonly device: GpuDevice;
   /** The matmul variant chosen for this adapter (see the file header). */
-  readonly matmulVariant: 'blocked-vec4' | 'tiled';
+  readonly matmulVariant: 'blocked-vec4' | 'tiled-vec4';
+  /** The tile shape of the 'tiled-vec4' variant. */
+  readonly matmulTile: TileShape;
   readonly #kernels: Record<MatmulVariant | 'transpose', Kernel>;
   readonly #axpy: ElementwiseKernel;
   readonly #dot: ReductionKernel;
@@ -169,9 +186,11 @@ export class Linalg {
     kernels: Record<MatmulVariant | 'transpose', Kernel>,
     axpy: ElementwiseKernel,
     dot: ReductionKernel,
+    matmulTile: TileShape,
   ) {
     this.device = device;
-    this.matmulVariant = device.adapter.software ? 'blocked-vec4' : 'tiled';
+    this.matmulVariant = device.adapter.software ? 'blocked-vec4' : 'tiled-vec4';
+    this.matmulTile = matmulTile;
     this.#kernels = kernels;
     this.#axpy = axpy;
     this.#dot = dot;
@@ -218,9 +237,18 @@ export class Linalg {
       return undefined;
     }
     let chosen = variant ?? this.matmulVariant;
-    if (chosen === 'blocked-vec4' && (n % 4 !== 0 || k % 4 !== 0)) chosen = 'blocked';
+    const vec4Shape = n % 4 === 0 && k % 4 === 0;
+    if (chosen === 'blocked-vec4' && !vec4Shape) chosen = 'blocked';
+    if (chosen === 'tiled-vec4' && !vec4Shape) chosen = 'tiled';
     const params = { m, n, k, pad: 0 };
     const values = { a, b, c: out, params };
+    if (chosen === 'tiled-vec4') {
+      const { bm, bn } = this.matmulTile;
+      const [wx, wy] = tileWorkgroup(this.matmulTile);
+      return this.#kernels['tiled-vec4'].run(values, {
+        global: [Math.ceil(n / bn) * wx, Math.ceil(m / bm) * wy],
+      });
+    }
     if (chosen === 'tiled')
       return this.#kernels.tiled.run(values, { global: [Math.ceil(n / 64) * 16, Math.ceil(m / 64) * 16] });
     const global = [Math.ceil(n / 4), Math.ceil(m / (chosen === 'blocked-vec4' ? VEC4_ROWS : 4))];
@@ -258,14 +286,26 @@ export class Linalg {
  * const la = await linalg(device);
  * using c = la.matmul(a, b);
  */
-export async function linalg(device: GpuDevice): Promise<Linalg> {
-  const [blockedVec4, blocked, tiled, transpose, axpy, dot] = await Promise.all([
+export async function linalg(device: GpuDevice, options: LinalgOptions = {}): Promise<Linalg> {
+  const matmulTile = options.matmulTile ?? GPU_TILE_SHAPE;
+  const problem = tileShapeProblem(matmulTile, device.limits.maxComputeInvocationsPerWorkgroup);
+  if (problem !== undefined) {
+    throw new InvalidArgumentError('SKEIN_GPU_INVALID_ARGUMENT', `linalg matmulTile: ${problem}`);
+  }
+  const [blockedVec4, blocked, tiledVec4, tiled, transpose, axpy, dot] = await Promise.all([
     compileKernel(device, BLOCKED_VEC4, { name: 'matmul:blocked-vec4' }),
     compileKernel(device, BLOCKED, { name: 'matmul:blocked' }),
+    compileKernel(device, tiledVec4Source(matmulTile), { name: 'matmul:tiled-vec4' }),
     compileKernel(device, TILED, { name: 'matmul:tiled' }),
     compileKernel(device, TRANSPOSE, { name: 'transpose' }),
     elementwise(device, 'y = alpha * x + y', { alpha: 'f32', x: 'f32[]', y: 'f32[]' }, { name: 'axpy' }),
     reduction(device, { map: 'x * y', args: { x: 'f32[]', y: 'f32[]' }, name: 'dot' }),
   ]);
-  return new Linalg(device, { 'blocked-vec4': blockedVec4, blocked, tiled, transpose }, axpy, dot);
+  return new Linalg(
+    device,
+    { 'blocked-vec4': blockedVec4, blocked, 'tiled-vec4': tiledVec4, tiled, transpose },
+    axpy,
+    dot,
+    matmulTile,
+  );
 }

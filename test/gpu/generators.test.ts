@@ -116,20 +116,23 @@ test('scan computes inclusive and exclusive prefix sums across block boundaries'
 test('matmul matches the CPU for every variant and awkward shapes; the adapter picks its variant', {
   skip,
 }, async () => {
-  assert.equal(la.matmulVariant, device.adapter.software ? 'blocked-vec4' : 'tiled');
+  assert.equal(la.matmulVariant, device.adapter.software ? 'blocked-vec4' : 'tiled-vec4');
   for (const [m, k, n] of [
     [1, 1, 1],
     [5, 7, 3],
     [64, 64, 64],
     [33, 20, 36],
     [130, 68, 92],
+    // Several 128 x 128 tiles and K steps, with partial ones on every side.
+    [260, 44, 264],
+    [129, 12, 132],
   ] as const) {
     const ah = randomFloats(m * k, m);
     const bh = randomFloats(k * n, n);
     using a = fromHost(device, ah, { shape: [m, k] });
     using b = fromHost(device, bh, { shape: [k, n] });
     const expected = matmulReference(ah, bh, m, k, n);
-    for (const variant of ['blocked-vec4', 'blocked', 'tiled'] as const) {
+    for (const variant of ['blocked-vec4', 'blocked', 'tiled-vec4', 'tiled'] as const) {
       using c = la.matmul(a, b, { variant });
       assert.ok(maxError(await c.toHost(), expected) < 1e-4 * k, `${variant} ${m}x${k}x${n}`);
     }
@@ -142,6 +145,35 @@ test('matmul matches the CPU for every variant and awkward shapes; the adapter p
   });
   using ints = zeros(device, [3, 2], 'i32');
   assert.throws(() => la.matmul(a, ints), { code: 'SKEIN_GPU_DTYPE_MISMATCH' });
+});
+
+test('matmul tile shapes: each generated shape matches the CPU; a bad shape is a typed error', {
+  skip,
+}, async () => {
+  const [m, k, n] = [150, 36, 200];
+  const ah = randomFloats(m * k, 11);
+  const bh = randomFloats(k * n, 13);
+  using a = fromHost(device, ah, { shape: [m, k] });
+  using b = fromHost(device, bh, { shape: [k, n] });
+  const expected = matmulReference(ah, bh, m, k, n);
+  for (const matmulTile of [
+    { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 },
+    { bm: 128, bn: 64, bk: 16, tm: 8, tn: 4 },
+    { bm: 64, bn: 128, bk: 16, tm: 4, tn: 8 },
+  ]) {
+    const tuned = await linalg(device, { matmulTile });
+    assert.deepEqual(tuned.matmulTile, matmulTile);
+    using c = tuned.matmul(a, b, { variant: 'tiled-vec4' });
+    assert.ok(maxError(await c.toHost(), expected) < 1e-4 * k, JSON.stringify(matmulTile));
+  }
+  await assert.rejects(linalg(device, { matmulTile: { bm: 128, bn: 128, bk: 8, tm: 6, tn: 8 } }), {
+    code: 'SKEIN_GPU_INVALID_ARGUMENT',
+    message: /tm must be a multiple of 4/,
+  });
+  await assert.rejects(linalg(device, { matmulTile: { bm: 256, bn: 256, bk: 8, tm: 4, tn: 4 } }), {
+    code: 'SKEIN_GPU_INVALID_ARGUMENT',
+    message: /4096 invocations per workgroup/,
+  });
 });
 
 test('transpose, axpy and dot match the CPU', { skip }, async () => {
