@@ -23,8 +23,17 @@ export const MAP_READ_MODE = 0x0001;
 
 let instance: GPU | undefined;
 
+/**
+ * Dawn's own flags for create(), from SKEIN_GPU_DAWN_FLAGS (separated by spaces), for diagnosis and
+ * tuning: `backend=vulkan`, `adapter=<name>`, `enable-dawn-features=<toggle,…>` (for example
+ * `disable_robustness` to measure what bounds clamping costs a kernel), `disable-dawn-features=…`.
+ */
+export function dawnFlags(): string[] {
+  return (process.env.SKEIN_GPU_DAWN_FLAGS ?? '').split(/\s+/).filter((flag) => flag !== '');
+}
+
 /** The thread's Dawn instance, made on first use and pinned (see the header for why it is never dropped). */
 export function dawn(): GPU {
-  instance ??= create([]);
+  instance ??= create(dawnFlags());
   return instance;
 }
