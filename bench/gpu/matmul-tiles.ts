@@ -3,8 +3,9 @@
 // sampled elements, and is timed compute-only (inputs on the device; dispatch, submit, wait). Prints a
 // table sorted by speed; the best shape is what GPU_TILE_SHAPE (src/gpu/matmul-tiles.ts) should be.
 //
-//   node bench/gpu/matmul-tiles.ts [--sizes 2048,4096] [--reps 10] [--adapter <name>] [--json]
+//   node bench/gpu/matmul-tiles.ts [--sizes 2048,4096] [--reps 10] [--adapter <name>] [--json] [--out rows.jsonl]
 
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { fromHost, linalg, type MatmulVariant, requestDevice } from '../../src/gpu/index.ts';
 import type { TileShape } from '../../src/gpu/matmul-tiles.ts';
@@ -15,6 +16,7 @@ const { values: flags } = parseArgs({
     reps: { type: 'string', default: '10' },
     adapter: { type: 'string' },
     json: { type: 'boolean', default: false },
+    out: { type: 'string' },
   },
 });
 const SIZES = flags.sizes.split(',').map(Number);
@@ -101,12 +103,22 @@ for (const n of SIZES) {
     }
     const ms = median(times);
     const tflops = (2 * n ** 3) / (ms / 1000) / 1e12;
-    rows.push({ n, label: candidate.label, ms, tflops, maxError: worst, ok: worst < 1e-3 * Math.sqrt(n) });
+    rows.push({
+      n,
+      label: candidate.label,
+      shape: candidate.shape,
+      variant: candidate.variant,
+      ms,
+      tflops,
+      maxError: worst,
+      ok: worst < 1e-3 * Math.sqrt(n),
+    });
     console.error(
       `${n} ${candidate.label}: ${ms.toFixed(2)} ms, ${tflops.toFixed(2)} TFLOP/s, max error ${worst.toExponential(1)}`,
     );
   }
 }
+if (flags.out !== undefined) writeFileSync(flags.out, rows.map((row) => `${JSON.stringify(row)}\n`).join(''));
 if (flags.json) {
   for (const row of rows) console.log(JSON.stringify(row));
 } else {

@@ -55,7 +55,9 @@ async function skein(): Promise<Result> {
   const device = await requestDevice();
   if (benchCase.startsWith('matmul')) {
     const n = Number(benchCase.split('-')[1]);
-    const la = await linalg(device);
+    // A tile shape to try instead of the default (bench/gpu/matmul-tiles.ts finds the best one).
+    const tile = process.env.SKEIN_BENCH_MATMUL_TILE;
+    const la = await linalg(device, tile === undefined ? {} : { matmulTile: JSON.parse(tile) });
     const a = inputs(n * n, 7);
     const b = inputs(n * n, 5);
     using ga = fromHost(device, a, { shape: [n, n] });
