@@ -160,7 +160,15 @@ export class LaneReceiver {
     return this.#take(true);
   }
 
-  #take(always: boolean): boolean {
+  /**
+   * take(), stopping before the first message that is not a batch of results (it stays first in line
+   * for the next take): for a caller that may settle promises but must not run callbacks now.
+   */
+  takeResults(): boolean {
+    return this.#take(false, true);
+  }
+
+  #take(always: boolean, onlyResults = false): boolean {
     let any = false;
     for (;;) {
       if (this.#fromLane === undefined) {
@@ -187,11 +195,13 @@ export class LaneReceiver {
       const fromPort = this.#fromPort[0];
       let message: LaneMessage;
       if (fromLane !== undefined && (fromPort === undefined || fromLane[0] < fromPort[0])) {
-        this.#fromLane = undefined;
         message = fromLane[1];
+        if (onlyResults && message.t !== 'results') return any;
+        this.#fromLane = undefined;
       } else if (fromPort !== undefined) {
-        this.#fromPort.shift();
         message = fromPort[1];
+        if (onlyResults && message.t !== 'results') return any;
+        this.#fromPort.shift();
       } else return any;
       any = true;
       this.#deliver(message);

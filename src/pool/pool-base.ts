@@ -93,69 +93,136 @@ const TIME_ORIGIN = performance.timeOrigin;
 const NO_TRANSFER: readonly TransferListItem[] = Object.freeze([]);
 const taskChannel = channel('skein:pool:task');
 
+/**
+ * What only some calls need (options given, actors, broadcasts, map chunks, a finite timeout or the
+ * terminate cancel mode): kept off TaskRecord so the plain call, of which tens of thousands may be in
+ * flight at once, is a small object (its size is what the garbage collector copies).
+ */
+class TaskExtras {
+  readonly extra: unknown;
+  readonly priority: number;
+  readonly transfer: readonly TransferListItem[] | undefined;
+  readonly timeout: number;
+  readonly cancelMode: CancelMode;
+  readonly onProgress: ((value: unknown) => void) | undefined;
+  readonly onOutput: ((stream: 'stdout' | 'stderr', text: string) => void) | undefined;
+  readonly pinned: WorkerSlot | undefined;
+  readonly cost: ChunkCost | undefined;
+  timer: NodeJS.Timeout | undefined = undefined;
+  abortListener: Disposable | undefined = undefined;
+
+  constructor(
+    extra: unknown,
+    options: RunOptions,
+    timeout: number,
+    cancelMode: CancelMode,
+    pinned: WorkerSlot | undefined,
+    cost: ChunkCost | undefined,
+  ) {
+    this.extra = extra;
+    this.priority = options.priority ?? 0;
+    this.transfer = options.transfer;
+    this.timeout = timeout;
+    this.cancelMode = cancelMode;
+    this.onProgress = options.onProgress;
+    this.onOutput = options.onOutput;
+    this.pinned = pinned;
+    this.cost = cost;
+  }
+}
+
+const STATE_SETTLED = 1;
+const STATE_STARTED = 2;
+/** Asked back from its worker for an idle one; cleared when it comes back or finishes. */
+const STATE_STEALING = 4;
+
 class TaskRecord {
   readonly id: number;
   readonly kind: number;
   readonly key: number;
   readonly args: unknown;
-  readonly extra: unknown;
   readonly flags: number;
-  readonly priority: number;
-  readonly transfer: readonly TransferListItem[] | undefined;
   readonly submittedAt: number;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
-  readonly timeout: number;
-  readonly cancelMode: CancelMode;
-  readonly onProgress: ((value: unknown) => void) | undefined;
-  readonly onOutput: ((stream: 'stdout' | 'stderr', text: string) => void) | undefined;
-  /** A worker this task must run on (actor calls, broadcast), or undefined for any. */
-  readonly pinned: WorkerSlot | undefined;
+  /** Undefined for a plain call (no options, default timeout and cancel mode). */
+  readonly extras: TaskExtras | undefined;
   worker: WorkerSlot | undefined = undefined;
-  settled = false;
-  started = false;
-  /** Asked back from its worker for an idle one; cleared when it comes back or finishes. */
-  stealing = false;
-  timer: NodeJS.Timeout | undefined = undefined;
-  abortListener: Disposable | undefined = undefined;
-  cost: ChunkCost | undefined = undefined;
+  #state = 0;
 
   constructor(
     id: number,
     kind: number,
     key: number,
     args: unknown,
-    extra: unknown,
-    options: RunOptions,
-    timeout: number,
-    cancelMode: CancelMode,
-    pinned: WorkerSlot | undefined,
+    flags: number,
+    submittedAt: number,
     resolve: (value: unknown) => void,
     reject: (error: unknown) => void,
-    sharedArgs: boolean,
+    extras: TaskExtras | undefined,
   ) {
     this.id = id;
     this.kind = kind;
     this.key = key;
     this.args = args;
-    this.extra = extra;
-    this.priority = options.priority ?? 0;
-    this.transfer = options.transfer;
-    this.onProgress = options.onProgress;
-    const onOutput = options.onOutput;
-    this.onOutput = onOutput;
-    this.timeout = timeout;
-    this.cancelMode = cancelMode;
-    this.pinned = pinned;
+    this.flags = flags;
+    this.submittedAt = submittedAt;
     this.resolve = resolve;
     this.reject = reject;
-    this.submittedAt = performance.now();
-    this.flags =
-      (Number.isFinite(timeout) || (cancelMode === 'terminate' && options.signal !== undefined)
-        ? FLAG_REPORT_START
-        : 0) |
-      (sharedArgs ? FLAG_SHARED_ARGS : 0) |
-      (onOutput === undefined ? 0 : FLAG_CAPTURE_OUTPUT);
+    this.extras = extras;
+  }
+
+  // The fields below read the extras, with a plain call's defaults when there are none.
+  get priority(): number {
+    return this.extras === undefined ? 0 : this.extras.priority;
+  }
+  get extra(): unknown {
+    return this.extras?.extra;
+  }
+  get transfer(): readonly TransferListItem[] | undefined {
+    return this.extras?.transfer;
+  }
+  get timeout(): number {
+    return this.extras === undefined ? Number.POSITIVE_INFINITY : this.extras.timeout;
+  }
+  get cancelMode(): CancelMode {
+    return this.extras === undefined ? 'signal' : this.extras.cancelMode;
+  }
+  get onProgress(): ((value: unknown) => void) | undefined {
+    return this.extras?.onProgress;
+  }
+  get onOutput(): ((stream: 'stdout' | 'stderr', text: string) => void) | undefined {
+    return this.extras?.onOutput;
+  }
+  /** A worker this task must run on (actor calls, broadcast), or undefined for any. */
+  get pinned(): WorkerSlot | undefined {
+    return this.extras?.pinned;
+  }
+  get cost(): ChunkCost | undefined {
+    return this.extras?.cost;
+  }
+
+  get settled(): boolean {
+    return (this.#state & STATE_SETTLED) !== 0;
+  }
+  set settled(value: boolean) {
+    this.#setState(STATE_SETTLED, value);
+  }
+  get started(): boolean {
+    return (this.#state & STATE_STARTED) !== 0;
+  }
+  set started(value: boolean) {
+    this.#setState(STATE_STARTED, value);
+  }
+  get stealing(): boolean {
+    return (this.#state & STATE_STEALING) !== 0;
+  }
+  set stealing(value: boolean) {
+    this.#setState(STATE_STEALING, value);
+  }
+
+  #setState(bit: number, value: boolean): void {
+    this.#state = value ? this.#state | bit : this.#state & ~bit;
   }
 }
 
@@ -566,26 +633,29 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
         return Promise.reject(error);
       }
     }
+    const timeout = options.timeout ?? this.options.taskTimeout;
+    const cancelMode = options.cancelMode ?? this.options.cancelMode;
+    const extras =
+      options === EMPTY_OPTIONS &&
+      extra === undefined &&
+      pinned === undefined &&
+      cost === undefined &&
+      timeout === Number.POSITIVE_INFINITY &&
+      cancelMode === 'signal'
+        ? undefined
+        : new TaskExtras(extra, options, timeout, cancelMode, pinned, cost);
+    const flags =
+      (Number.isFinite(timeout) || (cancelMode === 'terminate' && signal !== undefined)
+        ? FLAG_REPORT_START
+        : 0) |
+      (sharedArgs ? FLAG_SHARED_ARGS : 0) |
+      (options.onOutput === undefined ? 0 : FLAG_CAPTURE_OUTPUT);
     const { promise, resolve, reject } = Promise.withResolvers<unknown>();
     const id = this.#nextTaskId;
     this.#nextTaskId = id + 1 >= MAX_TASK_ID ? 1 : id + 1;
-    const record = new TaskRecord(
-      id,
-      kind,
-      key,
-      args,
-      extra,
-      options,
-      options.timeout ?? this.options.taskTimeout,
-      options.cancelMode ?? this.options.cancelMode,
-      pinned,
-      resolve,
-      reject,
-      sharedArgs,
-    );
-    record.cost = cost;
+    const record = new TaskRecord(id, kind, key, args, flags, performance.now(), resolve, reject, extras);
     if (signal !== undefined) {
-      record.abortListener = addAbortListener(signal, () =>
+      extras!.abortListener = addAbortListener(signal, () =>
         this.#cancel(record, abortErrorFrom(signal), 'abort'),
       );
     }
@@ -598,13 +668,18 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
   }
 
   /**
-   * In the middle of a long synchronous burst of submissions: hands a batch to each worker that has
-   * started every task it was sent (it is about to idle), even though the pool has not read its results
-   * yet. Only workers whose progress can be read without a message (threads).
+   * In the middle of a long synchronous burst of submissions: takes the results that have arrived and
+   * hands a batch to each worker that has started every task it was sent (it is about to idle). Only
+   * workers whose messages and progress can be read without the event loop (threads).
+   * Taking results here settles promises (their reactions still wait for the caller to yield) but runs
+   * no callback: a progress or output message stops the taking until the event loop. Done here, the
+   * settled calls' records are freed at once instead of piling up for the garbage collector to copy,
+   * and the result lanes never fill up (a full lane sends by postMessage, several times dearer).
    */
   #dispatchEagerly(): void {
     this.#queuedSinceDispatch = 0;
     if (this.#state === 'destroyed' || this.#initializer instanceof Promise) return;
+    for (const slot of this.#workers) if (!slot.exited) slot.handle.takeResults();
     const limit = this.#handLimit();
     for (const slot of this.#workers) {
       if (this.#queue.size === 0) return;
@@ -962,7 +1037,7 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
       return;
     }
     if (Number.isFinite(record.timeout)) {
-      record.timer = setTimeout(() => {
+      record.extras!.timer = setTimeout(() => {
         this.#cancel(
           record,
           new TimeoutError(`The task ran longer than its timeout of ${record.timeout} ms`),
@@ -1009,8 +1084,11 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
   #settle(record: TaskRecord, ok: boolean, value: unknown): void {
     if (record.settled) return;
     record.settled = true;
-    if (record.timer !== undefined) clearTimeout(record.timer);
-    record.abortListener?.[Symbol.dispose]();
+    const extras = record.extras;
+    if (extras !== undefined) {
+      if (extras.timer !== undefined) clearTimeout(extras.timer);
+      extras.abortListener?.[Symbol.dispose]();
+    }
     if (ok) record.resolve(value);
     else record.reject(value);
   }

@@ -138,6 +138,8 @@ export class ProcessWorkerHandle implements WorkerHandle {
 
   readonly canWaitForResults = false;
 
+  takeResults(): void {}
+
   waitForResults(_timeoutMs: number): boolean {
     return false;
   }

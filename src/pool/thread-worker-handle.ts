@@ -123,6 +123,11 @@ export class ThreadWorkerHandle implements WorkerHandle {
     }
   }
 
+  takeResults(): void {
+    // #resultsSeen stays: a message left in line (not results) is then still taken by the event loop.
+    if (Atomics.load(this.#control, CONTROL_RESULTS) !== this.#resultsSeen) this.#receiver.takeResults();
+  }
+
   send(message: MainToWorker, transfer: readonly TransferListItem[]): void {
     this.#sender.send(message, transfer, messageFitsLane(message));
     Atomics.add(this.#control, CONTROL_DOORBELL, 1);

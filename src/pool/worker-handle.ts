@@ -32,6 +32,12 @@ export interface WorkerHandle {
   /** Blocks the calling thread up to timeoutMs for the worker's next message and handles it. */
   waitForResults(timeoutMs: number): boolean;
   /**
+   * Handles the batches of results that have arrived, without waiting and without the event loop,
+   * up to the first message of another kind (those wait for the event loop: they run callbacks).
+   * Does nothing where messages arrive only through the event loop (processes).
+   */
+  takeResults(): void;
+  /**
    * Tells the worker whether spinning for its next task pays (it holds a lone task, so a caller is
    * likely awaiting each call) or only takes CPU from the pool's thread (it holds a batch).
    */

@@ -11,6 +11,7 @@ import { codeOf, destroyAfter, SOON_MS, settle, within } from '../conformance/he
 import { allocateUntilOom } from '../fixtures/allocate-until-oom.ts';
 import { countIntoShared } from '../fixtures/count-into-shared.ts';
 import { echo } from '../fixtures/echo.ts';
+import { emitProgress } from '../fixtures/emit-progress.ts';
 import { edgeBytes, sumBytes } from '../fixtures/make-buffer.ts';
 import { throwUncaught } from '../fixtures/throw-uncaught.ts';
 import { whoami } from '../fixtures/whoami.ts';
@@ -49,6 +50,34 @@ describe('ThreadPool', () => {
     assert.ok(ranDuringBurst > 0, 'no task ran before the caller yielded');
     assert.equal(Atomics.load(counter, 0), 4000, 'every task ran exactly once');
   });
+
+  it(
+    'settles calls while the caller is still submitting, but runs no callback before it yields',
+    T,
+    async (t) => {
+      const pool = usePool(t, { minWorkers: 2, maxWorkers: 2 });
+      await pool.broadcast(echo, 0);
+      const before = pool.stats().completed;
+      const progress: unknown[] = [];
+      const reporting = pool.submit(emitProgress, [3], { onProgress: (value) => progress.push(value) });
+      const calls: Promise<unknown>[] = [];
+      const pause = new Int32Array(new SharedArrayBuffer(4));
+      // One synchronous run: submit, give the workers a moment, submit more, until some calls settled.
+      const deadline = Date.now() + 10_000;
+      while (pool.stats().completed < before + 10 && Date.now() < deadline) {
+        for (let i = 0; i < 256; i++) calls.push(pool.run(echo, i));
+        Atomics.wait(pause, 0, 0, 1);
+      }
+      const settledInBurst = pool.stats().completed - before;
+      const progressInBurst = progress.length;
+      const results = await Promise.all(calls);
+      assert.equal(await reporting, 'done');
+      assert.ok(settledInBurst >= 10, `only ${settledInBurst} calls settled before the caller yielded`);
+      assert.equal(progressInBurst, 0, "an onProgress callback ran inside the caller's synchronous run");
+      assert.deepEqual(progress, [1, 2, 3], 'progress arrived in order once the caller yielded');
+      for (let i = 0; i < results.length; i++) assert.equal(results[i], i % 256);
+    },
+  );
 
   it('moves transferred buffers to the worker instead of copying them', T, async (t) => {
     const pool = usePool(t, { maxWorkers: 1 });
