@@ -19,7 +19,7 @@ export type { LinalgOptions, MatmulVariant } from './linalg.ts';
 export { Linalg, linalg } from './linalg.ts';
 export type { TileShape } from './matmul-tiles.ts';
 export { GPU_TILE_SHAPE } from './matmul-tiles.ts';
-export type { ReduceOp, ReductionOptions } from './reduce.ts';
+export type { ReduceLayout, ReduceOp, ReductionOptions } from './reduce.ts';
 export { ReductionKernel, reduction } from './reduce.ts';
 export type { ScanOptions } from './scan.ts';
 export { ScanKernel, scan } from './scan.ts';
