@@ -115,6 +115,15 @@ export interface ClaimRequest {
   readonly concurrency?: Readonly<Record<string, number>>;
   /** Per-task and per-group rate limits (absent: none). Keys are task addresses or `group:<name>`. */
   readonly rateLimits?: Readonly<Record<string, RateLimit>>;
+  /**
+   * For an engine with `handoffs()`, and only from the worker listening on them: when this claim leaves
+   * the queue dry for the worker, register it as idle with `slots` (its free run slots) minus the jobs
+   * claimed, for `ttlMs`; otherwise (or with `slots` 0) withdraw it. While registered, an enqueue claims
+   * new jobs for it on the spot, exactly as this request would (its tasks, caps, rate limits and lease),
+   * and pushes them through `handoffs()`. Absent: the registration is left as it is. Other engines
+   * ignore it.
+   */
+  readonly handoff?: { readonly slots: number; readonly ttlMs: number };
 }
 
 /** How a failed attempt ends: retried at `retryAt`, or final (dead or failed per the job's deadLetter). */
@@ -283,6 +292,15 @@ export interface Broker {
    * engine that can push them, but best effort (an outage may drop some): a worker also polls.
    */
   news(queue: string, signal: AbortSignal): AsyncIterable<BrokerEvent>;
+  /**
+   * Optional (an engine that can push): the jobs claimed for worker `workerId` by enqueues while it was
+   * registered idle (ClaimRequest.handoff), each running under its lease as if the worker had claimed
+   * it. Yields an empty batch once it listens (only then may the worker's claims ask for handoff). When
+   * the signal aborts it withdraws the registration and yields every job handed off before that, then
+   * ends; it ends with SKEIN_TASKS_BROKER_UNAVAILABLE when the connection drops. A job whose batch
+   * never arrives is redelivered when its lease runs out, as after a lost claim reply.
+   */
+  handoffs?(queue: string, workerId: string, signal: AbortSignal): AsyncIterable<readonly JobRecord[]>;
   stats(queue: string): Promise<QueueStats>;
   /** Resolves when the job reaches a finished state (succeeded, failed, dead, cancelled) or on abort. */
   waitUntilFinished(id: string, signal: AbortSignal): Promise<JobRecord>;

@@ -4,7 +4,7 @@
 // so no job is ever lost; leases are extended while a job runs, so a long job is not redelivered.
 
 import { channel } from 'node:diagnostics_channel';
-import { EventEmitter } from 'node:events';
+import { addAbortListener, EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import { SkeinError, WorkerCrashedError } from '../errors.ts';
 import type { Executor } from '../pool/executor.ts';
@@ -117,6 +117,11 @@ const CALLS_IN_FLIGHT = 3;
  * other client while it runs) and keeps batches small enough to pipeline.
  */
 const CLAIM_PER_CALL = 128;
+/**
+ * An idle worker's handoff registration lapses after this many poll intervals without a claim: a dry
+ * worker claims once per pollInterval, so a live one renews it, and a dead one stops being handed jobs.
+ */
+const HANDOFF_TTL_POLLS = 4;
 /** Weight of the newest sample in the run-time and call-time moving averages. */
 const EWMA_WEIGHT = 0.1;
 
@@ -176,6 +181,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly #poolOf = new Map<string, JobRunner>();
   readonly #onOutput: WorkerOptions['onOutput'];
   readonly #stop = new AbortController();
+  /** Ends the handoffs() listener: after the claim loop, so that no claim registers the worker again. */
+  readonly #handoffStop = new AbortController();
+  /** handoffs() listens: the claim loop's claims may register this worker as idle. */
+  #handoffLive = false;
+  #handoffWatch: Promise<void> | undefined;
   #claim: Omit<ClaimRequest, 'max'> | undefined;
   #started: Promise<void> | undefined;
   #loop: Promise<void> | undefined;
@@ -307,6 +317,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     void this.#heartbeat();
     void this.#sweep();
     void this.#watchEvents();
+    this.#handoffWatch = this.#watchHandoffs();
     this.#loop = this.#claimLoop();
   }
 
@@ -361,6 +372,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#nudge();
     await this.#started?.catch(() => undefined);
     await this.#loop;
+    // No claim is in flight now: withdraw from handoff, and take in (to give back) any job handed over
+    // before that.
+    this.#handoffStop.abort();
+    await this.#handoffWatch;
     if (this.#running.size > 0 && grace > 0) {
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<void>((resolve) => {
@@ -443,7 +458,24 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#callsInFlight++;
     this.#settlesInFlight += batch.length;
     this.#claimsInFlight += free;
-    const claim = free > 0 ? { ...this.#claim!, max: free } : null;
+    let claim: ClaimRequest | null = null;
+    if (free > 0) {
+      claim = { ...this.#claim!, max: free };
+      if (this.#broker.handoffs !== undefined) {
+        // Run slots no job holds, waits for or is being claimed for: what enqueues may hand over when
+        // this claim finds the queue dry (0 withdraws the registration).
+        const slots = this.#handoffLive
+          ? Math.max(
+              0,
+              this.options.concurrency -
+                this.#active -
+                this.#slotWaiters.length -
+                (this.#claimsInFlight - free),
+            )
+          : 0;
+        claim = { ...claim, handoff: { slots, ttlMs: HANDOFF_TTL_POLLS * this.options.pollInterval } };
+      }
+    }
     const sentAt = performance.now();
     const call =
       batch.length > 0
@@ -570,6 +602,40 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#pendingSettles.push({ outcome, resolve, reject });
     this.#nudge();
     return promise;
+  }
+
+  /** Starts the jobs enqueues hand to this worker while it is idle (Broker.handoffs), until close. */
+  async #watchHandoffs(): Promise<void> {
+    const broker = this.#broker;
+    if (broker.handoffs === undefined) return;
+    const signal = this.#handoffStop.signal;
+    while (!signal.aborted) {
+      try {
+        for await (const jobs of broker.handoffs(this.queue, this.id, signal)) {
+          // The first (empty) batch says the listener is up: claim now, so that a dry queue registers
+          // this worker at once rather than at the next poll.
+          if (!this.#handoffLive) {
+            this.#handoffLive = true;
+            this.#nudge(true);
+          }
+          for (const record of jobs) this.#startJob(record);
+        }
+      } catch (error) {
+        if (!signal.aborted) this.emit('brokerError', error);
+      }
+      this.#handoffLive = false;
+      if (!signal.aborted) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(done, this.options.pollInterval);
+          const listener = addAbortListener(signal, done);
+          function done(): void {
+            clearTimeout(timer);
+            listener[Symbol.dispose]();
+            resolve();
+          }
+        });
+      }
+    }
   }
 
   async #watchEvents(): Promise<void> {

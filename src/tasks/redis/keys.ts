@@ -61,6 +61,11 @@ export function newsChannel(prefix: string, queue: string): string {
   return `${prefix}:news:${queue}`;
 }
 
+/** Pub/sub channel on which enqueues push the jobs they hand to an idle worker (include/handoff.lua). */
+export function handoffChannel(prefix: string, workerId: string): string {
+  return `${prefix}:handoff:${workerId}`;
+}
+
 /** Key set with SET NX PX by the one scheduler that wins a (schedule, tick). */
 export function tickKey(prefix: string, scheduleId: string, tickAt: number): string {
   return `${prefix}:tick:${scheduleId}:${tickAt}`;

@@ -45,6 +45,7 @@ import {
   eventsKey,
   finishedChannel,
   finishedKey,
+  handoffChannel,
   jobKey,
   jobQueueKey,
   newsChannel,
@@ -68,6 +69,8 @@ const STATS_WINDOW_MS = 60_000;
 const UNAVAILABLE_RETRY_MS = 200;
 /** How long a waitUntilFinished mark lives if its waiter never clears it (it died, or gave up). */
 const AWAITED_TTL_MS = 3_600_000;
+/** How long a handoffs() iteration that was aborted waits for the end of its channel, at most. */
+const HANDOFF_DRAIN_MS = 2000;
 /** Entries one XREAD returns at most. */
 const EVENTS_BATCH = 100;
 /** Longest pause between two reconnection attempts: a returning Redis is found within about this. */
@@ -279,7 +282,7 @@ export class RedisBroker implements Broker {
       try {
         job = decodeJob(hash);
       } catch (error) {
-        await this.#quarantine(request, hash, error);
+        await this.#quarantine(request.queue, request.workerId, hash, error);
         continue;
       }
       if (job === undefined) continue;
@@ -611,6 +614,107 @@ export class RedisBroker implements Broker {
     }
   }
 
+  /**
+   * The jobs enqueues hand to this worker while it is registered idle (include/handoff.lua publishes
+   * each whole on its channel). On abort, withdraw-handoff takes the worker off the idle list and
+   * publishes an empty message after every job handed to it: the iteration reads up to that message
+   * (bounded by HANDOFF_DRAIN_MS), so none handed before is left behind, then ends.
+   */
+  async *handoffs(
+    queue: string,
+    workerId: string,
+    signal: AbortSignal,
+  ): AsyncGenerator<readonly JobRecord[]> {
+    if (signal.aborted) return;
+    this.#checkOpen('handoffs');
+    const subscriber = this.#readerConnection();
+    const arrived: Buffer[] = [];
+    let ended = false;
+    let dropped = false;
+    let wake: (() => void) | undefined;
+    subscriber.on('messageBuffer', (_channel: Buffer, message: Buffer) => {
+      if (message.length === 0) ended = true;
+      else arrived.push(message);
+      wake?.();
+    });
+    // Jobs handed off while the connection is down are lost to it: end, so the worker stops asking for
+    // handoff until it listens again (those jobs come back when their leases run out).
+    subscriber.on('close', () => {
+      dropped = true;
+      wake?.();
+    });
+    using _listener = addAbortListener(signal, () => wake?.());
+    const stopOnClose = addAbortListener(this.#closing.signal, () => wake?.());
+    let withdrawn: Promise<unknown> | undefined;
+    let drainUntil = Number.POSITIVE_INFINITY;
+    try {
+      try {
+        await subscriber.subscribe(handoffChannel(this.#prefix, workerId));
+      } catch (error) {
+        if (signal.aborted || this.#closing.signal.aborted) return;
+        throw this.#translate(error, 'handoffs');
+      }
+      yield [];
+      for (;;) {
+        if (arrived.length > 0) {
+          const jobs: JobRecord[] = [];
+          for (const message of arrived.splice(0)) {
+            const hash = unframeJob(message);
+            let job: JobRecord | undefined;
+            try {
+              job = decodeJob(hash);
+            } catch (error) {
+              await this.#quarantine(queue, workerId, hash, error).catch(() => {});
+              continue;
+            }
+            if (job === undefined) continue;
+            this.#remember(job.id, job.queue);
+            jobs.push(job);
+          }
+          if (jobs.length > 0) yield jobs;
+          continue;
+        }
+        if (ended || this.#closing.signal.aborted) return;
+        if (dropped) {
+          if (signal.aborted) return;
+          throw this.#translate(new Error('Connection is closed.'), 'handoffs');
+        }
+        if (signal.aborted && withdrawn === undefined) {
+          drainUntil = Date.now() + HANDOFF_DRAIN_MS;
+          withdrawn = this.#call('handoffs', () =>
+            this.#run(
+              'withdraw-handoff',
+              [queueBase(this.#prefix, queue), storeBase(this.#prefix)],
+              [workerId],
+            ),
+          ).then(
+            () => {},
+            () => {
+              // Redis is away: the registration lapses by its ttl, and nothing more can arrive here.
+              ended = true;
+              wake?.();
+            },
+          );
+        }
+        const wait = signal.aborted ? drainUntil - Date.now() : undefined;
+        if (wait !== undefined && wait <= 0) return;
+        await new Promise<void>((resolve) => {
+          const timer = wait === undefined ? undefined : setTimeout(resolve, wait);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        wake = undefined;
+      }
+    } finally {
+      stopOnClose[Symbol.dispose]();
+      await withdrawn;
+      this.#readers.delete(subscriber);
+      subscriber.disconnect();
+    }
+  }
+
   async stats(queue: string): Promise<QueueStats> {
     const now = Date.now();
     const pipeline = this.#client.pipeline();
@@ -756,7 +860,7 @@ export class RedisBroker implements Broker {
    * of memory) as a final failure with the reason as its error, so the worker goes on with the others
    * and the job stays listed (dead, or failed without dead-lettering) for a person to look at.
    */
-  async #quarantine(request: ClaimRequest, hash: JobFields, cause: unknown): Promise<void> {
+  async #quarantine(queue: string, workerId: string, hash: JobFields, cause: unknown): Promise<void> {
     const id = Object.hasOwn(hash, 'id') ? hash.id?.toString() : undefined;
     if (id === undefined) throw cause;
     const reason = cause instanceof Error ? cause.message : String(cause);
@@ -766,15 +870,15 @@ export class RedisBroker implements Broker {
       stack: undefined,
       code: 'SKEIN_INTERNAL',
     };
-    const keys = [queueBase(this.#prefix, request.queue), storeBase(this.#prefix)];
+    const keys = [queueBase(this.#prefix, queue), storeBase(this.#prefix)];
     await this.#call('claim', () =>
       this.#run('fail-job', keys, [
         String(Date.now()),
-        request.workerId,
+        workerId,
         id,
         encodeError(error),
         '',
-        request.queue,
+        queue,
         String(this.options.eventsMaxLen),
       ]),
     );
@@ -983,7 +1087,10 @@ export class RedisBroker implements Broker {
   }
 }
 
-/** A claim's task list, caps and rate limits as claim-jobs.lua and settle-and-claim.lua read them. */
+/**
+ * A claim's task list, caps, rate limits and handoff (slots, or -1 to leave the registration alone, and
+ * ttl) as claim-jobs.lua and settle-and-claim.lua read them.
+ */
 function claimFilters(request: ClaimRequest): string[] {
   const caps = Object.entries(request.concurrency ?? {});
   const rates = Object.entries(request.rateLimits ?? {});
@@ -994,6 +1101,8 @@ function claimFilters(request: ClaimRequest): string[] {
     ...caps.flatMap(([task, cap]) => [task, String(cap)]),
     String(rates.length),
     ...rates.flatMap(([name, rate]) => [name, String(rate.limit), String(rate.intervalMs)]),
+    String(request.handoff?.slots ?? -1),
+    String(request.handoff?.ttlMs ?? 0),
   ];
 }
 

@@ -1,6 +1,7 @@
 // The broker's Lua scripts: each lua/<verb-noun>.lua file, behind the shared helpers of lua/include/
-// (job-state, enqueue-jobs, settle-job, claim-jobs, in that order: a later one calls the earlier ones), defined on an ioredis client with defineCommand (EVALSHA, falling back to
-// EVAL once after a SCRIPT FLUSH or a restart). Every state change of the broker is one of these.
+// (job-state, enqueue-jobs, settle-job, claim-jobs, handoff, in that order: a later one calls the earlier
+// ones), defined on an ioredis client with defineCommand (EVALSHA, falling back to EVAL once after a
+// SCRIPT FLUSH or a restart). Every state change of the broker is one of these.
 
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
@@ -20,6 +21,7 @@ export const SCRIPT_NAMES = [
   'retry-job',
   'purge-expired',
   'record-heartbeat',
+  'withdraw-handoff',
 ] as const;
 
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
@@ -36,7 +38,7 @@ export type RunScript = (
 
 const LUA_DIR = new URL('./lua/', import.meta.url);
 /** The helpers prepended to every script, in dependency order. */
-const INCLUDES = ['job-state', 'enqueue-jobs', 'settle-job', 'claim-jobs'] as const;
+const INCLUDES = ['job-state', 'enqueue-jobs', 'settle-job', 'claim-jobs', 'handoff'] as const;
 
 let sources: ReadonlyMap<ScriptName, string> | undefined;
 
@@ -46,6 +48,7 @@ const INCLUDE_USE: Readonly<Record<(typeof INCLUDES)[number], RegExp>> = {
   'enqueue-jobs': /\benqueue_jobs\(/,
   'settle-job': /\b(complete_job|fail_job)\(/,
   'claim-jobs': /\b(claim_jobs|read_claim_filters)\(/,
+  handoff: /\b(update_idle|hand_off)\(/,
 };
 
 function scriptSources(): ReadonlyMap<ScriptName, string> {
@@ -57,12 +60,17 @@ function scriptSources(): ReadonlyMap<ScriptName, string> {
     sources = new Map(
       SCRIPT_NAMES.map((name) => {
         const body = readFileSync(new URL(`${name}.lua`, LUA_DIR), 'utf8');
-        // Only the includes the script calls into (job-state always): defining every helper on every
-        // call cost a single-job script about a seventh of its time.
-        const helpers = includes
-          .filter((include) => INCLUDE_USE[include.name].test(body))
-          .map((include) => include.lua)
-          .join('\n');
+        // Only the includes the script calls into, or that an include it needs calls into (job-state
+        // always): defining every helper on every call cost a single-job script about a seventh of its
+        // time. A later include only calls earlier ones, so one pass from the last finds them all.
+        const needed: string[] = [];
+        let callers = body;
+        for (const include of [...includes].reverse()) {
+          if (!INCLUDE_USE[include.name].test(callers)) continue;
+          needed.unshift(include.lua);
+          callers += include.lua;
+        }
+        const helpers = needed.join('\n');
         return [
           name,
           // The body runs as a function so that every return of it passes through flush_events

@@ -10,7 +10,16 @@
 -- Returns {id_1, created_1, …}: created 0 when the id already exists or the idempotency key (in the
 -- store, or earlier in this batch) names another job, whose id is returned instead.
 -- Guarantee: every check runs before the first write, so the batch is stored whole or not at all, and
--- no two jobs of a queue ever share an idempotency key.
+-- no two jobs of a queue ever share an idempotency key. Then, in the same step, each queue that got a
+-- queued job hands jobs to its idle workers as their own next claims would take them (hand_off of
+-- include/handoff.lua: priority order, each worker's tasks, caps, rate limits and lease), publishing
+-- each on the worker's handoff channel; a job handed off is running under that worker's lease, so one
+-- whose message never arrives (the worker died or lost its connection) is redelivered when it lapses.
 -- The work is enqueue_jobs of include/enqueue-jobs.lua, shared with the joins of complete-job and
 -- settle-and-claim.
-return enqueue_jobs(KEYS[1], tonumber(ARGV[1]), ARGV[2], cmsgpack.unpack(ARGV[3]), KEYS)
+local now = tonumber(ARGV[1])
+local reply = enqueue_jobs(KEYS[1], now, ARGV[2], cmsgpack.unpack(ARGV[3]), KEYS)
+for base, queue in pairs(enqueued_bases) do
+  hand_off(base, KEYS[1], ARGV[2], queue, now)
+end
+return reply

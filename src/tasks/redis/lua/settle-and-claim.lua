@@ -13,8 +13,8 @@
 --   completion with a join (broker.ts Join) has three more: the join's key, its size, and the jobs it
 --   enqueues as an array in the format of enqueue-jobs, each naming its queue base by its KEYS index
 -- then the claim flag: '0' for no claim, or '1' followed by the claim's workerId (the one the claimed
---   jobs are leased to), max, leaseMs, scan limit, then the task list, caps and rate limits as in
---   claim-jobs
+--   jobs are leased to), max, leaseMs, scan limit, then the task list, caps, rate limits and handoff
+--   slots and ttl as in claim-jobs
 -- Returns { settled, claimed }: settled[k] is 1 when outcome k was applied, 0 (and no change) when this
 -- worker did not hold that lease; claimed holds the claimed jobs packed (pack_job), in claim order.
 -- Guarantee: the whole batch is one step: each outcome is checked against its lease and applied exactly
@@ -60,8 +60,11 @@ flush(batch)
 
 local claimed = {}
 if ARGV[at] == '1' then
-  local wanted, caps, rates = read_claim_filters(ARGV, at + 5)
-  claimed = claim_jobs(KEYS[2], store, maxlen, queues[1], now, ARGV[at + 1], tonumber(ARGV[at + 2]),
-    tonumber(ARGV[at + 3]), tonumber(ARGV[at + 4]), wanted, caps, rates)
+  local wanted, caps, rates, after = read_claim_filters(ARGV, at + 5)
+  local max, lease_ms, scan_limit = tonumber(ARGV[at + 2]), tonumber(ARGV[at + 3]), tonumber(ARGV[at + 4])
+  claimed = claim_jobs(KEYS[2], store, maxlen, queues[1], now, ARGV[at + 1], max, lease_ms, scan_limit, wanted,
+    caps, rates)
+  update_idle(KEYS[2], ARGV[at + 1], max, #claimed, tonumber(ARGV[after]), tonumber(ARGV[after + 1]), lease_ms,
+    scan_limit, now, ARGV, at + 5, after - 1)
 end
 return { settled, claimed }

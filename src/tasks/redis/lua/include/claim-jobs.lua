@@ -27,7 +27,7 @@ end
 
 -- Promotes due scheduled jobs (at most 1000), then claims up to `max` queued jobs for the worker in
 -- priority, runAt, id order, skipping (not removing) jobs of tasks not in `wanted`, tasks at their cap
--- and tasks or groups past their rate limit. Returns the claimed jobs packed (pack_job).
+-- and tasks or groups past their rate limit. Returns the claimed jobs packed (pack_job), and their ids.
 local function claim_jobs(base, store, maxlen, queue, now, worker_id, max, lease_ms, scan_limit, wanted, caps, rates)
   local lease_until = num(now + lease_ms)
   local started_at = num(now)
@@ -63,6 +63,7 @@ local function claim_jobs(base, store, maxlen, queue, now, worker_id, max, lease
 
   local blocked = {}
   local claimed = {}
+  local claimed_ids = {}
   local examined = 0
   local offset = 0
   local PAGE = 100
@@ -142,6 +143,7 @@ local function claim_jobs(base, store, maxlen, queue, now, worker_id, max, lease
           end
           emit(store, maxlen, 'started', queue, id, worker_id, now)
           claimed[#claimed + 1] = pack_job(h)
+          claimed_ids[#claimed_ids + 1] = id
         end
       end
     end
@@ -158,5 +160,5 @@ local function claim_jobs(base, store, maxlen, queue, now, worker_id, max, lease
     end
     offset = offset + #members - removed
   end
-  return claimed
+  return claimed, claimed_ids
 end

@@ -8,6 +8,9 @@
 -- Returns {id_1, created_1, …}: created 0 when the id already exists or the idempotency key (in the
 -- store, or earlier in this batch) names another job, whose id is returned instead.
 -- Every check runs before the first write, so the batch is stored whole or not at all.
+-- The queues that got a runnable (queued) job, base → queue name: where include/handoff.lua looks for
+-- idle workers.
+local enqueued_bases = {}
 local function enqueue_jobs(store, now, maxlen, given_jobs, bases)
   local now_text = num_now(now)
   local jobs = {}
@@ -61,6 +64,7 @@ local function enqueue_jobs(store, now, maxlen, given_jobs, bases)
       redis.call('HSET', job_key, 'state', state, 'attempt', '0', 'createdAt', now_text, 'cancelRequested', '0', unpack(job.pairs))
       if state == 'queued' then
         redis.call('ZADD', base .. 'queued', f.priority, queued_member(f.runAt, f.id))
+        enqueued_bases[base] = f.queue
       else
         redis.call('ZADD', base .. 'scheduled', f.runAt, f.id)
       end

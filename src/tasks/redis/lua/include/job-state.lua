@@ -86,9 +86,39 @@ local function pack_job(h)
   return packed
 end
 
+-- A packed job (pack_job) as one pub/sub message: `\1<JSON of the text fields>`, then
+-- `\n<name>\n<length>\n<bytes>` per binary field (cjson escapes every control character, so the JSON
+-- holds no newline). job-codec.ts unframeJob reads it.
+local function frame_job(packed)
+  local parts = { '\1', packed[1] }
+  for i = 2, #packed, 2 do
+    parts[#parts + 1] = '\n' .. packed[i] .. '\n' .. #packed[i + 1] .. '\n'
+    parts[#parts + 1] = packed[i + 1]
+  end
+  return table.concat(parts)
+end
+
 -- The types a queue's workers act on (broker.ts NEWS_TYPES): each run of them is also published on
 -- the queue's news channel, `<at>\t<type>\t<queue>\t<workerId>\t<ids>`, so workers need not read the stream.
 local NEWS_TYPES = { enqueued = true, retrying = true, ['expired-lease'] = true, cancelled = true }
+
+-- Jobs this script enqueued and then handed to an idle worker (include/handoff.lua): already running,
+-- so their `enqueued` news would only send every worker of the queue to claim nothing.
+local handed_ids = {}
+
+-- The ids of a run that its news should name: all, but for `enqueued` runs the jobs not handed off.
+local function news_ids(run)
+  if run.type ~= 'enqueued' or next(handed_ids) == nil then
+    return run.ids
+  end
+  local ids = {}
+  for _, id in ipairs(run.ids) do
+    if not handed_ids[id] then
+      ids[#ids + 1] = id
+    end
+  end
+  return ids
+end
 
 local function flush_events()
   -- At most 200 runs an entry: unpack() has a limit on the values it spreads.
@@ -103,22 +133,20 @@ local function flush_events()
   end
   for _, run in ipairs(event_runs) do
     if NEWS_TYPES[run.type] then
-      redis.call('PUBLISH', event_store .. 'news:' .. run.queue,
-        num(event_at) .. '\t' .. run.type .. '\t' .. run.queue .. '\t' .. run.worker .. '\t' .. table.concat(run.ids, '\n'))
+      local ids = news_ids(run)
+      -- A run of jobs that were all handed off has no news (a run without ids, e.g. none so far, has).
+      if #ids > 0 or #run.ids == 0 then
+        redis.call('PUBLISH', event_store .. 'news:' .. run.queue,
+          num(event_at) .. '\t' .. run.type .. '\t' .. run.queue .. '\t' .. run.worker .. '\t' .. table.concat(ids, '\n'))
+      end
     end
   end
   event_runs = {}
-  -- Jobs someone waits on (waitUntilFinished set `awaited:<id>`) go out whole first, so that the waiter
-  -- needs no read after the message: `\1<JSON of the text fields>` then `\n<name>\n<length>\n<bytes>` per
-  -- binary field (cjson escapes every control character, so the JSON holds no newline).
+  handed_ids = {}
+  -- Jobs someone waits on (waitUntilFinished set `awaited:<id>`) go out whole first (frame_job), so that
+  -- the waiter needs no read after the message.
   for _, job_key in ipairs(awaited_keys) do
-    local packed = pack_job(redis.call('HGETALL', job_key))
-    local parts = { '\1', packed[1] }
-    for i = 2, #packed, 2 do
-      parts[#parts + 1] = '\n' .. packed[i] .. '\n' .. #packed[i + 1] .. '\n'
-      parts[#parts + 1] = packed[i + 1]
-    end
-    redis.call('PUBLISH', finished_store .. 'finished', table.concat(parts))
+    redis.call('PUBLISH', finished_store .. 'finished', frame_job(pack_job(redis.call('HGETALL', job_key))))
   end
   awaited_keys = {}
   if #finished_ids > 0 then
