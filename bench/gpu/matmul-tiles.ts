@@ -25,16 +25,18 @@ const SAMPLES = 256;
 
 const SHAPES: readonly TileShape[] = [
   { bm: 128, bn: 128, bk: 8, tm: 8, tn: 8 },
+  { bm: 128, bn: 128, bk: 8, tm: 8, tn: 8, stages: 2 },
   { bm: 128, bn: 128, bk: 16, tm: 8, tn: 8 },
+  { bm: 128, bn: 128, bk: 16, tm: 8, tn: 8, stages: 2 },
   { bm: 128, bn: 128, bk: 32, tm: 8, tn: 8 },
+  { bm: 64, bn: 128, bk: 16, tm: 4, tn: 8, stages: 2 },
+  { bm: 128, bn: 64, bk: 16, tm: 8, tn: 8, stages: 2 },
   { bm: 64, bn: 128, bk: 16, tm: 8, tn: 8 },
   { bm: 128, bn: 64, bk: 16, tm: 8, tn: 8 },
-  { bm: 128, bn: 64, bk: 16, tm: 8, tn: 4 },
-  { bm: 64, bn: 128, bk: 16, tm: 4, tn: 8 },
-  { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 },
-  { bm: 64, bn: 64, bk: 32, tm: 4, tn: 4 },
   { bm: 64, bn: 64, bk: 8, tm: 8, tn: 8 },
-  { bm: 128, bn: 256, bk: 8, tm: 8, tn: 16 },
+  { bm: 64, bn: 64, bk: 8, tm: 8, tn: 8, stages: 2 },
+  { bm: 64, bn: 64, bk: 16, tm: 8, tn: 8, stages: 2 },
+  { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 },
   { bm: 256, bn: 128, bk: 8, tm: 16, tn: 8 },
 ];
 
@@ -73,8 +75,9 @@ for (const n of SIZES) {
   using a = fromHost(device, ah, { shape: [n, n] });
   using b = fromHost(device, bh, { shape: [n, n] });
   const candidates: { label: string; shape?: TileShape; variant: MatmulVariant }[] = [
+    { label: 'default (the shape linalg picks for this size)', variant: 'tiled-vec4' },
     ...SHAPES.map((shape) => ({
-      label: `tiled-vec4 ${shape.bm}x${shape.bn}x${shape.bk} / ${shape.tm}x${shape.tn}`,
+      label: `tiled-vec4 ${shape.bm}x${shape.bn}x${shape.bk} / ${shape.tm}x${shape.tn}${shape.stages === 2 ? ' 2-stage' : ''}`,
       shape,
       variant: 'tiled-vec4' as const,
     })),
@@ -84,7 +87,12 @@ for (const n of SIZES) {
   for (const candidate of candidates) {
     let la: Awaited<ReturnType<typeof linalg>>;
     try {
-      la = await linalg(device, candidate.shape === undefined ? {} : { matmulTile: candidate.shape });
+      la = await linalg(
+        device,
+        candidate.shape === undefined
+          ? {}
+          : { matmulTile: candidate.shape, matmulSmallTile: candidate.shape },
+      );
     } catch (error) {
       rows.push({ n, label: candidate.label, error: (error as Error).message });
       continue;

@@ -312,6 +312,11 @@ function writeBytes(
   if (host.byteLength === 0) return;
   // writeBuffer takes multiples of 4 bytes: an odd-length f16 write ends in half a word, written whole.
   oddHalfWordCheck(buffer, byteOffset, host.byteLength, 'write()');
+  if (host.byteLength % 4 === 0 && host.buffer instanceof ArrayBuffer) {
+    // Straight from the caller's memory: a copy here would double the host-side cost of every upload.
+    internals.raw.queue.writeBuffer(buffer, byteOffset, host.buffer, host.byteOffset, host.byteLength);
+    return;
+  }
   const padded = new Uint8Array(paddedBytes(host.byteLength));
   padded.set(new Uint8Array(host.buffer, host.byteOffset, host.byteLength));
   internals.raw.queue.writeBuffer(buffer, byteOffset, padded.buffer, 0, padded.byteLength);

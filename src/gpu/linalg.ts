@@ -11,6 +11,7 @@ import { type ElementwiseKernel, elementwise } from './elementwise.ts';
 import type { GpuEvent } from './event.ts';
 import { compileKernel, type Kernel } from './kernel.ts';
 import {
+  GPU_SMALL_TILE_SHAPE,
   GPU_TILE_SHAPE,
   type TileShape,
   tiledVec4Source,
@@ -25,7 +26,19 @@ export type MatmulVariant = 'blocked-vec4' | 'blocked' | 'tiled-vec4' | 'tiled';
 export interface LinalgOptions {
   /** The tile shape of the 'tiled-vec4' matmul (default GPU_TILE_SHAPE; tune with bench/gpu/matmul-tiles.ts). */
   readonly matmulTile?: TileShape;
+  /**
+   * The tile shape of the 'tiled-vec4' matmul for products whose grid of matmulTile tiles would be under
+   * SMALL_GRID_WORKGROUPS workgroups (default GPU_SMALL_TILE_SHAPE).
+   */
+  readonly matmulSmallTile?: TileShape;
 }
+
+/**
+ * Below this many workgroups of the large tile, matmul uses the small one: a GPU needs several
+ * workgroups per multiprocessor to hide memory latency (an H100 has 132), and a 1024² product in
+ * 128 x 128 tiles is only 64 workgroups.
+ */
+export const SMALL_GRID_WORKGROUPS = 256;
 
 const PARAMS = 'struct Params { m: u32, n: u32, k: u32, pad: u32 }';
 const VEC4_ROWS = 8;
@@ -174,23 +187,25 @@ export class Linalg {
   readonly device: GpuDevice;
   /** The matmul variant chosen for this adapter (see the file header). */
   readonly matmulVariant: 'blocked-vec4' | 'tiled-vec4';
-  /** The tile shape of the 'tiled-vec4' variant. */
+  /** The tile shapes of the 'tiled-vec4' variant (see LinalgOptions). */
   readonly matmulTile: TileShape;
-  readonly #kernels: Record<MatmulVariant | 'transpose', Kernel>;
+  readonly matmulSmallTile: TileShape;
+  readonly #kernels: Record<MatmulVariant | 'tiled-vec4-small' | 'transpose', Kernel>;
   readonly #axpy: ElementwiseKernel;
   readonly #dot: ReductionKernel;
 
   /** @internal Use linalg(). */
   constructor(
     device: GpuDevice,
-    kernels: Record<MatmulVariant | 'transpose', Kernel>,
+    kernels: Record<MatmulVariant | 'tiled-vec4-small' | 'transpose', Kernel>,
     axpy: ElementwiseKernel,
     dot: ReductionKernel,
-    matmulTile: TileShape,
+    tiles: { large: TileShape; small: TileShape },
   ) {
     this.device = device;
     this.matmulVariant = device.adapter.software ? 'blocked-vec4' : 'tiled-vec4';
-    this.matmulTile = matmulTile;
+    this.matmulTile = tiles.large;
+    this.matmulSmallTile = tiles.small;
     this.#kernels = kernels;
     this.#axpy = axpy;
     this.#dot = dot;
@@ -243,10 +258,12 @@ export class Linalg {
     const params = { m, n, k, pad: 0 };
     const values = { a, b, c: out, params };
     if (chosen === 'tiled-vec4') {
-      const { bm, bn } = this.matmulTile;
-      const [wx, wy] = tileWorkgroup(this.matmulTile);
-      return this.#kernels['tiled-vec4'].run(values, {
-        global: [Math.ceil(n / bn) * wx, Math.ceil(m / bm) * wy],
+      const large = this.matmulTile;
+      const small = Math.ceil(n / large.bn) * Math.ceil(m / large.bm) < SMALL_GRID_WORKGROUPS;
+      const tile = small ? this.matmulSmallTile : large;
+      const [wx, wy] = tileWorkgroup(tile);
+      return this.#kernels[small ? 'tiled-vec4-small' : 'tiled-vec4'].run(values, {
+        global: [Math.ceil(n / tile.bn) * wx, Math.ceil(m / tile.bm) * wy],
       });
     }
     if (chosen === 'tiled')
@@ -287,15 +304,22 @@ export class Linalg {
  * using c = la.matmul(a, b);
  */
 export async function linalg(device: GpuDevice, options: LinalgOptions = {}): Promise<Linalg> {
-  const matmulTile = options.matmulTile ?? GPU_TILE_SHAPE;
-  const problem = tileShapeProblem(matmulTile, device.limits.maxComputeInvocationsPerWorkgroup);
-  if (problem !== undefined) {
-    throw new InvalidArgumentError('SKEIN_GPU_INVALID_ARGUMENT', `linalg matmulTile: ${problem}`);
+  const large = options.matmulTile ?? GPU_TILE_SHAPE;
+  const small = options.matmulSmallTile ?? GPU_SMALL_TILE_SHAPE;
+  for (const [name, shape] of [
+    ['matmulTile', large],
+    ['matmulSmallTile', small],
+  ] as const) {
+    const problem = tileShapeProblem(shape, device.limits.maxComputeInvocationsPerWorkgroup);
+    if (problem !== undefined) {
+      throw new InvalidArgumentError('SKEIN_GPU_INVALID_ARGUMENT', `linalg ${name}: ${problem}`);
+    }
   }
-  const [blockedVec4, blocked, tiledVec4, tiled, transpose, axpy, dot] = await Promise.all([
+  const [blockedVec4, blocked, tiledVec4, tiledVec4Small, tiled, transpose, axpy, dot] = await Promise.all([
     compileKernel(device, BLOCKED_VEC4, { name: 'matmul:blocked-vec4' }),
     compileKernel(device, BLOCKED, { name: 'matmul:blocked' }),
-    compileKernel(device, tiledVec4Source(matmulTile), { name: 'matmul:tiled-vec4' }),
+    compileKernel(device, tiledVec4Source(large), { name: 'matmul:tiled-vec4' }),
+    compileKernel(device, tiledVec4Source(small), { name: 'matmul:tiled-vec4-small' }),
     compileKernel(device, TILED, { name: 'matmul:tiled' }),
     compileKernel(device, TRANSPOSE, { name: 'transpose' }),
     elementwise(device, 'y = alpha * x + y', { alpha: 'f32', x: 'f32[]', y: 'f32[]' }, { name: 'axpy' }),
@@ -303,9 +327,16 @@ export async function linalg(device: GpuDevice, options: LinalgOptions = {}): Pr
   ]);
   return new Linalg(
     device,
-    { 'blocked-vec4': blockedVec4, blocked, 'tiled-vec4': tiledVec4, tiled, transpose },
+    {
+      'blocked-vec4': blockedVec4,
+      blocked,
+      'tiled-vec4': tiledVec4,
+      'tiled-vec4-small': tiledVec4Small,
+      tiled,
+      transpose,
+    },
     axpy,
     dot,
-    matmulTile,
+    { large, small },
   );
 }

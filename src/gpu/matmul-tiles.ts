@@ -21,6 +21,11 @@ export interface TileShape {
   readonly tm: number;
   /** Columns of C per invocation (a multiple of 4). */
   readonly tn: number;
+  /**
+   * 2: two tile buffers in workgroup memory, one barrier per K step (the next tile is stored while the
+   * current one is read); 1: one buffer, two barriers per step. @defaultValue 1
+   */
+  readonly stages?: 1 | 2;
 }
 
 /**
@@ -28,6 +33,12 @@ export interface TileShape {
  * Measured on an NVIDIA H100 (Vulkan) against the other shapes of bench/gpu/matmul-tiles.ts.
  */
 export const GPU_TILE_SHAPE: TileShape = Object.freeze({ bm: 128, bn: 128, bk: 8, tm: 8, tn: 8 });
+
+/**
+ * 64 x 64 tiles, 8 x 8 per invocation, K in steps of 8 (64 invocations): for products too small to give
+ * GPU_TILE_SHAPE's tiles enough workgroups (linalg.ts SMALL_GRID_WORKGROUPS).
+ */
+export const GPU_SMALL_TILE_SHAPE: TileShape = Object.freeze({ bm: 64, bn: 64, bk: 8, tm: 8, tn: 8 });
 
 /** The workgroup size [x, y] of a tile shape. */
 export function tileWorkgroup(shape: TileShape): [number, number] {
@@ -37,9 +48,10 @@ export function tileWorkgroup(shape: TileShape): [number, number] {
 /** Why a tile shape cannot be generated, or undefined when it can. */
 export function tileShapeProblem(shape: TileShape, maxInvocations = 256): string | undefined {
   const { bm, bn, bk, tm, tn } = shape;
-  for (const [name, value] of Object.entries(shape)) {
+  for (const [name, value] of Object.entries({ bm, bn, bk, tm, tn })) {
     if (!Number.isInteger(value) || value < 4 || value % 4 !== 0) return `${name} must be a multiple of 4`;
   }
+  if (shape.stages !== undefined && shape.stages !== 1 && shape.stages !== 2) return 'stages must be 1 or 2';
   if (bm % tm !== 0 || bn % tn !== 0) return 'bm must be a multiple of tm and bn of tn';
   const [wx, wy] = tileWorkgroup(shape);
   const threads = wx * wy;
@@ -55,6 +67,7 @@ export function tiledVec4Source(shape: TileShape): string {
   const problem = tileShapeProblem(shape);
   if (problem !== undefined) throw new RangeError(`matmul tile shape: ${problem}`);
   const { bm, bn, bk, tm, tn } = shape;
+  const stages = shape.stages ?? 1;
   const [wx, wy] = tileWorkgroup(shape);
   const threads = wx * wy;
   const bk4 = bk / 4;
@@ -75,8 +88,8 @@ export function tiledVec4Source(shape: TileShape): string {
   emit('@group(0) @binding(2) var<storage, read_write> c: array<vec4<f32>>;');
   emit('@group(0) @binding(3) var<uniform> params: Params;');
   // tileA[kk * bm4 + r4] holds rows 4*r4..4*r4+3 of A's tile at depth kk; tileB[kk * bn4 + c4] columns.
-  emit(`var<workgroup> tileA: array<vec4<f32>, ${bk * bm4}>;`);
-  emit(`var<workgroup> tileB: array<vec4<f32>, ${bk * bn4}>;`);
+  emit(`var<workgroup> tileA: array<vec4<f32>, ${stages * bk * bm4}>;`);
+  emit(`var<workgroup> tileB: array<vec4<f32>, ${stages * bk * bn4}>;`);
   emit(`@compute @workgroup_size(${wx}, ${wy})`);
   emit('fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wg: vec3u) {');
   emit(`  let tid = lid.y * ${wx}u + lid.x;`);
@@ -120,21 +133,44 @@ export function tiledVec4Source(shape: TileShape): string {
       );
     }
   };
-  // Registers to workgroup memory: A transposed (component j of a row's vec4 is depth 4q + j).
-  const storeShared = (indent: string): void => {
+  // Registers to workgroup memory (at stage offsets sa, sb): A transposed (component j of a row's vec4
+  // is depth 4q + j).
+  const storeShared = (indent: string, sa: string, sb: string): void => {
     for (let l = 0; l < loadsA; l++) {
       for (let j = 0; j < 4; j++) {
-        emit(`${indent}tileA[(aq${l} * 4u + ${j}u) * ${bm4}u + ar${l} / 4u][ar${l} % 4u] = ga${l}[${j}];`);
+        emit(
+          `${indent}tileA[${sa}(aq${l} * 4u + ${j}u) * ${bm4}u + ar${l} / 4u][ar${l} % 4u] = ga${l}[${j}];`,
+        );
       }
     }
-    for (let l = 0; l < loadsB; l++) emit(`${indent}tileB[bkk${l} * ${bn4}u + bc${l}] = gb${l};`);
+    for (let l = 0; l < loadsB; l++) emit(`${indent}tileB[${sb}bkk${l} * ${bn4}u + bc${l}] = gb${l};`);
+  };
+  // One K step: tm/4 + tn/4 vec4 reads of workgroup memory and tm*tn fused multiply-adds per depth.
+  const computeStep = (sa: string, sb: string): void => {
+    for (let kk = 0; kk < bk; kk++) {
+      for (let g = 0; g < groupsM; g++) {
+        emit(`    let a${kk}_${g} = tileA[${sa}${kk * bm4 + g * wy}u + lid.y];`);
+      }
+      for (let h = 0; h < groupsN; h++) {
+        emit(`    let b${kk}_${h} = tileB[${sb}${kk * bn4 + h * wx}u + lid.x];`);
+      }
+      for (let g = 0; g < groupsM; g++) {
+        for (let i = 0; i < 4; i++) {
+          for (let h = 0; h < groupsN; h++) {
+            const acc = (g * 4 + i) * groupsN + h;
+            emit(`    acc${acc} = fma(vec4<f32>(a${kk}_${g}[${i}]), b${kk}_${h}, acc${acc});`);
+          }
+        }
+      }
+    }
   };
 
   emit('  var k0 = 0u;');
   emit('  var k04 = 0u;');
   loadGlobal('  ');
-  storeShared('  ');
+  storeShared('  ', '', '');
   emit('  workgroupBarrier();');
+  if (stages === 2) emit('  var stage = 0u;');
   emit(`  for (k0 = 0u; k0 < params.k; k0 += ${bk}u) {`);
   emit(`    k04 = (k0 + ${bk}u) / 4u;`);
   emit(`    let more = k0 + ${bk}u < params.k;`);
@@ -142,23 +178,26 @@ export function tiledVec4Source(shape: TileShape): string {
   emit(`      let k0 = k0 + ${bk}u;`);
   loadGlobal('      ');
   emit('    }');
-  for (let kk = 0; kk < bk; kk++) {
-    for (let g = 0; g < groupsM; g++) emit(`    let a${kk}_${g} = tileA[${kk * bm4}u + ${g * wy}u + lid.y];`);
-    for (let h = 0; h < groupsN; h++) emit(`    let b${kk}_${h} = tileB[${kk * bn4}u + ${h * wx}u + lid.x];`);
-    for (let g = 0; g < groupsM; g++) {
-      for (let i = 0; i < 4; i++) {
-        for (let h = 0; h < groupsN; h++) {
-          const acc = (g * 4 + i) * groupsN + h;
-          emit(`    acc${acc} = fma(vec4<f32>(a${kk}_${g}[${i}]), b${kk}_${h}, acc${acc});`);
-        }
-      }
-    }
+  if (stages === 1) {
+    computeStep('', '');
+    emit('    workgroupBarrier();');
+    emit('    if (more) {');
+    storeShared('      ', '', '');
+    emit('    }');
+    emit('    workgroupBarrier();');
+  } else {
+    // Read this step's buffer, fill the other one; the barrier then publishes it and retires this one.
+    emit(`    let readA = stage * ${bk * bm4}u;`);
+    emit(`    let readB = stage * ${bk * bn4}u;`);
+    computeStep('readA + ', 'readB + ');
+    emit('    if (more) {');
+    emit(`      let writeA = (1u - stage) * ${bk * bm4}u;`);
+    emit(`      let writeB = (1u - stage) * ${bk * bn4}u;`);
+    storeShared('      ', 'writeA + ', 'writeB + ');
+    emit('    }');
+    emit('    workgroupBarrier();');
+    emit('    stage = 1u - stage;');
   }
-  emit('    workgroupBarrier();');
-  emit('    if (more) {');
-  storeShared('      ');
-  emit('    }');
-  emit('    workgroupBarrier();');
   emit('  }');
   for (let g = 0; g < groupsM; g++) {
     for (let i = 0; i < 4; i++) {

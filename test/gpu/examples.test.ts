@@ -37,7 +37,7 @@ const EXPECTED: Record<string, readonly RegExp[]> = {
     /^using a destroyed array: SKEIN_GPU_DESTROYED$/,
   ],
   'matmul.ts': [
-    /^matmul 256x256 \((blocked-vec4|tiled)\): max error below 1e-3$/,
+    /^matmul 256x256 \((blocked-vec4|tiled-vec4)\): max error below 1e-3$/,
     /^gpu \d+\.\d\d GFLOP\/s, cpu \d+\.\d\d GFLOP\/s$/,
   ],
   'reduction.ts': ['min', 'max', 'product', 'dot'].map(

@@ -160,8 +160,11 @@ test('matmul tile shapes: each generated shape matches the CPU; a bad shape is a
     { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 },
     { bm: 128, bn: 64, bk: 16, tm: 8, tn: 4 },
     { bm: 64, bn: 128, bk: 16, tm: 4, tn: 8 },
-  ]) {
-    const tuned = await linalg(device, { matmulTile });
+    { bm: 64, bn: 64, bk: 8, tm: 8, tn: 8, stages: 2 },
+    { bm: 128, bn: 128, bk: 8, tm: 8, tn: 8, stages: 2 },
+  ] as const) {
+    // The same shape for small grids too, so this shape runs whatever the product's size.
+    const tuned = await linalg(device, { matmulTile, matmulSmallTile: matmulTile });
     assert.deepEqual(tuned.matmulTile, matmulTile);
     using c = tuned.matmul(a, b, { variant: 'tiled-vec4' });
     assert.ok(maxError(await c.toHost(), expected) < 1e-4 * k, JSON.stringify(matmulTile));
@@ -174,6 +177,13 @@ test('matmul tile shapes: each generated shape matches the CPU; a bad shape is a
     code: 'SKEIN_GPU_INVALID_ARGUMENT',
     message: /4096 invocations per workgroup/,
   });
+  await assert.rejects(
+    linalg(device, { matmulSmallTile: { bm: 64, bn: 64, bk: 8, tm: 8, tn: 8, stages: 3 as 2 } }),
+    {
+      code: 'SKEIN_GPU_INVALID_ARGUMENT',
+      message: /matmulSmallTile: stages must be 1 or 2/,
+    },
+  );
 });
 
 test('transpose, axpy and dot match the CPU', { skip }, async () => {
