@@ -135,10 +135,7 @@ export class GpuArray<D extends DType = DType> {
     const out = new info.host(this.length) as HostArrayOf[D];
     if (this.length === 0) return out;
     const bytes = paddedBytes(this.byteLength);
-    const staging = this.#internals.raw.createBuffer({
-      size: bytes,
-      usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST,
-    });
+    const staging = takeReadback(this.#internals, bytes);
     const buffer = this.#storage.buffer;
     const copyBytes = Math.min(bytes, buffer.size - this.byteOffset);
     this.#internals.encode((encoder) =>
@@ -155,7 +152,8 @@ export class GpuArray<D extends DType = DType> {
     new Uint8Array(out.buffer, out.byteOffset, this.byteLength).set(
       new Uint8Array(staging.getMappedRange(0, bytes), 0, this.byteLength),
     );
-    staging.destroy();
+    staging.unmap();
+    giveBackReadback(this.#internals, staging);
     this.#internals.throwRefused();
     return out;
   }
@@ -301,6 +299,29 @@ function toHostArray<D extends DType>(data: unknown, dtype: D, what: string): Ho
     'SKEIN_GPU_INVALID_ARGUMENT',
     `${what} must be a Float32Array, Int32Array, Uint32Array, Float16Array or an array of numbers (got ${Object.prototype.toString.call(data)})`,
   );
+}
+
+// Read-back buffers kept per device for reuse by toHost(), a few of each size: making a mappable buffer
+// costs an allocation and its lazy zeroing on every call, which for large arrays (64 MiB at 4096²) is
+// as slow as the copy itself. They go with the device (Dawn destroys a device's buffers with it).
+const READBACKS_KEPT = 4;
+const readbacks = new WeakMap<DeviceInternals, GPUBuffer[]>();
+
+function takeReadback(internals: DeviceInternals, bytes: number): GPUBuffer {
+  const kept = readbacks.get(internals);
+  const index = kept?.findIndex((buffer) => buffer.size === bytes) ?? -1;
+  if (kept !== undefined && index >= 0) return kept.splice(index, 1)[0]!;
+  return internals.raw.createBuffer({ size: bytes, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
+}
+
+function giveBackReadback(internals: DeviceInternals, buffer: GPUBuffer): void {
+  let kept = readbacks.get(internals);
+  if (kept === undefined) {
+    kept = [];
+    readbacks.set(internals, kept);
+  }
+  kept.push(buffer);
+  if (kept.length > READBACKS_KEPT) kept.shift()!.destroy();
 }
 
 function writeBytes(

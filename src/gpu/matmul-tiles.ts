@@ -30,15 +30,17 @@ export interface TileShape {
 
 /**
  * 128 x 128 tiles, 8 x 8 per invocation, K in steps of 8: 256 invocations, 8 KiB of workgroup memory.
- * Measured on an NVIDIA H100 (Vulkan) against the other shapes of bench/gpu/matmul-tiles.ts.
+ * On an NVIDIA H200 (Vulkan, bench/gpu/matmul-tiles.ts and bench/gpu.ts) this and 128 x 64 x 16 were
+ * the fastest at 4096² (30–31 TFLOP/s), and this one the faster at 2048²; the 2-stage form was slower.
  */
 export const GPU_TILE_SHAPE: TileShape = Object.freeze({ bm: 128, bn: 128, bk: 8, tm: 8, tn: 8 });
 
 /**
- * 64 x 64 tiles, 8 x 8 per invocation, K in steps of 8 (64 invocations): for products too small to give
- * GPU_TILE_SHAPE's tiles enough workgroups (linalg.ts SMALL_GRID_WORKGROUPS).
+ * 64 x 64 tiles, 4 x 4 per invocation, K in steps of 16 (256 invocations): for products too small to give
+ * GPU_TILE_SHAPE's tiles enough workgroups (linalg.ts SMALL_GRID_WORKGROUPS). The fastest shape at 1024²
+ * on the H200.
  */
-export const GPU_SMALL_TILE_SHAPE: TileShape = Object.freeze({ bm: 64, bn: 64, bk: 8, tm: 8, tn: 8 });
+export const GPU_SMALL_TILE_SHAPE: TileShape = Object.freeze({ bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 });
 
 /** The workgroup size [x, y] of a tile shape. */
 export function tileWorkgroup(shape: TileShape): [number, number] {
