@@ -168,6 +168,68 @@ describe('RedisBroker on the machine Redis', { skip }, () => {
     assert.equal(await marker.exists(`${prefix}:awaited:${waited.id}`), 0, 'the script spent the mark');
   });
 
+  test('a small enqueue through a broker that waits marks its jobs awaited in the same step; their wait reads nothing', async (t) => {
+    const {
+      prefix,
+      brokers: [broker, worker],
+    } = fixture(t, 2);
+    const probe = new Redis(REDIS_URL);
+    t.after(() => probe.disconnect());
+    const settle = async (ids: readonly string[]): Promise<void> => {
+      const claimed = await worker!.claim({
+        queue: 'default',
+        workerId: 'w',
+        max: 10,
+        leaseMs: 30_000,
+        tasks: [TASK],
+      });
+      assert.deepEqual(
+        claimed.map((job) => job.id),
+        ids,
+      );
+      for (const id of ids) assert.equal(await worker!.complete('w', id, new Uint8Array([7])), true);
+    };
+    // Before any wait, no mark: the broker does not listen on the finished channel.
+    const before = newJob();
+    await broker!.enqueue([before]);
+    assert.equal(await probe.exists(`${prefix}:awaited:${before.id}`), 0);
+    const waiting = broker!.waitUntilFinished(before.id, AbortSignal.timeout(SOON_MS));
+    await until(
+      async () => (await probe.exists(`${prefix}:awaited:${before.id}`)) === 1,
+      SOON_MS,
+      'the mark',
+    );
+    await settle([before.id]);
+    assert.equal((await waiting).state, 'succeeded');
+    // Now it listens: both jobs are marked by the enqueue itself.
+    const first = newJob();
+    const second = newJob();
+    await broker!.enqueue([first]);
+    await broker!.enqueue([second]);
+    assert.equal(await probe.exists(`${prefix}:awaited:${first.id}`), 1);
+    await settle([first.id, second.id]);
+    // The second finish is heard, so the first (published earlier on the channel) was too; with its
+    // hash gone, only the message it was published in can answer a wait on it.
+    assert.equal(
+      (await broker!.waitUntilFinished(second.id, AbortSignal.timeout(SOON_MS))).state,
+      'succeeded',
+    );
+    await probe.del(`{${prefix}:default}:job:${first.id}`);
+    const early = await broker!.waitUntilFinished(first.id, AbortSignal.timeout(SOON_MS));
+    assert.equal(early.id, first.id);
+    assert.equal(early.state, 'succeeded');
+    assert.deepEqual(early.result, new Uint8Array([7]));
+    assert.equal(
+      await probe.exists(`${prefix}:awaited:${first.id}`),
+      0,
+      'the finishing script spent the mark',
+    );
+    // A large enqueue (bulk) is not marked.
+    const bulk = Array.from({ length: 17 }, () => newJob());
+    await broker!.enqueue(bulk);
+    assert.equal(await probe.exists(`${prefix}:awaited:${bulk[0]!.id}`), 0);
+  });
+
   test('five connections claiming at once hand out each of 300 jobs exactly once', async (t) => {
     const { brokers } = fixture(t, 5);
     const jobs = Array.from({ length: 300 }, () => newJob());

@@ -69,6 +69,11 @@ const STATS_WINDOW_MS = 60_000;
 const UNAVAILABLE_RETRY_MS = 200;
 /** How long a waitUntilFinished mark lives if its waiter never clears it (it died, or gave up). */
 const AWAITED_TTL_MS = 3_600_000;
+/** Enqueues of at most this many jobs mark them awaited in the enqueue step (see enqueue()). */
+const MARK_ON_ENQUEUE_MAX = 16;
+/** Jobs marked at enqueue remembered, and such jobs finished before their wait, at most. */
+const MARKED_REMEMBERED = 10_000;
+const EARLY_REMEMBERED = 1_000;
 /** How long a handoffs() iteration that was aborted waits for the end of its channel, at most. */
 const HANDOFF_DRAIN_MS = 2000;
 /** Entries one XREAD returns at most. */
@@ -125,6 +130,19 @@ export class RedisBroker implements Broker {
   #subscribed: Promise<void> | undefined;
   /** waitUntilFinished callers by job id: called with the finished job when a message carried it. */
   readonly #waiters = new Map<string, Set<(job?: JobRecord) => void>>();
+  /**
+   * Which subscription of the finished channel is live (confirmed, and no drop since), or undefined;
+   * a new number after each reconnect.
+   */
+  #liveEpoch: number | undefined;
+  #epochs = 0;
+  /**
+   * Jobs this broker enqueued with their awaited mark set in the enqueue step, while subscription
+   * #liveEpoch was live: their finish is published whole to this broker, so a wait needs no read.
+   */
+  readonly #markedAtEnqueue = new Map<string, number>();
+  /** Such jobs that finished before anyone waited on them, as their message carried them. */
+  readonly #finishedEarly = new Map<string, JobRecord>();
   readonly #readers = new Set<Redis>();
   /** Queue of recently enqueued, claimed or read jobs, oldest first (Map order) for eviction. */
   readonly #queueOf = new Map<string, string>();
@@ -170,7 +188,15 @@ export class RedisBroker implements Broker {
       }
       packed.push([String(index), ...newJobFields(job)]);
     }
-    const args = [String(Date.now()), String(this.options.eventsMaxLen), packForLua(packed)];
+    // A broker someone waits through (its finished channel is subscribed) marks the jobs of a small
+    // enqueue as awaited in the same step, so that a wait on one needs no mark and read of its own.
+    const epoch = jobs.length <= MARK_ON_ENQUEUE_MAX ? this.#liveEpoch : undefined;
+    const args = [
+      String(Date.now()),
+      String(this.options.eventsMaxLen),
+      packForLua(packed),
+      epoch === undefined ? '0' : String(AWAITED_TTL_MS),
+    ];
     const reply = (await this.#call('enqueue', () => this.#run('enqueue-jobs', keys, args))) as (
       | string
       | number
@@ -178,7 +204,9 @@ export class RedisBroker implements Broker {
     const out: Enqueued[] = [];
     for (let i = 0; i < reply.length; i += 2) out.push({ id: String(reply[i]), created: reply[i + 1] === 1 });
     out.forEach((entry, i) => {
-      if (entry.created) this.#remember(entry.id, jobs[i]!.queue);
+      if (!entry.created) return;
+      this.#remember(entry.id, jobs[i]!.queue);
+      if (epoch !== undefined) boundedSet(this.#markedAtEnqueue, entry.id, epoch, MARKED_REMEMBERED);
     });
     return out;
   }
@@ -765,9 +793,32 @@ export class RedisBroker implements Broker {
       const awaited = awaitedKey(this.#prefix, id);
       // The first read carries the mark in the same write (one pipeline): set first, then read.
       let mark: string | undefined = awaited;
+      // Marked when this broker enqueued it, with the finished channel heard since: its finish reaches
+      // this broker whole (kept in #finishedEarly if it came first), so no mark or read is needed.
+      const epoch = this.#markedAtEnqueue.get(id);
+      if (epoch !== undefined && epoch === this.#liveEpoch) {
+        this.#markedAtEnqueue.delete(id);
+        delivered ??= this.#finishedEarly.get(id);
+        this.#finishedEarly.delete(id);
+        mark = undefined;
+        // Anything else that wakes the wait (an id list: another waiter spent the mark; a reconnect)
+        // falls back to a read below.
+        if (delivered === undefined) {
+          await new Promise<void>((resolve) => {
+            if (woken || stop.aborted) return resolve();
+            const listener = addAbortListener(stop, () => resolve());
+            wake = () => {
+              listener[Symbol.dispose]();
+              resolve();
+            };
+          });
+          wake = undefined;
+        }
+      }
       for (;;) {
         woken = false;
         if (delivered !== undefined) return delivered;
+        if (stop.aborted) break;
         let job: JobRecord | 'waiting' | undefined;
         try {
           job = await this.#finishedJob(id, mark);
@@ -910,13 +961,19 @@ export class RedisBroker implements Broker {
         if (message[0] === 1) {
           let job: JobRecord | undefined;
           try {
-            job = decodeJob(unframeJob(message));
+            const fields = unframeJob(message);
+            const id = typeof fields.id === 'string' ? fields.id : undefined;
+            // Nobody here waits on it, or will: not worth decoding.
+            if (id === undefined || !(this.#waiters.has(id) || this.#markedAtEnqueue.has(id))) return;
+            job = decodeJob(fields);
           } catch {
             return; // The id list that follows wakes the waiter, which then reads the job itself.
           }
           // The finishing script spent the awaited mark when it published this.
           if (job !== undefined && FINISHED_STATES.has(job.state)) {
-            for (const wake of this.#waiters.get(job.id) ?? []) wake(job);
+            const waiters = this.#waiters.get(job.id);
+            if (waiters === undefined) boundedSet(this.#finishedEarly, job.id, job, EARLY_REMEMBERED);
+            for (const wake of waiters ?? []) wake(job);
           }
           return;
         }
@@ -924,12 +981,30 @@ export class RedisBroker implements Broker {
           for (const wake of this.#waiters.get(id) ?? []) wake();
       });
       // A publish made while the subscriber was away is lost: after each reconnect every waiter reads
-      // its job again.
+      // its job again, and jobs marked at enqueue before it are waited on as any other.
+      let connected = false;
+      subscriber.on('close', () => {
+        this.#liveEpoch = undefined;
+      });
       subscriber.on('ready', () => {
+        if (connected) {
+          // Subscribed again (ioredis resubscribes too; a second SUBSCRIBE is harmless): a new epoch.
+          const epoch = ++this.#epochs;
+          subscriber
+            .subscribe(finishedChannel(this.#prefix))
+            .then(() => {
+              if (subscriber.status === 'ready') this.#liveEpoch = epoch;
+            })
+            .catch(() => {});
+        }
+        connected = true;
         for (const set of this.#waiters.values()) for (const wake of set) wake();
       });
       this.#subscriber = subscriber;
-      this.#subscribed = subscriber.subscribe(finishedChannel(this.#prefix)).then(() => {});
+      const first = ++this.#epochs;
+      this.#subscribed = subscriber.subscribe(finishedChannel(this.#prefix)).then(() => {
+        if (subscriber.status === 'ready' && this.#epochs === first) this.#liveEpoch = first;
+      });
       this.#subscribed.catch(() => {});
     }
     const subscribed = this.#subscribed;
@@ -1104,6 +1179,15 @@ function claimFilters(request: ClaimRequest): string[] {
     String(request.handoff?.slots ?? -1),
     String(request.handoff?.ttlMs ?? 0),
   ];
+}
+
+/** Sets `key` in `map`, first dropping the oldest entry when it holds `limit` already. */
+function boundedSet<K, V>(map: Map<K, V>, key: K, value: V, limit: number): void {
+  if (map.size >= limit && !map.has(key)) {
+    const oldest = map.keys().next();
+    if (!oldest.done) map.delete(oldest.value);
+  }
+  map.set(key, value);
 }
 
 /** The earlier of stream id `id` and the last possible id of the millisecond before `at`. */
