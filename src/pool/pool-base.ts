@@ -34,6 +34,7 @@ import type {
   RunOptions,
 } from './executor.ts';
 import { FunctionRegistry } from './function-registry.ts';
+import { Hand } from './hand.ts';
 import {
   checkCancelMode,
   checkDuration,
@@ -230,7 +231,7 @@ class WorkerSlot {
   readonly id: number;
   handle!: WorkerHandle;
   /** Tasks sent and not yet answered, in the order sent. */
-  readonly inHand = new Map<number, TaskRecord>();
+  readonly inHand = new Hand<TaskRecord>();
   /** Function keys this worker has been sent the spec of. */
   readonly known: boolean[] = [];
   readonly pinnedQueue: TaskRecord[] = [];
@@ -852,7 +853,7 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
         for (const item of record.transfer) transfer.push(item);
       }
       record.worker = slot;
-      slot.inHand.set(record.id, record);
+      slot.inHand.add(record);
     }
     slot.lastSentId = records[records.length - 1]!.id;
     // Only a pool that blocks for lone results has callers waiting on each call.
@@ -868,10 +869,8 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
       slot.handle.send({ t: 'run', defs, tasks }, transfer ?? NO_TRANSFER);
     } catch (error) {
       // Undo, then find the task that cannot be copied by sending one at a time.
-      for (const record of records) {
-        slot.inHand.delete(record.id);
-        record.worker = undefined;
-      }
+      slot.inHand.dropLast(records.length);
+      for (const record of records) record.worker = undefined;
       this.#inHandTotal -= records.length;
       if (defs !== undefined) for (let i = 0; i < defs.length; i += 2) slot.known[defs[i] as number] = false;
       if (records.length === 1) {
@@ -983,9 +982,8 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
     const tracing = this.#spans !== undefined || taskChannel.hasSubscribers;
     for (let i = 0; i < results.length; i += RESULT_STRIDE) {
       const id = results[i] as number;
-      const record = slot.inHand.get(id);
+      const record = slot.inHand.take(id);
       if (record === undefined) continue;
-      slot.inHand.delete(id);
       this.#inHandTotal--;
       const status = results[i + 1] as number;
       if (status === STATUS_SKIPPED) {
@@ -1274,7 +1272,8 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
     const lastStarted = slot.handle.lastStartedTask();
     const running = slot.handle.runningTask();
     let started = slot.inHand.has(lastStarted);
-    for (const [id, record] of slot.inHand) {
+    for (const record of slot.inHand.values()) {
+      const id = record.id;
       this.#inHandTotal--;
       if (record.settled) {
         if (id === lastStarted) started = false;
