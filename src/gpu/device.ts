@@ -222,6 +222,8 @@ export class GpuDevice {
   #lastDispatch: string | undefined;
   /** Per kernel name: how long a wait after it sleeps before Dawn polls (quietly()). */
   readonly #sleepFor = new Map<string, number>();
+  /** Per kernel name: how long the last wait after it took, slept and polled (quietly()). */
+  readonly #lastWait = new Map<string, number>();
 
   /** @internal Use requestDevice(). */
   constructor(raw: GPUDevice, adapter: AdapterDescription, options: ResolvedDeviceOptions) {
@@ -338,7 +340,7 @@ export class GpuDevice {
   /** Settles when all work submitted so far has finished. */
   async flush(): Promise<void> {
     this.#assertAlive('flush');
-    await this.#done();
+    await this.#done(() => undefined);
   }
 
   /**
@@ -348,33 +350,76 @@ export class GpuDevice {
    * on (a 16M-element sum took ~28 ms instead of ~19). So after a kernel whose earlier waits were long,
    * the wait first sleeps for most of what they took, then makes the request. The estimate learns: a
    * wait that finds the work already done sleeps half as long next time; one that still polls a while
-   * sleeps 3/4 of the whole next time. Waits after short kernels (< MIN_SLEEP_MS) never sleep.
+   * sleeps 3/4 of the shorter of it and the wait before next time. Waits after short kernels
+   * (< MIN_SLEEP_MS) never sleep, and one long wait alone (a busy machine that descheduled this
+   * thread, not a long kernel) does not make a short kernel's next wait sleep: measured on a loaded
+   * lavapipe host, that had cost an empty dispatch ~30 sleeps of ~4 ms in 3,000 round trips.
    */
-  async #quietly<T>(start: () => Promise<T>): Promise<T> {
+  #quietly<T, R = T>(
+    start: () => Promise<T>,
+    next?: (result: T) => R,
+    failed?: (error: unknown) => never,
+  ): Promise<R> {
     const key = this.#lastDispatch;
     const sleep = key === undefined ? 0 : (this.#sleepFor.get(key) ?? 0);
-    if (sleep >= MIN_SLEEP_MS) await new Promise((resolve) => setTimeout(resolve, sleep));
-    const polling = performance.now();
-    const result = await start();
-    const polled = performance.now() - polling;
-    if (key !== undefined) {
-      const next = polled < DONE_WHILE_ASLEEP_MS ? sleep / 2 : SLEEP_SHARE * (sleep + polled);
-      if (next < MIN_SLEEP_MS) this.#sleepFor.delete(key);
-      else this.#sleepFor.set(key, Math.min(next, MAX_SLEEP_MS));
-      // The queue drained: a wait with nothing dispatched since sleeps for nothing.
-      if (this.#lastDispatch === key) this.#lastDispatch = undefined;
-    }
-    return result;
+    if (sleep < MIN_SLEEP_MS) return this.#poll(key, 0, start, next, failed);
+    return new Promise((resolve) => setTimeout(resolve, sleep)).then(() =>
+      this.#poll(key, sleep, start, next, failed),
+    );
   }
 
-  async #done(): Promise<void> {
+  /**
+   * Makes the request, learns from how long it took (see #quietly) and runs `next` on the result (or
+   * `failed` on the error) in the same step: a small dispatch's whole round trip is tens of
+   * microseconds, and each promise layer between Dawn's answer and the caller costs.
+   */
+  #poll<T, R>(
+    key: string | undefined,
+    sleep: number,
+    start: () => Promise<T>,
+    next: ((result: T) => R) | undefined,
+    failed: ((error: unknown) => never) | undefined,
+  ): Promise<R> {
+    const polling = performance.now();
+    let request: Promise<T>;
     try {
-      await this.#quietly(() => this.raw.queue.onSubmittedWorkDone());
+      request = start();
     } catch (error) {
-      throw this.#goneError('waiting for GPU work', error);
+      // A request that threw instead of rejecting fails the same way.
+      return Promise.reject(error).then(undefined, failed) as Promise<R>;
     }
-    if (this.#gone !== undefined) throw this.#goneError('waiting for GPU work');
-    this.#throwRefused();
+    return request.then((result) => {
+      if (key !== undefined) this.#learn(key, sleep, performance.now() - polling);
+      return next === undefined ? (result as unknown as R) : next(result);
+    }, failed);
+  }
+
+  /** Updates the sleep before the next wait after kernel `key`: see #quietly. */
+  #learn(key: string, sleep: number, polled: number): void {
+    const waited = sleep + polled;
+    const before = this.#lastWait.get(key) ?? 0;
+    this.#lastWait.set(key, waited);
+    const next = polled < DONE_WHILE_ASLEEP_MS ? sleep / 2 : SLEEP_SHARE * Math.min(waited, before);
+    if (next < MIN_SLEEP_MS) {
+      if (sleep !== 0) this.#sleepFor.delete(key);
+    } else this.#sleepFor.set(key, Math.min(next, MAX_SLEEP_MS));
+    // The queue drained: a wait with nothing dispatched since sleeps for nothing.
+    if (this.#lastDispatch === key) this.#lastDispatch = undefined;
+  }
+
+  /** Settles with `next()` once all submitted work is done; rejects if the device went or refused work. */
+  #done<R>(next: () => R): Promise<R> {
+    return this.#quietly(
+      () => this.raw.queue.onSubmittedWorkDone(),
+      () => {
+        if (this.#gone !== undefined) throw this.#goneError('waiting for GPU work');
+        this.#throwRefused();
+        return next();
+      },
+      (error) => {
+        throw this.#goneError('waiting for GPU work', error);
+      },
+    );
   }
 
   /** Throws SKEIN_GPU_VALIDATION for a command Dawn refused since the last check. */
@@ -389,9 +434,8 @@ export class GpuDevice {
     );
   }
 
-  async #wallTiming(submittedAt: number): Promise<EventTiming> {
-    await this.#done();
-    return { elapsedMs: performance.now() - submittedAt, source: 'wall' };
+  #wallTiming(submittedAt: number): Promise<EventTiming> {
+    return this.#done(() => ({ elapsedMs: performance.now() - submittedAt, source: 'wall' }));
   }
 
   /**
@@ -468,9 +512,12 @@ export class GpuDevice {
       if (after !== undefined) batch.events.push(after);
       return;
     }
+    // The path of every lone dispatch: no work lists to build, as few calls as a hand-written submit.
     const encoder = this.raw.createCommandEncoder();
     record(encoder);
-    this.#submit(encoder, { after: after === undefined ? [] : [after], cleanup: [...cleanup] });
+    this.raw.queue.submit([encoder.finish()]);
+    for (const buffer of cleanup) buffer.destroy();
+    after?.();
   }
 
   #dispatch(
@@ -482,9 +529,8 @@ export class GpuDevice {
     this.#assertAlive(`dispatching ${name}`);
     this.#lastDispatch = name;
     let submittedAt = performance.now();
-    let settle: () => Promise<EventTiming> = () => this.#wallTiming(submittedAt);
-    const event = new GpuEvent(name, submittedAt, async () => {
-      const timing = await settle();
+    // Spans and the diagnostics channel, run in the same step that produces the timing.
+    const settled = (timing: EventTiming): EventTiming => {
       this.#spans?.record({
         kind: 'task',
         name,
@@ -496,7 +542,10 @@ export class GpuDevice {
       if (dispatchChannel.hasSubscribers)
         dispatchChannel.publish({ device: this.id, name, submittedAt, ...timing });
       return timing;
-    });
+    };
+    let settle = (): Promise<EventTiming> =>
+      this.#done(() => settled({ elapsedMs: performance.now() - submittedAt, source: 'wall' }));
+    const event = new GpuEvent(name, submittedAt, () => settle());
     // Runs right after the submit that carries this pass (at the end of a batch): a profiled event starts
     // its readback only then, since mapping a buffer that an unsubmitted command copies into is invalid.
     const submitted = (): void => {
@@ -536,7 +585,7 @@ export class GpuDevice {
       this.#throwRefused();
       // Timestamps are nanoseconds; a pass whose end reads before its start (a clock wrap) counts as 0.
       const elapsedMs = end! >= start! ? Number(end! - start!) / 1e6 : 0;
-      return { elapsedMs, source: 'timestamp' };
+      return settled({ elapsedMs, source: 'timestamp' });
     };
     this.#encode(
       (encoder) => {

@@ -16,7 +16,7 @@ export class GpuEvent {
   /** performance.now() when the work was submitted to the queue. */
   readonly submittedAt: number;
   readonly #settle: () => Promise<EventTiming>;
-  #timing: Promise<EventTiming> | undefined;
+  #waited: Promise<this> | undefined;
   #resolved: EventTiming | undefined;
 
   /** @internal Made by the device; `settle` runs once, on the first wait() (at submit when profiling). */
@@ -27,13 +27,20 @@ export class GpuEvent {
   }
 
   /** Settles when the GPU has finished this work; rejects with SKEIN_GPU_DESTROYED if the device went away. */
-  async wait(): Promise<this> {
-    this.#timing ??= this.#settle().then((timing) => {
-      this.#resolved = timing;
-      return timing;
-    });
-    await this.#timing;
-    return this;
+  wait(): Promise<this> {
+    if (this.#waited === undefined) {
+      let settling: Promise<EventTiming>;
+      try {
+        settling = this.#settle();
+      } catch (error) {
+        settling = Promise.reject(error);
+      }
+      this.#waited = settling.then((timing) => {
+        this.#resolved = timing;
+        return this;
+      });
+    }
+    return this.#waited;
   }
 
   /** Milliseconds the work took once wait() settled (GPU time or wall time, see `source`); else undefined. */

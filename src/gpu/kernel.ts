@@ -170,6 +170,15 @@ export class Kernel {
   readonly #bindings: readonly Bound[];
   readonly #names: ReadonlySet<string>;
   readonly #internals: DeviceInternals;
+  /** Per bind group: the indices into #bindings of its entries. */
+  readonly #groupMembers: readonly (readonly number[])[];
+  /**
+   * Per bind group, the group made by the last run and the buffer, offset and size of each entry it
+   * bound (flat): a run that binds the same again reuses it, as hand-written WebGPU code would.
+   */
+  readonly #lastGroups: ({ group: GPUBindGroup; bound: unknown[] } | undefined)[];
+  /** Per uniform binding (index into #bindings): its buffer, rewritten by each run outside a batch. */
+  readonly #uniformBuffers: (GPUBuffer | undefined)[];
 
   /** @internal Use compileKernel(). */
   constructor(
@@ -188,6 +197,11 @@ export class Kernel {
     this.#names = new Set(bindings.map((bound) => bound.info.name));
     this.workgroupSize = Object.freeze([...workgroupSize]) as unknown as readonly [number, number, number];
     this.#internals = deviceInternals(device);
+    this.#groupMembers = layouts.map((_, group) =>
+      bindings.flatMap((bound, index) => (bound.info.group === group ? [index] : [])),
+    );
+    this.#lastGroups = layouts.map(() => undefined);
+    this.#uniformBuffers = bindings.map(() => undefined);
   }
 
   /** The kernel's resource bindings, by name. */
@@ -222,11 +236,12 @@ export class Kernel {
     const cleanup: GPUBuffer[] = [];
     const copiesIn: [GPUBuffer, number, GPUBuffer, number][] = [];
     const copiesOut: [GPUBuffer, number, GPUBuffer, number][] = [];
-    const entries = new Map<number, GPUBindGroupEntry[]>();
+    const resources: GPUBufferBinding[] = [];
     const alignment = this.device.limits.minStorageBufferOffsetAlignment;
     const storage: { info: BindingInfo; array: GpuArray }[] = [];
     try {
-      for (const bound of this.#bindings) {
+      for (let index = 0; index < this.#bindings.length; index++) {
+        const bound = this.#bindings[index]!;
         const { info, uniform } = bound;
         const value = values[info.name];
         if (value === undefined) {
@@ -243,31 +258,18 @@ export class Kernel {
               `kernel "${this.name}": ${info.name} is a uniform; pass numbers, not a GpuArray`,
             );
           }
-          const bytes = packUniform(uniform, info.name, value);
-          const buffer = raw.createBuffer({
-            size: bytes.byteLength,
-            usage: BufferUsage.UNIFORM,
-            mappedAtCreation: true,
-          });
-          new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(bytes));
-          buffer.unmap();
-          cleanup.push(buffer);
-          resource = { buffer };
+          resource = this.#uniform(index, packUniform(uniform, info.name, value), cleanup);
         } else {
           resource = this.#storage(bound, value, alignment, cleanup, copiesIn, copiesOut);
           this.#checkAliasing(storage, info, value as GpuArray);
         }
-        const list = entries.get(info.group) ?? [];
-        list.push({ binding: info.binding, resource });
-        entries.set(info.group, list);
+        resources.push(resource);
       }
     } catch (error) {
       for (const buffer of cleanup) buffer.destroy();
       throw error;
     }
-    const bindGroups = this.#layouts.map((layout, group) =>
-      raw.createBindGroup({ layout, entries: entries.get(group) ?? [] }),
-    );
+    const bindGroups = this.#bindGroups(raw, resources);
     const pipeline = this.#pipeline;
     return this.#internals.dispatch(
       this.name,
@@ -290,6 +292,69 @@ export class Kernel {
             },
           },
     );
+  }
+
+  /**
+   * A uniform's buffer. Outside a batch each run rewrites the kernel's own buffer for that binding
+   * (queue.writeBuffer lands after the work submitted before it and before the next submit, so a run
+   * never sees a later run's values). Inside a batch every write would land before the whole batch, so
+   * each run gets a fresh buffer, destroyed after the submit.
+   */
+  #uniform(index: number, bytes: ArrayBuffer, cleanup: GPUBuffer[]): GPUBufferBinding {
+    const raw = this.#internals.raw;
+    if (this.#internals.batching) {
+      const buffer = raw.createBuffer({
+        size: bytes.byteLength,
+        usage: BufferUsage.UNIFORM,
+        mappedAtCreation: true,
+      });
+      new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(bytes));
+      buffer.unmap();
+      cleanup.push(buffer);
+      return { buffer };
+    }
+    let buffer = this.#uniformBuffers[index];
+    if (buffer === undefined) {
+      buffer = raw.createBuffer({
+        size: bytes.byteLength,
+        usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST,
+      });
+      this.#uniformBuffers[index] = buffer;
+    }
+    raw.queue.writeBuffer(buffer, 0, bytes);
+    return { buffer };
+  }
+
+  /** One bind group per layout: the last run's when it bound the same buffers at the same places. */
+  #bindGroups(raw: GPUDevice, resources: readonly GPUBufferBinding[]): GPUBindGroup[] {
+    const groups: GPUBindGroup[] = [];
+    for (let group = 0; group < this.#layouts.length; group++) {
+      const members = this.#groupMembers[group]!;
+      const last = this.#lastGroups[group];
+      let same = last !== undefined;
+      for (let k = 0; same && k < members.length; k++) {
+        const resource = resources[members[k]!]!;
+        same =
+          last!.bound[3 * k] === resource.buffer &&
+          last!.bound[3 * k + 1] === resource.offset &&
+          last!.bound[3 * k + 2] === resource.size;
+      }
+      if (same) {
+        groups.push(last!.group);
+        continue;
+      }
+      const bound: unknown[] = [];
+      const entries: GPUBindGroupEntry[] = [];
+      for (const index of members) {
+        const resource = resources[index]!;
+        entries.push({ binding: this.#bindings[index]!.info.binding, resource });
+        bound.push(resource.buffer, resource.offset, resource.size);
+      }
+      const made = raw.createBindGroup({ layout: this.#layouts[group]!, entries });
+      this.#lastGroups[group] = { group: made, bound };
+      groups.push(made);
+    }
+    return groups;
   }
 
   #storage(
@@ -330,7 +395,11 @@ export class Kernel {
     }
     const size = Math.max(4, Math.ceil(value.byteLength / 4) * 4);
     const buffer = value.buffer;
-    if (value.byteOffset % alignment === 0 && value.byteOffset + size <= buffer.size) {
+    // Only a padded binding (an empty array, an odd f16 length) can reach past its buffer's end.
+    if (
+      value.byteOffset % alignment === 0 &&
+      (size === value.byteLength || value.byteOffset + size <= buffer.size)
+    ) {
       return { buffer, offset: value.byteOffset, size };
     }
     // Dawn binds storage only at offsets that are multiples of minStorageBufferOffsetAlignment (16 on
@@ -369,7 +438,13 @@ export class Kernel {
   }
 
   #workgroups(options: RunOptions): [number, number, number] {
-    const global = typeof options?.global === 'number' ? [options.global] : options?.global;
+    const size = options?.global;
+    if (typeof size === 'number' && Number.isSafeInteger(size) && size >= 0) {
+      // The common 1-d case without building arrays; anything else (or too many) takes the checks below.
+      const count = Math.ceil(size / this.workgroupSize[0]);
+      if (count <= this.device.limits.maxComputeWorkgroupsPerDimension) return [count, 1, 1];
+    }
+    const global = typeof size === 'number' ? [size] : size;
     if (
       !Array.isArray(global) ||
       global.length < 1 ||

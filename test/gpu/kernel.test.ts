@@ -59,6 +59,57 @@ test('a WGSL kernel binds arrays and a uniform struct by name and covers a size 
   assert.ok(out.every((v, i) => v === i * 2 + 0.5));
 });
 
+test('back-to-back runs without waiting each see their own uniforms and arrays, in and out of a batch', {
+  skip,
+}, async () => {
+  // Outside a batch a kernel rewrites one uniform buffer per binding and reuses its bind group while the
+  // arrays stay the same; inside a batch each run gets its own uniform buffer. Either way every run must
+  // see the values it was given, never a later run's.
+  const accumulate = await compileKernel(
+    device,
+    `struct Params { factor: f32, add: f32, count: u32 }
+@group(0) @binding(0) var<storage, read_write> y: array<f32>;
+@group(0) @binding(1) var<uniform> params: Params;
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) id: vec3u) {
+  if (id.x < params.count) { y[id.x] = y[id.x] * params.factor + params.add; }
+}`,
+    { name: 'accumulate' },
+  );
+  const n = 130;
+  const hosts = [new Float32Array(n).fill(1), new Float32Array(n).map((_, i) => i)];
+  const arrays = hosts.map((host) => fromHost(device, host));
+  const expected = hosts.map((host) => Float64Array.from(host));
+  const step = (k: number): void => {
+    const which = k % 3 === 0 ? 1 : 0; // mostly the same array, so the bind group is reused, sometimes not
+    const factor = 1 + (k % 4) * 0.25;
+    const add = k % 5;
+    accumulate.run({ y: arrays[which]!, params: { factor, add, count: n } }, { global: n });
+    expected[which] = expected[which]!.map((v) => Math.fround(Math.fround(v * factor) + add));
+  };
+  for (let k = 0; k < 40; k++) step(k);
+  device.batch(() => {
+    for (let k = 40; k < 60; k++) step(k);
+  });
+  for (let k = 60; k < 70; k++) step(k);
+  // A new array in place of a destroyed one gets a new bind group.
+  arrays[0]!.destroy();
+  arrays[0] = fromHost(device, new Float32Array(n).fill(2));
+  expected[0] = new Float64Array(n).fill(2);
+  for (let k = 70; k < 80; k++) step(k);
+  for (const [which, array] of arrays.entries()) {
+    const got = await array.toHost();
+    for (let i = 0; i < n; i++) {
+      const want = expected[which]![i]!;
+      assert.ok(
+        Math.abs(got[i]! - want) <= 1e-5 * Math.max(1, Math.abs(want)),
+        `array ${which}[${i}]: ${got[i]} vs ${want}`,
+      );
+    }
+    array.destroy();
+  }
+});
+
 test('a view at an offset the device cannot bind runs on an aligned copy and is written back', {
   skip,
 }, async () => {
