@@ -130,6 +130,8 @@ export class WorkerRuntime {
   #ready = false;
   #reportHeap = false;
   #current: RunningTaskContext | undefined;
+  /** A task's context was entered (#run) and not yet left (#leaveTaskContext). */
+  #inTaskContext = false;
   readonly #actors = new Map<number, object>();
   readonly #handleModulesTried = new Set<string>();
 
@@ -245,6 +247,7 @@ export class WorkerRuntime {
         // tasks the CPU it burns is taken from the pool's own thread and lowers utilization.
         if (!this.#stopping && this.port.park(this.#lastRunMs < SPIN_WORTHY_TASK_MS)) continue;
         this.#busy = false;
+        this.#leaveTaskContext();
         return;
       }
       const queue = this.#queue;
@@ -261,17 +264,24 @@ export class WorkerRuntime {
         loaded = this.#functions[key];
         if (loaded instanceof Promise) {
           // The module is still loading: resume once it is, with this task still at the head.
+          this.#leaveTaskContext();
           void loaded.then(() => this.#pump());
           return;
         }
       }
       const flags = queue[at + 5] as number;
-      if ((flags & FLAG_SHARED_ARGS) !== 0 && this.#loadHandleKinds(queue[at + 3])) return;
+      if ((flags & FLAG_SHARED_ARGS) !== 0 && this.#loadHandleKinds(queue[at + 3])) {
+        this.#leaveTaskContext();
+        return;
+      }
       this.#head += TASK_STRIDE;
       const args = queue[at + 3];
       const extra = queue[at + 4];
       if ((flags & FLAG_REPORT_START) !== 0) this.#flush(id);
-      if (this.#run(id, kind, key, loaded as Loaded | undefined, args, extra, flags) === 'async') return;
+      if (this.#run(id, kind, key, loaded as Loaded | undefined, args, extra, flags) === 'async') {
+        this.#leaveTaskContext();
+        return;
+      }
       if (
         this.#results.length >= FLUSH_MAX_RESULTS * RESULT_STRIDE ||
         this.#lastEnd - this.#lastFlush >= FLUSH_INTERVAL_MS
@@ -279,6 +289,16 @@ export class WorkerRuntime {
         this.#flush();
       }
     }
+  }
+
+  /**
+   * Leaves the context of the last task run, so code after the pump (and what it schedules) is in no
+   * task: what that task scheduled itself captured its context when it did.
+   */
+  #leaveTaskContext(): void {
+    if (!this.#inTaskContext) return;
+    this.#inTaskContext = false;
+    taskContextStorage.enterWith(undefined as unknown as TaskContext);
   }
 
   /**
@@ -322,7 +342,11 @@ export class WorkerRuntime {
         );
       }
       if ((flags & FLAG_SHARED_ARGS) !== 0) args = unpackSharedLoaded(args);
-      value = taskContextStorage.run(context, invoke, this, kind, loaded?.fn, args, extra);
+      // Entered, not run(): run() makes a context frame to enter and another to leave, per task. The
+      // next task enters its own; the pump leaves when it stops (#leaveTaskContext).
+      taskContextStorage.enterWith(context);
+      this.#inTaskContext = true;
+      value = invoke(this, kind, loaded?.fn, args, extra);
     } catch (error) {
       value = error;
       failed = true;
