@@ -69,6 +69,7 @@ export function encodeFrame(sequence: number, message: LaneMessage): Uint8Array 
     case 'results':
       out[8] = TYPE_RESULTS;
       writeValue(message.results);
+      writeValue(message.base);
       writeValue(message.heap);
       writeValue(message.started);
       writeValue(message.startedAt);
@@ -213,6 +214,7 @@ export function decodeFrame(
       message = {
         t: 'results',
         results: readValue() as unknown[],
+        base: readValue() as number | undefined,
         heap: readValue() as number | undefined,
         started: readValue() as number | undefined,
         startedAt: readValue() as number | undefined,

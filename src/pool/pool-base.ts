@@ -85,6 +85,8 @@ const RUN_TIME_SMOOTHING = 0.2;
 const MAX_BLOCKED_PER_TURN_MS = 1;
 /** A worker asked to stop gets this long to exit by itself (flushing its stdout) before it is killed. */
 const STOP_GRACE_MS = 2000;
+/** Results carry times in ns (protocol.ts, RESULT_STRIDE). */
+const NS_PER_MS = 1e6;
 /** Task ids wrap below 2^30 so id + 1 always fits the shared Int32 slots. */
 const MAX_TASK_ID = 2 ** 30;
 
@@ -978,6 +980,7 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
 
   #onResults(slot: WorkerSlot, message: ResultsMessage): void {
     const results = message.results;
+    const base = message.base ?? 0;
     slot.lastAnswerAt = performance.now();
     const tracing = this.#spans !== undefined || taskChannel.hasSubscribers;
     for (let i = 0; i < results.length; i += RESULT_STRIDE) {
@@ -995,8 +998,8 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
         }
         continue;
       }
-      const runMs = results[i + 4] as number;
-      const startEpoch = results[i + 3] as number;
+      const runMs = (results[i + 4] as number) / NS_PER_MS;
+      const startEpoch = base + (results[i + 3] as number) / NS_PER_MS;
       slot.tasksDone++;
       this.#avgRunMs =
         this.#avgRunMs < 0 ? runMs : this.#avgRunMs + RUN_TIME_SMOOTHING * (runMs - this.#avgRunMs);

@@ -17,7 +17,10 @@ export const FLAG_CAPTURE_OUTPUT = 4; // send what the task writes to stdout/std
 
 /** A task entry occupies this many slots of a batch: id, kind, key, args, extra, flags. */
 export const TASK_STRIDE = 6;
-/** A result entry occupies this many slots: id, status, value, start (epoch ms), run (ms). */
+/**
+ * A result entry occupies this many slots: id, status, value, start (ns after the message's base), run
+ * (ns). Whole nanoseconds stay small integers, which travel and land unboxed (milliseconds would not).
+ */
 export const RESULT_STRIDE = 5;
 
 export const STATUS_OK = 0;
@@ -80,6 +83,8 @@ export interface ReadyMessage {
 export interface ResultsMessage {
   readonly t: 'results';
   readonly results: unknown[];
+  /** Epoch ms the start times in results count from; undefined when no entry ran. */
+  readonly base?: number | undefined;
   /** heapUsed in bytes, when the pool recycles on heap size. */
   readonly heap?: number | undefined;
   /** Set when this flush precedes a task that asked to report its start. */

@@ -24,6 +24,7 @@ import {
   KIND_STAR_CHUNK,
   type MainToWorker,
   RESULT_STRIDE,
+  type ResultsMessage,
   STATUS_ERROR,
   STATUS_OK,
   STATUS_SKIPPED,
@@ -40,6 +41,12 @@ const TIME_ORIGIN = performance.timeOrigin;
 const SPIN_WORTHY_TASK_MS = 0.05;
 /** A flush carries at most this many results. */
 const FLUSH_MAX_RESULTS = 1024;
+/**
+ * Results carry times in whole nanoseconds (start: after the flush's base), which stay small integers
+ * for tasks under 2 s: numbers the engine keeps unboxed, where milliseconds would be fractions (a heap
+ * object each, on both sides, per task).
+ */
+const NS_PER_MS = 1e6;
 
 /** What a runtime needs from its transport. */
 export interface RuntimePort {
@@ -116,6 +123,8 @@ export class WorkerRuntime {
   #queue: unknown[] = [];
   #head = 0;
   #results: unknown[] = [];
+  /** performance.now() of the first task in #results that ran, which their start times count from; -1 when none. */
+  #resultsBase = -1;
   /** Whether every result in #results may travel on a lane (lane-fit.ts). */
   #resultsFitLane = true;
   #transfer: TransferListItem[] = [];
@@ -201,7 +210,7 @@ export class WorkerRuntime {
     for (let at = this.#head; at < queue.length; at += TASK_STRIDE) {
       if (queue[at] === id) {
         queue[at] = -1;
-        this.#push(id, KIND_CALL, STATUS_SKIPPED, undefined, 0, 0);
+        this.#push(id, KIND_CALL, STATUS_SKIPPED, undefined, -1, 0);
         return true;
       }
     }
@@ -329,7 +338,6 @@ export class WorkerRuntime {
     const output = (flags & FLAG_CAPTURE_OUTPUT) !== 0 ? this.#capture(context) : undefined;
     this.#current = context;
     const start = performance.now();
-    const startEpoch = TIME_ORIGIN + start;
     this.port.markRunning(id);
     let value: unknown;
     let failed = false;
@@ -355,11 +363,11 @@ export class WorkerRuntime {
       value.then(
         (result) => {
           output?.close();
-          this.#settleAsync(context, kind, STATUS_OK, result, startEpoch, start);
+          this.#settleAsync(context, kind, STATUS_OK, result, start);
         },
         (error: unknown) => {
           output?.close();
-          this.#settleAsync(context, kind, STATUS_ERROR, error, startEpoch, start);
+          this.#settleAsync(context, kind, STATUS_ERROR, error, start);
         },
       );
       return 'async';
@@ -371,7 +379,7 @@ export class WorkerRuntime {
     const end = performance.now();
     this.#lastEnd = end;
     this.#lastRunMs = end - start;
-    this.#push(id, kind, failed ? STATUS_ERROR : STATUS_OK, value, startEpoch, end - start);
+    this.#push(id, kind, failed ? STATUS_ERROR : STATUS_OK, value, start, end - start);
     return 'sync';
   }
 
@@ -390,17 +398,17 @@ export class WorkerRuntime {
     kind: number,
     status: number,
     value: unknown,
-    startEpoch: number,
     start: number,
   ): void {
     this.port.markRunning(-1);
     this.#current = undefined;
     this.#lastRunMs = performance.now() - start;
-    this.#push(context.id, kind, status, value, startEpoch, this.#lastRunMs);
+    this.#push(context.id, kind, status, value, start, this.#lastRunMs);
     this.#pump();
   }
 
-  #push(id: number, kind: number, status: number, value: unknown, startEpoch: number, runMs: number): void {
+  /** Buffers a result; `start` is the task's performance.now() at its start (-1: it never ran). */
+  #push(id: number, kind: number, status: number, value: unknown, start: number, runMs: number): void {
     if (status === STATUS_ERROR) {
       value = serializeError(value);
       this.#resultsFitLane = false;
@@ -416,7 +424,12 @@ export class WorkerRuntime {
             ? Array.isArray(value) && itemsFitLane(value)
             : valueFitsLane(value);
     }
-    this.#results.push(id, status, value, startEpoch, runMs);
+    let startNs = 0;
+    if (start >= 0) {
+      if (this.#resultsBase < 0) this.#resultsBase = start;
+      startNs = Math.round((start - this.#resultsBase) * NS_PER_MS);
+    }
+    this.#results.push(id, status, value, startNs, Math.round(runMs * NS_PER_MS));
   }
 
   /** Sends buffered results; `started` tells the pool a task that reports its start begins now. */
@@ -425,13 +438,16 @@ export class WorkerRuntime {
     const results = this.#results;
     const transfer = this.#transfer;
     const fitsLane = this.#resultsFitLane;
+    const base = this.#resultsBase < 0 ? undefined : TIME_ORIGIN + this.#resultsBase;
+    this.#resultsBase = -1;
     this.#results = [];
     this.#transfer = [];
     this.#resultsFitLane = true;
     this.#lastFlush = performance.now();
-    const message: WorkerToMain = {
+    const message: ResultsMessage = {
       t: 'results',
       results,
+      base,
       heap: this.#reportHeap ? process.memoryUsage().heapUsed : undefined,
       started,
       startedAt: started === undefined ? undefined : TIME_ORIGIN + performance.now(),
@@ -444,12 +460,12 @@ export class WorkerRuntime {
   }
 
   // Something in the batch cannot be copied: send results one by one so only the guilty task fails.
-  #postOneByOne(results: unknown[], transfer: TransferListItem[], batch: WorkerToMain): void {
+  #postOneByOne(results: unknown[], transfer: TransferListItem[], batch: ResultsMessage): void {
     for (let i = 0; i < results.length; i += RESULT_STRIDE) {
       const entry = results.slice(i, i + RESULT_STRIDE);
       const own = transfer.filter((item) => holds(entry[2], item));
       try {
-        this.port.post({ t: 'results', results: entry }, own, false);
+        this.port.post({ t: 'results', results: entry, base: batch.base }, own, false);
       } catch (error) {
         entry[1] = STATUS_ERROR;
         entry[2] = serializeError(
@@ -458,10 +474,10 @@ export class WorkerRuntime {
             `The task's result cannot be copied to the caller (${(error as Error).message}); return structured-clone data: no functions, class instances lose their prototype`,
           ),
         );
-        this.port.post({ t: 'results', results: entry }, [], false);
+        this.port.post({ t: 'results', results: entry, base: batch.base }, [], false);
       }
     }
-    if (batch.t === 'results' && batch.started !== undefined) {
+    if (batch.started !== undefined) {
       this.port.post(
         { t: 'results', results: [], started: batch.started, startedAt: batch.startedAt ?? 0 },
         [],
