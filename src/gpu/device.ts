@@ -7,7 +7,7 @@ import { InvalidArgumentError, SkeinError } from '../errors.ts';
 import { type Span, SpanRecorder } from '../trace/index.ts';
 import { type AdapterDescription, describeAdapter, type PowerPreference, pickAdapter } from './adapters.ts';
 import { BufferUsage, MAP_READ_MODE } from './dawn.ts';
-import { type EventTiming, GpuEvent } from './event.ts';
+import { type EventTiming, GpuEvent, type Settle } from './event.ts';
 
 const dispatchChannel = channel('skein:gpu:dispatch');
 
@@ -306,7 +306,8 @@ export class GpuDevice {
     }
     if (this.#batch !== undefined) {
       record();
-      return new GpuEvent('batch', performance.now(), () => this.#wallTiming(performance.now()));
+      const nestedAt = performance.now();
+      return new GpuEvent('batch', nestedAt, (finish) => this.#wallTiming(nestedAt, finish));
     }
     const batch = {
       encoder: this.raw.createCommandEncoder(),
@@ -334,7 +335,7 @@ export class GpuDevice {
     const submittedAt = performance.now();
     this.#submit(batch.encoder, batch);
     for (const submitted of batch.events) submitted();
-    return new GpuEvent('batch', submittedAt, () => this.#wallTiming(submittedAt));
+    return new GpuEvent('batch', submittedAt, (finish) => this.#wallTiming(submittedAt, finish));
   }
 
   /** Settles when all work submitted so far has finished. */
@@ -357,7 +358,7 @@ export class GpuDevice {
    */
   #quietly<T, R = T>(
     start: () => Promise<T>,
-    next?: (result: T) => R,
+    next?: (result: T, doneAt: number) => R,
     failed?: (error: unknown) => never,
   ): Promise<R> {
     const key = this.#lastDispatch;
@@ -377,7 +378,7 @@ export class GpuDevice {
     key: string | undefined,
     sleep: number,
     start: () => Promise<T>,
-    next: ((result: T) => R) | undefined,
+    next: ((result: T, doneAt: number) => R) | undefined,
     failed: ((error: unknown) => never) | undefined,
   ): Promise<R> {
     const polling = performance.now();
@@ -389,8 +390,9 @@ export class GpuDevice {
       return Promise.reject(error).then(undefined, failed) as Promise<R>;
     }
     return request.then((result) => {
-      if (key !== undefined) this.#learn(key, sleep, performance.now() - polling);
-      return next === undefined ? (result as unknown as R) : next(result);
+      const doneAt = performance.now();
+      if (key !== undefined) this.#learn(key, sleep, doneAt - polling);
+      return next === undefined ? (result as unknown as R) : next(result, doneAt);
     }, failed);
   }
 
@@ -407,14 +409,17 @@ export class GpuDevice {
     if (this.#lastDispatch === key) this.#lastDispatch = undefined;
   }
 
-  /** Settles with `next()` once all submitted work is done; rejects if the device went or refused work. */
-  #done<R>(next: () => R): Promise<R> {
+  /**
+   * Settles with `next(doneAt)` once all submitted work is done (doneAt: performance.now() then);
+   * rejects if the device went or refused work.
+   */
+  #done<R>(next: (doneAt: number) => R): Promise<R> {
     return this.#quietly(
       () => this.raw.queue.onSubmittedWorkDone(),
-      () => {
+      (_, doneAt) => {
         if (this.#gone !== undefined) throw this.#goneError('waiting for GPU work');
         this.#throwRefused();
-        return next();
+        return next(doneAt);
       },
       (error) => {
         throw this.#goneError('waiting for GPU work', error);
@@ -434,8 +439,8 @@ export class GpuDevice {
     );
   }
 
-  #wallTiming(submittedAt: number): Promise<EventTiming> {
-    return this.#done(() => ({ elapsedMs: performance.now() - submittedAt, source: 'wall' }));
+  #wallTiming(submittedAt: number, finish: (timing: EventTiming) => GpuEvent): Promise<GpuEvent> {
+    return this.#done((doneAt) => finish({ elapsedMs: doneAt - submittedAt, source: 'wall' }));
   }
 
   /**
@@ -543,15 +548,17 @@ export class GpuDevice {
         dispatchChannel.publish({ device: this.id, name, submittedAt, ...timing });
       return timing;
     };
-    let settle = (): Promise<EventTiming> =>
-      this.#done(() => settled({ elapsedMs: performance.now() - submittedAt, source: 'wall' }));
-    const event = new GpuEvent(name, submittedAt, () => settle());
+    let settle: Settle = (finish) =>
+      this.#done((doneAt) => finish(settled({ elapsedMs: doneAt - submittedAt, source: 'wall' })));
+    const event = new GpuEvent(name, submittedAt, (finish) => settle(finish));
     // Runs right after the submit that carries this pass (at the end of a batch): a profiled event starts
     // its readback only then, since mapping a buffer that an unsubmitted command copies into is invalid.
     const submitted = (): void => {
       submittedAt = performance.now();
       if (this.options.profiling) event.wait().catch(() => {});
     };
+    // A lone dispatch is submitted right here, so only a batch or a profiled event needs the callback.
+    const after = this.#batch !== undefined || this.options.profiling ? submitted : undefined;
     if (!this.#timestamps) {
       this.#encode(
         (encoder) => {
@@ -562,7 +569,7 @@ export class GpuDevice {
           around?.after(encoder);
         },
         cleanup,
-        submitted,
+        after,
       );
       return event;
     }
@@ -572,7 +579,7 @@ export class GpuDevice {
       usage: BufferUsage.QUERY_RESOLVE | BufferUsage.COPY_SRC,
     });
     const readback = this.raw.createBuffer({ size: 16, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
-    settle = async () => {
+    settle = async (finish) => {
       try {
         await this.#quietly(() => readback.mapAsync(MAP_READ_MODE));
       } catch (error) {
@@ -585,7 +592,7 @@ export class GpuDevice {
       this.#throwRefused();
       // Timestamps are nanoseconds; a pass whose end reads before its start (a clock wrap) counts as 0.
       const elapsedMs = end! >= start! ? Number(end! - start!) / 1e6 : 0;
-      return settled({ elapsedMs, source: 'timestamp' });
+      return finish(settled({ elapsedMs, source: 'timestamp' }));
     };
     this.#encode(
       (encoder) => {
@@ -600,7 +607,7 @@ export class GpuDevice {
         encoder.copyBufferToBuffer(resolve, 0, readback, 0, 16);
       },
       [...cleanup, resolve],
-      submitted,
+      after,
     );
     return event;
   }

@@ -9,18 +9,24 @@ export interface EventTiming {
   readonly source: TimingSource;
 }
 
+/** How an event learns its timing: runs once, settles with what `finish` returns. */
+export type Settle = (finish: (timing: EventTiming) => GpuEvent) => Promise<GpuEvent>;
+
 /** One submitted piece of GPU work. */
 export class GpuEvent {
   /** The kernel's name, or 'batch' for a batch's submit. */
   readonly name: string;
   /** performance.now() when the work was submitted to the queue. */
   readonly submittedAt: number;
-  readonly #settle: () => Promise<EventTiming>;
+  readonly #settle: Settle;
   #waited: Promise<this> | undefined;
   #resolved: EventTiming | undefined;
 
-  /** @internal Made by the device; `settle` runs once, on the first wait() (at submit when profiling). */
-  constructor(name: string, submittedAt: number, settle: () => Promise<EventTiming>) {
+  /**
+   * @internal Made by the device; `settle` runs once, on the first wait() (at submit when profiling),
+   * and hands the timing to `finish` in the step that learns it (no promise layer of its own).
+   */
+  constructor(name: string, submittedAt: number, settle: Settle) {
     this.name = name;
     this.submittedAt = submittedAt;
     this.#settle = settle;
@@ -29,16 +35,15 @@ export class GpuEvent {
   /** Settles when the GPU has finished this work; rejects with SKEIN_GPU_DESTROYED if the device went away. */
   wait(): Promise<this> {
     if (this.#waited === undefined) {
-      let settling: Promise<EventTiming>;
-      try {
-        settling = this.#settle();
-      } catch (error) {
-        settling = Promise.reject(error);
-      }
-      this.#waited = settling.then((timing) => {
+      const finish = (timing: EventTiming): this => {
         this.#resolved = timing;
         return this;
-      });
+      };
+      try {
+        this.#waited = this.#settle(finish) as Promise<this>;
+      } catch (error) {
+        this.#waited = Promise.reject(error);
+      }
     }
     return this.#waited;
   }

@@ -179,6 +179,8 @@ export class Kernel {
   readonly #lastGroups: ({ group: GPUBindGroup; bound: unknown[] } | undefined)[];
   /** Per uniform binding (index into #bindings): its buffer, rewritten by each run outside a batch. */
   readonly #uniformBuffers: (GPUBuffer | undefined)[];
+  /** Two or more storage bindings, so that a run must check they do not overlap. */
+  readonly #aliasable: boolean;
 
   /** @internal Use compileKernel(). */
   constructor(
@@ -202,6 +204,7 @@ export class Kernel {
     );
     this.#lastGroups = layouts.map(() => undefined);
     this.#uniformBuffers = bindings.map(() => undefined);
+    this.#aliasable = bindings.filter((bound) => bound.uniform === undefined).length > 1;
   }
 
   /** The kernel's resource bindings, by name. */
@@ -261,7 +264,7 @@ export class Kernel {
           resource = this.#uniform(index, packUniform(uniform, info.name, value), cleanup);
         } else {
           resource = this.#storage(bound, value, alignment, cleanup, copiesIn, copiesOut);
-          this.#checkAliasing(storage, info, value as GpuArray);
+          if (this.#aliasable) this.#checkAliasing(storage, info, value as GpuArray);
         }
         resources.push(resource);
       }
