@@ -148,7 +148,8 @@ interface Running {
   pendingProgress: { value: unknown } | undefined;
   progressTimer: NodeJS.Timeout | undefined;
   lastProgressWrite: number;
-  progressWrite: Promise<unknown>;
+  /** The chain of this job's progress writes; undefined until its first (most jobs report none). */
+  progressWrite: Promise<unknown> | undefined;
 }
 
 const UNKNOWN_SWEEP_LIMIT = 100;
@@ -679,21 +680,22 @@ export class Worker extends EventEmitter<WorkerEvents> {
       pendingProgress: undefined,
       progressTimer: undefined,
       lastProgressWrite: 0,
-      progressWrite: Promise.resolve(),
+      progressWrite: undefined,
     };
     this.#running.set(record.id, entry);
     // A store error here leaves the job running under a lease nobody extends: it expires and the job
     // is redelivered, so even this path loses nothing.
-    const promise: Promise<void> = this.#runJob(entry)
-      .catch((error: unknown) => {
-        this.emit('brokerError', error);
-      })
-      .finally(() => {
-        clearTimeout(entry.progressTimer);
-        if (this.#running.get(record.id) === entry) this.#running.delete(record.id);
-        this.#jobPromises.delete(promise);
-        this.#nudge();
-      });
+    // One then() for both endings (a catch() and a finally() would make two more promises per job).
+    const ended = (): void => {
+      clearTimeout(entry.progressTimer);
+      if (this.#running.get(record.id) === entry) this.#running.delete(record.id);
+      this.#jobPromises.delete(promise);
+      this.#nudge();
+    };
+    const promise: Promise<void> = this.#runJob(entry).then(ended, (error: unknown) => {
+      this.emit('brokerError', error);
+      ended();
+    });
     this.#jobPromises.add(promise);
   }
 
@@ -770,7 +772,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
       await this.#attemptFailed(entry, plan, error);
       return;
     }
-    await this.#flushProgress(entry);
+    // A job that reported no progress has nothing to wait for (no await: this is the hot path).
+    const flushing = this.#flushProgress(entry);
+    if (flushing !== undefined) await flushing;
     const outcome: SettleOutcome =
       join === undefined
         ? { id: record.id, kind: 'complete', result: payload }
@@ -888,7 +892,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     else entry.progressTimer = setTimeout(() => void this.#writeProgress(entry), wait);
   }
 
-  #writeProgress(entry: Running): Promise<unknown> {
+  #writeProgress(entry: Running): Promise<unknown> | undefined {
     entry.progressTimer = undefined;
     const pending = entry.pendingProgress;
     if (pending === undefined) return entry.progressWrite;
@@ -901,16 +905,16 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.emit('brokerError', error);
       return entry.progressWrite;
     }
-    entry.progressWrite = entry.progressWrite
+    entry.progressWrite = (entry.progressWrite ?? Promise.resolve())
       .then(() => this.#broker.reportProgress(this.id, entry.record.id, bytes))
       .catch((error: unknown) => this.emit('brokerError', error));
     return entry.progressWrite;
   }
 
   /** Writes the last progress value before the job's end is recorded, so it is never lost. */
-  async #flushProgress(entry: Running): Promise<void> {
+  #flushProgress(entry: Running): Promise<unknown> | undefined {
     clearTimeout(entry.progressTimer);
-    await this.#writeProgress(entry);
+    return this.#writeProgress(entry);
   }
 
   async #extendLeases(): Promise<void> {

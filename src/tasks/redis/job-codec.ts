@@ -144,68 +144,77 @@ function parseNumber(field: string, text: string): number {
   return value;
 }
 
+function textOf(hash: JobFields, field: string): string | null {
+  const value = Object.hasOwn(hash, field) ? hash[field] : undefined;
+  return value === undefined ? null : typeof value === 'string' ? value : value.toString();
+}
+
+function requiredOf(hash: JobFields, field: string): string {
+  const value = textOf(hash, field);
+  if (value === null) throw internalError(`job hash ${textOf(hash, 'id') ?? '?'} has no ${field} field`);
+  return value;
+}
+
+function numberOf(hash: JobFields, field: string): number {
+  return parseNumber(field, requiredOf(hash, field));
+}
+
+function optionalNumberOf(hash: JobFields, field: string): number | null {
+  const value = textOf(hash, field);
+  return value === null ? null : parseNumber(field, value);
+}
+
+function bytesOf(hash: JobFields, field: string): Uint8Array | null {
+  const value = Object.hasOwn(hash, field) ? hash[field] : undefined;
+  if (value === undefined) return null;
+  if (typeof value === 'string') throw internalError(`job field ${field} is not bytes`);
+  return new Uint8Array(value);
+}
+
 /**
- * Decodes a job hash; undefined for an empty (missing) hash.
+ * Decodes a job hash; undefined for an empty (missing) hash. (Module-level helpers, not closures: a
+ * claim decodes every job it returns.)
  * @throws SkeinError SKEIN_INTERNAL for a damaged hash (a missing or unreadable field).
  */
 export function decodeJob(hash: JobFields): JobRecord | undefined {
   if (isEmpty(hash)) return undefined;
-  const text = (field: string): string | null => {
-    const value = Object.hasOwn(hash, field) ? hash[field] : undefined;
-    return value === undefined ? null : typeof value === 'string' ? value : value.toString();
-  };
-  const required = (field: string): string => {
-    const value = text(field);
-    if (value === null) throw internalError(`job hash ${text('id') ?? '?'} has no ${field} field`);
-    return value;
-  };
-  const num = (field: string): number => parseNumber(field, required(field));
-  const optionalNumber = (field: string): number | null => {
-    const value = text(field);
-    return value === null ? null : parseNumber(field, value);
-  };
-  const bytes = (field: string): Uint8Array | null => {
-    const value = Object.hasOwn(hash, field) ? hash[field] : undefined;
-    if (value === undefined) return null;
-    if (typeof value === 'string') throw internalError(`job field ${field} is not bytes`);
-    return new Uint8Array(value);
-  };
-  const state = required('state') as JobState;
-  if (!JOB_STATES.includes(state)) throw internalError(`job ${required('id')} has an unknown state ${state}`);
-  const errorText = text('error');
+  const state = requiredOf(hash, 'state') as JobState;
+  if (!JOB_STATES.includes(state))
+    throw internalError(`job ${requiredOf(hash, 'id')} has an unknown state ${state}`);
+  const errorText = textOf(hash, 'error');
   let error: StoredError | null = null;
   try {
     error = errorText === null ? null : decodeError(errorText);
   } catch {
-    throw internalError(`job ${required('id')} has an error field that is not JSON`);
+    throw internalError(`job ${requiredOf(hash, 'id')} has an error field that is not JSON`);
   }
   return {
-    id: required('id'),
-    queue: required('queue'),
-    task: required('task'),
-    payload: bytes('payload') ?? new Uint8Array(0),
-    priority: num('priority'),
-    runAt: num('runAt'),
-    maxAttempts: num('maxAttempts'),
-    timeLimitMs: optionalNumber('timeLimitMs'),
-    idempotencyKey: text('idempotencyKey'),
-    group: text('group'),
-    resultTtlMs: num('resultTtlMs'),
-    deadLetter: text('deadLetter') === '1',
-    parentId: text('parentId'),
-    canvas: bytes('canvas'),
+    id: requiredOf(hash, 'id'),
+    queue: requiredOf(hash, 'queue'),
+    task: requiredOf(hash, 'task'),
+    payload: bytesOf(hash, 'payload') ?? new Uint8Array(0),
+    priority: numberOf(hash, 'priority'),
+    runAt: numberOf(hash, 'runAt'),
+    maxAttempts: numberOf(hash, 'maxAttempts'),
+    timeLimitMs: optionalNumberOf(hash, 'timeLimitMs'),
+    idempotencyKey: textOf(hash, 'idempotencyKey'),
+    group: textOf(hash, 'group'),
+    resultTtlMs: numberOf(hash, 'resultTtlMs'),
+    deadLetter: textOf(hash, 'deadLetter') === '1',
+    parentId: textOf(hash, 'parentId'),
+    canvas: bytesOf(hash, 'canvas'),
     state,
-    attempt: num('attempt'),
-    createdAt: num('createdAt'),
-    startedAt: optionalNumber('startedAt'),
-    finishedAt: optionalNumber('finishedAt'),
-    workerId: text('workerId'),
-    leaseUntil: optionalNumber('leaseUntil'),
-    result: bytes('result'),
+    attempt: numberOf(hash, 'attempt'),
+    createdAt: numberOf(hash, 'createdAt'),
+    startedAt: optionalNumberOf(hash, 'startedAt'),
+    finishedAt: optionalNumberOf(hash, 'finishedAt'),
+    workerId: textOf(hash, 'workerId'),
+    leaseUntil: optionalNumberOf(hash, 'leaseUntil'),
+    result: bytesOf(hash, 'result'),
     error,
-    progress: bytes('progress'),
-    cancelRequested: text('cancelRequested') === '1',
-    expiresAt: optionalNumber('expiresAt'),
+    progress: bytesOf(hash, 'progress'),
+    cancelRequested: textOf(hash, 'cancelRequested') === '1',
+    expiresAt: optionalNumberOf(hash, 'expiresAt'),
   };
 }
 
