@@ -79,6 +79,9 @@ Options:
   --label <key=value>       A label shown by skein agents; repeat for several
   --name <name>             The agent's name (default: the host name)
   --close-timeout <ms>      How long running jobs may finish on shutdown (default 10000)
+  --mpi-listen <host[:port]> Also host MPI ranks, listening there (an address the launcher and the
+                            other agents reach; port 0 or none: any free one); skein mpirun --cloud
+                            then places ranks on this agent
   --json                    Print one JSON line when registered instead of text
   -h, --help                Show this help
 `;
@@ -442,6 +445,7 @@ const worker: Command = async (args, io) => {
       label: { type: 'string', multiple: true },
       name: { type: 'string' },
       'close-timeout': { type: 'string' },
+      'mpi-listen': { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -473,6 +477,7 @@ const worker: Command = async (args, io) => {
         ...(concurrency === undefined ? {} : { concurrency }),
         ...(closeTimeout === undefined ? {} : { closeTimeout }),
         ...(values.name === undefined ? {} : { name: values.name }),
+        ...(values['mpi-listen'] === undefined ? {} : { mpiListen: values['mpi-listen'] }),
       },
       {
         onWarning: (message, error) =>
@@ -487,13 +492,14 @@ const worker: Command = async (args, io) => {
   const { resources, registration } = agent;
   if (values.json === true) {
     io.stdout.write(
-      `${JSON.stringify({ id: agent.id, pid: process.pid, ...resources, leaseTimeout: registration.leaseTimeout, heartbeatInterval: registration.heartbeatInterval })}\n`,
+      `${JSON.stringify({ id: agent.id, pid: process.pid, ...resources, leaseTimeout: registration.leaseTimeout, heartbeatInterval: registration.heartbeatInterval, ...(agent.mpiAddress === undefined ? {} : { mpi: agent.mpiAddress }) })}\n`,
     );
   } else {
     io.stdout.write(
       `Agent ${agent.id} serves ${server}\n` +
         `  machine  ${resources.host}: ${resources.cores} cores, ${(resources.memory / 1024 ** 3).toFixed(1)} GiB, GPUs: ${resources.gpus.length === 0 ? 'none found' : resources.gpus.join(', ')}\n` +
         `  jobs     ${resources.concurrency} at once; heartbeat every ${registration.heartbeatInterval} ms\n` +
+        (agent.mpiAddress === undefined ? '' : `  mpi      ranks hosted at ${agent.mpiAddress}\n`) +
         (Object.keys(labels).length === 0
           ? ''
           : `  labels   ${Object.entries(labels)

@@ -5,6 +5,7 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import type { MpiHost } from '../mpi/index.ts';
 import { EXIT_FAILURE, EXIT_OK } from './exit-codes.ts';
 import type { CliIo } from './io.ts';
 import { UsageError } from './usage-error.ts';
@@ -24,6 +25,10 @@ Options:
   --hosts <a:port,b:port>     Run the ranks on these mpi-agents over TCP, dealt out in blocks
   --hostfile <file>           The same, one agent address per line (# comments)
   --agent-token <token>       The agents' token (default: $SKEIN_MPI_AGENT_TOKEN)
+  --cloud                     Run the ranks on the cloud's agents that host MPI ranks (skein worker
+                              --mpi-listen), filling the agents with the most free slots first
+  --server <url>              With --cloud: the server (default: $SKEIN_SERVER, else .skein/credentials.json)
+  --token <token>             With --cloud: a token that may deploy (default: $SKEIN_TOKEN, else the same file)
   --deadlock-timeout <ms>     Fail when every rank waits this long with no message moving (default 10000)
   --eager-limit <bytes>       Largest message sent without waiting for its receiver (default 65536)
   --timeout <ms>              Fail the job when it runs longer
@@ -38,6 +43,8 @@ const VALUE_OPTIONS = new Set([
   '--hosts',
   '--hostfile',
   '--agent-token',
+  '--server',
+  '--token',
   '--deadlock-timeout',
   '--eager-limit',
   '--timeout',
@@ -71,6 +78,9 @@ export async function mpirunCommand(args: string[], io: CliIo): Promise<number> 
       hosts: { type: 'string' },
       hostfile: { type: 'string' },
       'agent-token': { type: 'string' },
+      cloud: { type: 'boolean' },
+      server: { type: 'string' },
+      token: { type: 'string' },
       'deadlock-timeout': { type: 'string' },
       'eager-limit': { type: 'string' },
       timeout: { type: 'string' },
@@ -86,7 +96,13 @@ export async function mpirunCommand(args: string[], io: CliIo): Promise<number> 
   const ranks = integer('np', values.np, 1);
   if (ranks === undefined) throw new UsageError('mpirun needs the number of ranks: -n <ranks>');
   if (values.procs === true && values.tcp === true) throw new UsageError('choose one of --procs and --tcp');
-  let hosts: string[] = [];
+  if (values.cloud === true && (values.hosts !== undefined || values.hostfile !== undefined)) {
+    throw new UsageError('choose one of --cloud and --hosts/--hostfile');
+  }
+  if (values.cloud !== true && (values.server !== undefined || values.token !== undefined)) {
+    throw new UsageError('--server and --token go with --cloud');
+  }
+  let hosts: (string | MpiHost)[] = [];
   if (values.hosts !== undefined)
     hosts = values.hosts
       .split(',')
@@ -104,8 +120,19 @@ export async function mpirunCommand(args: string[], io: CliIo): Promise<number> 
         .filter((line) => line !== ''),
     );
   }
+  if (values.cloud === true) {
+    try {
+      hosts = await cloudHosts(ranks, values.server, values.token);
+    } catch (error) {
+      const { code, message } = error as { code?: string; message?: string };
+      io.stderr.write(`skein mpirun: ${code === undefined ? '' : `${code}: `}${message ?? String(error)}\n`);
+      return EXIT_FAILURE;
+    }
+  }
   if (hosts.length > 0 && values.procs === true)
-    throw new UsageError('--hosts runs ranks over TCP; drop --procs');
+    throw new UsageError(
+      `${values.cloud === true ? '--cloud' : '--hosts'} runs ranks over TCP; drop --procs`,
+    );
   const transport =
     values.tcp === true || hosts.length > 0 ? 'tcp' : values.procs === true ? 'process' : 'thread';
   const { mpirun } = await import('../mpi/index.ts');
@@ -134,6 +161,21 @@ export async function mpirunCommand(args: string[], io: CliIo): Promise<number> 
     if (cause instanceof Error && cause.stack !== undefined) io.stderr.write(`${cause.stack}\n`);
     return EXIT_FAILURE;
   }
+}
+
+/** The cloud's MPI rank hosts for a job of `ranks` ranks, each with its token and free slots. */
+async function cloudHosts(
+  ranks: number,
+  server: string | undefined,
+  token: string | undefined,
+): Promise<MpiHost[]> {
+  const { CloudClient } = await import('../cloud/client.ts');
+  const client = await CloudClient.connect({
+    ...(server === undefined ? {} : { server }),
+    ...(token === undefined ? {} : { token }),
+  });
+  const placement = await client.mpiPlacement(ranks);
+  return placement.map(({ address, token: hostToken, slots }) => ({ address, token: hostToken, slots }));
 }
 
 export const MPI_AGENT_HELP = `Usage: skein mpi-agent [--listen <address:port>] [--token <token>]

@@ -30,6 +30,8 @@ export interface AgentRecord {
   /** Ids of the jobs the agent held at its last heartbeat. */
   readonly running: readonly string[];
   readonly stopped: boolean;
+  /** Its MPI rank host (skein worker --mpi-listen), with the token launchers must present. */
+  readonly mpi?: { readonly address: string; readonly token: string };
 }
 
 /** Where agent records live. */

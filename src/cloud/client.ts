@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { ERROR_CODES, errorFromCode, InvalidArgumentError, SkeinError } from '../errors.ts';
 import type { BrokerEvent, JobState } from '../tasks/index.ts';
-import type { AgentView } from './api/agent-wire.ts';
+import type { AgentView, MpiPlacement, MpiPlacementHost } from './api/agent-wire.ts';
 import type { LogEndView, LogLineView, LogPageView } from './api/log-schemas.ts';
 import type { ScheduleDetailView, ScheduleRequest, ScheduleView } from './api/schedule-schemas.ts';
 import type {
@@ -162,6 +162,15 @@ export class CloudClient {
   /** Every agent that registered, with its state (ready, busy, lost, stopped). */
   async agents(options?: CallOptions): Promise<AgentView[]> {
     return (await this.#call<{ agents: AgentView[] }>('GET', '/api/agents', undefined, options)).agents;
+  }
+
+  /**
+   * Hosts for an MPI job of `ranks` ranks: the live agents with an MPI rank host, most free slots
+   * first, as mpirun's `hosts` (skein mpirun --cloud). Needs a token that may deploy.
+   * @throws SKEIN_CLOUD_NO_AGENT when no live agent runs one (skein worker --mpi-listen).
+   */
+  async mpiPlacement(ranks: number, options?: CallOptions): Promise<MpiPlacementHost[]> {
+    return [...(await this.#call<MpiPlacement>('POST', '/api/mpi/placements', { ranks }, options)).hosts];
   }
 
   /** Uploads a bundle made by bundleModule() (skein deploy); its exported tasks become functions. */

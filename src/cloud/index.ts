@@ -4,7 +4,7 @@
 // when a module is bundled.
 
 export type { AgentState } from './agent-registry.ts';
-export type { AgentRegistration, AgentView } from './api/agent-wire.ts';
+export type { AgentMpi, AgentRegistration, AgentView, MpiPlacementHost } from './api/agent-wire.ts';
 export type {
   AsyncInvokeView,
   CancelView,

@@ -43,6 +43,13 @@ export interface RemoteAgentOptions {
   readonly name?: string;
   /** How long close() lets running jobs finish before it gives them back, in ms. @defaultValue 10000 */
   readonly closeTimeout?: number;
+  /**
+   * Run an MPI rank host (an mpi-agent) on this address, "host" or "host:port" (port 0 or none: any
+   * free port), so the cloud can place MPI ranks here (skein mpirun --cloud). The address must be one
+   * the launcher and the other agents reach, never a wildcard; its random token goes to the server,
+   * which gives it only to tokens that may deploy. @defaultValue undefined (no MPI ranks here)
+   */
+  readonly mpiListen?: string;
 }
 
 /** The defaults of RemoteAgentOptions that are plain data. Frozen. */
@@ -97,6 +104,24 @@ export async function detectGpus(): Promise<string[]> {
   return gpus;
 }
 
+/** Starts the agent's MPI rank host on `listen` ("host" or "host:port"). */
+async function startMpiHost(
+  listen: string,
+): Promise<{ host: { close(): Promise<void> }; mpi: { address: string; token: string } }> {
+  const match = /^(\[[0-9a-fA-F:.]+\]|[^:\s]+)(?::(\d{1,5}))?$/.exec(
+    typeof listen === 'string' ? listen : '',
+  );
+  if (match === null) throw invalid('mpiListen', '"host" or "host:port"', listen);
+  // Loaded only here: an agent without MPI ranks never loads the mpi layer.
+  const { MpiAgent } = await import('../mpi/agent.ts');
+  const host = new MpiAgent({
+    host: match[1]!.replace(/^\[|\]$/g, ''),
+    port: match[2] === undefined ? 0 : Number(match[2]),
+  });
+  const address = await host.listen();
+  return { host, mpi: { address, token: host.token } };
+}
+
 /**
  * An agent on this machine serving a Skein server's jobs.
  * @example
@@ -123,6 +148,9 @@ export class RemoteAgent {
   #failing = false;
   readonly #outage: { warned: boolean };
   #closed: Promise<void> | undefined;
+  readonly #mpiHost: { close(): Promise<void> } | undefined;
+  /** Where its MPI rank host listens (RemoteAgentOptions.mpiListen), else undefined. */
+  readonly mpiAddress: string | undefined;
 
   private constructor(parts: {
     registration: AgentRegistration;
@@ -134,6 +162,8 @@ export class RemoteAgent {
     bundles: BundleCache;
     warn: (message: string, error?: unknown) => void;
     outage: { warned: boolean };
+    mpiHost: { close(): Promise<void> } | undefined;
+    mpiAddress: string | undefined;
   }) {
     this.id = parts.registration.id;
     this.registration = parts.registration;
@@ -145,6 +175,8 @@ export class RemoteAgent {
     this.#bundles = parts.bundles;
     this.#warn = parts.warn;
     this.#outage = parts.outage;
+    this.#mpiHost = parts.mpiHost;
+    this.mpiAddress = parts.mpiAddress;
   }
 
   /** Registers with the server, starts serving its tasks and heartbeating. */
@@ -182,7 +214,18 @@ export class RemoteAgent {
       labels: { ...labels },
       concurrency,
     };
-    const registration = await client.call<AgentRegistration>('POST', '/api/agents', resources);
+    const mpiHost = options.mpiListen === undefined ? undefined : await startMpiHost(options.mpiListen);
+    let registration: AgentRegistration;
+    try {
+      registration = await client.call<AgentRegistration>(
+        'POST',
+        '/api/agents',
+        mpiHost === undefined ? resources : { ...resources, mpi: mpiHost.mpi },
+      );
+    } catch (error) {
+      await mpiHost?.host.close();
+      throw error;
+    }
     const outage = { warned: false };
     const bundles = new BundleCache({
       dir: agentCacheDir(catalog.projectDir),
@@ -228,6 +271,8 @@ export class RemoteAgent {
       bundles,
       warn,
       outage,
+      mpiHost: mpiHost?.host,
+      mpiAddress: mpiHost?.mpi.address,
     });
     try {
       await agent.#serve(registration.tasks, registration.functions);
@@ -337,6 +382,8 @@ export class RemoteAgent {
     clearInterval(this.#beat);
     await this.#beating;
     try {
+      // Its MPI ranks go first: they belong to jobs whose launcher is elsewhere and cannot wait.
+      await this.#mpiHost?.close();
       await this.#local.close();
     } finally {
       try {

@@ -13,7 +13,7 @@ export { ANY_SOURCE, ANY_TAG, PROC_NULL, TAG_UB } from './constants.ts';
 export type { RankMain } from './launch/mpirun.ts';
 export { mpirun } from './launch/mpirun.ts';
 export { BAND, BOR, LAND, LOR, MAX, MAXLOC, MIN, MINLOC, Op, PROD, SUM } from './ops.ts';
-export type { MpirunOptions, OutputMode, ResolvedMpirunOptions } from './options.ts';
+export type { MpiHost, MpirunOptions, OutputMode, ResolvedMpirunOptions } from './options.ts';
 export { MPIRUN_DEFAULTS, resolveMpirunOptions } from './options.ts';
 export type { TestResult } from './request.ts';
 export { Request, waitAll, waitAny } from './request.ts';

@@ -45,12 +45,27 @@ export interface MpirunOptions {
   /** The address this launcher listens on and gives ranks to report to, for the tcp transport (with hosts: one the agents' hosts can reach). @defaultValue '127.0.0.1' */
   readonly host?: string;
   /**
-   * mpi-agents ("host:port") to run the ranks on, over TCP: ranks are dealt out in blocks, host by
-   * host. The program must be at the same path on every host. Implies the tcp transport.
+   * mpi-agents ("host:port", or an MpiHost with its own token and slots) to run the ranks on, over TCP:
+   * ranks are dealt out in blocks, host by host (by slots when every host gives them). The program
+   * must be at the same path on every host. Implies the tcp transport.
    */
-  readonly hosts?: readonly string[];
+  readonly hosts?: readonly (string | MpiHost)[];
   /** The token the agents were started with (skein mpi-agent --token, or SKEIN_MPI_AGENT_TOKEN). */
   readonly agentToken?: string;
+}
+
+/** An mpi-agent to run ranks on (a `skein mpi-agent`, or a `skein worker --mpi-listen`). */
+export interface MpiHost {
+  /** "host:port" of the agent. */
+  readonly address: string;
+  /** This agent's token (default: the agentToken option, else SKEIN_MPI_AGENT_TOKEN). */
+  readonly token?: string;
+  /**
+   * Ranks this host takes before the next one gets any. When every host gives slots, ranks fill the
+   * hosts in order (those past the total slots are dealt out in blocks over all hosts); otherwise each
+   * host gets an equal block.
+   */
+  readonly slots?: number;
 }
 
 export const MPIRUN_DEFAULTS = Object.freeze({
@@ -78,7 +93,7 @@ export interface ResolvedMpirunOptions {
   readonly output: OutputMode;
   readonly argv: readonly string[];
   readonly host: string;
-  readonly hosts: readonly string[];
+  readonly hosts: readonly MpiHost[];
   readonly agentToken: string | undefined;
 }
 
@@ -107,15 +122,35 @@ function duration(name: string, value: unknown, max: number): number {
   return value;
 }
 
+const AGENT_ADDRESS = /^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/;
+
+function resolveHosts(hosts: unknown): MpiHost[] {
+  const wrong = (why: string): InvalidArgumentError =>
+    invalid(
+      `mpirun option hosts must be agent addresses "host:port" or { address, token?, slots? } (${why}; got ${JSON.stringify(hosts)})`,
+    );
+  if (!Array.isArray(hosts)) throw wrong('not an array');
+  return hosts.map((entry: unknown) => {
+    const host = typeof entry === 'string' ? { address: entry } : entry;
+    if (typeof host !== 'object' || host === null) throw wrong('an entry is neither');
+    const { address, token, slots } = host as { address?: unknown; token?: unknown; slots?: unknown };
+    if (typeof address !== 'string' || !AGENT_ADDRESS.test(address))
+      throw wrong('an address is not host:port');
+    if (token !== undefined && (typeof token !== 'string' || token === '')) throw wrong('a token is empty');
+    if (slots !== undefined && !(Number.isInteger(slots) && (slots as number) >= 0)) {
+      throw wrong('slots must be an integer >= 0');
+    }
+    return Object.freeze({
+      address,
+      ...(token === undefined ? {} : { token: token as string }),
+      ...(slots === undefined ? {} : { slots: slots as number }),
+    });
+  });
+}
+
 export function resolveMpirunOptions(options: MpirunOptions = {}): ResolvedMpirunOptions {
   if (typeof options !== 'object' || options === null) throw invalid('mpirun options must be an object');
-  const hosts = options.hosts ?? [];
-  if (
-    !Array.isArray(hosts) ||
-    hosts.some((h) => typeof h !== 'string' || !/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/.test(h))
-  ) {
-    throw invalid(`mpirun option hosts must be agent addresses "host:port" (got ${JSON.stringify(hosts)})`);
-  }
+  const hosts = resolveHosts(options.hosts ?? []);
   const transport = options.transport ?? (hosts.length > 0 ? 'tcp' : MPIRUN_DEFAULTS.transport);
   if (hosts.length > 0 && transport !== 'tcp') {
     throw invalid(`mpirun option hosts needs the tcp transport (got transport ${String(transport)})`);
@@ -166,7 +201,7 @@ export function resolveMpirunOptions(options: MpirunOptions = {}): ResolvedMpiru
     output,
     argv: Object.freeze([...argv]),
     host,
-    hosts: Object.freeze([...hosts]),
+    hosts: Object.freeze(hosts),
     agentToken,
   });
 }

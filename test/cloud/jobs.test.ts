@@ -393,6 +393,7 @@ test('GET /api/openapi.json documents every route with its schemas', async () =>
     '/api/jobs/{id}/cancel',
     '/api/jobs/{id}/logs',
     '/api/jobs/{id}/retry',
+    '/api/mpi/placements',
     '/api/openapi.json',
     '/api/schedules',
     '/api/schedules/{name}',

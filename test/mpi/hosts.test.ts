@@ -11,6 +11,7 @@ import { once } from 'node:events';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { MpiAgent, mpirun } from '../../src/mpi/index.ts';
+import { dealRanks } from '../../src/mpi/launch/agents.ts';
 import { expectedFor } from '../conformance/mpi.ts';
 import { everyOperation } from '../fixtures/mpi/every-operation.ts';
 
@@ -42,6 +43,76 @@ test('an mpi-agent refuses a launcher without its token, and mpirun says so', as
     code: 'SKEIN_MPI_TRANSPORT',
     message: /refused the job: the launcher did not present this agent's token/,
   });
+});
+
+test('hosts as { address, token, slots }: each agent its own token, ranks filling the slots in order', async (t) => {
+  const agents = [new MpiAgent(), new MpiAgent()];
+  t.after(() => Promise.all(agents.map((agent) => agent.close())));
+  const addresses = await Promise.all(agents.map((agent) => agent.listen()));
+  const hosts = agents.map((agent, i) => ({ address: addresses[i]!, token: agent.token, slots: 3 - i }));
+  const results = await mpirun(3, everyOperation, { hosts, timeout: 60_000 });
+  assertConformant(results);
+  // A host without a token of its own falls back to agentToken, and one with a wrong one refuses.
+  await assert.rejects(
+    mpirun(2, everyOperation, {
+      hosts: [{ address: addresses[0]! }, { address: addresses[1]!, token: agents[1]!.token }],
+      agentToken: 'not-the-token',
+    }),
+    {
+      code: 'SKEIN_MPI_TRANSPORT',
+      message: new RegExp(`${addresses[0]!.replace(/[.[\]]/g, '\\$&')} refused`),
+    },
+  );
+});
+
+test('dealRanks: equal blocks without slots; with slots, hosts fill in order and the rest is dealt over all', () => {
+  const two = [{ address: 'a:1' }, { address: 'b:1' }];
+  assert.deepEqual(dealRanks(two, 5), [
+    [0, 1],
+    [2, 3, 4],
+  ]);
+  const slotted = [
+    { address: 'a:1', slots: 3 },
+    { address: 'b:1', slots: 2 },
+  ];
+  assert.deepEqual(dealRanks(slotted, 4), [[0, 1, 2], [3]]);
+  assert.deepEqual(dealRanks(slotted, 2), [[0, 1], []]);
+  // 5 slots: the 2 ranks past them go one to each host.
+  assert.deepEqual(dealRanks(slotted, 7), [
+    [0, 1, 2, 3],
+    [4, 5, 6],
+  ]);
+  assert.deepEqual(
+    dealRanks(
+      [
+        { address: 'a:1', slots: 0 },
+        { address: 'b:1', slots: 0 },
+      ],
+      3,
+    ),
+    [[0], [1, 2]],
+  );
+  // One host without slots: equal blocks for all.
+  assert.deepEqual(dealRanks([{ address: 'a:1', slots: 3 }, { address: 'b:1' }], 4), [
+    [0, 1],
+    [2, 3],
+  ]);
+});
+
+test('mpirun refuses malformed hosts with SKEIN_MPI_INVALID_ARGUMENT', async () => {
+  for (const hosts of [
+    ['no-port'],
+    [{ address: 'h:1', token: '' }],
+    [{ address: 'h:1', slots: -1 }],
+    [{ address: 'h:1', slots: 1.5 }],
+    [{ token: 'x' }],
+    [42],
+  ]) {
+    await assert.rejects(mpirun(2, everyOperation, { hosts: hosts as never }), {
+      code: 'SKEIN_MPI_INVALID_ARGUMENT',
+      message: /hosts must be agent addresses "host:port" or \{ address, token\?, slots\? \}/,
+    });
+  }
 });
 
 test('mpirun --hosts with an agent nobody runs fails with SKEIN_MPI_TRANSPORT naming it', async () => {

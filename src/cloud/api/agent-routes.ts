@@ -80,6 +80,7 @@ function view(record: AgentRecord, agentTimeout: number, now: number): AgentView
     runningJobs: record.running,
     registeredAt: record.registeredAt,
     lastHeartbeat: record.lastHeartbeat,
+    ...(record.mpi === undefined ? {} : { mpi: record.mpi.address }),
   };
 }
 
@@ -171,6 +172,7 @@ export function agentRoutes(ctx: ApiContext): RouteSpec[] {
           lastHeartbeat: now,
           running: [],
           stopped: false,
+          ...(body.mpi === undefined ? {} : { mpi: { address: body.mpi.address, token: body.mpi.token } }),
         };
         await ctx.registry.put(record);
         reply.code(201);

@@ -197,6 +197,16 @@ export interface AgentRegisterRequest {
   readonly gpus: readonly string[];
   readonly labels: Readonly<Record<string, string>>;
   readonly concurrency: number;
+  /** The agent's MPI rank host (skein worker --mpi-listen): where launchers reach it, and its token. */
+  readonly mpi?: AgentMpi;
+}
+
+/** An agent's MPI rank host: an mpi-agent inside skein worker. */
+export interface AgentMpi {
+  /** "host:port" that launchers and the other ranks reach. */
+  readonly address: string;
+  /** The token launchers present; given out only by POST /api/mpi/placements. */
+  readonly token: string;
 }
 
 /** What registration answers: the agent's id and the timing the server holds it to. */
@@ -276,6 +286,28 @@ export interface AgentView {
   readonly runningJobs: readonly string[];
   readonly registeredAt: number;
   readonly lastHeartbeat: number;
+  /** The address of its MPI rank host, when it has one (never its token). */
+  readonly mpi?: string;
+}
+
+/** POST /api/mpi/placements: hosts for an MPI job of `ranks` ranks. */
+export interface MpiPlacementRequest {
+  readonly ranks: number;
+}
+
+/** One host of a placement: an agent's MPI rank host and the ranks it has room for. */
+export interface MpiPlacementHost {
+  readonly agent: string;
+  readonly name: string;
+  readonly address: string;
+  readonly token: string;
+  /** Free slots: the agent's concurrency less the jobs it runs. */
+  readonly slots: number;
+}
+
+export interface MpiPlacement {
+  /** Live agents with an MPI rank host, most free slots first. */
+  readonly hosts: readonly MpiPlacementHost[];
 }
 
 // --- Schemas -------------------------------------------------------------------------------------
@@ -322,6 +354,41 @@ export const AGENT_REGISTER_BODY = {
       additionalProperties: { type: 'string', maxLength: 200, pattern: '^[\\x20-\\x7e]*$' },
     },
     concurrency: { type: 'integer', minimum: 1, maximum: 1024 },
+    mpi: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['address', 'token'],
+      properties: {
+        address: { type: 'string', maxLength: 300, pattern: '^(\\[[0-9a-fA-F:.]+\\]|[^:\\s]+):[0-9]{1,5}$' },
+        token: { type: 'string', minLength: 8, maxLength: 200, pattern: '^[\\x21-\\x7e]+$' },
+      },
+    },
+  },
+} as const;
+
+export const MPI_PLACEMENT_BODY = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['ranks'],
+  properties: { ranks: { type: 'integer', minimum: 1, maximum: 4096 } },
+} as const;
+
+export const MPI_PLACEMENT = {
+  type: 'object',
+  properties: {
+    hosts: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          agent: { type: 'string' },
+          name: { type: 'string' },
+          address: { type: 'string' },
+          token: { type: 'string' },
+          slots: { type: 'integer' },
+        },
+      },
+    },
   },
 } as const;
 
@@ -464,5 +531,6 @@ export const AGENT_VIEW = {
     runningJobs: { type: 'array', items: { type: 'string' } },
     registeredAt: { type: 'integer', description: 'Epoch ms.' },
     lastHeartbeat: { type: 'integer', description: 'Epoch ms.' },
+    mpi: { type: 'string', description: 'Its MPI rank host ("host:port"), when it has one.' },
   },
 } as const;

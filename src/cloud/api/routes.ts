@@ -16,6 +16,7 @@ import { checkArgsDepth } from './args-depth.ts';
 import { consoleApiRoutes } from './console-api.ts';
 import { functionRoutes } from './function-routes.ts';
 import { logRoutes } from './log-routes.ts';
+import { mpiRoutes } from './mpi-routes.ts';
 import { scheduleRoutes } from './schedule-routes.ts';
 
 export type { ApiContext, RouteSchema, RouteSpec } from './route-spec.ts';
@@ -191,6 +192,7 @@ export function apiRoutes(ctx: ApiContext): RouteSpec[] {
     ...jobRoutes(),
     ...logRoutes(ctx),
     ...agentRoutes(ctx),
+    ...mpiRoutes(ctx),
     ...functionRoutes(ctx),
     ...scheduleRoutes(ctx),
     ...consoleApiRoutes(ctx),

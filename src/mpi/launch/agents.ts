@@ -8,7 +8,7 @@ import { encode } from '../../codec/index.ts';
 import { SkeinError } from '../../errors.ts';
 import type { AgentLaunch, AgentMessage } from '../agent.ts';
 import { readControl, writeControl } from '../control-stream.ts';
-import type { ResolvedMpirunOptions } from '../options.ts';
+import type { MpiHost, ResolvedMpirunOptions } from '../options.ts';
 import type { ProgramSpec } from '../runtime.ts';
 import { CONNECT_TIMEOUT_MS, type ControlServer } from './control-server.ts';
 import { describeExit, type Job } from './job.ts';
@@ -20,6 +20,25 @@ export function blockOf(index: number, hosts: number, ranks: number): number[] {
   const start = Math.floor((index * ranks) / hosts);
   const end = Math.floor(((index + 1) * ranks) / hosts);
   return Array.from({ length: end - start }, (_, i) => start + i);
+}
+
+/**
+ * The ranks of every host, as contiguous blocks in host order: by slots when every host has them
+ * (hosts filled in order; ranks past the total slots dealt in equal blocks over all hosts), else equal
+ * blocks.
+ */
+export function dealRanks(hosts: readonly MpiHost[], ranks: number): number[][] {
+  const counts = hosts.map((_, index) => blockOf(index, hosts.length, ranks).length);
+  if (hosts.length > 0 && hosts.every((host) => host.slots !== undefined)) {
+    let left = ranks;
+    for (const [index, host] of hosts.entries()) {
+      counts[index] = Math.min(host.slots!, left);
+      left -= counts[index]!;
+    }
+    for (const [index] of hosts.entries()) counts[index]! += blockOf(index, hosts.length, left).length;
+  }
+  let next = 0;
+  return counts.map((count) => Array.from({ length: count }, () => next++));
 }
 
 async function connect(address: string): Promise<Socket> {
@@ -49,7 +68,12 @@ export async function launchOnAgents(
   options: ResolvedMpirunOptions,
   control: ControlServer,
 ): Promise<void> {
-  const sockets = await Promise.all(options.hosts.map(connect));
+  const deals = dealRanks(options.hosts, job.size);
+  // A host dealt no ranks (more hosts than ranks, or no slots) is not contacted at all.
+  const used = options.hosts.flatMap((host, index) =>
+    deals[index]!.length > 0 ? [{ host, ranks: deals[index]! }] : [],
+  );
+  const sockets = await Promise.all(used.map(({ host }) => connect(host.address)));
   const emit =
     typeof options.output === 'function'
       ? options.output
@@ -58,7 +82,7 @@ export async function launchOnAgents(
             options.output === 'prefix' ? `[${rank}] ${line}\n` : `${line}\n`,
           );
   for (const [index, socket] of sockets.entries()) {
-    const ranks = blockOf(index, sockets.length, job.size);
+    const { host, ranks } = used[index]!;
     const pending = new Set(ranks);
     socket.on('error', () => {});
     readControl(socket, (message) => {
@@ -70,20 +94,20 @@ export async function launchOnAgents(
         job.fail(
           new SkeinError(
             'SKEIN_MPI_TRANSPORT',
-            `the mpi-agent at ${options.hosts[index]} refused the job: ${m.message}`,
+            `the mpi-agent at ${host.address} refused the job: ${m.message}`,
           ),
         );
       }
     });
     socket.on('close', () => {
-      for (const rank of pending) job.exited(rank, `lost its mpi-agent at ${options.hosts[index]}`);
+      for (const rank of pending) job.exited(rank, `lost its mpi-agent at ${host.address}`);
       pending.clear();
     });
     for (const rank of ranks)
       job.attach(rank, { kill: () => writeControl(socket, encode({ type: 'kill', rank })) });
     const launch: AgentLaunch = {
       type: 'launch',
-      token: options.agentToken ?? process.env.SKEIN_MPI_AGENT_TOKEN ?? '',
+      token: host.token ?? options.agentToken ?? process.env.SKEIN_MPI_AGENT_TOKEN ?? '',
       ranks,
       config: {
         control: control.address,
