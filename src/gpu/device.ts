@@ -531,7 +531,7 @@ export class GpuDevice {
     cleanup: readonly GPUBuffer[] = [],
     around?: PassSurroundings,
   ): GpuEvent {
-    this.#assertAlive(`dispatching ${name}`);
+    if (this.#gone !== undefined) this.#assertAlive(`dispatching ${name}`);
     this.#lastDispatch = name;
     let submittedAt = performance.now();
     // Spans and the diagnostics channel, run in the same step that produces the timing.

@@ -219,7 +219,8 @@ export class Kernel {
    * @throws SKEIN_GPU_DESTROYED when an array or the device was destroyed.
    */
   run(values: Readonly<Record<string, BindingValue>>, options: RunOptions): GpuEvent {
-    this.#internals.assertAlive(`running kernel "${this.name}"`);
+    // The message is built only when it is needed: this runs on every dispatch.
+    if (this.device.destroyed) this.#internals.assertAlive(`running kernel "${this.name}"`);
     const workgroups = this.#workgroups(options);
     const raw = this.#internals.raw;
     if (typeof values !== 'object' || values === null) {
