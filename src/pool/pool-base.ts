@@ -96,6 +96,14 @@ const TIME_ORIGIN = performance.timeOrigin;
 const NO_TRANSFER: readonly TransferListItem[] = Object.freeze([]);
 const taskChannel = channel('skein:pool:task');
 
+let capturedResolve: (value: unknown) => void = () => {};
+let capturedReject: (error: unknown) => void = () => {};
+/** The executor of every call's promise: hands its resolving functions to the line that made it. */
+function captureResolvers(resolve: (value: unknown) => void, reject: (error: unknown) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
+
 /**
  * What only some calls need (options given, actors, broadcasts, map chunks, a finite timeout or the
  * terminate cancel mode): kept off TaskRecord so the plain call, of which tens of thousands may be in
@@ -653,7 +661,11 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
         : 0) |
       (sharedArgs ? FLAG_SHARED_ARGS : 0) |
       (options.onOutput === undefined ? 0 : FLAG_CAPTURE_OUTPUT);
-    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
+    // A shared executor instead of Promise.withResolvers(): no capability and result objects per call
+    // (~100 bytes less each, measured with the sampling heap profiler).
+    const promise = new Promise<unknown>(captureResolvers);
+    const resolve = capturedResolve;
+    const reject = capturedReject;
     const id = this.#nextTaskId;
     this.#nextTaskId = id + 1 >= MAX_TASK_ID ? 1 : id + 1;
     const record = new TaskRecord(id, kind, key, args, flags, performance.now(), resolve, reject, extras);
@@ -724,6 +736,9 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
     // Until a task has finished, nothing says how long tasks run: a starting worker counts for one task,
     // so a second long task gets a worker of its own instead of a place behind the first.
     const startingRoom = this.#avgRunMs < 0 ? 1 : limit;
+    // A hand is topped up once half of it is free, not after every answer: a worker holding half its
+    // hand has ~1 ms of work left, and each batch costs a message (and its answer) whatever its size.
+    const refillAt = Math.ceil(limit / 2);
     let room = 0;
     let eligible = 0;
     let starting = 0;
@@ -733,10 +748,8 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
       if (slot.pinnedQueue.length > 0 && !slot.exited) this.#send(slot, slot.pinnedQueue.splice(0));
       if (slot.ready && !slot.retiring && !slot.stopping && !this.#stalled(slot, now, stalledAfter)) {
         const free = limit - slot.inHand.size;
-        if (free > 0) {
-          room += free;
-          eligible++;
-        }
+        if (free > 0) room += free;
+        if (free >= refillAt) eligible++;
       } else if (!slot.ready && !slot.stopping) {
         room += startingRoom;
         starting++;
@@ -755,7 +768,7 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
         slot.ready &&
         !slot.retiring &&
         !slot.stopping &&
-        slot.inHand.size < limit &&
+        limit - slot.inHand.size >= refillAt &&
         !this.#stalled(slot, now, stalledAfter)
       ) {
         open.push(slot);
