@@ -701,8 +701,10 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
       if (!slot.ready || slot.retiring || slot.stopping || !slot.handle.canWaitForResults) continue;
       if (slot.inHand.size > 0 && slot.handle.lastStartedTask() !== slot.lastSentId) continue;
       const count = Math.min(limit, this.#queue.size);
-      const batch: TaskRecord[] = new Array(count);
-      for (let i = 0; i < count; i++) batch[i] = this.#queue.shift()!;
+      // Built by push as in #dispatch: one array shape reaching #send keeps its optimized code (a
+      // preallocated, holey array there deoptimized it again and again).
+      const batch: TaskRecord[] = [];
+      for (let i = 0; i < count; i++) batch.push(this.#queue.shift()!);
       this.#send(slot, batch);
     }
   }
