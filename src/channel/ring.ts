@@ -76,6 +76,11 @@ export class ByteRing {
     return this.#used(Atomics.load(this.#cells, this.#head), Atomics.load(this.#cells, this.#tail));
   }
 
+  /**
+   * Bytes free now (a snapshot). Not a producer's check before write(): hasRoomFor and
+   * hasRoomForRecords keep a cached head that is right only while every write follows one of them
+   * (a write after a freeBytes() check alone let the cache fall a lap behind and records be overwritten).
+   */
   freeBytes(): number {
     return this.#size - this.usedBytes();
   }
@@ -86,13 +91,20 @@ export class ByteRing {
 
   /** Whether a payload of `length` bytes fits now; the producer's side. */
   hasRoomFor(length: number): boolean {
+    return this.hasRoomForRecords(ringRecordBytes(length));
+  }
+
+  /**
+   * Whether records taking `recordBytes` in all (the sum of ringRecordBytes of each payload) fit now,
+   * so that they may be written one after the other with no check between; the producer's side.
+   */
+  hasRoomForRecords(recordBytes: number): boolean {
     const cells = this.#cells;
-    const record = ringRecordBytes(length);
     const tail = Atomics.load(cells, this.#tail);
-    if (record <= this.#size - this.#used(cells[this.#headSeen]!, tail)) return true;
+    if (recordBytes <= this.#size - this.#used(cells[this.#headSeen]!, tail)) return true;
     const head = Atomics.load(cells, this.#head);
     cells[this.#headSeen] = head;
-    return record <= this.#size - this.#used(head, tail);
+    return recordBytes <= this.#size - this.#used(head, tail);
   }
 
   /** Appends one record; the caller checked hasRoomFor(payload.length). */

@@ -5,7 +5,7 @@
 // Invariant: only this rank's thread writes its outgoing rings and reads its incoming ones; a sender
 // waiting for room sets the ring's writerWaiting cell, which the reader checks after every consume.
 
-import { ByteRing } from '../../channel/ring.ts';
+import { ByteRing, ringRecordBytes } from '../../channel/ring.ts';
 import { SkeinError } from '../../errors.ts';
 import { type FrameHeader, FrameKind, HEADER_BYTES, HEADER_INTS, readHeader, writeHeader } from '../frame.ts';
 import { DOORBELL_STRIDE, RING_CELLS, RING_DATA_OFFSET_BYTES, type ThreadFabric } from './thread-fabric.ts';
@@ -83,8 +83,9 @@ export class ThreadTransport implements Transport {
     const queue = this.#queues[dest]!;
     if (queue.length === 0 && body.length <= this.#maxChunk) {
       const ring = this.#out[dest]!;
-      const need = recordBytes(HEADER_BYTES) + (body.length > 0 ? recordBytes(body.length) : 0);
-      if (ring.freeBytes() >= need) {
+      const need = ringRecordBytes(HEADER_BYTES) + (body.length > 0 ? ringRecordBytes(body.length) : 0);
+      // hasRoomForRecords, not freeBytes(): the ring's cached head must see every write (ring.ts).
+      if (ring.hasRoomForRecords(need)) {
         this.#writeHeader(ring, header);
         if (body.length > 0) ring.write(body);
         this.#ring(dest);
@@ -269,10 +270,6 @@ function ring(cells: Int32Array, ringBytes: number): ByteRing {
     RING_DATA_OFFSET_BYTES,
     ringBytes,
   );
-}
-
-function recordBytes(length: number): number {
-  return 4 + ((length + 3) & ~3);
 }
 
 function closedError(rank: number): SkeinError {
