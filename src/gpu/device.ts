@@ -7,7 +7,7 @@ import { InvalidArgumentError, SkeinError } from '../errors.ts';
 import { type Span, SpanRecorder } from '../trace/index.ts';
 import { type AdapterDescription, describeAdapter, type PowerPreference, pickAdapter } from './adapters.ts';
 import { BufferUsage, MAP_READ_MODE } from './dawn.ts';
-import { type EventTiming, GpuEvent, type Settle } from './event.ts';
+import { type EventTiming, GpuEvent } from './event.ts';
 
 const dispatchChannel = channel('skein:gpu:dispatch');
 
@@ -224,6 +224,11 @@ export class GpuDevice {
   readonly #sleepFor = new Map<string, number>();
   /** Per kernel name: how long the last wait after it took, slept and polled (quietly()). */
   readonly #lastWait = new Map<string, number>();
+  /** Made once rather than per wait: every dispatch's wait passes them. */
+  readonly #workDone = (): Promise<undefined> => this.raw.queue.onSubmittedWorkDone();
+  readonly #waitFailed = (error: unknown): never => {
+    throw this.#goneError('waiting for GPU work', error);
+  };
 
   /** @internal Use requestDevice(). */
   constructor(raw: GPUDevice, adapter: AdapterDescription, options: ResolvedDeviceOptions) {
@@ -415,15 +420,13 @@ export class GpuDevice {
    */
   #done<R>(next: (doneAt: number) => R): Promise<R> {
     return this.#quietly(
-      () => this.raw.queue.onSubmittedWorkDone(),
+      this.#workDone,
       (_, doneAt) => {
         if (this.#gone !== undefined) throw this.#goneError('waiting for GPU work');
         this.#throwRefused();
         return next(doneAt);
       },
-      (error) => {
-        throw this.#goneError('waiting for GPU work', error);
-      },
+      this.#waitFailed,
     );
   }
 
@@ -548,18 +551,19 @@ export class GpuDevice {
         dispatchChannel.publish({ device: this.id, name, submittedAt, ...timing });
       return timing;
     };
-    let settle: Settle = (finish) =>
-      this.#done((doneAt) => finish(settled({ elapsedMs: doneAt - submittedAt, source: 'wall' })));
-    const event = new GpuEvent(name, submittedAt, (finish) => settle(finish));
-    // Runs right after the submit that carries this pass (at the end of a batch): a profiled event starts
-    // its readback only then, since mapping a buffer that an unsubmitted command copies into is invalid.
-    const submitted = (): void => {
-      submittedAt = performance.now();
-      if (this.options.profiling) event.wait().catch(() => {});
-    };
-    // A lone dispatch is submitted right here, so only a batch or a profiled event needs the callback.
-    const after = this.#batch !== undefined || this.options.profiling ? submitted : undefined;
     if (!this.#timestamps) {
+      const event = new GpuEvent(name, submittedAt, (finish) =>
+        this.#done((doneAt) => finish(settled({ elapsedMs: doneAt - submittedAt, source: 'wall' }))),
+      );
+      // A lone dispatch is submitted right here; a batch submits later and sets the time then, and a
+      // profiled event starts its wait then.
+      const submitted =
+        this.#batch !== undefined || this.options.profiling
+          ? (): void => {
+              submittedAt = performance.now();
+              if (this.options.profiling) event.wait().catch(() => {});
+            }
+          : undefined;
       this.#encode(
         (encoder) => {
           around?.before(encoder);
@@ -569,7 +573,7 @@ export class GpuDevice {
           around?.after(encoder);
         },
         cleanup,
-        after,
+        submitted,
       );
       return event;
     }
@@ -579,7 +583,7 @@ export class GpuDevice {
       usage: BufferUsage.QUERY_RESOLVE | BufferUsage.COPY_SRC,
     });
     const readback = this.raw.createBuffer({ size: 16, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
-    settle = async (finish) => {
+    const event = new GpuEvent(name, submittedAt, async (finish) => {
       try {
         await this.#quietly(() => readback.mapAsync(MAP_READ_MODE));
       } catch (error) {
@@ -593,6 +597,12 @@ export class GpuDevice {
       // Timestamps are nanoseconds; a pass whose end reads before its start (a clock wrap) counts as 0.
       const elapsedMs = end! >= start! ? Number(end! - start!) / 1e6 : 0;
       return finish(settled({ elapsedMs, source: 'timestamp' }));
+    });
+    // Runs right after the submit that carries this pass (at the end of a batch): the readback starts
+    // only then, since mapping a buffer that an unsubmitted command copies into is invalid.
+    const submitted = (): void => {
+      submittedAt = performance.now();
+      event.wait().catch(() => {});
     };
     this.#encode(
       (encoder) => {
@@ -607,7 +617,7 @@ export class GpuDevice {
         encoder.copyBufferToBuffer(resolve, 0, readback, 0, 16);
       },
       [...cleanup, resolve],
-      after,
+      submitted,
     );
     return event;
   }
