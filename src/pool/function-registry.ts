@@ -5,6 +5,7 @@ import { InvalidArgumentError } from '../errors.ts';
 import { actorInfo, describe, isTask, rememberExportName, resolveExportName } from '../task.ts';
 import type { FunctionSpec } from './protocol.ts';
 
+const NO_RUNNABLE = Object.freeze({});
 const NATIVE_SOURCE = /\{\s*\[native code\]\s*\}\s*$/;
 
 export class FunctionRegistry {
@@ -12,6 +13,9 @@ export class FunctionRegistry {
   readonly #pending = new Map<object, Promise<number>>();
   readonly #inlineKeys = new Map<string, number>();
   readonly specs: FunctionSpec[] = [];
+  /** The runnable keyOf last found known (a private sentinel until then: undefined is a user's value), and its key. */
+  #lastRunnable: unknown = NO_RUNNABLE;
+  #lastKey = -1;
 
   /**
    * The key of a runnable: a number when known, a promise on first use of a task whose export name
@@ -19,8 +23,14 @@ export class FunctionRegistry {
    * @throws SKEIN_POOL_INVALID_TASK when the value is not a task reference or a self-contained function.
    */
   keyOf(runnable: unknown): number | Promise<number> {
+    // Calls in a row mostly pass the same runnable: skip the WeakMap for it.
+    if (runnable === this.#lastRunnable) return this.#lastKey;
     const known = this.#keys.get(runnable as object);
-    if (known !== undefined) return known;
+    if (known !== undefined) {
+      this.#lastRunnable = runnable;
+      this.#lastKey = known;
+      return known;
+    }
     if (isTask(runnable)) return this.#exportKey(runnable, runnable.moduleUrl, runnable.exportName);
     if (typeof runnable === 'function') return this.#inlineKey(runnable as (...args: never) => unknown);
     throw new InvalidArgumentError(

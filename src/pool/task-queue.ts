@@ -29,21 +29,28 @@ export class TaskQueue<T extends Prioritized> {
   /** Priorities present, highest first. */
   #order: number[] = [];
   #size = 0;
+  /** The bucket push last used (undefined once removed), and its priority. */
+  #lastPriority = Number.NaN;
+  #lastBucket: Bucket<T> | undefined;
 
   get size(): number {
     return this.#size;
   }
 
   push(item: T): void {
-    let bucket = this.#buckets.get(item.priority);
+    const priority = item.priority;
+    // Pushes in a row mostly share a priority: skip the Map for it.
+    let bucket = priority === this.#lastPriority ? this.#lastBucket : this.#buckets.get(priority);
     if (bucket === undefined) {
       bucket = new Bucket<T>();
-      this.#buckets.set(item.priority, bucket);
-      this.#order.push(item.priority);
+      this.#buckets.set(priority, bucket);
+      this.#order.push(priority);
       this.#order.sort((a, b) => b - a);
     }
     bucket.items.push(item);
     this.#size++;
+    this.#lastPriority = priority;
+    this.#lastBucket = bucket;
   }
 
   /** Puts an item back at the head of its priority (a task whose worker died before starting it). */
@@ -66,6 +73,7 @@ export class TaskQueue<T extends Prioritized> {
       }
       this.#buckets.delete(priority);
       this.#order.shift();
+      if (priority === this.#lastPriority) this.#lastBucket = undefined;
     }
     return undefined;
   }
