@@ -181,6 +181,11 @@ export class Kernel {
   readonly #uniformBuffers: (GPUBuffer | undefined)[];
   /** Two or more storage bindings, so that a run must check they do not overlap. */
   readonly #aliasable: boolean;
+  /**
+   * Per storage binding, the array the last run bound there directly (no aligned copy) and its
+   * resource: the same array again passes the same checks, so a run only asks whether it was destroyed.
+   */
+  readonly #lastStorage: ({ array: GpuArray; resource: GPUBufferBinding } | undefined)[];
 
   /** @internal Use compileKernel(). */
   constructor(
@@ -205,6 +210,7 @@ export class Kernel {
     this.#lastGroups = layouts.map(() => undefined);
     this.#uniformBuffers = bindings.map(() => undefined);
     this.#aliasable = bindings.filter((bound) => bound.uniform === undefined).length > 1;
+    this.#lastStorage = bindings.map(() => undefined);
   }
 
   /** The kernel's resource bindings, by name. */
@@ -264,7 +270,15 @@ export class Kernel {
           }
           resource = this.#uniform(index, packUniform(uniform, info.name, value), cleanup);
         } else {
-          resource = this.#storage(bound, value, alignment, cleanup, copiesIn, copiesOut);
+          const last = this.#lastStorage[index];
+          if (last !== undefined && last.array === value && !value.destroyed) {
+            resource = last.resource;
+          } else {
+            const copies = copiesIn.length;
+            resource = this.#storage(bound, value, alignment, cleanup, copiesIn, copiesOut);
+            this.#lastStorage[index] =
+              copiesIn.length === copies ? { array: value as GpuArray, resource } : undefined;
+          }
           if (this.#aliasable) this.#checkAliasing(storage, info, value as GpuArray);
         }
         resources.push(resource);
