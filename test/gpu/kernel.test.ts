@@ -194,6 +194,13 @@ test('running with a missing, unknown or wrongly typed binding throws before any
   const gone = zeros(device, 4);
   gone.destroy();
   assert.throws(() => kernel.run({ x: gone, y, params }, { global: 4 }), { code: 'SKEIN_GPU_DESTROYED' });
+  // An array a kernel ran with before (its checks remembered) and destroyed since is refused too.
+  const used = zeros(device, 4);
+  kernel.run({ x: used, y, params }, { global: 4 });
+  used.destroy();
+  assert.throws(() => kernel.run({ x: used, y, params }, { global: 4 }), { code: 'SKEIN_GPU_DESTROYED' });
+  // The same array bound to another binding is still checked against the others.
+  assert.throws(() => kernel.run({ x: y, y, params }, { global: 4 }), { message: /x and y share memory/ });
 });
 
 test('a batch records many dispatches into one submit, and profiled events carry GPU or wall times and trace spans', {
