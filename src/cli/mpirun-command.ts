@@ -31,6 +31,8 @@ Options:
   --token <token>             With --cloud: a token that may deploy (default: $SKEIN_TOKEN, else the same file)
   --deadlock-timeout <ms>     Fail when every rank waits this long with no message moving (default 10000)
   --eager-limit <bytes>       Largest message sent without waiting for its receiver (default 65536)
+  --unexpected-limit <bytes>  Bytes of not yet received messages a rank holds per sender before that
+                              sender's sends wait (default 67108864)
   --timeout <ms>              Fail the job when it runs longer
   -h, --help                  Show this help
 `;
@@ -47,6 +49,7 @@ const VALUE_OPTIONS = new Set([
   '--token',
   '--deadlock-timeout',
   '--eager-limit',
+  '--unexpected-limit',
   '--timeout',
 ]);
 
@@ -83,6 +86,7 @@ export async function mpirunCommand(args: string[], io: CliIo): Promise<number> 
       token: { type: 'string' },
       'deadlock-timeout': { type: 'string' },
       'eager-limit': { type: 'string' },
+      'unexpected-limit': { type: 'string' },
       timeout: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -138,6 +142,7 @@ export async function mpirunCommand(args: string[], io: CliIo): Promise<number> 
   const { mpirun } = await import('../mpi/index.ts');
   const deadlockTimeout = integer('deadlock-timeout', values['deadlock-timeout'], 1);
   const eagerLimit = integer('eager-limit', values['eager-limit'], 0);
+  const unexpectedLimit = integer('unexpected-limit', values['unexpected-limit'], 1);
   const timeout = integer('timeout', values.timeout, 1);
   try {
     await mpirun(ranks, pathToFileURL(resolve(program)), {
@@ -150,6 +155,7 @@ export async function mpirunCommand(args: string[], io: CliIo): Promise<number> 
       ...(values['agent-token'] === undefined ? {} : { agentToken: values['agent-token'] }),
       ...(deadlockTimeout === undefined ? {} : { deadlockTimeout }),
       ...(eagerLimit === undefined ? {} : { eagerLimit }),
+      ...(unexpectedLimit === undefined ? {} : { unexpectedLimit }),
       ...(timeout === undefined ? {} : { timeout }),
     });
     return EXIT_OK;

@@ -61,6 +61,12 @@ interface OutgoingRendezvous {
 export interface EngineOptions {
   /** Messages up to this many payload bytes go eagerly; larger ones by rendezvous. */
   readonly eagerLimit: number;
+  /**
+   * Bytes of arrived, not yet received messages this rank holds per source before it stops reading
+   * from that source (the source's sends then wait, as MPI sends may when buffering runs out).
+   * @defaultValue Infinity
+   */
+  readonly unexpectedLimit?: number;
   /** Called (debounced by the caller) whenever a frame arrives: the progress the deadlock check sees. */
   readonly onProgress?: () => void;
   /** Milliseconds a receive waits in a transport that can wait synchronously; 0 never does. */
@@ -81,6 +87,9 @@ export class Engine implements FrameSink {
   readonly rank: number;
   readonly size: number;
   readonly #eagerLimit: number;
+  readonly #unexpectedLimit: number;
+  /** Bytes held in the unexpected queue per world source (payloads plus a fixed cost per message). */
+  readonly #held: number[];
   readonly #onProgress: (() => void) | undefined;
   readonly #syncWaitNs: number;
   readonly #spinMs: number;
@@ -100,6 +109,8 @@ export class Engine implements FrameSink {
     this.rank = transport.rank;
     this.size = transport.size;
     this.#eagerLimit = options.eagerLimit;
+    this.#unexpectedLimit = options.unexpectedLimit ?? Number.POSITIVE_INFINITY;
+    this.#held = new Array<number>(transport.size).fill(0);
     this.#onProgress = options.onProgress;
     this.#syncWaitNs = Math.round((options.syncWaitTimeout ?? 0) * 1e6);
     this.#spinMs = options.spinTimeout ?? 0;
@@ -160,6 +171,7 @@ export class Engine implements FrameSink {
       const index = queue.findIndex((incoming) => matches(posted.source, posted.tag, incoming.header));
       if (index >= 0) {
         const [incoming] = queue.splice(index, 1);
+        this.#release(incoming!);
         this.#match(incoming!, posted);
         return () => false;
       }
@@ -312,6 +324,21 @@ export class Engine implements FrameSink {
     let queue = this.#unexpected.get(header.context);
     if (queue === undefined) this.#unexpected.set(header.context, (queue = []));
     queue.push({ header, payload });
+    this.#held[header.source] = this.#held[header.source]! + heldBytes(payload);
+  }
+
+  /** Whether the transport may read the next frame from `source` (FrameSink.accepting). */
+  accepting(source: number): boolean {
+    return this.#held[source]! < this.#unexpectedLimit;
+  }
+
+  /** A message left the unexpected queue: the source may be read from again once under the limit. */
+  #release(incoming: Incoming): void {
+    const source = incoming.header.source;
+    const before = this.#held[source]!;
+    const after = before - heldBytes(incoming.payload);
+    this.#held[source] = after;
+    if (before >= this.#unexpectedLimit && after < this.#unexpectedLimit) this.transport.resume?.(source);
   }
 
   #match(incoming: Incoming, posted: PostedReceive): void {
@@ -330,6 +357,11 @@ export class Engine implements FrameSink {
     const clear: FrameHeader = { ...header, kind: FrameKind.CLEAR, size: 0, source: this.rank };
     this.transport.send(header.source, clear, null)?.catch((error: unknown) => this.fail(error as Error));
   }
+}
+
+/** What an unexpected message counts against its source's limit: its payload and a fixed cost. */
+function heldBytes(payload: Uint8Array | null): number {
+  return (payload?.length ?? 0) + 64;
 }
 
 function envelopeOf(header: FrameHeader): Envelope {

@@ -16,6 +16,14 @@ export interface MpirunOptions {
   /** Payload bytes up to which a message is sent eagerly; larger ones wait for their receiver. @defaultValue 65536 */
   readonly eagerLimit?: number;
   /**
+   * Bytes of messages a rank holds from one source that arrived before their receive was posted; past
+   * it, the rank stops reading from that source and the source's sends wait until receives catch up (as
+   * MPI sends may wait when buffering runs out), so a rank that is sent more than it receives does not
+   * grow without bound. A program that needs more buffering than this (receives in another order than
+   * the sends) then shows as a deadlock. @defaultValue 67108864 (64 MiB)
+   */
+  readonly unexpectedLimit?: number;
+  /**
    * Milliseconds a receive on thread ranks waits for its message in the kernel (Atomics.wait, blocking
    * the rank's event loop) before it waits on the event loop; saves a wake-up per message. 0 never does.
    * @defaultValue 0.2
@@ -71,6 +79,7 @@ export interface MpiHost {
 export const MPIRUN_DEFAULTS = Object.freeze({
   transport: 'thread' as TransportKind,
   eagerLimit: 65_536, // bytes
+  unexpectedLimit: 64 * 1024 * 1024, // bytes per source
   syncWaitTimeout: 0.2, // ms
   spinTimeout: 0.05, // ms, when the ranks fit the cores
   deadlockTimeout: 10_000, // ms
@@ -82,6 +91,7 @@ export const MPIRUN_DEFAULTS = Object.freeze({
 export interface ResolvedMpirunOptions {
   readonly transport: TransportKind;
   readonly eagerLimit: number;
+  readonly unexpectedLimit: number;
   readonly syncWaitTimeout: number;
   /** undefined: decided by mpirun from the rank count (MpirunOptions.spinTimeout). */
   readonly spinTimeout: number | undefined;
@@ -179,6 +189,12 @@ export function resolveMpirunOptions(options: MpirunOptions = {}): ResolvedMpiru
   return Object.freeze({
     transport,
     eagerLimit: integer('eagerLimit', options.eagerLimit ?? MPIRUN_DEFAULTS.eagerLimit, 0, 2 ** 30),
+    unexpectedLimit: integer(
+      'unexpectedLimit',
+      options.unexpectedLimit ?? MPIRUN_DEFAULTS.unexpectedLimit,
+      1,
+      2 ** 40,
+    ),
     syncWaitTimeout: duration(
       'syncWaitTimeout',
       options.syncWaitTimeout ?? MPIRUN_DEFAULTS.syncWaitTimeout,

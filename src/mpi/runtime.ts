@@ -18,6 +18,8 @@ export interface ProgramSpec {
   /** The export to call with the world communicator; undefined runs the module as a script. */
   readonly exportName: string | undefined;
   readonly eagerLimit: number;
+  /** Bytes of unreceived messages held per source before the rank stops reading from it. */
+  readonly unexpectedLimit: number;
   /** Milliseconds a receive waits in the kernel before it waits on the event loop (thread transport). */
   readonly syncWaitTimeout: number;
   /** Milliseconds of that wait spent polling on the CPU first (thread transport). */
@@ -76,6 +78,7 @@ export async function runRank(transport: Transport, link: ControlLink, spec: Pro
   const activity = new Activity((state) => link.send({ type: 'state', ...state }));
   const engine = new Engine(transport, {
     eagerLimit: spec.eagerLimit,
+    unexpectedLimit: spec.unexpectedLimit,
     syncWaitTimeout: spec.syncWaitTimeout,
     spinTimeout: spec.spinTimeout,
     onProgress: () => activity.progress(),

@@ -219,7 +219,7 @@ export class Job {
     const finished = this.#ranks.flatMap((record, rank) => (record.phase === 'done' ? [rank] : []));
     this.#end(
       new DeadlockError(
-        `deadlock: every running rank waited ${this.#options.deadlockTimeout} ms with no message moving. ${this.#describePending()}${finished.length > 0 ? `; finished ranks: ${finished.join(', ')}` : ''}. Post receives before blocking sends (irecv/isend, sendrecv), or raise deadlockTimeout if the wait is legitimate`,
+        `deadlock: every running rank waited ${this.#options.deadlockTimeout} ms with no message moving. ${this.#describePending()}${finished.length > 0 ? `; finished ranks: ${finished.join(', ')}` : ''}. Post receives before blocking sends (irecv/isend, sendrecv), raise unexpectedLimit if a rank receives many messages in another order than they were sent, or raise deadlockTimeout if the wait is legitimate`,
         { pending },
       ),
     );

@@ -98,6 +98,7 @@ async function start(n: number, target: unknown, third: unknown, fourth: unknown
     moduleUrl,
     exportName,
     eagerLimit: options.eagerLimit,
+    unexpectedLimit: options.unexpectedLimit,
     syncWaitTimeout: options.syncWaitTimeout,
     // Polling on the CPU pays only while every rank has a core to itself; beyond, it takes the core a
     // peer needs to answer, so oversubscribed ranks sleep at once (as Open MPI yields when oversubscribed).

@@ -14,6 +14,8 @@ import type { FrameSink, Transport } from './transport.ts';
 
 /** Payloads up to this size are copied into the write, so send() completes at once. */
 const COPY_PAYLOAD_MAX_BYTES = 64 * 1024;
+/** Unsent bytes a socket may hold before small sends wait for it to drain. */
+const SEND_BACKLOG_BYTES = 4 * 1024 * 1024;
 const HELLO_BYTES = 4;
 
 export interface SocketTransportOptions {
@@ -88,6 +90,29 @@ export class SocketTransport implements Transport {
     this.#server?.close();
   }
 
+  /**
+   * undefined while the socket's unsent bytes are under SEND_BACKLOG_BYTES, else a promise of its drain:
+   * a receiver that stopped reading (flow control) makes small sends wait here instead of piling up in
+   * this process's memory.
+   */
+  #backlogged(socket: Socket): Promise<void> | undefined {
+    if (socket.writableLength <= SEND_BACKLOG_BYTES) return undefined;
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        socket.off('drain', done);
+        socket.off('close', done);
+        resolve();
+      };
+      socket.on('drain', done);
+      socket.on('close', done);
+    });
+  }
+
+  resume(source: number): void {
+    const socket = this.#sockets[source];
+    if (socket?.isPaused()) socket.resume();
+  }
+
   start(sink: FrameSink): void {
     this.#sink = sink;
     for (const { header, payload } of this.#early.splice(0)) sink.deliver(header, payload);
@@ -106,14 +131,14 @@ export class SocketTransport implements Transport {
     const head = encodeHeader(header, this.rank);
     if (payload === null || payload.length === 0) {
       socket.write(head);
-      return undefined;
+      return this.#backlogged(socket);
     }
     if (payload.length <= COPY_PAYLOAD_MAX_BYTES) {
       const frame = Buffer.allocUnsafe(head.length + payload.length);
       frame.set(head, 0);
       frame.set(payload, head.length);
       socket.write(frame);
-      return undefined;
+      return this.#backlogged(socket);
     }
     socket.write(head);
     this.#inflight++;
@@ -208,7 +233,12 @@ export class SocketTransport implements Transport {
       target: (header) => (this.#sink === null ? new Uint8Array(header.size) : this.#sink.target(header)),
       deliver: (header, payload) => {
         if (this.#sink === null) this.#early.push({ header, payload });
-        else this.#sink.deliver(header, payload);
+        else {
+          this.#sink.deliver(header, payload);
+          // Flow control: the rest of this chunk is still parsed, then the stream waits in the kernel
+          // (and the peer's sends wait for their socket to drain) until resume(peer).
+          if (this.#sink.accepting?.(peer) === false) socket.pause();
+        }
       },
     });
     if (rest !== null && rest.length > 0) parser.push(rest);

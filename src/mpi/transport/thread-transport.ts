@@ -116,6 +116,11 @@ export class ThreadTransport implements Transport {
     Atomics.notify(this.#bells, bell);
   }
 
+  resume(_source: number): void {
+    // Our own doorbell: the read loop (or a receive's sync wait) polls every ring again.
+    this.#ring(this.rank);
+  }
+
   #writeHeader(ring: ByteRing, header: FrameHeader): void {
     writeHeader(this.#headerInts, 0, { ...header, source: this.rank });
     ring.write(this.#headerBytes);
@@ -216,6 +221,8 @@ export class ThreadTransport implements Transport {
     while (frames < FRAMES_PER_RING_VISIT) {
       const partial = this.#partial[peer] ?? null;
       if (partial === null) {
+        // Between frames only: the frames left in the ring make the peer's sends wait (flow control).
+        if (sink.accepting !== undefined && !sink.accepting(peer)) break;
         const record = ring.peek(() => this.#scratch);
         if (record === undefined) break;
         const header = readHeader(new Int32Array(record.buffer, record.byteOffset, HEADER_INTS), 0);

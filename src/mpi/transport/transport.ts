@@ -17,6 +17,12 @@ export interface FrameSink {
   deliver(header: FrameHeader, payload: Uint8Array): void;
   /** The transport cannot go on (a peer's connection broke); every pending operation fails with it. */
   fail(error: Error): void;
+  /**
+   * Whether the next frame from `source` may be read now. While not, the transport leaves that source's
+   * frames where they are (in the ring, in the socket), so the source's sends wait; it reads on once
+   * resume(source) is called. Absent: always.
+   */
+  accepting?(source: number): boolean;
 }
 
 export type TransportKind = 'thread' | 'process' | 'tcp';
@@ -43,6 +49,8 @@ export interface Transport {
    * within it costs no sleep and no wake-up at all.
    */
   waitFor?(timeoutMs: number, spinMs?: number): boolean;
+  /** The sink accepts frames from `source` again (FrameSink.accepting): read on. */
+  resume?(source: number): void;
   /** Resolves once every frame sent so far left this rank. */
   flush(): Promise<void>;
   /** Stops receiving and releases connections and memory; idempotent. */
