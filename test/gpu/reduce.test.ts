@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { fromHost, type GpuDevice, reduction, requestDevice } from '../../src/gpu/index.ts';
+import { fromHost, type GpuDevice, maxArrayBytes, reduction, requestDevice } from '../../src/gpu/index.ts';
 import { NO_ADAPTER, randomFloats } from './support.ts';
 
 let device: GpuDevice;
@@ -98,8 +98,11 @@ for (const layout of ['strided', 'chunked'] as const) {
   }
 }
 
-test('a large array (16M + 3 elements, 64 MiB) sums and mins in both layouts', { skip }, async () => {
-  const n = 16 * 1024 * 1024 + 3;
+test('the largest array the adapter binds (up to 128 MiB), one element short of it, sums and mins in both layouts', {
+  skip,
+}, async () => {
+  // 2^25 - 1 elements on lavapipe (128 MiB bindings): odd, so the vec4 pass leaves a 3-element tail.
+  const n = Math.min(maxArrayBytes(device) / 4, 2 ** 25) - 1;
   const host = randomFloats(n, 5);
   using x = fromHost(device, host);
   const reference = sumOf(host);
