@@ -172,35 +172,49 @@ export function tiledVec4Source(shape: TileShape): string {
   loadGlobal('  ');
   storeShared('  ', '', '');
   emit('  workgroupBarrier();');
-  if (stages === 2) emit('  var stage = 0u;');
-  emit(`  for (k0 = 0u; k0 < params.k; k0 += ${bk}u) {`);
-  emit(`    k04 = (k0 + ${bk}u) / 4u;`);
-  emit(`    let more = k0 + ${bk}u < params.k;`);
-  emit('    if (more) {');
-  emit(`      let k0 = k0 + ${bk}u;`);
-  loadGlobal('      ');
-  emit('    }');
   if (stages === 1) {
+    emit(`  for (k0 = 0u; k0 < params.k; k0 += ${bk}u) {`);
+    emit(`    k04 = (k0 + ${bk}u) / 4u;`);
+    emit(`    let more = k0 + ${bk}u < params.k;`);
+    emit('    if (more) {');
+    emit(`      let k0 = k0 + ${bk}u;`);
+    loadGlobal('      ');
+    emit('    }');
     computeStep('', '');
     emit('    workgroupBarrier();');
     emit('    if (more) {');
     storeShared('      ', '', '');
     emit('    }');
     emit('    workgroupBarrier();');
+    emit('  }');
   } else {
-    // Read this step's buffer, fill the other one; the barrier then publishes it and retires this one.
-    emit(`    let readA = stage * ${bk * bm4}u;`);
-    emit(`    let readB = stage * ${bk * bn4}u;`);
-    computeStep('readA + ', 'readB + ');
-    emit('    if (more) {');
-    emit(`      let writeA = (1u - stage) * ${bk * bm4}u;`);
-    emit(`      let writeB = (1u - stage) * ${bk * bn4}u;`);
-    storeShared('      ', 'writeA + ', 'writeB + ');
-    emit('    }');
-    emit('    workgroupBarrier();');
-    emit('    stage = 1u - stage;');
+    // Two K steps per turn, so each reads one buffer and fills the other at offsets fixed in the text
+    // (no stage variable to index with): one barrier per step publishes the filled buffer and retires
+    // the one just read.
+    const otherA = `${bk * bm4}u + `;
+    const otherB = `${bk * bn4}u + `;
+    emit(`  for (k0 = 0u; k0 < params.k; k0 += ${2 * bk}u) {`);
+    for (const [step, readA, readB, writeA, writeB] of [
+      [1, '', '', otherA, otherB],
+      [2, otherA, otherB, '', ''],
+    ] as const) {
+      emit(`    k04 = (k0 + ${step * bk}u) / 4u;`);
+      emit(`    let more${step} = k0 + ${step * bk}u < params.k;`);
+      emit(`    if (more${step}) {`);
+      emit(`      let k0 = k0 + ${step * bk}u;`);
+      loadGlobal('      ');
+      emit('    }');
+      emit('    {');
+      computeStep(readA, readB);
+      emit('    }');
+      emit(`    if (more${step}) {`);
+      storeShared('      ', writeA, writeB);
+      emit('    }');
+      emit('    workgroupBarrier();');
+      if (step === 1) emit('    if (!more1) { break; }');
+    }
+    emit('  }');
   }
-  emit('  }');
   for (let g = 0; g < groupsM; g++) {
     for (let i = 0; i < 4; i++) {
       emit(`  let row${g}_${i} = row0 + ${g * wy * 4}u + lid.y * 4u + ${i}u;`);
