@@ -239,6 +239,21 @@ describe('RedisBroker handoff', { skip }, () => {
     assert.equal((await broker.get(after.id))?.state, 'queued');
   });
 
+  test('a registration that cannot be read is dropped by the next enqueue, which stores its jobs', async (t) => {
+    const { prefix, broker, redis, idle } = fixture(t);
+    await redis.hset(
+      `${queueBase(prefix, 'default')}idle`,
+      'edited',
+      'not a registration',
+      'short',
+      '\x93\xa11',
+    );
+    const job = newJob();
+    assert.deepEqual(await broker.enqueue([job]), [{ id: job.id, created: true }]);
+    assert.equal((await broker.get(job.id))?.state, 'queued');
+    assert.deepEqual(await idle(), []);
+  });
+
   test('a claim with slots 0 withdraws the registration, and one without handoff leaves it', async (t) => {
     const { broker, idle } = fixture(t);
     await broker.claim(claimFor('w1', 2));

@@ -31,6 +31,24 @@ local function update_idle(base, worker_id, max, claimed, slots, ttl_ms, lease_m
   redis.call('HSET', base .. 'idle', worker_id, cmsgpack.pack(spec))
 end
 
+-- A registration decoded: the spec and its claim filters, or nil when it cannot be read.
+local function read_idle(packed)
+  local ok, spec = pcall(cmsgpack.unpack, packed)
+  if not ok or type(spec) ~= 'table' then
+    return nil
+  end
+  for k = 1, 4 do
+    if not tonumber(spec[k]) then
+      return nil
+    end
+  end
+  local read, wanted, caps, rates = pcall(read_claim_filters, spec, 5)
+  if not read then
+    return nil
+  end
+  return spec, wanted, caps, rates
+end
+
 -- Hands the queued jobs of queue `queue` (base `base`) to its idle workers, each up to its slots, as
 -- each one's own claim would take them (claim_jobs with its registered filters and lease), and
 -- publishes each job whole (frame_job) on `<store>handoff:<workerId>`. A lapsed registration is dropped.
@@ -41,12 +59,12 @@ local function hand_off(base, store, maxlen, queue, now)
       return
     end
     local worker_id = idle[i]
-    local spec = cmsgpack.unpack(idle[i + 1])
-    if tonumber(spec[2]) < now then
+    local spec, wanted, caps, rates = read_idle(idle[i + 1])
+    if not spec or tonumber(spec[2]) < now then
+      -- Lapsed, or not a registration this code wrote (edited by hand): dropped, never an enqueue error.
       redis.call('HDEL', base .. 'idle', worker_id)
     else
       local left = tonumber(spec[1])
-      local wanted, caps, rates = read_claim_filters(spec, 5)
       local claimed, ids = claim_jobs(base, store, maxlen, queue, now, worker_id, left, tonumber(spec[3]),
         math.min(tonumber(spec[4]), HANDOFF_SCAN_LIMIT), wanted, caps, rates)
       if #claimed > 0 then
