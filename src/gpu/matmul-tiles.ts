@@ -31,7 +31,7 @@ export interface TileShape {
 /**
  * 128 x 128 tiles, 8 x 8 per invocation, K in steps of 8: 256 invocations, 8 KiB of workgroup memory.
  * On an NVIDIA H200 (Vulkan, bench/gpu/matmul-tiles.ts and bench/gpu.ts) this and 128 x 64 x 16 were
- * the fastest at 4096² (30–31 TFLOP/s), and this one the faster at 2048²; the 2-stage form was slower.
+ * the fastest at 4096² (30–34 TFLOP/s); the 2-stage forms were slower.
  */
 export const GPU_TILE_SHAPE: TileShape = Object.freeze({ bm: 128, bn: 128, bk: 8, tm: 8, tn: 8 });
 
