@@ -69,8 +69,12 @@ const STATS_WINDOW_MS = 60_000;
 const UNAVAILABLE_RETRY_MS = 200;
 /** How long a waitUntilFinished mark lives if its waiter never clears it (it died, or gave up). */
 const AWAITED_TTL_MS = 3_600_000;
-/** Enqueues of at most this many jobs mark them awaited in the enqueue step (see enqueue()). */
+/**
+ * Enqueues of at most this many jobs mark them awaited in the enqueue step (see enqueue()), while a
+ * wait began less than MARK_AFTER_WAIT_MS ago: a producer that stopped waiting stops paying for marks.
+ */
 const MARK_ON_ENQUEUE_MAX = 16;
+const MARK_AFTER_WAIT_MS = 10_000;
 /** Jobs marked at enqueue remembered, and such jobs finished before their wait, at most. */
 const MARKED_REMEMBERED = 10_000;
 const EARLY_REMEMBERED = 1_000;
@@ -143,6 +147,8 @@ export class RedisBroker implements Broker {
   readonly #markedAtEnqueue = new Map<string, number>();
   /** Such jobs that finished before anyone waited on them, as their message carried them. */
   readonly #finishedEarly = new Map<string, JobRecord>();
+  /** performance.now() of the last waitUntilFinished call: enqueues mark only while waits are recent. */
+  #lastWaitAt = Number.NEGATIVE_INFINITY;
   readonly #readers = new Set<Redis>();
   /** Queue of recently enqueued, claimed or read jobs, oldest first (Map order) for eviction. */
   readonly #queueOf = new Map<string, string>();
@@ -188,9 +194,13 @@ export class RedisBroker implements Broker {
       }
       packed.push([String(index), ...newJobFields(job)]);
     }
-    // A broker someone waits through (its finished channel is subscribed) marks the jobs of a small
-    // enqueue as awaited in the same step, so that a wait on one needs no mark and read of its own.
-    const epoch = jobs.length <= MARK_ON_ENQUEUE_MAX ? this.#liveEpoch : undefined;
+    // A broker someone waits through (its finished channel is subscribed, and a wait began lately)
+    // marks the jobs of a small enqueue as awaited in the same step, so that a wait on one needs no
+    // mark and read of its own.
+    const epoch =
+      jobs.length <= MARK_ON_ENQUEUE_MAX && performance.now() - this.#lastWaitAt < MARK_AFTER_WAIT_MS
+        ? this.#liveEpoch
+        : undefined;
     const args = [
       String(Date.now()),
       String(this.options.eventsMaxLen),
@@ -773,6 +783,7 @@ export class RedisBroker implements Broker {
   async waitUntilFinished(id: string, signal: AbortSignal): Promise<JobRecord> {
     if (signal.aborted) throw abortErrorFrom(signal);
     this.#checkOpen('waitUntilFinished');
+    this.#lastWaitAt = performance.now();
     const stop = AbortSignal.any([signal, this.#closing.signal]);
     let woken = false;
     let wake: (() => void) | undefined;
