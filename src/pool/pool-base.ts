@@ -294,6 +294,8 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
   #dispatchScheduled = false;
   /** Tasks queued since the last dispatch, for EAGER_DISPATCH_EVERY. */
   #queuedSinceDispatch = 0;
+  /** True while #dispatchEagerly takes results, inside a caller's synchronous burst of calls. */
+  #takingInBurst = false;
   /** Armed while some worker holds tasks behind a running one and the pool may still grow. */
   #stallTimer: NodeJS.Timeout | undefined;
   #blockedThisTurnMs = 0;
@@ -688,7 +690,15 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
   #dispatchEagerly(): void {
     this.#queuedSinceDispatch = 0;
     if (this.#state === 'destroyed' || this.#initializer instanceof Promise) return;
-    for (const slot of this.#workers) if (!slot.exited) slot.handle.takeResults();
+    // Inside the caller's run(): results settle, but #onResults must not #dispatch (it could start a
+    // worker and emit 'workerStart' into the caller's loop); the batches below and the scheduled
+    // dispatch hand out the work.
+    this.#takingInBurst = true;
+    try {
+      for (const slot of this.#workers) if (!slot.exited) slot.handle.takeResults();
+    } finally {
+      this.#takingInBurst = false;
+    }
     const limit = this.#handLimit();
     for (const slot of this.#workers) {
       if (this.#queue.size === 0) return;
@@ -1037,7 +1047,7 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
     }
     if (message.started !== undefined) this.#onStarted(slot, message.started);
     this.#afterAnswer(slot);
-    if (this.#queue.size > 0) this.#dispatch();
+    if (this.#queue.size > 0 && !this.#takingInBurst) this.#dispatch();
   }
 
   #onStarted(slot: WorkerSlot, id: number): void {
