@@ -540,9 +540,10 @@ export class GpuDevice {
     // Spans and the diagnostics channel, run in the same step that produces the timing.
     const settled = (timing: EventTiming): EventTiming => {
       this.#spans?.record({
-        kind: 'task',
+        kind: 'gpu',
         name,
         track: GPU_TRACE_TRACK + this.id,
+        trackName: `gpu ${this.id}: ${this.adapter.name}`,
         start: submittedAt,
         end: submittedAt + timing.elapsedMs,
         attributes: { layer: 'gpu', device: this.adapter.name, timing: timing.source },

@@ -3,13 +3,15 @@
 
 import { writeFile } from 'node:fs/promises';
 
-export type SpanKind = 'task' | 'queued' | 'worker';
+export type SpanKind = 'task' | 'queued' | 'worker' | 'gpu';
 
 export interface Span {
   readonly kind: SpanKind;
   readonly name: string;
-  /** Track: the worker id, or -1 for the pool's queue. */
+  /** Track: the worker id, or -1 for the pool's queue (GPU devices: skein/gpu's GPU_TRACE_TRACK + id). */
   readonly track: number;
+  /** The track's name in a trace viewer; default "queue" for -1, else "worker <track>". */
+  readonly trackName?: string;
   /** Start, milliseconds since the recorder's epoch (performance.timeOrigin based). */
   readonly start: number;
   /** End, milliseconds since the same epoch. */
@@ -75,7 +77,7 @@ export function toChromeTrace(
         ts: 0,
         pid: 1,
         tid,
-        args: { name: span.track < 0 ? 'queue' : `worker ${span.track}` },
+        args: { name: span.trackName ?? (span.track < 0 ? 'queue' : `worker ${span.track}`) },
       });
     }
     events.push({

@@ -14,6 +14,7 @@ import {
   requestDevice,
   zeros,
 } from '../../src/gpu/index.ts';
+import { toChromeTrace } from '../../src/trace/index.ts';
 import { NO_ADAPTER } from './support.ts';
 
 let device: GpuDevice;
@@ -226,6 +227,13 @@ test('a batch records many dispatches into one submit, and profiled events carry
   const spans = device.spans().filter((span) => span.name === 'increment');
   assert.equal(spans.length, 50);
   assert.ok(spans.every((span) => span.end >= span.start && span.attributes?.layer === 'gpu'));
+  assert.ok(spans.every((span) => span.kind === 'gpu' && span.trackName?.startsWith(`gpu ${device.id}: `)));
+  // In a Chrome/Perfetto trace the device's track is named for it, not as a pool worker.
+  const names = toChromeTrace(spans).traceEvents.filter((event) => event.name === 'thread_name');
+  assert.deepEqual(
+    names.map((event) => (event.args as { name: string }).name),
+    [`gpu ${device.id}: ${device.adapter.name}`],
+  );
   assert.throws(() => device.batch((async () => {}) as never), {
     code: 'SKEIN_GPU_INVALID_ARGUMENT',
     message: /synchronously/,
