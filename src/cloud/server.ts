@@ -6,6 +6,7 @@
 // server starts, not when skein/cloud is imported.
 
 import { chmod, mkdir } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { SkeinError } from '../errors.ts';
@@ -421,6 +422,16 @@ async function buildApp(
   // Latency and errors of function calls, for the console's Functions page.
   app.addHook('onResponse', (request, reply) => recordFunctionCall(context, request, reply));
 
+  // A body over the limit is refused before it is read, and Fastify then closes the connection. Closing
+  // with the client's upload still arriving makes the kernel reset the connection, and a reset can
+  // destroy the 413 before the client reads it. So the rest of the body is read and dropped first
+  // (a lingering close), within bounds: past LINGER_BYTES or LINGER_MS the connection is cut anyway.
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (reply.statusCode === 413 && !request.raw.complete)
+      lingerOn(request.raw, () => reply.removeHeader('connection'));
+    return payload;
+  });
+
   app.setErrorHandler((error, _request, reply) => {
     const { body, internal } = responseOf(error);
     if (internal) warn('an API call failed inside the server', error);
@@ -466,4 +477,27 @@ async function buildApp(
     ),
   );
   return app;
+}
+
+/** Most of an over-limit body read and dropped after its 413, and for how long (see the onSend hook). */
+const LINGER_BYTES = 16 * 1024 * 1024;
+const LINGER_MS = 2000;
+
+/** Keeps the connection open and reads the rest of the request's body into nothing, within bounds. */
+function lingerOn(raw: IncomingMessage, keepOpen: () => void): void {
+  keepOpen();
+  const socket = raw.socket;
+  let dropped = 0;
+  const cut = setTimeout(() => socket.destroy(), LINGER_MS);
+  cut.unref();
+  raw.on('data', (chunk: Buffer) => {
+    dropped += chunk.length;
+    if (dropped > LINGER_BYTES) {
+      clearTimeout(cut);
+      socket.destroy();
+    }
+  });
+  raw.on('end', () => clearTimeout(cut));
+  raw.on('error', () => clearTimeout(cut));
+  raw.resume();
 }
