@@ -3,35 +3,11 @@
 # bench/gpu/run-variant.ts. TF32 stays off (CuPy's default), so this is true f32 arithmetic.
 #   python3 bench/gpu/cupy_bench.py <case>      cases: matmul-<n>
 import json
-import statistics
 import sys
-import time
 
 import cupy as cp
 import numpy as np
-
-INNER_REPS = 3
-
-
-def inputs(n, seed):
-    i = np.arange(n, dtype=np.int64)
-    return (((i * seed) % 17) / 17 - 0.5).astype(np.float32)
-
-
-def checksum(values):
-    values = values.ravel()
-    step = max(1, len(values) // 4096)
-    return round(float(np.sum(values[::step].astype(np.float64))) * 1000) / 1000
-
-
-def timed(run):
-    run()
-    times = []
-    for _ in range(INNER_REPS):
-        started = time.perf_counter()
-        run()
-        times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
+from bench_common import checksum, inputs, timed
 
 
 def main():

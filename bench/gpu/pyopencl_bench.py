@@ -2,17 +2,15 @@
 # one JSON line out, the same inputs and checksums as bench/gpu/run-variant.ts.
 #   /usr/bin/python3 bench/gpu/pyopencl_bench.py <case>
 import json
-import statistics
 import sys
-import time
 
 import numpy as np
+from bench_common import checksum, inputs, timed
 import pyopencl as cl
 import pyopencl.array as cla
 from pyopencl.elementwise import ElementwiseKernel
 from pyopencl.reduction import ReductionKernel
 
-INNER_REPS = 3
 N16M = 16 * 1024 * 1024
 
 MATMUL = """
@@ -33,26 +31,6 @@ __kernel void matmul(const int n, __global const float* a, __global const float*
   c[grow * n + gcol] = acc;
 }
 """
-
-
-def inputs(n, seed):
-    i = np.arange(n, dtype=np.int64)
-    return (((i * seed) % 17) / 17 - 0.5).astype(np.float32)
-
-
-def checksum(values):
-    step = max(1, len(values) // 4096)
-    return round(float(np.sum(values[::step].astype(np.float64))) * 1000) / 1000
-
-
-def timed(run):
-    run()
-    times = []
-    for _ in range(INNER_REPS):
-        started = time.perf_counter()
-        run()
-        times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
 
 
 def main(case):
