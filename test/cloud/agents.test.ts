@@ -17,13 +17,14 @@ import {
 import {
   api,
   cli,
+  createToken,
   FINISHED_STATES,
   fileCleanups,
   makeProject,
   type RunningServer,
   type RunningWorker,
   startServer,
-  startWorker,
+  startWorkerElsewhere,
   waitForAgents,
   waitForFile,
   waitForState,
@@ -58,22 +59,12 @@ describe('remote agents on a Redis-backed server', { skip: UP ? false : REDIS_MI
       '--agent-timeout',
       String(AGENT_TIMEOUT_MS),
     );
-    const created = await cli(dir, ['token', 'create', '--name', 'agents', '--scope', 'agent']);
-    assert.equal(created.code, 0, created.stderr);
-    agentToken = created.stdout.trim();
+    agentToken = await createToken(dir, 'agents', 'agent');
   });
 
   /** A worker in a project directory of its own (another "machine"), stopped after the test. */
-  async function worker(
-    t: { after(fn: () => Promise<void>): void },
-    ...args: string[]
-  ): Promise<RunningWorker> {
-    const home = await makeProject(t);
-    const running = await startWorker(t, home, server.url, agentToken, ...args);
-    t.after(async () => {
-      if (running.child.exitCode === null && running.child.signalCode === null) await running.stop();
-    });
-    return running;
+  function worker(t: { after(fn: () => Promise<void>): void }, ...args: string[]): Promise<RunningWorker> {
+    return startWorkerElsewhere(t, server, agentToken, ...args);
   }
 
   async function submitGated(gate: string, value: string): Promise<string> {

@@ -260,6 +260,31 @@ export async function startWorker(
   return { id: info.id, pid: info.pid, ...controls };
 }
 
+/** Makes a token through the real CLI in `dir` (the server's project) and gives its text. */
+export async function createToken(dir: string, name: string, scope: string): Promise<string> {
+  const created = await cli(dir, ['token', 'create', '--name', name, '--scope', scope]);
+  assert.equal(created.code, 0, created.stderr);
+  return created.stdout.trim();
+}
+
+/**
+ * Starts `skein worker` in a project directory of its own (another "machine") and stops it after the
+ * test if it still runs.
+ */
+export async function startWorkerElsewhere(
+  t: { after(fn: () => Promise<void>): void },
+  server: { readonly url: string },
+  token: string,
+  ...args: string[]
+): Promise<RunningWorker> {
+  const home = await makeProject(t);
+  const running = await startWorker(t, home, server.url, token, ...args);
+  t.after(async () => {
+    if (running.child.exitCode === null && running.child.signalCode === null) await running.stop();
+  });
+  return running;
+}
+
 /** Polls GET /api/agents until `check` holds for the list (bounded); returns the list. */
 export async function waitForAgents(
   server: { readonly url: string },

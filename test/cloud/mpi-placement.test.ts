@@ -11,12 +11,13 @@ import {
   api,
   assertError,
   cli,
+  createToken,
   fileCleanups,
   makeProject,
   type RunningServer,
   type RunningWorker,
   startServer,
-  startWorker,
+  startWorkerElsewhere,
   waitForAgents,
 } from './harness.ts';
 
@@ -47,34 +48,18 @@ describe('MPI ranks placed on cloud agents', () => {
   before(async () => {
     dir = await makeProject(suite);
     server = await startServer(suite, dir, '--agent-timeout', '3000');
-    const agents = await cli(dir, ['token', 'create', '--name', 'agents', '--scope', 'agent']);
-    assert.equal(agents.code, 0, agents.stderr);
-    agentToken = agents.stdout.trim();
-    const readers = await cli(dir, ['token', 'create', '--name', 'readers', '--scope', 'read']);
-    assert.equal(readers.code, 0, readers.stderr);
-    readToken = readers.stdout.trim();
+    agentToken = await createToken(dir, 'agents', 'agent');
+    readToken = await createToken(dir, 'readers', 'read');
   });
 
   /** A worker hosting MPI ranks, in a project directory of its own, stopped after the test. */
-  async function mpiWorker(
-    t: { after(fn: () => Promise<void>): void },
-    ...args: string[]
-  ): Promise<RunningWorker> {
-    const home = await makeProject(t);
-    const running = await startWorker(t, home, server.url, agentToken, '--mpi-listen', '127.0.0.1', ...args);
-    t.after(async () => {
-      if (running.child.exitCode === null && running.child.signalCode === null) await running.stop();
-    });
-    return running;
+  function mpiWorker(t: { after(fn: () => Promise<void>): void }, ...args: string[]): Promise<RunningWorker> {
+    return startWorkerElsewhere(t, server, agentToken, '--mpi-listen', '127.0.0.1', ...args);
   }
 
   test('with no agent hosting MPI ranks, placement is 503 and mpirun --cloud says how to start one', async (t) => {
     // A plain worker (no --mpi-listen) does not count.
-    const home = await makeProject(t);
-    const plain = await startWorker(t, home, server.url, agentToken);
-    t.after(async () => {
-      await plain.stop();
-    });
+    await startWorkerElsewhere(t, server, agentToken);
     const answer = await api(server, server.token, 'POST', '/api/mpi/placements', { ranks: 2 });
     assertError(answer, 503, 'SKEIN_CLOUD_NO_AGENT', 'no MPI agent');
     assert.equal(answer.headers.get('retry-after'), '1');

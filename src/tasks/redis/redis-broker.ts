@@ -793,6 +793,18 @@ export class RedisBroker implements Broker {
       woken = true;
       wake?.();
     };
+    // Sleeps until onFinished (or a reconnect) wakes the wait, or it is stopped.
+    const untilWoken = async (): Promise<void> => {
+      await new Promise<void>((resolve) => {
+        if (woken || stop.aborted) return resolve();
+        const listener = addAbortListener(stop, () => resolve());
+        wake = () => {
+          listener[Symbol.dispose]();
+          resolve();
+        };
+      });
+      wake = undefined;
+    };
     let set = this.#waiters.get(id);
     if (set === undefined) this.#waiters.set(id, (set = new Set()));
     set.add(onFinished);
@@ -815,15 +827,7 @@ export class RedisBroker implements Broker {
         // Anything else that wakes the wait (an id list: another waiter spent the mark; a reconnect)
         // falls back to a read below.
         if (delivered === undefined) {
-          await new Promise<void>((resolve) => {
-            if (woken || stop.aborted) return resolve();
-            const listener = addAbortListener(stop, () => resolve());
-            wake = () => {
-              listener[Symbol.dispose]();
-              resolve();
-            };
-          });
-          wake = undefined;
+          await untilWoken();
         }
       }
       for (;;) {
@@ -855,15 +859,7 @@ export class RedisBroker implements Broker {
           return job;
         }
         if (woken) continue;
-        await new Promise<void>((resolve) => {
-          if (woken || stop.aborted) return resolve();
-          const listener = addAbortListener(stop, () => resolve());
-          wake = () => {
-            listener[Symbol.dispose]();
-            resolve();
-          };
-        });
-        wake = undefined;
+        await untilWoken();
         if (stop.aborted) break;
       }
       if (signal.aborted) throw abortErrorFrom(signal);
