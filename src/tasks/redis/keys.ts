@@ -2,6 +2,8 @@
 // slot per queue); store-wide keys start with `prefix:`. The Lua scripts derive per-queue keys from the
 // queue base `{prefix:queue}:` exactly as queueKey() does here: keep the two in step.
 
+import type { JobState } from '../broker.ts';
+
 /** The base every per-queue key starts with; scripts get it as a KEYS entry and append the rest. */
 export function queueBase(prefix: string, queue: string): string {
   return `{${prefix}:${queue}}:`;
@@ -16,12 +18,24 @@ export function jobKey(prefix: string, queue: string, id: string): string {
   return `${queueBase(prefix, queue)}job:${id}`;
 }
 
-/** Sorted set of a queue's job ids in one state, scored by createdAt (for list() and the counts). */
-export function stateKey(prefix: string, queue: string, state: string): string {
+/**
+ * Sorted set of a queue's job ids in one state, scored by createdAt (for list() and the counts). Every
+ * state but running has one: a running job is only in the queue's running set (runningKey), as
+ * lua/include/job-state.lua's STATE_SETS says.
+ */
+export function stateKey(prefix: string, queue: string, state: Exclude<JobState, 'running'>): string {
   return `${queueBase(prefix, queue)}state:${state}`;
 }
 
-/** Sorted set of recently finished jobs (score finishedAt, member `<latency>|<id>`) for stats(). */
+/** Sorted set of a queue's running jobs, scored by leaseUntil (recoverExpiredLeases, list, counts). */
+export function runningKey(prefix: string, queue: string): string {
+  return `${queueBase(prefix, queue)}running`;
+}
+
+/**
+ * Sorted set of the latencies of recently finished jobs for stats(): one member per script that finished
+ * jobs of the queue, score finishedAt, member `<latency>,<latency>…|<id of its first job>`.
+ */
 export function finishedKey(prefix: string, queue: string): string {
   return `${queueBase(prefix, queue)}finished`;
 }

@@ -51,6 +51,7 @@ import {
   newsChannel,
   queueBase,
   queuesKey,
+  runningKey,
   stateKey,
   storeBase,
   tickKey,
@@ -484,13 +485,40 @@ export class RedisBroker implements Broker {
 
   async list(queue: string, state: JobState, limit: number, offset = 0): Promise<JobRecord[]> {
     if (limit <= 0) return [];
-    const ids = await this.#call('list', () =>
-      this.#client.zrange(stateKey(this.#prefix, queue, state), offset, String(offset + limit - 1)),
-    );
+    const ids =
+      state === 'running'
+        ? await this.#runningIds(queue, limit, offset)
+        : await this.#call('list', () =>
+            this.#client.zrange(stateKey(this.#prefix, queue, state), offset, String(offset + limit - 1)),
+          );
     return this.#readJobs(
       'list',
       ids.map((id) => [queue, id]),
     );
+  }
+
+  /**
+   * A page of a queue's running jobs' ids, oldest first (createdAt, then id, as the state sets order
+   * them). Running jobs have no set by createdAt (the hot path keeps none): the running set is read
+   * whole, with each job's createdAt, and sorted here; it holds no more jobs than the workers' run
+   * slots and prefetch.
+   */
+  async #runningIds(queue: string, limit: number, offset: number): Promise<string[]> {
+    const ids = await this.#call('list', () => this.#client.zrange(runningKey(this.#prefix, queue), 0, '-1'));
+    if (ids.length === 0) return [];
+    const pipeline = this.#client.pipeline();
+    for (const id of ids) pipeline.hmget(jobKey(this.#prefix, queue, id), 'state', 'createdAt');
+    const replies = await this.#call('list', () => pipeline.exec());
+    if (replies === null) throw this.#translate(new Error('Connection is closed.'), 'list');
+    const found: { id: string; createdAt: number }[] = [];
+    replies.forEach(([error, fields], i) => {
+      if (error) throw this.#translate(error, 'list');
+      const [state, createdAt] = fields as (string | null)[];
+      // An entry whose job is gone (deleted by hand) is left out.
+      if (state === 'running') found.push({ id: ids[i]!, createdAt: Number(createdAt) });
+    });
+    found.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return found.slice(offset, offset + limit).map((job) => job.id);
   }
 
   async children(parentId: string): Promise<JobRecord[]> {
@@ -756,7 +784,11 @@ export class RedisBroker implements Broker {
   async stats(queue: string): Promise<QueueStats> {
     const now = Date.now();
     const pipeline = this.#client.pipeline();
-    for (const state of JOB_STATES) pipeline.zcard(stateKey(this.#prefix, queue, state));
+    for (const state of JOB_STATES) {
+      pipeline.zcard(
+        state === 'running' ? runningKey(this.#prefix, queue) : stateKey(this.#prefix, queue, state),
+      );
+    }
     pipeline.zrangebyscore(finishedKey(this.#prefix, queue), `(${now - STATS_WINDOW_MS}`, '+inf');
     const replies = await this.#call('stats', () => pipeline.exec());
     if (replies === null) throw this.#translate(new Error('Connection is closed.'), 'stats');
@@ -768,8 +800,9 @@ export class RedisBroker implements Broker {
       JobState,
       number
     >;
+    // One member per script and queue: `<latency>,<latency>…|<first job id>` (job-state.lua flush_events).
     const latencies = (values[JOB_STATES.length] as string[])
-      .map((member) => Number(member.slice(0, member.indexOf('|'))))
+      .flatMap((member) => member.slice(0, member.indexOf('|')).split(',').map(Number))
       .sort((a, b) => a - b);
     return {
       queue,

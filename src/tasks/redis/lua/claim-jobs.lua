@@ -1,5 +1,5 @@
 -- claim-jobs: promotes due scheduled jobs, then claims up to `max` queued jobs for one worker.
--- KEYS[1] queue base `{<prefix>:<queue>}:` (scheduled, queued, running, state:*, running-count,
+-- KEYS[1] queue base `{<prefix>:<queue>}:` (scheduled, queued, running, running-count,
 --         rate:<task or group:name>, job:<id>)
 -- KEYS[2] store base `<prefix>:` (events)
 -- ARGV[1] now   ARGV[2] workerId   ARGV[3] max   ARGV[4] leaseMs   ARGV[5] queue name

@@ -1,7 +1,7 @@
 -- enqueue-jobs: stores new jobs, all or none, honouring idempotency keys and existing ids.
 -- KEYS[1]        store base `<prefix>:` (job-queue, queues, seq, children:<parent>, events)
 -- KEYS[2…]       the distinct queue bases `{<prefix>:<queue>}:` of the jobs (job:<id>, queued,
---                scheduled, state:*, idem)
+--                scheduled, idem)
 -- ARGV[1] now (epoch ms)   ARGV[2] events maxlen   ARGV[4] awaited-mark ttl (ms), or '0' for none
 -- ARGV[3] the jobs: one MessagePack array (one argument for the whole batch) of arrays, each the index
 --   k of the job's queue base in KEYS, then field/value pairs (id, queue, task, payload, priority,

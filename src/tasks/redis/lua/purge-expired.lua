@@ -15,7 +15,9 @@ for i = 2, #KEYS do
     local f = redis.call('HMGET', job_key, 'state', 'parentId', 'idempotencyKey')
     redis.call('ZREM', base .. 'expiring', id)
     if f[1] then
-      redis.call('ZREM', base .. 'state:' .. f[1], id)
+      if STATE_SETS[f[1]] then
+        redis.call('ZREM', base .. 'state:' .. f[1], id)
+      end
       if f[2] then
         redis.call('ZREM', store .. 'children:' .. f[2], id)
       end

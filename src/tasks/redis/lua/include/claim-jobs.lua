@@ -80,9 +80,9 @@ local function claim_jobs(base, store, maxlen, queue, now, worker_id, max, lease
     examined = examined + #members
     local removed = 0
     -- The index moves of this page's claims, applied in one call per key after the page (the script is
-    -- one step, so no one sees them late): queued and state:queued removals, running and state:running
-    -- additions, running-count increments per task.
-    local gone, left, running, indexed, counts = {}, {}, {}, {}, {}
+    -- one step, so no one sees them late): queued and state:queued removals, running additions,
+    -- running-count increments per task.
+    local gone, left, running, counts = {}, {}, {}, {}
     for _, member in ipairs(members) do
       if #claimed >= max then
         break
@@ -100,8 +100,6 @@ local function claim_jobs(base, store, maxlen, queue, now, worker_id, max, lease
           f[2] = h[i + 1]
         elseif name == 'attempt' then
           f[3] = h[i + 1]
-        elseif name == 'createdAt' then
-          f[4] = h[i + 1]
         end
       end
       local task = f[1]
@@ -128,8 +126,6 @@ local function claim_jobs(base, store, maxlen, queue, now, worker_id, max, lease
           left[#left + 1] = id
           running[#running + 1] = lease_until
           running[#running + 1] = id
-          indexed[#indexed + 1] = f[4]
-          indexed[#indexed + 1] = id
           counts[task] = (counts[task] or 0) + 1
           local changes = { 'state', 'running', 'workerId', worker_id, 'leaseUntil', lease_until, 'startedAt', started_at, 'attempt', attempt }
           redis.call('HSET', job_key, unpack(changes))
@@ -153,7 +149,6 @@ local function claim_jobs(base, store, maxlen, queue, now, worker_id, max, lease
     if #left > 0 then
       redis.call('ZADD', base .. 'running', unpack(running))
       redis.call('ZREM', base .. 'state:queued', unpack(left))
-      redis.call('ZADD', base .. 'state:running', unpack(indexed))
     end
     for task, n in pairs(counts) do
       redis.call('HINCRBY', base .. 'running-count', task, n)

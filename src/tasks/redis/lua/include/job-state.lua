@@ -23,14 +23,24 @@ local function queued_member(run_at, id)
   return string.format('%016.0f', math.max(0, tonumber(run_at))) .. ':' .. id
 end
 
+-- The states with an index set `state:<state>` of their own (score createdAt): all but running. A running
+-- job is in the running set (score leaseUntil), which list() and stats() read instead: a second set cost
+-- every job two more sorted-set writes on its hot path, and list('running') sorting the running set
+-- costs little, as it holds no more jobs than the workers' run slots.
+local STATE_SETS = {
+  scheduled = true, queued = true, succeeded = true, failed = true, dead = true, cancelled = true,
+}
+
 -- Moves a job between the per-state index sets (score createdAt) without writing its state field: for
 -- callers that write `state` in an HSET of their own, together with other fields (the hot paths).
 -- created_at may be passed when the caller has read it already.
 local function move_state_index(base, job_key, id, from, to, created_at)
-  if from then
+  if from and STATE_SETS[from] then
     redis.call('ZREM', base .. 'state:' .. from, id)
   end
-  redis.call('ZADD', base .. 'state:' .. to, created_at or redis.call('HGET', job_key, 'createdAt'), id)
+  if STATE_SETS[to] then
+    redis.call('ZADD', base .. 'state:' .. to, created_at or redis.call('HGET', job_key, 'createdAt'), id)
+  end
 end
 
 -- Moves a job between the per-state index sets and writes its state field.
@@ -52,6 +62,10 @@ local finished_store
 local finished_ids = {}
 local awaited_keys = {}
 local waiters_listening = nil
+-- The latencies (finishedAt - createdAt, ms) of the jobs this script finished, per queue base, for the
+-- finished-times set of stats(): { at = now, id = the first job's id, ms = { … } }.
+local finished_latencies = {}
+local finished_bases = {}
 
 -- Records one event for this script's stream entry (job_id and worker_id may be nil).
 local function emit(store, maxlen, event_type, queue, job_id, worker_id, now)
@@ -149,6 +163,16 @@ local function flush_events()
     redis.call('PUBLISH', finished_store .. 'finished', frame_job(pack_job(redis.call('HGETALL', job_key))))
   end
   awaited_keys = {}
+  -- One member per queue and script, `<latency>,<latency>…|<first job id>` at score `now`, rather than
+  -- one per job: a sorted-set insert per batch instead of per job. The trim drops what fell out of the
+  -- one-minute window of stats().
+  for _, base in ipairs(finished_bases) do
+    local run = finished_latencies[base]
+    redis.call('ZREMRANGEBYSCORE', base .. 'finished', '-inf', '(' .. num(run.at - 60000))
+    redis.call('ZADD', base .. 'finished', num(run.at), table.concat(run.ms, ',') .. '|' .. run.id)
+  end
+  finished_latencies = {}
+  finished_bases = {}
   if #finished_ids > 0 then
     redis.call('PUBLISH', finished_store .. 'finished', table.concat(finished_ids, '\n'))
     finished_ids = {}
@@ -229,9 +253,6 @@ local function flush(batch)
   end
 end
 
--- The finished sets this script has trimmed, and at which `now` (see finish).
-local finished_trimmed = {}
-
 -- Stamps a job finished: finishedAt, expiresAt and the expiry set (dead jobs are kept until retried
 -- by hand, so they get none), the finished-times set of stats() (not for cancelled jobs), and its id
 -- in the script's message on the finished channel for waitUntilFinished (see flush_events).
@@ -251,16 +272,13 @@ local function finish_in(batch, base, store, job_key, id, state, now, created_at
   end
   if state ~= 'cancelled' then
     created_at = tonumber(created_at or redis.call('HGET', job_key, 'createdAt'))
-    if batch then
-      defer(batch, base, 'finished', num_now(now), num(now - created_at) .. '|' .. id)
-    else
-      redis.call('ZADD', base .. 'finished', num_now(now), num(now - created_at) .. '|' .. id)
+    local run = finished_latencies[base]
+    if not run then
+      run = { at = now, id = id, ms = {} }
+      finished_latencies[base] = run
+      finished_bases[#finished_bases + 1] = base
     end
-    -- The trim is the same for every job a script finishes at one `now`: once per set and script.
-    if finished_trimmed[base] ~= now then
-      redis.call('ZREMRANGEBYSCORE', base .. 'finished', '-inf', '(' .. num(now - 60000))
-      finished_trimmed[base] = now
-    end
+    run.ms[#run.ms + 1] = num(now - created_at)
   end
   finished_store = store
   finished_ids[#finished_ids + 1] = id

@@ -24,7 +24,6 @@ local function complete_job(base, store, maxlen, queue, now, worker_id, id, resu
     end
     counts[f[3]] = (counts[f[3]] or 0) - 1
     redis.call('HDEL', job_key, 'workerId', 'leaseUntil')
-    defer_zrem(batch, base, 'state:running', id)
     defer(batch, base, 'state:succeeded', f[4], id)
   else
     leave_running(base, job_key, id, f[3])
