@@ -7,7 +7,7 @@ import { InvalidArgumentError, SkeinError } from '../errors.ts';
 import { type Span, SpanRecorder } from '../trace/index.ts';
 import { type AdapterDescription, describeAdapter, type PowerPreference, pickAdapter } from './adapters.ts';
 import { BufferUsage, MAP_READ_MODE } from './dawn.ts';
-import { type EventTiming, GpuEvent } from './event.ts';
+import { type EventTiming, finishEvent, GpuEvent, type Settle, type TimingSource } from './event.ts';
 
 const dispatchChannel = channel('skein:gpu:dispatch');
 
@@ -40,6 +40,14 @@ export const DEVICE_DEFAULTS = Object.freeze({ profiling: false, trace: false })
 /** Something made on a device that the device destroys with itself (arrays). */
 export interface DeviceResource {
   destroy(): void;
+}
+
+/** What the waits after one kernel (by name) learned: see GpuDevice's #quietly. */
+interface WaitStats {
+  /** How long a wait after the kernel sleeps before Dawn polls, in ms (0: it does not sleep). */
+  sleep: number;
+  /** How long the last wait after it took, slept and polled, in ms. */
+  last: number;
 }
 
 interface PendingWork {
@@ -218,16 +226,30 @@ export class GpuDevice {
   #refused: string | undefined;
   #closing: Promise<void> | undefined;
   readonly #reads = new Set<Promise<unknown>>();
-  /** The kernel dispatched last since the queue was last seen drained (the key of #sleepFor). */
-  #lastDispatch: string | undefined;
-  /** Per kernel name: how long a wait after it sleeps before Dawn polls (quietly()). */
-  readonly #sleepFor = new Map<string, number>();
-  /** Per kernel name: how long the last wait after it took, slept and polled (quietly()). */
-  readonly #lastWait = new Map<string, number>();
+  readonly #profiling: boolean;
+  /** What the waits after the kernel dispatched last learned, until the queue was last seen drained. */
+  #lastDispatch: WaitStats | undefined;
+  /** Per kernel name: what the waits after it learned (#quietly). */
+  readonly #waits = new Map<string, WaitStats>();
   /** Made once rather than per wait: every dispatch's wait passes them. */
   readonly #workDone = (): Promise<undefined> => this.raw.queue.onSubmittedWorkDone();
   readonly #waitFailed = (error: unknown): never => {
     throw this.#goneError('waiting for GPU work', error);
+  };
+  /** The Settle of every lone, unprofiled dispatch: wall time from submit to the end of the wait. */
+  readonly #settleWall: Settle = (event) => this.#done(this.#finishWall, event);
+  readonly #finishWall = (_: undefined, doneAt: number, event: GpuEvent): GpuEvent => {
+    this.#checkAfterWait();
+    return finishEvent(
+      event,
+      this.#settled(event.name, event.submittedAt, doneAt - event.submittedAt, 'wall'),
+    );
+  };
+  /** The Settle of a batch's event: wall time from its submit to the end of the wait, no span. */
+  readonly #settleBatch: Settle = (event) => this.#done(this.#finishBatch, event);
+  readonly #finishBatch = (_: undefined, doneAt: number, event: GpuEvent): GpuEvent => {
+    this.#checkAfterWait();
+    return finishEvent(event, { elapsedMs: doneAt - event.submittedAt, source: 'wall' });
   };
 
   /** @internal Use requestDevice(). */
@@ -237,6 +259,7 @@ export class GpuDevice {
     this.options = options;
     this.#spans = options.trace ? new SpanRecorder() : undefined;
     this.#features = new Set(raw.features);
+    this.#profiling = options.profiling;
     this.#timestamps = options.profiling && this.#features.has('timestamp-query');
     const limits: Record<string, number> = {};
     // GPUSupportedLimits exposes its values as prototype getters, so for…in (not Object.keys) finds them.
@@ -311,8 +334,7 @@ export class GpuDevice {
     }
     if (this.#batch !== undefined) {
       record();
-      const nestedAt = performance.now();
-      return new GpuEvent('batch', nestedAt, (finish) => this.#wallTiming(nestedAt, finish));
+      return new GpuEvent('batch', performance.now(), this.#settleBatch);
     }
     const batch = {
       encoder: this.raw.createCommandEncoder(),
@@ -340,13 +362,13 @@ export class GpuDevice {
     const submittedAt = performance.now();
     this.#submit(batch.encoder, batch);
     for (const submitted of batch.events) submitted();
-    return new GpuEvent('batch', submittedAt, (finish) => this.#wallTiming(submittedAt, finish));
+    return new GpuEvent('batch', submittedAt, this.#settleBatch);
   }
 
   /** Settles when all work submitted so far has finished. */
   async flush(): Promise<void> {
     this.#assertAlive('flush');
-    await this.#done(() => undefined);
+    await this.#done(() => this.#checkAfterWait(), undefined);
   }
 
   /**
@@ -361,29 +383,31 @@ export class GpuDevice {
    * thread, not a long kernel) does not make a short kernel's next wait sleep: measured on a loaded
    * lavapipe host, that had cost an empty dispatch ~30 sleeps of ~4 ms in 3,000 round trips.
    */
-  #quietly<T, R = T>(
+  #quietly<T, A = undefined, R = T>(
     start: () => Promise<T>,
-    next?: (result: T, doneAt: number) => R,
+    next?: (result: T, doneAt: number, arg: A) => R,
+    arg?: A,
     failed?: (error: unknown) => never,
   ): Promise<R> {
-    const key = this.#lastDispatch;
-    const sleep = key === undefined ? 0 : (this.#sleepFor.get(key) ?? 0);
-    if (sleep < MIN_SLEEP_MS) return this.#poll(key, 0, start, next, failed);
+    const stats = this.#lastDispatch;
+    const sleep = stats === undefined ? 0 : stats.sleep;
+    if (sleep < MIN_SLEEP_MS) return this.#poll(stats, 0, start, next, arg as A, failed);
     return new Promise((resolve) => setTimeout(resolve, sleep)).then(() =>
-      this.#poll(key, sleep, start, next, failed),
+      this.#poll(stats, sleep, start, next, arg as A, failed),
     );
   }
 
   /**
    * Makes the request, learns from how long it took (see #quietly) and runs `next` on the result (or
    * `failed` on the error) in the same step: a small dispatch's whole round trip is tens of
-   * microseconds, and each promise layer between Dawn's answer and the caller costs.
+   * microseconds, and each promise layer or closure between Dawn's answer and the caller costs.
    */
-  #poll<T, R>(
-    key: string | undefined,
+  #poll<T, A, R>(
+    stats: WaitStats | undefined,
     sleep: number,
     start: () => Promise<T>,
-    next: ((result: T, doneAt: number) => R) | undefined,
+    next: ((result: T, doneAt: number, arg: A) => R) | undefined,
+    arg: A,
     failed: ((error: unknown) => never) | undefined,
   ): Promise<R> {
     const polling = performance.now();
@@ -396,38 +420,34 @@ export class GpuDevice {
     }
     return request.then((result) => {
       const doneAt = performance.now();
-      if (key !== undefined) this.#learn(key, sleep, doneAt - polling);
-      return next === undefined ? (result as unknown as R) : next(result, doneAt);
+      if (stats !== undefined) this.#learn(stats, sleep, doneAt - polling);
+      return next === undefined ? (result as unknown as R) : next(result, doneAt, arg);
     }, failed);
   }
 
-  /** Updates the sleep before the next wait after kernel `key`: see #quietly. */
-  #learn(key: string, sleep: number, polled: number): void {
+  /** Updates the sleep before the next wait after the kernel of `stats`: see #quietly. */
+  #learn(stats: WaitStats, sleep: number, polled: number): void {
     const waited = sleep + polled;
-    const before = this.#lastWait.get(key) ?? 0;
-    this.#lastWait.set(key, waited);
+    const before = stats.last;
+    stats.last = waited;
     const next = polled < DONE_WHILE_ASLEEP_MS ? sleep / 2 : SLEEP_SHARE * Math.min(waited, before);
-    if (next < MIN_SLEEP_MS) {
-      if (sleep !== 0) this.#sleepFor.delete(key);
-    } else this.#sleepFor.set(key, Math.min(next, MAX_SLEEP_MS));
+    stats.sleep = next < MIN_SLEEP_MS ? 0 : Math.min(next, MAX_SLEEP_MS);
     // The queue drained: a wait with nothing dispatched since sleeps for nothing.
-    if (this.#lastDispatch === key) this.#lastDispatch = undefined;
+    if (this.#lastDispatch === stats) this.#lastDispatch = undefined;
   }
 
   /**
-   * Settles with `next(doneAt)` once all submitted work is done (doneAt: performance.now() then);
-   * rejects if the device went or refused work.
+   * Settles with `next(undefined, doneAt, arg)` once all submitted work is done (doneAt:
+   * performance.now() then); `next` starts with #checkAfterWait(). `arg` spares the caller a closure.
    */
-  #done<R>(next: (doneAt: number) => R): Promise<R> {
-    return this.#quietly(
-      this.#workDone,
-      (_, doneAt) => {
-        if (this.#gone !== undefined) throw this.#goneError('waiting for GPU work');
-        this.#throwRefused();
-        return next(doneAt);
-      },
-      this.#waitFailed,
-    );
+  #done<A, R>(next: (result: undefined, doneAt: number, arg: A) => R, arg: A): Promise<R> {
+    return this.#quietly(this.#workDone, next, arg, this.#waitFailed);
+  }
+
+  /** After a wait for GPU work: rejects it if the device went meanwhile or refused work. */
+  #checkAfterWait(): void {
+    if (this.#gone !== undefined) throw this.#goneError('waiting for GPU work');
+    this.#throwRefused();
   }
 
   /** Throws SKEIN_GPU_VALIDATION for a command Dawn refused since the last check. */
@@ -440,10 +460,6 @@ export class GpuDevice {
       `GPU device "${this.adapter.name}" refused work submitted before this wait, which did not run: ${message.split('\n')[0]}`,
       { cause: message },
     );
-  }
-
-  #wallTiming(submittedAt: number, finish: (timing: EventTiming) => GpuEvent): Promise<GpuEvent> {
-    return this.#done((doneAt) => finish({ elapsedMs: doneAt - submittedAt, source: 'wall' }));
   }
 
   /**
@@ -510,81 +526,107 @@ export class GpuDevice {
 
   #encode(
     record: (encoder: GPUCommandEncoder) => void,
-    cleanup: readonly GPUBuffer[] = [],
+    cleanup?: readonly GPUBuffer[],
     after?: () => void,
   ): void {
     const batch = this.#batch;
     if (batch !== undefined) {
       record(batch.encoder);
-      batch.cleanup.push(...cleanup);
+      if (cleanup !== undefined) batch.cleanup.push(...cleanup);
       if (after !== undefined) batch.events.push(after);
       return;
     }
-    // The path of every lone dispatch: no work lists to build, as few calls as a hand-written submit.
     const encoder = this.raw.createCommandEncoder();
     record(encoder);
     this.raw.queue.submit([encoder.finish()]);
-    for (const buffer of cleanup) buffer.destroy();
+    if (cleanup !== undefined) for (const buffer of cleanup) buffer.destroy();
     after?.();
+  }
+
+  /** Spans and the diagnostics channel for a dispatch, run in the same step that learns its timing. */
+  #settled(name: string, submittedAt: number, elapsedMs: number, source: TimingSource): EventTiming {
+    this.#spans?.record({
+      kind: 'gpu',
+      name,
+      track: GPU_TRACE_TRACK + this.id,
+      trackName: `gpu ${this.id}: ${this.adapter.name}`,
+      start: submittedAt,
+      end: submittedAt + elapsedMs,
+      attributes: { layer: 'gpu', device: this.adapter.name, timing: source },
+    });
+    if (dispatchChannel.hasSubscribers)
+      dispatchChannel.publish({ device: this.id, name, submittedAt, elapsedMs, source });
+    return { elapsedMs, source };
   }
 
   #dispatch(
     name: string,
     record: (pass: GPUComputePassEncoder) => void,
-    cleanup: readonly GPUBuffer[] = [],
+    cleanup?: readonly GPUBuffer[],
     around?: PassSurroundings,
   ): GpuEvent {
     if (this.#gone !== undefined) this.#assertAlive(`dispatching ${name}`);
-    this.#lastDispatch = name;
-    let submittedAt = performance.now();
-    // Spans and the diagnostics channel, run in the same step that produces the timing.
-    const settled = (timing: EventTiming): EventTiming => {
-      this.#spans?.record({
-        kind: 'gpu',
-        name,
-        track: GPU_TRACE_TRACK + this.id,
-        trackName: `gpu ${this.id}: ${this.adapter.name}`,
-        start: submittedAt,
-        end: submittedAt + timing.elapsedMs,
-        attributes: { layer: 'gpu', device: this.adapter.name, timing: timing.source },
-      });
-      if (dispatchChannel.hasSubscribers)
-        dispatchChannel.publish({ device: this.id, name, submittedAt, ...timing });
-      return timing;
-    };
-    if (!this.#timestamps) {
-      const event = new GpuEvent(name, submittedAt, (finish) =>
-        this.#done((doneAt) => finish(settled({ elapsedMs: doneAt - submittedAt, source: 'wall' }))),
-      );
-      // A lone dispatch is submitted right here; a batch submits later and sets the time then, and a
-      // profiled event starts its wait then.
-      const submitted =
-        this.#batch !== undefined || this.options.profiling
-          ? (): void => {
-              submittedAt = performance.now();
-              if (this.options.profiling) event.wait().catch(() => {});
-            }
-          : undefined;
-      this.#encode(
-        (encoder) => {
-          around?.before(encoder);
-          const pass = encoder.beginComputePass();
-          record(pass);
-          pass.end();
-          around?.after(encoder);
-        },
-        cleanup,
-        submitted,
-      );
-      return event;
+    let stats = this.#waits.get(name);
+    if (stats === undefined) {
+      stats = { sleep: 0, last: 0 };
+      this.#waits.set(name, stats);
     }
+    this.#lastDispatch = stats;
+    if (this.#timestamps) return this.#timedDispatch(name, record, cleanup, around);
+    const submittedAt = performance.now();
+    if (this.#batch === undefined && !this.#profiling) {
+      // The path of every lone dispatch: the calls of a hand-written submit, and no closure or list
+      // made for it (a small dispatch's round trip is tens of microseconds on lavapipe).
+      const encoder = this.raw.createCommandEncoder();
+      around?.before(encoder);
+      const pass = encoder.beginComputePass();
+      record(pass);
+      pass.end();
+      around?.after(encoder);
+      this.raw.queue.submit([encoder.finish()]);
+      if (cleanup !== undefined) for (const buffer of cleanup) buffer.destroy();
+      return new GpuEvent(name, submittedAt, this.#settleWall);
+    }
+    // A batch submits later and sets the time then; a profiled event starts its wait at the submit.
+    let submitted = submittedAt;
+    const event = new GpuEvent(name, submittedAt, () =>
+      this.#done((_, doneAt) => {
+        this.#checkAfterWait();
+        return finishEvent(event, this.#settled(name, submitted, doneAt - submitted, 'wall'));
+      }, undefined),
+    );
+    this.#encode(
+      (encoder) => {
+        around?.before(encoder);
+        const pass = encoder.beginComputePass();
+        record(pass);
+        pass.end();
+        around?.after(encoder);
+      },
+      cleanup,
+      () => {
+        submitted = performance.now();
+        if (this.#profiling) event.wait().catch(() => {});
+      },
+    );
+    return event;
+  }
+
+  /** A dispatch timed on the GPU: timestamps written around its pass, resolved and read back. */
+  #timedDispatch(
+    name: string,
+    record: (pass: GPUComputePassEncoder) => void,
+    cleanup: readonly GPUBuffer[] | undefined,
+    around: PassSurroundings | undefined,
+  ): GpuEvent {
+    let submittedAt = performance.now();
     const querySet = this.raw.createQuerySet({ type: 'timestamp', count: 2 });
     const resolve = this.raw.createBuffer({
       size: 16,
       usage: BufferUsage.QUERY_RESOLVE | BufferUsage.COPY_SRC,
     });
     const readback = this.raw.createBuffer({ size: 16, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
-    const event = new GpuEvent(name, submittedAt, async (finish) => {
+    const event = new GpuEvent(name, submittedAt, async () => {
       try {
         await this.#quietly(() => readback.mapAsync(MAP_READ_MODE));
       } catch (error) {
@@ -597,7 +639,7 @@ export class GpuDevice {
       this.#throwRefused();
       // Timestamps are nanoseconds; a pass whose end reads before its start (a clock wrap) counts as 0.
       const elapsedMs = end! >= start! ? Number(end! - start!) / 1e6 : 0;
-      return finish(settled({ elapsedMs, source: 'timestamp' }));
+      return finishEvent(event, this.#settled(name, submittedAt, elapsedMs, 'timestamp'));
     });
     // Runs right after the submit that carries this pass (at the end of a batch): the readback starts
     // only then, since mapping a buffer that an unsubmitted command copies into is invalid.
@@ -617,7 +659,7 @@ export class GpuDevice {
         encoder.resolveQuerySet(querySet, 0, 2, resolve, 0);
         encoder.copyBufferToBuffer(resolve, 0, readback, 0, 16);
       },
-      [...cleanup, resolve],
+      cleanup === undefined ? [resolve] : [...cleanup, resolve],
       submitted,
     );
     return event;

@@ -9,8 +9,20 @@ export interface EventTiming {
   readonly source: TimingSource;
 }
 
-/** How an event learns its timing: runs once, settles with what `finish` returns. */
-export type Settle = (finish: (timing: EventTiming) => GpuEvent) => Promise<GpuEvent>;
+/**
+ * How an event learns its timing: runs once, on the first wait(), and settles with
+ * finishEvent(event, timing) in the step that learns it (no promise layer of its own). One function
+ * may serve many events (the device's for lone dispatches), so a dispatch allocates no closure for it.
+ */
+export type Settle = (event: GpuEvent) => Promise<GpuEvent>;
+
+let setTiming: (event: GpuEvent, timing: EventTiming) => void;
+
+/** @internal Records `timing` on `event` and returns the event: the last step of a Settle. */
+export function finishEvent(event: GpuEvent, timing: EventTiming): GpuEvent {
+  setTiming(event, timing);
+  return event;
+}
 
 /** One submitted piece of GPU work. */
 export class GpuEvent {
@@ -22,9 +34,14 @@ export class GpuEvent {
   #waited: Promise<this> | undefined;
   #resolved: EventTiming | undefined;
 
+  static {
+    setTiming = (event, timing) => {
+      event.#resolved = timing;
+    };
+  }
+
   /**
-   * @internal Made by the device; `settle` runs once, on the first wait() (at submit when profiling),
-   * and hands the timing to `finish` in the step that learns it (no promise layer of its own).
+   * @internal Made by the device; `settle` runs once, on the first wait() (at submit when profiling).
    */
   constructor(name: string, submittedAt: number, settle: Settle) {
     this.name = name;
@@ -35,12 +52,8 @@ export class GpuEvent {
   /** Settles when the GPU has finished this work; rejects with SKEIN_GPU_DESTROYED if the device went away. */
   wait(): Promise<this> {
     if (this.#waited === undefined) {
-      const finish = (timing: EventTiming): this => {
-        this.#resolved = timing;
-        return this;
-      };
       try {
-        this.#waited = this.#settle(finish) as Promise<this>;
+        this.#waited = this.#settle(this) as Promise<this>;
       } catch (error) {
         this.#waited = Promise.reject(error);
       }

@@ -160,6 +160,13 @@ export async function compileKernel(
   ]);
 }
 
+/** Buffers made for one run (aligned copies of views, uniforms inside a batch) and the copies around it. */
+interface RunWork {
+  readonly cleanup: GPUBuffer[];
+  readonly copiesIn: [GPUBuffer, number, GPUBuffer, number][];
+  readonly copiesOut: [GPUBuffer, number, GPUBuffer, number][];
+}
+
 /** A compiled compute kernel. Make one with compileKernel(). */
 export class Kernel {
   readonly device: GpuDevice;
@@ -170,6 +177,9 @@ export class Kernel {
   readonly #bindings: readonly Bound[];
   readonly #names: ReadonlySet<string>;
   readonly #internals: DeviceInternals;
+  /** Device limits read on every run (a snapshot: they never change). */
+  readonly #maxWorkgroups: number;
+  readonly #alignment: number;
   /** Per bind group: the indices into #bindings of its entries. */
   readonly #groupMembers: readonly (readonly number[])[];
   /**
@@ -178,7 +188,7 @@ export class Kernel {
    */
   readonly #lastGroups: ({ group: GPUBindGroup; bound: unknown[] } | undefined)[];
   /** Per uniform binding (index into #bindings): its buffer, rewritten by each run outside a batch. */
-  readonly #uniformBuffers: (GPUBuffer | undefined)[];
+  readonly #uniformBuffers: ({ buffer: GPUBuffer } | undefined)[];
   /** Two or more storage bindings, so that a run must check they do not overlap. */
   readonly #aliasable: boolean;
   /**
@@ -186,6 +196,23 @@ export class Kernel {
    * resource: the same array again passes the same checks, so a run only asks whether it was destroyed.
    */
   readonly #lastStorage: ({ array: GpuArray; resource: GPUBufferBinding } | undefined)[];
+  /**
+   * Per binding, the resource of the last run that passed every check (all undefined after one that
+   * threw): a run whose resources are all the same objects binds the same arrays again, which passed
+   * the aliasing check, and reuses the bind groups in #groups.
+   */
+  readonly #resources: (GPUBufferBinding | undefined)[];
+  /** What the pass of the current run binds and dispatches, read by #record while it records. */
+  readonly #groups: GPUBindGroup[];
+  readonly #counts: [number, number, number] = [0, 1, 1];
+  /** Records a run's pass; made once, since the device calls it before dispatch() returns. */
+  readonly #record = (pass: GPUComputePassEncoder): void => {
+    pass.setPipeline(this.#pipeline);
+    const groups = this.#groups;
+    for (let group = 0; group < groups.length; group++) pass.setBindGroup(group, groups[group]!);
+    const counts = this.#counts;
+    pass.dispatchWorkgroups(counts[0], counts[1], counts[2]);
+  };
 
   /** @internal Use compileKernel(). */
   constructor(
@@ -204,13 +231,17 @@ export class Kernel {
     this.#names = new Set(bindings.map((bound) => bound.info.name));
     this.workgroupSize = Object.freeze([...workgroupSize]) as unknown as readonly [number, number, number];
     this.#internals = deviceInternals(device);
+    this.#maxWorkgroups = device.limits.maxComputeWorkgroupsPerDimension;
+    this.#alignment = device.limits.minStorageBufferOffsetAlignment;
     this.#groupMembers = layouts.map((_, group) =>
       bindings.flatMap((bound, index) => (bound.info.group === group ? [index] : [])),
     );
     this.#lastGroups = layouts.map(() => undefined);
+    this.#groups = [];
     this.#uniformBuffers = bindings.map(() => undefined);
     this.#aliasable = bindings.filter((bound) => bound.uniform === undefined).length > 1;
     this.#lastStorage = bindings.map(() => undefined);
+    this.#resources = bindings.map(() => undefined);
   }
 
   /** The kernel's resource bindings, by name. */
@@ -227,8 +258,7 @@ export class Kernel {
   run(values: Readonly<Record<string, BindingValue>>, options: RunOptions): GpuEvent {
     // The message is built only when it is needed: this runs on every dispatch.
     if (this.device.destroyed) this.#internals.assertAlive(`running kernel "${this.name}"`);
-    const workgroups = this.#workgroups(options);
-    const raw = this.#internals.raw;
+    this.#workgroups(options);
     if (typeof values !== 'object' || values === null) {
       throw new InvalidArgumentError(
         'SKEIN_GPU_INVALID_ARGUMENT',
@@ -243,15 +273,14 @@ export class Kernel {
         );
       }
     }
-    const cleanup: GPUBuffer[] = [];
-    const copiesIn: [GPUBuffer, number, GPUBuffer, number][] = [];
-    const copiesOut: [GPUBuffer, number, GPUBuffer, number][] = [];
-    const resources: GPUBufferBinding[] = [];
-    const alignment = this.device.limits.minStorageBufferOffsetAlignment;
-    const storage: { info: BindingInfo; array: GpuArray }[] = [];
+    const bindings = this.#bindings;
+    const resources = this.#resources;
+    let work: RunWork | undefined;
+    let changed = false;
+    let storageChanged = false;
     try {
-      for (let index = 0; index < this.#bindings.length; index++) {
-        const bound = this.#bindings[index]!;
+      for (let index = 0; index < bindings.length; index++) {
+        const bound = bindings[index]!;
         const { info, uniform } = bound;
         const value = values[info.name];
         if (value === undefined) {
@@ -268,35 +297,47 @@ export class Kernel {
               `kernel "${this.name}": ${info.name} is a uniform; pass numbers, not a GpuArray`,
             );
           }
-          resource = this.#uniform(index, packUniform(uniform, info.name, value), cleanup);
+          const bytes = packUniform(uniform, info.name, value);
+          if (this.#internals.batching) {
+            work ??= { cleanup: [], copiesIn: [], copiesOut: [] };
+            resource = this.#batchUniform(bytes, work.cleanup);
+          } else resource = this.#uniform(index, bytes);
         } else {
           const last = this.#lastStorage[index];
           if (last !== undefined && last.array === value && !value.destroyed) {
             resource = last.resource;
           } else {
-            const copies = copiesIn.length;
-            resource = this.#storage(bound, value, alignment, cleanup, copiesIn, copiesOut);
-            this.#lastStorage[index] =
-              copiesIn.length === copies ? { array: value as GpuArray, resource } : undefined;
+            const array = this.#checkStorage(bound, value);
+            const direct = this.#direct(array);
+            if (direct !== undefined) {
+              resource = direct;
+              this.#lastStorage[index] = { array, resource };
+            } else {
+              work ??= { cleanup: [], copiesIn: [], copiesOut: [] };
+              resource = this.#alignedCopy(bound, array, work);
+              this.#lastStorage[index] = undefined;
+            }
           }
-          if (this.#aliasable) this.#checkAliasing(storage, info, value as GpuArray);
+          if (resources[index] !== resource) storageChanged = true;
         }
-        resources.push(resource);
+        if (resources[index] !== resource) {
+          resources[index] = resource;
+          changed = true;
+        }
       }
+      if (this.#aliasable && storageChanged) this.#checkAliasing(values);
+      if (changed) this.#bindGroups(resources as readonly GPUBufferBinding[]);
     } catch (error) {
-      for (const buffer of cleanup) buffer.destroy();
+      resources.fill(undefined);
+      if (work !== undefined) for (const buffer of work.cleanup) buffer.destroy();
       throw error;
     }
-    const bindGroups = this.#bindGroups(raw, resources);
-    const pipeline = this.#pipeline;
+    if (work === undefined) return this.#internals.dispatch(this.name, this.#record);
+    const { copiesIn, copiesOut } = work;
     return this.#internals.dispatch(
       this.name,
-      (pass) => {
-        pass.setPipeline(pipeline);
-        for (let group = 0; group < bindGroups.length; group++) pass.setBindGroup(group, bindGroups[group]!);
-        pass.dispatchWorkgroups(workgroups[0], workgroups[1], workgroups[2]);
-      },
-      cleanup,
+      this.#record,
+      work.cleanup,
       copiesIn.length === 0
         ? undefined
         : {
@@ -313,39 +354,48 @@ export class Kernel {
   }
 
   /**
-   * A uniform's buffer. Outside a batch each run rewrites the kernel's own buffer for that binding
+   * A uniform's buffer outside a batch: each run rewrites the kernel's own buffer for that binding
    * (queue.writeBuffer lands after the work submitted before it and before the next submit, so a run
-   * never sees a later run's values). Inside a batch every write would land before the whole batch, so
-   * each run gets a fresh buffer, destroyed after the submit.
+   * never sees a later run's values).
    */
-  #uniform(index: number, bytes: ArrayBuffer, cleanup: GPUBuffer[]): GPUBufferBinding {
+  #uniform(index: number, bytes: ArrayBuffer): GPUBufferBinding {
     const raw = this.#internals.raw;
-    if (this.#internals.batching) {
-      const buffer = raw.createBuffer({
-        size: bytes.byteLength,
-        usage: BufferUsage.UNIFORM,
-        mappedAtCreation: true,
-      });
-      new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(bytes));
-      buffer.unmap();
-      cleanup.push(buffer);
-      return { buffer };
+    let resource = this.#uniformBuffers[index];
+    if (resource === undefined) {
+      resource = {
+        buffer: raw.createBuffer({
+          size: bytes.byteLength,
+          usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST,
+        }),
+      };
+      this.#uniformBuffers[index] = resource;
     }
-    let buffer = this.#uniformBuffers[index];
-    if (buffer === undefined) {
-      buffer = raw.createBuffer({
-        size: bytes.byteLength,
-        usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST,
-      });
-      this.#uniformBuffers[index] = buffer;
-    }
-    raw.queue.writeBuffer(buffer, 0, bytes);
+    raw.queue.writeBuffer(resource.buffer, 0, bytes);
+    return resource;
+  }
+
+  /**
+   * A uniform's buffer inside a batch, where every write would land before the whole batch: a fresh
+   * buffer per run, destroyed after the submit.
+   */
+  #batchUniform(bytes: ArrayBuffer, cleanup: GPUBuffer[]): GPUBufferBinding {
+    const buffer = this.#internals.raw.createBuffer({
+      size: bytes.byteLength,
+      usage: BufferUsage.UNIFORM,
+      mappedAtCreation: true,
+    });
+    new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(bytes));
+    buffer.unmap();
+    cleanup.push(buffer);
     return { buffer };
   }
 
-  /** One bind group per layout: the last run's when it bound the same buffers at the same places. */
-  #bindGroups(raw: GPUDevice, resources: readonly GPUBufferBinding[]): GPUBindGroup[] {
-    const groups: GPUBindGroup[] = [];
+  /**
+   * Sets #groups to one bind group per layout: the last run's when it bound the same buffers at the
+   * same places.
+   */
+  #bindGroups(resources: readonly GPUBufferBinding[]): void {
+    const groups = this.#groups;
     for (let group = 0; group < this.#layouts.length; group++) {
       const members = this.#groupMembers[group]!;
       const last = this.#lastGroups[group];
@@ -358,7 +408,7 @@ export class Kernel {
           last!.bound[3 * k + 2] === resource.size;
       }
       if (same) {
-        groups.push(last!.group);
+        groups[group] = last!.group;
         continue;
       }
       const bound: unknown[] = [];
@@ -368,21 +418,14 @@ export class Kernel {
         entries.push({ binding: this.#bindings[index]!.info.binding, resource });
         bound.push(resource.buffer, resource.offset, resource.size);
       }
-      const made = raw.createBindGroup({ layout: this.#layouts[group]!, entries });
+      const made = this.#internals.raw.createBindGroup({ layout: this.#layouts[group]!, entries });
       this.#lastGroups[group] = { group: made, bound };
-      groups.push(made);
+      groups[group] = made;
     }
-    return groups;
   }
 
-  #storage(
-    bound: Bound,
-    value: BindingValue,
-    alignment: number,
-    cleanup: GPUBuffer[],
-    copiesIn: [GPUBuffer, number, GPUBuffer, number][],
-    copiesOut: [GPUBuffer, number, GPUBuffer, number][],
-  ): GPUBufferBinding {
+  /** The array bound to a storage binding, checked against the declaration. */
+  #checkStorage(bound: Bound, value: BindingValue): GpuArray {
     const { info, element } = bound;
     if (!(value instanceof GpuArray)) {
       throw new InvalidArgumentError(
@@ -411,56 +454,85 @@ export class Kernel {
         );
       }
     }
-    const size = Math.max(4, Math.ceil(value.byteLength / 4) * 4);
-    const buffer = value.buffer;
+    return value;
+  }
+
+  /** The array's own buffer range when Dawn can bind it in place; undefined when it needs a copy. */
+  #direct(array: GpuArray): GPUBufferBinding | undefined {
+    const size = Math.max(4, Math.ceil(array.byteLength / 4) * 4);
+    const buffer = array.buffer;
     // Only a padded binding (an empty array, an odd f16 length) can reach past its buffer's end.
     if (
-      value.byteOffset % alignment === 0 &&
-      (size === value.byteLength || value.byteOffset + size <= buffer.size)
+      array.byteOffset % this.#alignment === 0 &&
+      (size === array.byteLength || array.byteOffset + size <= buffer.size)
     ) {
-      return { buffer, offset: value.byteOffset, size };
+      return { buffer, offset: array.byteOffset, size };
     }
-    // Dawn binds storage only at offsets that are multiples of minStorageBufferOffsetAlignment (16 on
-    // lavapipe, 256 on most GPUs); a view elsewhere runs on an aligned copy, copied back if writable.
+    return undefined;
+  }
+
+  /**
+   * Dawn binds storage only at offsets that are multiples of minStorageBufferOffsetAlignment (16 on
+   * lavapipe, 256 on most GPUs); a view elsewhere runs on an aligned copy, copied back if writable.
+   */
+  #alignedCopy(bound: Bound, array: GpuArray, work: RunWork): GPUBufferBinding {
+    const size = Math.max(4, Math.ceil(array.byteLength / 4) * 4);
+    const buffer = array.buffer;
     const copy = this.#internals.raw.createBuffer({
       size,
       usage: BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST,
     });
-    cleanup.push(copy);
-    const bytes = Math.min(size, buffer.size - value.byteOffset);
-    copiesIn.push([buffer, value.byteOffset, copy, bytes]);
-    if (info.kind === 'storage')
-      copiesOut.push([copy, Math.ceil(value.byteLength / 4) * 4, buffer, value.byteOffset]);
+    work.cleanup.push(copy);
+    const bytes = Math.min(size, buffer.size - array.byteOffset);
+    work.copiesIn.push([buffer, array.byteOffset, copy, bytes]);
+    if (bound.info.kind === 'storage')
+      work.copiesOut.push([copy, Math.ceil(array.byteLength / 4) * 4, buffer, array.byteOffset]);
     return { buffer: copy, offset: 0, size };
   }
 
   /**
    * WebGPU refuses a dispatch in which a writable storage binding overlaps another binding of the same
    * buffer (Dawn would only print the error and skip the dispatch), so say so before submitting.
+   * Runs after every storage binding was checked, so each value is a live GpuArray.
    */
-  #checkAliasing(seen: { info: BindingInfo; array: GpuArray }[], info: BindingInfo, array: GpuArray): void {
-    for (const other of seen) {
-      if (other.array.buffer !== array.buffer) continue;
-      if (info.kind !== 'storage' && other.info.kind !== 'storage') continue;
-      const overlap =
-        array.byteOffset < other.array.byteOffset + Math.max(4, other.array.byteLength) &&
-        other.array.byteOffset < array.byteOffset + Math.max(4, array.byteLength);
-      if (overlap) {
-        throw new InvalidArgumentError(
-          'SKEIN_GPU_INVALID_ARGUMENT',
-          `kernel "${this.name}": ${other.info.name} and ${info.name} share memory and one of them is written; WebGPU forbids that in one dispatch: pass a copy() of one`,
-        );
+  #checkAliasing(values: Readonly<Record<string, BindingValue>>): void {
+    const bindings = this.#bindings;
+    for (let i = 0; i < bindings.length; i++) {
+      const info = bindings[i]!.info;
+      if (bindings[i]!.uniform !== undefined) continue;
+      const array = values[info.name] as GpuArray;
+      for (let j = 0; j < i; j++) {
+        const other = bindings[j]!.info;
+        if (bindings[j]!.uniform !== undefined) continue;
+        if (info.kind !== 'storage' && other.kind !== 'storage') continue;
+        const otherArray = values[other.name] as GpuArray;
+        if (otherArray.buffer !== array.buffer) continue;
+        const overlap =
+          array.byteOffset < otherArray.byteOffset + Math.max(4, otherArray.byteLength) &&
+          otherArray.byteOffset < array.byteOffset + Math.max(4, array.byteLength);
+        if (overlap) {
+          throw new InvalidArgumentError(
+            'SKEIN_GPU_INVALID_ARGUMENT',
+            `kernel "${this.name}": ${other.name} and ${info.name} share memory and one of them is written; WebGPU forbids that in one dispatch: pass a copy() of one`,
+          );
+        }
       }
     }
-    seen.push({ info, array });
   }
 
-  #workgroups(options: RunOptions): [number, number, number] {
+  /** Sets #counts to the workgroups that cover `options.global`. */
+  #workgroups(options: RunOptions): void {
     const size = options?.global;
+    const counts = this.#counts;
     if (typeof size === 'number' && Number.isSafeInteger(size) && size >= 0) {
       // The common 1-d case without building arrays; anything else (or too many) takes the checks below.
       const count = Math.ceil(size / this.workgroupSize[0]);
-      if (count <= this.device.limits.maxComputeWorkgroupsPerDimension) return [count, 1, 1];
+      if (count <= this.#maxWorkgroups) {
+        counts[0] = count;
+        counts[1] = 1;
+        counts[2] = 1;
+        return;
+      }
     }
     const global = typeof size === 'number' ? [size] : size;
     if (
@@ -474,19 +546,17 @@ export class Kernel {
         `kernel "${this.name}": options.global must be 1 to 3 integers >= 0 (got ${JSON.stringify(options?.global)})`,
       );
     }
-    const max = this.device.limits.maxComputeWorkgroupsPerDimension;
-    const counts = [0, 1, 2].map((axis) => Math.ceil((global[axis] ?? 1) / this.workgroupSize[axis]!)) as [
-      number,
-      number,
-      number,
-    ];
-    const over = counts.findIndex((count) => count > max);
+    const max = this.#maxWorkgroups;
+    const wanted = [0, 1, 2].map((axis) => Math.ceil((global[axis] ?? 1) / this.workgroupSize[axis]!));
+    const over = wanted.findIndex((count) => count > max);
     if (over >= 0) {
       throw new InvalidArgumentError(
         'SKEIN_GPU_INVALID_ARGUMENT',
-        `kernel "${this.name}": ${global[over]} invocations along axis ${over} need ${counts[over]} workgroups of ${this.workgroupSize[over]}; the device allows ${max} per axis: spread the work over a second axis`,
+        `kernel "${this.name}": ${global[over]} invocations along axis ${over} need ${wanted[over]} workgroups of ${this.workgroupSize[over]}; the device allows ${max} per axis: spread the work over a second axis`,
       );
     }
-    return counts;
+    counts[0] = wanted[0]!;
+    counts[1] = wanted[1]!;
+    counts[2] = wanted[2]!;
   }
 }
