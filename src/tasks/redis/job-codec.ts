@@ -181,6 +181,9 @@ export function decodeJob(hash: JobFields): JobRecord | undefined {
   const state = requiredOf(hash, 'state') as JobState;
   if (!JOB_STATES.includes(state))
     throw internalError(`job ${requiredOf(hash, 'id')} has an unknown state ${state}`);
+  // A finished hash may keep the lease fields of its last attempt (settle-job.lua complete_job skips
+  // their HDEL): they mean something only while the job runs.
+  const running = state === 'running';
   const errorText = textOf(hash, 'error');
   let error: StoredError | null = null;
   try {
@@ -208,8 +211,8 @@ export function decodeJob(hash: JobFields): JobRecord | undefined {
     createdAt: numberOf(hash, 'createdAt'),
     startedAt: optionalNumberOf(hash, 'startedAt'),
     finishedAt: optionalNumberOf(hash, 'finishedAt'),
-    workerId: textOf(hash, 'workerId'),
-    leaseUntil: optionalNumberOf(hash, 'leaseUntil'),
+    workerId: running ? textOf(hash, 'workerId') : null,
+    leaseUntil: running ? optionalNumberOf(hash, 'leaseUntil') : null,
     result: bytesOf(hash, 'result'),
     error,
     progress: bytesOf(hash, 'progress'),
