@@ -3,7 +3,9 @@
 // TypeScript on the CPU; the empty-dispatch round trip beside raw Dawn. matmul-4096 runs by default only on
 // a hardware adapter. Each variant runs in a fresh process, the order reversed
 // every other round; results are checked against the CPU's checksum. Prints a header line and one
-// Markdown table per case with medians, min–max, the raw rounds and Skein's speed-up over each peer.
+// Markdown table per case with medians, min–max, the raw rounds and Skein's speed-up over each peer:
+// the ratio of the medians, and the median of the per-round ratios (each round runs the variants back
+// to back, so a load burst from other processes on the machine tends to hit both sides of a pair).
 //
 //   node bench/gpu.ts [--rounds 5] [--cases matmul-512,sum-16m] [--variants skein,tfjs-webgpu] [--out gpu.jsonl]
 
@@ -216,7 +218,7 @@ for (let round = 0; round < ROUNDS; round++) {
     const row = runVariant(variant, id);
     jsonLines.push(JSON.stringify({ type: 'result', round, ...row }));
     const key = `${id}/${variant}`;
-    results.set(key, [...(results.get(key) ?? []), row]);
+    results.set(key, [...(results.get(key) ?? []), { ...row, round }]);
     process.stderr.write(`round ${round + 1}/${ROUNDS} ${key}: ${row.error ?? 'ok'}\n`);
   }
 }
@@ -227,9 +229,10 @@ for (const c of cases) {
   )?.checksum as number | undefined;
   console.log(`\n### ${c.title}\n`);
   for (const metric of c.metrics) {
-    const skeinRounds = (results.get(`${c.id}/skein`) ?? []).flatMap((row) =>
-      typeof row[metric.key] === 'number' ? [row[metric.key] as number] : [],
+    const skeinRows = (results.get(`${c.id}/skein`) ?? []).filter(
+      (row) => row.error === undefined && typeof row[metric.key] === 'number',
     );
+    const skeinRounds = skeinRows.map((row) => row[metric.key] as number);
     const skeinMedian = skeinRounds.length > 0 ? median(skeinRounds) : undefined;
     const lines: string[] = [];
     for (const variant of c.variants) {
@@ -248,7 +251,7 @@ for (const c of cases) {
       if (ok.length === 0) {
         if (bad.length > 0)
           lines.push(
-            `| ${variant} | failed: ${String(bad[0]!.error ?? `checksum ${bad[0]!.checksum} ≠ ${reference}`).slice(0, 120)} | | | |`,
+            `| ${variant} | failed: ${String(bad[0]!.error ?? `checksum ${bad[0]!.checksum} ≠ ${reference}`).slice(0, 120)} | | | | |`,
           );
         continue;
       }
@@ -258,8 +261,20 @@ for (const c of cases) {
         skeinMedian === undefined || variant === 'skein'
           ? '—'
           : `${format(metric.higherIsBetter ? skeinMedian / mid : mid / skeinMedian)}×`;
+      const perRound =
+        variant === 'skein'
+          ? []
+          : ok.flatMap((row) => {
+              const skeinValue = skeinRows.find((other) => other.round === row.round)?.[metric.key] as
+                | number
+                | undefined;
+              if (skeinValue === undefined) return [];
+              const value = row[metric.key] as number;
+              return [metric.higherIsBetter ? skeinValue / value : value / skeinValue];
+            });
+      const paired = perRound.length === 0 ? '—' : `${format(median(perRound))}×`;
       lines.push(
-        `| ${variant} | ${format(mid)} | ${format(Math.min(...values))}–${format(Math.max(...values))} | ${values.map(format).join(', ')}${bad.length > 0 ? ` (${bad.length} failed)` : ''} | ${speedup} |`,
+        `| ${variant} | ${format(mid)} | ${format(Math.min(...values))}–${format(Math.max(...values))} | ${values.map(format).join(', ')}${bad.length > 0 ? ` (${bad.length} failed)` : ''} | ${speedup} | ${paired} |`,
       );
       jsonLines.push(
         JSON.stringify({
@@ -270,12 +285,15 @@ for (const c of cases) {
           median: mid,
           min: Math.min(...values),
           max: Math.max(...values),
+          ...(perRound.length === 0 ? {} : { pairedSpeedup: median(perRound) }),
         }),
       );
     }
     if (lines.length === 0) continue;
-    console.log(`| ${metric.label} | median | min–max | rounds | Skein speed-up |`);
-    console.log('| --- | ---: | ---: | --- | ---: |');
+    console.log(
+      `| ${metric.label} | median | min–max | rounds | Skein speed-up | median of per-round speed-ups |`,
+    );
+    console.log('| --- | ---: | ---: | --- | ---: | ---: |');
     for (const line of lines) console.log(line);
     console.log('');
   }
