@@ -31,21 +31,15 @@ function packedSize(value: LuaPackable): number {
 }
 
 function writePacked(out: Buffer, at: number, value: LuaPackable): number {
-  if (typeof value === 'string' || Buffer.isBuffer(value)) {
-    const bytes = typeof value === 'string' ? Buffer.from(value) : value;
-    const length = bytes.length;
-    if (length < 32) out[at++] = 0xa0 | length;
-    else if (length < 0x10000) {
-      out[at++] = 0xda;
-      out.writeUInt16BE(length, at);
-      at += 2;
-    } else {
-      out[at++] = 0xdb;
-      out.writeUInt32BE(length, at);
-      at += 4;
-    }
-    bytes.copy(out, at);
-    return at + length;
+  if (typeof value === 'string') {
+    // Written in place, not through a Buffer of its own: a batch packs several strings per job.
+    const length = Buffer.byteLength(value);
+    at = writeRawHeader(out, at, length);
+    return at + out.write(value, at, length);
+  }
+  if (Buffer.isBuffer(value)) {
+    at = writeRawHeader(out, at, value.length);
+    return at + value.copy(out, at);
   }
   const items = value as readonly LuaPackable[];
   if (items.length < 16) out[at++] = 0x90 | items.length;
@@ -59,6 +53,21 @@ function writePacked(out: Buffer, at: number, value: LuaPackable): number {
     at += 4;
   }
   for (const item of items) at = writePacked(out, at, item);
+  return at;
+}
+
+/** The header of a raw (string or bytes) of `length` bytes; returns where its bytes go. */
+function writeRawHeader(out: Buffer, at: number, length: number): number {
+  if (length < 32) out[at++] = 0xa0 | length;
+  else if (length < 0x10000) {
+    out[at++] = 0xda;
+    out.writeUInt16BE(length, at);
+    at += 2;
+  } else {
+    out[at++] = 0xdb;
+    out.writeUInt32BE(length, at);
+    at += 4;
+  }
   return at;
 }
 
@@ -100,16 +109,9 @@ export function newJobFields(job: NewJob): Argument[] {
 /** A job hash as read: field → value (text, or bytes for the binary fields); a null field is absent. */
 export type JobFields = { readonly [field: string]: Buffer | string | undefined };
 
-/** A job as pack_job (lua/include/job-state.lua) returns it: JSON of the text fields, then binary pairs. */
-export function unpackJob(packed: readonly Buffer[]): JobFields {
-  const fields = JSON.parse(packed[0]!.toString()) as Record<string, Buffer | string>;
-  for (let i = 1; i + 1 < packed.length; i += 2) fields[packed[i]!.toString()] = packed[i + 1]!;
-  return fields;
-}
-
 /**
- * A job as flush_events publishes an awaited one: `\1<JSON of the text fields>`, then per binary field
- * `\n<name>\n<length>\n<bytes>`.
+ * A job as frame_job (lua/include/job-state.lua) writes it, for a claim's reply, a handoff and an awaited
+ * job's finish: `\1<JSON of the text fields>`, then per binary field `\n<name>\n<length>\n<bytes>`.
  * @throws SkeinError SKEIN_INTERNAL for a message not in that shape.
  */
 export function unframeJob(message: Buffer): JobFields {

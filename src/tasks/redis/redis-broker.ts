@@ -37,7 +37,6 @@ import {
   packForLua,
   toBuffer,
   unframeJob,
-  unpackJob,
 } from './job-codec.ts';
 import {
   awaitedKey,
@@ -235,7 +234,7 @@ export class RedisBroker implements Broker {
       ...claimFilters(request),
     ];
     const keys = [queueBase(this.#prefix, request.queue), storeBase(this.#prefix)];
-    const reply = (await this.#call('claim', () => this.#run('claim-jobs', keys, args, true))) as Buffer[][];
+    const reply = (await this.#call('claim', () => this.#run('claim-jobs', keys, args, true))) as Buffer[];
     return this.#claimed(request, reply);
   }
 
@@ -305,7 +304,7 @@ export class RedisBroker implements Broker {
     const keys = [storeBase(this.#prefix), ...queues.map((queue) => queueBase(this.#prefix, queue))];
     const [flags, claimedReply] = (await this.#call('settleAndClaim', () =>
       this.#run('settle-and-claim', keys, args, true),
-    )) as [number[], Buffer[][]];
+    )) as [number[], Buffer[]];
     let next = 0;
     const settled = sent.map((wasSent) => wasSent && flags[next++] === 1);
     const claimed = claiming ? await this.#claimed(claim, claimedReply) : [];
@@ -313,10 +312,10 @@ export class RedisBroker implements Broker {
   }
 
   /** Decodes the jobs a claim returned, setting aside (see #quarantine) any it cannot decode. */
-  async #claimed(request: ClaimRequest, reply: readonly Buffer[][]): Promise<JobRecord[]> {
+  async #claimed(request: ClaimRequest, reply: readonly Buffer[]): Promise<JobRecord[]> {
     const jobs: JobRecord[] = [];
-    for (const packed of reply) {
-      const hash = unpackJob(packed);
+    for (const framed of reply) {
+      const hash = unframeJob(framed);
       let job: JobRecord | undefined;
       try {
         job = decodeJob(hash);

@@ -10,7 +10,7 @@
 -- then the handoff slots s and ttl (update_idle of include/handoff.lua): s >= 0 registers the worker as
 --   idle with s minus the claimed jobs free when the claim left the queue dry for it, else withdraws it;
 --   s = -1 leaves its registration alone
--- Returns the claimed jobs packed (pack_job of include/job-state.lua), in claim order.
+-- Returns the claimed jobs in claim order, each one string (frame_job of include/job-state.lua).
 -- Guarantee: a job is claimed by one worker at a time (the queued → running move is inside this one
 -- script); jobs go out by priority, then runAt, then id, skipping (not removing) jobs of tasks this
 -- worker does not run, tasks at their concurrency cap, and tasks or groups past their rate limit.

@@ -16,7 +16,7 @@
 --   jobs are leased to), max, leaseMs, scan limit, then the task list, caps, rate limits and handoff
 --   slots and ttl as in claim-jobs
 -- Returns { settled, claimed }: settled[k] is 1 when outcome k was applied, 0 (and no change) when this
--- worker did not hold that lease; claimed holds the claimed jobs packed (pack_job), in claim order.
+-- worker did not hold that lease; claimed holds the claimed jobs framed (frame_job), in claim order.
 -- Guarantee: the whole batch is one step: each outcome is checked against its lease and applied exactly
 -- as complete-job / fail-job would (complete_job and fail_job of include/settle-job.lua), in order (a
 -- second outcome for one job finds it settled), and only then are jobs claimed, exactly as claim-jobs
