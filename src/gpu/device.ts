@@ -698,7 +698,8 @@ export class GpuDevice {
       track: (resource) => this.#resources.add(resource),
       untrack: (resource) => this.#resources.delete(resource),
       encode: (record, cleanup) => this.#encode(record, cleanup),
-      dispatch: (name, record, cleanup, around) => this.#dispatch(name, record, cleanup, around),
+      // Bound rather than wrapped: one call frame fewer on every dispatch.
+      dispatch: this.#dispatch.bind(this),
       throwRefused: () => this.#throwRefused(),
       quietly: (start) => this.#quietly(start),
       reading: (read) => {
