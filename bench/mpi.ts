@@ -3,14 +3,34 @@
 // windowed bandwidth at 1 and 16 MiB, allreduce of 8 B and 1 MiB, bcast of 1 MiB, barrier; Skein with
 // thread and process ranks. Each variant runs in a fresh process, order reversed every round; medians.
 // Setup: installs Debian's python3-mpi4py and openmpi-bin with apt-get when absent (needs root).
-// Run it: npm run bench:mpi [-- --rounds 5]
+// Run it: npm run bench:mpi [-- --rounds 5] [--only latency,bandwidth] [--variants thread,mpi4py]
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string' }, variant: { type: 'string' } } });
+const { values } = parseArgs({
+  options: {
+    rounds: { type: 'string' },
+    variant: { type: 'string' },
+    only: { type: 'string' },
+    variants: { type: 'string' },
+    help: { type: 'boolean' },
+  },
+});
+if (values.help === true) {
+  console.log(`usage: node bench/mpi.ts [--rounds N] [--only PREFIXES] [--variants NAMES]
+  --rounds N          rounds of every variant (default 5), order reversed every round
+  --only PREFIXES     comma-separated metric prefixes to measure, e.g. "latency buffer,bandwidth,allreduce"
+                      (metrics: latency value|buffer <bytes>, bandwidth buffer <bytes>, allreduce <bytes>,
+                      bcast 1048576, barrier); default all
+  --variants NAMES    comma-separated subset of: thread, process, mpi4py (default all)`);
+  process.exit(0);
+}
+// Both sides read the selection from the environment, which rank threads, processes and Open MPI's
+// ranks all inherit.
+if (values.only !== undefined) process.env.SKEIN_BENCH_MPI_ONLY = values.only;
 
 if (values.variant !== undefined) {
   const { mpirun } = await import('../src/mpi/index.ts');
@@ -37,7 +57,7 @@ function ensurePeer(): boolean {
 const rounds = Number(values.rounds ?? 5);
 const hasPeer = ensurePeer();
 type Result = Record<string, number>;
-const variants: Record<string, () => Result> = {
+const allVariants: Record<string, () => Result> = {
   'skein thread': () =>
     JSON.parse(
       execFileSync(process.execPath, [import.meta.filename, '--variant', 'thread'], { encoding: 'utf8' }),
@@ -48,7 +68,7 @@ const variants: Record<string, () => Result> = {
     ) as Result,
 };
 if (hasPeer) {
-  variants.mpi4py = () =>
+  allVariants.mpi4py = () =>
     JSON.parse(
       execFileSync(
         '/usr/bin/mpirun',
@@ -66,6 +86,12 @@ if (hasPeer) {
       ),
     ) as Result;
 } else console.error('mpi4py or Open MPI is missing and could not be installed: Skein runs alone');
+const wanted = values.variants?.split(',').map((name) => (name === 'mpi4py' ? name : `skein ${name}`));
+const variants = Object.fromEntries(
+  Object.entries(allVariants).filter(([name]) => wanted === undefined || wanted.includes(name)),
+);
+const withPeer = variants.mpi4py !== undefined;
+const skeinNames = Object.keys(variants).filter((name) => name !== 'mpi4py');
 
 console.log(
   `# node ${process.version}, ${cpus()[0]?.model ?? 'cpu'} x${cpus().length}, load ${loadavg()
@@ -90,7 +116,7 @@ const metrics = Object.keys(samples[names[0]!]![0]!);
 const header = [
   'metric',
   ...names.map((n) => `${n} (median, min..max)`),
-  ...(hasPeer ? ['thread/mpi4py', 'process/mpi4py'] : []),
+  ...(withPeer ? skeinNames.map((n) => `${n.replace('skein ', '')}/mpi4py`) : []),
 ];
 console.log(`\n| ${header.join(' | ')} |\n|${header.map(() => ' --- ').join('|')}|`);
 for (const metric of metrics) {
@@ -105,7 +131,5 @@ for (const metric of metrics) {
     // Time: below 1 is faster than mpi4py; bandwidth: above 1 is faster.
     return (ours / theirs).toFixed(2);
   };
-  console.log(
-    `| ${[metric, ...cells, ...(hasPeer ? [ratio('skein thread'), ratio('skein process')] : [])].join(' | ')} |`,
-  );
+  console.log(`| ${[metric, ...cells, ...(withPeer ? skeinNames.map(ratio) : [])].join(' | ')} |`);
 }

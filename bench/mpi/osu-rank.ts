@@ -10,6 +10,9 @@ export const LATENCY_SIZES = [8, 1024, 65_536, 1_048_576];
 // first as warm-up. Shorter loops measured the JIT warming up more than the transport.
 const iterationsFor = (bytes: number): number => (bytes <= 8192 ? 10_000 : 1000);
 const WINDOW = 16;
+/** bench/mpi.ts --only: metric prefixes to measure (every rank reads the same environment). */
+const ONLY = process.env.SKEIN_BENCH_MPI_ONLY?.split(',').map((prefix) => prefix.trim());
+const wanted = (metric: string): boolean => ONLY === undefined || ONLY.some((p) => metric.startsWith(p));
 
 async function timed(comm: Communicator, iterations: number, body: () => Promise<void>): Promise<number> {
   for (let i = 0; i < Math.max(5, iterations / 10); i++) await body();
@@ -24,28 +27,31 @@ export const osu = task(import.meta, async (comm: Communicator) => {
   const out: Record<string, number> = {};
   for (const bytes of LATENCY_SIZES) {
     const value = { bytes: new Uint8Array(bytes).fill(1) };
-    out[`latency value ${bytes}`] =
-      (await timed(comm, iterationsFor(bytes), async () => {
-        if (comm.rank === 0) {
-          await comm.send(value, other, 1);
-          await comm.recv(other, 1);
-        } else {
-          await comm.send(await comm.recv(other, 1), other, 1);
-        }
-      })) / 2;
+    if (wanted(`latency value ${bytes}`))
+      out[`latency value ${bytes}`] =
+        (await timed(comm, iterationsFor(bytes), async () => {
+          if (comm.rank === 0) {
+            await comm.send(value, other, 1);
+            await comm.recv(other, 1);
+          } else {
+            await comm.send(await comm.recv(other, 1), other, 1);
+          }
+        })) / 2;
     const buffer = new Uint8Array(bytes).fill(2);
-    out[`latency buffer ${bytes}`] =
-      (await timed(comm, iterationsFor(bytes), async () => {
-        if (comm.rank === 0) {
-          await comm.sendBuffer(buffer, other, 2);
-          await comm.recvBuffer(buffer, other, 2);
-        } else {
-          await comm.recvBuffer(buffer, other, 2);
-          await comm.sendBuffer(buffer, other, 2);
-        }
-      })) / 2;
+    if (wanted(`latency buffer ${bytes}`))
+      out[`latency buffer ${bytes}`] =
+        (await timed(comm, iterationsFor(bytes), async () => {
+          if (comm.rank === 0) {
+            await comm.sendBuffer(buffer, other, 2);
+            await comm.recvBuffer(buffer, other, 2);
+          } else {
+            await comm.recvBuffer(buffer, other, 2);
+            await comm.sendBuffer(buffer, other, 2);
+          }
+        })) / 2;
   }
   for (const bytes of [1_048_576, 16_777_216]) {
+    if (!wanted(`bandwidth buffer ${bytes}`)) continue;
     const buffer = new Uint8Array(bytes).fill(3);
     const window = bytes > 1_048_576 ? 4 : WINDOW;
     const perLoopUs = await timed(comm, bytes > 1_048_576 ? 3 : 6, async () => {
@@ -59,15 +65,18 @@ export const osu = task(import.meta, async (comm: Communicator) => {
     });
     out[`bandwidth buffer ${bytes}`] = (bytes * window) / perLoopUs; // bytes per microsecond = MB/s
   }
-  out['allreduce 8'] = await timed(
-    comm,
-    2000,
-    async () => void (await comm.allreduce(new Float64Array(1), SUM)),
-  );
+  if (wanted('allreduce 8'))
+    out['allreduce 8'] = await timed(
+      comm,
+      2000,
+      async () => void (await comm.allreduce(new Float64Array(1), SUM)),
+    );
   const big = new Float64Array(131_072);
-  out['allreduce 1048576'] = await timed(comm, 40, async () => void (await comm.allreduce(big, SUM)));
+  if (wanted('allreduce 1048576'))
+    out['allreduce 1048576'] = await timed(comm, 40, async () => void (await comm.allreduce(big, SUM)));
   const bcastBuffer = new Uint8Array(1_048_576);
-  out['bcast 1048576'] = await timed(comm, 60, () => comm.bcastBuffer(bcastBuffer, 0));
-  out.barrier = await timed(comm, 2000, () => comm.barrier());
+  if (wanted('bcast 1048576'))
+    out['bcast 1048576'] = await timed(comm, 60, () => comm.bcastBuffer(bcastBuffer, 0));
+  if (wanted('barrier')) out.barrier = await timed(comm, 2000, () => comm.barrier());
   return comm.rank === 0 ? out : undefined;
 });

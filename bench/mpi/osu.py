@@ -1,6 +1,7 @@
 # The mpi4py side of bench/mpi.ts: the same measurements as osu-rank.ts, on Open MPI, 2 ranks.
 # Prints one JSON object from rank 0: microseconds (latency, collectives), MB/s (bandwidth).
 import json
+import os
 import time
 from mpi4py import MPI
 
@@ -8,6 +9,13 @@ comm = MPI.COMM_WORLD
 rank = comm.Get_rank()
 other = 1 - rank
 LATENCY_SIZES = [8, 1024, 65536, 1048576]
+# bench/mpi.ts --only: metric prefixes to measure.
+ONLY = os.environ.get('SKEIN_BENCH_MPI_ONLY')
+ONLY = None if ONLY is None else [p.strip() for p in ONLY.split(',')]
+
+
+def wanted(metric):
+    return ONLY is None or any(metric.startswith(p) for p in ONLY)
 
 
 def iterations_for(n):
@@ -36,7 +44,8 @@ for n in LATENCY_SIZES:
         else:
             comm.send(comm.recv(source=other, tag=1), other, 1)
 
-    out['latency value %d' % n] = timed(iterations_for(n), pingpong_value) / 2
+    if wanted('latency value %d' % n):
+        out['latency value %d' % n] = timed(iterations_for(n), pingpong_value) / 2
     buf = bytearray(b'\x02' * n)
 
     def pingpong_buffer():
@@ -47,9 +56,12 @@ for n in LATENCY_SIZES:
             comm.Recv(buf, other, 2)
             comm.Send(buf, other, 2)
 
-    out['latency buffer %d' % n] = timed(iterations_for(n), pingpong_buffer) / 2
+    if wanted('latency buffer %d' % n):
+        out['latency buffer %d' % n] = timed(iterations_for(n), pingpong_buffer) / 2
 
 for n in [1048576, 16777216]:
+    if not wanted('bandwidth buffer %d' % n):
+        continue
     buf = bytearray(b'\x03' * n)
     window = 4 if n > 1048576 else 16
 
@@ -67,12 +79,16 @@ for n in [1048576, 16777216]:
 import array
 small = array.array('d', [0.0])
 small_out = array.array('d', [0.0])
-out['allreduce 8'] = timed(2000, lambda: comm.Allreduce(small, small_out, op=MPI.SUM))
+if wanted('allreduce 8'):
+    out['allreduce 8'] = timed(2000, lambda: comm.Allreduce(small, small_out, op=MPI.SUM))
 big = array.array('d', bytes(1048576))
 big_out = array.array('d', bytes(1048576))
-out['allreduce 1048576'] = timed(40, lambda: comm.Allreduce(big, big_out, op=MPI.SUM))
+if wanted('allreduce 1048576'):
+    out['allreduce 1048576'] = timed(40, lambda: comm.Allreduce(big, big_out, op=MPI.SUM))
 bbuf = bytearray(1048576)
-out['bcast 1048576'] = timed(60, lambda: comm.Bcast(bbuf, root=0))
-out['barrier'] = timed(2000, comm.Barrier)
+if wanted('bcast 1048576'):
+    out['bcast 1048576'] = timed(60, lambda: comm.Bcast(bbuf, root=0))
+if wanted('barrier'):
+    out['barrier'] = timed(2000, comm.Barrier)
 if rank == 0:
     print(json.dumps(out))
