@@ -75,6 +75,13 @@ export interface EngineOptions {
   readonly spinTimeout?: number;
 }
 
+/**
+ * The longest a receive stays in the synchronous wait while frames keep arriving (each restarting
+ * syncWaitTimeout), so a flood of other traffic cannot keep the rank's event loop from its timers.
+ * Longer than a 16 MiB message takes to stream through a ring (~3 ms).
+ */
+const SYNC_WAIT_STREAK_NS = 10_000_000n;
+
 function matches(wantSource: number, wantTag: number, header: FrameHeader): boolean {
   return (
     (wantSource === ANY_SOURCE || wantSource === header.source) &&
@@ -115,6 +122,11 @@ export class Engine implements FrameSink {
     this.#syncWaitNs = Math.round((options.syncWaitTimeout ?? 0) * 1e6);
     this.#spinMs = options.spinTimeout ?? 0;
     transport.start(this);
+  }
+
+  /** FrameSink.spinTimeout: the transport's reader polls as long as a receive does. */
+  get spinTimeout(): number {
+    return this.#spinMs;
   }
 
   get failure(): Error | null {
@@ -173,6 +185,10 @@ export class Engine implements FrameSink {
         const [incoming] = queue.splice(index, 1);
         this.#release(incoming!);
         this.#match(incoming!, posted);
+        if (incoming!.payload === null && this.#syncWaitNs > 0 && this.transport.waitFor !== undefined) {
+          // An RTS that was waiting: its DATA follows the CLEAR just sent, usually at once.
+          this.#syncWait(() => this.#isAwaitingData(posted));
+        }
         return () => false;
       }
     }
@@ -216,24 +232,28 @@ export class Engine implements FrameSink {
     };
   }
 
-  /**
-   * Waits in the transport (a kernel sleep, not a busy loop) for up to syncWaitTimeout while `waiting()`
-   * holds (a receive unmatched): an answer within it costs a futex wake-up
-   * rather than an event-loop turn.
-   */
   #isAwaitingData(posted: PostedReceive): boolean {
     if (this.#awaitingData.size === 0) return false;
     for (const waiting of this.#awaitingData.values()) if (waiting === posted) return true;
     return false;
   }
 
+  /**
+   * Waits in the transport (after spinTimeout of polling, a kernel sleep) for up to syncWaitTimeout
+   * while `waiting()` holds (a receive unmatched): an answer within it costs a futex wake-up or none,
+   * rather than an event-loop turn.
+   */
   #syncWait(waiting: () => boolean): void {
+    const budget = this.#syncWaitNs;
     const start = process.hrtime.bigint();
-    const budget = BigInt(this.#syncWaitNs);
+    let last = start;
     while (waiting() && this.#failure === null) {
-      const left = budget - (process.hrtime.bigint() - start);
-      if (left <= 0n) return;
-      this.transport.waitFor!(Number(left) / 1e6, this.#spinMs);
+      const now = process.hrtime.bigint();
+      const left = budget - Number(now - last);
+      if (left <= 0 || now - start > SYNC_WAIT_STREAK_NS) return;
+      // The budget restarts whenever a frame or a chunk of one arrived: a large message streaming in
+      // is finished here rather than handed to the event loop halfway (a wake-up per chunk from then).
+      if (this.transport.waitFor!(left / 1e6, this.#spinMs)) last = process.hrtime.bigint();
     }
   }
 

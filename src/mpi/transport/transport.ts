@@ -23,6 +23,11 @@ export interface FrameSink {
    * resume(source) is called. Absent: always.
    */
   accepting?(source: number): boolean;
+  /**
+   * Milliseconds a transport that can poll shared memory polls for the next frame before its reader
+   * sleeps (MpirunOptions.spinTimeout). Absent: 0.
+   */
+  readonly spinTimeout?: number;
 }
 
 export type TransportKind = 'thread' | 'process' | 'tcp';
