@@ -90,25 +90,26 @@ local function claim_jobs(base, store, maxlen, queue, now, worker_id, max, lease
       end
       local id = string.sub(member, 18)
       local job_key = base .. 'job:' .. id
-      -- One read of the whole hash: its filter fields now, and the claimed job's reply after.
+      -- One read of the whole hash and one pass over it: its text fields (the filter fields now, the
+      -- claimed job's JSON after) and its binary fields (pack_job's form, without a second pass).
       local h = redis.call('HGETALL', job_key)
-      local f = {}
+      local text = {}
+      local packed = { '' }
       for i = 1, #h, 2 do
         local name = h[i]
-        if name == 'task' then
-          f[1] = h[i + 1]
-        elseif name == 'group' then
-          f[2] = h[i + 1]
-        elseif name == 'attempt' then
-          f[3] = h[i + 1]
+        if BINARY_FIELDS[name] then
+          packed[#packed + 1] = name
+          packed[#packed + 1] = h[i + 1]
+        else
+          text[name] = h[i + 1]
         end
       end
-      local task = f[1]
+      local task, group = text.task, text.group
       if not task then
         -- An index entry without its job (deleted by hand): drop it rather than trip over it forever.
         gone[#gone + 1] = member
         removed = removed + 1
-      elseif wanted[task] and not blocked[task] and not (f[2] and blocked['group:' .. f[2]]) then
+      elseif wanted[task] and not blocked[task] and not (group and blocked['group:' .. group]) then
         local open = true
         if caps[task] and (tonumber(redis.call('HGET', base .. 'running-count', task)) or 0) + (counts[task] or 0) >= caps[task] then
           blocked[task] = true
@@ -116,30 +117,32 @@ local function claim_jobs(base, store, maxlen, queue, now, worker_id, max, lease
         elseif not rate_open(task) then
           blocked[task] = true
           open = false
-        elseif f[2] and not rate_open('group:' .. f[2]) then
-          blocked['group:' .. f[2]] = true
+        elseif group and not rate_open('group:' .. group) then
+          blocked['group:' .. group] = true
           open = false
         end
         if open then
-          local attempt = tostring(tonumber(f[3]) + 1)
+          local attempt = tostring(tonumber(text.attempt) + 1)
           gone[#gone + 1] = member
           removed = removed + 1
           left[#left + 1] = id
           running[#running + 1] = lease_until
           running[#running + 1] = id
           counts[task] = (counts[task] or 0) + 1
-          local changes = { 'state', 'running', 'workerId', worker_id, 'leaseUntil', lease_until, 'startedAt', started_at, 'attempt', attempt }
-          redis.call('HSET', job_key, unpack(changes))
-          -- The reply shows the job as written: later pairs win in pack_job.
-          for _, value in ipairs(changes) do
-            h[#h + 1] = value
+          redis.call('HSET', job_key, 'state', 'running', 'workerId', worker_id, 'leaseUntil', lease_until,
+            'startedAt', started_at, 'attempt', attempt)
+          -- The reply shows the job as written.
+          text.state, text.workerId, text.leaseUntil, text.startedAt, text.attempt =
+            'running', worker_id, lease_until, started_at, attempt
+          if rates[task] then
+            rate_take(task, id .. ':' .. attempt)
           end
-          rate_take(task, id .. ':' .. attempt)
-          if f[2] then
-            rate_take('group:' .. f[2], id .. ':' .. attempt)
+          if group and rates['group:' .. group] then
+            rate_take('group:' .. group, id .. ':' .. attempt)
           end
           emit(store, maxlen, 'started', queue, id, worker_id, now)
-          claimed[#claimed + 1] = frame_job(pack_job(h))
+          packed[1] = cjson.encode(text)
+          claimed[#claimed + 1] = frame_job(packed)
           claimed_ids[#claimed_ids + 1] = id
         end
       end

@@ -109,6 +109,10 @@ end
 -- `\n<name>\n<length>\n<bytes>` per binary field (cjson escapes every control character, so the JSON
 -- holds no newline). job-codec.ts unframeJob reads it.
 local function frame_job(packed)
+  if #packed == 3 then
+    -- The usual job, whose only binary field is its payload: one concatenation, no parts table.
+    return '\1' .. packed[1] .. '\n' .. packed[2] .. '\n' .. #packed[3] .. '\n' .. packed[3]
+  end
   local parts = { '\1', packed[1] }
   for i = 2, #packed, 2 do
     parts[#parts + 1] = '\n' .. packed[i] .. '\n' .. #packed[i + 1] .. '\n'
@@ -215,8 +219,24 @@ local function new_batch()
   return { zadd = {}, zrem = {}, counts = {}, keys = {} }
 end
 
+-- base .. set, made once per script rather than once per job (defer and defer_zrem are called per job).
+local set_keys = {}
+local function set_key(base, set)
+  local of_base = set_keys[base]
+  if not of_base then
+    of_base = {}
+    set_keys[base] = of_base
+  end
+  local key = of_base[set]
+  if not key then
+    key = base .. set
+    of_base[set] = key
+  end
+  return key
+end
+
 local function defer(batch, base, set, score, member)
-  local key = base .. set
+  local key = set_key(base, set)
   local t = batch.zadd[key]
   if not t then
     t = {}
@@ -228,7 +248,7 @@ local function defer(batch, base, set, score, member)
 end
 
 local function defer_zrem(batch, base, set, member)
-  local key = base .. set
+  local key = set_key(base, set)
   local t = batch.zrem[key]
   if not t then
     t = {}
