@@ -275,3 +275,100 @@ test('work Dawn refuses (an array smaller than a fixed-size binding) fails the n
   await kernel.run({ x: big }, { global: 1 }).wait();
   assert.equal((await big.toHost())[7], 1);
 });
+
+/**
+ * Counts every call of a Dawn method and every read of a Dawn getter on the prototypes of `objects`
+ * while `run` runs; restores the prototypes after.
+ */
+async function countDawnCalls(objects: object[], run: () => Promise<void>): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  const restore: (() => void)[] = [];
+  for (const object of objects) {
+    const proto = Object.getPrototypeOf(object) as Record<string, unknown>;
+    const label = proto.constructor === Object ? 'object' : (proto.constructor as { name: string }).name;
+    for (const [name, descriptor] of Object.entries(Object.getOwnPropertyDescriptors(proto))) {
+      if (name === 'constructor' || !descriptor.configurable) continue;
+      const key = `${label}.${name}`;
+      const count = (): void => {
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+      };
+      const { value, get } = descriptor;
+      if (typeof value === 'function') {
+        Object.defineProperty(proto, name, {
+          ...descriptor,
+          value(this: unknown, ...args: unknown[]) {
+            count();
+            return value.apply(this, args);
+          },
+        });
+      } else if (get !== undefined) {
+        Object.defineProperty(proto, name, {
+          ...descriptor,
+          get(this: unknown) {
+            count();
+            return get.call(this);
+          },
+        });
+      } else continue;
+      restore.push(() => Object.defineProperty(proto, name, descriptor));
+    }
+  }
+  try {
+    await run();
+  } finally {
+    for (const undo of restore) undo();
+  }
+  return counts;
+}
+
+test('a run that binds what the last run bound makes the Dawn calls of a hand-written dispatch and no others', {
+  skip,
+}, async () => {
+  using plain = await requestDevice();
+  const raw = plain.raw;
+  const kernel = await compileKernel(
+    plain,
+    '@group(0) @binding(0) var<storage, read_write> x: array<u32>;\n@compute @workgroup_size(1) fn main() { x[0] += 1u; }',
+  );
+  using x = zeros(plain, 1, 'u32');
+  using other = zeros(plain, 1, 'u32');
+  await kernel.run({ x }, { global: 1 }).wait();
+  const encoder = raw.createCommandEncoder();
+  const pass = encoder.beginComputePass();
+  pass.end();
+  const dawnObjects = [raw, raw.queue, encoder, pass, encoder.finish(), x.buffer];
+  const rounds = 5;
+  const same = await countDawnCalls(dawnObjects, async () => {
+    for (let i = 0; i < rounds; i++) await kernel.run({ x }, { global: 1 }).wait();
+  });
+  const perRun = Object.fromEntries([...same].map(([key, count]) => [key, count / rounds]));
+  const handWritten = [
+    'createCommandEncoder',
+    'beginComputePass',
+    'setPipeline',
+    'setBindGroup',
+    'dispatchWorkgroups',
+    'end',
+    'finish',
+    'submit',
+    'onSubmittedWorkDone',
+  ];
+  assert.deepEqual(
+    Object.keys(perRun)
+      .map((key) => key.split('.')[1])
+      .sort(),
+    [...handWritten].sort(),
+  );
+  assert.ok(
+    Object.values(perRun).every((count) => count === 1),
+    JSON.stringify(perRun),
+  );
+  // Another array in the binding takes one bind group more, once; binding x again takes the same again.
+  const changed = await countDawnCalls(dawnObjects, async () => {
+    await kernel.run({ x: other }, { global: 1 }).wait();
+    await kernel.run({ x: other }, { global: 1 }).wait();
+  });
+  assert.equal([...changed].find(([key]) => key.endsWith('.createBindGroup'))?.[1], 1);
+  assert.deepEqual(await x.toHost(), new Uint32Array([rounds + 1]));
+  assert.deepEqual(await other.toHost(), new Uint32Array([2]));
+});
