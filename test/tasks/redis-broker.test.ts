@@ -363,6 +363,44 @@ describe('RedisBroker on the machine Redis', { skip }, () => {
     );
   });
 
+  test('settleAndClaim: completions of one batch share an expiry entry, and purge deletes each job when its own expiry is due', async (t) => {
+    const {
+      prefix,
+      brokers: [broker],
+    } = fixture(t);
+    const soon = [newJob({ resultTtlMs: 1000 }), newJob({ resultTtlMs: 1000 })];
+    const later = newJob({ resultTtlMs: 3_600_000 });
+    await broker!.enqueue([...soon, later]);
+    const claimed = await broker!.claim({
+      queue: 'default',
+      workerId: 'w',
+      max: 3,
+      leaseMs: 30_000,
+      tasks: [TASK],
+    });
+    assert.equal(claimed.length, 3);
+    const { settled } = await broker!.settleAndClaim(
+      'w',
+      claimed.map((job) => ({ id: job.id, kind: 'complete', result: new Uint8Array([7]) })),
+      null,
+    );
+    assert.deepEqual(settled, [true, true, true]);
+    const inspector = new Redis(REDIS_URL);
+    t.after(() => inspector.quit().then(() => {}));
+    const expiring = `{${prefix}:default}:expiring`;
+    // One member for the two jobs that expire together, one for the other.
+    assert.equal(await inspector.zcard(expiring), 2);
+    const finished = await broker!.get(soon[0]!.id);
+    assert.equal(finished?.workerId, null, 'the lease fields are not read once the job finished');
+    assert.equal(finished?.leaseUntil, null);
+    assert.equal(await broker!.purgeExpired(Date.now() + 60_000), 2);
+    for (const job of soon) assert.equal(await broker!.get(job.id), undefined);
+    assert.equal((await broker!.get(later.id))?.state, 'succeeded');
+    assert.equal((await broker!.stats('default')).counts.succeeded, 1);
+    assert.equal(await broker!.purgeExpired(Date.now() + 2 * 3_600_000), 1);
+    assert.equal(await inspector.exists(expiring), 0);
+  });
+
   test('enqueues 10,000 jobs in two queues with one call', async (t) => {
     const {
       brokers: [broker],

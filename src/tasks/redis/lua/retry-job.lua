@@ -11,6 +11,8 @@ local state = redis.call('HGET', job_key, 'state')
 if state ~= 'dead' and state ~= 'failed' then
   return 0
 end
+-- Takes the job's member out of the expiry set when it names this job alone; a member a settle batch
+-- shared with other jobs stays, and purge-expired skips this job there (its state is no longer final).
 redis.call('ZREM', base .. 'expiring', id)
 redis.call('HDEL', job_key, 'error', 'result', 'progress', 'startedAt', 'finishedAt', 'expiresAt', 'workerId', 'leaseUntil')
 redis.call('HSET', job_key, 'attempt', '0', 'runAt', ARGV[1], 'cancelRequested', '0')
