@@ -237,7 +237,7 @@ export class GpuDevice {
     throw this.#goneError('waiting for GPU work', error);
   };
   /** The Settle of every lone, unprofiled dispatch: wall time from submit to the end of the wait. */
-  readonly #settleWall: Settle = (event) => this.#waitWall(event);
+  readonly #settleWall: Settle = this.#waitWall.bind(this);
   readonly #finishWall = (_: undefined, doneAt: number, event: GpuEvent): GpuEvent => {
     if (this.#gone !== undefined || this.#refused !== undefined) this.#checkAfterWait();
     const elapsedMs = doneAt - event.submittedAt;
