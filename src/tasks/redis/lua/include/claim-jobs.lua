@@ -93,7 +93,14 @@ local function claim_jobs(base, store, maxlen, queue, now, worker_id, max, lease
       -- One read of the whole hash and one pass over it: its text fields (the filter fields now, the
       -- claimed job's JSON after) and its binary fields (pack_job's form, without a second pass).
       local h = redis.call('HGETALL', job_key)
-      local text = {}
+      -- Sized up front for the usual text fields (the nil entries only size it): filling an empty table
+      -- rehashes it five times on the way to 16 fields, which doubled its cost (2.0 against 1.0 µs,
+      -- measured in a script loop).
+      local text = {
+        id = nil, queue = nil, task = nil, group = nil, priority = nil, runAt = nil, maxAttempts = nil,
+        resultTtlMs = nil, deadLetter = nil, state = nil, attempt = nil, createdAt = nil,
+        cancelRequested = nil, workerId = nil, leaseUntil = nil, startedAt = nil,
+      }
       local packed = { '' }
       for i = 1, #h, 2 do
         local name = h[i]
