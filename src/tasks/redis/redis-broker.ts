@@ -266,13 +266,14 @@ export class RedisBroker implements Broker {
       if (queue === undefined) return;
       known.push(outcome);
       const index = String(queueIndex(queue));
+      // Flat: five values per outcome (eight for a join), no array each (settle-and-claim.lua).
       if (outcome.kind === 'complete') {
         const { join } = outcome;
-        if (join === undefined) packed.push(['complete', index, outcome.id, toBuffer(outcome.result), '']);
+        if (join === undefined) packed.push('complete', index, outcome.id, toBuffer(outcome.result), '');
         else {
           const jobs = join.enqueue.map((job) => [String(1 + queueIndex(job.queue)), ...newJobFields(job)]);
-          packed.push([
-            'complete',
+          packed.push(
+            'join',
             index,
             outcome.id,
             toBuffer(outcome.result),
@@ -280,11 +281,11 @@ export class RedisBroker implements Broker {
             join.key,
             String(join.size),
             jobs,
-          ]);
+          );
         }
       } else {
         const retryAt = 'retryAt' in outcome.outcome ? String(outcome.outcome.retryAt) : '';
-        packed.push(['fail', index, outcome.id, encodeError(outcome.error), retryAt]);
+        packed.push('fail', index, outcome.id, encodeError(outcome.error), retryAt);
       }
     });
     if (!claiming && known.length === 0) return { settled: sent.map(() => false), claimed: [] };
