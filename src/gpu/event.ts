@@ -16,11 +16,12 @@ export interface EventTiming {
  */
 export type Settle = (event: GpuEvent) => Promise<GpuEvent>;
 
-let setTiming: (event: GpuEvent, timing: EventTiming) => void;
+/** Key of the method finishEvent() records a timing through: never exported, so no one else can. */
+const RECORD_TIMING = Symbol('recordTiming');
 
 /** @internal Records `timing` on `event` and returns the event: the last step of a Settle. */
 export function finishEvent(event: GpuEvent, timing: EventTiming): GpuEvent {
-  setTiming(event, timing);
+  event[RECORD_TIMING](timing);
   return event;
 }
 
@@ -34,12 +35,6 @@ export class GpuEvent {
   #waited: Promise<this> | undefined;
   #resolved: EventTiming | undefined;
 
-  static {
-    setTiming = (event, timing) => {
-      event.#resolved = timing;
-    };
-  }
-
   /**
    * @internal Made by the device; `settle` runs once, on the first wait() (at submit when profiling).
    */
@@ -47,6 +42,10 @@ export class GpuEvent {
     this.name = name;
     this.submittedAt = submittedAt;
     this.#settle = settle;
+  }
+
+  [RECORD_TIMING](timing: EventTiming): void {
+    this.#resolved = timing;
   }
 
   /** Settles when the GPU has finished this work; rejects with SKEIN_GPU_DESTROYED if the device went away. */
