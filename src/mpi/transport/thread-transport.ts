@@ -66,6 +66,8 @@ export class ThreadTransport implements Transport {
   #sink: FrameSink | null = null;
   #closed = false;
   #flushWaiters: (() => void)[] = [];
+  /** The adaptive poll before a sleep (ms); see #learnWait. */
+  #spinBudgetMs = Number.POSITIVE_INFINITY;
 
   constructor(fabric: ThreadFabric, rank: number) {
     this.rank = rank;
@@ -235,24 +237,26 @@ export class ThreadTransport implements Transport {
   async #readLoop(): Promise<void> {
     const bell = this.rank * DOORBELL_STRIDE;
     let turns = 0;
-    let spun = false;
+    /** When this quiet spell's poll began; -1 while frames keep coming. */
+    let spinStart = -1;
     while (!this.#closed) {
       const seen = Atomics.load(this.#bells, bell);
       if (this.#pollAll()) {
-        spun = false;
+        if (spinStart >= 0) this.#learnWait(clock.now() - spinStart, this.#sink?.spinTimeout ?? 0, true);
+        spinStart = -1;
         if (++turns % TURNS_PER_MACROTASK_YIELD === 0) await new Promise((resolve) => setImmediate(resolve));
         else await null;
         continue;
       }
       const spinMs = this.#sink?.spinTimeout ?? 0;
-      if (spinMs > 0 && !spun) {
-        spun = true;
+      if (spinMs > 0 && spinStart < 0) {
         // Once the program's continuations of what just arrived ran (they often send what answers
-        // us), poll the doorbell for spinMs before sleeping: an answer within it (a CLEAR for an
-        // isend, the partner's half of an exchange) costs no wake-up through the event loop. Blocks
-        // this rank's event loop for spinMs at most, once per quiet spell.
+        // us), poll the doorbell before sleeping: an answer within it (a CLEAR for an isend, the
+        // partner's half of an exchange) costs no wake-up through the event loop. Blocks this rank's
+        // event loop for spinTimeout at most, once per quiet spell.
         await new Promise((resolve) => setImmediate(resolve));
-        const until = clock.now() + spinMs;
+        spinStart = clock.now();
+        const until = spinStart + this.#spinBudget(spinMs);
         while (Atomics.load(this.#bells, bell) === seen && clock.now() < until) {}
         continue;
       }
@@ -266,13 +270,35 @@ export class ThreadTransport implements Transport {
     const bell = this.rank * DOORBELL_STRIDE;
     const seen = Atomics.load(this.#bells, bell);
     if (this.#pollAll()) return true;
-    if (spinMs > 0) {
-      // The doorbell changes with every frame sent to this rank: watching it is one load per turn.
-      const until = clock.now() + Math.min(spinMs, timeoutMs);
-      while (Atomics.load(this.#bells, bell) === seen && clock.now() < until) {}
+    if (spinMs <= 0) {
+      if (Atomics.load(this.#bells, bell) === seen) Atomics.wait(this.#bells, bell, seen, timeoutMs);
+      return this.#pollAll();
     }
+    // The doorbell changes with every frame sent to this rank: watching it is one load per turn.
+    const start = clock.now();
+    const until = start + Math.min(this.#spinBudget(spinMs), timeoutMs);
+    while (Atomics.load(this.#bells, bell) === seen && clock.now() < until) {}
     if (Atomics.load(this.#bells, bell) === seen) Atomics.wait(this.#bells, bell, seen, timeoutMs);
+    this.#learnWait(clock.now() - start, spinMs, Atomics.load(this.#bells, bell) !== seen);
     return this.#pollAll();
+  }
+
+  /** How long the next poll before a sleep lasts (ms), within spinTimeout: see #learnWait. */
+  #spinBudget(spinMs: number): number {
+    return Math.min(spinMs, this.#spinBudgetMs);
+  }
+
+  /**
+   * Adapts the poll to how long waits turn out: a wait answered within spinTimeout doubles the next
+   * poll (up to spinTimeout), any other halves it (down to a sixteenth). On a quiet machine replies come
+   * within microseconds and a rank polls in full; with the cores shared with other work the peer is
+   * often not running, replies come late, and polling would only hold the core the peer needs.
+   */
+  #learnWait(waitedMs: number, spinMs: number, answered: boolean): void {
+    if (spinMs <= 0) return;
+    const budget = this.#spinBudget(spinMs);
+    this.#spinBudgetMs =
+      answered && waitedMs <= spinMs ? Math.min(spinMs, budget * 2) : Math.max(spinMs / 16, budget / 2);
   }
 
   #pollAll(): boolean {
