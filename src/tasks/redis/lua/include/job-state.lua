@@ -183,7 +183,11 @@ local function flush_events()
   finished_latencies = {}
   finished_bases = {}
   if #finished_ids > 0 then
-    redis.call('PUBLISH', finished_store .. 'finished', table.concat(finished_ids, '\n'))
+    -- finish_in asked whether anyone listens (once per script): a waiter subscribes before it reads
+    -- the job, and no subscribe lands inside a script, so with none the message would reach no one.
+    if waiters_listening then
+      redis.call('PUBLISH', finished_store .. 'finished', table.concat(finished_ids, '\n'))
+    end
     finished_ids = {}
   end
 end
