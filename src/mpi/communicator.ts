@@ -94,11 +94,15 @@ export class Communicator {
       this.#checkTag(tag, 'send');
       checkWaitOptions(options, 'send');
       if (dest === PROC_NULL) return Promise.resolve();
-      const sent = this.#send(this.#context, value, dest, tag, true);
+      const sent = this.#sendNow(this.#context, value, dest, tag, true);
+      // Copied out at once (eager): nothing to wait for, so nothing a deadlock report would name.
+      if (sent === undefined && options.signal === undefined && options.timeout === undefined) {
+        return Promise.resolve();
+      }
       return waitTracked(
         this.#core.activity,
         `send(dest=${dest}, tag=${tag}${sizeNote(value)})`,
-        sent,
+        sent ?? Promise.resolve(),
         options,
       );
     } catch (error) {
@@ -567,10 +571,19 @@ export class Communicator {
   }
 
   #send(context: number, value: unknown, dest: number, tag: number, blocking = false): Promise<void> {
+    return this.#sendNow(context, value, dest, tag, blocking) ?? Promise.resolve();
+  }
+
+  /** Sends; undefined when the payload was copied out at once (Engine.send). */
+  #sendNow(
+    context: number,
+    value: unknown,
+    dest: number,
+    tag: number,
+    blocking: boolean,
+  ): Promise<void> | undefined {
     const { bytes, dtype } = pack(value);
-    return (
-      this.#core.engine.send(this.#group[dest]!, context, tag, bytes, dtype, blocking) ?? Promise.resolve()
-    );
+    return this.#core.engine.send(this.#group[dest]!, context, tag, bytes, dtype, blocking);
   }
 
   #receive(
