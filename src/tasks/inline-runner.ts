@@ -71,19 +71,34 @@ function runInline(
 }
 
 function contextOf(signal: AbortSignal, options: RunOptions, capture?: OutputCapture): TaskContext {
-  const context: TaskContext & OutputSinkHolder = {
-    signal,
-    get cancelled() {
-      return signal.aborted;
-    },
-    throwIfCancelled() {
-      if (signal.aborted) throw signal.reason;
-    },
-    progress: (value) => options.onProgress?.(value),
-    workerId: -1,
-  };
+  const context = new InlineContext(signal, options);
   if (capture !== undefined) context[OUTPUT_SINK] = capture;
   return context;
+}
+
+/**
+ * A task's context in this thread. A class, with `cancelled` a getter on its prototype: an object literal
+ * with a getter cost 0.5 µs a job to make, against 0.05 µs. `throwIfCancelled` and `progress` stay
+ * arrow functions of their own, so a task may destructure them from its context.
+ */
+class InlineContext implements TaskContext, OutputSinkHolder {
+  readonly signal: AbortSignal;
+  readonly workerId = -1;
+  readonly throwIfCancelled: () => void;
+  readonly progress: (value: unknown) => void;
+  declare [OUTPUT_SINK]?: OutputCapture | undefined;
+
+  constructor(signal: AbortSignal, options: RunOptions) {
+    this.signal = signal;
+    this.throwIfCancelled = () => {
+      if (signal.aborted) throw signal.reason;
+    };
+    this.progress = (value) => options.onProgress?.(value);
+  }
+
+  get cancelled(): boolean {
+    return this.signal.aborted;
+  }
 }
 
 async function runWithTimeLimit(
