@@ -69,7 +69,7 @@ export class Communicator {
       send: (value, dest, tag) => this.#send(this.#context + 1, value, dest, tag),
       recv: (source, tag) => this.#receive(this.#context + 1, source, tag, null).then(unpack),
       recvInto: (into, source, tag) =>
-        this.#receive(this.#context + 1, source, tag, bytesOf(into)).then((message) => {
+        this.#receive(this.#context + 1, source, tag, into).then((message) => {
           this.#into(into, message);
         }),
     };
@@ -200,7 +200,7 @@ export class Communicator {
       checkWaitOptions(options, 'recvBuffer');
       if (source === PROC_NULL) return Promise.resolve(new Status().set(PROC_NULL, ANY_TAG, 0, 0));
       let cancel = (): boolean => false;
-      const received = this.#receive(this.#context, source, tag, bytesOf(buffer), (c) => (cancel = c)).then(
+      const received = this.#receive(this.#context, source, tag, buffer, (c) => (cancel = c)).then(
         (message) => this.#into(buffer, message),
       );
       return waitTracked(
@@ -231,7 +231,7 @@ export class Communicator {
     const received =
       source === PROC_NULL
         ? Promise.resolve(new Status().set(PROC_NULL, ANY_TAG, 0, 0))
-        : this.#receive(this.#context, source, tag, bytesOf(buffer), (c) => (cancel = c)).then((message) => {
+        : this.#receive(this.#context, source, tag, buffer, (c) => (cancel = c)).then((message) => {
             request.status = this.#into(buffer, message);
             return request.status;
           });
@@ -590,7 +590,7 @@ export class Communicator {
     context: number,
     source: number,
     tag: number,
-    into: Uint8Array | null,
+    into: TypedArray | null,
     onCancel?: (cancel: () => boolean) => void,
   ): Promise<Received> {
     return new Promise<Received>((resolve, reject) => {
@@ -598,7 +598,8 @@ export class Communicator {
         context,
         source: this.#worldOf(source),
         tag,
-        into,
+        into: into === null ? null : bytesOf(into),
+        intoDtype: into === null ? 0 : dtypeOf(into),
         resolve,
         reject,
       });

@@ -38,6 +38,8 @@ export interface PostedReceive {
   readonly tag: number;
   /** Bytes the payload should land in when it fits (the caller's buffer on the buffer path). */
   readonly into: Uint8Array | null;
+  /** The element type of `into` (typed.ts): only a message of that type is written straight into it. */
+  readonly intoDtype?: number;
   readonly resolve: (message: Received) => void;
   readonly reject: (error: Error) => void;
 }
@@ -271,10 +273,17 @@ export class Engine implements FrameSink {
 
   // FrameSink -------------------------------------------------------------------------------------
 
-  target(header: FrameHeader): Uint8Array {
+  target(header: FrameHeader, whole = false): Uint8Array {
     if (header.kind === FrameKind.DATA) {
       const posted = this.#awaitingData.get(header.source * 2 ** 32 + header.id);
       if (posted?.into != null && posted.into.length >= header.size)
+        return posted.into.subarray(0, header.size);
+    } else if (whole && header.kind === FrameKind.EAGER && header.dtype !== 0) {
+      // deliver() follows before any other code runs, so the receive that matches now is the one
+      // #arrive will match: its buffer takes the bytes, with no allocation and no second copy.
+      const list = this.#posted.get(header.context);
+      const posted = list?.find((candidate) => matches(candidate.source, candidate.tag, header));
+      if (posted?.into != null && posted.intoDtype === header.dtype && posted.into.length >= header.size)
         return posted.into.subarray(0, header.size);
     }
     return new Uint8Array(header.size);

@@ -330,7 +330,10 @@ export class ThreadTransport implements Transport {
           frames++;
           sink.deliver(header, EMPTY);
         } else {
-          this.#partial[peer] = { header, target: sink.target(header), filled: 0 };
+          // One record carries a payload up to #maxChunk: when all of it is in the ring, the record
+          // is read and delivered in this same loop, with no other code run in between.
+          const whole = header.size <= this.#maxChunk && ring.usedBytes() >= ringRecordBytes(header.size);
+          this.#partial[peer] = { header, target: sink.target(header, whole), filled: 0 };
         }
         continue;
       }

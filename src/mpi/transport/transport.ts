@@ -10,9 +10,11 @@ import type { FrameHeader } from '../frame.ts';
 export interface FrameSink {
   /**
    * The memory a frame's payload is written into: `header.size` bytes. The engine may return the
-   * caller's receive buffer, so a large message lands where it is wanted with no second copy.
+   * caller's receive buffer, so a large message lands where it is wanted with no second copy. `whole`:
+   * the payload has arrived entirely and deliver() follows before any other code runs, so an eager
+   * message may also land in the buffer of the receive it is about to match.
    */
-  target(header: FrameHeader): Uint8Array;
+  target(header: FrameHeader, whole?: boolean): Uint8Array;
   /** A whole frame arrived; `payload` is what target() returned (or an empty array for size 0). */
   deliver(header: FrameHeader, payload: Uint8Array): void;
   /** The transport cannot go on (a peer's connection broke); every pending operation fails with it. */
