@@ -83,6 +83,12 @@ const EAGER_DISPATCH_EVERY = 256;
 const RUN_TIME_SMOOTHING = 0.2;
 /** Blocking waits for results stop after this much blocked time until the event loop has had a turn. */
 const MAX_BLOCKED_PER_TURN_MS = 1;
+/**
+ * A worker serving lone calls sleeps until its next message with no timeout (entry/thread-worker.ts);
+ * this long after its last lone call or answer the pool turns the mode off, sending it back to its
+ * event loop (the timed park it used to end by itself lasted as long).
+ */
+const LONE_HOLD_MS = 2;
 /** A worker asked to stop gets this long to exit by itself (flushing its stdout) before it is killed. */
 const STOP_GRACE_MS = 2000;
 /** Results carry times in ns (protocol.ts, RESULT_STRIDE). */
@@ -253,8 +259,8 @@ class WorkerSlot {
   tasksDone = 0;
   /** Id of the last task sent to this worker. */
   lastSentId = -1;
-  /** What the worker was last told by hintSpin. */
-  spinHint = false;
+  /** What the worker was last told by setLoneCalls. */
+  loneCalls = false;
   /** When this worker last answered a task, or got its first task into an empty hand. */
   lastAnswerAt = 0;
   referenced = true;
@@ -298,11 +304,27 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
   #takingInBurst = false;
   /** Armed while some worker holds tasks behind a running one and the pool may still grow. */
   #stallTimer: NodeJS.Timeout | undefined;
+  /** Armed while some worker serves lone calls: turns the mode off once they stop (LONE_HOLD_MS). */
+  #loneTimer: NodeJS.Timeout | undefined;
+  readonly #endIdleLoneCalls = () => {
+    this.#loneTimer = undefined;
+    const now = performance.now();
+    for (const slot of this.#workers) {
+      if (!slot.loneCalls) continue;
+      if (now - slot.lastAnswerAt < LONE_HOLD_MS) {
+        this.#watchLoneCalls();
+        continue;
+      }
+      slot.loneCalls = false;
+      if (!slot.exited) slot.handle.setLoneCalls(false);
+    }
+  };
   #blockedThisTurnMs = 0;
   #turnMarked = false;
   readonly #newTurn = () => {
     this.#blockedThisTurnMs = 0;
     this.#turnMarked = false;
+    this.#resumeLoneWait();
   };
   #state: 'open' | 'closing' | 'destroyed' = 'open';
   #closing: Promise<void> | undefined;
@@ -556,6 +578,7 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
     if (this.#destroying !== undefined) return this.#destroying;
     this.#state = 'destroyed';
     clearTimeout(this.#stallTimer);
+    clearTimeout(this.#loneTimer);
     const error = this.#destroyedError(reason);
     for (const record of this.#queue.drain()) this.#settle(record, false, error);
     for (const slot of this.#workers) {
@@ -798,6 +821,12 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
     if (only !== undefined && this.#inHandTotal === 1) this.#blockForLoneResult(only);
   }
 
+  #watchLoneCalls(): void {
+    if (this.#loneTimer !== undefined || this.#state === 'destroyed') return;
+    this.#loneTimer = setTimeout(this.#endIdleLoneCalls, LONE_HOLD_MS);
+    this.#loneTimer.unref();
+  }
+
   // Tasks handed to a worker behind one it is running wait for it. If that one turns out long, start a
   // worker (below maxWorkers): once ready it steals the waiting tasks, since a worker inside an async
   // task still reads its messages. Checked by one timer, armed only while the pool may grow.
@@ -831,13 +860,12 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
   // Latency path: one short task in flight and nothing else to hand out, so block briefly for its
   // result on the results doorbell instead of paying an event-loop wake-up (Atomics round trip ~2 µs,
   // event-loop wake-up ~10 µs). Bounded per event-loop turn so I/O still runs.
-  #blockForLoneResult(slot: WorkerSlot): void {
-    const timeout = this.options.blockingWaitTimeout;
+  #blockForLoneResult(slot: WorkerSlot, timeout = this.options.blockingWaitTimeout): void {
     if (
       timeout <= 0 ||
       !slot.handle.canWaitForResults ||
       this.#avgRunMs < 0 ||
-      this.#avgRunMs * 2 > timeout ||
+      this.#avgRunMs * 2 > this.options.blockingWaitTimeout ||
       this.#blockedThisTurnMs >= MAX_BLOCKED_PER_TURN_MS
     ) {
       return;
@@ -848,6 +876,21 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
     if (!this.#turnMarked) {
       this.#turnMarked = true;
       setImmediate(this.#newTurn);
+    }
+  }
+
+  // The call that found this turn's blocking budget spent went out without a blocking wait, so its
+  // answer would come through the event loop (a wake-up several times dearer than the wait). The loop
+  // has now turned (timers and I/O ran): wait here for what is left of that call's blocking window, so
+  // a caller awaiting one call after another stays on the fast path. Only while the lone call is that
+  // fresh: a long call never costs the loop more than its one window.
+  #resumeLoneWait(): void {
+    if (this.#inHandTotal !== 1 || this.#queue.size !== 0 || this.#state === 'destroyed') return;
+    for (const slot of this.#workers) {
+      if (slot.inHand.size !== 1) continue;
+      const left = slot.lastAnswerAt + this.options.blockingWaitTimeout - performance.now();
+      if (left > 0) this.#blockForLoneResult(slot, left);
+      return;
     }
   }
 
@@ -881,9 +924,10 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
     slot.lastSentId = records[records.length - 1]!.id;
     // Only a pool that blocks for lone results has callers waiting on each call.
     const lone = slot.inHand.size === 1 && this.options.blockingWaitTimeout > 0;
-    if (lone !== slot.spinHint) {
-      slot.spinHint = lone;
-      slot.handle.hintSpin(lone);
+    if (lone !== slot.loneCalls) {
+      slot.loneCalls = lone;
+      slot.handle.setLoneCalls(lone);
+      if (lone) this.#watchLoneCalls();
     }
     if (slot.inHand.size === records.length) slot.lastAnswerAt = performance.now();
     else this.#watchForStalls();

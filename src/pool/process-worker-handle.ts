@@ -148,8 +148,8 @@ export class ProcessWorkerHandle implements WorkerHandle {
     return this.#running;
   }
 
-  hintSpin(): void {
-    // A child process never spins: it waits for the parent's IPC messages in its event loop.
+  setLoneCalls(): void {
+    // A child process never spins or parks: it waits for the parent's IPC messages in its event loop.
   }
 
   lastStartedTask(): number {

@@ -34,7 +34,9 @@ export const CONTROL_RUNNING = 1; // id + 1 of the task running now, 0 when none
 export const CONTROL_CANCEL = 2; // id + 1 of the last task whose cancellation was requested
 export const CONTROL_LAST_STARTED = 3; // id + 1 of the last task started, kept after it ends
 export const CONTROL_RESULTS = 4; // bumped by the worker after each message it posts to the pool
-export const CONTROL_SPIN = 5; // 1 while the worker holds a lone task (a caller awaiting each call): spinning for the next pays
+// 1 while the worker holds a lone task (a caller awaiting each call): idle, it spins and then sleeps
+// until the next message, with no timeout; set back to 0 (with a doorbell) to send it to its event loop
+export const CONTROL_LONE_CALLS = 5;
 export const CONTROL_SLOTS = 6;
 
 /** How a worker finds a function: by module and export, or by compiling a self-contained source. */

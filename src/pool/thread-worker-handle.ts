@@ -12,10 +12,10 @@ import {
   CONTROL_CANCEL,
   CONTROL_DOORBELL,
   CONTROL_LAST_STARTED,
+  CONTROL_LONE_CALLS,
   CONTROL_RESULTS,
   CONTROL_RUNNING,
   CONTROL_SLOTS,
-  CONTROL_SPIN,
   type MainToWorker,
   type WorkerToMain,
 } from './protocol.ts';
@@ -135,8 +135,12 @@ export class ThreadWorkerHandle implements WorkerHandle {
     Atomics.notify(this.#control, CONTROL_DOORBELL);
   }
 
-  hintSpin(worthIt: boolean): void {
-    Atomics.store(this.#control, CONTROL_SPIN, worthIt ? 1 : 0);
+  setLoneCalls(on: boolean): void {
+    Atomics.store(this.#control, CONTROL_LONE_CALLS, on ? 1 : 0);
+    if (on) return;
+    // A worker asleep in lone mode has no timeout: the doorbell sends it back to its event loop.
+    Atomics.add(this.#control, CONTROL_DOORBELL, 1);
+    Atomics.notify(this.#control, CONTROL_DOORBELL);
   }
 
   requestCancel(id: number): void {

@@ -38,10 +38,12 @@ export interface WorkerHandle {
    */
   takeResults(): void;
   /**
-   * Tells the worker whether spinning for its next task pays (it holds a lone task, so a caller is
-   * likely awaiting each call) or only takes CPU from the pool's thread (it holds a batch).
+   * Tells the worker whether it serves lone calls (it holds a lone task, so a caller is likely awaiting
+   * each call): then, idle, it spins for the next message and sleeps until it comes. Off (it holds a
+   * batch, or lone calls stopped coming) it spins not at all and returns to its event loop after a
+   * short park; turning it off wakes a worker sleeping in lone mode.
    */
-  hintSpin(worthIt: boolean): void;
+  setLoneCalls(on: boolean): void;
   /** Asks the worker to finish and exit by itself; kills it if it has not after graceMs. */
   stop(graceMs: number): Promise<void>;
   /** Stops the worker at once; resolves when it has exited. */

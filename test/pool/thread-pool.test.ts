@@ -2,7 +2,9 @@
 // worker-thread crash details (out-of-memory error, uncaught error) reach WorkerCrashedError.
 
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { once } from 'node:events';
 import { describe, it, type TestContext } from 'node:test';
 import { threadId } from 'node:worker_threads';
 import { WorkerCrashedError } from '../../src/index.ts';
@@ -12,6 +14,7 @@ import { allocateUntilOom } from '../fixtures/allocate-until-oom.ts';
 import { countIntoShared } from '../fixtures/count-into-shared.ts';
 import { echo } from '../fixtures/echo.ts';
 import { emitProgress } from '../fixtures/emit-progress.ts';
+import { flagLater } from '../fixtures/flag-later.ts';
 import { edgeBytes, sumBytes } from '../fixtures/make-buffer.ts';
 import { throwUncaught } from '../fixtures/throw-uncaught.ts';
 import { whoami } from '../fixtures/whoami.ts';
@@ -124,6 +127,55 @@ describe('ThreadPool', () => {
       assert.ok(message.runMs >= 0 && message.waitMs >= 0);
     }
   });
+
+  it(
+    'a worker that slept between lone calls returns to its event loop once they stop: timers a task left run',
+    T,
+    async (t) => {
+      const pool = usePool(t, { minWorkers: 1, maxWorkers: 1 });
+      // One call after another: the worker serves lone calls and sleeps between them with no timeout.
+      // Its own warm-up too: a first, slow run of it would end the lone mode by itself.
+      const warm = new Int32Array(new SharedArrayBuffer(4));
+      for (let i = 0; i < 200; i++) await pool.run(flagLater, warm, 0);
+      const flag = new Int32Array(new SharedArrayBuffer(4));
+      await pool.run(flagLater, flag, 20);
+      // No call follows: the flag goes up only once the pool has sent the worker back to its event loop.
+      const raised = Atomics.waitAsync(flag, 0, 0, SOON_MS);
+      assert.equal(
+        raised.async ? await raised.value : raised.value,
+        'ok',
+        'the timer left by the last call never ran',
+      );
+      assert.equal(await pool.run(echo, 'after'), 'after');
+    },
+  );
+
+  it(
+    'destroy() stops a worker asleep between lone calls, and an exit without close() does not wait for it',
+    T,
+    async (t) => {
+      const pool = new ThreadPool({ minWorkers: 1, maxWorkers: 1 });
+      for (let i = 0; i < 200; i++) await pool.run(echo, i);
+      await within(pool.destroy(), SOON_MS, 'destroy() of a pool whose worker sleeps in lone mode');
+      // A child process that makes lone calls and then leaves its pool open must still exit.
+      const script = `import { ThreadPool } from ${JSON.stringify(new URL('../../src/pool/index.ts', import.meta.url).href)};
+import { echo } from ${JSON.stringify(new URL('../fixtures/echo.ts', import.meta.url).href)};
+const pool = new ThreadPool({ minWorkers: 1, maxWorkers: 1 });
+for (let i = 0; i < 200; i++) await pool.run(echo, i);
+console.log('done');`;
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      t.after(() => child.kill('SIGKILL'));
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk));
+      const [code] = (await within(once(child, 'exit'), SOON_MS, 'a process that left its pool open')) as [
+        number,
+      ];
+      assert.equal(code, 0);
+      assert.equal(output.trim(), 'done');
+    },
+  );
 
   it('keeps the out-of-memory error as the cause of WorkerCrashedError', T, async (t) => {
     const pool = usePool(t, { maxWorkers: 1, resourceLimits: { maxOldGenerationSizeMb: 32 } });
