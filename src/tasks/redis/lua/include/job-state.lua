@@ -62,6 +62,7 @@ end
 -- and job ids hold no control characters: options.ts checkName). Finished ids go out in one PUBLISH,
 -- newline-separated.
 local event_runs = {}
+local last_run = nil
 local event_store, event_maxlen, event_at
 local finished_store
 local finished_ids = {}
@@ -76,13 +77,17 @@ local finished_bases = {}
 local function emit(store, maxlen, event_type, queue, job_id, worker_id, now)
   event_store, event_maxlen, event_at = store, maxlen, now
   local worker = worker_id or ''
-  local run = event_runs[#event_runs]
+  -- The last run and its length are kept at hand: `#` walks a table, and this runs twice per job.
+  local run = last_run
   if not run or run.type ~= event_type or run.queue ~= queue or run.worker ~= worker then
-    run = { type = event_type, queue = queue, worker = worker, ids = {} }
+    run = { type = event_type, queue = queue, worker = worker, ids = {}, n = 0 }
     event_runs[#event_runs + 1] = run
+    last_run = run
   end
   if job_id then
-    run.ids[#run.ids + 1] = job_id
+    local n = run.n + 1
+    run.n = n
+    run.ids[n] = job_id
   end
 end
 
@@ -165,6 +170,7 @@ local function flush_events()
     end
   end
   event_runs = {}
+  last_run = nil
   handed_ids = {}
   -- Jobs someone waits on (waitUntilFinished set `awaited:<id>`) go out whole first (frame_job), so that
   -- the waiter needs no read after the message.
