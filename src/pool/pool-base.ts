@@ -287,7 +287,11 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
   readonly #factory: WorkerFactory;
   readonly #registry = new FunctionRegistry();
   readonly #queue = new TaskQueue<TaskRecord>();
-  readonly #workers = new Set<WorkerSlot>();
+  // An array, not a Set: iterated on every dispatch, where a Set's iterator cost an allocation per loop.
+  // Removal makes a new array, so a loop over the old one is never disturbed.
+  #workers: WorkerSlot[] = [];
+  /** #dispatch's list of workers taking a batch, kept to allocate nothing per dispatch. */
+  readonly #open: WorkerSlot[] = [];
   readonly #actors = new Map<number, ActorState>();
   readonly #stats = new StatsRecorder();
   readonly #spans: SpanRecorder | undefined;
@@ -464,7 +468,7 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
     this.#checkOpen();
     const key = await this.#registry.keyOf(task);
     this.#checkOpen();
-    if (this.#workers.size === 0) this.#spawn();
+    if (this.#workers.length === 0) this.#spawn();
     const calls: Promise<unknown>[] = [];
     for (const slot of this.#workers) {
       if (!slot.exited && !slot.stopping)
@@ -486,7 +490,7 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
       if (candidate.exited || candidate.stopping || candidate.retiring) continue;
       if (slot === undefined || candidate.actorIds.size < slot.actorIds.size) slot = candidate;
     }
-    if (slot === undefined || (slot.actorIds.size > 0 && this.#workers.size < this.options.maxWorkers)) {
+    if (slot === undefined || (slot.actorIds.size > 0 && this.#workers.length < this.options.maxWorkers)) {
       slot = this.#spawn() ?? slot;
     }
     if (slot === undefined)
@@ -546,7 +550,7 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
       openWorkerMs += now - slot.startedAt;
     }
     return this.#stats.snapshot({
-      workers: this.#workers.size,
+      workers: this.#workers.length,
       busyWorkers,
       queued: this.#queue.size,
       running: busyWorkers,
@@ -784,14 +788,17 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
         starting++;
       }
     }
-    while (this.#queue.size > room && this.#workers.size < this.options.maxWorkers) {
+    while (this.#queue.size > room && this.#workers.length < this.options.maxWorkers) {
       if (this.#spawn() === undefined) return;
       room += startingRoom;
       starting++;
     }
     if (this.#queue.size === 0 || eligible === 0) return;
-    // Emptiest hands first, so a task never waits behind another while some worker has nothing.
-    const open: WorkerSlot[] = [];
+    // Emptiest hands first, so a task never waits behind another while some worker has nothing. An
+    // insertion sort, stable, into a kept array: a handful of workers, and Array.prototype.sort
+    // allocated some 800 bytes per call here, the most of any step of a lone call.
+    const open = this.#open;
+    open.length = 0;
     for (const slot of this.#workers) {
       if (
         slot.ready &&
@@ -800,15 +807,18 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
         limit - slot.inHand.size >= refillAt &&
         !this.#stalled(slot, now, stalledAfter)
       ) {
+        let at = open.length;
         open.push(slot);
+        for (; at > 0 && open[at - 1]!.inHand.size > slot.inHand.size; at--) open[at] = open[at - 1]!;
+        open[at] = slot;
       }
     }
-    if (open.length > 1) open.sort((a, b) => a.inHand.size - b.inHand.size);
     let only: WorkerSlot | undefined;
     // Workers still starting count as takers: a task handed now to a busy worker could wait behind a
     // long task there while a fresh worker sits idle (stealing needs the busy worker to look up).
     let takers = eligible + starting;
-    for (const slot of open) {
+    for (let k = 0; k < open.length; k++) {
+      const slot = open[k]!;
       const free = limit - slot.inHand.size;
       const share = Math.ceil(this.#queue.size / takers--);
       const count = Math.min(free, share);
@@ -818,6 +828,7 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
       only = slot;
       if (this.#queue.size === 0) break;
     }
+    open.length = 0;
     if (only !== undefined && this.#inHandTotal === 1) this.#blockForLoneResult(only);
   }
 
@@ -831,7 +842,7 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
   // worker (below maxWorkers): once ready it steals the waiting tasks, since a worker inside an async
   // task still reads its messages. Checked by one timer, armed only while the pool may grow.
   #watchForStalls(): void {
-    if (this.#stallTimer !== undefined || this.#workers.size >= this.options.maxWorkers) return;
+    if (this.#stallTimer !== undefined || this.#workers.length >= this.options.maxWorkers) return;
     const after = Math.max(STALLED_MIN_MS, STALLED_RUNS * this.#avgRunMs);
     this.#stallTimer = setTimeout(() => {
       this.#stallTimer = undefined;
@@ -985,14 +996,14 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
       },
       NO_TRANSFER,
     );
-    this.#workers.add(slot);
+    this.#workers.push(slot);
     this.emit('workerStart', slot.id);
     return slot;
   }
 
   #ensureMinWorkers(): void {
     if (this.#state !== 'open' || this.#initializer instanceof Promise) return;
-    while (this.#workers.size < this.options.minWorkers) if (this.#spawn() === undefined) return;
+    while (this.#workers.length < this.options.minWorkers) if (this.#spawn() === undefined) return;
   }
 
   #onMessage(slot: WorkerSlot, message: WorkerToMain): void {
@@ -1252,22 +1263,26 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
 
   #armIdleTimer(slot: WorkerSlot): void {
     slot.idleSince = performance.now();
-    if (slot.idleTimer !== undefined || !Number.isFinite(this.options.idleTimeout)) return;
+    if (
+      slot.idleTimer !== undefined ||
+      !Number.isFinite(this.options.idleTimeout) ||
+      this.#workers.length <= this.options.minWorkers
+    ) {
+      return;
+    }
     const check = () => {
       slot.idleTimer = undefined;
       if (slot.exited || slot.stopping || slot.inHand.size > 0 || slot.actorIds.size > 0) return;
       const idleFor = performance.now() - slot.idleSince;
-      if (idleFor >= this.options.idleTimeout && this.#workers.size > this.options.minWorkers)
+      if (idleFor >= this.options.idleTimeout && this.#workers.length > this.options.minWorkers)
         void this.#stop(slot);
-      else if (this.#workers.size > this.options.minWorkers) {
+      else if (this.#workers.length > this.options.minWorkers) {
         slot.idleTimer = setTimeout(check, this.options.idleTimeout - idleFor + 1);
         slot.idleTimer.unref();
       }
     };
-    if (this.#workers.size > this.options.minWorkers) {
-      slot.idleTimer = setTimeout(check, this.options.idleTimeout);
-      slot.idleTimer.unref();
-    }
+    slot.idleTimer = setTimeout(check, this.options.idleTimeout);
+    slot.idleTimer.unref();
   }
 
   #updateRef(slot: WorkerSlot): void {
@@ -1301,7 +1316,7 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
 
   #onExit(slot: WorkerSlot, exit: WorkerExit): void {
     slot.exited = true;
-    this.#workers.delete(slot);
+    this.#workers = this.#workers.filter((other) => other !== slot);
     if (slot.idleTimer !== undefined) clearTimeout(slot.idleTimer);
     this.#stats.workerMsClosed += performance.now() - slot.startedAt;
     this.#spans?.record({
