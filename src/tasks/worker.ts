@@ -497,7 +497,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     call.then(
       ({ settled, claimed }) => {
         this.#callMs = average(this.#callMs, performance.now() - sentAt);
-        for (const [i, pending] of batch.entries()) pending.resolve(settled[i] === true);
+        for (let i = 0; i < batch.length; i++) batch[i]!.resolve(settled[i] === true);
         for (const record of claimed) this.#startJob(record);
         // Fewer jobs than free slots: the queue is empty (for this worker) until news or the next poll.
         if (claimed.length < free) this.#dry();

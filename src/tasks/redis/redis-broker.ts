@@ -1115,6 +1115,9 @@ export class RedisBroker implements Broker {
 
   /** The queue of each job (undefined when unknown): from the cache, the rest in one HMGET. */
   async #queuesOfEach(ids: readonly string[], what = 'settleAndClaim'): Promise<(string | undefined)[]> {
+    // The usual case, a worker settling jobs it claimed: every queue is cached, one lookup per id.
+    const cached = ids.map((id) => this.#queueOf.get(id));
+    if (!cached.includes(undefined)) return cached;
     const unknown = ids.filter((id) => !this.#queueOf.has(id));
     const fetched =
       unknown.length === 0
