@@ -775,7 +775,8 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
     let room = 0;
     let eligible = 0;
     let starting = 0;
-    const now = performance.now();
+    // Only a worker holding tasks can be stalled: with every hand empty (a lone call) no clock read.
+    const now = this.#inHandTotal > 0 ? performance.now() : 0;
     const stalledAfter = Math.max(STALLED_MIN_MS, STALLED_RUNS * this.#avgRunMs);
     for (const slot of this.#workers) {
       if (slot.pinnedQueue.length > 0 && !slot.exited) this.#send(slot, slot.pinnedQueue.splice(0));
@@ -881,9 +882,7 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
     ) {
       return;
     }
-    const start = performance.now();
-    slot.handle.waitForResults(timeout);
-    this.#blockedThisTurnMs += performance.now() - start;
+    this.#blockedThisTurnMs += slot.handle.waitForResults(timeout);
     if (!this.#turnMarked) {
       this.#turnMarked = true;
       setImmediate(this.#newTurn);
@@ -1262,14 +1261,9 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
   }
 
   #armIdleTimer(slot: WorkerSlot): void {
+    if (!Number.isFinite(this.options.idleTimeout) || this.#workers.length <= this.options.minWorkers) return;
     slot.idleSince = performance.now();
-    if (
-      slot.idleTimer !== undefined ||
-      !Number.isFinite(this.options.idleTimeout) ||
-      this.#workers.length <= this.options.minWorkers
-    ) {
-      return;
-    }
+    if (slot.idleTimer !== undefined) return;
     const check = () => {
       slot.idleTimer = undefined;
       if (slot.exited || slot.stopping || slot.inHand.size > 0 || slot.actorIds.size > 0) return;

@@ -140,8 +140,8 @@ export class ProcessWorkerHandle implements WorkerHandle {
 
   takeResults(): void {}
 
-  waitForResults(_timeoutMs: number): boolean {
-    return false;
+  waitForResults(_timeoutMs: number): number {
+    return 0;
   }
 
   runningTask(): number {

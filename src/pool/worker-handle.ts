@@ -29,8 +29,11 @@ export interface WorkerHandle {
   lastStartedTask(): number;
   /** True when waitForResults can block for the worker's answer (threads, through shared memory). */
   readonly canWaitForResults: boolean;
-  /** Blocks the calling thread up to timeoutMs for the worker's next message and handles it. */
-  waitForResults(timeoutMs: number): boolean;
+  /**
+   * Blocks the calling thread up to timeoutMs for the worker's next message and handles it; returns the
+   * milliseconds it spent waiting (0 when a message was already there, without reading the clock).
+   */
+  waitForResults(timeoutMs: number): number;
   /**
    * Handles the batches of results that have arrived, without waiting and without the event loop,
    * up to the first message of another kind (those wait for the event loop: they run callbacks).

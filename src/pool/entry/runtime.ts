@@ -443,7 +443,8 @@ export class WorkerRuntime {
     this.#results = [];
     this.#transfer = [];
     this.#resultsFitLane = true;
-    this.#lastFlush = performance.now();
+    // The end of the task just run stands for now: one clock read (~80 ns here) fewer per flush.
+    this.#lastFlush = this.#lastEnd;
     const message: ResultsMessage = {
       t: 'results',
       results,
