@@ -15,8 +15,11 @@ const BUFFER_WINDOW = 4 * WORKERS;
 const CLOSE_TIMEOUT_MS = 10_000;
 /** Calls before timing in the throughput workloads: starts workers, compiles the hot paths. */
 const WARMUP_CALLS = 2000;
-/** Calls before timing a full queue: enough for every library's submit and result paths to be optimized. */
+/** Calls before timing a full queue: starts the workers and a first compile of the submit and result paths. */
 const QUEUE_WARMUP_CALLS = 10_000;
+/** trivial-steady: full bursts run before the timed ones, and timed bursts (their median counts). */
+const STEADY_WARMUP_BURSTS = 2;
+const STEADY_TIMED_BURSTS = 3;
 
 /** What every library offers the workloads, each call running one task in the pool. */
 interface Adapter {
@@ -205,6 +208,27 @@ async function trivial(pool: Adapter, n: number): Promise<Result> {
   };
 }
 
+/** Warm-up bursts, then the median of timed bursts of `n` calls each: the steady state of (a). */
+async function trivialSteady(pool: Adapter, n: number): Promise<Result> {
+  await Promise.all(Array.from({ length: Math.min(n, QUEUE_WARMUP_CALLS) }, (_, i) => pool.noop(i)));
+  const rates: number[] = [];
+  let expected = 0;
+  let actual = 0;
+  for (let burst = 0; burst < STEADY_WARMUP_BURSTS + STEADY_TIMED_BURSTS; burst++) {
+    const start = performance.now();
+    const results = await Promise.all(Array.from({ length: n }, (_, i) => pool.noop(i)));
+    const wallMs = performance.now() - start;
+    expected += sumOfNoops(n);
+    actual += sum(results);
+    if (burst >= STEADY_WARMUP_BURSTS) rates.push(n / (wallMs / 1000));
+  }
+  rates.sort((a, b) => a - b);
+  return {
+    metrics: { tasksPerSec: rates[rates.length >> 1]! },
+    checksum: { expected, actual },
+  };
+}
+
 async function map(pool: Adapter, n: number): Promise<Result> {
   const items = Array.from({ length: n }, (_, i) => i);
   await pool.map(items.slice(0, Math.min(n, WARMUP_CALLS)));
@@ -378,6 +402,8 @@ function measure(pool: Adapter, workload: string, size: number): Promise<Result>
     case 'trivial':
     case 'process-trivial':
       return trivial(pool, size);
+    case 'trivial-steady':
+      return trivialSteady(pool, size);
     case 'map':
       return map(pool, size);
     case 'spin':

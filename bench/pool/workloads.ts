@@ -52,6 +52,19 @@ export const WORKLOADS: readonly Workload[] = [
     metrics: [TASKS_PER_SEC],
   },
   {
+    id: 'trivial-steady',
+    title: '(a2) trivial tasks submitted at once, steady state',
+    description:
+      'The bursts of (a), in one process: after the same warm-up and 2 more full bursts, the median of 3 ' +
+      'timed bursts. What a long-lived pool does once the engine has compiled its paths; (a) times the ' +
+      'first full burst, which still pays for that compiling (on 2 cores it competes with the pool).',
+    libraries: ['skein', ...THREAD_PEERS],
+    baselines: [],
+    size: 40_000,
+    unit: 'tasks',
+    metrics: [TASKS_PER_SEC],
+  },
+  {
     id: 'map',
     title: '(b) map over trivial items',
     description:
