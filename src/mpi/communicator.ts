@@ -17,7 +17,7 @@ import { pack, unpack } from './payload.ts';
 import { Request } from './request.ts';
 import { Status } from './status.ts';
 import { bytesOf, dtypeName, dtypeOf, isTypedArray, type TypedArray } from './typed.ts';
-import { checkWaitOptions, type WaitOptions, waitTracked } from './waiting.ts';
+import { checkWaitOptions, throwIfAborted, type WaitOptions, waitTracked } from './waiting.ts';
 
 /** split's color for a rank that joins no new communicator (it gets null). */
 export const UNDEFINED = -32766;
@@ -93,6 +93,7 @@ export class Communicator {
       this.#checkDest(dest, 'send');
       this.#checkTag(tag, 'send');
       checkWaitOptions(options, 'send');
+      throwIfAborted(options);
       if (dest === PROC_NULL) return Promise.resolve();
       const sent = this.#sendNow(this.#context, value, dest, tag, true);
       // Copied out at once (eager): nothing to wait for, so nothing a deadlock report would name.
@@ -123,6 +124,7 @@ export class Communicator {
       this.#checkSource(source, 'recv');
       this.#checkTag(tag, 'recv', true);
       checkWaitOptions(options, 'recv');
+      throwIfAborted(options);
       if (source === PROC_NULL) {
         options.status?.set(PROC_NULL, ANY_TAG, 0, 0);
         return Promise.resolve(undefined as T);
@@ -198,6 +200,7 @@ export class Communicator {
       this.#checkSource(source, 'recvBuffer');
       this.#checkTag(tag, 'recvBuffer', true);
       checkWaitOptions(options, 'recvBuffer');
+      throwIfAborted(options);
       if (source === PROC_NULL) return Promise.resolve(new Status().set(PROC_NULL, ANY_TAG, 0, 0));
       let cancel = (): boolean => false;
       const received = this.#receive(this.#context, source, tag, buffer, (c) => (cancel = c)).then(
@@ -564,6 +567,7 @@ export class Communicator {
   #collective<T>(description: string, options: WaitOptions, run: () => Promise<T>): Promise<T> {
     try {
       checkWaitOptions(options, description);
+      throwIfAborted(options);
       return waitTracked(this.#core.activity, description, run(), options);
     } catch (error) {
       return Promise.reject(error);

@@ -34,6 +34,14 @@ export function checkWaitOptions(options: WaitOptions, what: string): void {
   }
 }
 
+/**
+ * Throws SKEIN_ABORTED when the call's signal is already aborted: called before a send, receive or
+ * collective has any effect, so such a call neither sends nor takes a message.
+ */
+export function throwIfAborted(options: WaitOptions): void {
+  if (options.signal?.aborted === true) throw abortErrorFrom(options.signal);
+}
+
 export function waitTracked<T>(
   activity: Activity,
   description: string,

@@ -121,6 +121,11 @@ test('a receive times out with SKEIN_TIMEOUT or aborts with SKEIN_ABORTED and ta
     'SKEIN_TIMEOUT',
     'SKEIN_ABORTED',
     'SKEIN_ABORTED',
+    'sent none',
+    'SKEIN_ABORTED',
+    'waiting',
+    'left none',
+    'SKEIN_ABORTED',
     'cancel true false false',
     'after',
   ]);
