@@ -22,9 +22,9 @@ const FRAMES_PER_RING_VISIT = 64;
 const TURNS_PER_MACROTASK_YIELD = 64;
 /**
  * Payload bytes per record of a large frame. Each record is published (and the doorbell rung) as soon
- * as it is copied in, so the reader's copy out overlaps the writer's copy of the next one: a 1 MiB
- * message costs about one copy plus one chunk instead of two copies. A record costs ~1 µs (doorbell,
- * header), under 2% of a 64 KiB copy (~6 µs at 11 GB/s).
+ * as it is copied in, so the reader's copy out overlaps the writer's copy of the next one: with a core
+ * each, a 1 MiB message takes about one copy plus one chunk instead of two copies. A record costs
+ * ~1 µs (doorbell, header), under 2% of a 64 KiB copy (~6 µs at 11 GB/s).
  */
 const STREAM_CHUNK_BYTES = 64 * 1024;
 /** Chunks of a large frame per wake-up of a reader that sleeps instead of polling. */
