@@ -264,6 +264,8 @@ class WorkerSlot {
   /** When this worker last answered a task, or got its first task into an empty hand. */
   lastAnswerAt = 0;
   referenced = true;
+  /** Idle while referenced: unref'd at the loop's next turn unless it gets work first. */
+  unrefDue = false;
   idleSince = 0;
   idleTimer: NodeJS.Timeout | undefined = undefined;
 
@@ -323,6 +325,7 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
       if (!slot.exited) slot.handle.setLoneCalls(false);
     }
   };
+  #unrefScheduled = false;
   #blockedThisTurnMs = 0;
   #turnMarked = false;
   readonly #newTurn = () => {
@@ -1280,13 +1283,38 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
   }
 
   #updateRef(slot: WorkerSlot): void {
-    const wanted =
-      slot.inHand.size > 0 || slot.pinnedQueue.length > 0 || (!slot.ready && this.#queue.size > 0);
-    if (wanted === slot.referenced || slot.exited) return;
-    slot.referenced = wanted;
-    if (wanted) slot.handle.ref();
-    else slot.handle.unref();
+    if (slot.exited) return;
+    if (this.#wantsRef(slot)) {
+      slot.unrefDue = false;
+      if (slot.referenced) return;
+      slot.referenced = true;
+      slot.handle.ref();
+      return;
+    }
+    if (!slot.referenced || slot.unrefDue) return;
+    // Let the process go at the loop's next turn, not now: a caller awaiting one call after another
+    // sends the next before any turn, and each ref() and unref() of a worker is two calls into C++.
+    slot.unrefDue = true;
+    if (!this.#unrefScheduled) {
+      this.#unrefScheduled = true;
+      setImmediate(this.#unrefIdle);
+    }
   }
+
+  #wantsRef(slot: WorkerSlot): boolean {
+    return slot.inHand.size > 0 || slot.pinnedQueue.length > 0 || (!slot.ready && this.#queue.size > 0);
+  }
+
+  readonly #unrefIdle = (): void => {
+    this.#unrefScheduled = false;
+    for (const slot of this.#workers) {
+      if (!slot.unrefDue) continue;
+      slot.unrefDue = false;
+      if (slot.exited || !slot.referenced || this.#wantsRef(slot)) continue;
+      slot.referenced = false;
+      slot.handle.unref();
+    }
+  };
 
   /** Lets an idle worker exit on its own (its output flushed), killing it after STOP_GRACE_MS. */
   #stop(slot: WorkerSlot): Promise<void> {
