@@ -122,10 +122,11 @@ test('skein logs -f follows a running job and ends when it finishes', async () =
     }
     assert.equal((await api(server, server.token, 'GET', `/api/jobs/${id}`)).body.state, 'running');
     await writeFile(gate, 'open\n');
+    // Unref'd: a pending bound must not keep this file's process alive for 20 s after the test passed.
     const [code] = (await Promise.race([
       exited,
       new Promise((_, reject) =>
-        setTimeout(() => reject(new Error(`not ended: ${stdout} ${stderr}`)), 20_000),
+        setTimeout(() => reject(new Error(`not ended: ${stdout} ${stderr}`)), 20_000).unref(),
       ),
     ])) as [number];
     assert.equal(code, 0, stderr);
