@@ -17,6 +17,11 @@ const CLOSE_TIMEOUT_MS = 10_000;
 const WARMUP_CALLS = 2000;
 /** Calls before timing a full queue: starts the workers and a first compile of the submit and result paths. */
 const QUEUE_WARMUP_CALLS = 10_000;
+/**
+ * Calls before timing round trips: until V8 has compiled a library's call path its compiler threads
+ * compete with the pool for the CPU (pinned: the one CPU), which the latency tables are not about.
+ */
+const LATENCY_WARMUP_CALLS = 30_000;
 /** trivial-steady: full bursts run before the timed ones, and timed bursts (their median counts). */
 const STEADY_WARMUP_BURSTS = 2;
 const STEADY_TIMED_BURSTS = 3;
@@ -257,7 +262,7 @@ async function spinTasks(pool: Adapter, n: number): Promise<Result> {
 
 /** Sequential round trips of a trivial task: the library's own per-call cost. */
 async function latency(pool: Adapter, n: number): Promise<Result> {
-  for (let i = 0; i < Math.min(n, 2000); i++) await pool.noop(i);
+  for (let i = 0; i < Math.min(3 * n, LATENCY_WARMUP_CALLS); i++) await pool.noop(i);
   const times = new Float64Array(n);
   let total = 0;
   for (let i = 0; i < n; i++) {
@@ -350,7 +355,7 @@ async function atomicsPingPong(n: number): Promise<Result> {
     while (Atomics.load(state, 0) === value + 1) Atomics.wait(state, 0, value + 1);
     value = Atomics.load(state, 0);
   };
-  for (let i = 0; i < Math.min(n, 2000); i++) roundTrip();
+  for (let i = 0; i < Math.min(3 * n, LATENCY_WARMUP_CALLS); i++) roundTrip();
   const times = new Float64Array(n);
   const first = value;
   for (let i = 0; i < n; i++) {

@@ -96,8 +96,10 @@ export const WORKLOADS: readonly Workload[] = [
     id: 'latency',
     title: '(d1) single-task round trip (sequential awaits of a trivial task)',
     description:
-      'One call at a time after 2,000 warm-up calls; per-call times in µs. "atomics" is ' +
-      'an Atomics.wait/notify ping-pong between the main thread and one worker, the floor.',
+      'One call at a time after 30,000 warm-up calls, so the engine has compiled every library’s path ' +
+      '(after 2,000, V8’s compiler threads still took more CPU per call than the pool, on the same cores); ' +
+      'per-call times in µs. "atomics" is an Atomics.wait/notify ping-pong between the main thread and ' +
+      'one worker, the floor.',
     libraries: ['skein', ...THREAD_PEERS, 'atomics'],
     baselines: ['atomics'],
     size: 10_000,
