@@ -138,7 +138,10 @@ export function executorSuite(name: string, makePool: MakePool): void {
     return { blocker };
   }
 
-  describe(`${name}: executor conformance`, () => {
+  // The groups run side by side, their tests one after another: every test makes and destroys pools
+  // of its own, and most of the time is spent starting workers and waiting on them. Three at once, so
+  // that the bounds (SOON_MS) keep their slack on two loaded cores.
+  describe(`${name}: executor conformance`, { concurrency: 3 }, () => {
     describe('running tasks', () => {
       it('runs a task reference and resolves with its result', T, async (t) => {
         const pool = usePool(t, { maxWorkers: 2 });
