@@ -28,7 +28,8 @@ import {
 
 const UP = await redisAvailable();
 
-describe('skein up --redis', { skip: UP ? false : REDIS_MISSING }, () => {
+// Each test has a project, a server and a Redis prefix of its own: they run at once.
+describe('skein up --redis', { skip: UP ? false : REDIS_MISSING, concurrency: true }, () => {
   test('keeps jobs on Redis: kill -9 and a restart on the same prefix run every acknowledged job', async (t) => {
     const prefix = randomPrefix();
     t.after(async () => {
