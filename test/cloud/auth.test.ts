@@ -87,7 +87,7 @@ describe('tokens and scopes', { concurrency: true }, () => {
     assert.match((await cli(dir, ['token', 'list'])).stdout, new RegExp(`^${token.id}\\s.*expired`, 'm'));
   });
 
-  describe('one after another', () => {
+  describe('one after another', { concurrency: 1 }, () => {
     test('skein up saves the URL and admin token in .skein/credentials.json, readable by its owner only', async () => {
       const path = join(dir, '.skein/credentials.json');
       const saved = JSON.parse(await readFile(path, 'utf8'));

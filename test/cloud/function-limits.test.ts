@@ -86,7 +86,7 @@ function alive(pid: number): boolean {
 // turns: nap is called by its test only, and spinProcess (called by two) takes 8 calls at once with no
 // queue to count. The redeploy changes every function of the module, so it comes after all of them.
 describe('function settings, isolation, limits and queues', { concurrency: true }, () => {
-  describe('one after another', () => {
+  describe('one after another', { concurrency: 1 }, () => {
     test("a module's config export sets each function's settings; the listing shows them over the server's --function-* defaults", async () => {
       const pid = await listed('pid');
       assert.deepEqual(pid.settings, {
