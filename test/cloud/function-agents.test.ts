@@ -59,105 +59,108 @@ async function agent(server: RunningServer, agentToken: string, concurrency: num
   return running;
 }
 
-describe('a server that runs no function code (--no-local-agent)', () => {
-  let server: RunningServer;
-  let agentToken: string;
-  let worker: RunningWorker;
+// The two servers share nothing: their describes run at once.
+describe('function calls on agents', { concurrency: true }, () => {
+  describe('a server that runs no function code (--no-local-agent)', { concurrency: 1 }, () => {
+    let server: RunningServer;
+    let agentToken: string;
+    let worker: RunningWorker;
 
-  before(async () => {
-    ({ server, agentToken } = await deployedServer('--no-local-agent', '--agent-timeout', '3000'));
-  });
-
-  test('refuses a sync call with 503 SKEIN_CLOUD_NO_AGENT and Retry-After while no agent is live', async () => {
-    const answer = await api(server, server.token, 'POST', '/fn/where', { args: [0] });
-    assertError(answer, 503, 'SKEIN_CLOUD_NO_AGENT');
-    assert.equal(answer.headers.get('retry-after'), '1');
-    assert.match(answer.body.message, /skein worker/);
-  });
-
-  test('runs sync calls on the agent and answers their results', async () => {
-    worker = await agent(server, agentToken, 2);
-    const answers = await Promise.all(
-      Array.from({ length: 4 }, () => api(server, server.token, 'POST', '/fn/where', { args: [50] })),
-    );
-    for (const answer of answers) {
-      assert.equal(answer.status, 200, JSON.stringify(answer.body));
-      assert.equal(answer.body, worker.pid, 'the call ran in the agent process');
-    }
-  });
-
-  test("a call past its timeout on the agent is 504 SKEIN_CLOUD_FUNCTION_TIMEOUT, and the agent's thread is stopped", async () => {
-    const answer = await api(server, server.token, 'POST', '/fn/spin', { args: [] });
-    assertError(answer, 504, 'SKEIN_CLOUD_FUNCTION_TIMEOUT');
-    assert.match(answer.body.message, /1500 ms.*on its agent/);
-    // The agent's threads are free again: a call after it is answered.
-    const next = await api(server, server.token, 'POST', '/fn/where', { args: [0] });
-    assert.equal(next.status, 200, JSON.stringify(next.body));
-  });
-
-  test("a function's error comes back as 502 SKEIN_CLOUD_FUNCTION_FAILED with the error as data", async () => {
-    const answer = await api(server, server.token, 'POST', '/fn/refuse', { args: ['that'] });
-    assertError(answer, 502, 'SKEIN_CLOUD_FUNCTION_FAILED');
-    assert.equal(answer.body.cause.name, 'TypeError');
-    assert.equal(answer.body.cause.message, 'cannot use that');
-  });
-
-  test('a call past its memory limit on the agent is 502 SKEIN_CLOUD_FUNCTION_OUT_OF_MEMORY', async () => {
-    const answer = await api(server, server.token, 'POST', '/fn/hog', { args: [] });
-    assertError(answer, 502, 'SKEIN_CLOUD_FUNCTION_OUT_OF_MEMORY');
-    assert.match(answer.body.message, /64 MiB/);
-  });
-
-  test('the calls are jobs of the caller, listed with the others', async () => {
-    const listed = await api(server, server.token, 'GET', '/api/jobs?limit=100');
-    assert.equal(listed.status, 200, JSON.stringify(listed.body));
-    const tasks = listed.body.jobs.map((job: { task: string }) => job.task);
-    assert.ok(
-      tasks.some((name: string) => name.endsWith(':where')),
-      `a where call is listed: ${JSON.stringify(tasks)}`,
-    );
-  });
-
-  test('once its only agent stops, calls are refused again', async () => {
-    await worker.stop();
-    await waitForAgents(
-      server,
-      server.token,
-      (agents) =>
-        agents.every((listed: { state: string }) => listed.state === 'stopped' || listed.state === 'lost'),
-      'the agent is listed stopped',
-    );
-    // The server reads the registry at most once a second.
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      const answer = await api(server, server.token, 'POST', '/fn/where', { args: [0] });
-      if (answer.status === 503) {
-        assertError(answer, 503, 'SKEIN_CLOUD_NO_AGENT');
-        break;
-      }
-      assert.ok(Date.now() < deadline, `still answered ${answer.status} 10 s after the agent stopped`);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  });
-});
-
-describe('a server with its own workers', () => {
-  test('sends calls to an agent only when its own workers are all busy', async () => {
-    const { server, agentToken } = await deployedServer('--concurrency', '1');
-    const worker = await agent(server, agentToken, 2);
-    // One call alone runs on the server.
-    const alone = await api(server, server.token, 'POST', '/fn/where', { args: [0] });
-    assert.equal(alone.status, 200, JSON.stringify(alone.body));
-    assert.equal(alone.body, server.child.pid, 'a lone call runs on the server');
-    // Three at once: the server's one worker takes one, the agent's two the others.
-    const answers = await Promise.all(
-      Array.from({ length: 3 }, () => api(server, server.token, 'POST', '/fn/where', { args: [1500] })),
-    );
-    const pids = answers.map((answer) => {
-      assert.equal(answer.status, 200, JSON.stringify(answer.body));
-      return answer.body as number;
+    before(async () => {
+      ({ server, agentToken } = await deployedServer('--no-local-agent', '--agent-timeout', '3000'));
     });
-    assert.ok(pids.includes(server.child.pid!), `one ran on the server: ${pids}`);
-    assert.ok(pids.includes(worker.pid), `one ran on the agent: ${pids}`);
+
+    test('refuses a sync call with 503 SKEIN_CLOUD_NO_AGENT and Retry-After while no agent is live', async () => {
+      const answer = await api(server, server.token, 'POST', '/fn/where', { args: [0] });
+      assertError(answer, 503, 'SKEIN_CLOUD_NO_AGENT');
+      assert.equal(answer.headers.get('retry-after'), '1');
+      assert.match(answer.body.message, /skein worker/);
+    });
+
+    test('runs sync calls on the agent and answers their results', async () => {
+      worker = await agent(server, agentToken, 2);
+      const answers = await Promise.all(
+        Array.from({ length: 4 }, () => api(server, server.token, 'POST', '/fn/where', { args: [50] })),
+      );
+      for (const answer of answers) {
+        assert.equal(answer.status, 200, JSON.stringify(answer.body));
+        assert.equal(answer.body, worker.pid, 'the call ran in the agent process');
+      }
+    });
+
+    test("a call past its timeout on the agent is 504 SKEIN_CLOUD_FUNCTION_TIMEOUT, and the agent's thread is stopped", async () => {
+      const answer = await api(server, server.token, 'POST', '/fn/spin', { args: [] });
+      assertError(answer, 504, 'SKEIN_CLOUD_FUNCTION_TIMEOUT');
+      assert.match(answer.body.message, /1500 ms.*on its agent/);
+      // The agent's threads are free again: a call after it is answered.
+      const next = await api(server, server.token, 'POST', '/fn/where', { args: [0] });
+      assert.equal(next.status, 200, JSON.stringify(next.body));
+    });
+
+    test("a function's error comes back as 502 SKEIN_CLOUD_FUNCTION_FAILED with the error as data", async () => {
+      const answer = await api(server, server.token, 'POST', '/fn/refuse', { args: ['that'] });
+      assertError(answer, 502, 'SKEIN_CLOUD_FUNCTION_FAILED');
+      assert.equal(answer.body.cause.name, 'TypeError');
+      assert.equal(answer.body.cause.message, 'cannot use that');
+    });
+
+    test('a call past its memory limit on the agent is 502 SKEIN_CLOUD_FUNCTION_OUT_OF_MEMORY', async () => {
+      const answer = await api(server, server.token, 'POST', '/fn/hog', { args: [] });
+      assertError(answer, 502, 'SKEIN_CLOUD_FUNCTION_OUT_OF_MEMORY');
+      assert.match(answer.body.message, /64 MiB/);
+    });
+
+    test('the calls are jobs of the caller, listed with the others', async () => {
+      const listed = await api(server, server.token, 'GET', '/api/jobs?limit=100');
+      assert.equal(listed.status, 200, JSON.stringify(listed.body));
+      const tasks = listed.body.jobs.map((job: { task: string }) => job.task);
+      assert.ok(
+        tasks.some((name: string) => name.endsWith(':where')),
+        `a where call is listed: ${JSON.stringify(tasks)}`,
+      );
+    });
+
+    test('once its only agent stops, calls are refused again', async () => {
+      await worker.stop();
+      await waitForAgents(
+        server,
+        server.token,
+        (agents) =>
+          agents.every((listed: { state: string }) => listed.state === 'stopped' || listed.state === 'lost'),
+        'the agent is listed stopped',
+      );
+      // The server reads the registry at most once a second.
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const answer = await api(server, server.token, 'POST', '/fn/where', { args: [0] });
+        if (answer.status === 503) {
+          assertError(answer, 503, 'SKEIN_CLOUD_NO_AGENT');
+          break;
+        }
+        assert.ok(Date.now() < deadline, `still answered ${answer.status} 10 s after the agent stopped`);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    });
+  });
+
+  describe('a server with its own workers', () => {
+    test('sends calls to an agent only when its own workers are all busy', async () => {
+      const { server, agentToken } = await deployedServer('--concurrency', '1');
+      const worker = await agent(server, agentToken, 2);
+      // One call alone runs on the server.
+      const alone = await api(server, server.token, 'POST', '/fn/where', { args: [0] });
+      assert.equal(alone.status, 200, JSON.stringify(alone.body));
+      assert.equal(alone.body, server.child.pid, 'a lone call runs on the server');
+      // Three at once: the server's one worker takes one, the agent's two the others.
+      const answers = await Promise.all(
+        Array.from({ length: 3 }, () => api(server, server.token, 'POST', '/fn/where', { args: [1500] })),
+      );
+      const pids = answers.map((answer) => {
+        assert.equal(answer.status, 200, JSON.stringify(answer.body));
+        return answer.body as number;
+      });
+      assert.ok(pids.includes(server.child.pid!), `one ran on the server: ${pids}`);
+      assert.ok(pids.includes(worker.pid), `one ran on the agent: ${pids}`);
+    });
   });
 });
