@@ -70,6 +70,9 @@ export type PoolUnderTest = Executor & {
 
 export type MakePool = (options?: PoolOptions) => PoolUnderTest;
 
+/** A group's tests run one after another (a describe inherits its parent's concurrency otherwise). */
+const ONE_AT_A_TIME = { concurrency: 1 };
+
 /** Per-test bound: a bug fails its test within this, not the whole run. */
 const TEST_TIMEOUT_MS = 20_000;
 const T = { timeout: TEST_TIMEOUT_MS };
@@ -142,7 +145,7 @@ export function executorSuite(name: string, makePool: MakePool): void {
   // of its own, and most of the time is spent starting workers and waiting on them. Three at once, so
   // that the bounds (SOON_MS) keep their slack on two loaded cores.
   describe(`${name}: executor conformance`, { concurrency: 3 }, () => {
-    describe('running tasks', () => {
+    describe('running tasks', ONE_AT_A_TIME, () => {
       it('runs a task reference and resolves with its result', T, async (t) => {
         const pool = usePool(t, { maxWorkers: 2 });
         assert.equal(await pool.run(add, 2, 3), 5);
@@ -275,7 +278,7 @@ export function executorSuite(name: string, makePool: MakePool): void {
       });
     });
 
-    describe('parallelism', () => {
+    describe('parallelism', ONE_AT_A_TIME, () => {
       it(
         'gives a task submitted while the only started worker runs a long task a new worker, not a place behind it',
         T,
@@ -326,7 +329,7 @@ export function executorSuite(name: string, makePool: MakePool): void {
       });
     });
 
-    describe('map, imap, imapUnordered and starmap', () => {
+    describe('map, imap, imapUnordered and starmap', ONE_AT_A_TIME, () => {
       it('map returns results in input order while completion order differs', T, async (t) => {
         const pool = usePool(t, { maxWorkers: 3 });
         const items = range(300);
@@ -550,7 +553,7 @@ export function executorSuite(name: string, makePool: MakePool): void {
       });
     });
 
-    describe('limits and cancellation', () => {
+    describe('limits and cancellation', ONE_AT_A_TIME, () => {
       it('rejects calls beyond maxQueue at once with SKEIN_POOL_QUEUE_FULL', T, async (t) => {
         const pool = usePool(t, { maxWorkers: 1, maxQueue: 2 });
         const gate = await useGate(t);
@@ -719,7 +722,7 @@ export function executorSuite(name: string, makePool: MakePool): void {
       });
     });
 
-    describe('errors from tasks and bad input', () => {
+    describe('errors from tasks and bad input', ONE_AT_A_TIME, () => {
       it(
         'keeps class name, message, stack, cause chain and own properties of a thrown error',
         T,
@@ -924,7 +927,7 @@ export function executorSuite(name: string, makePool: MakePool): void {
       });
     });
 
-    describe('worker crashes', () => {
+    describe('worker crashes', ONE_AT_A_TIME, () => {
       interface CrashKind {
         label: string;
         options?: PoolOptions;
@@ -1029,7 +1032,7 @@ export function executorSuite(name: string, makePool: MakePool): void {
       });
     });
 
-    describe('actors', () => {
+    describe('actors', ONE_AT_A_TIME, () => {
       it('keeps actor state between calls and runs calls in call order', T, async (t) => {
         const pool = usePool(t, { maxWorkers: 2 });
         const counter = await pool.actor(Counter, 10);
@@ -1105,7 +1108,7 @@ export function executorSuite(name: string, makePool: MakePool): void {
       });
     });
 
-    describe('workers', () => {
+    describe('workers', ONE_AT_A_TIME, () => {
       it('broadcast runs a task once on every live worker', T, async (t) => {
         const pool = usePool(t, { minWorkers: 3, maxWorkers: 3 });
         const ids = await pool.broadcast(setWorkerState, 'hello');
@@ -1200,7 +1203,7 @@ export function executorSuite(name: string, makePool: MakePool): void {
       });
     });
 
-    describe('lifecycle', () => {
+    describe('lifecycle', ONE_AT_A_TIME, () => {
       it(
         'close() finishes queued and running work, then refuses new calls with SKEIN_POOL_CLOSED',
         T,
@@ -1318,7 +1321,7 @@ export function executorSuite(name: string, makePool: MakePool): void {
       });
     });
 
-    describe('observability', () => {
+    describe('observability', ONE_AT_A_TIME, () => {
       it('stats() counts completed, failed, cancelled, queued and running work', T, async (t) => {
         const pool = usePool(t, { maxWorkers: 1 });
         const fresh = pool.stats();
