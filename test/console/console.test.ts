@@ -242,16 +242,15 @@ test('an agent appears on the agents page when skein worker starts, leaves when 
   assert.equal(token.status, 201, JSON.stringify(token.body));
   await page.getByRole('link', { name: 'Agents' }).click();
   await page.getByRole('heading', { name: 'Agents' }).waitFor();
-  const worker = await startWorker(
-    fixture,
-    dir,
-    server.url,
-    token.body.token,
-    '--name',
-    LONG,
-    '--concurrency',
-    '1',
-  );
+  // Both start at once; the one to be killed is killed first, so that the --agent-timeout (3 s here)
+  // after which it is listed lost passes while the other one is looked at and stopped.
+  const [worker, killed] = await Promise.all([
+    startWorker(fixture, dir, server.url, token.body.token, '--name', LONG, '--concurrency', '1'),
+    startWorker(fixture, dir, server.url, token.body.token, '--name', 'doomed', '--concurrency', '1'),
+  ]);
+  const doomed = page.locator(`[data-agent="${killed.id}"]`);
+  await doomed.and(page.locator('[data-state="ready"]')).waitFor();
+  await killed.kill9();
   const card = page.locator(`[data-agent="${worker.id}"]`);
   await card.and(page.locator('[data-state="ready"]')).waitFor();
   assert.ok((await overflowOf(page)) <= 0, 'a long agent name does not widen the page');
@@ -260,20 +259,7 @@ test('an agent appears on the agents page when skein worker starts, leaves when 
   await card.waitFor({ state: 'detached' });
   await page.getByLabel('Show stopped').check();
   await card.and(page.locator('[data-state="stopped"]')).waitFor();
-  // One killed with SIGKILL is listed lost once its heartbeats stop for --agent-timeout (3 s here).
-  const killed = await startWorker(
-    fixture,
-    dir,
-    server.url,
-    token.body.token,
-    '--name',
-    'doomed',
-    '--concurrency',
-    '1',
-  );
-  const doomed = page.locator(`[data-agent="${killed.id}"]`);
-  await doomed.and(page.locator('[data-state="ready"]')).waitFor();
-  await killed.kill9();
+  // One killed with SIGKILL is listed lost once its heartbeats stop for --agent-timeout.
   await doomed.and(page.locator('[data-state="lost"]')).waitFor();
 });
 
