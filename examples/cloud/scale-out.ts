@@ -3,7 +3,7 @@
 // submitting code changes: agents claim jobs from the server's store.
 //   npx skein up                                                    (terminal 1)
 //   npx skein worker --server <url> --token <token>                 (terminal 2, same project)
-//   node examples/cloud/scale-out.ts [--module functions.ts] [--jobs 8]   (terminal 3)
+//   node examples/cloud/scale-out.ts [--module functions.ts] [--jobs 8] [--job-ms 300]   (terminal 3)
 
 import { CloudClient } from '../../src/cloud/index.ts';
 
@@ -15,13 +15,14 @@ function flag(name: string, fallback: string): string {
 async function main(): Promise<void> {
   const module = flag('--module', 'examples/cloud/functions.ts');
   const jobs = Number(flag('--jobs', '8'));
+  const jobMs = Number(flag('--job-ms', '300'));
   const client = await CloudClient.connect();
   const agents = (await client.agents()).filter((a) => a.state === 'ready' || a.state === 'busy');
   console.log(`the local agent and ${agents.length} registered agent(s) live`);
   // Jobs long enough (300 ms) that one agent's slots cannot take them all before the other claims.
   const ids = await Promise.all(
     Array.from({ length: jobs }, () =>
-      client.submit({ module, export: 'whereAmI', args: [300] }).then((r) => r.id),
+      client.submit({ module, export: 'whereAmI', args: [jobMs] }).then((r) => r.id),
     ),
   );
   const perProcess = new Map<number, number>();

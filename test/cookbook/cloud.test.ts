@@ -40,7 +40,9 @@ test('the cloud recipes run against skein up, then with a second agent', async (
   );
   const scaled = await runRecipe(
     'cloud/scale-out.ts',
-    ['--module', 'functions.ts', '--jobs', '8'],
+    // 1 s jobs: with 300 ms ones, a loaded CI machine once let the server's own agent finish all 8
+    // before the second agent (another process, woken through its news stream) claimed any.
+    ['--module', 'functions.ts', '--jobs', '8', '--job-ms', '1000'],
     inProject,
   );
   assert.equal(scaled.code, 0, scaled.stderr);
