@@ -23,8 +23,22 @@ const { values: flags } = parseArgs({
     workloads: { type: 'string' },
     libraries: { type: 'string' },
     timeout: { type: 'string', default: '120' },
+    help: { type: 'boolean', default: false },
   },
 });
+if (flags.help) {
+  console.log(`usage: node bench/pool.ts [--rounds 5] [--quick] [--json] [--out results.jsonl]
+                          [--workloads ID,...] [--libraries NAME,...] [--timeout 120]
+  --rounds N        rounds of every variant (default 5), order reversed every other round
+  --quick           one round, every size divided by 10: a smoke run
+  --json            JSON lines on stdout (the tables go to stderr)
+  --out FILE        JSON lines to FILE (the tables stay on stdout)
+  --workloads IDS   a subset of: ${WORKLOADS.map((w) => w.id).join(', ')}
+  --libraries NAMES peers and baselines to run beside Skein (always run): piscina, tinypool, workerpool,
+                    poolifier, atomics, bare, ipc
+  --timeout S       seconds one variant may take (default 120)`);
+  process.exit(0);
+}
 
 const DEFAULT_ROUNDS = 5;
 /** --quick: one round, every size divided by this. */

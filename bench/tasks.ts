@@ -79,8 +79,21 @@ const { values: flags } = parseArgs({
     variants: { type: 'string' },
     out: { type: 'string' },
     redis: { type: 'string' },
+    help: { type: 'boolean', default: false },
   },
 });
+if (flags.help) {
+  console.log(`usage: node bench/tasks.ts [--rounds 5] [--jobs 50000] [--latency-jobs 500] [--cases IDS]
+                           [--variants NAMES] [--redis URL] [--out results.jsonl]
+  --rounds N          rounds of every variant (default 5), order reversed every round
+  --jobs N            jobs per throughput case (default 50000)
+  --latency-jobs N    jobs, one at a time, in the latency case (default 500)
+  --cases IDS         a subset of: ${CASES.map((c) => c.id).join(', ')}
+  --variants NAMES    a subset of: ${VARIANTS.join(', ')}
+  --redis URL         run every variant against this Redis (default redis://127.0.0.1:6379, own key prefix)
+  --out FILE          JSON lines to FILE as well`);
+  process.exit(0);
+}
 const rounds = Number(flags.rounds);
 const jobs = Number(flags.jobs);
 const latencyJobs = Number(flags['latency-jobs']);
