@@ -595,7 +595,8 @@ describe('schedules', { concurrency: true }, () => {
     const badCron = await cli(dir, ['schedule', 'add', 'x', '--cron', '* * *', 'tasks.ts:add']);
     assert.equal(badCron.code, 1);
     assert.match(badCron.stderr, /SKEIN_TASKS_INVALID_CRON/);
-    for (const usage of [
+    // Usage errors store nothing: the CLIs run at once.
+    const usages = [
       ['schedule', 'add', 'x', 'tasks.ts:add'],
       ['schedule', 'add', 'x', '--every', '1s', '--cron', '* * * * *', 'tasks.ts:add'],
       ['schedule', 'add', 'x', '--every', '10ms', 'tasks.ts:add'],
@@ -603,9 +604,10 @@ describe('schedules', { concurrency: true }, () => {
       ['schedule', 'add', 'x', '--every', '1s', '--fn', 'stamp', '--attempts', '2'],
       ['schedule', 'frobnicate'],
       ['schedule', 'pause'],
-    ]) {
-      const outcome = await cli(dir, usage);
-      assert.equal(outcome.code, 2, `${usage.join(' ')}: ${outcome.stderr}`);
+    ];
+    const outcomes = await Promise.all(usages.map((usage) => cli(dir, usage)));
+    for (const [i, outcome] of outcomes.entries()) {
+      assert.equal(outcome.code, 2, `${usages[i]!.join(' ')}: ${outcome.stderr}`);
     }
   });
 
