@@ -28,6 +28,25 @@ const PARK_MS = 2;
  * this process may use only one CPU (taskset): there the spinner would only delay the pool.
  */
 const SPIN_MS = availableParallelism() > 1 ? 0.02 : 0;
+/**
+ * As the pool does when waiting for results (thread-worker-handle.ts): a run of spins after which the
+ * next call came within CO_LOCATED_WAKE_MS of sleeping (the pool's thread ran as soon as this one gave
+ * up the CPU: both on one CPU) stops spinning for a while.
+ */
+const FAILED_SPINS_BEFORE_BACKOFF = 4;
+const CO_LOCATED_WAKE_MS = 0.01;
+const SPIN_BACKOFF_PARKS = 64;
+const MAX_SPIN_BACKOFF_PARKS = 4096;
+let failedSpins = 0;
+let spinlessParks = 0;
+let spinBackoff = SPIN_BACKOFF_PARKS;
+
+function spinFailed(): void {
+  if (++failedSpins < FAILED_SPINS_BEFORE_BACKOFF) return;
+  failedSpins = 0;
+  spinlessParks = spinBackoff;
+  spinBackoff = Math.min(MAX_SPIN_BACKOFF_PARKS, spinBackoff * 2);
+}
 
 const port = parentPort!;
 const data = workerData as { control: SharedArrayBuffer; results: MessagePort; lanes: SharedArrayBuffer };
@@ -90,17 +109,34 @@ const runtime = new WorkerRuntime({
     // finds nothing then just refreshes it, and the wait goes on until work arrives or PARK_MS passes.
     // The clock is read only when needed: a sleep between lone calls on one CPU reads it not at all.
     let start = -1;
+    // 1 while spinning for a lone call, 2 once that spin ran out, 3 when spinning was skipped.
+    let spun = 0;
     for (;;) {
-      if (Atomics.load(control, CONTROL_DOORBELL) !== drainedAt && drain()) return true;
+      if (Atomics.load(control, CONTROL_DOORBELL) !== drainedAt && drain()) {
+        if (spun === 1) {
+          failedSpins = 0;
+          spinBackoff = SPIN_BACKOFF_PARKS;
+        } else if (spun === 2 && performance.now() - (start + SPIN_MS) < CO_LOCATED_WAKE_MS) spinFailed();
+        return true;
+      }
       // Serving lone calls, spin, then sleep with no timeout: the pool blocks for each result with
       // one, and when both sides of this ping-pong slept with timeouts, about one round trip in five
       // took some 25 µs longer here (pinned to one CPU: 35 against 12 µs at p90). The pool turns the
       // mode off, which rings the doorbell, once lone calls stop coming (pool-base.ts, LONE_HOLD_MS).
       if (spin && Atomics.load(control, CONTROL_LONE_CALLS) === 1) {
-        if (SPIN_MS > 0) {
-          const now = performance.now();
-          if (start < 0) start = now;
-          if (now < start + SPIN_MS) continue;
+        if (SPIN_MS > 0 && spun < 2) {
+          if (spun === 0 && spinlessParks > 0) {
+            spinlessParks--;
+            spun = 3;
+          } else {
+            const now = performance.now();
+            if (start < 0) start = now;
+            if (now < start + SPIN_MS) {
+              spun = 1;
+              continue;
+            }
+            spun = 2;
+          }
         }
         Atomics.wait(control, CONTROL_DOORBELL, drainedAt);
         continue;
