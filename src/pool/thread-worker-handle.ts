@@ -3,7 +3,6 @@
 // cancellation flag. Messages take the lanes in shared memory (lane.ts) when they can, else a port:
 // the worker's own for tasks, a dedicated one for results, so results can be taken synchronously.
 
-import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { MessageChannel, type TransferListItem, Worker } from 'node:worker_threads';
 import { createLaneBuffer, LaneReceiver, LaneSender, toMainLane, toWorkerLane } from './lane.ts';
@@ -19,25 +18,10 @@ import {
   type MainToWorker,
   type WorkerToMain,
 } from './protocol.ts';
+import { SPIN_MS, SpinBackoff } from './spinning.ts';
 import type { WorkerHandle, WorkerHooks, WorkerSpawnOptions } from './worker-handle.ts';
 
 const ENTRY = new URL('./entry/thread-worker.ts', import.meta.url);
-/** Spin before blocking for a result, as the worker does before parking (see entry/thread-worker.ts). */
-const SPIN_MS = availableParallelism() > 1 ? 0.02 : 0;
-/**
- * After this many spins in a row that kept the worker from running, waits stop spinning for a while:
- * the scheduler has put this thread and the worker on one CPU (another process holds the other), where
- * a spinner only delays the answer it waits for. Measured here with a busy loop on the second CPU: 44-66
- * µs round trips, each thread burning ~24 µs per call, against 12-14 µs for pools that never spin.
- * Such a spin is one after which the answer came within CO_LOCATED_WAKE_MS of going to sleep: the
- * worker ran as soon as this thread gave up the CPU. An answer that comes later came from another CPU
- * (a wake-up across CPUs costs tens of µs on these VMs), where spinning is what pays.
- */
-const FAILED_SPINS_BEFORE_BACKOFF = 4;
-const CO_LOCATED_WAKE_MS = 0.01;
-/** Waits that skip spinning after such a run of failed spins; doubled while the next probe fails too. */
-const SPIN_BACKOFF_WAITS = 64;
-const MAX_SPIN_BACKOFF_WAITS = 4096;
 
 export class ThreadWorkerHandle implements WorkerHandle {
   readonly #worker: Worker;
@@ -47,11 +31,8 @@ export class ThreadWorkerHandle implements WorkerHandle {
   readonly #receiver: LaneReceiver;
   /** The results doorbell as of the last synchronous drain. */
   #resultsSeen = 0;
-  /** Spins in a row that the answer did not come in (FAILED_SPINS_BEFORE_BACKOFF). */
-  #failedSpins = 0;
-  /** Waits left that do not spin, and how many the next backoff skips. */
-  #spinlessWaits = 0;
-  #spinBackoff = SPIN_BACKOFF_WAITS;
+  /** Whether waits for results spin first (spinning.ts). */
+  readonly #spins = new SpinBackoff();
   #bellArmed = false;
   #gone = false;
 
@@ -135,11 +116,7 @@ export class ThreadWorkerHandle implements WorkerHandle {
     // #resultsSeen lags when results came through the event loop; a drain that finds nothing
     // refreshes it and the wait goes on until the deadline.
     const start = performance.now();
-    let spinMs = SPIN_MS;
-    if (this.#spinlessWaits > 0) {
-      this.#spinlessWaits--;
-      spinMs = 0;
-    }
+    const spinMs = this.#spins.maySpin() ? SPIN_MS : 0;
     const spinUntil = start + Math.min(spinMs, timeoutMs);
     const deadline = start + timeoutMs;
     let now = start;
@@ -150,20 +127,11 @@ export class ThreadWorkerHandle implements WorkerHandle {
       const answered = Atomics.load(this.#control, CONTROL_RESULTS) !== this.#resultsSeen && this.#drain();
       now = performance.now();
       if (answered) {
-        if (spinning) {
-          this.#failedSpins = 0;
-          this.#spinBackoff = SPIN_BACKOFF_WAITS;
-        } else if (spinMs > 0 && now - spinUntil < CO_LOCATED_WAKE_MS) this.#spinFailed();
+        if (spinning) this.#spins.paid();
+        else if (spinMs > 0) this.#spins.ranOut(now - spinUntil);
         return now - start;
       }
     }
-  }
-
-  #spinFailed(): void {
-    if (++this.#failedSpins < FAILED_SPINS_BEFORE_BACKOFF) return;
-    this.#failedSpins = 0;
-    this.#spinlessWaits = this.#spinBackoff;
-    this.#spinBackoff = Math.min(MAX_SPIN_BACKOFF_WAITS, this.#spinBackoff * 2);
   }
 
   takeResults(): void {

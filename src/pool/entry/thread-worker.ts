@@ -5,7 +5,6 @@
 // There, an Atomics.waitAsync on the doorbell wakes it for lane messages, the port's listener for the
 // others.
 
-import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import { LaneReceiver, LaneSender, toMainLane, toWorkerLane } from '../lane.ts';
@@ -18,35 +17,13 @@ import {
   CONTROL_RUNNING,
   type MainToWorker,
 } from '../protocol.ts';
+import { SPIN_MS, SpinBackoff } from '../spinning.ts';
 import { WorkerRuntime } from './runtime.ts';
 
 /** How long an idle worker blocks waiting for work before yielding to its event loop. */
 const PARK_MS = 2;
-/**
- * Before blocking, spin this long on the doorbell: waking a thread blocked on another CPU costs tens of
- * µs on virtual machines (29 µs measured here), a spinning one notices in well under 1 µs. Never when
- * this process may use only one CPU (taskset): there the spinner would only delay the pool.
- */
-const SPIN_MS = availableParallelism() > 1 ? 0.02 : 0;
-/**
- * As the pool does when waiting for results (thread-worker-handle.ts): a run of spins after which the
- * next call came within CO_LOCATED_WAKE_MS of sleeping (the pool's thread ran as soon as this one gave
- * up the CPU: both on one CPU) stops spinning for a while.
- */
-const FAILED_SPINS_BEFORE_BACKOFF = 4;
-const CO_LOCATED_WAKE_MS = 0.01;
-const SPIN_BACKOFF_PARKS = 64;
-const MAX_SPIN_BACKOFF_PARKS = 4096;
-let failedSpins = 0;
-let spinlessParks = 0;
-let spinBackoff = SPIN_BACKOFF_PARKS;
-
-function spinFailed(): void {
-  if (++failedSpins < FAILED_SPINS_BEFORE_BACKOFF) return;
-  failedSpins = 0;
-  spinlessParks = spinBackoff;
-  spinBackoff = Math.min(MAX_SPIN_BACKOFF_PARKS, spinBackoff * 2);
-}
+/** Whether a worker serving lone calls spins for the next one first (spinning.ts). */
+const spins = new SpinBackoff();
 
 const port = parentPort!;
 const data = workerData as { control: SharedArrayBuffer; results: MessagePort; lanes: SharedArrayBuffer };
@@ -113,10 +90,8 @@ const runtime = new WorkerRuntime({
     let spun = 0;
     for (;;) {
       if (Atomics.load(control, CONTROL_DOORBELL) !== drainedAt && drain()) {
-        if (spun === 1) {
-          failedSpins = 0;
-          spinBackoff = SPIN_BACKOFF_PARKS;
-        } else if (spun === 2 && performance.now() - (start + SPIN_MS) < CO_LOCATED_WAKE_MS) spinFailed();
+        if (spun === 1) spins.paid();
+        else if (spun === 2) spins.ranOut(performance.now() - (start + SPIN_MS));
         return true;
       }
       // Serving lone calls, spin, then sleep with no timeout: the pool blocks for each result with
@@ -125,8 +100,7 @@ const runtime = new WorkerRuntime({
       // mode off, which rings the doorbell, once lone calls stop coming (pool-base.ts, LONE_HOLD_MS).
       if (spin && Atomics.load(control, CONTROL_LONE_CALLS) === 1) {
         if (SPIN_MS > 0 && spun < 2) {
-          if (spun === 0 && spinlessParks > 0) {
-            spinlessParks--;
+          if (spun === 0 && !spins.maySpin()) {
             spun = 3;
           } else {
             const now = performance.now();
