@@ -355,3 +355,78 @@ export async function checkAfterRestart(
   const history = await cli(dir, ['ps', '--state', 'succeeded', '--json']);
   assert.equal(JSON.parse(history.stdout).jobs.length, 3, 'the job finished before the kill is still listed');
 }
+
+/** A frame of `GET /api/events`: its event name and its JSON data. */
+export interface EventFrame {
+  readonly event: string;
+  // biome-ignore lint/suspicious/noExplicitAny: test frames are read field by field and checked by assert.
+  readonly data: any;
+}
+
+/**
+ * Reads `GET /api/events` as `token` in the background, collecting its frames as they come, once its
+ * `: ready` line has arrived (bounded); `stop()` closes it.
+ */
+export async function openEventStream(
+  server: RunningServer,
+  token: string,
+): Promise<{ readonly frames: EventFrame[]; stop(): Promise<void> }> {
+  const abort = new AbortController();
+  const response = await fetch(`${server.url}/api/events`, {
+    headers: { authorization: `Bearer ${token}` },
+    signal: abort.signal,
+  });
+  assert.equal(response.status, 200);
+  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+  const frames: EventFrame[] = [];
+  let text = '';
+  let ready = false;
+  const reading = (async () => {
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        text += value;
+        for (let end = text.indexOf('\n\n'); end >= 0; end = text.indexOf('\n\n')) {
+          const frame = text.slice(0, end);
+          text = text.slice(end + 2);
+          if (frame === ': ready') ready = true;
+          const match = /^event: (\w+)\ndata: (.*)$/s.exec(frame);
+          if (match !== null) frames.push({ event: match[1]!, data: JSON.parse(match[2]!) });
+        }
+      }
+    } catch {
+      // Aborted by stop().
+    }
+  })();
+  const deadline = Date.now() + 15_000;
+  while (!ready) {
+    if (Date.now() > deadline) {
+      abort.abort();
+      assert.fail(`the event stream did not open: ${text}`);
+    }
+    await sleep(10);
+  }
+  return {
+    frames,
+    async stop() {
+      abort.abort();
+      await reading;
+    },
+  };
+}
+
+/** The first of `frames` that `check` accepts, waiting for it up to 15 s. */
+export async function waitForFrame(
+  frames: readonly EventFrame[],
+  check: (frame: EventFrame) => boolean,
+  what: string,
+): Promise<EventFrame> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const found = frames.find(check);
+    if (found !== undefined) return found;
+    if (Date.now() > deadline) assert.fail(`${what}: got ${JSON.stringify(frames)}`);
+    await sleep(20);
+  }
+}

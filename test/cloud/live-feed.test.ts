@@ -11,9 +11,11 @@ import {
   cli,
   fileCleanups,
   makeProject,
+  openEventStream,
   type RunningServer,
   startServer,
   startWorker,
+  waitForFrame,
 } from './harness.ts';
 
 const AGENT_TIMEOUT_MS = 1500;
@@ -26,69 +28,13 @@ before(async () => {
   server = await startServer(suite, dir, '--no-local-agent', '--agent-timeout', String(AGENT_TIMEOUT_MS));
 });
 
-type Frame = { readonly event: string; readonly data: Record<string, unknown> };
-
-/** Reads `/api/events` with `token` until stopped; frames as they come. */
-async function openStream(token: string): Promise<{ frames: Frame[]; stop(): Promise<void> }> {
-  const abort = new AbortController();
-  const response = await fetch(`${server.url}/api/events`, {
-    headers: { authorization: `Bearer ${token}` },
-    signal: abort.signal,
-  });
-  assert.equal(response.status, 200);
-  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-  const frames: Frame[] = [];
-  let text = '';
-  let ready = false;
-  const reading = (async () => {
-    try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) return;
-        text += value;
-        for (let end = text.indexOf('\n\n'); end >= 0; end = text.indexOf('\n\n')) {
-          const frame = text.slice(0, end);
-          text = text.slice(end + 2);
-          if (frame === ': ready') ready = true;
-          const match = /^event: (\w+)\ndata: (.*)$/s.exec(frame);
-          if (match !== null) frames.push({ event: match[1]!, data: JSON.parse(match[2]!) });
-        }
-      }
-    } catch {
-      // Aborted at the end of the test.
-    }
-  })();
-  const deadline = Date.now() + 15_000;
-  while (!ready) {
-    if (Date.now() > deadline) assert.fail(`the event stream did not open: ${text}`);
-    await sleep(10);
-  }
-  return {
-    frames,
-    async stop() {
-      abort.abort();
-      await reading;
-    },
-  };
-}
-
-async function waitFor(frames: Frame[], check: (frame: Frame) => boolean, what: string): Promise<Frame> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const found = frames.find(check);
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) assert.fail(`${what}: got ${JSON.stringify(frames)}`);
-    await sleep(20);
-  }
-}
-
 test('an agent registering and then killed shows on the stream as ready, then lost; operators get metrics', async (t) => {
   const created = await cli(dir, ['token', 'create', '--name', 'agents', '--scope', 'agent']);
   assert.equal(created.code, 0, created.stderr);
   const reader = await cli(dir, ['token', 'create', '--name', 'acme', '--scope', 'read', '--tenant', 'acme']);
   assert.equal(reader.code, 0, reader.stderr);
-  const operator = await openStream(server.token);
-  const tenant = await openStream(reader.stdout.trim());
+  const operator = await openEventStream(server, server.token);
+  const tenant = await openEventStream(server, reader.stdout.trim());
   t.after(async () => {
     await operator.stop();
     await tenant.stop();
@@ -98,7 +44,7 @@ test('an agent registering and then killed shows on the stream as ready, then lo
   const home = await makeProject(t);
   const agent = await startWorker(t, home, server.url, created.stdout.trim());
   for (const stream of [operator, tenant]) {
-    const registered = await waitFor(
+    const registered = await waitForFrame(
       stream.frames,
       (f) => f.event === 'agent' && f.data.id === agent.id && f.data.from === null,
       'the agent registers',
@@ -111,7 +57,7 @@ test('an agent registering and then killed shows on the stream as ready, then lo
     args: [1, 2],
   });
   assert.equal(submitted.status, 202, JSON.stringify(submitted.body));
-  const metrics = await waitFor(
+  const metrics = await waitForFrame(
     operator.frames,
     (f) => f.event === 'metrics' && (f.data.agents as { ready: number }).ready >= 1,
     'a metrics event with the agent',
@@ -121,7 +67,7 @@ test('an agent registering and then killed shows on the stream as ready, then lo
   assert.equal(typeof metrics.data.finishedLastMinute, 'number');
   await agent.kill9();
   for (const stream of [operator, tenant]) {
-    const lost = await waitFor(
+    const lost = await waitForFrame(
       stream.frames,
       (f) => f.event === 'agent' && f.data.id === agent.id && f.data.state === 'lost',
       'the killed agent is lost',

@@ -24,9 +24,11 @@ import {
   FINISHED_STATES,
   fileCleanups,
   makeProject,
+  openEventStream,
   ROOT,
   type RunningServer,
   startServer,
+  waitForFrame,
   waitForState,
 } from './harness.ts';
 
@@ -461,49 +463,17 @@ describe('schedules', { concurrency: true }, () => {
   });
 
   test('GET /api/events streams schedule events: created, fired (with the job), paused, resumed, removed', async () => {
-    const stop = new AbortController();
-    const response = await fetch(`${server.url}/api/events`, {
-      headers: { authorization: `Bearer ${server.token}` },
-      signal: stop.signal,
-    });
-    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-    let text = '';
-    let ready = false;
-    const events: Body[] = [];
-    const reading = (async () => {
-      try {
-        for (;;) {
-          const { value, done } = await reader.read();
-          if (done) return;
-          text += value;
-          let end = text.indexOf('\n\n');
-          while (end >= 0) {
-            const frame = text.slice(0, end);
-            text = text.slice(end + 2);
-            if (frame === ': ready') ready = true;
-            if (frame.startsWith('event: schedule\n'))
-              events.push(JSON.parse(frame.slice(frame.indexOf('data: ') + 6)));
-            end = text.indexOf('\n\n');
-          }
-        }
-      } catch {
-        // Aborted at the end of the test.
-      }
-    })();
+    const stream = await openEventStream(server, server.token);
     try {
-      const deadline = Date.now() + 15_000;
-      while (!ready) {
-        if (Date.now() > deadline) assert.fail(`the event stream did not open: ${text}`);
-        await sleep(10);
-      }
-      const seen = async (type: string) => {
-        const deadline = Date.now() + 15_000;
-        while (!events.some((e) => e.type === type && e.schedule === 'evented')) {
-          if (Date.now() > deadline) assert.fail(`no ${type} event: ${JSON.stringify(events)}`);
-          await sleep(20);
-        }
-        return events.find((e) => e.type === type && e.schedule === 'evented');
-      };
+      const seen = async (type: string) =>
+        (
+          await waitForFrame(
+            stream.frames,
+            (frame) =>
+              frame.event === 'schedule' && frame.data.type === type && frame.data.schedule === 'evented',
+            `no ${type} event`,
+          )
+        ).data;
       assert.equal(
         (await create({ name: 'evented', every: 1000, module: 'tasks.ts', export: 'add', args: [0, 0] }))
           .status,
@@ -520,8 +490,7 @@ describe('schedules', { concurrency: true }, () => {
       await remove('evented');
       await seen('removed');
     } finally {
-      stop.abort();
-      await reading;
+      await stream.stop();
     }
   });
 
