@@ -38,6 +38,9 @@ import {
   waitForState,
 } from './harness.ts';
 
+/** A FunctionRunner of one worker and no queue: the tests below ask it for the tasks a version maps to. */
+const SMALL_RUNNER = { timeout: 1000, concurrency: 1, queue: 0, idleTimeout: 1000, maxWorkers: 1 };
+
 /** A job that fails three times backs off about 1 s and 2 s; far more than that on a slow box. */
 const JOB_TIMEOUT_MS = 60_000;
 const HASH = 'ab'.repeat(32);
@@ -112,13 +115,7 @@ describe('async calls with function limits', { concurrency: true }, () => {
       `file:///home/a/.skein/agent-cache/${HASH}.mjs#hog`,
     );
 
-    const runner = new FunctionRunner({
-      timeout: 1000,
-      concurrency: 1,
-      queue: 0,
-      idleTimeout: 1000,
-      maxWorkers: 1,
-    });
+    const runner = new FunctionRunner(SMALL_RUNNER);
     const served = runner.versionTasks(url, { exportName: 'hog', settings: { memoryMb: 64 } });
     assert.deepEqual(
       served.map((task) => task.moduleUrl),
@@ -143,13 +140,7 @@ describe('async calls with function limits', { concurrency: true }, () => {
       await broker.close();
       await rm(tmp, { recursive: true, force: true });
     });
-    const runner = new FunctionRunner({
-      timeout: 1000,
-      concurrency: 1,
-      queue: 0,
-      idleTimeout: 1000,
-      maxWorkers: 1,
-    });
+    const runner = new FunctionRunner(SMALL_RUNNER);
     const url = pathToFileURL(join(ROOT, 'test/fixtures/cloud-fn-limits.ts')).href;
     // What a server serves for a process version: its jobs' reference, and the plain one of older jobs.
     const [inProcess, plain] = runner.versionTasks(url, {
