@@ -32,6 +32,8 @@ const TYPE_OUTPUT = 7;
 
 /** Strings longer than this are copied by Buffer's native UTF-16 writer instead of a loop. */
 const SHORT_STRING = 32;
+/** Encoded values shorter than this are copied into a slot byte by byte: cheaper than a subarray for set(). */
+const SHORT_COPY = 32;
 
 export type LaneMessage = MainToWorker | WorkerToMain;
 
@@ -184,6 +186,21 @@ function writeString(value: string): void {
   at += 5 + length * 2;
 }
 
+/**
+ * Encodes one value (lane-fit.ts let it through) and copies its bytes into `target` at `offset`, for a
+ * lone call's slot (lone-slot.ts); returns the bytes written, or -1 when they exceed `limit` (nothing
+ * is written then). Throws what a getter of the value throws.
+ */
+export function encodeValueInto(value: unknown, target: Uint8Array, offset: number, limit: number): number {
+  at = 0;
+  writeValue(value);
+  const length = at;
+  if (length > limit) return -1;
+  if (length < SHORT_COPY) for (let i = 0; i < length; i++) target[offset + i] = out[i]!;
+  else target.set(out.subarray(0, length), offset);
+  return length;
+}
+
 // ---- decoding: from a view of shared memory or a scratch copy ------------------------------------
 
 let srcView: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
@@ -244,6 +261,18 @@ export function decodeFrame(
       throw new Error(`Unknown lane frame type ${type}; this is a bug in Skein`);
   }
   return [sequence, message];
+}
+
+/** Decodes one value that encodeValueInto wrote at `offset` of the buffer `view` and `nodeBuffer` cover. */
+export function decodeValueAt(
+  view: DataView<ArrayBufferLike>,
+  nodeBuffer: Buffer<ArrayBufferLike>,
+  offset: number,
+): unknown {
+  srcView = view;
+  srcBuffer = nodeBuffer;
+  pos = offset;
+  return readValue();
 }
 
 function readValue(): unknown {

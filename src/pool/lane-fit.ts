@@ -60,7 +60,7 @@ function tasksFitLane(tasks: readonly unknown[]): boolean {
  * An argument list is spread into the call, so only its elements must come out exact; an object
  * passed twice must arrive as one object, which a lane (copying trees) cannot give.
  */
-function argumentsFitLane(args: unknown): boolean {
+export function argumentsFitLane(args: unknown): boolean {
   if (!Array.isArray(args)) return false;
   let objects = 0;
   for (let i = 0; i < args.length; i++) {

@@ -908,6 +908,7 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
   }
 
   #send(slot: WorkerSlot, records: TaskRecord[]): void {
+    if (records.length === 1 && slot.inHand.size === 0 && this.#sendLone(slot, records[0]!)) return;
     const tasks = new Array<unknown>(records.length * TASK_STRIDE);
     let defs: unknown[] | undefined;
     let transfer: TransferListItem[] | undefined;
@@ -934,17 +935,7 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
       record.worker = slot;
       slot.inHand.add(record);
     }
-    slot.lastSentId = records[records.length - 1]!.id;
-    // Only a pool that blocks for lone results has callers waiting on each call.
-    const lone = slot.inHand.size === 1 && this.options.blockingWaitTimeout > 0;
-    if (lone !== slot.loneCalls) {
-      slot.loneCalls = lone;
-      slot.handle.setLoneCalls(lone);
-      if (lone) this.#watchLoneCalls();
-    }
-    if (slot.inHand.size === records.length) slot.lastAnswerAt = performance.now();
-    else this.#watchForStalls();
-    this.#inHandTotal += records.length;
+    this.#handed(slot, records[records.length - 1]!.id, records.length);
     try {
       slot.handle.send({ t: 'run', defs, tasks }, transfer ?? NO_TRANSFER);
     } catch (error) {
@@ -961,6 +952,49 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
       return;
     }
     this.#updateRef(slot);
+  }
+
+  /**
+   * A plain call to a worker holding nothing else goes through its lone-call slot (lone-slot.ts): no
+   * message to build, encode and decode on either side. False, changing nothing, when it cannot.
+   */
+  #sendLone(slot: WorkerSlot, record: TaskRecord): boolean {
+    const handle = slot.handle;
+    if (
+      handle.sendLone === undefined ||
+      record.kind !== KIND_CALL ||
+      record.flags !== 0 ||
+      record.extras !== undefined ||
+      slot.known[record.key] !== true
+    ) {
+      return false;
+    }
+    record.worker = slot;
+    slot.inHand.add(record);
+    this.#handed(slot, record.id, 1);
+    if (!handle.sendLone(record.id, record.key, record.args)) {
+      slot.inHand.dropLast(1);
+      record.worker = undefined;
+      this.#inHandTotal--;
+      return false;
+    }
+    this.#updateRef(slot);
+    return true;
+  }
+
+  /** Bookkeeping of `count` tasks just added to a worker's hand, the last of them `lastId`. */
+  #handed(slot: WorkerSlot, lastId: number, count: number): void {
+    slot.lastSentId = lastId;
+    // Only a pool that blocks for lone results has callers waiting on each call.
+    const lone = slot.inHand.size === 1 && this.options.blockingWaitTimeout > 0;
+    if (lone !== slot.loneCalls) {
+      slot.loneCalls = lone;
+      slot.handle.setLoneCalls(lone);
+      if (lone) this.#watchLoneCalls();
+    }
+    if (slot.inHand.size === count) slot.lastAnswerAt = performance.now();
+    else this.#watchForStalls();
+    this.#inHandTotal += count;
   }
 
   #spawn(): WorkerSlot | undefined {

@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { MessageChannel, type TransferListItem, Worker } from 'node:worker_threads';
 import { createLaneBuffer, LaneReceiver, LaneSender, toMainLane, toWorkerLane } from './lane.ts';
 import { messageFitsLane } from './lane-fit.ts';
+import { createLoneSlot, LoneSlotCaller } from './lone-slot.ts';
 import {
   CONTROL_CANCEL,
   CONTROL_DOORBELL,
@@ -29,6 +30,8 @@ export class ThreadWorkerHandle implements WorkerHandle {
   readonly #exited: Promise<void>;
   readonly #sender: LaneSender;
   readonly #receiver: LaneReceiver;
+  readonly #lone: LoneSlotCaller;
+  readonly #hooks: WorkerHooks;
   /** The results doorbell as of the last synchronous drain. */
   #resultsSeen = 0;
   /** Whether waits for results spin first (spinning.ts). */
@@ -40,12 +43,15 @@ export class ThreadWorkerHandle implements WorkerHandle {
     const control = new SharedArrayBuffer(CONTROL_SLOTS * Int32Array.BYTES_PER_ELEMENT);
     this.#control = new Int32Array(control);
     const lanes = createLaneBuffer();
+    const lone = createLoneSlot();
+    this.#lone = new LoneSlotCaller(lone);
+    this.#hooks = hooks;
     const { port1, port2 } = new MessageChannel();
     this.#receiver = new LaneReceiver(toMainLane(lanes), port1, (message) =>
       hooks.message(message as WorkerToMain),
     );
     this.#worker = new Worker(ENTRY, {
-      workerData: { control, results: port2, lanes },
+      workerData: { control, results: port2, lanes, lone },
       transferList: [port2],
       name: `${options.name}-${options.workerId}`,
       env: options.env ?? process.env,
@@ -57,6 +63,7 @@ export class ThreadWorkerHandle implements WorkerHandle {
     );
     port1.on('message', (message: unknown) => {
       this.#resultsSeen = Atomics.load(this.#control, CONTROL_RESULTS);
+      this.#takeLone();
       this.#receiver.arrived(message);
     });
     // The worker's own ref state decides whether the process stays alive, not this port.
@@ -69,6 +76,7 @@ export class ThreadWorkerHandle implements WorkerHandle {
       this.#worker.once('exit', (exitCode: number) => {
         // Everything the worker posted before dying is handled before its exit.
         this.#resultsSeen = Atomics.load(this.#control, CONTROL_RESULTS);
+        this.#takeLone();
         this.#receiver.takeAll();
         this.#gone = true;
         // Settles the pending Atomics.waitAsync, whose handler then stops.
@@ -83,7 +91,16 @@ export class ThreadWorkerHandle implements WorkerHandle {
 
   #drain(): boolean {
     this.#resultsSeen = Atomics.load(this.#control, CONTROL_RESULTS);
-    return this.#receiver.take();
+    const took = this.#takeLone();
+    return this.#receiver.take() || took;
+  }
+
+  // The answer to a lone call, before the lane's messages (lone-slot.ts says why that order is right).
+  #takeLone(): boolean {
+    const answer = this.#lone.take();
+    if (answer === undefined) return false;
+    this.#hooks.message(answer);
+    return true;
   }
 
   // Results written to the lane while this thread is in its event loop wake it through this.
@@ -136,7 +153,10 @@ export class ThreadWorkerHandle implements WorkerHandle {
 
   takeResults(): void {
     // #resultsSeen stays: a message left in line (not results) is then still taken by the event loop.
-    if (Atomics.load(this.#control, CONTROL_RESULTS) !== this.#resultsSeen) this.#receiver.takeResults();
+    if (Atomics.load(this.#control, CONTROL_RESULTS) !== this.#resultsSeen) {
+      this.#takeLone();
+      this.#receiver.takeResults();
+    }
   }
 
   send(message: MainToWorker, transfer: readonly TransferListItem[]): void {
@@ -144,6 +164,13 @@ export class ThreadWorkerHandle implements WorkerHandle {
     Atomics.add(this.#control, CONTROL_DOORBELL, 1);
     // Every waiter: the thread parked in Atomics.wait, or its event loop's Atomics.waitAsync.
     Atomics.notify(this.#control, CONTROL_DOORBELL);
+  }
+
+  sendLone(id: number, key: number, args: unknown): boolean {
+    if (!this.#lone.write(id, key, args)) return false;
+    Atomics.add(this.#control, CONTROL_DOORBELL, 1);
+    Atomics.notify(this.#control, CONTROL_DOORBELL);
+    return true;
   }
 
   setLoneCalls(on: boolean): void {

@@ -41,6 +41,12 @@ export interface WorkerHandle {
    */
   takeResults(): void;
   /**
+   * Sends one plain call (KIND_CALL, no flags) through the worker's lone-call slot (lone-slot.ts)
+   * instead of a message: only when its hand is empty and it was sent the function before. False,
+   * sending nothing, when the arguments do not fit the slot. Absent where there is no slot (processes).
+   */
+  sendLone?(id: number, key: number, args: unknown): boolean;
+  /**
    * Tells the worker whether it serves lone calls (it holds a lone task, so a caller is likely awaiting
    * each call): then, idle, it spins for the next message and sleeps until it comes. Off (it holds a
    * batch, or lone calls stopped coming) it spins not at all and returns to its event loop after a

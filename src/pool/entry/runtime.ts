@@ -67,6 +67,11 @@ export interface RuntimePort {
   close(): void;
   /** Blocks briefly for new work when idle; true if messages arrived (they were handed to receive). */
   park(spin: boolean): boolean;
+  /**
+   * Answers a lone call through its slot (lone-slot.ts, threads only): `results` holds one entry, whose
+   * value fits a lane. False, sending nothing, when that entry is not the lone call's or does not fit.
+   */
+  answerLone?(results: unknown[], base: number | undefined): boolean;
 }
 
 type AnyFunction = (...args: unknown[]) => unknown;
@@ -166,14 +171,7 @@ export class WorkerRuntime {
           for (let i = 0; i < defs.length; i += 2)
             this.#define(defs[i] as number, defs[i + 1] as FunctionSpec);
         }
-        const tasks = message.tasks;
-        if (this.#head === this.#queue.length) {
-          this.#queue = tasks;
-          this.#head = 0;
-        } else {
-          for (let i = 0; i < tasks.length; i++) this.#queue.push(tasks[i]);
-        }
-        if (!this.#busy && this.#ready) this.#pump();
+        this.receiveTasks(message.tasks);
         return;
       }
       case 'cancel': {
@@ -202,6 +200,17 @@ export class WorkerRuntime {
         this.port.close();
         return;
     }
+  }
+
+  /** Queues task entries (TASK_STRIDE slots each) after those held, and runs them if idle. */
+  receiveTasks(tasks: unknown[]): void {
+    if (this.#head === this.#queue.length) {
+      this.#queue = tasks;
+      this.#head = 0;
+    } else {
+      for (let i = 0; i < tasks.length; i++) this.#queue.push(tasks[i]);
+    }
+    if (!this.#busy && this.#ready) this.#pump();
   }
 
   /** Removes a task that has not started from the queue and answers it as skipped. */
@@ -440,11 +449,23 @@ export class WorkerRuntime {
     const fitsLane = this.#resultsFitLane;
     const base = this.#resultsBase < 0 ? undefined : TIME_ORIGIN + this.#resultsBase;
     this.#resultsBase = -1;
-    this.#results = [];
-    this.#transfer = [];
     this.#resultsFitLane = true;
     // The end of the task just run stands for now: one clock read (~80 ns here) fewer per flush.
     this.#lastFlush = this.#lastEnd;
+    if (
+      results.length === RESULT_STRIDE &&
+      fitsLane &&
+      started === undefined &&
+      transfer.length === 0 &&
+      !this.#reportHeap &&
+      this.port.answerLone?.(results, base) === true
+    ) {
+      // Answered in place: the arrays stay for the next flush.
+      results.length = 0;
+      return;
+    }
+    this.#results = [];
+    this.#transfer = [];
     const message: ResultsMessage = {
       t: 'results',
       results,

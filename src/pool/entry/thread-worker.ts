@@ -8,6 +8,7 @@
 import { performance } from 'node:perf_hooks';
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import { LaneReceiver, LaneSender, toMainLane, toWorkerLane } from '../lane.ts';
+import { LoneSlotServer } from '../lone-slot.ts';
 import {
   CONTROL_CANCEL,
   CONTROL_DOORBELL,
@@ -15,6 +16,7 @@ import {
   CONTROL_LONE_CALLS,
   CONTROL_RESULTS,
   CONTROL_RUNNING,
+  KIND_CALL,
   type MainToWorker,
 } from '../protocol.ts';
 import { SPIN_MS, SpinBackoff } from '../spinning.ts';
@@ -26,9 +28,15 @@ const PARK_MS = 2;
 const spins = new SpinBackoff();
 
 const port = parentPort!;
-const data = workerData as { control: SharedArrayBuffer; results: MessagePort; lanes: SharedArrayBuffer };
+const data = workerData as {
+  control: SharedArrayBuffer;
+  results: MessagePort;
+  lanes: SharedArrayBuffer;
+  lone: SharedArrayBuffer;
+};
 const control = new Int32Array(data.control);
 const results = data.results;
+const lone = new LoneSlotServer(data.lone);
 const receiver = new LaneReceiver(toWorkerLane(data.lanes), port, (message) =>
   runtime.receive(message as MainToWorker),
 );
@@ -38,13 +46,20 @@ const sender = new LaneSender(toMainLane(data.lanes), (message, transfer) =>
 
 let drainedAt = 0;
 
+// A lone call in its slot (lone-slot.ts) is a task entry like those of a batch; the slot comes before
+// the lane and the port, whose messages were all sent after it.
+function runLone(id: number, key: number, args: unknown[]): void {
+  runtime.receiveTasks([id, KIND_CALL, key, args, undefined, 0]);
+}
+
 // The pool bumps the doorbell after each message, so an unchanged doorbell means nothing new and the
 // (comparatively costly) receiveMessageOnPort call is skipped.
 function drain(): boolean {
   const bell = Atomics.load(control, CONTROL_DOORBELL);
   if (bell === drainedAt) return false;
   drainedAt = bell;
-  return receiver.take();
+  const took = lone.take(runLone);
+  return receiver.take() || took;
 }
 
 let bellArmed = false;
@@ -64,12 +79,21 @@ function onBell(): void {
   armBell();
 }
 
+function ringResults(): void {
+  Atomics.add(control, CONTROL_RESULTS, 1);
+  // Every waiter: the pool blocked in Atomics.wait, or its event loop's Atomics.waitAsync.
+  Atomics.notify(control, CONTROL_RESULTS);
+}
+
 const runtime = new WorkerRuntime({
   post(message, transfer, fitsLane) {
     sender.send(message, transfer, fitsLane);
-    Atomics.add(control, CONTROL_RESULTS, 1);
-    // Every waiter: the pool blocked in Atomics.wait, or its event loop's Atomics.waitAsync.
-    Atomics.notify(control, CONTROL_RESULTS);
+    ringResults();
+  },
+  answerLone(entry, base) {
+    if (!lone.answer(entry, base)) return false;
+    ringResults();
+    return true;
   },
   markRunning(id) {
     if (id >= 0) Atomics.store(control, CONTROL_LAST_STARTED, id + 1);
@@ -123,5 +147,8 @@ const runtime = new WorkerRuntime({
   },
 });
 
-port.on('message', (message: unknown) => receiver.arrived(message));
+port.on('message', (message: unknown) => {
+  lone.take(runLone);
+  receiver.arrived(message);
+});
 armBell();

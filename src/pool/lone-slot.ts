@@ -1,0 +1,161 @@
+// A thread worker's lone-call slot: one call and its answer written in place in shared memory, for the
+// latency-bound case (a caller awaiting each call, the worker holding nothing else). A lane message
+// costs, on each side, a message object and its task or result arrays, a frame header, ring positions
+// and a view of the ring's bytes (a typed array made per message); the slot holds a task id, a
+// function key and the encoded arguments one way, a status, two times and the encoded value the
+// other, at fixed places, each published by one Atomics.store of the id.
+//
+// Who may use it (pool-base.ts #send, runtime.ts #flush): a plain call (no options, no shared-memory
+// arguments) to a worker whose hand is empty, with a function the worker was sent before and
+// arguments that fit a lane (lane-fit.ts) and the slot. Its answer takes the slot when the worker's
+// flush holds that one result, with a lane-fit value and nothing to transfer; otherwise it goes as a
+// results message like any other, which the pool handles the same.
+//
+// Order: the pool writes a call only when the worker has answered everything it was sent, so the call
+// is the worker's oldest message; the worker takes the slot before its lane and port, so it runs the
+// call before any message sent after it. The pool takes the answer before the lane's messages; those
+// the worker sent before it are about that call only (its progress), which a plain call does not ask for.
+// Imported by the worker entry too, so it imports nothing heavy.
+
+import { decodeValueAt, encodeValueInto } from './lane-codec.ts';
+import { argumentsFitLane } from './lane-fit.ts';
+import { RESULT_STRIDE, type ResultsMessage } from './protocol.ts';
+
+/** Bytes for the encoded arguments, and for the encoded result: larger ones take the lanes. */
+const VALUE_BYTES = 4096;
+// Int32 cells, each side's in a cache line of its own: id + 1 of the call (0: none), written by the
+// pool and cleared by the worker once taken; id + 1 of the answer, written by the worker, cleared by
+// the pool.
+const CALL_CELL = 0;
+const CALL_KEY = 1;
+const ANSWER_CELL = 16;
+const ANSWER_STATUS = 17;
+/** Float64 indexes: the answer's start (ns after base), run time (ns) and base (epoch ms, NaN: none). */
+const ANSWER_START = 9;
+const ANSWER_RUN = 10;
+const ANSWER_BASE = 11;
+const CALL_VALUE_AT = 128;
+const ANSWER_VALUE_AT = CALL_VALUE_AT + VALUE_BYTES;
+const SLOT_BYTES = ANSWER_VALUE_AT + VALUE_BYTES;
+
+export function createLoneSlot(): SharedArrayBuffer {
+  return new SharedArrayBuffer(SLOT_BYTES);
+}
+
+class Views {
+  readonly cells: Int32Array;
+  readonly times: Float64Array;
+  readonly bytes: Uint8Array;
+  readonly view: DataView<ArrayBufferLike>;
+  readonly nodeBuffer: Buffer<ArrayBufferLike>;
+
+  constructor(buffer: SharedArrayBuffer) {
+    this.cells = new Int32Array(buffer, 0, CALL_VALUE_AT / 4);
+    this.times = new Float64Array(buffer, 0, CALL_VALUE_AT / 8);
+    this.bytes = new Uint8Array(buffer);
+    this.view = new DataView(buffer);
+    this.nodeBuffer = Buffer.from(buffer);
+  }
+}
+
+/** The pool's side: writes calls, takes answers. */
+export class LoneSlotCaller {
+  readonly #v: Views;
+
+  constructor(buffer: SharedArrayBuffer) {
+    this.#v = new Views(buffer);
+  }
+
+  /** Writes a call; false, writing nothing, when its arguments do not fit a lane or the slot. */
+  write(id: number, key: number, args: unknown): boolean {
+    if (!argumentsFitLane(args)) return false;
+    const v = this.#v;
+    let length: number;
+    try {
+      length = encodeValueInto(args, v.bytes, CALL_VALUE_AT, VALUE_BYTES);
+    } catch {
+      // A getter in an argument that throws: postMessage gets its own try.
+      return false;
+    }
+    if (length < 0) return false;
+    v.cells[CALL_KEY] = key;
+    // The release point: a worker that loads this id sees the key and the bytes written above.
+    Atomics.store(v.cells, CALL_CELL, id + 1);
+    return true;
+  }
+
+  /** The answer waiting, as the results message it stands for; undefined when there is none. */
+  take(): ResultsMessage | undefined {
+    const v = this.#v;
+    const cell = Atomics.load(v.cells, ANSWER_CELL);
+    if (cell === 0) return undefined;
+    const times = v.times;
+    const base = times[ANSWER_BASE]!;
+    const message: ResultsMessage = {
+      t: 'results',
+      results: [
+        cell - 1,
+        v.cells[ANSWER_STATUS],
+        decodeValueAt(v.view, v.nodeBuffer, ANSWER_VALUE_AT),
+        times[ANSWER_START],
+        times[ANSWER_RUN],
+      ],
+      base: Number.isNaN(base) ? undefined : base,
+      heap: undefined,
+      started: undefined,
+      startedAt: undefined,
+    };
+    Atomics.store(v.cells, ANSWER_CELL, 0);
+    return message;
+  }
+}
+
+/** The worker's side: takes calls, writes answers. */
+export class LoneSlotServer {
+  readonly #v: Views;
+  /** Id of the call taken and not yet answered through the slot; -1 when none. */
+  #taken = -1;
+
+  constructor(buffer: SharedArrayBuffer) {
+    this.#v = new Views(buffer);
+  }
+
+  /** Hands the call waiting to `run` (id, key, arguments); false when there is none. */
+  take(run: (id: number, key: number, args: unknown[]) => void): boolean {
+    const v = this.#v;
+    const cell = Atomics.load(v.cells, CALL_CELL);
+    if (cell === 0) return false;
+    const key = v.cells[CALL_KEY]!;
+    const args = decodeValueAt(v.view, v.nodeBuffer, CALL_VALUE_AT) as unknown[];
+    Atomics.store(v.cells, CALL_CELL, 0);
+    this.#taken = cell - 1;
+    run(cell - 1, key, args);
+    return true;
+  }
+
+  /**
+   * Writes `results` (one entry, as runtime.ts buffers it: id, status, value, start ns, run ns) as the
+   * answer to the call taken, if it is that call's and its value fits; false, writing nothing, if not.
+   * The caller checked that the value fits a lane.
+   */
+  answer(results: readonly unknown[], base: number | undefined): boolean {
+    const id = results[0] as number;
+    if (id !== this.#taken || results.length !== RESULT_STRIDE) return false;
+    this.#taken = -1;
+    const v = this.#v;
+    let length: number;
+    try {
+      length = encodeValueInto(results[2], v.bytes, ANSWER_VALUE_AT, VALUE_BYTES);
+    } catch {
+      return false;
+    }
+    if (length < 0) return false;
+    v.cells[ANSWER_STATUS] = results[1] as number;
+    const times = v.times;
+    times[ANSWER_START] = results[3] as number;
+    times[ANSWER_RUN] = results[4] as number;
+    times[ANSWER_BASE] = base ?? Number.NaN;
+    Atomics.store(v.cells, ANSWER_CELL, id + 1);
+    return true;
+  }
+}
