@@ -105,7 +105,9 @@ export class LoneSlotCaller {
       started: undefined,
       startedAt: undefined,
     };
-    Atomics.store(v.cells, ANSWER_CELL, 0);
+    // A plain store: the worker writes the next answer only after loading the next call, which the
+    // pool stores (atomically) after this.
+    v.cells[ANSWER_CELL] = 0;
     return message;
   }
 }
@@ -127,7 +129,9 @@ export class LoneSlotServer {
     if (cell === 0) return false;
     const key = v.cells[CALL_KEY]!;
     const args = decodeValueAt(v.view, v.nodeBuffer, CALL_VALUE_AT) as unknown[];
-    Atomics.store(v.cells, CALL_CELL, 0);
+    // A plain store: the pool writes the next call only after loading this call's answer, which the
+    // worker stores (atomically) after this.
+    v.cells[CALL_CELL] = 0;
     this.#taken = cell - 1;
     run(cell - 1, key, args);
     return true;

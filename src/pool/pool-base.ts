@@ -974,7 +974,10 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
     }
     record.worker = slot;
     slot.inHand.add(record);
-    this.#handed(slot, record.id, 1);
+    // The hand was empty: its "answered or got work" time is now, for which the later of the call's
+    // submission and the worker's last answer stands in (a lone call is sent microseconds after
+    // either; a clock read costs ~100 ns here).
+    this.#handed(slot, record.id, 1, Math.max(record.submittedAt, slot.lastAnswerAt));
     if (!handle.sendLone(record.id, record.key, record.args)) {
       slot.inHand.dropLast(1);
       record.worker = undefined;
@@ -985,8 +988,11 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
     return true;
   }
 
-  /** Bookkeeping of `count` tasks just added to a worker's hand, the last of them `lastId`. */
-  #handed(slot: WorkerSlot, lastId: number, count: number): void {
+  /**
+   * Bookkeeping of `count` tasks just added to a worker's hand, the last of them `lastId`; `now`, when
+   * given, stands for the clock.
+   */
+  #handed(slot: WorkerSlot, lastId: number, count: number, now = -1): void {
     slot.lastSentId = lastId;
     // Only a pool that blocks for lone results has callers waiting on each call.
     const lone = slot.inHand.size === 1 && this.options.blockingWaitTimeout > 0;
@@ -995,7 +1001,7 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
       slot.handle.setLoneCalls(lone);
       if (lone) this.#watchLoneCalls();
     }
-    if (slot.inHand.size === count) slot.lastAnswerAt = performance.now();
+    if (slot.inHand.size === count) slot.lastAnswerAt = now < 0 ? performance.now() : now;
     else this.#watchForStalls();
     this.#inHandTotal += count;
   }
@@ -1084,6 +1090,8 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
           return;
         }
         slot.ready = true;
+        // Its first tasks may have been queued long before: a lone call's send counts from here at least.
+        slot.lastAnswerAt = performance.now();
         this.#updateRef(slot);
         this.#dispatch();
         if (slot.inHand.size === 0) this.#stealFor(slot);
