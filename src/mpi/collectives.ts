@@ -14,6 +14,8 @@ export interface CollectiveChannel {
   readonly rank: number;
   readonly size: number;
   send(value: unknown, dest: number, tag: number): Promise<void>;
+  /** send, returning undefined when the value was copied out at once (nothing to wait for). */
+  post(value: unknown, dest: number, tag: number): Promise<void> | undefined;
   recv(source: number, tag: number): Promise<unknown>;
   /** Receives a buffer message into `into` (same element type, at most its length). */
   recvInto(into: TypedArray, source: number, tag: number): Promise<void>;
@@ -55,13 +57,35 @@ export function checkOp(op: unknown, what: string): Op {
   return op;
 }
 
+/**
+ * Sends `value` to `dest` and receives from `source` at once; resolves with what was received. When
+ * the send was copied out at once (eager), the receive's own promise, with no Promise.all around it.
+ */
+function exchange(
+  ch: CollectiveChannel,
+  value: unknown,
+  dest: number,
+  source: number,
+  tag: number,
+): Promise<unknown> {
+  const sent = ch.post(value, dest, tag);
+  const received = ch.recv(source, tag);
+  return sent === undefined ? received : Promise.all([sent, received]).then((both) => both[1]);
+}
+
+/** What a barrier message carries: an empty buffer message, which needs no codec either way. */
+const SIGNAL = new Uint8Array(0);
+
 export async function barrier(ch: CollectiveChannel): Promise<void> {
   const { rank, size } = ch;
   for (let distance = 1; distance < size; distance *= 2) {
-    await Promise.all([
-      ch.send(null, (rank + distance) % size, CollectiveTag.BARRIER),
-      ch.recv((rank - distance + size) % size, CollectiveTag.BARRIER),
-    ]);
+    await exchange(
+      ch,
+      SIGNAL,
+      (rank + distance) % size,
+      (rank - distance + size) % size,
+      CollectiveTag.BARRIER,
+    );
   }
 }
 
@@ -162,10 +186,7 @@ async function recursiveDoublingAllreduce(ch: CollectiveChannel, value: unknown,
     for (let mask = 1; mask < pof2; mask <<= 1) {
       const partnerNew = newRank ^ mask;
       const partner = partnerNew < rem ? partnerNew * 2 + 1 : partnerNew + rem;
-      const [, theirs] = await Promise.all([
-        ch.send(acc, partner, CollectiveTag.ALLREDUCE),
-        ch.recv(partner, CollectiveTag.ALLREDUCE),
-      ]);
+      const theirs = await exchange(ch, acc, partner, partner, CollectiveTag.ALLREDUCE);
       acc = partner < rank ? op.apply(theirs, acc) : op.apply(acc, theirs);
     }
   }
@@ -256,10 +277,7 @@ export async function scan(
   for (let mask = 1; mask < size; mask <<= 1) {
     const partner = rank ^ mask;
     if (partner >= size) continue;
-    const [, theirs] = await Promise.all([
-      ch.send(partial, partner, CollectiveTag.SCAN),
-      ch.recv(partner, CollectiveTag.SCAN),
-    ]);
+    const theirs = await exchange(ch, partial, partner, partner, CollectiveTag.SCAN);
     if (partner < rank) {
       partial = op.apply(theirs, partial);
       result = have ? op.apply(theirs, result) : theirs;

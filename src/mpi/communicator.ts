@@ -67,7 +67,11 @@ export class Communicator {
       rank: this.rank,
       size: this.size,
       send: (value, dest, tag) => this.#send(this.#context + 1, value, dest, tag),
-      recv: (source, tag) => this.#receive(this.#context + 1, source, tag, null).then(unpack),
+      post: (value, dest, tag) => this.#sendNow(this.#context + 1, value, dest, tag, false),
+      recv: (source, tag) => {
+        const now = this.#receiveNow(this.#context + 1, source, tag, null);
+        return now instanceof Promise ? now.then(unpack) : Promise.resolve(unpack(now));
+      },
       recvInto: (into, source, tag) =>
         this.#receive(this.#context + 1, source, tag, into).then((message) => {
           this.#into(into, message);
@@ -130,12 +134,17 @@ export class Communicator {
         return Promise.resolve(undefined as T);
       }
       let cancel = (): boolean => false;
-      const received = this.#receive(this.#context, source, tag, null, (c) => (cancel = c)).then(
-        (message) => {
-          this.#fill(options.status, message);
-          return unpack(message) as T;
-        },
-      );
+      const now = this.#receiveNow(this.#context, source, tag, null, (c) => (cancel = c));
+      if (!(now instanceof Promise)) {
+        // Matched during the call (the message was there, or came within the sync wait): nothing to
+        // track, and no promise chain between the message and the caller.
+        this.#fill(options.status, now);
+        return Promise.resolve(unpack(now) as T);
+      }
+      const received = now.then((message) => {
+        this.#fill(options.status, message);
+        return unpack(message) as T;
+      });
       return waitTracked(
         this.#core.activity,
         `recv(source=${showRank(source)}, tag=${showTag(tag)})`,
@@ -203,9 +212,9 @@ export class Communicator {
       throwIfAborted(options);
       if (source === PROC_NULL) return Promise.resolve(new Status().set(PROC_NULL, ANY_TAG, 0, 0));
       let cancel = (): boolean => false;
-      const received = this.#receive(this.#context, source, tag, buffer, (c) => (cancel = c)).then(
-        (message) => this.#into(buffer, message),
-      );
+      const now = this.#receiveNow(this.#context, source, tag, buffer, (c) => (cancel = c));
+      if (!(now instanceof Promise)) return Promise.resolve(this.#into(buffer, now));
+      const received = now.then((message) => this.#into(buffer, message));
       return waitTracked(
         this.#core.activity,
         `recvBuffer(source=${showRank(source)}, tag=${showTag(tag)}, ${buffer.byteLength} B)`,
@@ -597,17 +606,46 @@ export class Communicator {
     into: TypedArray | null,
     onCancel?: (cancel: () => boolean) => void,
   ): Promise<Received> {
+    const now = this.#receiveNow(context, source, tag, into, onCancel);
+    return now instanceof Promise ? now : Promise.resolve(now);
+  }
+
+  /**
+   * Posts a receive; the message itself when one matched during the call (already there, or arrived
+   * within the engine's sync wait), else a promise of it. A receive that failed at once rejects.
+   */
+  #receiveNow(
+    context: number,
+    source: number,
+    tag: number,
+    into: TypedArray | null,
+    onCancel?: (cancel: () => boolean) => void,
+  ): Received | Promise<Received> {
+    let matched: Received | null = null;
+    let failed: Error | null = null;
+    let settle: ((message: Received) => void) | null = null;
+    let fail: ((error: Error) => void) | null = null;
+    const cancel = this.#core.engine.receive({
+      context,
+      source: this.#worldOf(source),
+      tag,
+      into: into === null ? null : bytesOf(into),
+      intoDtype: into === null ? 0 : dtypeOf(into),
+      resolve: (message) => {
+        if (settle === null) matched = message;
+        else settle(message);
+      },
+      reject: (error) => {
+        if (fail === null) failed = error;
+        else fail(error);
+      },
+    });
+    if (matched !== null) return matched;
+    if (failed !== null) return Promise.reject(failed);
+    onCancel?.(cancel);
     return new Promise<Received>((resolve, reject) => {
-      const cancel = this.#core.engine.receive({
-        context,
-        source: this.#worldOf(source),
-        tag,
-        into: into === null ? null : bytesOf(into),
-        intoDtype: into === null ? 0 : dtypeOf(into),
-        resolve,
-        reject,
-      });
-      onCancel?.(cancel);
+      settle = resolve;
+      fail = reject;
     });
   }
 

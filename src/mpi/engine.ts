@@ -82,7 +82,9 @@ export interface EngineOptions {
  * syncWaitTimeout), so a flood of other traffic cannot keep the rank's event loop from its timers.
  * Longer than a 16 MiB message takes to stream through a ring (~3 ms).
  */
-const SYNC_WAIT_STREAK_NS = 10_000_000n;
+const SYNC_WAIT_STREAK_MS = 10;
+/** globalThis.performance is a lazy getter in Node: read once. */
+const clock = performance;
 
 function matches(wantSource: number, wantTag: number, header: FrameHeader): boolean {
   return (
@@ -100,7 +102,7 @@ export class Engine implements FrameSink {
   /** Bytes held in the unexpected queue per world source (payloads plus a fixed cost per message). */
   readonly #held: number[];
   readonly #onProgress: (() => void) | undefined;
-  readonly #syncWaitNs: number;
+  readonly #syncWaitMs: number;
   readonly #spinMs: number;
   readonly #unexpected = new Map<number, Incoming[]>();
   readonly #posted = new Map<number, PostedReceive[]>();
@@ -121,7 +123,7 @@ export class Engine implements FrameSink {
     this.#unexpectedLimit = options.unexpectedLimit ?? Number.POSITIVE_INFINITY;
     this.#held = new Array<number>(transport.size).fill(0);
     this.#onProgress = options.onProgress;
-    this.#syncWaitNs = Math.round((options.syncWaitTimeout ?? 0) * 1e6);
+    this.#syncWaitMs = options.syncWaitTimeout ?? 0;
     this.#spinMs = options.spinTimeout ?? 0;
     transport.start(this);
   }
@@ -168,7 +170,7 @@ export class Engine implements FrameSink {
       // A blocking send has nothing else to do: its CLEAR often comes within the sync wait, and then
       // DATA leaves with no event-loop turn. Not for isend: its caller may post the very receive the
       // peer's CLEAR depends on (sendrecv), so waiting here would only stall both sides.
-      if (blocking && this.#syncWaitNs > 0 && this.transport.waitFor !== undefined) {
+      if (blocking && this.#syncWaitMs > 0 && this.transport.waitFor !== undefined) {
         this.#syncWait(() => this.#outgoing.has(id));
       }
     });
@@ -182,12 +184,12 @@ export class Engine implements FrameSink {
     }
     const queue = this.#unexpected.get(posted.context);
     if (queue !== undefined) {
-      const index = queue.findIndex((incoming) => matches(posted.source, posted.tag, incoming.header));
+      const index = firstUnexpected(queue, posted.source, posted.tag);
       if (index >= 0) {
-        const [incoming] = queue.splice(index, 1);
-        this.#release(incoming!);
-        this.#match(incoming!, posted);
-        if (incoming!.payload === null && this.#syncWaitNs > 0 && this.transport.waitFor !== undefined) {
+        const incoming = takeAt(queue, index);
+        this.#release(incoming);
+        this.#match(incoming, posted);
+        if (incoming.payload === null && this.#syncWaitMs > 0 && this.transport.waitFor !== undefined) {
           // An RTS that was waiting: its DATA follows the CLEAR just sent, usually at once.
           this.#syncWait(() => this.#isAwaitingData(posted));
         }
@@ -197,7 +199,7 @@ export class Engine implements FrameSink {
     let list = this.#posted.get(posted.context);
     if (list === undefined) this.#posted.set(posted.context, (list = []));
     list.push(posted);
-    if (this.#syncWaitNs > 0 && this.transport.waitFor !== undefined) {
+    if (this.#syncWaitMs > 0 && this.transport.waitFor !== undefined) {
       // Through a rendezvous too: after the RTS matched, the DATA it cleared usually follows at once.
       this.#syncWait(() => list.includes(posted) || this.#isAwaitingData(posted));
     }
@@ -246,16 +248,20 @@ export class Engine implements FrameSink {
    * rather than an event-loop turn.
    */
   #syncWait(waiting: () => boolean): void {
-    const budget = this.#syncWaitNs;
-    const start = process.hrtime.bigint();
+    const budget = this.#syncWaitMs;
+    const waitFor = this.transport.waitFor!;
+    if (!waiting() || this.#failure !== null) return;
+    // The common case costs no clock read here: the first frame comes within the budget and settles it.
+    if (!waitFor.call(this.transport, budget, this.#spinMs) || !waiting()) return;
+    const start = clock.now();
     let last = start;
     while (waiting() && this.#failure === null) {
-      const now = process.hrtime.bigint();
-      const left = budget - Number(now - last);
-      if (left <= 0 || now - start > SYNC_WAIT_STREAK_NS) return;
+      const now = clock.now();
+      const left = budget - (now - last);
+      if (left <= 0 || now - start > SYNC_WAIT_STREAK_MS) return;
       // The budget restarts whenever a frame or a chunk of one arrived: a large message streaming in
       // is finished here rather than handed to the event loop halfway (a wake-up per chunk from then).
-      if (this.transport.waitFor!(left / 1e6, this.#spinMs)) last = process.hrtime.bigint();
+      if (waitFor.call(this.transport, left, this.#spinMs)) last = clock.now();
     }
   }
 
@@ -282,7 +288,7 @@ export class Engine implements FrameSink {
       // deliver() follows before any other code runs, so the receive that matches now is the one
       // #arrive will match: its buffer takes the bytes, with no allocation and no second copy.
       const list = this.#posted.get(header.context);
-      const posted = list?.find((candidate) => matches(candidate.source, candidate.tag, header));
+      const posted = list === undefined ? undefined : list[firstPosted(list, header)];
       if (posted?.into != null && posted.intoDtype === header.dtype && posted.into.length >= header.size)
         return posted.into.subarray(0, header.size);
     }
@@ -343,10 +349,9 @@ export class Engine implements FrameSink {
     }
     const list = this.#posted.get(header.context);
     if (list !== undefined && list.length > 0) {
-      const index = list.findIndex((posted) => matches(posted.source, posted.tag, header));
+      const index = firstPosted(list, header);
       if (index >= 0) {
-        const [posted] = list.splice(index, 1);
-        this.#match({ header, payload }, posted!);
+        this.#match({ header, payload }, takeAt(list, index));
         return;
       }
     }
@@ -391,6 +396,27 @@ export class Engine implements FrameSink {
 /** What an unexpected message counts against its source's limit: its payload and a fixed cost. */
 function heldBytes(payload: Uint8Array | null): number {
   return (payload?.length ?? 0) + 64;
+}
+
+/** The index of the first posted receive that `header` matches, or -1. */
+function firstPosted(list: readonly PostedReceive[], header: FrameHeader): number {
+  for (let i = 0; i < list.length; i++) {
+    const posted = list[i]!;
+    if (matches(posted.source, posted.tag, header)) return i;
+  }
+  return -1;
+}
+
+/** The index of the first arrived message a receive for (`source`, `tag`) matches, or -1. */
+function firstUnexpected(queue: readonly Incoming[], source: number, tag: number): number {
+  for (let i = 0; i < queue.length; i++) if (matches(source, tag, queue[i]!.header)) return i;
+  return -1;
+}
+
+/** Removes and returns list[index] (an index in range); the first one, the usual case, by shift(). */
+function takeAt<T>(list: T[], index: number): T {
+  if (index === 0) return list.shift()!;
+  return list.splice(index, 1)[0]!;
 }
 
 function envelopeOf(header: FrameHeader): Envelope {

@@ -64,5 +64,7 @@ export function allocLike<T extends TypedArray>(like: T, length: number): T {
 }
 
 export function bytesOf(view: TypedArray): Uint8Array {
+  // A plain Uint8Array is its own bytes (not a subclass such as Buffer, whose methods differ).
+  if (view.constructor === Uint8Array) return view as Uint8Array;
   return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
 }

@@ -8,6 +8,8 @@ export const RING_CELLS = Object.freeze({ head: 0, tailSeen: 1, tail: 16, headSe
 export const RING_DATA_OFFSET_BYTES = 192;
 /** Int32 stride between two ranks' doorbells (one cache line each). */
 export const DOORBELL_STRIDE = 16;
+/** Offset from a rank's doorbell to the count of its threads' waits asleep on it (Atomics.wait/waitAsync). */
+export const SLEEPERS = 1;
 
 export interface ThreadFabric {
   readonly size: number;
