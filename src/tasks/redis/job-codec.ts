@@ -132,6 +132,59 @@ export function unframeJob(message: Buffer): JobFields {
   return fields;
 }
 
+/** What a claim wrote into each job it claimed, which frame_claimed leaves out of its reply. */
+export interface ClaimStamp {
+  readonly queue: string;
+  readonly workerId: string;
+  /** The claim's clock (its `now`), and the lease it gave. */
+  readonly now: number;
+  readonly leaseMs: number;
+}
+
+/**
+ * The jobs of a claim's reply, as frame_claimed (lua/include/claim-jobs.lua) writes them: `texts`, the
+ * JSON array of their text fields without those the claim wrote (`stamp` puts them back), and
+ * `binaries`, per job `\1` then `\n<name>\n<length>\n<bytes>` per binary field (views into
+ * `binaries`, not copies), in the order of the array.
+ * @throws SkeinError SKEIN_INTERNAL for a reply not in that shape.
+ */
+export function unframeClaimed(texts: Buffer, binaries: Buffer, stamp: ClaimStamp): JobFields[] {
+  if (texts.length === 0) return [];
+  const jobs = JSON.parse(texts.toString('utf8')) as Record<string, Buffer | string>[];
+  if (!Array.isArray(jobs)) throw internalError('a claim reply is not an array of jobs');
+  // As claim_jobs writes them: num(now + lease_ms) and num(now), integers in full.
+  const leaseUntil = String(stamp.now + stamp.leaseMs);
+  const startedAt = String(stamp.now);
+  for (const fields of jobs) {
+    fields.queue = stamp.queue;
+    fields.state = 'running';
+    fields.workerId = stamp.workerId;
+    fields.leaseUntil = leaseUntil;
+    fields.startedAt = startedAt;
+  }
+  let job = -1;
+  let at = 0;
+  while (at < binaries.length) {
+    if (binaries[at] === 1) {
+      job++;
+      at++;
+      continue;
+    }
+    const fields = jobs[job];
+    const nameEnd = binaries.indexOf(10, at + 1);
+    const lengthEnd = nameEnd < 0 ? -1 : binaries.indexOf(10, nameEnd + 1);
+    if (fields === undefined || binaries[at] !== 10 || lengthEnd < 0)
+      throw internalError('a claim reply is cut short');
+    const length = Number(binaries.toString('latin1', nameEnd + 1, lengthEnd));
+    const end = lengthEnd + 1 + length;
+    if (!Number.isInteger(length) || end > binaries.length) throw internalError('a claim reply is cut short');
+    fields[binaries.toString('latin1', at + 1, nameEnd)] = binaries.subarray(lengthEnd + 1, end);
+    at = end;
+  }
+  if (job !== jobs.length - 1) throw internalError('a claim reply is cut short');
+  return jobs;
+}
+
 function isEmpty(hash: JobFields): boolean {
   for (const _ in hash) return false;
   return true;

@@ -36,6 +36,7 @@ import {
   newJobFields,
   packForLua,
   toBuffer,
+  unframeClaimed,
   unframeJob,
 } from './job-codec.ts';
 import {
@@ -223,8 +224,9 @@ export class RedisBroker implements Broker {
 
   async claim(request: ClaimRequest): Promise<JobRecord[]> {
     if (request.max < 1 || request.tasks.length === 0) return [];
+    const now = Date.now();
     const args: string[] = [
-      String(Date.now()),
+      String(now),
       request.workerId,
       String(request.max),
       String(request.leaseMs),
@@ -234,8 +236,10 @@ export class RedisBroker implements Broker {
       ...claimFilters(request),
     ];
     const keys = [queueBase(this.#prefix, request.queue), storeBase(this.#prefix)];
-    const reply = (await this.#call('claim', () => this.#run('claim-jobs', keys, args, true))) as Buffer[];
-    return this.#claimed(request, reply);
+    const [texts, binaries] = (await this.#call('claim', () =>
+      this.#run('claim-jobs', keys, args, true),
+    )) as [Buffer, Buffer];
+    return this.#claimed(request, now, texts, binaries);
   }
 
   async settleAndClaim(
@@ -255,7 +259,8 @@ export class RedisBroker implements Broker {
       const index = queues.indexOf(queue);
       return index >= 0 ? index + 1 : queues.push(queue);
     };
-    const args: (string | Buffer)[] = [String(Date.now()), workerId, String(this.options.eventsMaxLen)];
+    const now = Date.now();
+    const args: (string | Buffer)[] = [String(now), workerId, String(this.options.eventsMaxLen)];
     const known: SettleOutcome[] = [];
     const sent: boolean[] = [];
     const packed: LuaPackable[] = [];
@@ -303,20 +308,21 @@ export class RedisBroker implements Broker {
       args.push('0');
     }
     const keys = [storeBase(this.#prefix), ...queues.map((queue) => queueBase(this.#prefix, queue))];
-    const [flags, claimedReply] = (await this.#call('settleAndClaim', () =>
+    const [flags, texts, binaries] = (await this.#call('settleAndClaim', () =>
       this.#run('settle-and-claim', keys, args, true),
-    )) as [number[], Buffer[]];
+    )) as [Buffer, Buffer, Buffer];
     let next = 0;
-    const settled = sent.map((wasSent) => wasSent && flags[next++] === 1);
-    const claimed = claiming ? await this.#claimed(claim, claimedReply) : [];
+    // One digit per outcome sent, '1' when it was applied.
+    const settled = sent.map((wasSent) => wasSent && flags[next++] === 0x31);
+    const claimed = claiming ? await this.#claimed(claim, now, texts, binaries) : [];
     return { settled, claimed };
   }
 
   /** Decodes the jobs a claim returned, setting aside (see #quarantine) any it cannot decode. */
-  async #claimed(request: ClaimRequest, reply: readonly Buffer[]): Promise<JobRecord[]> {
+  async #claimed(request: ClaimRequest, now: number, texts: Buffer, binaries: Buffer): Promise<JobRecord[]> {
     const jobs: JobRecord[] = [];
-    for (const framed of reply) {
-      const hash = unframeJob(framed);
+    const stamp = { queue: request.queue, workerId: request.workerId, now, leaseMs: request.leaseMs };
+    for (const hash of unframeClaimed(texts, binaries, stamp)) {
       let job: JobRecord | undefined;
       try {
         job = decodeJob(hash);

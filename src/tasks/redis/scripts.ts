@@ -47,7 +47,7 @@ const INCLUDE_USE: Readonly<Record<(typeof INCLUDES)[number], RegExp>> = {
   'job-state': /./,
   'enqueue-jobs': /\benqueue_jobs\(/,
   'settle-job': /\b(complete_job|fail_job)\(/,
-  'claim-jobs': /\b(claim_jobs|read_claim_filters)\(/,
+  'claim-jobs': /\b(claim_jobs|read_claim_filters|frame_claimed)\(/,
   handoff: /\b(update_idle|hand_off)\(/,
 };
 

@@ -10,7 +10,8 @@
 -- then the handoff slots s and ttl (update_idle of include/handoff.lua): s >= 0 registers the worker as
 --   idle with s minus the claimed jobs free when the claim left the queue dry for it, else withdraws it;
 --   s = -1 leaves its registration alone
--- Returns the claimed jobs in claim order, each one string (frame_job of include/job-state.lua).
+-- Returns the claimed jobs in claim order as frame_claimed (include/claim-jobs.lua) makes them: the JSON
+-- array of their text fields and the string of their binary fields.
 -- Guarantee: a job is claimed by one worker at a time (the queued → running move is inside this one
 -- script); jobs go out by priority, then runAt, then id, skipping (not removing) jobs of tasks this
 -- worker does not run, tasks at their concurrency cap, and tasks or groups past their rate limit.
@@ -22,4 +23,4 @@ local claimed = claim_jobs(KEYS[1], KEYS[2], ARGV[6], ARGV[5], now, ARGV[2], max
   caps, rates)
 update_idle(KEYS[1], ARGV[2], max, #claimed, tonumber(ARGV[at]), tonumber(ARGV[at + 1]), lease_ms, scan_limit,
   now, ARGV, 8, at - 1)
-return claimed
+return frame_claimed(claimed)

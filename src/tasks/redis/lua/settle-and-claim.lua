@@ -16,8 +16,10 @@
 -- then the claim flag: '0' for no claim, or '1' followed by the claim's workerId (the one the claimed
 --   jobs are leased to), max, leaseMs, scan limit, then the task list, caps, rate limits and handoff
 --   slots and ttl as in claim-jobs
--- Returns { settled, claimed }: settled[k] is 1 when outcome k was applied, 0 (and no change) when this
--- worker did not hold that lease; claimed holds the claimed jobs framed (frame_job), in claim order.
+-- Returns { settled, texts, binaries }: settled is one string of a digit per outcome, its k-th 1 when
+-- outcome k was applied, 0 (and no change) when this worker did not hold that lease (one reply string,
+-- not an integer per outcome); texts and binaries are the claimed jobs as frame_claimed makes them (the
+-- JSON array of their text fields, their binary fields), in claim order.
 -- Guarantee: the whole batch is one step: each outcome is checked against its lease and applied exactly
 -- as complete-job / fail-job would (complete_job and fail_job of include/settle-job.lua), in order (a
 -- second outcome for one job finds it settled), and only then are jobs claimed, exactly as claim-jobs
@@ -67,13 +69,14 @@ at = at + 1
 -- they free count for it.
 flush(batch)
 
-local claimed = {}
+local claimed = { '', '' }
 if ARGV[at] == '1' then
   local wanted, caps, rates, after = read_claim_filters(ARGV, at + 5)
   local max, lease_ms, scan_limit = tonumber(ARGV[at + 2]), tonumber(ARGV[at + 3]), tonumber(ARGV[at + 4])
-  claimed = claim_jobs(KEYS[2], store, maxlen, queues[1], now, ARGV[at + 1], max, lease_ms, scan_limit, wanted,
+  local jobs = claim_jobs(KEYS[2], store, maxlen, queues[1], now, ARGV[at + 1], max, lease_ms, scan_limit, wanted,
     caps, rates)
-  update_idle(KEYS[2], ARGV[at + 1], max, #claimed, tonumber(ARGV[after]), tonumber(ARGV[after + 1]), lease_ms,
+  update_idle(KEYS[2], ARGV[at + 1], max, #jobs, tonumber(ARGV[after]), tonumber(ARGV[after + 1]), lease_ms,
     scan_limit, now, ARGV, at + 5, after - 1)
+  claimed = frame_claimed(jobs)
 end
-return { settled, claimed }
+return { table.concat(settled), claimed[1], claimed[2] }

@@ -69,8 +69,9 @@ local function hand_off(base, store, maxlen, queue, now)
         math.min(tonumber(spec[4]), HANDOFF_SCAN_LIMIT), wanted, caps, rates)
       if #claimed > 0 then
         local channel = store .. 'handoff:' .. worker_id
-        for k, framed in ipairs(claimed) do
-          redis.call('PUBLISH', channel, framed)
+        for k, packed in ipairs(claimed) do
+          packed[1] = cjson.encode(packed[1])
+          redis.call('PUBLISH', channel, frame_job(packed))
           handed_ids[ids[k]] = true
         end
         if #claimed >= left then
