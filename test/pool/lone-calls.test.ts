@@ -1,0 +1,184 @@
+// A plain call to a thread worker that holds nothing else goes through the worker's lone-call slot in
+// shared memory (src/pool/lone-slot.ts), its answer too when it fits; everything else takes the lanes.
+// These tests hold what a caller must never notice: every call settles once with its own result,
+// whichever path its call and its answer took, through crashes and switches between lone calls and
+// batches.
+
+import assert from 'node:assert/strict';
+import { describe, it, type TestContext } from 'node:test';
+import { WorkerCrashedError } from '../../src/errors.ts';
+import { ThreadPool } from '../../src/pool/index.ts';
+import { destroyAfter, SOON_MS, within } from '../conformance/helpers.ts';
+import { echo } from '../fixtures/echo.ts';
+import { echoLater, echoOrThrow, exitNow, ownContext, spinLater } from './lone-fixtures.ts';
+
+const T = { timeout: 120_000 };
+
+const usePool = (t: TestContext, workers: number): ThreadPool =>
+  destroyAfter(t, new ThreadPool({ minWorkers: workers, maxWorkers: workers }));
+
+/** Values of every kind the slot carries, and some it does not (too large, nested), in turn. */
+function valueFor(i: number): unknown {
+  switch (i % 12) {
+    case 0:
+      return i;
+    case 1:
+      return i + 0.5;
+    case 2:
+      return `call ${i}`;
+    case 3:
+      return `ünïcødé ✓ ${i} \uD800`;
+    case 4:
+      return BigInt(i) * 2n ** 64n;
+    case 5:
+      return { i, label: `n${i}`, none: null, gone: undefined };
+    case 6:
+      return [i, `${i}`, true];
+    case 7:
+      return 'x'.repeat(5000) + i;
+    case 8:
+      return { i, inner: { deeper: [i] } };
+    case 9:
+      return i % 2 === 0 ? undefined : null;
+    case 10:
+      return -0;
+    default:
+      return Number.NaN;
+  }
+}
+
+describe('ThreadPool lone calls', () => {
+  for (const workers of [1, 2]) {
+    it(
+      `gives each of 6,000 awaited calls its own result, none lost or duplicated (${workers} worker(s))`,
+      T,
+      async (t) => {
+        const pool = usePool(t, workers);
+        const calls = 6000;
+        for (let i = 0; i < calls; i++) {
+          const value = valueFor(i);
+          assert.deepStrictEqual(await pool.run(echo, value), structuredClone(value), `call ${i}`);
+        }
+        const stats = pool.stats();
+        assert.equal(stats.completed, calls);
+        assert.equal(stats.failed, 0);
+        assert.equal(stats.runTime.count, calls);
+      },
+    );
+  }
+
+  it('settles thrown errors and async results of lone calls, and the calls after them', T, async (t) => {
+    const pool = usePool(t, 1);
+    for (let i = 0; i < 2000; i++) {
+      if (i % 7 === 3) {
+        await assert.rejects(pool.run(echoOrThrow, -i), (error: Error) => {
+          assert.ok(error instanceof RangeError);
+          assert.equal(error.message, `negative: ${-i}`);
+          return true;
+        });
+      } else if (i % 7 === 5) {
+        assert.equal(await pool.run(echoLater, i), i);
+      } else {
+        assert.equal(await pool.run(echoOrThrow, i), i);
+      }
+    }
+    const stats = pool.stats();
+    assert.equal(stats.completed + stats.failed, 2000);
+    assert.equal(stats.failed, Math.floor((2000 - 4) / 7) + 1);
+  });
+
+  it('gives a lone call its own task context', T, async (t) => {
+    const pool = usePool(t, 1);
+    for (let i = 0; i < 500; i++) {
+      const [value, workerId, cancelled] = await pool.run(ownContext, i);
+      assert.equal(value, i);
+      assert.ok(workerId > 0);
+      assert.equal(cancelled, false);
+    }
+  });
+
+  it(
+    'rejects a lone call whose worker exits with WorkerCrashedError, and runs the next ones on a new worker',
+    T,
+    async (t) => {
+      const pool = usePool(t, 1);
+      let expected = 0;
+      for (let crash = 0; crash < 3; crash++) {
+        for (let i = 0; i < 300; i++) assert.equal(await pool.run(echo, expected + i), expected + i);
+        expected += 300;
+        const error = await within(
+          pool.run(exitNow, 40 + crash).then(
+            () => undefined,
+            (reason: unknown) => reason,
+          ),
+          SOON_MS,
+          'a lone call whose worker exits',
+        );
+        assert.ok(error instanceof WorkerCrashedError, `crash ${crash}: ${String(error)}`);
+        assert.equal(error.code, 'SKEIN_POOL_WORKER_CRASHED');
+        assert.equal(error.exitCode, 40 + crash);
+      }
+      for (let i = 0; i < 300; i++) assert.equal(await pool.run(echo, i), i);
+      assert.equal(pool.stats().completed, 3 * 300 + 300);
+    },
+  );
+
+  it('runs a lone call before a batch sent behind it to the same worker', T, async (t) => {
+    const pool = usePool(t, 1);
+    for (let i = 0; i < 200; i++) await pool.run(echo, i);
+    // The worker is kept busy in its event loop (by a timer a call left, which runs once the lone-call
+    // mode ends 2 ms after the last call), so it finds the lone call and the batch sent behind it
+    // together. The batch's second task ends the worker. Run in order, the lone call and the batch's
+    // first task answered before the exit (in the other order the lone call would be lost in the
+    // crash); the tasks after the exit run on the next worker.
+    await pool.run(spinLater, 300);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const lone = pool.run(echo, 'lone');
+    await null;
+    const batch = [pool.run(echo, 'b0'), pool.run(exitNow, 7), pool.run(echo, 'b2'), pool.run(echo, 'b3')];
+    const outcomes = await within(Promise.allSettled([lone, ...batch]), SOON_MS, 'a lone call and a batch');
+    assert.deepStrictEqual(outcomes[0], { status: 'fulfilled', value: 'lone' });
+    assert.deepStrictEqual(outcomes[1], { status: 'fulfilled', value: 'b0' });
+    assert.equal(outcomes[2]!.status, 'rejected');
+    assert.ok((outcomes[2] as PromiseRejectedResult).reason instanceof WorkerCrashedError);
+    assert.deepStrictEqual(outcomes[3], { status: 'fulfilled', value: 'b2' });
+    assert.deepStrictEqual(outcomes[4], { status: 'fulfilled', value: 'b3' });
+  });
+
+  it(
+    'switches between lone calls and batches under load without losing or repeating a result',
+    T,
+    async (t) => {
+      const pool = usePool(t, 2);
+      const seen = new Map<number, number>();
+      let next = 0;
+      const call = async (options?: { timeout: number }): Promise<void> => {
+        const id = next++;
+        const value =
+          options === undefined ? await pool.run(echo, id) : await pool.submit(echo, [id], options);
+        assert.equal(value, id);
+        seen.set(id, (seen.get(id) ?? 0) + 1);
+      };
+      // Two callers awaiting one call after another (lone calls on both workers), beside a third that
+      // sends bursts of 1 to 400 calls at once, some with options (which never take the slot).
+      const loner = async (): Promise<void> => {
+        for (let i = 0; i < 3000; i++) await call(i % 97 === 0 ? { timeout: 60_000 } : undefined);
+      };
+      const burster = async (): Promise<void> => {
+        for (let round = 0; round < 60; round++) {
+          const size = 1 + ((round * 67) % 400);
+          await Promise.all(
+            Array.from({ length: size }, (_, i) => call(i % 50 === 0 ? { timeout: 60_000 } : undefined)),
+          );
+          await call();
+        }
+      };
+      await within(Promise.all([loner(), loner(), burster()]), 60_000, 'lone calls beside bursts');
+      assert.equal(seen.size, next);
+      for (const [id, count] of seen) assert.equal(count, 1, `call ${id} settled ${count} times`);
+      const stats = pool.stats();
+      assert.equal(stats.completed, next);
+      assert.equal(stats.failed, 0);
+    },
+  );
+});
