@@ -22,8 +22,13 @@ export function packForLua(value: LuaPackable): Buffer {
   return end === out.length ? out : out.subarray(0, end);
 }
 
+/** Strings shorter than this are sized by a bound (3 UTF-8 bytes per UTF-16 unit), not measured. */
+const BOUND_SIZED = 4096;
+
+/** An upper bound of the packed size: exact for bytes, at most three bytes a unit for short strings. */
 function packedSize(value: LuaPackable): number {
-  if (typeof value === 'string') return 5 + Buffer.byteLength(value);
+  if (typeof value === 'string')
+    return 5 + (value.length < BOUND_SIZED ? 3 * value.length : Buffer.byteLength(value));
   if (Buffer.isBuffer(value)) return 5 + value.length;
   let size = 5;
   for (const item of value as readonly LuaPackable[]) size += packedSize(item);
@@ -32,14 +37,44 @@ function packedSize(value: LuaPackable): number {
 
 function writePacked(out: Buffer, at: number, value: LuaPackable): number {
   if (typeof value === 'string') {
-    // Written in place, not through a Buffer of its own: a batch packs several strings per job.
+    // Written in place, not through a Buffer of its own: a batch packs several strings per job. A short
+    // string is written first and its header after, from the bytes written (one native call, not a
+    // byteLength before the write); raw16 serves one of 11 to 21,845 units even below 32 bytes, which
+    // cmsgpack reads as well as a fixraw.
+    if (value.length < 64) {
+      // Ids, numbers, kinds: ASCII copied by hand, cheaper than a native call for a few bytes.
+      const length = value.length;
+      const header = length < 32 ? 1 : 3;
+      if (writeAscii(out, at + header, value)) {
+        if (header === 1) out[at] = 0xa0 | length;
+        else {
+          out[at] = 0xda;
+          out.writeUInt16BE(length, at + 1);
+        }
+        return at + header + length;
+      }
+    }
+    if (value.length <= 10) {
+      const written = out.write(value, at + 1);
+      out[at] = 0xa0 | written;
+      return at + 1 + written;
+    }
+    if (value.length <= 21_845) {
+      const written = out.write(value, at + 3);
+      out[at] = 0xda;
+      out.writeUInt16BE(written, at + 1);
+      return at + 3 + written;
+    }
     const length = Buffer.byteLength(value);
     at = writeRawHeader(out, at, length);
     return at + out.write(value, at, length);
   }
   if (Buffer.isBuffer(value)) {
     at = writeRawHeader(out, at, value.length);
-    return at + value.copy(out, at);
+    if (value.length >= 32) return at + value.copy(out, at);
+    // A few bytes (a small result) by hand: cheaper than a native copy.
+    for (let i = 0; i < value.length; i++) out[at + i] = value[i]!;
+    return at + value.length;
   }
   const items = value as readonly LuaPackable[];
   if (items.length < 16) out[at++] = 0x90 | items.length;
@@ -54,6 +89,16 @@ function writePacked(out: Buffer, at: number, value: LuaPackable): number {
   }
   for (const item of items) at = writePacked(out, at, item);
   return at;
+}
+
+/** Writes `value` at `at` when it is all ASCII (true); false, with the bytes after `at` undefined, if not. */
+function writeAscii(out: Buffer, at: number, value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (code >= 0x80) return false;
+    out[at + i] = code;
+  }
+  return true;
 }
 
 /** The header of a raw (string or bytes) of `length` bytes; returns where its bytes go. */
