@@ -205,7 +205,7 @@ export function resolveMpirunOptions(options: MpirunOptions = {}): ResolvedMpiru
     ringBytes:
       options.ringBytes === undefined
         ? undefined
-        : integer('ringBytes', options.ringBytes, 4096, 2 ** 30) & ~3,
+        : integer('ringBytes', options.ringBytes, 4096, 2 ** 30) & ~7,
     deadlockTimeout: integer(
       'deadlockTimeout',
       options.deadlockTimeout ?? MPIRUN_DEFAULTS.deadlockTimeout,
