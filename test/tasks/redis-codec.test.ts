@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type LuaPackable, packForLua, unframeClaimed } from '../../src/tasks/redis/job-codec.ts';
+import { decodeJob, type LuaPackable, packForLua, unframeClaimed } from '../../src/tasks/redis/job-codec.ts';
 import { codeOf } from '../conformance/helpers.ts';
 
 type Unpacked = Buffer | Unpacked[];
@@ -123,5 +123,49 @@ describe('unframeClaimed', () => {
     const internal = (error: unknown) => codeOf(error) === 'SKEIN_INTERNAL';
     assert.throws(() => unframeClaimed(texts, Buffer.from('\x01\npayload\n3\n12\x01'), stamp), internal);
     assert.throws(() => unframeClaimed(texts, Buffer.from('\x01'), stamp), internal);
+  });
+});
+
+describe('decodeJob', () => {
+  const hash = {
+    id: 'j1',
+    queue: 'q',
+    task: 't',
+    state: 'queued',
+    priority: '0',
+    runAt: '1795691399614',
+    maxAttempts: '3',
+    resultTtlMs: '86400000',
+    deadLetter: '1',
+    attempt: '0',
+    createdAt: '1795691399617',
+    cancelRequested: '0',
+  };
+
+  it('reads numbers: digits, signs, fractions, exponents, infinities and long ones', () => {
+    const numbers: Record<string, number> = {
+      '0': 0,
+      '007': 7,
+      '123456789012345': 123_456_789_012_345,
+      '1234567890123456': 1_234_567_890_123_456,
+      '-5': -5,
+      '2.5': 2.5,
+      '1e3': 1000,
+      inf: Number.POSITIVE_INFINITY,
+      '-inf': Number.NEGATIVE_INFINITY,
+    };
+    for (const [text, value] of Object.entries(numbers)) {
+      assert.equal(decodeJob({ ...hash, priority: text })?.priority, value, text);
+    }
+  });
+
+  it('rejects a damaged number with SKEIN_INTERNAL', () => {
+    for (const text of ['', '12abc', 'abc', '1-2']) {
+      assert.throws(
+        () => decodeJob({ ...hash, runAt: text }),
+        (error: unknown) => codeOf(error) === 'SKEIN_INTERNAL',
+        text,
+      );
+    }
   });
 });

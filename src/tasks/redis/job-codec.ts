@@ -236,6 +236,19 @@ function isEmpty(hash: JobFields): boolean {
 }
 
 function parseNumber(field: string, text: string): number {
+  // Nearly every number is a time, duration or count written with '%d': its digits are summed here,
+  // cheaper than Number()'s general parse (15 digits at most, so the sum is exact).
+  const length = text.length;
+  if (length > 0 && length < 16) {
+    let value = 0;
+    let i = 0;
+    for (; i < length; i++) {
+      const digit = text.charCodeAt(i) - 48;
+      if (digit < 0 || digit > 9) break;
+      value = value * 10 + digit;
+    }
+    if (i === length) return value;
+  }
   if (text === 'inf') return Number.POSITIVE_INFINITY;
   if (text === '-inf') return Number.NEGATIVE_INFINITY;
   const value = Number(text);
@@ -244,8 +257,10 @@ function parseNumber(field: string, text: string): number {
   return value;
 }
 
+// Fields are read straight off the hash, without Object.hasOwn: none of the names read is one that
+// Object.prototype has, and this runs some twenty times for each job a claim returns.
 function textOf(hash: JobFields, field: string): string | null {
-  const value = Object.hasOwn(hash, field) ? hash[field] : undefined;
+  const value = hash[field];
   return value === undefined ? null : typeof value === 'string' ? value : value.toString();
 }
 
@@ -265,7 +280,7 @@ function optionalNumberOf(hash: JobFields, field: string): number | null {
 }
 
 function bytesOf(hash: JobFields, field: string): Uint8Array | null {
-  const value = Object.hasOwn(hash, field) ? hash[field] : undefined;
+  const value = hash[field];
   if (value === undefined) return null;
   if (typeof value === 'string') throw internalError(`job field ${field} is not bytes`);
   return new Uint8Array(value);
