@@ -3,6 +3,7 @@
 // queue runs dry, every FLUSH_INTERVAL_MS, before a task that reports its start, and at exit, so a
 // worker that dies loses at most what it computed since the last flush (the pool knows which).
 
+import { AsyncResource } from 'node:async_hooks';
 import { performance } from 'node:perf_hooks';
 import type { TransferListItem } from 'node:worker_threads';
 import { AbortError, SkeinError, TimeoutError } from '../../errors.ts';
@@ -144,8 +145,6 @@ export class WorkerRuntime {
   #ready = false;
   #reportHeap = false;
   #current: RunningTaskContext | undefined;
-  /** A task's context was entered (#run) and not yet left (#leaveTaskContext). */
-  #inTaskContext = false;
   readonly #actors = new Map<number, object>();
   readonly #handleModulesTried = new Set<string>();
 
@@ -265,7 +264,6 @@ export class WorkerRuntime {
         // tasks the CPU it burns is taken from the pool's own thread and lowers utilization.
         if (!this.#stopping && this.port.park(this.#lastRunMs < SPIN_WORTHY_TASK_MS)) continue;
         this.#busy = false;
-        this.#leaveTaskContext();
         return;
       }
       const queue = this.#queue;
@@ -282,24 +280,17 @@ export class WorkerRuntime {
         loaded = this.#functions[key];
         if (loaded instanceof Promise) {
           // The module is still loading: resume once it is, with this task still at the head.
-          this.#leaveTaskContext();
           void loaded.then(() => this.#pump());
           return;
         }
       }
       const flags = queue[at + 5] as number;
-      if ((flags & FLAG_SHARED_ARGS) !== 0 && this.#loadHandleKinds(queue[at + 3])) {
-        this.#leaveTaskContext();
-        return;
-      }
+      if ((flags & FLAG_SHARED_ARGS) !== 0 && this.#loadHandleKinds(queue[at + 3])) return;
       this.#head += TASK_STRIDE;
       const args = queue[at + 3];
       const extra = queue[at + 4];
       if ((flags & FLAG_REPORT_START) !== 0) this.#flush(id);
-      if (this.#run(id, kind, key, loaded as Loaded | undefined, args, extra, flags) === 'async') {
-        this.#leaveTaskContext();
-        return;
-      }
+      if (this.#run(id, kind, key, loaded as Loaded | undefined, args, extra, flags) === 'async') return;
       if (
         this.#results.length >= FLUSH_MAX_RESULTS * RESULT_STRIDE ||
         this.#lastEnd - this.#lastFlush >= FLUSH_INTERVAL_MS
@@ -307,16 +298,6 @@ export class WorkerRuntime {
         this.#flush();
       }
     }
-  }
-
-  /**
-   * Leaves the context of the last task run, so code after the pump (and what it schedules) is in no
-   * task: what that task scheduled itself captured its context when it did.
-   */
-  #leaveTaskContext(): void {
-    if (!this.#inTaskContext) return;
-    this.#inTaskContext = false;
-    taskContextStorage.enterWith(undefined as unknown as TaskContext);
   }
 
   /**
@@ -359,11 +340,7 @@ export class WorkerRuntime {
         );
       }
       if ((flags & FLAG_SHARED_ARGS) !== 0) args = unpackSharedLoaded(args);
-      // Entered, not run(): run() makes a context frame to enter and another to leave, per task. The
-      // next task enters its own; the pump leaves when it stops (#leaveTaskContext).
-      taskContextStorage.enterWith(context);
-      this.#inTaskContext = true;
-      value = invoke(this, kind, loaded?.fn, args, extra);
+      value = TASK_SCOPE.runInAsyncScope(invokeInContext, this, context, kind, loaded?.fn, args, extra);
     } catch (error) {
       value = error;
       failed = true;
@@ -529,6 +506,29 @@ export class WorkerRuntime {
     this.#actors.delete(id);
     return instance;
   }
+}
+
+/**
+ * Every task runs in this resource's scope, made before any AsyncLocalStorage store was entered here:
+ * its context is entered into an empty frame (~90 ns here) instead of a copy of the frame the task
+ * before it left (~220 ns: AsyncLocalStorage copies the frame, a Map, entry by entry), and the pump's
+ * own frame is back once the task returns, so what runs after it (and what that schedules) is in no
+ * task. What a task schedules carries its context, as before. A store some other AsyncLocalStorage
+ * had entered in the worker is not seen inside tasks (it came into the next task's copied frame before).
+ */
+const TASK_SCOPE = new AsyncResource('SkeinTask');
+
+/** Enters a task's context (in TASK_SCOPE) and runs it. */
+function invokeInContext(
+  this: WorkerRuntime,
+  context: TaskContext,
+  kind: number,
+  fn: AnyFunction | undefined,
+  args: unknown,
+  extra: unknown,
+): unknown {
+  taskContextStorage.enterWith(context);
+  return invoke(this, kind, fn, args, extra);
 }
 
 function invoke(
