@@ -19,6 +19,9 @@ import { Status } from './status.ts';
 import { bytesOf, dtypeName, dtypeOf, isTypedArray, type TypedArray } from './typed.ts';
 import { checkWaitOptions, throwIfAborted, type WaitOptions, waitTracked } from './waiting.ts';
 
+/** The world communicator's context (runtime.ts); dup and split take others. */
+const WORLD_CONTEXT = 0;
+
 /** split's color for a rank that joins no new communicator (it gets null). */
 export const UNDEFINED = -32766;
 
@@ -305,6 +308,18 @@ export class Communicator {
 
   /** Waits until every rank of the communicator called barrier. */
   barrier(options: WaitOptions = {}): Promise<void> {
+    if (this.#context === WORLD_CONTEXT && this.#core.engine.transport.barrier !== undefined) {
+      // The world's ranks are the transport's: its shared-memory barrier, with no messages.
+      try {
+        checkWaitOptions(options, 'barrier()');
+        throwIfAborted(options);
+        const passed = this.#core.engine.sharedBarrier();
+        if (passed === undefined) return Promise.resolve();
+        return waitTracked(this.#core.activity, 'barrier()', passed ?? Promise.resolve(), options);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
     return this.#collective('barrier()', options, () => collective.barrier(this.#channel));
   }
 

@@ -265,6 +265,17 @@ export class Engine implements FrameSink {
     }
   }
 
+  /**
+   * A barrier of every rank of the job through the transport's shared memory (Transport.barrier):
+   * undefined when passed within the call, a promise otherwise; null where the transport has none.
+   */
+  sharedBarrier(): Promise<void> | undefined | null {
+    const barrier = this.transport.barrier;
+    if (barrier === undefined) return null;
+    if (this.#failure !== null) return Promise.reject(this.#failure);
+    return barrier.call(this.transport, this.#syncWaitMs, this.#spinMs, () => this.#failure);
+  }
+
   /** Fails every pending and later operation of this rank with `error` (the first failure wins). */
   fail(error: Error): void {
     if (this.#failure !== null) return;

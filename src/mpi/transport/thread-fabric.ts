@@ -1,6 +1,8 @@
 // The shared memory of a thread job: one single-producer single-consumer byte ring per ordered pair of
-// ranks and one doorbell cell per rank. Made by the launcher, handed to every rank thread in workerData.
-// Invariant: ring (s, d) is written only by rank s's thread and read only by rank d's thread.
+// ranks, one doorbell cell per rank, and the world barrier's counters. Made by the launcher, handed to
+// every rank thread in workerData.
+// Invariant: ring (s, d) is written only by rank s's thread and read only by rank d's thread; barrier
+// counter (r, k) is added to only by the rank 2^k before r and waited on only by r.
 
 /** Int32 cell indexes inside a ring's buffer; each side's cells sit in their own 64-byte line. */
 export const RING_CELLS = Object.freeze({ head: 0, tailSeen: 1, tail: 16, headSeen: 17, writerWaiting: 32 });
@@ -11,12 +13,24 @@ export const DOORBELL_STRIDE = 16;
 /** Offset from a rank's doorbell to the count of its threads' waits asleep on it (Atomics.wait/waitAsync). */
 export const SLEEPERS = 1;
 
+/** Int32 stride between two barrier counters (one cache line each); a counter's SLEEPERS cell follows it. */
+export const BARRIER_STRIDE = 16;
+
 export interface ThreadFabric {
   readonly size: number;
   readonly ringBytes: number;
   /** rings[source * size + dest]; null on the diagonal. */
   readonly rings: readonly (SharedArrayBuffer | null)[];
   readonly doorbells: SharedArrayBuffer;
+  /** The world barrier: counter (rank r, round k) at (r * barrierRounds(size) + k) * BARRIER_STRIDE. */
+  readonly barriers: SharedArrayBuffer;
+}
+
+/** Rounds of a dissemination barrier of `size` ranks: ceil(log2(size)). */
+export function barrierRounds(size: number): number {
+  let rounds = 0;
+  while (1 << rounds < size) rounds++;
+  return rounds;
 }
 
 /** Ring bytes per pair for a job of `size` ranks: 16 MiB shared out, 64 KiB to 4 MiB each. */
@@ -33,5 +47,11 @@ export function createThreadFabric(size: number, ringBytes: number): ThreadFabri
       rings.push(source === dest ? null : new SharedArrayBuffer(RING_DATA_OFFSET_BYTES + ringBytes));
     }
   }
-  return { size, ringBytes, rings, doorbells: new SharedArrayBuffer(size * DOORBELL_STRIDE * 4) };
+  return {
+    size,
+    ringBytes,
+    rings,
+    doorbells: new SharedArrayBuffer(size * DOORBELL_STRIDE * 4),
+    barriers: new SharedArrayBuffer(Math.max(1, size * barrierRounds(size)) * BARRIER_STRIDE * 4),
+  };
 }

@@ -11,6 +11,8 @@ import { ByteRing, RECORD_HEADER_BYTES, ringRecordBytes } from '../../channel/ri
 import { SkeinError } from '../../errors.ts';
 import { type FrameHeader, FrameKind, HEADER_BYTES, readHeader, writeHeader } from '../frame.ts';
 import {
+  BARRIER_STRIDE,
+  barrierRounds,
   DOORBELL_STRIDE,
   RING_CELLS,
   RING_DATA_OFFSET_BYTES,
@@ -53,6 +55,8 @@ const ALIGN_MIN_BYTES = 256;
 const SPIN_BEFORE_CLOCK = 256;
 /** Doorbell polls between two clock reads while spinning. */
 const SPINS_PER_CLOCK_READ = 32;
+/** Longest sleep of a barrier waiting on the event loop before it looks whether the job failed (ms). */
+const BARRIER_FAILURE_CHECK_MS = 10;
 
 /**
  * Polls `bells[bell]` until it moves from `seen` (true) or the clock passes `until` (false), reading
@@ -117,11 +121,17 @@ export class ThreadTransport implements Transport {
   #flushWaiters: (() => void)[] = [];
   /** The adaptive poll before a sleep (ms); see #learnWait. */
   #spinBudgetMs = Number.POSITIVE_INFINITY;
+  readonly #barrierCells: Int32Array;
+  readonly #barrierRounds: number;
+  /** Barriers this rank entered (int32, wrapping); counter (rank, k) reaches it once round k is done. */
+  #barrierEpoch = 0;
 
   constructor(fabric: ThreadFabric, rank: number) {
     this.rank = rank;
     this.size = fabric.size;
     this.#bells = new Int32Array(fabric.doorbells);
+    this.#barrierCells = new Int32Array(fabric.barriers);
+    this.#barrierRounds = barrierRounds(fabric.size);
     this.#maxChunk = Math.min(STREAM_CHUNK_BYTES, Math.max(1024, (fabric.ringBytes >> 2) & ~3));
     this.#resumeBytes = Math.max(this.#maxChunk, (fabric.ringBytes >> 1) & ~3);
     for (let peer = 0; peer < fabric.size; peer++) {
@@ -389,6 +399,109 @@ export class ThreadTransport implements Transport {
   /** #learnWait for a wait answered while polling, so within spinTimeout. */
   #learnAnswered(spinMs: number): void {
     if (this.#spinBudgetMs < spinMs) this.#spinBudgetMs = Math.min(spinMs, this.#spinBudgetMs * 2);
+  }
+
+  barrier(syncWaitMs: number, spinMs: number, failure: () => Error | null): Promise<void> | undefined {
+    this.#barrierEpoch = (this.#barrierEpoch + 1) | 0;
+    return this.#barrierFrom(0, this.#barrierEpoch, syncWaitMs, spinMs, failure);
+  }
+
+  /**
+   * A dissemination barrier on counters: in round k this rank adds 1 to the counter (rank + 2^k, k) and
+   * waits until its own counter (rank, k) reaches the epoch. Counters only grow, so a peer already in
+   * the next barrier adds to them early without letting anyone through a round too soon.
+   */
+  #barrierFrom(
+    round: number,
+    epoch: number,
+    syncWaitMs: number,
+    spinMs: number,
+    failure: () => Error | null,
+  ): Promise<void> | undefined {
+    const cells = this.#barrierCells;
+    for (; round < this.#barrierRounds; round++) {
+      const theirs = this.#barrierCell((this.rank + (1 << round)) % this.size, round);
+      Atomics.add(cells, theirs, 1);
+      if (Atomics.load(cells, theirs + SLEEPERS) !== 0) Atomics.notify(cells, theirs);
+      const mine = this.#barrierCell(this.rank, round);
+      if (!this.#reachedSync(mine, epoch, syncWaitMs, spinMs)) {
+        return this.#barrierAsync(round, epoch, syncWaitMs, spinMs, failure);
+      }
+    }
+    return undefined;
+  }
+
+  async #barrierAsync(
+    round: number,
+    epoch: number,
+    syncWaitMs: number,
+    spinMs: number,
+    failure: () => Error | null,
+  ): Promise<void> {
+    const cells = this.#barrierCells;
+    const mine = this.#barrierCell(this.rank, round);
+    for (;;) {
+      const now = Atomics.load(cells, mine);
+      if (((now - epoch) | 0) >= 0) break;
+      const error = failure();
+      if (error !== null) throw error;
+      if (this.#closed) throw closedError(this.rank);
+      Atomics.add(cells, mine + SLEEPERS, 1);
+      const waited = Atomics.waitAsync(cells, mine, now, BARRIER_FAILURE_CHECK_MS);
+      if (waited.async) await waited.value;
+      Atomics.sub(cells, mine + SLEEPERS, 1);
+    }
+    const rest = this.#barrierFrom(round + 1, epoch, syncWaitMs, spinMs, failure);
+    if (rest !== undefined) await rest;
+  }
+
+  #barrierCell(rank: number, round: number): number {
+    return (rank * this.#barrierRounds + round) * BARRIER_STRIDE;
+  }
+
+  /**
+   * Whether counter `cell` reached `epoch` within `syncWaitMs`, polling the first `spinMs` (as the
+   * adaptive poll of receives allows) and sleeping in the kernel after.
+   */
+  #reachedSync(cell: number, epoch: number, syncWaitMs: number, spinMs: number): boolean {
+    const cells = this.#barrierCells;
+    if (((Atomics.load(cells, cell) - epoch) | 0) >= 0) return true;
+    if (syncWaitMs <= 0) return false;
+    let start = -1;
+    if (spinMs > 0) {
+      for (let i = 0; i < SPIN_BEFORE_CLOCK; i++) {
+        if (((Atomics.load(cells, cell) - epoch) | 0) >= 0) {
+          this.#learnAnswered(spinMs);
+          return true;
+        }
+      }
+      start = clock.now();
+      const until = start + Math.min(this.#spinBudget(spinMs), syncWaitMs);
+      for (;;) {
+        for (let i = 0; i < SPINS_PER_CLOCK_READ; i++) {
+          if (((Atomics.load(cells, cell) - epoch) | 0) >= 0) {
+            this.#learnAnswered(spinMs);
+            return true;
+          }
+        }
+        if (clock.now() >= until) break;
+      }
+    } else start = clock.now();
+    const deadline = start + syncWaitMs;
+    for (;;) {
+      const now = Atomics.load(cells, cell);
+      if (((now - epoch) | 0) >= 0) break;
+      const left = deadline - clock.now();
+      if (left <= 0) {
+        this.#learnWait(syncWaitMs, spinMs, false);
+        return false;
+      }
+      Atomics.add(cells, cell + SLEEPERS, 1);
+      Atomics.wait(cells, cell, now, left);
+      Atomics.sub(cells, cell + SLEEPERS, 1);
+    }
+    this.#learnWait(clock.now() - start, spinMs, true);
+    return true;
   }
 
   /** How long the next poll before a sleep lasts (ms), within spinTimeout: see #learnWait. */

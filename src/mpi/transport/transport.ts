@@ -56,6 +56,14 @@ export interface Transport {
    * within it costs no sleep and no wake-up at all.
    */
   waitFor?(timeoutMs: number, spinMs?: number): boolean;
+  /**
+   * A barrier of every rank of the job through shared memory, where the transport has one (thread
+   * ranks): undefined when this rank passed it within the call, else a promise that settles once it
+   * passes, or rejects with `failure()` once that is set (checked at least every few milliseconds).
+   * Waits in the call as a receive does (`syncWaitMs`, the first `spinMs` polling); 0 never waits in
+   * the call. Every rank calls it the same number of times (MPI's rule for collectives).
+   */
+  barrier?(syncWaitMs: number, spinMs: number, failure: () => Error | null): Promise<void> | undefined;
   /** The sink accepts frames from `source` again (FrameSink.accepting): read on. */
   resume?(source: number): void;
   /** Resolves once every frame sent so far left this rank. */
