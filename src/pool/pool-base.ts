@@ -771,6 +771,7 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
     this.#dispatchScheduled = false;
     this.#queuedSinceDispatch = 0;
     if (this.#state === 'destroyed' || this.#initializer instanceof Promise) return;
+    if (this.#queue.size === 1 && this.#dispatchOne()) return;
     const limit = this.#handLimit();
     // Until a task has finished, nothing says how long tasks run: a starting worker counts for one task,
     // so a second long task gets a worker of its own instead of a place behind the first.
@@ -840,6 +841,26 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
     }
     for (let k = 0; k < opened; k++) open[k] = undefined;
     if (only !== undefined && this.#inHandTotal === 1) this.#blockForLoneResult(only);
+  }
+
+  /**
+   * One task queued (the lone call's case): hands it to the first ready worker with an empty hand, which
+   * is where the general path below puts it (emptiest hand first, in order; such a worker always has
+   * room and is never stalled, and the pool never grows for one task while one idles), without sizing
+   * hands or sorting workers. False, changing nothing, when no worker is idle or some worker has
+   * pinned tasks waiting (the general path sends those first).
+   */
+  #dispatchOne(): boolean {
+    let idle: WorkerSlot | undefined;
+    for (const slot of this.#workers) {
+      if (slot.pinnedQueue.length > 0) return false;
+      if (idle === undefined && slot.ready && !slot.retiring && !slot.stopping && slot.inHand.size === 0)
+        idle = slot;
+    }
+    if (idle === undefined) return false;
+    this.#send(idle, [this.#queue.shift()!]);
+    if (this.#inHandTotal === 1) this.#blockForLoneResult(idle);
+    return true;
   }
 
   #watchLoneCalls(): void {
@@ -1263,7 +1284,8 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
       if (slot.retiring && slot.actorIds.size === 0 && slot.killedFor < 0) void this.#stop(slot);
       else {
         if (slot.actorIds.size === 0) this.#armIdleTimer(slot);
-        if (this.#queue.size === 0) this.#stealFor(slot);
+        // Only a worker holding two tasks or more has one to give (#stealFor).
+        if (this.#queue.size === 0 && this.#inHandTotal >= 2) this.#stealFor(slot);
       }
       this.#updateRef(slot);
     }
