@@ -90,8 +90,46 @@ export function encodeArgs(args: readonly unknown[]): Uint8Array {
 
 /** Encodes a result or progress value (`what` names it in the error). */
 export function encodeValue(value: unknown, what: string): Uint8Array {
+  const simple = packSimple(value);
+  if (simple !== undefined) return simple;
   checkEncodable(value, what);
   return pack(value);
+}
+
+/**
+ * null, booleans and 32-bit integers (a task's count, id or flag) as msgpackr writes them, without
+ * going through it: a short job's result is often one of these, and packing it was a tenth of the
+ * worker's own cost per job. Any other value: undefined. (test/tasks/payload.test.ts checks these
+ * bytes against msgpackr's own for every boundary.)
+ */
+function packSimple(value: unknown): Buffer | undefined {
+  if (value === null) return Buffer.from([0xc0]);
+  if (value === true) return Buffer.from([0xc3]);
+  if (value === false) return Buffer.from([0xc2]);
+  if (typeof value !== 'number' || !Number.isInteger(value) || Object.is(value, -0)) return undefined;
+  // 0x40-0x7f are record references for msgpackr (structuredClone), so positive fixints stop at 0x3f.
+  if (value >= 0) {
+    if (value < 0x40) return Buffer.from([value]);
+    if (value < 0x100) return Buffer.from([0xcc, value]);
+    if (value < 0x10000) return Buffer.from([0xcd, value >>> 8, value & 0xff]);
+    if (value < 0x100000000) {
+      const out = Buffer.allocUnsafe(5);
+      out[0] = 0xce;
+      out.writeUInt32BE(value, 1);
+      return out;
+    }
+    return undefined;
+  }
+  if (value >= -0x20) return Buffer.from([value & 0xff]);
+  if (value >= -0x80) return Buffer.from([0xd0, value & 0xff]);
+  if (value >= -0x8000) return Buffer.from([0xd1, (value >> 8) & 0xff, value & 0xff]);
+  if (value >= -0x80000000) {
+    const out = Buffer.allocUnsafe(5);
+    out[0] = 0xd2;
+    out.writeInt32BE(value, 1);
+    return out;
+  }
+  return undefined;
 }
 
 function pack(value: unknown): Uint8Array {

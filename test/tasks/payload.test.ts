@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Unpackr } from 'msgpackr';
+import { Packr, Unpackr } from 'msgpackr';
 import { decodeArgs, decodeValue, encodeArgs, encodeValue } from '../../src/tasks/payload.ts';
 import { codeOf } from '../conformance/helpers.ts';
 
@@ -38,6 +38,33 @@ describe('job payloads', () => {
     const error = decodeValue(encodeValue(new TypeError('bad'), 'result'), 'result') as Error;
     assert.ok(error instanceof TypeError);
     assert.equal(error.message, 'bad');
+  });
+
+  it('writes null, booleans and 32-bit integers byte for byte as msgpackr does (its fast path)', () => {
+    const packr = new Packr({ structuredClone: true, moreTypes: true, mapsAsObjects: false });
+    const values: unknown[] = [
+      null,
+      true,
+      false,
+      -0,
+      0.5,
+      -1.5,
+      2 ** 53,
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+    ];
+    for (const edge of [0, 0x3f, 0x40, 0xff, 0x100, 0xffff, 0x10000, 0xffffffff, 0x100000000]) {
+      values.push(edge - 1, edge, edge + 1, -edge - 1, -edge, -edge + 1);
+    }
+    for (const edge of [0x1f, 0x20, 0x7f, 0x80, 0x7fff, 0x8000, 0x7fffffff, 0x80000000]) {
+      values.push(-edge - 1, -edge, -edge + 1);
+    }
+    for (const value of values) {
+      const bytes = encodeValue(value, 'the result');
+      assert.deepEqual(Buffer.from(bytes), Buffer.from(packr.pack(value)), String(value));
+      // msgpackr itself reads its -0 back as 0.
+      if (!Object.is(value, -0)) assert.ok(Object.is(decodeValue(bytes, 'the result'), value), String(value));
+    }
   });
 
   it('is plain MessagePack that a separately configured decoder reads', () => {
