@@ -12,15 +12,17 @@ import * as collective from './collectives.ts';
 import { ANY_SOURCE, ANY_TAG, PROC_NULL, TAG_UB } from './constants.ts';
 import type { Engine, Envelope, Received } from './engine.ts';
 import { GraphTopology } from './graph.ts';
-import { MAX as MAX_OP, type Op } from './ops.ts';
+import { MAX as MAX_OP, Op } from './ops.ts';
 import { pack, unpack } from './payload.ts';
 import { Request } from './request.ts';
 import { Status } from './status.ts';
-import { bytesOf, dtypeName, dtypeOf, isTypedArray, type TypedArray } from './typed.ts';
+import { bytesOf, dtypeName, dtypeOf, isTypedArray, type TypedArray, typedFromBytes } from './typed.ts';
 import { checkWaitOptions, throwIfAborted, type WaitOptions, waitTracked } from './waiting.ts';
 
 /** The world communicator's context (runtime.ts); dup and split take others. */
 const WORLD_CONTEXT = 0;
+/** Typed arrays up to this many bytes allreduce through shared memory on thread ranks (see transport). */
+const SHARED_ALLREDUCE_MAX_BYTES = 256;
 
 /** split's color for a rank that joins no new communicator (it gets null). */
 export const UNDEFINED = -32766;
@@ -389,6 +391,18 @@ export class Communicator {
 
   /** The reduction of every rank's value, on every rank. Typed arrays reduce element-wise. */
   allreduce<T>(value: T, op: Op, options: WaitOptions = {}): Promise<T> {
+    if (
+      this.#context === WORLD_CONTEXT &&
+      isTypedArray(value) &&
+      dtypeOf(value) !== 0 &&
+      op instanceof Op &&
+      op.elementwise &&
+      value.byteLength <= SHARED_ALLREDUCE_MAX_BYTES &&
+      this.#core.engine.transport.allreduce !== undefined
+    ) {
+      const shared = this.#sharedAllreduce(value, op, options);
+      if (shared !== null) return shared as Promise<T>;
+    }
     return this.#collective(
       `allreduce(${opName(op)})`,
       options,
@@ -581,6 +595,37 @@ export class Communicator {
   }
 
   // Internals -----------------------------------------------------------------------------------------
+
+  /**
+   * allreduce of a small typed array through the transport's shared memory (world communicator, thread
+   * ranks): the same recursive doubling and operand order as the message path, with no messages. Null
+   * when the transport cannot take it (a job size that is not a power of two).
+   */
+  #sharedAllreduce(value: TypedArray, op: Op, options: WaitOptions): Promise<TypedArray> | null {
+    const description = `allreduce(${opName(op)})`;
+    try {
+      checkWaitOptions(options, description);
+      throwIfAborted(options);
+      const acc = value.slice();
+      const bytes = bytesOf(acc);
+      const combine = (theirs: Uint8Array, theirDtype: number, theirsFirst: boolean): void => {
+        const other = typedFromBytes(theirDtype, theirs);
+        if (theirsFirst) op.applyInto(other, acc, acc);
+        else op.applyInto(acc, other, acc);
+      };
+      const done = this.#core.engine.sharedAllreduce(bytes, dtypeOf(acc), combine);
+      if (done === null) return null;
+      if (done === undefined) return Promise.resolve(acc);
+      return waitTracked(
+        this.#core.activity,
+        description,
+        done.then(() => acc),
+        options,
+      );
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
 
   async #agreeContext(proposal: number): Promise<number> {
     const context = (await collective.allreduce(this.#channel, proposal, MAX_OP)) as number;

@@ -276,6 +276,30 @@ export class Engine implements FrameSink {
     return barrier.call(this.transport, this.#syncWaitMs, this.#spinMs, () => this.#failure);
   }
 
+  /**
+   * An allreduce of `bytes` over every rank of the job through the transport's shared memory
+   * (Transport.allreduce): undefined when done within the call, a promise otherwise; null where the
+   * transport has none or cannot take it.
+   */
+  sharedAllreduce(
+    bytes: Uint8Array,
+    dtype: number,
+    combine: (theirs: Uint8Array, theirDtype: number, theirsFirst: boolean) => void,
+  ): Promise<void> | undefined | null {
+    const allreduce = this.transport.allreduce;
+    if (allreduce === undefined) return null;
+    if (this.#failure !== null) return Promise.reject(this.#failure);
+    return allreduce.call(
+      this.transport,
+      bytes,
+      dtype,
+      combine,
+      this.#syncWaitMs,
+      this.#spinMs,
+      () => this.#failure,
+    );
+  }
+
   /** Fails every pending and later operation of this rank with `error` (the first failure wins). */
   fail(error: Error): void {
     if (this.#failure !== null) return;

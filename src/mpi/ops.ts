@@ -52,6 +52,11 @@ export class Op {
     return new Op(name, true, apply, into);
   }
 
+  /** @internal Whether typed arrays of one kind combine element-wise in a compiled loop (applyInto). */
+  get elementwise(): boolean {
+    return this.#into !== undefined;
+  }
+
   /** Combines two contributions; `a` comes from the lower rank. */
   apply(a: unknown, b: unknown): unknown {
     return this.#apply(a, b);

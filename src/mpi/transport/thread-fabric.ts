@@ -24,7 +24,20 @@ export interface ThreadFabric {
   readonly doorbells: SharedArrayBuffer;
   /** The world barrier: counter (rank r, round k) at (r * barrierRounds(size) + k) * BARRIER_STRIDE. */
   readonly barriers: SharedArrayBuffer;
+  /**
+   * The world allreduce of small typed arrays: per (rank r, round k), at byte
+   * (r * barrierRounds(size) + k) * REDUCE_ENTRY_BYTES, a cache line of cells (REDUCE_CELLS) and two
+   * slots of REDUCE_SLOT_BYTES, one per parity of the epoch.
+   */
+  readonly reduceSlots: SharedArrayBuffer;
 }
+
+/** Largest contribution the shared-memory allreduce carries (bytes). */
+export const REDUCE_SLOT_BYTES = 256;
+/** Bytes of one (rank, round) entry of reduceSlots: its cells' line and two slots. */
+export const REDUCE_ENTRY_BYTES = 64 + 2 * REDUCE_SLOT_BYTES;
+/** Int32 cells at the start of an entry: the counter, its sleepers, then byte length and dtype per parity. */
+export const REDUCE_CELLS = Object.freeze({ counter: 0, sleepers: 1, bytes: 2, dtype: 4 });
 
 /** Rounds of a dissemination barrier of `size` ranks: ceil(log2(size)). */
 export function barrierRounds(size: number): number {
@@ -53,5 +66,6 @@ export function createThreadFabric(size: number, ringBytes: number): ThreadFabri
     rings,
     doorbells: new SharedArrayBuffer(size * DOORBELL_STRIDE * 4),
     barriers: new SharedArrayBuffer(Math.max(1, size * barrierRounds(size)) * BARRIER_STRIDE * 4),
+    reduceSlots: new SharedArrayBuffer(Math.max(1, size * barrierRounds(size)) * REDUCE_ENTRY_BYTES),
   };
 }

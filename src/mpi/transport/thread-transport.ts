@@ -14,6 +14,9 @@ import {
   BARRIER_STRIDE,
   barrierRounds,
   DOORBELL_STRIDE,
+  REDUCE_CELLS,
+  REDUCE_ENTRY_BYTES,
+  REDUCE_SLOT_BYTES,
   RING_CELLS,
   RING_DATA_OFFSET_BYTES,
   SLEEPERS,
@@ -125,6 +128,10 @@ export class ThreadTransport implements Transport {
   readonly #barrierRounds: number;
   /** Barriers this rank entered (int32, wrapping); counter (rank, k) reaches it once round k is done. */
   #barrierEpoch = 0;
+  readonly #reduceCells: Int32Array;
+  readonly #reduceBytes: Uint8Array;
+  /** Shared-memory allreduces this rank entered (int32, wrapping), as #barrierEpoch. */
+  #reduceEpoch = 0;
 
   constructor(fabric: ThreadFabric, rank: number) {
     this.rank = rank;
@@ -132,6 +139,8 @@ export class ThreadTransport implements Transport {
     this.#bells = new Int32Array(fabric.doorbells);
     this.#barrierCells = new Int32Array(fabric.barriers);
     this.#barrierRounds = barrierRounds(fabric.size);
+    this.#reduceCells = new Int32Array(fabric.reduceSlots);
+    this.#reduceBytes = new Uint8Array(fabric.reduceSlots);
     this.#maxChunk = Math.min(STREAM_CHUNK_BYTES, Math.max(1024, (fabric.ringBytes >> 2) & ~3));
     this.#resumeBytes = Math.max(this.#maxChunk, (fabric.ringBytes >> 1) & ~3);
     for (let peer = 0; peer < fabric.size; peer++) {
@@ -424,7 +433,7 @@ export class ThreadTransport implements Transport {
       Atomics.add(cells, theirs, 1);
       if (Atomics.load(cells, theirs + SLEEPERS) !== 0) Atomics.notify(cells, theirs);
       const mine = this.#barrierCell(this.rank, round);
-      if (!this.#reachedSync(mine, epoch, syncWaitMs, spinMs)) {
+      if (!this.#reachedSync(cells, mine, epoch, syncWaitMs, spinMs)) {
         return this.#barrierAsync(round, epoch, syncWaitMs, spinMs, failure);
       }
     }
@@ -438,21 +447,93 @@ export class ThreadTransport implements Transport {
     spinMs: number,
     failure: () => Error | null,
   ): Promise<void> {
-    const cells = this.#barrierCells;
-    const mine = this.#barrierCell(this.rank, round);
+    await this.#reached(this.#barrierCells, this.#barrierCell(this.rank, round), epoch, failure);
+    const rest = this.#barrierFrom(round + 1, epoch, syncWaitMs, spinMs, failure);
+    if (rest !== undefined) await rest;
+  }
+
+  /** Waits on the event loop until counter `cell` reaches `epoch`; rejects once `failure()` is set. */
+  async #reached(cells: Int32Array, cell: number, epoch: number, failure: () => Error | null): Promise<void> {
     for (;;) {
-      const now = Atomics.load(cells, mine);
-      if (((now - epoch) | 0) >= 0) break;
+      const now = Atomics.load(cells, cell);
+      if (((now - epoch) | 0) >= 0) return;
       const error = failure();
       if (error !== null) throw error;
       if (this.#closed) throw closedError(this.rank);
-      Atomics.add(cells, mine + SLEEPERS, 1);
-      const waited = Atomics.waitAsync(cells, mine, now, BARRIER_FAILURE_CHECK_MS);
+      Atomics.add(cells, cell + SLEEPERS, 1);
+      const waited = Atomics.waitAsync(cells, cell, now, BARRIER_FAILURE_CHECK_MS);
       if (waited.async) await waited.value;
-      Atomics.sub(cells, mine + SLEEPERS, 1);
+      Atomics.sub(cells, cell + SLEEPERS, 1);
     }
-    const rest = this.#barrierFrom(round + 1, epoch, syncWaitMs, spinMs, failure);
+  }
+
+  allreduce(
+    bytes: Uint8Array,
+    dtype: number,
+    combine: (theirs: Uint8Array, theirDtype: number, theirsFirst: boolean) => void,
+    syncWaitMs: number,
+    spinMs: number,
+    failure: () => Error | null,
+  ): Promise<void> | undefined | null {
+    if ((this.size & (this.size - 1)) !== 0 || bytes.length > REDUCE_SLOT_BYTES) return null;
+    this.#reduceEpoch = (this.#reduceEpoch + 1) | 0;
+    const step: ReduceStep = { bytes, dtype, combine, epoch: this.#reduceEpoch, syncWaitMs, spinMs, failure };
+    return this.#reduceFrom(0, step);
+  }
+
+  /**
+   * Recursive doubling on slots: in round k this rank writes its bytes into the slot of its partner
+   * (rank ^ 2^k) for the epoch's parity, then adds 1 to the partner's counter (the Atomics.add publishes
+   * the bytes), waits until its own counter reaches the epoch and folds in what its partner wrote. A
+   * partner writes the same parity's slot again only two allreduces later, which needs this rank's part
+   * of the next one, so a slot is never overwritten before it was read.
+   */
+  #reduceFrom(round: number, step: ReduceStep): Promise<void> | undefined {
+    const cells = this.#reduceCells;
+    const parity = step.epoch & 1;
+    for (; round < this.#barrierRounds; round++) {
+      const partner = this.rank ^ (1 << round);
+      const theirs = this.#reduceEntry(partner, round);
+      this.#reduceBytes.set(step.bytes, theirs + 64 + parity * REDUCE_SLOT_BYTES);
+      const at = theirs >> 2;
+      cells[at + REDUCE_CELLS.bytes + parity] = step.bytes.length;
+      cells[at + REDUCE_CELLS.dtype + parity] = step.dtype;
+      Atomics.add(cells, at + REDUCE_CELLS.counter, 1);
+      if (Atomics.load(cells, at + REDUCE_CELLS.sleepers) !== 0) Atomics.notify(cells, at);
+      const mine = this.#reduceEntry(this.rank, round) >> 2;
+      if (!this.#reachedSync(cells, mine, step.epoch, step.syncWaitMs, step.spinMs)) {
+        return this.#reduceAsync(round, step);
+      }
+      this.#fold(round, partner, step);
+    }
+    return undefined;
+  }
+
+  async #reduceAsync(round: number, step: ReduceStep): Promise<void> {
+    await this.#reached(
+      this.#reduceCells,
+      this.#reduceEntry(this.rank, round) >> 2,
+      step.epoch,
+      step.failure,
+    );
+    this.#fold(round, this.rank ^ (1 << round), step);
+    const rest = this.#reduceFrom(round + 1, step);
     if (rest !== undefined) await rest;
+  }
+
+  /** Hands round `round`'s partner contribution, now in this rank's slot, to the combine function. */
+  #fold(round: number, partner: number, step: ReduceStep): void {
+    const mine = this.#reduceEntry(this.rank, round);
+    const parity = step.epoch & 1;
+    const length = this.#reduceCells[(mine >> 2) + REDUCE_CELLS.bytes + parity]!;
+    const dtype = this.#reduceCells[(mine >> 2) + REDUCE_CELLS.dtype + parity]!;
+    const start = mine + 64 + parity * REDUCE_SLOT_BYTES;
+    step.combine(this.#reduceBytes.subarray(start, start + length), dtype, partner < this.rank);
+  }
+
+  /** Byte offset of the (rank, round) entry in reduceSlots. */
+  #reduceEntry(rank: number, round: number): number {
+    return (rank * this.#barrierRounds + round) * REDUCE_ENTRY_BYTES;
   }
 
   #barrierCell(rank: number, round: number): number {
@@ -463,8 +544,7 @@ export class ThreadTransport implements Transport {
    * Whether counter `cell` reached `epoch` within `syncWaitMs`, polling the first `spinMs` (as the
    * adaptive poll of receives allows) and sleeping in the kernel after.
    */
-  #reachedSync(cell: number, epoch: number, syncWaitMs: number, spinMs: number): boolean {
-    const cells = this.#barrierCells;
+  #reachedSync(cells: Int32Array, cell: number, epoch: number, syncWaitMs: number, spinMs: number): boolean {
     if (((Atomics.load(cells, cell) - epoch) | 0) >= 0) return true;
     if (syncWaitMs <= 0) return false;
     let start = -1;
@@ -593,6 +673,17 @@ export class ThreadTransport implements Transport {
     // The writer is not writing while it waits, so the free bytes seen here are the ones it would see.
     if (need !== 0 && ring.freeBytes() >= need) Atomics.notify(cells, RING_CELLS.head);
   }
+}
+
+/** One shared-memory allreduce in flight: what each round sends and how it folds the partner's in. */
+interface ReduceStep {
+  readonly bytes: Uint8Array;
+  readonly dtype: number;
+  readonly combine: (theirs: Uint8Array, theirDtype: number, theirsFirst: boolean) => void;
+  readonly epoch: number;
+  readonly syncWaitMs: number;
+  readonly spinMs: number;
+  readonly failure: () => Error | null;
 }
 
 function ring(cells: Int32Array, ringBytes: number): ByteRing {

@@ -64,6 +64,23 @@ export interface Transport {
    * the call. Every rank calls it the same number of times (MPI's rule for collectives).
    */
   barrier?(syncWaitMs: number, spinMs: number, failure: () => Error | null): Promise<void> | undefined;
+  /**
+   * An allreduce of a small contribution over every rank of the job through shared memory, where the
+   * transport has one (thread ranks, a power-of-two job, `bytes` small enough): recursive doubling, in
+   * which each round hands this rank's current `bytes` to the partner and calls
+   * `combine(theirs, theirDtype, theirsFirst)` with the partner's (a view valid during the call;
+   * theirsFirst when the partner's rank is lower), which folds them into `bytes`. Undefined when done
+   * within the call, a promise otherwise (rejecting with `failure()` once set), null when it cannot.
+   * Waits as barrier does. Every rank calls it for the same allreduces.
+   */
+  allreduce?(
+    bytes: Uint8Array,
+    dtype: number,
+    combine: (theirs: Uint8Array, theirDtype: number, theirsFirst: boolean) => void,
+    syncWaitMs: number,
+    spinMs: number,
+    failure: () => Error | null,
+  ): Promise<void> | undefined | null;
   /** The sink accepts frames from `source` again (FrameSink.accepting): read on. */
   resume?(source: number): void;
   /** Resolves once every frame sent so far left this rank. */
