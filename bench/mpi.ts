@@ -16,6 +16,7 @@ const { values } = parseArgs({
     variant: { type: 'string' },
     only: { type: 'string' },
     variants: { type: 'string' },
+    base: { type: 'string' },
     help: { type: 'boolean' },
   },
 });
@@ -25,7 +26,9 @@ if (values.help === true) {
   --only PREFIXES     comma-separated metric prefixes to measure, e.g. "latency buffer,bandwidth,allreduce"
                       (metrics: latency value|buffer <bytes>, bandwidth buffer <bytes>, allreduce <bytes>,
                       bcast 1048576, barrier); default all
-  --variants NAMES    comma-separated subset of: thread, process, mpi4py (default all)`);
+  --variants NAMES    comma-separated subset of: thread, process, mpi4py (default all)
+  --base DIR          also run DIR's bench/mpi.ts with thread ranks as "base thread", in the same rounds
+                      (DIR: a checkout of another commit, e.g. git worktree add /tmp/base <commit>)`);
   process.exit(0);
 }
 // Both sides read the selection from the environment, which rank threads, processes and Open MPI's
@@ -86,7 +89,18 @@ if (hasPeer) {
       ),
     ) as Result;
 } else console.error('mpi4py or Open MPI is missing and could not be installed: Skein runs alone');
-const wanted = values.variants?.split(',').map((name) => (name === 'mpi4py' ? name : `skein ${name}`));
+if (values.base !== undefined) {
+  const baseScript = new URL(`file://${values.base.replace(/\/$/, '')}/bench/mpi.ts`).pathname;
+  allVariants['base thread'] = () =>
+    JSON.parse(
+      execFileSync(process.execPath, [baseScript, '--variant', 'thread'], { encoding: 'utf8' }),
+    ) as Result;
+}
+const wanted = values.variants
+  ?.split(',')
+  .flatMap((name) =>
+    name === 'mpi4py' ? [name] : name === 'thread' ? ['skein thread', 'base thread'] : [`skein ${name}`],
+  );
 const variants = Object.fromEntries(
   Object.entries(allVariants).filter(([name]) => wanted === undefined || wanted.includes(name)),
 );
