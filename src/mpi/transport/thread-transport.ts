@@ -62,6 +62,34 @@ const SPINS_PER_CLOCK_READ = 32;
 const BARRIER_FAILURE_CHECK_MS = 10;
 
 /**
+ * The sleeper count beside a cell (at cell + SLEEPERS) says whether a notify is needed: a waiter adds 1
+ * before it waits and takes it back itself unless a notify woke it; a notifier takes back as many as it
+ * woke. The count's load comes after the cell's change (both sequentially consistent), so either the
+ * waiter's wait sees the new value and does not sleep, or the load sees the waiter. A notify costs a
+ * lock in V8 even with nobody waiting, and a rank's reader parked in waitAsync is woken once and then
+ * not again until it runs and parks anew: senders stop notifying it meanwhile.
+ */
+function wakeSleepers(cells: Int32Array, cell: number): void {
+  if (Atomics.load(cells, cell + SLEEPERS) === 0) return;
+  const woken = Atomics.notify(cells, cell);
+  if (woken > 0) Atomics.sub(cells, cell + SLEEPERS, woken);
+}
+
+/** Sleeps in the kernel while cells[cell] is `value`, up to `timeoutMs`, counted as a sleeper. */
+function sleep(cells: Int32Array, cell: number, value: number, timeoutMs: number): void {
+  Atomics.add(cells, cell + SLEEPERS, 1);
+  if (Atomics.wait(cells, cell, value, timeoutMs) !== 'ok') Atomics.sub(cells, cell + SLEEPERS, 1);
+}
+
+/** Waits on the event loop while cells[cell] is `value` (up to `timeoutMs`), counted as a sleeper. */
+async function sleepAsync(cells: Int32Array, cell: number, value: number, timeoutMs?: number): Promise<void> {
+  Atomics.add(cells, cell + SLEEPERS, 1);
+  const waited = Atomics.waitAsync(cells, cell, value, timeoutMs);
+  const result = waited.async ? await waited.value : waited.value;
+  if (result !== 'ok') Atomics.sub(cells, cell + SLEEPERS, 1);
+}
+
+/**
  * Polls `bells[bell]` until it moves from `seen` (true) or the clock passes `until` (false), reading
  * the clock once per SPINS_PER_CLOCK_READ polls.
  */
@@ -214,7 +242,7 @@ export class ThreadTransport implements Transport {
     for (const queue of this.#queues) for (const frame of queue.splice(0)) frame.reject(error);
     const bell = this.rank * DOORBELL_STRIDE;
     Atomics.add(this.#bells, bell, 1);
-    Atomics.notify(this.#bells, bell);
+    wakeSleepers(this.#bells, bell);
   }
 
   resume(_source: number): void {
@@ -235,14 +263,9 @@ export class ThreadTransport implements Transport {
     if (wake) this.#wake(bell);
   }
 
-  /**
-   * Wakes rank `bell`'s sleepers, if any: each adds itself to the SLEEPERS cell before it waits, and this
-   * load comes after the doorbell's add (both sequentially consistent), so either the sleeper's wait
-   * sees the new doorbell value and does not sleep, or this load sees the sleeper. A notify with nobody
-   * waiting still costs a lock in V8, and most frames find their receiver polling.
-   */
+  /** Wakes the sleepers on doorbell `bell` (see wakeSleepers). */
   #wake(bell: number): void {
-    if (Atomics.load(this.#bells, bell + SLEEPERS) !== 0) Atomics.notify(this.#bells, bell);
+    wakeSleepers(this.#bells, bell);
   }
 
   async #pump(dest: number): Promise<void> {
@@ -362,10 +385,7 @@ export class ThreadTransport implements Transport {
         spinUntilRung(this.#bells, bell, seen, spinStart + this.#spinBudget(spinMs));
         continue;
       }
-      Atomics.add(this.#bells, bell + SLEEPERS, 1);
-      const waited = Atomics.waitAsync(this.#bells, bell, seen);
-      if (waited.async) await waited.value;
-      Atomics.sub(this.#bells, bell + SLEEPERS, 1);
+      await sleepAsync(this.#bells, bell, seen);
     }
   }
 
@@ -399,10 +419,7 @@ export class ThreadTransport implements Transport {
 
   /** Sleeps in the kernel until the doorbell moves from `seen` (or `timeoutMs` passed), counted in SLEEPERS. */
   #sleep(bell: number, seen: number, timeoutMs: number): void {
-    const bells = this.#bells;
-    Atomics.add(bells, bell + SLEEPERS, 1);
-    if (Atomics.load(bells, bell) === seen) Atomics.wait(bells, bell, seen, timeoutMs);
-    Atomics.sub(bells, bell + SLEEPERS, 1);
+    sleep(this.#bells, bell, seen, timeoutMs);
   }
 
   /** #learnWait for a wait answered while polling, so within spinTimeout. */
@@ -431,7 +448,7 @@ export class ThreadTransport implements Transport {
     for (; round < this.#barrierRounds; round++) {
       const theirs = this.#barrierCell((this.rank + (1 << round)) % this.size, round);
       Atomics.add(cells, theirs, 1);
-      if (Atomics.load(cells, theirs + SLEEPERS) !== 0) Atomics.notify(cells, theirs);
+      wakeSleepers(cells, theirs);
       const mine = this.#barrierCell(this.rank, round);
       if (!this.#reachedSync(cells, mine, epoch, syncWaitMs, spinMs)) {
         return this.#barrierAsync(round, epoch, syncWaitMs, spinMs, failure);
@@ -460,10 +477,7 @@ export class ThreadTransport implements Transport {
       const error = failure();
       if (error !== null) throw error;
       if (this.#closed) throw closedError(this.rank);
-      Atomics.add(cells, cell + SLEEPERS, 1);
-      const waited = Atomics.waitAsync(cells, cell, now, BARRIER_FAILURE_CHECK_MS);
-      if (waited.async) await waited.value;
-      Atomics.sub(cells, cell + SLEEPERS, 1);
+      await sleepAsync(cells, cell, now, BARRIER_FAILURE_CHECK_MS);
     }
   }
 
@@ -499,7 +513,7 @@ export class ThreadTransport implements Transport {
       cells[at + REDUCE_CELLS.bytes + parity] = step.bytes.length;
       cells[at + REDUCE_CELLS.dtype + parity] = step.dtype;
       Atomics.add(cells, at + REDUCE_CELLS.counter, 1);
-      if (Atomics.load(cells, at + REDUCE_CELLS.sleepers) !== 0) Atomics.notify(cells, at);
+      wakeSleepers(cells, at + REDUCE_CELLS.counter);
       const mine = this.#reduceEntry(this.rank, round) >> 2;
       if (!this.#reachedSync(cells, mine, step.epoch, step.syncWaitMs, step.spinMs)) {
         return this.#reduceAsync(round, step);
@@ -576,9 +590,7 @@ export class ThreadTransport implements Transport {
         this.#learnWait(syncWaitMs, spinMs, false);
         return false;
       }
-      Atomics.add(cells, cell + SLEEPERS, 1);
-      Atomics.wait(cells, cell, now, left);
-      Atomics.sub(cells, cell + SLEEPERS, 1);
+      sleep(cells, cell, now, left);
     }
     this.#learnWait(clock.now() - start, spinMs, true);
     return true;
