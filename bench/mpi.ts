@@ -43,11 +43,13 @@ if (values.variant !== undefined) {
   process.exit(0);
 }
 
-const PYTHON = '/usr/bin/python3';
+// Debian's, which apt-get installs; SKEIN_BENCH_PYTHON and SKEIN_BENCH_MPIRUN name others (a machine
+// whose mpi4py came another way).
+const PYTHON = process.env.SKEIN_BENCH_PYTHON ?? '/usr/bin/python3';
+const MPIRUN = process.env.SKEIN_BENCH_MPIRUN ?? '/usr/bin/mpirun';
 function ensurePeer(): boolean {
   const ready = (): boolean =>
-    existsSync('/usr/bin/mpirun') &&
-    spawnSync(PYTHON, ['-c', 'import mpi4py'], { stdio: 'ignore' }).status === 0;
+    existsSync(MPIRUN) && spawnSync(PYTHON, ['-c', 'import mpi4py'], { stdio: 'ignore' }).status === 0;
   if (ready()) return true;
   console.error('installing python3-mpi4py and openmpi-bin (apt-get)…');
   spawnSync('apt-get', ['install', '-y', '-q', 'python3-mpi4py', 'openmpi-bin'], {
@@ -74,7 +76,7 @@ if (hasPeer) {
   allVariants.mpi4py = () =>
     JSON.parse(
       execFileSync(
-        '/usr/bin/mpirun',
+        MPIRUN,
         [
           '--allow-run-as-root',
           '--oversubscribe',
