@@ -37,7 +37,10 @@ export const CONTROL_RESULTS = 4; // bumped by the worker after each message it 
 // 1 while the worker holds a lone task (a caller awaiting each call): idle, it spins and then sleeps
 // until the next message, with no timeout; set back to 0 (with a doorbell) to send it to its event loop
 export const CONTROL_LONE_CALLS = 5;
-export const CONTROL_SLOTS = 6;
+// 1 when the pool may be waiting on CONTROL_RESULTS (set before each Atomics.wait or waitAsync on it);
+// the worker notifies only then, and clears it when it does (a notify wakes every waiter there is)
+export const CONTROL_RESULTS_WAITERS = 6;
+export const CONTROL_SLOTS = 7;
 
 /** How a worker finds a function: by module and export, or by compiling a self-contained source. */
 export type FunctionSpec =

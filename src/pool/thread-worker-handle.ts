@@ -14,6 +14,7 @@ import {
   CONTROL_LAST_STARTED,
   CONTROL_LONE_CALLS,
   CONTROL_RESULTS,
+  CONTROL_RESULTS_WAITERS,
   CONTROL_RUNNING,
   CONTROL_SLOTS,
   type MainToWorker,
@@ -111,6 +112,8 @@ export class ThreadWorkerHandle implements WorkerHandle {
   #armBell(): void {
     if (this.#bellArmed || this.#gone) return;
     this.#bellArmed = true;
+    // Said before the wait looks at the doorbell: a worker that rings it after that look sees this.
+    Atomics.store(this.#control, CONTROL_RESULTS_WAITERS, 1);
     const wait = Atomics.waitAsync(this.#control, CONTROL_RESULTS, this.#resultsSeen);
     if (wait.async) void wait.value.then(this.#onBell);
     else queueMicrotask(this.#onBell);
@@ -145,7 +148,10 @@ export class ThreadWorkerHandle implements WorkerHandle {
     for (;;) {
       if (now >= deadline) return now - start;
       const spinning = now < spinUntil;
-      if (!spinning) Atomics.wait(this.#control, CONTROL_RESULTS, this.#resultsSeen, deadline - now);
+      if (!spinning) {
+        Atomics.store(this.#control, CONTROL_RESULTS_WAITERS, 1);
+        Atomics.wait(this.#control, CONTROL_RESULTS, this.#resultsSeen, deadline - now);
+      }
       const bell = Atomics.load(this.#control, CONTROL_RESULTS);
       const answered = bell !== this.#resultsSeen && this.#drain(bell);
       now = performance.now();

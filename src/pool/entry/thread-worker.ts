@@ -15,6 +15,7 @@ import {
   CONTROL_LAST_STARTED,
   CONTROL_LONE_CALLS,
   CONTROL_RESULTS,
+  CONTROL_RESULTS_WAITERS,
   CONTROL_RUNNING,
   KIND_CALL,
   type MainToWorker,
@@ -82,8 +83,14 @@ function onBell(): void {
   armBell();
 }
 
+// Notifies only when the pool said it may be waiting (its flag is stored before each wait looks at the
+// doorbell, and loaded here after the doorbell moved, so one of the two sees the other): a notify is a
+// call into C++ and a global lock even with nobody waiting, and between lone calls the pool has usually
+// not started waiting yet. Clearing the flag is safe since the notify wakes every waiter there is.
 function ringResults(): void {
   Atomics.add(control, CONTROL_RESULTS, 1);
+  if (Atomics.load(control, CONTROL_RESULTS_WAITERS) === 0) return;
+  Atomics.store(control, CONTROL_RESULTS_WAITERS, 0);
   // Every waiter: the pool blocked in Atomics.wait, or its event loop's Atomics.waitAsync.
   Atomics.notify(control, CONTROL_RESULTS);
 }
