@@ -3,7 +3,12 @@
 // sampled elements, and is timed compute-only (inputs on the device; dispatch, submit, wait). Prints a
 // table sorted by speed; the best shape is what GPU_TILE_SHAPE (src/gpu/matmul-tiles.ts) should be.
 //
-//   node bench/gpu/matmul-tiles.ts [--sizes 2048,4096] [--reps 10] [--adapter <name>] [--json] [--out rows.jsonl]
+// Candidates take turns (--passes rounds over all of them, after --warmup-ms of the default kernel so the
+// GPU's clock has risen), and each one's time is the median of all its repetitions.
+//
+//   node bench/gpu/matmul-tiles.ts [--sizes 2048,4096] [--reps 10] [--passes 3] [--warmup-ms 2000]
+//                                  [--only <label substring>] [--shapes '<JSON list of TileShape>']
+//                                  [--adapter <name>] [--json] [--out rows.jsonl]
 
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -14,6 +19,10 @@ const { values: flags } = parseArgs({
   options: {
     sizes: { type: 'string', default: '4096' },
     reps: { type: 'string', default: '10' },
+    passes: { type: 'string', default: '3' },
+    'warmup-ms': { type: 'string', default: '2000' },
+    only: { type: 'string' },
+    shapes: { type: 'string' },
     adapter: { type: 'string' },
     json: { type: 'boolean', default: false },
     out: { type: 'string' },
@@ -21,24 +30,41 @@ const { values: flags } = parseArgs({
 });
 const SIZES = flags.sizes.split(',').map(Number);
 const REPS = Number(flags.reps);
+const PASSES = Number(flags.passes);
+const WARMUP_MS = Number(flags['warmup-ms']);
 const SAMPLES = 256;
 
-const SHAPES: readonly TileShape[] = [
+const BASE_SHAPES: readonly TileShape[] = [
   { bm: 128, bn: 128, bk: 8, tm: 8, tn: 8 },
-  { bm: 128, bn: 128, bk: 8, tm: 8, tn: 8, stages: 2 },
-  { bm: 128, bn: 128, bk: 16, tm: 8, tn: 8 },
-  { bm: 128, bn: 128, bk: 16, tm: 8, tn: 8, stages: 2 },
-  { bm: 128, bn: 128, bk: 32, tm: 8, tn: 8 },
-  { bm: 64, bn: 128, bk: 16, tm: 4, tn: 8, stages: 2 },
-  { bm: 128, bn: 64, bk: 16, tm: 8, tn: 8, stages: 2 },
-  { bm: 64, bn: 128, bk: 16, tm: 8, tn: 8 },
   { bm: 128, bn: 64, bk: 16, tm: 8, tn: 8 },
-  { bm: 64, bn: 64, bk: 8, tm: 8, tn: 8 },
-  { bm: 64, bn: 64, bk: 8, tm: 8, tn: 8, stages: 2 },
-  { bm: 64, bn: 64, bk: 16, tm: 8, tn: 8, stages: 2 },
-  { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 },
+  { bm: 128, bn: 128, bk: 16, tm: 8, tn: 8 },
+  { bm: 64, bn: 128, bk: 16, tm: 8, tn: 8 },
+  { bm: 128, bn: 128, bk: 8, tm: 8, tn: 8, stages: 2 },
   { bm: 256, bn: 128, bk: 8, tm: 16, tn: 8 },
+  { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 },
 ];
+// Each base shape as is, and with the lane layout, exact (unclamped) loads and a swizzled walk over C.
+const SHAPES: readonly TileShape[] =
+  flags.shapes !== undefined
+    ? (JSON.parse(flags.shapes) as TileShape[])
+    : BASE_SHAPES.flatMap((base) => [
+        base,
+        { ...base, exact: true },
+        { ...base, lanes: 'blocks' as const },
+        { ...base, lanes: 'blocks' as const, exact: true },
+        { ...base, lanes: 'blocks' as const, exact: true, swizzle: 8 },
+        { ...base, exact: true, swizzle: 8 },
+      ]);
+
+function shapeLabel(shape: TileShape): string {
+  const extras = [
+    shape.stages === 2 ? '2-stage' : '',
+    shape.lanes === 'blocks' ? 'blocks' : '',
+    shape.exact === true ? 'exact' : '',
+    (shape.swizzle ?? 0) > 0 ? `swizzle ${shape.swizzle}` : '',
+  ].filter((extra) => extra !== '');
+  return `tiled-vec4 ${shape.bm}x${shape.bn}x${shape.bk} / ${shape.tm}x${shape.tn}${extras.length > 0 ? ` ${extras.join(' ')}` : ''}`;
+}
 
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -75,42 +101,62 @@ for (const n of SIZES) {
   using a = fromHost(device, ah, { shape: [n, n] });
   using b = fromHost(device, bh, { shape: [n, n] });
   const candidates: { label: string; shape?: TileShape; variant: MatmulVariant }[] = [
-    { label: 'default (the shape linalg picks for this size)', variant: 'tiled-vec4' },
-    ...SHAPES.map((shape) => ({
-      label: `tiled-vec4 ${shape.bm}x${shape.bn}x${shape.bk} / ${shape.tm}x${shape.tn}${shape.stages === 2 ? ' 2-stage' : ''}`,
-      shape,
-      variant: 'tiled-vec4' as const,
-    })),
-    { label: 'tiled (scalar 64x64)', variant: 'tiled' },
-    { label: 'blocked-vec4', variant: 'blocked-vec4' },
-  ];
+    { label: 'default (the shape linalg picks for this size)', variant: 'tiled-vec4' as MatmulVariant },
+    ...SHAPES.map((shape) => ({ label: shapeLabel(shape), shape, variant: 'tiled-vec4' as const })),
+    { label: 'tiled (scalar 64x64)', variant: 'tiled' as const },
+    { label: 'blocked-vec4', variant: 'blocked-vec4' as const },
+  ].filter((candidate) => flags.only === undefined || candidate.label.includes(flags.only));
+  using c = fromHost(device, new Float32Array(n * n), { shape: [n, n] });
+  const ready: {
+    label: string;
+    shape?: TileShape;
+    variant: MatmulVariant;
+    la: Awaited<ReturnType<typeof linalg>>;
+    worst: number;
+    times: number[];
+  }[] = [];
   for (const candidate of candidates) {
-    let la: Awaited<ReturnType<typeof linalg>>;
     try {
-      la = await linalg(
+      const la = await linalg(
         device,
         candidate.shape === undefined
           ? {}
           : { matmulTile: candidate.shape, matmulSmallTile: candidate.shape },
       );
+      c.fill(Number.NaN);
+      la.matmul(a, b, { out: c, variant: candidate.variant });
+      const product = await c.toHost();
+      let worst = 0;
+      for (const { i, j, sum } of samples) {
+        const error = Math.abs(product[i * n + j]! - sum);
+        worst = Number.isNaN(error) ? Number.POSITIVE_INFINITY : Math.max(worst, error);
+      }
+      ready.push({ ...candidate, la, worst, times: [] });
     } catch (error) {
       rows.push({ n, label: candidate.label, error: (error as Error).message });
-      continue;
     }
-    using c = la.matmul(a, b, { variant: candidate.variant });
+  }
+  // The GPU's clock rises under load: run the default kernel for a while before anything is timed.
+  const warm = await linalg(device);
+  const warmUntil = performance.now() + WARMUP_MS;
+  while (performance.now() < warmUntil) {
+    warm.matmul(a, b, { out: c });
     await device.flush();
-    const product = await c.toHost();
-    let worst = 0;
-    for (const { i, j, sum } of samples) worst = Math.max(worst, Math.abs(product[i * n + j]! - sum));
-    const times: number[] = [];
-    for (let rep = 0; rep < REPS; rep++) {
-      const started = performance.now();
-      la.matmul(a, b, { out: c, variant: candidate.variant });
-      await device.flush();
-      times.push(performance.now() - started);
+  }
+  for (let pass = 0; pass < PASSES; pass++) {
+    for (const candidate of ready) {
+      for (let rep = 0; rep < REPS; rep++) {
+        const started = performance.now();
+        candidate.la.matmul(a, b, { out: c, variant: candidate.variant });
+        await device.flush();
+        candidate.times.push(performance.now() - started);
+      }
     }
-    const ms = median(times);
+  }
+  for (const candidate of ready) {
+    const ms = median(candidate.times);
     const tflops = (2 * n ** 3) / (ms / 1000) / 1e12;
+    const worst = candidate.worst;
     rows.push({
       n,
       label: candidate.label,

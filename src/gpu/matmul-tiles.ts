@@ -7,7 +7,11 @@
 // second buffer. The inner loops are unrolled in the generated text rather than left to the driver.
 // Rows of one invocation are 4 consecutive rows every (bm / tm * 4) rows, and likewise columns, so a
 // warp's vec4 reads of a tile row are contiguous and conflict-free.
-// Needs k and n to be multiples of 4 (vec4 loads of A's rows and B's rows); m is free.
+// Needs k and n to be multiples of 4 (vec4 loads of A's rows and B's rows); m is free. Sizes that fill
+// every tile get a second kernel without bounds clamps on its loads and stores (`exact`): on an NVIDIA
+// H200 the clamped one ran at 35 TFLOP/s and the exact one at 41-43, the largest single step of the
+// tuning (the clamps' select and min on every load seem to keep the driver's compiler from its best
+// schedule; switching Dawn's own robustness clamps off made the exact kernel slower, not faster).
 
 /** One tile shape of the generated kernel. */
 export interface TileShape {
@@ -26,21 +30,70 @@ export interface TileShape {
    * current one is read); 1: one buffer, two barriers per step. @defaultValue 1
    */
   readonly stages?: 1 | 2;
+  /**
+   * How the invocations of one 32-lane subgroup cover the workgroup's grid of invocations: 'rows' (the
+   * launch order: a subgroup is 32 consecutive invocations of x), 'blocks' (a subgroup is an 8 x 4 block,
+   * so its reads of workgroup memory touch 4 rows of A and 8 columns of B instead of 2 and 16).
+   * @defaultValue 'rows'
+   */
+  readonly lanes?: 'rows' | 'blocks';
+  /**
+   * Workgroups walk C in bands of this many tile rows, column by column inside a band, so the tiles
+   * running at one time share rows of A and columns of B in the GPU's cache. 0 = row by row. @defaultValue 0
+   */
+  readonly swizzle?: number;
+  /**
+   * The caller guarantees m % bm, n % bn and k % bk are 0: global loads and stores skip their bounds
+   * clamps. linalg() ignores it: it compiles every tile shape both ways and takes the exact kernel for
+   * the products whose sizes fill every tile. @defaultValue false
+   */
+  readonly exact?: boolean;
 }
 
 /**
- * 128 x 128 tiles, 8 x 8 per invocation, K in steps of 8: 256 invocations, 8 KiB of workgroup memory.
- * On an NVIDIA H200 (Vulkan, bench/gpu/matmul-tiles.ts and bench/gpu.ts) this and 128 x 64 x 16 were
- * the fastest at 4096² (30–34 TFLOP/s); the 2-stage forms were slower.
+ * 128 x 128 tiles, 8 x 8 per invocation, K in steps of 16: 256 invocations, 16 KiB of workgroup memory;
+ * subgroups as 8 x 4 blocks, workgroups in bands of 8 tile rows. On an NVIDIA H200 (Vulkan,
+ * bench/gpu/matmul-tiles.ts) this was the fastest at 4096² and 2048², 41–43 TFLOP/s with exact sizes
+ * (linalg's unclamped kernel); with K in steps of 8, 32, a second buffer (stages: 2), 16 x 8 or 8 x 16 per
+ * invocation it was 30–40.
  */
-export const GPU_TILE_SHAPE: TileShape = Object.freeze({ bm: 128, bn: 128, bk: 8, tm: 8, tn: 8 });
+export const GPU_TILE_SHAPE: TileShape = Object.freeze({
+  bm: 128,
+  bn: 128,
+  bk: 16,
+  tm: 8,
+  tn: 8,
+  lanes: 'blocks',
+  swizzle: 8,
+});
+
+/**
+ * The large tile for sizes that leave tiles partly empty (linalg's clamped kernel): K in steps of 8. With
+ * clamps, GPU_TILE_SHAPE ran at 23 TFLOP/s on the H200 and this one at 35 (the fastest clamped shape).
+ * It shares GPU_TILE_SHAPE's grid (bm, bn, tm, tn), so the choice between the two never changes which
+ * workgroups run.
+ */
+export const GPU_CLAMPED_TILE_SHAPE: TileShape = Object.freeze({
+  bm: 128,
+  bn: 128,
+  bk: 8,
+  tm: 8,
+  tn: 8,
+  lanes: 'blocks',
+});
 
 /**
  * 64 x 64 tiles, 4 x 4 per invocation, K in steps of 16 (256 invocations): for products too small to give
  * GPU_TILE_SHAPE's tiles enough workgroups (linalg.ts SMALL_GRID_WORKGROUPS). The fastest shape at 1024²
  * on the H200.
  */
-export const GPU_SMALL_TILE_SHAPE: TileShape = Object.freeze({ bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 });
+export const GPU_SMALL_TILE_SHAPE: TileShape = Object.freeze({
+  bm: 64,
+  bn: 64,
+  bk: 16,
+  tm: 4,
+  tn: 4,
+});
 
 /** The workgroup size [x, y] of a tile shape. */
 export function tileWorkgroup(shape: TileShape): [number, number] {
@@ -57,6 +110,12 @@ export function tileShapeProblem(shape: TileShape, maxInvocations = 256): string
   if (bm % tm !== 0 || bn % tn !== 0) return 'bm must be a multiple of tm and bn of tn';
   const [wx, wy] = tileWorkgroup(shape);
   const threads = wx * wy;
+  if (shape.lanes === 'blocks' && (wx % 8 !== 0 || wy % 4 !== 0)) {
+    return "lanes 'blocks' needs bn / tn a multiple of 8 and bm / tm a multiple of 4";
+  }
+  if (shape.swizzle !== undefined && (!Number.isInteger(shape.swizzle) || shape.swizzle < 0)) {
+    return 'swizzle must be a whole number of tile rows (0 for none)';
+  }
   if (threads > maxInvocations) return `${threads} invocations per workgroup (at most ${maxInvocations})`;
   if (((bm * bk) / 4) % threads !== 0 || ((bk * bn) / 4) % threads !== 0) {
     return `the ${bm}x${bk} and ${bk}x${bn} tiles must split evenly into vec4 loads over ${threads} invocations`;
@@ -93,10 +152,34 @@ export function tiledVec4Source(shape: TileShape): string {
   emit(`var<workgroup> tileA: array<vec4<f32>, ${stages * bk * bm4}>;`);
   emit(`var<workgroup> tileB: array<vec4<f32>, ${stages * bk * bn4}>;`);
   emit(`@compute @workgroup_size(${wx}, ${wy})`);
-  emit('fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wg: vec3u) {');
+  emit(
+    'fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) groups: vec3u) {',
+  );
   emit(`  let tid = lid.y * ${wx}u + lid.x;`);
-  emit(`  let row0 = wg.y * ${bm}u;`);
-  emit(`  let col40 = wg.x * ${bn4}u;`);
+  if (shape.lanes === 'blocks') {
+    emit('  let warp = tid / 32u;');
+    emit('  let lane = tid % 32u;');
+    emit(`  let tx = (warp % ${wx / 8}u) * 8u + lane % 8u;`);
+    emit(`  let ty = (warp / ${wx / 8}u) * 4u + lane / 8u;`);
+  } else {
+    emit('  let tx = lid.x;');
+    emit('  let ty = lid.y;');
+  }
+  const swizzle = shape.swizzle ?? 0;
+  if (swizzle > 0) {
+    emit('  let linear = wg.y * groups.x + wg.x;');
+    emit(`  let bandSize = ${swizzle}u * groups.x;`);
+    emit(`  let firstRow = (linear / bandSize) * ${swizzle}u;`);
+    emit(`  let bandRows = min(groups.y - firstRow, ${swizzle}u);`);
+    emit('  let inBand = linear % bandSize;');
+    emit('  let tileRow = firstRow + inBand % bandRows;');
+    emit('  let tileCol = inBand / bandRows;');
+  } else {
+    emit('  let tileRow = wg.y;');
+    emit('  let tileCol = wg.x;');
+  }
+  emit(`  let row0 = tileRow * ${bm}u;`);
+  emit(`  let col40 = tileCol * ${bn4}u;`);
   emit('  let k4 = params.k / 4u;');
   emit('  let n4 = params.n / 4u;');
   emit('  let lastRow = params.m - 1u;');
@@ -122,6 +205,11 @@ export function tiledVec4Source(shape: TileShape): string {
   // Global loads of the tile at depth k0 into registers: rows past m, columns past n and depths past k
   // read an in-bounds address and are zeroed, so no branch and no out-of-bounds access.
   const loadGlobal = (indent: string): void => {
+    if (shape.exact === true) {
+      for (let l = 0; l < loadsA; l++) emit(`${indent}ga${l} = a[abase${l} + k04 + aq${l}];`);
+      for (let l = 0; l < loadsB; l++) emit(`${indent}gb${l} = b[(k0 + bkk${l}) * n4 + bcol${l}];`);
+      return;
+    }
     for (let l = 0; l < loadsA; l++) {
       emit(`${indent}let aq${l}k = k04 + aq${l};`);
       emit(
@@ -151,10 +239,10 @@ export function tiledVec4Source(shape: TileShape): string {
   const computeStep = (sa: string, sb: string): void => {
     for (let kk = 0; kk < bk; kk++) {
       for (let g = 0; g < groupsM; g++) {
-        emit(`    let a${kk}_${g} = tileA[${sa}${kk * bm4 + g * wy}u + lid.y];`);
+        emit(`    let a${kk}_${g} = tileA[${sa}${kk * bm4 + g * wy}u + ty];`);
       }
       for (let h = 0; h < groupsN; h++) {
-        emit(`    let b${kk}_${h} = tileB[${sb}${kk * bn4 + h * wx}u + lid.x];`);
+        emit(`    let b${kk}_${h} = tileB[${sb}${kk * bn4 + h * wx}u + tx];`);
       }
       for (let g = 0; g < groupsM; g++) {
         for (let i = 0; i < 4; i++) {
@@ -217,11 +305,18 @@ export function tiledVec4Source(shape: TileShape): string {
   }
   for (let g = 0; g < groupsM; g++) {
     for (let i = 0; i < 4; i++) {
-      emit(`  let row${g}_${i} = row0 + ${g * wy * 4}u + lid.y * 4u + ${i}u;`);
+      emit(`  let row${g}_${i} = row0 + ${g * wy * 4}u + ty * 4u + ${i}u;`);
+      if (shape.exact === true) {
+        for (let h = 0; h < groupsN; h++) {
+          const acc = (g * 4 + i) * groupsN + h;
+          emit(`  c[row${g}_${i} * n4 + col40 + ${h * wx}u + tx] = acc${acc};`);
+        }
+        continue;
+      }
       emit(`  if (row${g}_${i} < params.m) {`);
       for (let h = 0; h < groupsN; h++) {
         const acc = (g * 4 + i) * groupsN + h;
-        emit(`    let col${acc} = col40 + ${h * wx}u + lid.x;`);
+        emit(`    let col${acc} = col40 + ${h * wx}u + tx;`);
         emit(`    if (col${acc} < n4) { c[row${g}_${i} * n4 + col${acc}] = acc${acc}; }`);
       }
       emit('  }');
