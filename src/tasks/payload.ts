@@ -146,6 +146,54 @@ function pack(value: unknown): Uint8Array {
   }
 }
 
+/**
+ * A list of at most 15 values that are null, booleans or 32-bit integers (a job's ids and counts), read
+ * without msgpackr, as packSimple writes them and as msgpackr reads them; undefined for anything else,
+ * which msgpackr then reads. (test/tasks/payload.test.ts checks it against msgpackr.)
+ */
+function unpackSimpleList(bytes: Uint8Array): unknown[] | undefined {
+  const first = bytes[0];
+  if (first === undefined || (first & 0xf0) !== 0x90) return undefined;
+  const list: unknown[] = [];
+  const end = bytes.length;
+  let at = 1;
+  for (let left = first & 0x0f; left > 0; left--) {
+    if (at >= end) return undefined;
+    const tag = bytes[at]!;
+    if (tag < 0x40) {
+      list.push(tag);
+      at += 1;
+    } else if (tag >= 0xe0) {
+      list.push(tag - 0x100);
+      at += 1;
+    } else if (tag === 0xc0 || tag === 0xc2 || tag === 0xc3) {
+      list.push(tag === 0xc0 ? null : tag === 0xc3);
+      at += 1;
+    } else {
+      const size =
+        tag === 0xcc || tag === 0xd0
+          ? 1
+          : tag === 0xcd || tag === 0xd1
+            ? 2
+            : tag === 0xce || tag === 0xd2
+              ? 4
+              : 0;
+      if (size === 0 || at + size >= end) return undefined;
+      const b1 = bytes[at + 1]!;
+      if (size === 1) list.push(tag === 0xcc ? b1 : (b1 << 24) >> 24);
+      else if (size === 2) {
+        const value = (b1 << 8) | bytes[at + 2]!;
+        list.push(tag === 0xcd ? value : (value << 16) >> 16);
+      } else {
+        const low = (bytes[at + 2]! << 16) | (bytes[at + 3]! << 8) | bytes[at + 4]!;
+        list.push(tag === 0xce ? b1 * 0x1000000 + low : (b1 << 24) | low);
+      }
+      at += 1 + size;
+    }
+  }
+  return at === end ? list : undefined;
+}
+
 /** Decodes stored bytes. @throws SKEIN_TASKS_CORRUPT_PAYLOAD when they are not a valid encoding. */
 export function decodeValue(bytes: Uint8Array, what: string): unknown {
   try {
@@ -163,6 +211,8 @@ export function decodeValue(bytes: Uint8Array, what: string): unknown {
 
 /** Decodes a stored argument list. @throws SKEIN_TASKS_CORRUPT_PAYLOAD */
 export function decodeArgs(bytes: Uint8Array): unknown[] {
+  const simple = unpackSimpleList(bytes);
+  if (simple !== undefined) return simple;
   const args = decodeValue(bytes, 'arguments');
   if (!Array.isArray(args)) {
     throw new SkeinError(

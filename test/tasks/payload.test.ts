@@ -67,6 +67,42 @@ describe('job payloads', () => {
     }
   });
 
+  it('reads lists of null, booleans and 32-bit integers as msgpackr does (its fast path)', () => {
+    const unpackr = new Unpackr({ structuredClone: true, moreTypes: true, mapsAsObjects: false });
+    const simple: unknown[] = [null, true, false];
+    for (const edge of [0, 0x3f, 0x40, 0xff, 0x100, 0xffff, 0x10000, 0xffffffff])
+      simple.push(edge, edge + 1, -edge, -edge - 1);
+    for (const edge of [0x1f, 0x20, 0x7f, 0x80, 0x7fff, 0x8000, 0x7fffffff, 0x80000000])
+      simple.push(-edge, -edge - 1);
+    // (-0 comes back as 0 from msgpackr too.)
+    simple.splice(
+      simple.findIndex((value) => Object.is(value, -0)),
+      1,
+    );
+    const lists: unknown[][] = [
+      [],
+      simple.slice(0, 15),
+      ['text', 1],
+      [1.5],
+      [2 ** 40],
+      [{ a: 1 }],
+      [undefined],
+    ];
+    for (let i = 0; i < simple.length; i++)
+      lists.push([simple[i]], [simple[i], simple[(i * 7) % simple.length]]);
+    for (const list of lists) {
+      const bytes = encodeArgs(list);
+      assert.deepEqual(decodeArgs(bytes), unpackr.unpack(bytes), JSON.stringify(list));
+      assert.deepEqual(decodeArgs(bytes), list);
+    }
+    // Cut short or followed by more: not the fast path's to read (msgpackr decides, as before).
+    const cut = Buffer.from([0x92, 0xcd, 0x01]);
+    assert.throws(
+      () => decodeArgs(cut),
+      (error: unknown) => codeOf(error) === 'SKEIN_TASKS_CORRUPT_PAYLOAD',
+    );
+  });
+
   it('is plain MessagePack that a separately configured decoder reads', () => {
     const bytes = encodeArgs([{ a: 1, b: [true, 'x'] }, 7]);
     assert.deepEqual(new Unpackr({ structuredClone: true, mapsAsObjects: false }).unpack(bytes), [
