@@ -23,18 +23,27 @@ import { RESULT_STRIDE, type ResultsMessage } from './protocol.ts';
 
 /** Bytes for the encoded arguments, and for the encoded result: larger ones take the lanes. */
 const VALUE_BYTES = 4096;
-// Int32 cells, each side's in a cache line of its own: id + 1 of the call (0: none), written by the
-// pool and cleared by the worker once taken; id + 1 of the answer, written by the worker, cleared by
-// the pool.
+// The header: the pool's cells in its two cache lines, the worker's in the next. Int32 cells: id + 1
+// of the call (0: none), written by the pool and cleared by the worker once taken; its function key;
+// how many arguments it has when they are all numbers (stored as float64s: no encoding, which is most
+// of a trivial call's slot work), -1 when they are encoded instead. Id + 1 of the answer, written by
+// the worker and cleared by the pool; its status; 1 when its value is a number (a float64), 0 when
+// encoded.
 const CALL_CELL = 0;
 const CALL_KEY = 1;
-const ANSWER_CELL = 16;
-const ANSWER_STATUS = 17;
-/** Float64 indexes: the answer's start (ns after base), run time (ns) and base (epoch ms, NaN: none). */
-const ANSWER_START = 9;
-const ANSWER_RUN = 10;
-const ANSWER_BASE = 11;
-const CALL_VALUE_AT = 128;
+const CALL_NUMBERS = 2;
+const ANSWER_CELL = 32;
+const ANSWER_STATUS = 33;
+const ANSWER_IS_NUMBER = 34;
+/** Float64 indexes: the call's numbers; the answer's start (ns after base), run time (ns), base (epoch ms, NaN: none), number. */
+const CALL_NUMBER_AT = 2;
+const MAX_CALL_NUMBERS = 8;
+const ANSWER_START = 18;
+const ANSWER_RUN = 19;
+const ANSWER_BASE = 20;
+const ANSWER_NUMBER = 21;
+const HEADER_BYTES = 256;
+const CALL_VALUE_AT = HEADER_BYTES;
 const ANSWER_VALUE_AT = CALL_VALUE_AT + VALUE_BYTES;
 const SLOT_BYTES = ANSWER_VALUE_AT + VALUE_BYTES;
 
@@ -50,8 +59,8 @@ class Views {
   readonly nodeBuffer: Buffer<ArrayBufferLike>;
 
   constructor(buffer: SharedArrayBuffer) {
-    this.cells = new Int32Array(buffer, 0, CALL_VALUE_AT / 4);
-    this.times = new Float64Array(buffer, 0, CALL_VALUE_AT / 8);
+    this.cells = new Int32Array(buffer, 0, HEADER_BYTES / 4);
+    this.times = new Float64Array(buffer, 0, HEADER_BYTES / 8);
     this.bytes = new Uint8Array(buffer);
     this.view = new DataView(buffer);
     this.nodeBuffer = Buffer.from(buffer);
@@ -68,16 +77,19 @@ export class LoneSlotCaller {
 
   /** Writes a call; false, writing nothing, when its arguments do not fit a lane or the slot. */
   write(id: number, key: number, args: unknown): boolean {
-    if (!argumentsFitLane(args)) return false;
     const v = this.#v;
-    let length: number;
-    try {
-      length = encodeValueInto(args, v.bytes, CALL_VALUE_AT, VALUE_BYTES);
-    } catch {
-      // A getter in an argument that throws: postMessage gets its own try.
-      return false;
+    if (!writeNumbers(v, args)) {
+      if (!argumentsFitLane(args)) return false;
+      let length: number;
+      try {
+        length = encodeValueInto(args, v.bytes, CALL_VALUE_AT, VALUE_BYTES);
+      } catch {
+        // A getter in an argument that throws: postMessage gets its own try.
+        return false;
+      }
+      if (length < 0) return false;
+      v.cells[CALL_NUMBERS] = -1;
     }
-    if (length < 0) return false;
     v.cells[CALL_KEY] = key;
     // The release point: a worker that loads this id sees the key and the bytes written above.
     Atomics.store(v.cells, CALL_CELL, id + 1);
@@ -96,7 +108,9 @@ export class LoneSlotCaller {
       results: [
         cell - 1,
         v.cells[ANSWER_STATUS],
-        decodeValueAt(v.view, v.nodeBuffer, ANSWER_VALUE_AT),
+        v.cells[ANSWER_IS_NUMBER] === 1
+          ? times[ANSWER_NUMBER]
+          : decodeValueAt(v.view, v.nodeBuffer, ANSWER_VALUE_AT),
         times[ANSWER_START],
         times[ANSWER_RUN],
       ],
@@ -128,7 +142,11 @@ export class LoneSlotServer {
     const cell = Atomics.load(v.cells, CALL_CELL);
     if (cell === 0) return false;
     const key = v.cells[CALL_KEY]!;
-    const args = decodeValueAt(v.view, v.nodeBuffer, CALL_VALUE_AT) as unknown[];
+    const count = v.cells[CALL_NUMBERS]!;
+    const args =
+      count >= 0
+        ? readNumbers(v.times, count)
+        : (decodeValueAt(v.view, v.nodeBuffer, CALL_VALUE_AT) as unknown[]);
     // A plain store: the pool writes the next call only after loading this call's answer, which the
     // worker stores (atomically) after this.
     v.cells[CALL_CELL] = 0;
@@ -147,13 +165,20 @@ export class LoneSlotServer {
     if (id !== this.#taken || results.length !== RESULT_STRIDE) return false;
     this.#taken = -1;
     const v = this.#v;
-    let length: number;
-    try {
-      length = encodeValueInto(results[2], v.bytes, ANSWER_VALUE_AT, VALUE_BYTES);
-    } catch {
-      return false;
+    const value = results[2];
+    if (typeof value === 'number') {
+      v.times[ANSWER_NUMBER] = value;
+      v.cells[ANSWER_IS_NUMBER] = 1;
+    } else {
+      let length: number;
+      try {
+        length = encodeValueInto(value, v.bytes, ANSWER_VALUE_AT, VALUE_BYTES);
+      } catch {
+        return false;
+      }
+      if (length < 0) return false;
+      v.cells[ANSWER_IS_NUMBER] = 0;
     }
-    if (length < 0) return false;
     v.cells[ANSWER_STATUS] = results[1] as number;
     const times = v.times;
     times[ANSWER_START] = results[3] as number;
@@ -161,5 +186,37 @@ export class LoneSlotServer {
     times[ANSWER_BASE] = base ?? Number.NaN;
     Atomics.store(v.cells, ANSWER_CELL, id + 1);
     return true;
+  }
+}
+
+/** Stores an argument list of at most MAX_CALL_NUMBERS numbers as float64s; false (nothing counted) for any other. */
+function writeNumbers(v: Views, args: unknown): boolean {
+  if (!Array.isArray(args)) return false;
+  const count = args.length;
+  if (count > MAX_CALL_NUMBERS) return false;
+  const times = v.times;
+  for (let i = 0; i < count; i++) {
+    const arg: unknown = args[i];
+    if (typeof arg !== 'number') return false;
+    times[CALL_NUMBER_AT + i] = arg;
+  }
+  v.cells[CALL_NUMBERS] = count;
+  return true;
+}
+
+/** The argument list writeNumbers stored (float64s keep -0 and NaN as structured clone does). */
+function readNumbers(times: Float64Array, count: number): unknown[] {
+  switch (count) {
+    case 0:
+      return [];
+    case 1:
+      return [times[CALL_NUMBER_AT]];
+    case 2:
+      return [times[CALL_NUMBER_AT], times[CALL_NUMBER_AT + 1]];
+    default: {
+      const args: unknown[] = [];
+      for (let i = 0; i < count; i++) args.push(times[CALL_NUMBER_AT + i]);
+      return args;
+    }
   }
 }

@@ -10,7 +10,7 @@ import { WorkerCrashedError } from '../../src/errors.ts';
 import { ThreadPool } from '../../src/pool/index.ts';
 import { destroyAfter, SOON_MS, within } from '../conformance/helpers.ts';
 import { echo } from '../fixtures/echo.ts';
-import { echoLater, echoOrThrow, exitNow, ownContext, spinLater } from './lone-fixtures.ts';
+import { echoLater, echoOrThrow, exitNow, listArgs, ownContext, spinLater } from './lone-fixtures.ts';
 
 const T = { timeout: 120_000 };
 
@@ -66,6 +66,23 @@ describe('ThreadPool lone calls', () => {
       },
     );
   }
+
+  it(
+    'passes argument lists of numbers of any length, and mixed ones, as structured clone does',
+    T,
+    async (t) => {
+      const pool = usePool(t, 1);
+      const numbers = [-0, Number.NaN, 1.5, 2 ** 53, Number.NEGATIVE_INFINITY, -7, 0, 1e-300, 42, 3, 2, 1];
+      for (let round = 0; round < 50; round++) {
+        for (let count = 0; count <= numbers.length; count++) {
+          const args = numbers.slice(0, count);
+          assert.deepStrictEqual(await pool.run(listArgs, ...args), args, `${count} numbers`);
+          const mixed = [...args, `after ${count}`];
+          assert.deepStrictEqual(await pool.run(listArgs, ...mixed), mixed, `${count} numbers and a string`);
+        }
+      }
+    },
+  );
 
   it('settles thrown errors and async results of lone calls, and the calls after them', T, async (t) => {
     const pool = usePool(t, 1);

@@ -31,3 +31,6 @@ export const spinLater = task(import.meta, (ms: number): number => {
   }, 0);
   return ms;
 });
+
+/** Returns its argument list as an array. */
+export const listArgs = task(import.meta, (...args: unknown[]): unknown[] => args);
