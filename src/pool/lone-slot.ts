@@ -2,8 +2,9 @@
 // latency-bound case (a caller awaiting each call, the worker holding nothing else). A lane message
 // costs, on each side, a message object and its task or result arrays, a frame header, ring positions
 // and a view of the ring's bytes (a typed array made per message); the slot holds a task id, a
-// function key and the encoded arguments one way, a status, two times and the encoded value the
-// other, at fixed places, each published by one Atomics.store of the id.
+// function key and the arguments one way, a status, two times and the value the other, at fixed
+// places, each published by one Atomics.store of the id. Numbers (up to 8 arguments, or the value)
+// are stored as float64s; anything else is encoded as lanes encode it (lane-codec.ts).
 //
 // Who may use it (pool-base.ts #send, runtime.ts #flush): a plain call (no options, no shared-memory
 // arguments) to a worker whose hand is empty, with a function the worker was sent before and
