@@ -104,6 +104,22 @@ describe('ThreadPool lone calls', () => {
     assert.equal(stats.failed, Math.floor((2000 - 4) / 7) + 1);
   });
 
+  it(
+    'answers lone calls through the event loop (blockingWaitTimeout 0) and across recycled workers',
+    T,
+    async (t) => {
+      const pool = destroyAfter(
+        t,
+        new ThreadPool({ minWorkers: 0, maxWorkers: 1, blockingWaitTimeout: 0, maxTasksPerWorker: 97 }),
+      );
+      for (let i = 0; i < 1500; i++) {
+        const value = valueFor(i);
+        assert.deepStrictEqual(await pool.run(echo, value), structuredClone(value), `call ${i}`);
+      }
+      assert.equal(pool.stats().completed, 1500);
+    },
+  );
+
   it('gives a lone call its own task context', T, async (t) => {
     const pool = usePool(t, 1);
     for (let i = 0; i < 500; i++) {
