@@ -51,10 +51,10 @@ const CHUNKED_WORKGROUP = 8;
 const CHUNKED_MIN_ITERS = 64;
 /** At most this many chunks: enough for lavapipe to balance them over its threads. */
 const CHUNKED_MAX_GROUPS = 256;
-const BUILT_IN: Record<'sum' | 'min' | 'max', { combine: string; subgroup: string; vector: string }> = {
-  sum: { combine: 'a + b', subgroup: 'subgroupAdd', vector: 'acc4 + v' },
-  min: { combine: 'min(a, b)', subgroup: 'subgroupMin', vector: 'min(acc4, v)' },
-  max: { combine: 'max(a, b)', subgroup: 'subgroupMax', vector: 'max(acc4, v)' },
+const BUILT_IN: Record<'sum' | 'min' | 'max', { combine: string; subgroup: string }> = {
+  sum: { combine: 'a + b', subgroup: 'subgroupAdd' },
+  min: { combine: 'min(a, b)', subgroup: 'subgroupMin' },
+  max: { combine: 'max(a, b)', subgroup: 'subgroupMax' },
 };
 
 function identityOf(op: 'sum' | 'min' | 'max', dtype: DType): string {
@@ -84,19 +84,45 @@ const SCALAR_ACCUMULATE = `
 /**
  * Folds vec4 loads of the first n * 4 elements (params.n counts vec4s), then the first invocation folds
  * the 0-3 elements past them. Measured on lavapipe: a 16M-element sum ~1.5x faster than scalar loads.
+ * Unrolled (the chunked layout), each invocation first counts its loads inside the array and folds them
+ * four at a time into four accumulators with no bounds check, then the 0-3 left: lavapipe runs a loop
+ * of one vec4 load and a compare per step at a fraction of the memory's speed (16M-element sum, CPU
+ * time of the first pass on a loaded 2-core box: ~20% less).
  */
-function vec4Accumulate(t: string, vectorCombine: string): string {
-  return `
-  var acc4 = vec4<${t}>(skein_identity());
-  let base = wg.x * params.span + lid;
-  for (var k = 0u; k < params.iters; k++) {
-    let i = base + k * params.stride;
-    if (i < params.n) { let v = x4[i]; acc4 = ${vectorCombine}; }
-  }
+function vec4Accumulate(t: string, unrolled: boolean): string {
+  const tail = `
   var acc = skein_combine(skein_combine(acc4.x, acc4.y), skein_combine(acc4.z, acc4.w));
   if (wg.x == 0u && lid == 0u) {
     for (var e = params.n * 4u; e < params.total; e++) { acc = skein_combine(acc, x[e]); }
   }`;
+  if (!unrolled) {
+    return `
+  var acc4 = vec4<${t}>(skein_identity());
+  let base = wg.x * params.span + lid;
+  for (var k = 0u; k < params.iters; k++) {
+    let i = base + k * params.stride;
+    if (i < params.n) { acc4 = skein_combine4(acc4, x4[i]); }
+  }${tail}`;
+  }
+  return `
+  var acc4 = vec4<${t}>(skein_identity());
+  var acc4b = acc4;
+  var acc4c = acc4;
+  var acc4d = acc4;
+  let base = wg.x * params.span + lid;
+  let stride = params.stride;
+  var count = 0u;
+  if (base < params.n) { count = min(params.iters, (params.n - base + stride - 1u) / stride); }
+  let fours = count & ~3u;
+  for (var k = 0u; k < fours; k += 4u) {
+    let i = base + k * stride;
+    acc4 = skein_combine4(acc4, x4[i]);
+    acc4b = skein_combine4(acc4b, x4[i + stride]);
+    acc4c = skein_combine4(acc4c, x4[i + 2u * stride]);
+    acc4d = skein_combine4(acc4d, x4[i + 3u * stride]);
+  }
+  for (var k = fours; k < count; k++) { acc4 = skein_combine4(acc4, x4[base + k * stride]); }
+  acc4 = skein_combine4(skein_combine4(acc4, acc4b), skein_combine4(acc4c, acc4d));${tail}`;
 }
 
 /** The entry point: accumulate `acc` per invocation, fold it per workgroup, write one partial per workgroup. */
@@ -138,9 +164,9 @@ function vec4PassSource(
   dtype: DType,
   combine: string,
   identity: string,
-  vectorCombine: string,
   subgroup: string | undefined,
   size: number,
+  unrolled: boolean,
 ): string {
   const t = DTYPES[dtype].wgsl;
   return [
@@ -153,7 +179,9 @@ function vec4PassSource(
     '@group(0) @binding(3) var<uniform> params: Params;',
     `fn skein_combine(a: ${t}, b: ${t}) -> ${t} { return ${combine}; }`,
     `fn skein_identity() -> ${t} { return ${identity}; }`,
-    mainFunction(t, subgroup, vec4Accumulate(t, vectorCombine), size),
+    // The built-in ops (a + b, min, max) apply to vectors component-wise as written.
+    `fn skein_combine4(a: vec4<${t}>, b: vec4<${t}>) -> vec4<${t}> { return ${combine}; }`,
+    mainFunction(t, subgroup, vec4Accumulate(t, unrolled), size),
   ]
     .filter((line) => line !== '')
     .join('\n');
@@ -265,7 +293,7 @@ export async function reduction(device: GpuDevice, options: ReductionOptions = {
     vectorizable
       ? compileKernel(
           device,
-          vec4PassSource(dtype, combine, identity, BUILT_IN[op as 'sum'].vector, subgroup, size),
+          vec4PassSource(dtype, combine, identity, subgroup, size, layout === 'chunked'),
           {
             name: `${name}:vec4`,
             entryPoint: 'main',
