@@ -85,8 +85,9 @@ const RUN_TIME_SMOOTHING = 0.2;
 const MAX_BLOCKED_PER_TURN_MS = 1;
 /**
  * A worker serving lone calls sleeps until its next message with no timeout (entry/thread-worker.ts);
- * this long after its last lone call or answer the pool turns the mode off, sending it back to its
- * event loop (the timed park it used to end by itself lasted as long).
+ * this long after its last lone call was sent (or a later answer, while it holds more) the pool turns
+ * the mode off, sending it back to its event loop (the timed park it used to end by itself lasted as
+ * long).
  */
 const LONE_HOLD_MS = 2;
 /** A worker asked to stop gets this long to exit by itself (flushing its stdout) before it is killed. */
