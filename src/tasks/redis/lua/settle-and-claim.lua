@@ -62,7 +62,7 @@ while i <= n do
       i = i + 5
     end
   end
-  settled[#settled + 1] = applied and 1 or 0
+  settled[#settled + 1] = applied and '1' or '0'
 end
 at = at + 1
 -- The completions' index writes, deferred to here (one call per key): before the claim, so the slots
