@@ -1,0 +1,87 @@
+// Profiles the worker side of one end-to-end drain (Redis engine, jobs run inline): enqueues the jobs
+// first, then records a CPU profile (or, with SKEIN_HEAP_PROFILE set, an allocation profile) of the drain
+// alone through node:inspector, and prints Redis's commands per job (INFO commandstats over the drain)
+// and the worker's jobs/s and CPU per job. With SKEIN_PERF_PID set, also `perf record`s that process
+// (the Redis server) for the drain alone, into <out>.perf.
+// Usage: node bench/tasks/profile-drain.ts <concurrency> <jobs> <out.cpuprofile> [redis url]
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { Redis } from 'ioredis';
+import { TaskQueue, Worker } from '../../src/tasks/index.ts';
+import { RedisBroker } from '../../src/tasks/redis/redis-broker.ts';
+import { noop } from './noop-task.ts';
+
+const [concurrencyArg = '100', jobsArg = '20000', out = 'drain.cpuprofile', url = 'redis://127.0.0.1:6379'] =
+  process.argv.slice(2);
+const jobs = Number(jobsArg);
+const prefix = `skein-prof-${randomUUID()}`;
+const broker = new RedisBroker({ url, prefix });
+const queue = new TaskQueue({ broker, name: 'bench' });
+const stats = new Redis(url);
+const entries = Array.from({ length: jobs }, (_, i) => ({ task: noop, args: [i] }));
+for (let at = 0; at < jobs; at += 1000) await queue.enqueueBulk(entries.slice(at, at + 1000));
+const session = new Session();
+session.connect();
+await session.post('Profiler.enable');
+await session.post('Profiler.setSamplingInterval', { interval: 100 });
+let done = 0;
+const { promise, resolve } = Promise.withResolvers<void>();
+const worker = new Worker({
+  broker,
+  queue: 'bench',
+  tasks: [noop],
+  concurrency: Number(concurrencyArg),
+  pool: 'inline',
+});
+worker.on('jobEnded', (_id, outcome) => {
+  if (outcome === 'succeeded' && ++done === jobs) resolve();
+});
+const perfPid = process.env.SKEIN_PERF_PID;
+const perf =
+  perfPid === undefined
+    ? undefined
+    : spawn('perf', ['record', '-F', '4000', '-p', perfPid, '-o', `${out}.perf`], { stdio: 'ignore' });
+if (perf !== undefined) await new Promise((resolveWait) => setTimeout(resolveWait, 500));
+await stats.config('RESETSTAT');
+const heap = process.env.SKEIN_HEAP_PROFILE !== undefined;
+if (heap) {
+  await session.post('HeapProfiler.startSampling', {
+    samplingInterval: 512,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
+} else await session.post('Profiler.start');
+const cpu = process.cpuUsage();
+const start = performance.now();
+await worker.start();
+await promise;
+const ms = performance.now() - start;
+const used = process.cpuUsage(cpu);
+const profile = heap
+  ? (await session.post('HeapProfiler.stopSampling')).profile
+  : (await session.post('Profiler.stop')).profile;
+perf?.kill('SIGINT');
+for (const line of (await stats.info('commandstats')).split('\n')) {
+  const match = /^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/.exec(line);
+  if (match === null || Number(match[2]) <= 10) continue;
+  const [, name = '', calls = '', usec = ''] = match;
+  console.log(
+    `${name.padEnd(20)} ${calls.padStart(7)} calls ${(Number(usec) / jobs).toFixed(2).padStart(7)} µs a job`,
+  );
+}
+writeFileSync(out, JSON.stringify(profile));
+console.log(
+  `${(jobs / (ms / 1000)).toFixed(0)} jobs/s, ${((used.user + used.system) / jobs).toFixed(1)} µs CPU a job`,
+);
+await worker.close();
+await queue.close();
+let cursor = '0';
+do {
+  const [next, keys] = await stats.scan(cursor, 'MATCH', `*${prefix}*`, 'COUNT', 1000);
+  cursor = next;
+  if (keys.length > 0) await stats.del(...keys);
+} while (cursor !== '0');
+stats.disconnect();
+await broker.close();
