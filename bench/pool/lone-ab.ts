@@ -85,11 +85,7 @@ const blocks: Record<string, Blocks> = {
 };
 const times = new Float64Array(calls);
 
-async function block(
-  name: string,
-  call: (i: number) => unknown,
-  workers: string,
-): Promise<void> {
+async function block(name: string, call: (i: number) => unknown, workers: string): Promise<void> {
   const before = cpu();
   for (let i = 0; i < calls; i++) {
     const start = performance.now();
