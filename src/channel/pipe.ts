@@ -394,8 +394,8 @@ export class Connection<S = unknown, R = unknown> implements Receivable, Sendabl
 
   /** Writes one record if it fits, then tells a waiting receiver. */
   #write(out: Direction, payload: Uint8Array): boolean {
-    if (!out.ring.tryWrite(payload)) return false;
-    // The tail store inside tryWrite comes before the sleeper count is read (waiting.ts).
+    if (!out.ring.tryWriteAligned(payload)) return false;
+    // The tail store inside tryWriteAligned comes before the sleeper count is read (waiting.ts).
     wakeSleepers(this.#cells, out.data, Number.POSITIVE_INFINITY);
     return true;
   }

@@ -657,11 +657,11 @@ export class Queue<T = unknown> implements Receivable, Sendable, AsyncIterable<T
     }
     if (this.#order === FIFO) {
       const ring = this.#ring!;
-      if (!ring.hasRoomFor(payload.length)) return false;
+      if (!ring.hasRoomForAligned(payload)) return false;
       // Counted before it is published: whoever sees the item (size, taskDone) sees the count. A plain
-      // store is enough: the tail's Atomics.store in write() publishes it.
+      // store is enough: the tail's Atomics.store in writeAligned() publishes it.
       cells[PUTS] = (puts + 1) | 0;
-      ring.write(payload);
+      ring.writeAligned(payload);
       return true;
     }
     // LIFO and priority: getters take the same lock, so the order of the two stores does not matter.

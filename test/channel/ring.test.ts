@@ -6,15 +6,15 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
-import { ringRecordBytes } from '../../src/channel/ring.ts';
+import { ByteRing, ringRecordBytes } from '../../src/channel/ring.ts';
 
 const THREAD = new URL('../fixtures/channel/ring-stress-thread.ts', import.meta.url);
 const DATA_OFFSET = 192;
 
-async function stress(size: number, frames: number): Promise<string> {
+async function stress(size: number, frames: number, aligned = false): Promise<string> {
   const buffer = new SharedArrayBuffer(DATA_OFFSET + size);
-  const consumer = new Worker(THREAD, { workerData: { buffer, size, frames, role: 'consumer' } });
-  const producer = new Worker(THREAD, { workerData: { buffer, size, frames, role: 'producer' } });
+  const consumer = new Worker(THREAD, { workerData: { buffer, size, frames, role: 'consumer', aligned } });
+  const producer = new Worker(THREAD, { workerData: { buffer, size, frames, role: 'producer', aligned } });
   try {
     const [verdict] = (await Promise.race([
       once(consumer, 'message'),
@@ -43,3 +43,42 @@ for (const size of [262_144, 600_000]) {
     assert.equal(await stress(size, 5000), 'all 5000 frames intact');
   });
 }
+
+for (const size of [262_144, 600_004]) {
+  test(`aligned writes from views at every offset modulo 8 cross a ${size}-byte ring intact and in place, peek and readCopy mixed`, async () => {
+    assert.equal(await stress(size, 5000, true), 'all 5000 frames intact');
+  });
+}
+
+test('writeAligned at every position of a small ring: intact, the pad where the phase needs it, never past the ring', () => {
+  const size = 1024;
+  const cells = new Int32Array(new SharedArrayBuffer(DATA_OFFSET + size));
+  const at = { head: 0, tailSeen: 1, tail: 16, headSeen: 17 };
+  const ring = new ByteRing(cells, at, DATA_OFFSET, size);
+  const reads = new Uint8Array(size);
+  let checked = 0;
+  for (let shift = 0; shift < size; shift += 4) {
+    for (const length of [256, 301, ringRecordBytes(0) + size - 12]) {
+      for (let phase = 0; phase < 8; phase++) {
+        // Move the tail (and head) to `shift`: one filler record, read away.
+        ring.write(new Uint8Array(Math.max(0, ((shift - Atomics.load(cells, at.tail)) & (size - 1)) - 4)));
+        ring.readCopy(() => reads);
+        const payload = new Uint8Array(length + 8).subarray(phase, phase + length);
+        for (let i = 0; i < length; i++) payload[i] = (i * 31 + phase + shift) & 255;
+        assert.ok(ring.tryWriteAligned(payload), `fits at ${shift}, ${length} bytes, phase ${phase}`);
+        assert.ok(ring.usedBytes() <= size);
+        const view = ring.peek((n) => new Uint8Array(n))!;
+        assert.deepEqual(view, payload, `at ${shift}, ${length} bytes, phase ${phase}`);
+        if ((view.buffer as ArrayBufferLike) === cells.buffer && length <= 301) {
+          // Records start at multiples of 4: a source at 0 or 4 modulo 8 is matched, any other put at 0.
+          const target = phase % 4 === 0 ? phase : 0;
+          assert.equal((view.byteOffset - target) & 7, 0, `placed at ${shift}, phase ${phase}`);
+          checked++;
+        }
+        ring.consume();
+        assert.ok(ring.isEmpty());
+      }
+    }
+  }
+  assert.ok(checked > 500, `${checked} in-place reads checked`);
+});
