@@ -31,6 +31,9 @@ end
 -- it but with its text fields still a table (`{ text, name, bytes, … }`): frame_job (after encoding the
 -- table) makes one message of it for a handoff, frame_claimed one reply of them all for a claim; and
 -- their ids.
+-- The binary fields but the payload, which claim_jobs looks up first.
+local RARE_BINARY_FIELDS = { 'canvas', 'result', 'progress' }
+
 local function claim_jobs(base, store, maxlen, queue, now, worker_id, max, lease_ms, scan_limit, wanted, caps, rates)
   local lease_until = num(now + lease_ms)
   local started_at = num(now)
@@ -99,13 +102,20 @@ local function claim_jobs(base, store, maxlen, queue, now, worker_id, max, lease
       redis.setresp(3)
       local text = redis.call('HGETALL', job_key).map
       redis.setresp(2)
+      -- The binary fields (BINARY_FIELDS of include/job-state.lua) one by one, not through pairs(): a
+      -- job has its payload, and rarely the others.
       local packed = { false }
-      for name in pairs(BINARY_FIELDS) do
-        local value = text[name]
-        if value then
-          packed[#packed + 1] = name
-          packed[#packed + 1] = value
-          text[name] = nil
+      if text.payload then
+        packed[2], packed[3], text.payload = 'payload', text.payload, nil
+      end
+      if text.canvas or text.result or text.progress then
+        for _, name in ipairs(RARE_BINARY_FIELDS) do
+          local value = text[name]
+          if value then
+            packed[#packed + 1] = name
+            packed[#packed + 1] = value
+            text[name] = nil
+          end
         end
       end
       local task, group = text.task, text.group
