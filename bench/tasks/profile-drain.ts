@@ -12,6 +12,7 @@ import { Redis } from 'ioredis';
 import { TaskQueue, Worker } from '../../src/tasks/index.ts';
 import { RedisBroker } from '../../src/tasks/redis/redis-broker.ts';
 import { noop } from './noop-task.ts';
+import { deleteKeysWithPrefix } from './redis-keys.ts';
 
 const [concurrencyArg = '100', jobsArg = '20000', out = 'drain.cpuprofile', url = 'redis://127.0.0.1:6379'] =
   process.argv.slice(2);
@@ -77,11 +78,6 @@ console.log(
 );
 await worker.close();
 await queue.close();
-let cursor = '0';
-do {
-  const [next, keys] = await stats.scan(cursor, 'MATCH', `*${prefix}*`, 'COUNT', 1000);
-  cursor = next;
-  if (keys.length > 0) await stats.del(...keys);
-} while (cursor !== '0');
+await deleteKeysWithPrefix(stats, prefix);
 stats.disconnect();
 await broker.close();

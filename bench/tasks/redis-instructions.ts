@@ -16,6 +16,7 @@ import { encodeValue } from '../../src/tasks/payload.ts';
 import { taskAddress } from '../../src/tasks/queue.ts';
 import { RedisBroker } from '../../src/tasks/redis/redis-broker.ts';
 import { noop } from './noop-task.ts';
+import { deleteKeysWithPrefix } from './redis-keys.ts';
 
 const { values } = parseArgs({
   options: {
@@ -88,12 +89,7 @@ try {
     }),
   );
 } finally {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `*${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== '0');
+  await deleteKeysWithPrefix(redis, prefix);
   redis.disconnect();
   await queue.close();
   await broker.close();

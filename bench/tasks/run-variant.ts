@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { deleteKeysWithPrefix } from './redis-keys.ts';
 
 const [caseId = '', variant = '', jobsArg = ''] = process.argv.slice(2);
 const jobs = Number(jobsArg);
@@ -92,12 +93,7 @@ async function skein(engine: 'sqlite' | 'redis', inline: boolean): Promise<Adapt
       if (engine === 'redis') {
         const { Redis } = await import('ioredis');
         const redis = new Redis(REDIS_URL);
-        let cursor = '0';
-        do {
-          const [next, keys] = await redis.scan(cursor, 'MATCH', `*${prefix}*`, 'COUNT', 1000);
-          cursor = next;
-          if (keys.length > 0) await redis.del(...keys);
-        } while (cursor !== '0');
+        await deleteKeysWithPrefix(redis, prefix);
         redis.disconnect();
       }
       await broker.close();
