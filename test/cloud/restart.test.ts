@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { describe, type TestContext, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   api,
@@ -24,6 +24,23 @@ const LEASE_TIMEOUT_MS = 1000;
 /** Bound on how long the server may take to act on SIGTERM (it is one event-loop turn). */
 const SIGNAL_HANDLED_TIMEOUT_MS = 10_000;
 
+/**
+ * A project of its own and a server with `--close-timeout`, running a waitForFile job that has started and
+ * stays running until the test writes `gate`.
+ */
+async function serverWithGatedJob(t: TestContext, closeTimeoutMs: number, gateName: string, result: string) {
+  const dir = await makeProject(t);
+  const server = await startServer(t, dir, '--close-timeout', String(closeTimeoutMs));
+  const gate = join(dir, gateName);
+  const running = await api(server, server.token, 'POST', '/api/jobs', {
+    module: 'tasks.ts',
+    export: 'waitForFile',
+    args: [gate, result],
+  });
+  await waitForFile(`${gate}.started`);
+  return { dir, server, gate, running };
+}
+
 // Each test has a project and servers of its own: they run at once.
 describe('restarts', { concurrency: true }, () => {
   test('kill -9 of skein up loses no acknowledged job: a restart on the same .skein/ runs them all', async (t) => {
@@ -38,15 +55,12 @@ describe('restarts', { concurrency: true }, () => {
   });
 
   test('SIGTERM lets the running job finish, answers 503 meanwhile, and exits 0', async (t) => {
-    const dir = await makeProject(t);
-    const server = await startServer(t, dir, '--close-timeout', '20000');
-    const gate = join(dir, 'graceful.gate');
-    const running = await api(server, server.token, 'POST', '/api/jobs', {
-      module: 'tasks.ts',
-      export: 'waitForFile',
-      args: [gate, 'finished while closing'],
-    });
-    await waitForFile(`${gate}.started`);
+    const { dir, server, gate, running } = await serverWithGatedJob(
+      t,
+      20_000,
+      'graceful.gate',
+      'finished while closing',
+    );
     const exit = server.stop();
     // The agent is closing and waits for the job: the API refuses new work until the process ends.
     let answer = await api(server, server.token, 'GET', '/api/jobs');
@@ -67,15 +81,12 @@ describe('restarts', { concurrency: true }, () => {
 
   test('a running job is not cut short when a newly named task makes the agent start a new worker', async (t) => {
     const closeTimeoutMs = 300;
-    const dir = await makeProject(t);
-    const server = await startServer(t, dir, '--close-timeout', String(closeTimeoutMs));
-    const gate = join(dir, 'swap.gate');
-    const running = await api(server, server.token, 'POST', '/api/jobs', {
-      module: 'tasks.ts',
-      export: 'waitForFile',
-      args: [gate, 'one run'],
-    });
-    await waitForFile(`${gate}.started`);
+    const { dir, server, gate, running } = await serverWithGatedJob(
+      t,
+      closeTimeoutMs,
+      'swap.gate',
+      'one run',
+    );
     // add is new to the agent: a new worker starts and the one running waitForFile retires.
     const added = await cli(dir, ['submit', 'tasks.ts:add', '--args', '[1, 2]', '--wait']);
     assert.equal(added.stdout, '3\n', added.stderr);
@@ -93,15 +104,7 @@ describe('restarts', { concurrency: true }, () => {
   });
 
   test('SIGTERM gives a job still running after --close-timeout back to the queue; the next start runs it', async (t) => {
-    const dir = await makeProject(t);
-    const server = await startServer(t, dir, '--close-timeout', '200');
-    const gate = join(dir, 'slow.gate');
-    const running = await api(server, server.token, 'POST', '/api/jobs', {
-      module: 'tasks.ts',
-      export: 'waitForFile',
-      args: [gate, 'second start'],
-    });
-    await waitForFile(`${gate}.started`);
+    const { dir, server, gate, running } = await serverWithGatedJob(t, 200, 'slow.gate', 'second start');
     assert.equal(await server.stop(), 0, server.stderr());
 
     const again = await startServer(t, dir);

@@ -53,6 +53,16 @@ function create(body: Record<string, unknown>, token = server.token, on: Running
   return api(on, token, 'POST', '/api/schedules', body);
 }
 
+/** The task most schedules here fire: tasks.ts's add. */
+const ADD_TASK = { module: 'tasks.ts', export: 'add' } as const;
+
+/** create(), asserting the schedule was stored (201). */
+async function createOk(body: Record<string, unknown>, token = server.token, on: RunningServer = server) {
+  const created = await create(body, token, on);
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  return created;
+}
+
 /** Polls GET /api/schedules/:name until `check` holds (bounded); returns the schedule. */
 async function waitForSchedule(
   name: string,
@@ -81,14 +91,12 @@ async function remove(name: string, on: RunningServer = server): Promise<void> {
 describe('schedules', { concurrency: true }, () => {
   test('a schedule every second stores a job each tick; the agent runs each and the history lists them', async () => {
     const before = Date.now();
-    const created = await create({
+    const created = await createOk({
       name: 'add-every-second',
       every: 1000,
-      module: 'tasks.ts',
-      export: 'add',
+      ...ADD_TASK,
       args: [2, 3],
     });
-    assert.equal(created.status, 201, JSON.stringify(created.body));
     assert.equal(created.body.state, 'active');
     assert.equal(created.body.task, 'tasks.ts:add');
     assert.equal(created.body.function, null);
@@ -123,22 +131,18 @@ describe('schedules', { concurrency: true }, () => {
   });
 
   test('the list shows every schedule with its state and next run; a cron schedule runs at its next UTC match', async () => {
-    const cron = await create({
+    await createOk({
       name: 'every-five-minutes',
       cron: '*/5 * * * *',
-      module: 'tasks.ts',
-      export: 'add',
+      ...ADD_TASK,
       args: [1, 2],
     });
-    assert.equal(cron.status, 201, JSON.stringify(cron.body));
-    const paused = await create({
+    const paused = await createOk({
       name: 'paused-one',
       every: 60_000,
-      module: 'tasks.ts',
-      export: 'add',
+      ...ADD_TASK,
       paused: true,
     });
-    assert.equal(paused.status, 201, JSON.stringify(paused.body));
     assert.equal(paused.body.state, 'paused');
     assert.equal(paused.body.nextRunAt, null);
 
@@ -159,46 +163,45 @@ describe('schedules', { concurrency: true }, () => {
   });
 
   test('bad cron expressions, conflicting fields and unknown targets are refused with a code, and store nothing', async () => {
-    const task = { module: 'tasks.ts', export: 'add' };
     assertError(
-      await create({ name: 'bad', cron: 'not a cron', ...task }),
+      await create({ name: 'bad', cron: 'not a cron', ...ADD_TASK }),
       400,
       'SKEIN_TASKS_INVALID_CRON',
       'unparsable',
     );
     assertError(
-      await create({ name: 'bad', cron: '61 * * * *', ...task }),
+      await create({ name: 'bad', cron: '61 * * * *', ...ADD_TASK }),
       400,
       'SKEIN_TASKS_INVALID_CRON',
       'minute 61',
     );
     assertError(
-      await create({ name: 'bad', cron: '0 0 30 2 *', ...task }),
+      await create({ name: 'bad', cron: '0 0 30 2 *', ...ADD_TASK }),
       400,
       'SKEIN_TASKS_INVALID_CRON',
       'never fires',
     );
     assertError(
-      await create({ name: 'bad', cron: '* * * * *', every: 1000, ...task }),
+      await create({ name: 'bad', cron: '* * * * *', every: 1000, ...ADD_TASK }),
       400,
       'SKEIN_CLOUD_INVALID_REQUEST',
       'both',
     );
-    assertError(await create({ name: 'bad', ...task }), 400, 'SKEIN_CLOUD_INVALID_REQUEST', 'neither');
+    assertError(await create({ name: 'bad', ...ADD_TASK }), 400, 'SKEIN_CLOUD_INVALID_REQUEST', 'neither');
     assertError(
-      await create({ name: 'bad', every: 10, ...task }),
+      await create({ name: 'bad', every: 10, ...ADD_TASK }),
       400,
       'SKEIN_CLOUD_INVALID_REQUEST',
       'too often',
     );
     assertError(
-      await create({ name: 'bad', every: 1.5e3 + 0.5, ...task }),
+      await create({ name: 'bad', every: 1.5e3 + 0.5, ...ADD_TASK }),
       400,
       'SKEIN_CLOUD_INVALID_REQUEST',
       'fraction',
     );
     assertError(
-      await create({ name: 'bad', cron: '* * * * *', timeZone: 'Europe/Paris', ...task }),
+      await create({ name: 'bad', cron: '* * * * *', timeZone: 'Europe/Paris', ...ADD_TASK }),
       400,
       'SKEIN_CLOUD_INVALID_REQUEST',
       'time zones are not supported: cron is UTC',
@@ -211,31 +214,31 @@ describe('schedules', { concurrency: true }, () => {
       'no export',
     );
     assertError(
-      await create({ name: 'bad', every: 1000, function: 'stamp', ...task }),
+      await create({ name: 'bad', every: 1000, function: 'stamp', ...ADD_TASK }),
       400,
       'SKEIN_CLOUD_INVALID_REQUEST',
       'two targets',
     );
     assertError(
-      await create({ name: 'a b', every: 1000, ...task }),
+      await create({ name: 'a b', every: 1000, ...ADD_TASK }),
       400,
       'SKEIN_CLOUD_INVALID_REQUEST',
       'name',
     );
     assertError(
-      await create({ name: 'bad', every: 1000, ...task, options: { idempotencyKey: 'k' } }),
+      await create({ name: 'bad', every: 1000, ...ADD_TASK, options: { idempotencyKey: 'k' } }),
       400,
       'SKEIN_CLOUD_INVALID_REQUEST',
       'each tick has its own idempotency key',
     );
     assertError(
-      await create({ name: 'bad', every: 1000, ...task, options: { priority: 10_000_000 } }),
+      await create({ name: 'bad', every: 1000, ...ADD_TASK, options: { priority: 10_000_000 } }),
       400,
       'SKEIN_TASKS_INVALID_OPTION',
       'priority out of range',
     );
     assertError(
-      await create({ name: 'bad', every: 1000, ...task, extra: 1 }),
+      await create({ name: 'bad', every: 1000, ...ADD_TASK, extra: 1 }),
       400,
       'SKEIN_CLOUD_INVALID_REQUEST',
       'unknown field',
@@ -267,9 +270,9 @@ describe('schedules', { concurrency: true }, () => {
     const listed = await api(server, server.token, 'GET', '/api/schedules');
     assert.ok(!listed.body.schedules.some((s: Body) => s.name === 'bad'), 'nothing refused was stored');
 
-    assert.equal((await create({ name: 'unique', every: 60_000, ...task })).status, 201);
+    await createOk({ name: 'unique', every: 60_000, ...ADD_TASK });
     assertError(
-      await create({ name: 'unique', every: 1000, ...task }),
+      await create({ name: 'unique', every: 1000, ...ADD_TASK }),
       409,
       'SKEIN_CLOUD_SCHEDULE_EXISTS',
       'taken',
@@ -292,14 +295,12 @@ describe('schedules', { concurrency: true }, () => {
   });
 
   test('pause stops the firings, resume starts them again from the next tick, remove deletes the schedule but not its jobs', async () => {
-    const created = await create({
+    await createOk({
       name: 'pausable',
       every: 1000,
-      module: 'tasks.ts',
-      export: 'add',
+      ...ADD_TASK,
       args: [7, 7],
     });
-    assert.equal(created.status, 201, JSON.stringify(created.body));
     await waitForSchedule('pausable', (s) => s.history.length >= 1, 'a first firing');
 
     const paused = await api(server, server.token, 'POST', '/api/schedules/pausable/pause');
@@ -363,8 +364,12 @@ describe('schedules', { concurrency: true }, () => {
       'SKEIN_CLOUD_INVALID_REQUEST',
       'job options are for task targets',
     );
-    const created = await create({ name: 'fn-every-second', every: 1000, function: 'stamp', args: ['tick'] });
-    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const created = await createOk({
+      name: 'fn-every-second',
+      every: 1000,
+      function: 'stamp',
+      args: ['tick'],
+    });
     assert.equal(created.body.function, 'stamp');
     assert.equal(created.body.task, null);
     const schedule = await waitForSchedule(
@@ -412,7 +417,7 @@ describe('schedules', { concurrency: true }, () => {
       assert.equal(made.status, 201);
       tokens[scope] = made.body.token;
     }
-    const body = { name: 'scoped', every: 60_000, module: 'tasks.ts', export: 'add', args: [1, 1] };
+    const body = { name: 'scoped', every: 60_000, ...ADD_TASK, args: [1, 1] };
     assertError(await create(body, tokens.read), 403, 'SKEIN_CLOUD_FORBIDDEN', 'read creates');
     assertError(await create(body, tokens.invoke), 403, 'SKEIN_CLOUD_FORBIDDEN', 'invoke creates');
     assertError(await create(body, tokens.agent), 403, 'SKEIN_CLOUD_FORBIDDEN', 'agent creates');
@@ -422,8 +427,7 @@ describe('schedules', { concurrency: true }, () => {
       'SKEIN_CLOUD_UNAUTHORIZED',
       'no token',
     );
-    const created = await create(body, tokens.deploy);
-    assert.equal(created.status, 201, JSON.stringify(created.body));
+    await createOk(body, tokens.deploy);
     for (const scope of ['read', 'invoke', 'deploy']) {
       assert.equal((await api(server, tokens[scope], 'GET', '/api/schedules')).status, 200, scope);
       assert.equal((await api(server, tokens[scope], 'GET', '/api/schedules/scoped')).status, 200, scope);
@@ -474,11 +478,7 @@ describe('schedules', { concurrency: true }, () => {
             `no ${type} event`,
           )
         ).data;
-      assert.equal(
-        (await create({ name: 'evented', every: 1000, module: 'tasks.ts', export: 'add', args: [0, 0] }))
-          .status,
-        201,
-      );
+      assert.equal((await create({ name: 'evented', every: 1000, ...ADD_TASK, args: [0, 0] })).status, 201);
       await seen('created');
       const fired = await seen('fired');
       assert.equal(typeof fired.jobId, 'string');
@@ -596,12 +596,7 @@ describe('schedules', { concurrency: true }, () => {
       String(LEASE_TIMEOUT_MS),
       ...serverArgs,
     );
-    const created = await create(
-      { name: 'durable', every: 3000, module: 'tasks.ts', export: 'add', args: [1, 2] },
-      first.token,
-      first,
-    );
-    assert.equal(created.status, 201, JSON.stringify(created.body));
+    await createOk({ name: 'durable', every: 3000, ...ADD_TASK, args: [1, 2] }, first.token, first);
     const fired = await waitForSchedule(
       'durable',
       (s) => s.history.length >= 1,
@@ -656,12 +651,11 @@ describe('schedules', { concurrency: true }, () => {
     const project = await makeProject(t);
     await copyFile(join(project, 'tasks.ts'), join(project, 'later.ts'));
     const first = await startServer(t, project, '--concurrency', '1');
-    const created = await create(
+    await createOk(
       { name: 'fragile', every: 1000, module: 'later.ts', export: 'add', args: [3, 4] },
       first.token,
       first,
     );
-    assert.equal(created.status, 201, JSON.stringify(created.body));
     assert.equal(await first.stop(), 0, first.stderr());
     await rm(join(project, 'later.ts'));
 
