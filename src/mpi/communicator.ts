@@ -655,8 +655,8 @@ export class Communicator {
     tag: number,
     blocking: boolean,
   ): Promise<void> | undefined {
-    const { bytes, dtype } = pack(value);
-    return this.#core.engine.send(this.#group[dest]!, context, tag, bytes, dtype, blocking);
+    const { bytes, dtype, transient } = pack(value);
+    return this.#core.engine.send(this.#group[dest]!, context, tag, bytes, dtype, blocking, transient);
   }
 
   #receive(
@@ -726,7 +726,7 @@ export class Communicator {
     return status?.set(
       this.#local.get(message.source) ?? message.source,
       message.tag,
-      message.payload.length,
+      message.size,
       message.dtype,
     );
   }

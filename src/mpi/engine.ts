@@ -8,6 +8,7 @@
 import { SkeinError } from '../errors.ts';
 import { ANY_SOURCE, ANY_TAG } from './constants.ts';
 import { type FrameHeader, FrameKind } from './frame.ts';
+import { decodeValue } from './payload.ts';
 import type { FrameSink, Transport } from './transport/transport.ts';
 
 /** A message as the receiver sees it: envelope (world source) and payload. */
@@ -15,7 +16,14 @@ export interface Received {
   readonly source: number;
   readonly tag: number;
   readonly dtype: number;
+  /** Payload bytes as sent. */
+  readonly size: number;
+  /** The payload; empty when `decoded`. */
   readonly payload: Uint8Array;
+  /** A value message decoded as it arrived, straight from the transport's memory (FrameSink.deliverView). */
+  readonly decoded: boolean;
+  /** The decoded value when `decoded`. */
+  readonly value: unknown;
 }
 
 /** What probe reports: the envelope and the payload size, without taking the message. */
@@ -85,6 +93,7 @@ export interface EngineOptions {
 const SYNC_WAIT_STREAK_MS = 10;
 /** globalThis.performance is a lazy getter in Node: read once. */
 const clock = performance;
+const EMPTY = new Uint8Array(0);
 
 function matches(wantSource: number, wantTag: number, header: FrameHeader): boolean {
   return (
@@ -137,7 +146,10 @@ export class Engine implements FrameSink {
     return this.#failure;
   }
 
-  /** Sends `payload` to world rank `dest`; settles when the caller may reuse it. */
+  /**
+   * Sends `payload` to world rank `dest`; settles when the caller may reuse it. `transient`: the bytes
+   * are valid only during this call (a scratch encoding), so whatever keeps them past it copies them.
+   */
   send(
     dest: number,
     context: number,
@@ -145,6 +157,7 @@ export class Engine implements FrameSink {
     payload: Uint8Array,
     dtype: number,
     blocking = false,
+    transient = false,
   ): Promise<void> | undefined {
     if (this.#failure !== null) return Promise.reject(this.#failure);
     const header: FrameHeader = {
@@ -160,7 +173,8 @@ export class Engine implements FrameSink {
       this.#arrive(header, payload.slice());
       return undefined;
     }
-    if (payload.length <= this.#eagerLimit) return this.transport.send(dest, header, payload);
+    if (payload.length <= this.#eagerLimit) return this.transport.send(dest, header, payload, transient);
+    if (transient) payload = payload.slice();
     const id = this.#nextId++;
     header.kind = FrameKind.RTS;
     header.id = id;
@@ -330,6 +344,42 @@ export class Engine implements FrameSink {
     return new Uint8Array(header.size);
   }
 
+  /**
+   * FrameSink.wantsView: an eager value message that a posted value receive (not a buffer one) takes
+   * now, so it is decoded straight from the transport's memory, with no copy of its bytes in between.
+   */
+  wantsView(header: FrameHeader): boolean {
+    if (header.kind !== FrameKind.EAGER || header.dtype !== 0) return false;
+    const list = this.#posted.get(header.context);
+    if (list === undefined || list.length === 0) return false;
+    const index = firstPosted(list, header);
+    return index >= 0 && list[index]!.into === null;
+  }
+
+  /** FrameSink.deliverView, after wantsView said yes: decodes `view` (valid during the call only). */
+  deliverView(header: FrameHeader, view: Uint8Array): void {
+    this.#onProgress?.();
+    if (this.#probes.length > 0) this.#settleProbes(header);
+    const list = this.#posted.get(header.context)!;
+    const posted = takeAt(list, firstPosted(list, header));
+    let value: unknown;
+    try {
+      value = decodeValue(view);
+    } catch (error) {
+      posted.reject(error as Error);
+      return;
+    }
+    posted.resolve({
+      source: header.source,
+      tag: header.tag,
+      dtype: 0,
+      size: view.length,
+      payload: EMPTY,
+      decoded: true,
+      value,
+    });
+  }
+
   deliver(header: FrameHeader, payload: Uint8Array): void {
     this.#onProgress?.();
     switch (header.kind) {
@@ -359,7 +409,15 @@ export class Engine implements FrameSink {
         const posted = this.#awaitingData.get(key);
         if (posted === undefined) return;
         this.#awaitingData.delete(key);
-        posted.resolve({ source: header.source, tag: header.tag, dtype: header.dtype, payload });
+        posted.resolve({
+          source: header.source,
+          tag: header.tag,
+          dtype: header.dtype,
+          size: payload.length,
+          payload,
+          decoded: false,
+          value: undefined,
+        });
         return;
       }
       default:
@@ -372,16 +430,19 @@ export class Engine implements FrameSink {
     }
   }
 
-  #arrive(header: FrameHeader, payload: Uint8Array | null): void {
-    if (this.#probes.length > 0) {
-      for (let i = 0; i < this.#probes.length; ) {
-        const probe = this.#probes[i]!;
-        if (probe.context === header.context && matches(probe.source, probe.tag, header)) {
-          this.#probes.splice(i, 1);
-          probe.resolve(envelopeOf(header));
-        } else i++;
-      }
+  /** Settles the pending probes that the arriving `header` matches. */
+  #settleProbes(header: FrameHeader): void {
+    for (let i = 0; i < this.#probes.length; ) {
+      const probe = this.#probes[i]!;
+      if (probe.context === header.context && matches(probe.source, probe.tag, header)) {
+        this.#probes.splice(i, 1);
+        probe.resolve(envelopeOf(header));
+      } else i++;
     }
+  }
+
+  #arrive(header: FrameHeader, payload: Uint8Array | null): void {
+    if (this.#probes.length > 0) this.#settleProbes(header);
     const list = this.#posted.get(header.context);
     if (list !== undefined && list.length > 0) {
       const index = firstPosted(list, header);
@@ -417,7 +478,10 @@ export class Engine implements FrameSink {
         source: header.source,
         tag: header.tag,
         dtype: header.dtype,
+        size: incoming.payload.length,
         payload: incoming.payload,
+        decoded: false,
+        value: undefined,
       });
       return;
     }

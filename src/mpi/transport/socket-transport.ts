@@ -118,7 +118,12 @@ export class SocketTransport implements Transport {
     for (const { header, payload } of this.#early.splice(0)) sink.deliver(header, payload);
   }
 
-  send(dest: number, header: FrameHeader, payload: Uint8Array | null): Promise<void> | undefined {
+  send(
+    dest: number,
+    header: FrameHeader,
+    payload: Uint8Array | null,
+    transient = false,
+  ): Promise<void> | undefined {
     const socket = this.#sockets[dest];
     if (this.#closed || socket === null || socket === undefined || socket.destroyed) {
       return Promise.reject(
@@ -143,7 +148,8 @@ export class SocketTransport implements Transport {
     socket.write(head);
     this.#inflight++;
     return new Promise<void>((resolve, reject) => {
-      socket.write(payload, (error) => {
+      // The socket keeps what it is given until written: a transient payload goes as a copy.
+      socket.write(transient ? payload.slice() : payload, (error) => {
         this.#inflight--;
         this.#settleFlush();
         if (error)

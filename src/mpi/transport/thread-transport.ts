@@ -147,6 +147,8 @@ export class ThreadTransport implements Transport {
     this.#readLength = length;
     return length === 0 ? EMPTY : this.#wholeTarget;
   };
+  /** Where ring.peek copies a record that wraps around the ring's end (rare): a fresh array. */
+  readonly #viewScratch = (length: number): Uint8Array => new Uint8Array(length);
   #sink: FrameSink | null = null;
   #closed = false;
   #flushWaiters: (() => void)[] = [];
@@ -191,7 +193,12 @@ export class ThreadTransport implements Transport {
     this.#readLoop().catch((error: unknown) => sink.fail(error as Error));
   }
 
-  send(dest: number, header: FrameHeader, payload: Uint8Array | null): Promise<void> | undefined {
+  send(
+    dest: number,
+    header: FrameHeader,
+    payload: Uint8Array | null,
+    transient = false,
+  ): Promise<void> | undefined {
     if (this.#closed) return Promise.reject(closedError(this.rank));
     const body = payload ?? EMPTY;
     const queue = this.#queues[dest]!;
@@ -221,8 +228,10 @@ export class ThreadTransport implements Transport {
         if (offset === body.length) return undefined;
       }
     }
+    // Queued: the pump writes it later, so a transient payload is copied now (offset stays valid).
+    const kept = transient ? body.slice() : body;
     return new Promise<void>((resolve, reject) => {
-      queue.push({ header, payload: body, headerWritten, offset, resolve, reject });
+      queue.push({ header, payload: kept, headerWritten, offset, resolve, reject });
       if (!this.#pumping[dest]) {
         this.#pumping[dest] = true;
         this.#pump(dest).catch((error: unknown) => this.#sink?.fail(error as Error));
@@ -644,6 +653,22 @@ export class ThreadTransport implements Transport {
         } else if (header.size <= this.#maxChunk && ring.usedBytes() >= ringRecordBytes(header.size)) {
           // One record carries a payload up to #maxChunk, and all of it is in the ring: it is read
           // straight into its target and delivered now, with no other code run in between.
+          if (sink.wantsView?.(header) === true) {
+            // The sink reads it where it lies (a value decoded from the ring), then it is consumed.
+            let view = ring.peek(this.#viewScratch)!;
+            while (view.length === 0) {
+              ring.consume(); // a pad record
+              view = ring.peek(this.#viewScratch)!;
+            }
+            try {
+              sink.deliverView!(header, view);
+            } finally {
+              ring.consume();
+              this.#woke(ring, cells);
+            }
+            frames++;
+            continue;
+          }
           const target = sink.target(header, true);
           this.#wholeTarget = target;
           // A pad record may come first (a writer aligns each payload record); then the payload, in

@@ -17,6 +17,17 @@ export interface FrameSink {
   target(header: FrameHeader, whole?: boolean): Uint8Array;
   /** A whole frame arrived; `payload` is what target() returned (or an empty array for size 0). */
   deliver(header: FrameHeader, payload: Uint8Array): void;
+  /**
+   * Whether the sink takes this frame's payload through deliverView, as a view of the transport's own
+   * memory: asked for a whole frame in that memory, with deliverView following before any other code
+   * runs. Absent: never.
+   */
+  wantsView?(header: FrameHeader): boolean;
+  /**
+   * A whole frame whose payload `view` is valid only during the call (the transport reuses the memory
+   * after it): the sink reads what it needs before returning. Called only when wantsView said so.
+   */
+  deliverView?(header: FrameHeader, view: Uint8Array): void;
   /** The transport cannot go on (a peer's connection broke); every pending operation fails with it. */
   fail(error: Error): void;
   /**
@@ -44,9 +55,15 @@ export interface Transport {
   /**
    * Sends a frame to `dest` (never this rank). Returns undefined when the payload was copied out at
    * once, else a promise that settles when the caller may reuse `payload`. Frames to one destination
-   * leave in call order.
+   * leave in call order. `transient`: `payload` is valid only during the call (a scratch encoding), so
+   * a transport that keeps it past the call (a queued frame) copies it first.
    */
-  send(dest: number, header: FrameHeader, payload: Uint8Array | null): Promise<void> | undefined;
+  send(
+    dest: number,
+    header: FrameHeader,
+    payload: Uint8Array | null,
+    transient?: boolean,
+  ): Promise<void> | undefined;
   /**
    * Delivers what arrived, sleeping in the kernel up to `timeoutMs` for the next frame if nothing has;
    * returns whether anything was delivered. Present where arrival can be awaited without the event loop
