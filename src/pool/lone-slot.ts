@@ -20,7 +20,8 @@
 
 import { decodeValueAt, encodeValueInto } from './lane-codec.ts';
 import { argumentsFitLane } from './lane-fit.ts';
-import { RESULT_STRIDE, type ResultsMessage } from './protocol.ts';
+import { RESULT_STRIDE } from './protocol.ts';
+import type { WorkerHooks } from './worker-handle.ts';
 
 /** Bytes for the encoded arguments, and for the encoded result: larger ones take the lanes. */
 const VALUE_BYTES = 4096;
@@ -97,33 +98,25 @@ export class LoneSlotCaller {
     return true;
   }
 
-  /** The answer waiting, as the results message it stands for; undefined when there is none. */
-  take(): ResultsMessage | undefined {
+  /** Hands the answer waiting to `hooks.loneAnswer`; false when there is none. */
+  take(hooks: WorkerHooks): boolean {
     const v = this.#v;
     const cell = Atomics.load(v.cells, ANSWER_CELL);
-    if (cell === 0) return undefined;
+    if (cell === 0) return false;
     const times = v.times;
     const base = times[ANSWER_BASE]!;
-    const message: ResultsMessage = {
-      t: 'results',
-      results: [
-        cell - 1,
-        v.cells[ANSWER_STATUS],
-        v.cells[ANSWER_IS_NUMBER] === 1
-          ? times[ANSWER_NUMBER]
-          : decodeValueAt(v.view, v.nodeBuffer, ANSWER_VALUE_AT),
-        times[ANSWER_START],
-        times[ANSWER_RUN],
-      ],
-      base: Number.isNaN(base) ? undefined : base,
-      heap: undefined,
-      started: undefined,
-      startedAt: undefined,
-    };
+    const status = v.cells[ANSWER_STATUS]!;
+    const value =
+      v.cells[ANSWER_IS_NUMBER] === 1
+        ? times[ANSWER_NUMBER]
+        : decodeValueAt(v.view, v.nodeBuffer, ANSWER_VALUE_AT);
+    const startNs = times[ANSWER_START]!;
+    const runNs = times[ANSWER_RUN]!;
     // A plain store: the worker writes the next answer only after loading the next call, which the
-    // pool stores (atomically) after this.
+    // pool stores (atomically) after this. Cleared before the hook, which may send the next call.
     v.cells[ANSWER_CELL] = 0;
-    return message;
+    hooks.loneAnswer(cell - 1, status, value, startNs, runNs, Number.isNaN(base) ? undefined : base);
+    return true;
   }
 }
 

@@ -81,7 +81,10 @@ const MAX_IN_HAND = 1024;
 const EAGER_DISPATCH_EVERY = 256;
 /** Weight of the newest run time in the moving average that sizes hands. */
 const RUN_TIME_SMOOTHING = 0.2;
-/** Blocking waits for results stop after this much blocked time until the event loop has had a turn. */
+/**
+ * Blocking waits for results start only within this long of the first one in an event-loop turn (timed
+ * by the calls' submission times, read anyway), until the loop has had a turn.
+ */
 const MAX_BLOCKED_PER_TURN_MS = 1;
 /**
  * A worker serving lone calls sleeps until its next message with no timeout (entry/thread-worker.ts);
@@ -328,11 +331,10 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
     }
   };
   #unrefScheduled = false;
-  #blockedThisTurnMs = 0;
-  #turnMarked = false;
+  /** performance.now() at (the send of the call of) this event-loop turn's first blocking wait; -1: none yet. */
+  #turnStartedAt = -1;
   readonly #newTurn = () => {
-    this.#blockedThisTurnMs = 0;
-    this.#turnMarked = false;
+    this.#turnStartedAt = -1;
     this.#resumeLoneWait();
   };
   #state: 'open' | 'closing' | 'destroyed' = 'open';
@@ -841,7 +843,7 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
       if (this.#queue.size === 0) break;
     }
     for (let k = 0; k < opened; k++) open[k] = undefined;
-    if (only !== undefined && this.#inHandTotal === 1) this.#blockForLoneResult(only);
+    if (only !== undefined && this.#inHandTotal === 1) this.#blockForLoneResult(only, only.lastAnswerAt);
   }
 
   /**
@@ -860,7 +862,7 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
     }
     if (idle === undefined) return false;
     this.#send(idle, [this.#queue.shift()!]);
-    if (this.#inHandTotal === 1) this.#blockForLoneResult(idle);
+    if (this.#inHandTotal === 1) this.#blockForLoneResult(idle, idle.lastAnswerAt);
     return true;
   }
 
@@ -902,22 +904,24 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
 
   // Latency path: one short task in flight and nothing else to hand out, so block briefly for its
   // result on the results doorbell instead of paying an event-loop wake-up (Atomics round trip ~2 µs,
-  // event-loop wake-up ~10 µs). Bounded per event-loop turn so I/O still runs.
-  #blockForLoneResult(slot: WorkerSlot, timeout = this.options.blockingWaitTimeout): void {
+  // event-loop wake-up ~10 µs). Bounded per event-loop turn so I/O still runs: no wait starts more than
+  // MAX_BLOCKED_PER_TURN_MS after the turn's first. `since` is when the call went out (the worker's
+  // lastAnswerAt, set from the call's submission time when its hand was empty): the wait and this
+  // bound read no clock of their own (~100 ns a read here, two per call before).
+  #blockForLoneResult(slot: WorkerSlot, since: number, timeout = this.options.blockingWaitTimeout): void {
     if (
       timeout <= 0 ||
       !slot.handle.canWaitForResults ||
       this.#avgRunMs < 0 ||
-      this.#avgRunMs * 2 > this.options.blockingWaitTimeout ||
-      this.#blockedThisTurnMs >= MAX_BLOCKED_PER_TURN_MS
+      this.#avgRunMs * 2 > this.options.blockingWaitTimeout
     ) {
       return;
     }
-    this.#blockedThisTurnMs += slot.handle.waitForResults(timeout);
-    if (!this.#turnMarked) {
-      this.#turnMarked = true;
+    if (this.#turnStartedAt < 0) {
+      this.#turnStartedAt = since;
       setImmediate(this.#newTurn);
-    }
+    } else if (since - this.#turnStartedAt >= MAX_BLOCKED_PER_TURN_MS) return;
+    slot.handle.waitForResults(timeout, since);
   }
 
   // The call that found this turn's blocking budget spent went out without a blocking wait, so its
@@ -929,8 +933,9 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
     if (this.#inHandTotal !== 1 || this.#queue.size !== 0 || this.#state === 'destroyed') return;
     for (const slot of this.#workers) {
       if (slot.inHand.size !== 1) continue;
-      const left = slot.lastAnswerAt + this.options.blockingWaitTimeout - performance.now();
-      if (left > 0) this.#blockForLoneResult(slot, left);
+      const now = performance.now();
+      const left = slot.lastAnswerAt + this.options.blockingWaitTimeout - now;
+      if (left > 0) this.#blockForLoneResult(slot, now, left);
       return;
     }
   }
@@ -1044,6 +1049,8 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
         },
         {
           message: (message) => this.#onMessage(slot, message),
+          loneAnswer: (id, status, value, startNs, runNs, base) =>
+            this.#onLoneAnswer(slot, id, status, value, startNs, runNs, base),
           exit: (exit) => this.#onExit(slot, exit),
         },
       );
@@ -1130,54 +1137,100 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
     const results = message.results;
     const base = message.base ?? 0;
     const tracing = this.#spans !== undefined || taskChannel.hasSubscribers;
+    let endedAt = -1;
     for (let i = 0; i < results.length; i += RESULT_STRIDE) {
-      const id = results[i] as number;
-      const record = slot.inHand.take(id);
-      if (record === undefined) continue;
-      this.#inHandTotal--;
-      const status = results[i + 1] as number;
-      if (status === STATUS_SKIPPED) {
-        // Taken back before it started: cancelled (already settled) or stolen (runs elsewhere).
-        if (!record.settled) {
-          record.worker = undefined;
-          record.stealing = false;
-          this.#queue.unshift(record);
-        }
-        continue;
-      }
-      const runMs = (results[i + 4] as number) / NS_PER_MS;
-      const startEpoch = base + (results[i + 3] as number) / NS_PER_MS;
-      slot.tasksDone++;
-      this.#avgRunMs =
-        this.#avgRunMs < 0 ? runMs : this.#avgRunMs + RUN_TIME_SMOOTHING * (runMs - this.#avgRunMs);
-      const cost = record.extras?.cost;
-      if (cost !== undefined) {
-        const perItem = runMs / Math.max(1, (record.args as unknown[]).length);
-        cost.perItemMs = cost.perItemMs < 0 ? perItem : (cost.perItemMs + perItem) / 2;
-      }
-      const waitMs = startEpoch - TIME_ORIGIN - record.submittedAt;
-      this.#stats.recordRun(runMs, waitMs);
-      const ok = status === STATUS_OK;
-      if (ok) this.#stats.completed++;
-      else this.#stats.failed++;
-      if (tracing) this.#trace(slot, record, startEpoch, runMs, ok);
-      if (!record.settled) {
-        const value = results[i + 2];
-        this.#settle(record, ok, ok ? value : isSerializedError(value) ? deserializeError(value) : value);
-      }
+      endedAt = this.#onResult(
+        slot,
+        results[i] as number,
+        results[i + 1] as number,
+        results[i + 2],
+        results[i + 3] as number,
+        results[i + 4] as number,
+        base,
+        tracing,
+      );
     }
+    this.#afterResults(slot, message.heap);
+    if (message.started !== undefined) this.#onStarted(slot, message.started);
+    this.#afterAnswer(slot, endedAt);
+    if (this.#queue.size > 0 && !this.#takingInBurst) this.#dispatch();
+  }
+
+  /** A lone call's answer: #onResults for its one entry, with no message (lone-slot.ts). */
+  #onLoneAnswer(
+    slot: WorkerSlot,
+    id: number,
+    status: number,
+    value: unknown,
+    startNs: number,
+    runNs: number,
+    base: number | undefined,
+  ): void {
+    const tracing = this.#spans !== undefined || taskChannel.hasSubscribers;
+    const endedAt = this.#onResult(slot, id, status, value, startNs, runNs, base ?? 0, tracing);
+    this.#afterResults(slot, undefined);
+    this.#afterAnswer(slot, endedAt);
+    if (this.#queue.size > 0 && !this.#takingInBurst) this.#dispatch();
+  }
+
+  /**
+   * One entry of a results message: times in ns, the start after `base` (epoch ms). Returns when the
+   * task ended, on this thread's clock, or -1 for an entry of a task that did not run here.
+   */
+  #onResult(
+    slot: WorkerSlot,
+    id: number,
+    status: number,
+    value: unknown,
+    startNs: number,
+    runNs: number,
+    base: number,
+    tracing: boolean,
+  ): number {
+    const record = slot.inHand.take(id);
+    if (record === undefined) return -1;
+    this.#inHandTotal--;
+    if (status === STATUS_SKIPPED) {
+      // Taken back before it started: cancelled (already settled) or stolen (runs elsewhere).
+      if (!record.settled) {
+        record.worker = undefined;
+        record.stealing = false;
+        this.#queue.unshift(record);
+      }
+      return -1;
+    }
+    const runMs = runNs / NS_PER_MS;
+    const startEpoch = base + startNs / NS_PER_MS;
+    slot.tasksDone++;
+    this.#avgRunMs =
+      this.#avgRunMs < 0 ? runMs : this.#avgRunMs + RUN_TIME_SMOOTHING * (runMs - this.#avgRunMs);
+    const cost = record.extras?.cost;
+    if (cost !== undefined) {
+      const perItem = runMs / Math.max(1, (record.args as unknown[]).length);
+      cost.perItemMs = cost.perItemMs < 0 ? perItem : (cost.perItemMs + perItem) / 2;
+    }
+    const waitMs = startEpoch - TIME_ORIGIN - record.submittedAt;
+    this.#stats.recordRun(runMs, waitMs);
+    const ok = status === STATUS_OK;
+    if (ok) this.#stats.completed++;
+    else this.#stats.failed++;
+    if (tracing) this.#trace(slot, record, startEpoch, runMs, ok);
+    if (!record.settled)
+      this.#settle(record, ok, ok ? value : isSerializedError(value) ? deserializeError(value) : value);
+    return startEpoch - TIME_ORIGIN + runMs;
+  }
+
+  /** After a message's results: the worker's answer time while it holds more, and whether it retires. */
+  #afterResults(slot: WorkerSlot, heap: number | undefined): void {
     // Only a worker that still holds tasks can look stalled: one whose hand is now empty keeps the
     // time of its last send or answer (its next send counts from the later of that and the call's
     // submission, and its lone-call mode ends LONE_HOLD_MS after), one clock read fewer per lone call.
     if (slot.inHand.size > 0) slot.lastAnswerAt = performance.now();
     // A worker holding actors keeps them: it retires only once they are released.
     if (slot.actorIds.size === 0) {
-      if (message.heap !== undefined && message.heap > this.options.maxHeapUsedBytes) slot.retiring = true;
+      if (heap !== undefined && heap > this.options.maxHeapUsedBytes) slot.retiring = true;
       if (slot.tasksDone >= this.options.maxTasksPerWorker) slot.retiring = true;
     }
-    if (message.started !== undefined) this.#onStarted(slot, message.started);
-    this.#afterAnswer(slot);
-    if (this.#queue.size > 0 && !this.#takingInBurst) this.#dispatch();
   }
 
   #onStarted(slot: WorkerSlot, id: number): void {
@@ -1279,12 +1332,15 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
     void slot.handle.kill();
   }
 
-  /** After a worker answered: stop it if it retires or idles, resolve close() once all is done. */
-  #afterAnswer(slot: WorkerSlot): void {
+  /**
+   * After a worker answered: stop it if it retires or idles, resolve close() once all is done.
+   * `endedAt`: when its last task ended (this thread's clock, from the worker's times), -1 if unknown.
+   */
+  #afterAnswer(slot: WorkerSlot, endedAt = -1): void {
     if (slot.inHand.size === 0 && !slot.exited) {
       if (slot.retiring && slot.actorIds.size === 0 && slot.killedFor < 0) void this.#stop(slot);
       else {
-        if (slot.actorIds.size === 0) this.#armIdleTimer(slot);
+        if (slot.actorIds.size === 0) this.#armIdleTimer(slot, endedAt);
         // Only a worker holding two tasks or more has one to give (#stealFor).
         if (this.#queue.size === 0 && this.#inHandTotal >= 2) this.#stealFor(slot);
       }
@@ -1337,9 +1393,11 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
     victim.handle.send({ t: 'steal', ids }, NO_TRANSFER);
   }
 
-  #armIdleTimer(slot: WorkerSlot): void {
+  // Idle since `since` when known: the end of its last task as the worker timed it (an idle timeout is
+  // milliseconds at least), which spares a lone call a clock read (~100 ns here).
+  #armIdleTimer(slot: WorkerSlot, since = -1): void {
     if (!Number.isFinite(this.options.idleTimeout) || this.#workers.length <= this.options.minWorkers) return;
-    slot.idleSince = performance.now();
+    slot.idleSince = since < 0 ? performance.now() : since;
     if (slot.idleTimer !== undefined) return;
     const check = () => {
       slot.idleTimer = undefined;

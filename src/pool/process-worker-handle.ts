@@ -140,9 +140,7 @@ export class ProcessWorkerHandle implements WorkerHandle {
 
   takeResults(): void {}
 
-  waitForResults(_timeoutMs: number): number {
-    return 0;
-  }
+  waitForResults(_timeoutMs: number, _since: number): void {}
 
   runningTask(): number {
     return this.#running;

@@ -102,10 +102,7 @@ export class ThreadWorkerHandle implements WorkerHandle {
 
   // The answer to a lone call, before the lane's messages (lone-slot.ts says why that order is right).
   #takeLone(): boolean {
-    const answer = this.#lone.take();
-    if (answer === undefined) return false;
-    this.#hooks.message(answer);
-    return true;
+    return this.#lone.take(this.#hooks);
   }
 
   // Results written to the lane while this thread is in its event loop wake it through this.
@@ -132,34 +129,43 @@ export class ThreadWorkerHandle implements WorkerHandle {
 
   readonly canWaitForResults = true;
 
-  /** Blocks this thread up to timeoutMs for the worker's next message, then handles what arrived. */
-  waitForResults(timeoutMs: number): number {
+  /** Blocks this thread until since + timeoutMs for the worker's next message, then handles what arrived. */
+  waitForResults(timeoutMs: number, since: number): void {
     // An answer already there (a worker sharing this CPU ran while the task was handed over) costs no
-    // clock read: at ~80 ns each here, the reads were a fair part of a lone call's own cost.
-    const bell = Atomics.load(this.#control, CONTROL_RESULTS);
-    if (bell !== this.#resultsSeen && this.#drain(bell)) return 0;
+    // clock read: at ~100 ns each here, the reads were a fair part of a lone call's own cost.
+    let bell = Atomics.load(this.#control, CONTROL_RESULTS);
+    if (bell !== this.#resultsSeen && this.#drain(bell)) return;
+    const spinMs = this.#spins.maySpin() ? SPIN_MS : 0;
+    if (spinMs === 0) {
+      // No spin (one CPU, or backing off): the first sleep needs no clock either. It may end a few µs
+      // past since + timeoutMs (since is when the call was sent, just before this); the clock is read
+      // only if it ends without an answer (a timeout, or a message that was not one).
+      Atomics.store(this.#control, CONTROL_RESULTS_WAITERS, 1);
+      Atomics.wait(this.#control, CONTROL_RESULTS, this.#resultsSeen, timeoutMs);
+      bell = Atomics.load(this.#control, CONTROL_RESULTS);
+      if (bell !== this.#resultsSeen && this.#drain(bell)) return;
+    }
     // #resultsSeen lags when results came through the event loop; a drain that finds nothing
     // refreshes it and the wait goes on until the deadline.
     const start = performance.now();
-    const spinMs = this.#spins.maySpin() ? SPIN_MS : 0;
     const spinUntil = start + Math.min(spinMs, timeoutMs);
-    const deadline = start + timeoutMs;
+    const deadline = since + timeoutMs;
     let now = start;
     for (;;) {
-      if (now >= deadline) return now - start;
+      if (now >= deadline) return;
       const spinning = now < spinUntil;
       if (!spinning) {
         Atomics.store(this.#control, CONTROL_RESULTS_WAITERS, 1);
         Atomics.wait(this.#control, CONTROL_RESULTS, this.#resultsSeen, deadline - now);
       }
-      const bell = Atomics.load(this.#control, CONTROL_RESULTS);
+      bell = Atomics.load(this.#control, CONTROL_RESULTS);
       const answered = bell !== this.#resultsSeen && this.#drain(bell);
-      now = performance.now();
       if (answered) {
         if (spinning) this.#spins.paid();
-        else if (spinMs > 0) this.#spins.ranOut(now - spinUntil);
-        return now - start;
+        else if (spinMs > 0) this.#spins.ranOut(performance.now() - spinUntil);
+        return;
       }
+      now = performance.now();
     }
   }
 

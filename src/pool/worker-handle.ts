@@ -14,6 +14,18 @@ export interface WorkerExit {
 
 export interface WorkerHooks {
   message(message: WorkerToMain): void;
+  /**
+   * The answer to a lone call (lone-slot.ts): what a results message of that one entry would say
+   * (times in ns, the start after `base`, epoch ms or undefined), without building one.
+   */
+  loneAnswer(
+    id: number,
+    status: number,
+    value: unknown,
+    startNs: number,
+    runNs: number,
+    base: number | undefined,
+  ): void;
   exit(exit: WorkerExit): void;
 }
 
@@ -30,10 +42,11 @@ export interface WorkerHandle {
   /** True when waitForResults can block for the worker's answer (threads, through shared memory). */
   readonly canWaitForResults: boolean;
   /**
-   * Blocks the calling thread up to timeoutMs for the worker's next message and handles it; returns the
-   * milliseconds it spent waiting (0 when a message was already there, without reading the clock).
+   * Blocks the calling thread until `since + timeoutMs` (performance.now() times; `since` is at or just
+   * before the call, so the first sleep can take timeoutMs without reading the clock) for the worker's
+   * next message and handles it.
    */
-  waitForResults(timeoutMs: number): number;
+  waitForResults(timeoutMs: number, since: number): void;
   /**
    * Handles the batches of results that have arrived, without waiting and without the event loop,
    * up to the first message of another kind (those wait for the event loop: they run callbacks).
