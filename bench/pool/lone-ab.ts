@@ -4,7 +4,9 @@
 // falls on all of them alike. Per block: the p50 and the CPU per call of the calling thread and of
 // that pool's workers (/proc/self/task/*/schedstat, first field: ns on CPU). Prints the medians of the
 // blocks and the paired medians of the differences.
-// Usage: taskset -c 0 node bench/pool/lone-ab.ts <treeA> <treeB> [rounds=30] [callsPerBlock=10000] [warmup=30000]
+// Usage: taskset -c 0 node bench/pool/lone-ab.ts <treeA> <treeB> [rounds=30] [callsPerBlock=10000] [warmup=30000] [fixed|defaults]
+// fixed (the default): minWorkers = maxWorkers = 2, as in bench/pool.ts; defaults: only maxWorkers = 2
+// (minWorkers 0 and the idle timeout, as a pool made with the defaults).
 // A tree is a checkout of this repository (a git worktree of another commit, node_modules linked).
 // Linux only (schedstat).
 
@@ -13,11 +15,11 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 
-const [treeA = '', treeB = '', roundsText = '30', callsText = '10000', warmText = '30000'] =
+const [treeA = '', treeB = '', roundsText = '30', callsText = '10000', warmText = '30000', sizing = 'fixed'] =
   process.argv.slice(2);
 if (treeA === '' || treeB === '') {
   process.stderr.write(
-    'usage: node bench/pool/lone-ab.ts <treeA> <treeB> [rounds] [callsPerBlock] [warmup]\n',
+    'usage: node bench/pool/lone-ab.ts <treeA> <treeB> [rounds] [callsPerBlock] [warmup] [fixed|defaults]\n',
   );
   process.exit(2);
 }
@@ -35,7 +37,8 @@ interface Side {
 async function side(tree: string, name: string): Promise<Side> {
   const { ThreadPool } = await import(`${tree}/src/pool/index.ts`);
   const tasks = await import(`${tree}/bench/pool/skein-tasks.ts`);
-  return { name, tree, pool: new ThreadPool({ minWorkers: 2, maxWorkers: 2, name }), noop: tasks.noop };
+  const options = sizing === 'defaults' ? { maxWorkers: 2, name } : { minWorkers: 2, maxWorkers: 2, name };
+  return { name, tree, pool: new ThreadPool(options), noop: tasks.noop };
 }
 
 /** CPU ns so far per thread group: the calling thread, each pool's workers (by name), the rest. */
@@ -114,7 +117,7 @@ const median = (values: number[]): number => {
 };
 const f = (x: number): string => x.toFixed(2);
 const floor = blocks.floor!;
-console.log(`${calls} calls per block, ${rounds} rounds; µs, medians of the blocks`);
+console.log(`${calls} calls per block, ${rounds} rounds, ${sizing} sizing; µs, medians of the blocks`);
 console.log(
   `floor: p50 ${f(median(floor.p50))}, CPU/call calling thread ${f(median(floor.main))}, worker ${f(median(floor.workers))}`,
 );
