@@ -10,7 +10,7 @@ import type { Activity } from './activity.ts';
 import { type CartShift, CartTopology } from './cartesian.ts';
 import * as collective from './collectives.ts';
 import { ANY_SOURCE, ANY_TAG, PROC_NULL, TAG_UB } from './constants.ts';
-import type { Engine, Envelope, Received } from './engine.ts';
+import type { Engine, Envelope, PostedReceive, Received } from './engine.ts';
 import { GraphTopology } from './graph.ts';
 import { MAX as MAX_OP, Op } from './ops.ts';
 import { pack, unpack } from './payload.ts';
@@ -23,6 +23,11 @@ import { checkWaitOptions, throwIfAborted, type WaitOptions, waitTracked } from 
 const WORLD_CONTEXT = 0;
 /** Typed arrays up to this many bytes allreduce through shared memory on thread ranks (see transport). */
 const SHARED_ALLREDUCE_MAX_BYTES = 256;
+
+/** The options of a call that passed none: shared, never written. */
+const NO_OPTIONS: RecvOptions = Object.freeze({});
+/** What a send that completed within the call returns: one settled promise, not one per message. */
+const RESOLVED: Promise<void> = Promise.resolve();
 
 /** split's color for a rank that joins no new communicator (it gets null). */
 export const UNDEFINED = -32766;
@@ -74,8 +79,9 @@ export class Communicator {
       send: (value, dest, tag) => this.#send(this.#context + 1, value, dest, tag),
       post: (value, dest, tag) => this.#sendNow(this.#context + 1, value, dest, tag, false),
       recv: (source, tag) => {
-        const now = this.#receiveNow(this.#context + 1, source, tag, null);
-        return now instanceof Promise ? now.then(unpack) : Promise.resolve(unpack(now));
+        const pending = this.#post(this.#context + 1, source, tag, null);
+        if (pending.matched !== null) return Promise.resolve(unpack(pending.matched));
+        return pending.received().then(unpack);
       },
       recvInto: (into, source, tag) =>
         this.#receive(this.#context + 1, source, tag, into).then((message) => {
@@ -97,7 +103,7 @@ export class Communicator {
    * @example await comm.send({ step: 1 }, 1, 7);
    * @throws SKEIN_MPI_INVALID_ARGUMENT for a bad rank or tag; SKEIN_CODEC_UNSUPPORTED for a value the codec cannot carry.
    */
-  send(value: unknown, dest: number, tag = 0, options: WaitOptions = {}): Promise<void> {
+  send(value: unknown, dest: number, tag = 0, options: WaitOptions = NO_OPTIONS): Promise<void> {
     try {
       this.#checkDest(dest, 'send');
       this.#checkTag(tag, 'send');
@@ -107,7 +113,7 @@ export class Communicator {
       const sent = this.#sendNow(this.#context, value, dest, tag, true);
       // Copied out at once (eager): nothing to wait for, so nothing a deadlock report would name.
       if (sent === undefined && options.signal === undefined && options.timeout === undefined) {
-        return Promise.resolve();
+        return RESOLVED;
       }
       return waitTracked(
         this.#core.activity,
@@ -127,7 +133,7 @@ export class Communicator {
   recv<T = unknown>(
     source: number = ANY_SOURCE,
     tag: number = ANY_TAG,
-    options: RecvOptions = {},
+    options: RecvOptions = NO_OPTIONS,
   ): Promise<T> {
     try {
       this.#checkSource(source, 'recv');
@@ -138,15 +144,16 @@ export class Communicator {
         options.status?.set(PROC_NULL, ANY_TAG, 0, 0);
         return Promise.resolve(undefined as T);
       }
-      let cancel = (): boolean => false;
-      const now = this.#receiveNow(this.#context, source, tag, null, (c) => (cancel = c));
-      if (!(now instanceof Promise)) {
+      const pending = this.#post(this.#context, source, tag, null);
+      const now = pending.matched;
+      if (now !== null) {
         // Matched during the call (the message was there, or came within the sync wait): nothing to
         // track, and no promise chain between the message and the caller.
         this.#fill(options.status, now);
         return Promise.resolve(unpack(now) as T);
       }
-      const received = now.then((message) => {
+      if (pending.failed !== null) return Promise.reject(pending.failed);
+      const received = pending.promise().then((message) => {
         this.#fill(options.status, message);
         return unpack(message) as T;
       });
@@ -155,7 +162,7 @@ export class Communicator {
         `recv(source=${showRank(source)}, tag=${showTag(tag)})`,
         received,
         options,
-        () => cancel(),
+        () => pending.cancel(),
       );
     } catch (error) {
       return Promise.reject(error);
@@ -193,7 +200,7 @@ export class Communicator {
   }
 
   /** Sends a typed array's bytes with no serialization (same as send for a typed array). */
-  sendBuffer(buffer: TypedArray, dest: number, tag = 0, options: WaitOptions = {}): Promise<void> {
+  sendBuffer(buffer: TypedArray, dest: number, tag = 0, options: WaitOptions = NO_OPTIONS): Promise<void> {
     if (!isTypedArray(buffer)) return Promise.reject(collectiveTypedError('sendBuffer', buffer));
     return this.send(buffer, dest, tag, options);
   }
@@ -207,7 +214,7 @@ export class Communicator {
     buffer: TypedArray,
     source: number = ANY_SOURCE,
     tag: number = ANY_TAG,
-    options: WaitOptions = {},
+    options: WaitOptions = NO_OPTIONS,
   ): Promise<Status> {
     try {
       if (!isTypedArray(buffer)) throw collectiveTypedError('recvBuffer', buffer);
@@ -216,16 +223,16 @@ export class Communicator {
       checkWaitOptions(options, 'recvBuffer');
       throwIfAborted(options);
       if (source === PROC_NULL) return Promise.resolve(new Status().set(PROC_NULL, ANY_TAG, 0, 0));
-      let cancel = (): boolean => false;
-      const now = this.#receiveNow(this.#context, source, tag, buffer, (c) => (cancel = c));
-      if (!(now instanceof Promise)) return Promise.resolve(this.#into(buffer, now));
-      const received = now.then((message) => this.#into(buffer, message));
+      const pending = this.#post(this.#context, source, tag, buffer);
+      if (pending.matched !== null) return Promise.resolve(this.#into(buffer, pending.matched));
+      if (pending.failed !== null) return Promise.reject(pending.failed);
+      const received = pending.promise().then((message) => this.#into(buffer, message));
       return waitTracked(
         this.#core.activity,
         `recvBuffer(source=${showRank(source)}, tag=${showTag(tag)}, ${buffer.byteLength} B)`,
         received,
         options,
-        () => cancel(),
+        () => pending.cancel(),
       );
     } catch (error) {
       return Promise.reject(error);
@@ -316,7 +323,7 @@ export class Communicator {
         checkWaitOptions(options, 'barrier()');
         throwIfAborted(options);
         const passed = this.#core.engine.sharedBarrier();
-        if (passed === undefined) return Promise.resolve();
+        if (passed === undefined) return RESOLVED;
         return waitTracked(this.#core.activity, 'barrier()', passed ?? Promise.resolve(), options);
       } catch (error) {
         return Promise.reject(error);
@@ -666,47 +673,26 @@ export class Communicator {
     into: TypedArray | null,
     onCancel?: (cancel: () => boolean) => void,
   ): Promise<Received> {
-    const now = this.#receiveNow(context, source, tag, into, onCancel);
-    return now instanceof Promise ? now : Promise.resolve(now);
+    const pending = this.#post(context, source, tag, into);
+    if (pending.matched === null && pending.failed === null) onCancel?.(() => pending.cancel());
+    return pending.received();
   }
 
   /**
-   * Posts a receive; the message itself when one matched during the call (already there, or arrived
-   * within the engine's sync wait), else a promise of it. A receive that failed at once rejects.
+   * Posts a receive. Its `matched` is the message when one matched during the call (already there, or
+   * arrived within the engine's sync wait); else `failed`, or promise() for the message to come.
    */
-  #receiveNow(
-    context: number,
-    source: number,
-    tag: number,
-    into: TypedArray | null,
-    onCancel?: (cancel: () => boolean) => void,
-  ): Received | Promise<Received> {
-    let matched: Received | null = null;
-    let failed: Error | null = null;
-    let settle: ((message: Received) => void) | null = null;
-    let fail: ((error: Error) => void) | null = null;
-    const cancel = this.#core.engine.receive({
+  #post(context: number, source: number, tag: number, into: TypedArray | null): PendingReceive {
+    const pending = new PendingReceive(
+      this.#core.engine,
       context,
-      source: this.#worldOf(source),
+      this.#worldOf(source),
       tag,
-      into: into === null ? null : bytesOf(into),
-      intoDtype: into === null ? 0 : dtypeOf(into),
-      resolve: (message) => {
-        if (settle === null) matched = message;
-        else settle(message);
-      },
-      reject: (error) => {
-        if (fail === null) failed = error;
-        else fail(error);
-      },
-    });
-    if (matched !== null) return matched;
-    if (failed !== null) return Promise.reject(failed);
-    onCancel?.(cancel);
-    return new Promise<Received>((resolve, reject) => {
-      settle = resolve;
-      fail = reject;
-    });
+      into === null ? null : bytesOf(into),
+      into === null ? 0 : dtypeOf(into),
+    );
+    this.#core.engine.receive(pending);
+    return pending;
   }
 
   #worldOf(source: number): number {
@@ -774,6 +760,69 @@ export class Communicator {
         `${what}: tag must be an integer in 0..${TAG_UB}${wildcard ? ' or ANY_TAG' : ''} (got ${String(tag)})`,
       );
     }
+  }
+}
+
+/**
+ * A receive posted to the engine (PostedReceive) that keeps a message matched during the post itself,
+ * so a receive answered at once costs no promise and no closures; promise() waits for a later one.
+ */
+class PendingReceive implements PostedReceive {
+  readonly context: number;
+  readonly source: number;
+  readonly tag: number;
+  readonly into: Uint8Array | null;
+  readonly intoDtype: number;
+  matched: Received | null = null;
+  failed: Error | null = null;
+  readonly #engine: Engine;
+  #settle: ((message: Received) => void) | null = null;
+  #fail: ((error: Error) => void) | null = null;
+
+  constructor(
+    engine: Engine,
+    context: number,
+    source: number,
+    tag: number,
+    into: Uint8Array | null,
+    intoDtype: number,
+  ) {
+    this.#engine = engine;
+    this.context = context;
+    this.source = source;
+    this.tag = tag;
+    this.into = into;
+    this.intoDtype = intoDtype;
+  }
+
+  resolve(message: Received): void {
+    if (this.#settle === null) this.matched = message;
+    else this.#settle(message);
+  }
+
+  reject(error: Error): void {
+    if (this.#fail === null) this.failed = error;
+    else this.#fail(error);
+  }
+
+  /** Takes the receive back while nothing matched it: whether it was still posted. */
+  cancel(): boolean {
+    return this.#engine.withdraw(this);
+  }
+
+  /** The message to come; call only while neither matched nor failed. */
+  promise(): Promise<Received> {
+    return new Promise<Received>((resolve, reject) => {
+      this.#settle = resolve;
+      this.#fail = reject;
+    });
+  }
+
+  /** The message however it comes: now, failed, or later. */
+  received(): Promise<Received> {
+    if (this.matched !== null) return Promise.resolve(this.matched);
+    if (this.failed !== null) return Promise.reject(this.failed);
+    return this.promise();
   }
 }
 

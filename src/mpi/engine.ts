@@ -120,6 +120,7 @@ export class Engine implements FrameSink {
   /** Matched RTS frames waiting for their DATA, keyed by source * 2^32 + id. */
   readonly #awaitingData = new Map<number, PostedReceive>();
   #nextId = 1;
+  readonly #eagerHeader: FrameHeader;
   #failure: Error | null = null;
   /** The next free context id; dup and split agree on the largest among the ranks taking part. */
   nextContext = 2;
@@ -134,6 +135,15 @@ export class Engine implements FrameSink {
     this.#onProgress = options.onProgress;
     this.#syncWaitMs = options.syncWaitTimeout ?? 0;
     this.#spinMs = options.spinTimeout ?? 0;
+    this.#eagerHeader = {
+      kind: FrameKind.EAGER,
+      context: 0,
+      tag: 0,
+      id: 0,
+      size: 0,
+      dtype: 0,
+      source: transport.rank,
+    };
     transport.start(this);
   }
 
@@ -160,6 +170,15 @@ export class Engine implements FrameSink {
     transient = false,
   ): Promise<void> | undefined {
     if (this.#failure !== null) return Promise.reject(this.#failure);
+    if (dest !== this.rank && payload.length <= this.#eagerLimit) {
+      // The transport copies a header it keeps (Transport.send): one header serves every eager send.
+      const eager = this.#eagerHeader;
+      eager.context = context;
+      eager.tag = tag;
+      eager.size = payload.length;
+      eager.dtype = dtype;
+      return this.transport.send(dest, eager, payload, transient);
+    }
     const header: FrameHeader = {
       kind: FrameKind.EAGER,
       context,
@@ -173,7 +192,6 @@ export class Engine implements FrameSink {
       this.#arrive(header, payload.slice());
       return undefined;
     }
-    if (payload.length <= this.#eagerLimit) return this.transport.send(dest, header, payload, transient);
     if (transient) payload = payload.slice();
     const id = this.#nextId++;
     header.kind = FrameKind.RTS;
@@ -185,16 +203,16 @@ export class Engine implements FrameSink {
       // DATA leaves with no event-loop turn. Not for isend: its caller may post the very receive the
       // peer's CLEAR depends on (sendrecv), so waiting here would only stall both sides.
       if (blocking && this.#syncWaitMs > 0 && this.transport.waitFor !== undefined) {
-        this.#syncWait(() => this.#outgoing.has(id));
+        this.#syncWait(this.#unsent, id);
       }
     });
   }
 
-  /** Posts a receive; the first matching message (now or later) settles it. Returns a cancel function. */
-  receive(posted: PostedReceive): () => boolean {
+  /** Posts a receive; the first matching message (now or later) settles it. withdraw() cancels it. */
+  receive(posted: PostedReceive): void {
     if (this.#failure !== null) {
       posted.reject(this.#failure);
-      return () => false;
+      return;
     }
     const queue = this.#unexpected.get(posted.context);
     if (queue !== undefined) {
@@ -202,12 +220,12 @@ export class Engine implements FrameSink {
       if (index >= 0) {
         const incoming = takeAt(queue, index);
         this.#release(incoming);
-        this.#match(incoming, posted);
+        this.#match(incoming.header, incoming.payload, posted);
         if (incoming.payload === null && this.#syncWaitMs > 0 && this.transport.waitFor !== undefined) {
           // An RTS that was waiting: its DATA follows the CLEAR just sent, usually at once.
-          this.#syncWait(() => this.#isAwaitingData(posted));
+          this.#syncWait(this.#awaitsData, posted);
         }
-        return () => false;
+        return;
       }
     }
     let list = this.#posted.get(posted.context);
@@ -215,14 +233,17 @@ export class Engine implements FrameSink {
     list.push(posted);
     if (this.#syncWaitMs > 0 && this.transport.waitFor !== undefined) {
       // Through a rendezvous too: after the RTS matched, the DATA it cleared usually follows at once.
-      this.#syncWait(() => list.includes(posted) || this.#isAwaitingData(posted));
+      this.#syncWait(this.#unanswered, posted);
     }
-    return () => {
-      const at = list.indexOf(posted);
-      if (at < 0) return false;
-      list.splice(at, 1);
-      return true;
-    };
+  }
+
+  /** Takes back a posted receive that nothing matched yet: whether it was still posted. */
+  withdraw(posted: PostedReceive): boolean {
+    const list = this.#posted.get(posted.context);
+    const at = list === undefined ? -1 : list.indexOf(posted);
+    if (at < 0) return false;
+    list!.splice(at, 1);
+    return true;
   }
 
   /** The envelope of the first matching message that has arrived, or undefined. */
@@ -250,6 +271,12 @@ export class Engine implements FrameSink {
     };
   }
 
+  /** #syncWait conditions, made once (a receive waits with no closure of its own). */
+  readonly #awaitsData = (posted: PostedReceive): boolean => this.#isAwaitingData(posted);
+  readonly #unanswered = (posted: PostedReceive): boolean =>
+    this.#posted.get(posted.context)?.includes(posted) === true || this.#isAwaitingData(posted);
+  readonly #unsent = (id: number): boolean => this.#outgoing.has(id);
+
   #isAwaitingData(posted: PostedReceive): boolean {
     if (this.#awaitingData.size === 0) return false;
     for (const waiting of this.#awaitingData.values()) if (waiting === posted) return true;
@@ -258,18 +285,18 @@ export class Engine implements FrameSink {
 
   /**
    * Waits in the transport (after spinTimeout of polling, a kernel sleep) for up to syncWaitTimeout
-   * while `waiting()` holds (a receive unmatched): an answer within it costs a futex wake-up or none,
+   * while `condition(arg)` holds (a receive unmatched): an answer within it costs a futex wake-up or none,
    * rather than an event-loop turn.
    */
-  #syncWait(waiting: () => boolean): void {
+  #syncWait<A>(condition: (arg: A) => boolean, arg: A): void {
     const budget = this.#syncWaitMs;
     const waitFor = this.transport.waitFor!;
-    if (!waiting() || this.#failure !== null) return;
+    if (!condition(arg) || this.#failure !== null) return;
     // The common case costs no clock read here: the first frame comes within the budget and settles it.
-    if (!waitFor.call(this.transport, budget, this.#spinMs) || !waiting()) return;
+    if (!waitFor.call(this.transport, budget, this.#spinMs) || !condition(arg)) return;
     const start = clock.now();
     let last = start;
-    while (waiting() && this.#failure === null) {
+    while (condition(arg) && this.#failure === null) {
       const now = clock.now();
       const left = budget - (now - last);
       if (left <= 0 || now - start > SYNC_WAIT_STREAK_MS) return;
@@ -447,7 +474,7 @@ export class Engine implements FrameSink {
     if (list !== undefined && list.length > 0) {
       const index = firstPosted(list, header);
       if (index >= 0) {
-        this.#match({ header, payload }, takeAt(list, index));
+        this.#match(header, payload, takeAt(list, index));
         return;
       }
     }
@@ -471,15 +498,14 @@ export class Engine implements FrameSink {
     if (before >= this.#unexpectedLimit && after < this.#unexpectedLimit) this.transport.resume?.(source);
   }
 
-  #match(incoming: Incoming, posted: PostedReceive): void {
-    const { header } = incoming;
-    if (incoming.payload !== null) {
+  #match(header: FrameHeader, payload: Uint8Array | null, posted: PostedReceive): void {
+    if (payload !== null) {
       posted.resolve({
         source: header.source,
         tag: header.tag,
         dtype: header.dtype,
-        size: incoming.payload.length,
-        payload: incoming.payload,
+        size: payload.length,
+        payload,
         decoded: false,
         value: undefined,
       });

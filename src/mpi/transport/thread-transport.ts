@@ -231,7 +231,7 @@ export class ThreadTransport implements Transport {
     // Queued: the pump writes it later, so a transient payload is copied now (offset stays valid).
     const kept = transient ? body.slice() : body;
     return new Promise<void>((resolve, reject) => {
-      queue.push({ header, payload: kept, headerWritten, offset, resolve, reject });
+      queue.push({ header: { ...header }, payload: kept, headerWritten, offset, resolve, reject });
       if (!this.#pumping[dest]) {
         this.#pumping[dest] = true;
         this.#pump(dest).catch((error: unknown) => this.#sink?.fail(error as Error));

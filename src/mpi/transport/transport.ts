@@ -56,7 +56,8 @@ export interface Transport {
    * Sends a frame to `dest` (never this rank). Returns undefined when the payload was copied out at
    * once, else a promise that settles when the caller may reuse `payload`. Frames to one destination
    * leave in call order. `transient`: `payload` is valid only during the call (a scratch encoding), so
-   * a transport that keeps it past the call (a queued frame) copies it first.
+   * a transport that keeps it past the call (a queued frame) copies it first. `header` is the caller's
+   * to reuse once the call returns: a transport that keeps it copies it too.
    */
   send(
     dest: number,
