@@ -61,6 +61,7 @@ function shapeLabel(shape: TileShape): string {
     shape.stages === 2 ? '2-stage' : '',
     shape.lanes === 'blocks' ? 'blocks' : '',
     shape.exact === true ? 'exact' : '',
+    shape.peel === true ? 'peel' : '',
     (shape.swizzle ?? 0) > 0 ? `swizzle ${shape.swizzle}` : '',
   ].filter((extra) => extra !== '');
   return `tiled-vec4 ${shape.bm}x${shape.bn}x${shape.bk} / ${shape.tm}x${shape.tn}${extras.length > 0 ? ` ${extras.join(' ')}` : ''}`;

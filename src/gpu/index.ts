@@ -18,7 +18,7 @@ export { compileKernel, Kernel } from './kernel.ts';
 export type { LinalgOptions, MatmulVariant } from './linalg.ts';
 export { Linalg, linalg, SMALL_GRID_WORKGROUPS } from './linalg.ts';
 export type { TileShape } from './matmul-tiles.ts';
-export { GPU_CLAMPED_TILE_SHAPE, GPU_SMALL_TILE_SHAPE, GPU_TILE_SHAPE } from './matmul-tiles.ts';
+export { GPU_SMALL_TILE_SHAPE, GPU_TILE_SHAPE } from './matmul-tiles.ts';
 export type { ReduceLayout, ReduceOp, ReductionOptions } from './reduce.ts';
 export { ReductionKernel, reduction } from './reduce.ts';
 export type { ScanOptions } from './scan.ts';

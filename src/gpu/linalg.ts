@@ -11,7 +11,6 @@ import { type ElementwiseKernel, elementwise } from './elementwise.ts';
 import type { GpuEvent } from './event.ts';
 import { compileKernel, type Kernel } from './kernel.ts';
 import {
-  GPU_CLAMPED_TILE_SHAPE,
   GPU_SMALL_TILE_SHAPE,
   GPU_TILE_SHAPE,
   type TileShape,
@@ -26,8 +25,8 @@ export type MatmulVariant = 'blocked-vec4' | 'blocked' | 'tiled-vec4' | 'tiled';
 /** Options of linalg(). */
 export interface LinalgOptions {
   /**
-   * The tile shape of the 'tiled-vec4' matmul, for every size (default: GPU_TILE_SHAPE where the sizes fill
-   * every tile, GPU_CLAMPED_TILE_SHAPE elsewhere; tune with bench/gpu/matmul-tiles.ts).
+   * The tile shape of the 'tiled-vec4' matmul, for every size (default GPU_TILE_SHAPE; tune with
+   * bench/gpu/matmul-tiles.ts).
    */
   readonly matmulTile?: TileShape;
   /**
@@ -201,7 +200,6 @@ export class Linalg {
   /** The tile shapes of the 'tiled-vec4' variant (see LinalgOptions). */
   readonly matmulTile: TileShape;
   readonly matmulSmallTile: TileShape;
-  readonly #largeClamped: TileShape;
   readonly #kernels: Record<KernelName, Kernel>;
   readonly #axpy: ElementwiseKernel;
   readonly #dot: ReductionKernel;
@@ -212,12 +210,11 @@ export class Linalg {
     kernels: Record<KernelName, Kernel>,
     axpy: ElementwiseKernel,
     dot: ReductionKernel,
-    tiles: { large: TileShape; largeClamped: TileShape; small: TileShape },
+    tiles: { large: TileShape; small: TileShape },
   ) {
     this.device = device;
     this.matmulVariant = device.adapter.software ? 'blocked-vec4' : 'tiled-vec4';
     this.matmulTile = tiles.large;
-    this.#largeClamped = tiles.largeClamped;
     this.matmulSmallTile = tiles.small;
     this.#kernels = kernels;
     this.#axpy = axpy;
@@ -275,9 +272,8 @@ export class Linalg {
       const small = Math.ceil(n / large.bn) * Math.ceil(m / large.bm) < SMALL_GRID_WORKGROUPS;
       // Sizes that fill every tile take the kernel whose global loads and stores carry no bounds clamps
       // (on an NVIDIA H200, 4096² went from 35 to 41-43 TFLOP/s with them gone).
-      const exactTile = small ? this.matmulSmallTile : large;
-      const exact = m % exactTile.bm === 0 && n % exactTile.bn === 0 && k % exactTile.bk === 0;
-      const tile = exact || small ? exactTile : this.#largeClamped;
+      const tile = small ? this.matmulSmallTile : large;
+      const exact = m % tile.bm === 0 && n % tile.bn === 0 && k % tile.bk === 0;
       const [wx, wy] = tileWorkgroup(tile);
       const name = `tiled-vec4${small ? '-small' : ''}${exact ? '-exact' : ''}` as const;
       return this.#kernels[name].run(values, {
@@ -323,7 +319,6 @@ export class Linalg {
  */
 export async function linalg(device: GpuDevice, options: LinalgOptions = {}): Promise<Linalg> {
   const large = options.matmulTile ?? GPU_TILE_SHAPE;
-  const largeClamped = options.matmulTile ?? GPU_CLAMPED_TILE_SHAPE;
   const small = options.matmulSmallTile ?? GPU_SMALL_TILE_SHAPE;
   for (const [name, shape] of [
     ['matmulTile', large],
@@ -348,7 +343,7 @@ export async function linalg(device: GpuDevice, options: LinalgOptions = {}): Pr
   ] = await Promise.all([
     compileKernel(device, BLOCKED_VEC4, { name: 'matmul:blocked-vec4' }),
     compileKernel(device, BLOCKED, { name: 'matmul:blocked' }),
-    compileKernel(device, tiledVec4Source({ ...largeClamped, exact: false }), { name: 'matmul:tiled-vec4' }),
+    compileKernel(device, tiledVec4Source({ ...large, exact: false }), { name: 'matmul:tiled-vec4' }),
     compileKernel(device, tiledVec4Source({ ...large, exact: true }), { name: 'matmul:tiled-vec4-exact' }),
     compileKernel(device, tiledVec4Source({ ...small, exact: false }), { name: 'matmul:tiled-vec4-small' }),
     compileKernel(device, tiledVec4Source({ ...small, exact: true }), {
@@ -373,6 +368,6 @@ export async function linalg(device: GpuDevice, options: LinalgOptions = {}): Pr
     },
     axpy,
     dot,
-    { large, largeClamped, small },
+    { large, small },
   );
 }

@@ -11,7 +11,9 @@
 // every tile get a second kernel without bounds clamps on its loads and stores (`exact`): on an NVIDIA
 // H200 the clamped one ran at 35 TFLOP/s and the exact one at 41-43, the largest single step of the
 // tuning (the clamps' select and min on every load seem to keep the driver's compiler from its best
-// schedule; switching Dawn's own robustness clamps off made the exact kernel slower, not faster).
+// schedule; switching Dawn's own robustness clamps off made the exact kernel slower, not faster). The
+// next largest was peeling the last K step out of the loop (`peel`), so the loop body carries no branch
+// around the next tile's loads: +16% exact and clamped with K in steps of 8.
 
 /** One tile shape of the generated kernel. */
 export interface TileShape {
@@ -48,38 +50,30 @@ export interface TileShape {
    * the products whose sizes fill every tile. @defaultValue false
    */
   readonly exact?: boolean;
+  /**
+   * Run the last K step after the loop, so the loop body has no test for a next tile to fetch (one stage
+   * only). @defaultValue false
+   */
+  readonly peel?: boolean;
 }
 
 /**
- * 128 x 128 tiles, 8 x 8 per invocation, K in steps of 16: 256 invocations, 16 KiB of workgroup memory;
- * subgroups as 8 x 4 blocks, workgroups in bands of 8 tile rows. On an NVIDIA H200 (Vulkan,
- * bench/gpu/matmul-tiles.ts) this was the fastest at 4096² and 2048², 41–43 TFLOP/s with exact sizes
- * (linalg's unclamped kernel); with K in steps of 8, 32, a second buffer (stages: 2), 16 x 8 or 8 x 16 per
- * invocation it was 30–40.
+ * 128 x 128 tiles, 8 x 8 per invocation, K in steps of 8 with the last step peeled: 256 invocations, 8 KiB
+ * of workgroup memory; subgroups as 8 x 4 blocks, workgroups in bands of 8 tile rows. On an NVIDIA H200
+ * (Vulkan, bench/gpu/matmul-tiles.ts) this was the fastest at 4096², 44.7–45.3 TFLOP/s with exact sizes
+ * (linalg's unclamped kernel; without the peel 38.3–38.6, K in steps of 16 41.7–42.2), and also the fastest
+ * clamped shape (39.4 at 4000²; without the peel 33.7). 16 x 8 or 8 x 16 per invocation, a second buffer
+ * (stages: 2) or K in steps of 32 were 30–40.
  */
 export const GPU_TILE_SHAPE: TileShape = Object.freeze({
-  bm: 128,
-  bn: 128,
-  bk: 16,
-  tm: 8,
-  tn: 8,
-  lanes: 'blocks',
-  swizzle: 8,
-});
-
-/**
- * The large tile for sizes that leave tiles partly empty (linalg's clamped kernel): K in steps of 8. With
- * clamps, GPU_TILE_SHAPE ran at 23 TFLOP/s on the H200 and this one at 35 (the fastest clamped shape).
- * It shares GPU_TILE_SHAPE's grid (bm, bn, tm, tn), so the choice between the two never changes which
- * workgroups run.
- */
-export const GPU_CLAMPED_TILE_SHAPE: TileShape = Object.freeze({
   bm: 128,
   bn: 128,
   bk: 8,
   tm: 8,
   tn: 8,
   lanes: 'blocks',
+  swizzle: 8,
+  peel: true,
 });
 
 /**
@@ -113,6 +107,8 @@ export function tileShapeProblem(shape: TileShape, maxInvocations = 256): string
   if (shape.lanes === 'blocks' && (wx % 8 !== 0 || wy % 4 !== 0)) {
     return "lanes 'blocks' needs bn / tn a multiple of 8 and bm / tm a multiple of 4";
   }
+  if (shape.peel !== undefined && typeof shape.peel !== 'boolean') return 'peel must be true or false';
+  if (shape.peel === true && shape.stages === 2) return 'peel needs stages: 1 (two stages already peel)';
   if (shape.swizzle !== undefined && (!Number.isInteger(shape.swizzle) || shape.swizzle < 0)) {
     return 'swizzle must be a whole number of tile rows (0 for none)';
   }
@@ -260,7 +256,23 @@ export function tiledVec4Source(shape: TileShape): string {
   loadGlobal('  ');
   storeShared('  ', '', '');
   emit('  workgroupBarrier();');
-  if (stages === 1) {
+  if (stages === 1 && shape.peel === true) {
+    // Every step but the last has a next tile to fetch; the last one only computes.
+    emit(`  for (k0 = 0u; k0 + ${bk}u < params.k; k0 += ${bk}u) {`);
+    emit(`    k04 = (k0 + ${bk}u) / 4u;`);
+    emit('    {');
+    emit(`      let k0 = k0 + ${bk}u;`);
+    loadGlobal('      ');
+    emit('    }');
+    computeStep('', '');
+    emit('    workgroupBarrier();');
+    storeShared('    ', '', '');
+    emit('    workgroupBarrier();');
+    emit('  }');
+    emit('  {');
+    computeStep('', '');
+    emit('  }');
+  } else if (stages === 1) {
     emit(`  for (k0 = 0u; k0 < params.k; k0 += ${bk}u) {`);
     emit(`    k04 = (k0 + ${bk}u) / 4u;`);
     emit(`    let more = k0 + ${bk}u < params.k;`);

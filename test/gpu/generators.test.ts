@@ -174,18 +174,20 @@ test('matmul tile shapes: each generated shape matches the CPU, clamped and exac
     // every shape; the large default shape is checked on the GPU by bench/gpu/matmul-tiles.ts).
     for (const matmulTile of [
       { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 },
-      { bm: 32, bn: 64, bk: 8, tm: 4, tn: 8, swizzle: 3 },
+      { bm: 32, bn: 64, bk: 8, tm: 4, tn: 8, swizzle: 3, peel: true },
       { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4, stages: 2 },
       { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4, lanes: 'blocks', swizzle: 2 },
     ] as const) {
       // The same shape for small grids too, so this shape runs whatever the product's size. The first
       // product leaves every tile edge partly empty (the clamped kernel); the second fills a 3 x 2 grid
-      // of tiles exactly (the kernel without clamps), with the swizzle's last band short.
+      // of tiles exactly (the kernel without clamps), with the swizzle's last band short; the third is
+      // shallower than one K step (no loop turn at all when the last step is peeled).
       const tuned = await linalg(device, { matmulTile, matmulSmallTile: matmulTile });
       assert.deepEqual(tuned.matmulTile, matmulTile);
       for (const [m, k, n] of [
         [150, 36, 200],
         [matmulTile.bm * 3, matmulTile.bk * 2, matmulTile.bn * 2],
+        [33, 4, 20],
       ] as const) {
         const { a, b, expected } = product(m, k, n);
         using c = tuned.matmul(a, b, { variant: 'tiled-vec4' });
@@ -211,6 +213,16 @@ test('matmul tile shapes: each generated shape matches the CPU, clamped and exac
       code: 'SKEIN_GPU_INVALID_ARGUMENT',
       message: /swizzle must be a whole number/,
     },
+  );
+  await assert.rejects(
+    linalg(device, {
+      matmulTile: { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4, peel: 'yes' as unknown as boolean },
+    }),
+    { code: 'SKEIN_GPU_INVALID_ARGUMENT', message: /peel must be true or false/ },
+  );
+  await assert.rejects(
+    linalg(device, { matmulTile: { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4, stages: 2, peel: true } }),
+    { code: 'SKEIN_GPU_INVALID_ARGUMENT', message: /peel needs stages: 1/ },
   );
   await assert.rejects(linalg(device, { matmulTile: { bm: 128, bn: 128, bk: 8, tm: 6, tn: 8 } }), {
     code: 'SKEIN_GPU_INVALID_ARGUMENT',
