@@ -81,7 +81,10 @@ def main(case):
             queue.finish()
 
         result["ms"] = timed(run)
-        result["checksum"] = checksum(y.get()[:65536] / 8)
+        # The timed runs accumulated into y as many times as the clock allowed: check one run on fresh inputs.
+        once = cla.to_device(queue, inputs(N16M, 5))
+        saxpy(np.float32(2), x, once)
+        result["checksum"] = checksum(once.get()[:65536])
     else:
         raise SystemExit(f"pyopencl_bench.py has no case {case}")
     print(json.dumps(result))
