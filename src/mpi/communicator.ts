@@ -662,8 +662,8 @@ export class Communicator {
     tag: number,
     blocking: boolean,
   ): Promise<void> | undefined {
-    const { bytes, dtype, transient } = pack(value);
-    return this.#core.engine.send(this.#group[dest]!, context, tag, bytes, dtype, blocking, transient);
+    const { bytes, dtype, scratch } = pack(value);
+    return this.#core.engine.send(this.#group[dest]!, context, tag, bytes, dtype, blocking, scratch);
   }
 
   #receive(

@@ -64,8 +64,16 @@ interface OutgoingRendezvous {
   readonly dest: number;
   readonly payload: Uint8Array;
   readonly dtype: number;
+  /** The scratch the payload lies in, held until DATA left; null for the caller's own bytes. */
+  readonly lease: Lease | null;
   readonly resolve: () => void;
   readonly reject: (error: Error) => void;
+}
+
+/** Reused memory a payload lies in (a scratch encoding): held while a rendezvous sends from it. */
+export interface Lease {
+  hold(): void;
+  readonly release: () => void;
 }
 
 export interface EngineOptions {
@@ -94,6 +102,12 @@ const SYNC_WAIT_STREAK_MS = 10;
 /** globalThis.performance is a lazy getter in Node: read once. */
 const clock = performance;
 const EMPTY = new Uint8Array(0);
+/**
+ * Value payloads up to this size are read into a buffer reused per source and decoded from it as they
+ * are delivered (or copied out when nothing takes them then): the decoded value is the one allocation.
+ * Larger ones get a fresh buffer each, so a source's scratch stays within this.
+ */
+const VALUE_SCRATCH_MAX_BYTES = 2 * 1024 * 1024;
 
 function matches(wantSource: number, wantTag: number, header: FrameHeader): boolean {
   return (
@@ -120,6 +134,8 @@ export class Engine implements FrameSink {
   /** Matched RTS frames waiting for their DATA, keyed by source * 2^32 + id. */
   readonly #awaitingData = new Map<number, PostedReceive>();
   #nextId = 1;
+  /** Per world source: the reused buffer value payloads from it are read into (VALUE_SCRATCH_MAX_BYTES). */
+  readonly #valueScratch: (Uint8Array | null)[];
   readonly #eagerHeader: FrameHeader;
   #failure: Error | null = null;
   /** The next free context id; dup and split agree on the largest among the ranks taking part. */
@@ -132,6 +148,7 @@ export class Engine implements FrameSink {
     this.#eagerLimit = options.eagerLimit;
     this.#unexpectedLimit = options.unexpectedLimit ?? Number.POSITIVE_INFINITY;
     this.#held = new Array<number>(transport.size).fill(0);
+    this.#valueScratch = new Array<Uint8Array | null>(transport.size).fill(null);
     this.#onProgress = options.onProgress;
     this.#syncWaitMs = options.syncWaitTimeout ?? 0;
     this.#spinMs = options.spinTimeout ?? 0;
@@ -157,8 +174,9 @@ export class Engine implements FrameSink {
   }
 
   /**
-   * Sends `payload` to world rank `dest`; settles when the caller may reuse it. `transient`: the bytes
-   * are valid only during this call (a scratch encoding), so whatever keeps them past it copies them.
+   * Sends `payload` to world rank `dest`; settles when the caller may reuse it. `scratch`: the bytes are
+   * a scratch encoding, valid only during this call unless held: an eager frame is copied out (the
+   * transport copies what it keeps), a rendezvous holds the scratch until its DATA left.
    */
   send(
     dest: number,
@@ -167,7 +185,7 @@ export class Engine implements FrameSink {
     payload: Uint8Array,
     dtype: number,
     blocking = false,
-    transient = false,
+    scratch: Lease | null = null,
   ): Promise<void> | undefined {
     if (this.#failure !== null) return Promise.reject(this.#failure);
     if (dest !== this.rank && payload.length <= this.#eagerLimit) {
@@ -177,7 +195,7 @@ export class Engine implements FrameSink {
       eager.tag = tag;
       eager.size = payload.length;
       eager.dtype = dtype;
-      return this.transport.send(dest, eager, payload, transient);
+      return this.transport.send(dest, eager, payload, scratch !== null);
     }
     const header: FrameHeader = {
       kind: FrameKind.EAGER,
@@ -192,12 +210,12 @@ export class Engine implements FrameSink {
       this.#arrive(header, payload.slice());
       return undefined;
     }
-    if (transient) payload = payload.slice();
+    scratch?.hold();
     const id = this.#nextId++;
     header.kind = FrameKind.RTS;
     header.id = id;
     return new Promise<void>((resolve, reject) => {
-      this.#outgoing.set(id, { dest, payload, dtype, resolve, reject });
+      this.#outgoing.set(id, { dest, payload, dtype, lease: scratch, resolve, reject });
       this.transport.send(dest, header, null)?.catch((error: unknown) => this.fail(error as Error));
       // A blocking send has nothing else to do: its CLEAR often comes within the sync wait, and then
       // DATA leaves with no event-loop turn. Not for isend: its caller may post the very receive the
@@ -347,7 +365,10 @@ export class Engine implements FrameSink {
     this.#failure = error;
     for (const list of this.#posted.values()) for (const posted of list.splice(0)) posted.reject(error);
     for (const probe of this.#probes.splice(0)) probe.reject(error);
-    for (const out of this.#outgoing.values()) out.reject(error);
+    for (const out of this.#outgoing.values()) {
+      out.lease?.release();
+      out.reject(error);
+    }
     this.#outgoing.clear();
     for (const posted of this.#awaitingData.values()) posted.reject(error);
     this.#awaitingData.clear();
@@ -360,6 +381,12 @@ export class Engine implements FrameSink {
       const posted = this.#awaitingData.get(header.source * 2 ** 32 + header.id);
       if (posted?.into != null && posted.into.length >= header.size)
         return posted.into.subarray(0, header.size);
+      // A value for a value receive: decoded at delivery, straight from the scratch.
+      if (posted !== undefined && posted.into === null && header.dtype === 0)
+        return this.#scratchFor(header.source, header.size);
+    } else if (!whole && header.kind === FrameKind.EAGER && header.dtype === 0) {
+      // Arriving in parts: which receive takes it is known at delivery, which decodes or copies it.
+      return this.#scratchFor(header.source, header.size);
     } else if (whole && header.kind === FrameKind.EAGER && header.dtype !== 0) {
       // deliver() follows before any other code runs, so the receive that matches now is the one
       // #arrive will match: its buffer takes the bytes, with no allocation and no second copy.
@@ -386,12 +413,39 @@ export class Engine implements FrameSink {
   /** FrameSink.deliverView, after wantsView said yes: decodes `view` (valid during the call only). */
   deliverView(header: FrameHeader, view: Uint8Array): void {
     this.#onProgress?.();
+    this.#takeView(header, view);
+  }
+
+  /** Settles probes, then hands the view to the posted value receive that wantsView found. */
+  #takeView(header: FrameHeader, view: Uint8Array): void {
     if (this.#probes.length > 0) this.#settleProbes(header);
     const list = this.#posted.get(header.context)!;
-    const posted = takeAt(list, firstPosted(list, header));
+    this.#resolveDecoded(header, view, takeAt(list, firstPosted(list, header)));
+  }
+
+  /** A buffer of `size` bytes for a value payload from `source`: its reused scratch when small enough. */
+  #scratchFor(source: number, size: number): Uint8Array {
+    if (size > VALUE_SCRATCH_MAX_BYTES) return new Uint8Array(size);
+    let scratch = this.#valueScratch[source] ?? null;
+    if (scratch === null || scratch.length < size) {
+      let length = 1024;
+      while (length < size) length *= 2;
+      this.#valueScratch[source] = scratch = new Uint8Array(Math.min(length, VALUE_SCRATCH_MAX_BYTES));
+    }
+    return scratch.subarray(0, size);
+  }
+
+  /** Whether `payload` lies in `source`'s value scratch (so it must be decoded or copied now). */
+  #inScratch(source: number, payload: Uint8Array): boolean {
+    const scratch = this.#valueScratch[source];
+    return scratch != null && payload.length > 0 && payload.buffer === scratch.buffer;
+  }
+
+  /** Resolves `posted` with the value `bytes` decode to, or rejects it with the decode's error. */
+  #resolveDecoded(header: FrameHeader, bytes: Uint8Array, posted: PostedReceive): void {
     let value: unknown;
     try {
-      value = decodeValue(view);
+      value = decodeValue(bytes);
     } catch (error) {
       posted.reject(error as Error);
       return;
@@ -400,7 +454,7 @@ export class Engine implements FrameSink {
       source: header.source,
       tag: header.tag,
       dtype: 0,
-      size: view.length,
+      size: bytes.length,
       payload: EMPTY,
       decoded: true,
       value,
@@ -411,6 +465,11 @@ export class Engine implements FrameSink {
     this.#onProgress?.();
     switch (header.kind) {
       case FrameKind.EAGER:
+        if (this.#inScratch(header.source, payload)) {
+          if (this.wantsView(header)) this.#takeView(header, payload);
+          else this.#arrive(header, payload.slice());
+          return;
+        }
         this.#arrive(header, payload);
         return;
       case FrameKind.RTS:
@@ -427,8 +486,23 @@ export class Engine implements FrameSink {
           dtype: out.dtype,
         };
         const sent = this.transport.send(out.dest, data, out.payload);
-        if (sent === undefined) out.resolve();
-        else sent.then(out.resolve, out.reject);
+        if (sent === undefined) {
+          out.lease?.release();
+          out.resolve();
+        } else if (out.lease === null) sent.then(out.resolve, out.reject);
+        else {
+          const lease = out.lease;
+          sent.then(
+            () => {
+              lease.release();
+              out.resolve();
+            },
+            (error: unknown) => {
+              lease.release();
+              out.reject(error as Error);
+            },
+          );
+        }
         return;
       }
       case FrameKind.DATA: {
@@ -436,6 +510,10 @@ export class Engine implements FrameSink {
         const posted = this.#awaitingData.get(key);
         if (posted === undefined) return;
         this.#awaitingData.delete(key);
+        if (this.#inScratch(header.source, payload)) {
+          this.#resolveDecoded(header, payload, posted);
+          return;
+        }
         posted.resolve({
           source: header.source,
           tag: header.tag,

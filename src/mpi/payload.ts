@@ -1,30 +1,59 @@
 // The two ways a value travels: a typed array as its own bytes (the buffer path, no serialization),
 // anything else through skein/codec. The frame's dtype says which, so the receiver rebuilds the same.
-// A value is encoded into one reused scratch buffer (Packed.transient): the engine and the transports
-// copy those bytes out during the send call, or copy them once when they must keep them (a queued
-// frame, a rendezvous), so a small value costs no allocation on the sending side.
+// A value is encoded into a reused scratch encoder (Packed.scratch): the transports copy those bytes
+// out during the send call (or copy them once when they must keep them, a queued frame), and a
+// rendezvous holds the scratch until its DATA left, so sending a value allocates nothing once warm.
 
 import { decode, Encoder, encode } from '../codec/index.ts';
-import type { Received } from './engine.ts';
+import type { Lease, Received } from './engine.ts';
 import { bytesOf, dtypeOf, isTypedArray, typedFromBytes } from './typed.ts';
 
 export interface Packed {
   readonly bytes: Uint8Array;
   readonly dtype: number;
-  /** `bytes` is the shared scratch encoding, valid until the next pack: copy it to keep it. */
-  readonly transient: boolean;
+  /**
+   * Set when `bytes` is a scratch encoding: valid until the next pack, unless held (Lease.hold) until
+   * released. Null: the bytes are the caller's (a typed array) or a fresh copy.
+   */
+  readonly scratch: Lease | null;
 }
 
-const scratch = new Encoder();
-/** Set while the scratch encoder runs: a getter of the value that sends again gets a fresh encoding. */
+/** A reused encoder, held while a rendezvous still sends from its bytes. */
+class Scratch implements Lease {
+  readonly encoder = new Encoder();
+  held = false;
+  hold(): void {
+    this.held = true;
+  }
+  readonly release = (): void => {
+    this.held = false;
+  };
+}
+
+/** Scratch encoders; a pack takes the first one not held. */
+const scratches: Scratch[] = [new Scratch()];
+/** Rendezvous sends in flight at once beyond which values are encoded into fresh buffers instead. */
+const MAX_SCRATCHES = 8;
+/** Set while a scratch encoder runs: a getter of the value that sends again gets a fresh encoding. */
 let encoding = false;
 
 export function pack(value: unknown): Packed {
-  if (isTypedArray(value)) return { bytes: bytesOf(value), dtype: dtypeOf(value), transient: false };
-  if (encoding) return { bytes: encode(value), dtype: 0, transient: false };
+  if (isTypedArray(value)) return { bytes: bytesOf(value), dtype: dtypeOf(value), scratch: null };
+  if (encoding) return { bytes: encode(value), dtype: 0, scratch: null };
+  let scratch: Scratch | undefined;
+  for (let i = 0; i < scratches.length; i++) {
+    if (!scratches[i]!.held) {
+      scratch = scratches[i];
+      break;
+    }
+  }
+  if (scratch === undefined) {
+    if (scratches.length >= MAX_SCRATCHES) return { bytes: encode(value), dtype: 0, scratch: null };
+    scratches.push((scratch = new Scratch()));
+  }
   encoding = true;
   try {
-    return { bytes: scratch.encode(value), dtype: 0, transient: true };
+    return { bytes: scratch.encoder.encode(value), dtype: 0, scratch };
   } finally {
     encoding = false;
   }
