@@ -1,7 +1,9 @@
 // Lone-call round trips of two source trees side by side in one process, beside the bare Atomics
 // ping-pong: blocks of awaited `pool.run(noop, i)` calls alternate between the trees' ThreadPools (2
 // workers each, named aaa and bbb) and the floor, so load that comes and goes on a shared machine
-// falls on all of them alike. Per block: the p50 and the CPU per call of the calling thread and of
+// falls on all of them alike, and the floor once more behind a promise (the least any pool whose run()
+// returns a promise can cost: a microtask does the round trip and settles the promise the caller
+// awaits). Per block: the p50 and the CPU per call of the calling thread and of
 // that pool's workers (/proc/self/task/*/schedstat, first field: ns on CPU). Prints the medians of the
 // blocks and the paired medians of the differences.
 // Usage: taskset -c 0 node bench/pool/lone-ab.ts <treeA> <treeB> [rounds=30] [callsPerBlock=10000] [warmup=30000] [fixed|defaults]
@@ -75,6 +77,15 @@ const roundTrip = (): void => {
   while (Atomics.load(state, 0) === value + 1) Atomics.wait(state, 0, value + 1);
   value = Atomics.load(state, 0);
 };
+// The floor behind a promise: as an awaited pool call, one microtask hop to send, one to resume.
+const SETTLED = Promise.resolve();
+const viaPromise = (x: number): Promise<number> =>
+  new Promise((resolve) => {
+    void SETTLED.then(() => {
+      roundTrip();
+      resolve(x + 1);
+    });
+  });
 
 interface Blocks {
   p50: number[];
@@ -83,6 +94,7 @@ interface Blocks {
 }
 const blocks: Record<string, Blocks> = {
   floor: { p50: [], main: [], workers: [] },
+  promise: { p50: [], main: [], workers: [] },
   aaa: { p50: [], main: [], workers: [] },
   bbb: { p50: [], main: [], workers: [] },
 };
@@ -104,9 +116,10 @@ async function block(name: string, call: (i: number) => unknown, workers: string
 }
 
 for (const s of sides) for (let i = 0; i < warmup; i++) await s.pool.run(s.noop, i);
-for (let i = 0; i < warmup; i++) roundTrip();
+for (let i = 0; i < warmup; i++) await viaPromise(i);
 for (let r = 0; r < rounds; r++) {
   await block('floor', roundTrip, 'flr');
+  await block('promise', viaPromise, 'flr');
   for (const s of r % 2 === 0 ? sides : [...sides].reverse())
     await block(s.name, (i) => s.pool.run(s.noop, i), s.name);
 }
@@ -117,9 +130,13 @@ const median = (values: number[]): number => {
 };
 const f = (x: number): string => x.toFixed(2);
 const floor = blocks.floor!;
+const promiseFloor = blocks.promise!;
 console.log(`${calls} calls per block, ${rounds} rounds, ${sizing} sizing; µs, medians of the blocks`);
 console.log(
   `floor: p50 ${f(median(floor.p50))}, CPU/call calling thread ${f(median(floor.main))}, worker ${f(median(floor.workers))}`,
+);
+console.log(
+  `floor behind an awaited promise: p50 ${f(median(promiseFloor.p50))}, CPU/call calling thread ${f(median(promiseFloor.main))}; over the floor (paired): p50 ${f(median(promiseFloor.p50.map((x, i) => x - floor.p50[i]!)))}`,
 );
 for (const s of sides) {
   const b = blocks[s.name]!;
