@@ -4,7 +4,7 @@
 // the last half of the blocks, jobs in fresh processes.
 // Run: node bench/mpi/steady.ts [--bytes 8] [--mode buffer|value] [--blocks 6] [--trips 10000] [--jobs 3]
 //      [--root DIR] (DIR: another checkout, alternated with this one for A/B); SKEIN_BENCH_STEADY_SPIN
-//      in the environment sets mpirun's spinTimeout (ms).
+//      in the environment sets mpirun's spinTimeout (ms), SKEIN_BENCH_STEADY_EAGER its eagerLimit (bytes).
 
 import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
@@ -24,7 +24,11 @@ if (values.child !== undefined) {
   const { mpirun } = await import(`${values.child}/src/mpi/index.ts`);
   const { steady } = await import(`${values.child}/bench/mpi/steady-rank.ts`);
   const spin = process.env.SKEIN_BENCH_STEADY_SPIN;
-  const options = spin === undefined ? {} : { spinTimeout: Number(spin) };
+  const eager = process.env.SKEIN_BENCH_STEADY_EAGER;
+  const options = {
+    ...(spin === undefined ? {} : { spinTimeout: Number(spin) }),
+    ...(eager === undefined ? {} : { eagerLimit: Number(eager) }),
+  };
   const ranks = (await mpirun(2, steady, options)) as { perBlock: number[]; cpuPerTrip: number }[];
   process.stdout.write(
     `${JSON.stringify({ perBlock: ranks[0]!.perBlock, cpuPerTrip: ranks.map((r) => r.cpuPerTrip) })}\n`,
