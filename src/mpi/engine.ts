@@ -20,7 +20,7 @@ export interface Received {
   readonly size: number;
   /** The payload; empty when `decoded`. */
   readonly payload: Uint8Array;
-  /** A value message decoded as it arrived, straight from the transport's memory (FrameSink.deliverView). */
+  /** A value message decoded as it arrived: from the ring (deliverView) or the source's value scratch. */
   readonly decoded: boolean;
   /** The decoded value when `decoded`. */
   readonly value: unknown;
