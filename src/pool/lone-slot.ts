@@ -6,16 +6,18 @@
 // places, each published by one Atomics.store of the id. Numbers (up to 8 arguments, or the value)
 // are stored as float64s; anything else is encoded as lanes encode it (lane-codec.ts).
 //
-// Who may use it (pool-base.ts #send, runtime.ts #flush): a plain call (no options, no shared-memory
-// arguments) to a worker whose hand is empty, with a function the worker was sent before and
-// arguments that fit a lane (lane-fit.ts) and the slot. Its answer takes the slot when the worker's
-// flush holds that one result, with a lane-fit value and nothing to transfer; otherwise it goes as a
-// results message like any other, which the pool handles the same.
+// Who may use it (pool-base.ts #sendLone, runtime.ts #flush): a call with no options but a signal and a
+// progress callback (no timeout, transfer list or captured output; no shared-memory arguments) to a
+// worker whose hand is empty, with a function the worker was sent before and arguments that fit a lane
+// (lane-fit.ts) and the slot. Its answer takes the slot when the worker's flush holds that one result,
+// with a lane-fit value and nothing to transfer, and the worker sent no message while running it;
+// otherwise it goes as a results message like any other, which the pool handles the same.
 //
 // Order: the pool writes a call only when the worker has answered everything it was sent, so the call
 // is the worker's oldest message; the worker takes the slot before its lane and port, so it runs the
-// call before any message sent after it. The pool takes the answer before the lane's messages; those
-// the worker sent before it are about that call only (its progress), which a plain call does not ask for.
+// call before any message sent after it. The pool takes the answer before the lane's messages, so an
+// answer must not overtake a message the worker sent while running the call (its progress): a call
+// that sent one is answered by message, behind it. A cancel reaches the call by its id, as any call's.
 // Imported by the worker entry too, so it imports nothing heavy.
 
 import { decodeValueAt, encodeValueInto } from './lane-codec.ts';
@@ -125,6 +127,8 @@ export class LoneSlotServer {
   readonly #v: Views;
   /** Id of the call taken and not yet answered through the slot; -1 when none. */
   #taken = -1;
+  /** Whether the worker sent a message while running the call taken (see the header: order). */
+  #spoke = false;
 
   constructor(buffer: SharedArrayBuffer) {
     this.#v = new Views(buffer);
@@ -145,8 +149,14 @@ export class LoneSlotServer {
     // worker stores (atomically) after this.
     v.cells[CALL_CELL] = 0;
     this.#taken = cell - 1;
+    this.#spoke = false;
     run(cell - 1, key, args);
     return true;
+  }
+
+  /** The worker sends a message (progress, output): a call running now is answered behind it. */
+  noteMessage(): void {
+    if (this.#taken >= 0) this.#spoke = true;
   }
 
   /**
@@ -158,6 +168,7 @@ export class LoneSlotServer {
     const id = results[0] as number;
     if (id !== this.#taken || results.length !== RESULT_STRIDE) return false;
     this.#taken = -1;
+    if (this.#spoke) return false;
     const v = this.#v;
     const value = results[2];
     if (typeof value === 'number') {

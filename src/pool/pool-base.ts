@@ -133,6 +133,22 @@ class TaskExtras {
   timer: NodeJS.Timeout | undefined = undefined;
   abortListener: Disposable | undefined = undefined;
 
+  /**
+   * Whether a call with these options may still go through a lone-call slot (lone-slot.ts): a signal
+   * (cancelled by id, as any call) and a progress callback may; anything the slot cannot carry (an
+   * extra, a transfer list) or that needs its own handling (a pinned worker, a chunk's cost) may not.
+   * Timeouts and captured output show in the call's flags.
+   */
+  loneCompatible(): boolean {
+    return (
+      this.extra === undefined &&
+      this.transfer === undefined &&
+      this.pinned === undefined &&
+      this.cost === undefined &&
+      this.onOutput === undefined
+    );
+  }
+
   constructor(
     extra: unknown,
     options: RunOptions,
@@ -993,11 +1009,12 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
    */
   #sendLone(slot: WorkerSlot, record: TaskRecord): boolean {
     const handle = slot.handle;
+    const extras = record.extras;
     if (
       handle.sendLone === undefined ||
       record.kind !== KIND_CALL ||
       record.flags !== 0 ||
-      record.extras !== undefined ||
+      (extras !== undefined && !extras.loneCompatible()) ||
       slot.known[record.key] !== true
     ) {
       return false;

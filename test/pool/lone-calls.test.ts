@@ -5,12 +5,24 @@
 // batches.
 
 import assert from 'node:assert/strict';
+import { readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { WorkerCrashedError } from '../../src/errors.ts';
+import { AbortError, WorkerCrashedError } from '../../src/errors.ts';
 import { ThreadPool } from '../../src/pool/index.ts';
 import { destroyAfter, SOON_MS, within } from '../conformance/helpers.ts';
 import { echo } from '../fixtures/echo.ts';
-import { echoLater, echoOrThrow, exitNow, listArgs, ownContext, spinLater } from './lone-fixtures.ts';
+import { markThenAwaitAbort } from '../fixtures/mark-then-await-abort.ts';
+import {
+  echoLater,
+  echoOrThrow,
+  exitNow,
+  listArgs,
+  ownContext,
+  reportThenEcho,
+  spinLater,
+} from './lone-fixtures.ts';
 
 const T = { timeout: 120_000 };
 
@@ -177,6 +189,76 @@ describe('ThreadPool lone calls', () => {
     assert.deepStrictEqual(outcomes[3], { status: 'fulfilled', value: 'b2' });
     assert.deepStrictEqual(outcomes[4], { status: 'fulfilled', value: 'b3' });
   });
+
+  it(
+    'delivers every progress of an awaited call with a signal and a progress callback before its result',
+    T,
+    async (t) => {
+      const pool = usePool(t, 1);
+      const controller = new AbortController();
+      for (let i = 0; i < 3000; i++) {
+        // 0 to 3 notes, so some calls are answered in the slot and the others behind their progress.
+        const notes = Array.from({ length: i % 4 }, (_, k) =>
+          k % 2 === 0 ? i * 10 + k : { note: k, of: i },
+        );
+        const seen: unknown[] = [];
+        let seenAtResult = -1;
+        const value = await pool
+          .submit(reportThenEcho, [notes, valueFor(i)], {
+            signal: controller.signal,
+            onProgress: (note) => seen.push(note),
+          })
+          .then((result) => {
+            seenAtResult = seen.length;
+            return result;
+          });
+        assert.deepStrictEqual(value, structuredClone(valueFor(i)), `call ${i}`);
+        assert.deepStrictEqual(seen, notes, `progress of call ${i}`);
+        assert.equal(seenAtResult, notes.length, `call ${i} settled before its progress arrived`);
+      }
+      assert.equal(pool.stats().completed, 3000);
+    },
+  );
+
+  it(
+    'cancels an awaited call through its signal: the call rejects and the task sees the abort',
+    T,
+    async (t) => {
+      const pool = usePool(t, 1);
+      const log = join(tmpdir(), `skein-lone-abort-${process.pid}.log`);
+      rmSync(log, { force: true });
+      t.after(() => rmSync(log, { force: true }));
+      const read = (): string => {
+        try {
+          return readFileSync(log, 'utf8');
+        } catch {
+          return '';
+        }
+      };
+      const lines = (word: string): number =>
+        read()
+          .split('\n')
+          .filter((line) => line === word).length;
+      const waitFor = async (word: string, count: number): Promise<void> => {
+        const until = Date.now() + SOON_MS;
+        while (lines(word) < count) {
+          assert.ok(Date.now() < until, `the task did not write "${word}" within ${SOON_MS} ms: ${read()}`);
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+      };
+      for (let round = 0; round < 3; round++) {
+        assert.equal(await pool.run(echo, round), round);
+        const controller = new AbortController();
+        const call = pool.submit(markThenAwaitAbort, [log], { signal: controller.signal });
+        await waitFor('started', round + 1);
+        controller.abort();
+        await assert.rejects(call, AbortError);
+        await waitFor('aborted', round + 1);
+        assert.equal(read(), 'started\naborted\n'.repeat(round + 1));
+      }
+      assert.equal(await pool.run(echo, 'after'), 'after');
+    },
+  );
 
   it(
     'switches between lone calls and batches under load without losing or repeating a result',

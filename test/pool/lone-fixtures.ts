@@ -34,3 +34,10 @@ export const spinLater = task(import.meta, (ms: number): number => {
 
 /** Returns its argument list as an array. */
 export const listArgs = task(import.meta, (...args: unknown[]): unknown[] => args);
+
+/** Reports each of `notes` as progress, in order, then returns `value`. */
+export const reportThenEcho = task(import.meta, (notes: unknown[], value: unknown): unknown => {
+  const context = taskContext();
+  for (const note of notes) context.progress(note);
+  return value;
+});

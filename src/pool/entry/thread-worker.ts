@@ -97,6 +97,7 @@ function ringResults(): void {
 
 const runtime = new WorkerRuntime({
   post(message, transfer, fitsLane) {
+    lone.noteMessage();
     sender.send(message, transfer, fitsLane);
     ringResults();
   },
