@@ -2,6 +2,8 @@
 // refused every API call until its window ends, valid token or not, so guessing cannot go on at speed.
 // Memory is bounded: past MAX_TRACKED_ADDRESSES the oldest windows are dropped first.
 
+import { InsertionOrderMap } from '../insertion-order-map.ts';
+
 const MAX_TRACKED_ADDRESSES = 10_000;
 
 interface Window {
@@ -12,7 +14,7 @@ interface Window {
 export class AuthFailureLimiter {
   readonly #limit: number;
   readonly #windowMs: number;
-  readonly #windows = new Map<string, Window>();
+  readonly #windows = new InsertionOrderMap<string, Window>();
 
   constructor(limit: number, windowMs: number) {
     this.#limit = limit;
@@ -37,10 +39,7 @@ export class AuthFailureLimiter {
       this.#windows.delete(address);
       window = { startedAt: now, failures: 0 };
       // Insertion order is age order: the first key is the oldest window.
-      if (this.#windows.size >= MAX_TRACKED_ADDRESSES) {
-        const oldest = this.#windows.keys().next().value;
-        if (oldest !== undefined) this.#windows.delete(oldest);
-      }
+      if (this.#windows.size >= MAX_TRACKED_ADDRESSES) this.#windows.deleteOldest();
       this.#windows.set(address, window);
     }
     window.failures++;

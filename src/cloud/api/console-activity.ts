@@ -4,6 +4,7 @@
 // where a finished job ran. It follows the store only while the console calls (it stops after
 // IDLE_MS without a call), so a server nobody watches does no extra work; memory is bounded.
 
+import { InsertionOrderMap } from '../../insertion-order-map.ts';
 import type { Broker, BrokerEvent } from '../../tasks/index.ts';
 import type { LiveFeed, MetricsEventView } from '../live-feed.ts';
 import type { ActivityBucket, ActivityView, AttemptView } from './console-schemas.ts';
@@ -66,7 +67,7 @@ export function percentileOf(sorted: readonly number[], p: number): number | nul
 export class ConsoleActivity {
   readonly #options: ConsoleActivityOptions;
   /** Attempts by job, oldest job first (Map order). */
-  readonly #attempts = new Map<string, RecordedSpan[]>();
+  readonly #attempts = new InsertionOrderMap<string, RecordedSpan[]>();
   #attemptCount = 0;
   readonly #buckets = new Map<number, OpenBucket>();
   readonly #samples: MetricsEventView[] = [];
@@ -181,10 +182,9 @@ export class ConsoleActivity {
 
   #evict(): void {
     while (this.#attemptCount > MAX_ATTEMPTS_KEPT) {
-      const first = this.#attempts.keys().next();
-      if (first.done === true) return;
-      this.#attemptCount -= this.#attempts.get(first.value)!.length;
-      this.#attempts.delete(first.value);
+      const oldest = this.#attempts.deleteOldest();
+      if (oldest === undefined) return;
+      this.#attemptCount -= oldest[1].length;
     }
   }
 

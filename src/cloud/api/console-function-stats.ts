@@ -3,6 +3,7 @@
 // a ring of the latest CALLS_KEPT calls per function. Async calls are jobs: the job list shows them.
 
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { InsertionOrderMap } from '../../insertion-order-map.ts';
 import { isOperator, splitTenantKey, tenantKey } from '../tenants.ts';
 import { percentileOf } from './console-activity.ts';
 import type { ApiContext } from './route-spec.ts';
@@ -35,13 +36,13 @@ export interface FunctionStatsView {
 }
 
 export class FunctionCallStats {
-  readonly #calls = new Map<string, Call[]>();
+  readonly #calls = new InsertionOrderMap<string, Call[]>();
 
   record(key: string, call: Call): void {
     let list = this.#calls.get(key);
     if (list === undefined) {
       list = [];
-      if (this.#calls.size >= FUNCTIONS_KEPT) this.#calls.delete(this.#calls.keys().next().value!);
+      if (this.#calls.size >= FUNCTIONS_KEPT) this.#calls.deleteOldest();
     } else this.#calls.delete(key);
     // Re-inserted: Map order is least recently called first.
     this.#calls.set(key, list);
