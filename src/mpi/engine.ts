@@ -8,23 +8,8 @@
 import { SkeinError } from '../errors.ts';
 import { ANY_SOURCE, ANY_TAG } from './constants.ts';
 import { type FrameHeader, FrameKind } from './frame.ts';
-import { decodeValue } from './payload.ts';
+import { decodeValue, type Lease, type Received } from './payload.ts';
 import type { FrameSink, Transport } from './transport/transport.ts';
-
-/** A message as the receiver sees it: envelope (world source) and payload. */
-export interface Received {
-  readonly source: number;
-  readonly tag: number;
-  readonly dtype: number;
-  /** Payload bytes as sent. */
-  readonly size: number;
-  /** The payload; empty when `decoded`. */
-  readonly payload: Uint8Array;
-  /** A value message decoded as it arrived: from the ring (deliverView) or the source's value scratch. */
-  readonly decoded: boolean;
-  /** The decoded value when `decoded`. */
-  readonly value: unknown;
-}
 
 /** What probe reports: the envelope and the payload size, without taking the message. */
 export interface Envelope {
@@ -68,12 +53,6 @@ interface OutgoingRendezvous {
   readonly lease: Lease | null;
   readonly resolve: () => void;
   readonly reject: (error: Error) => void;
-}
-
-/** Reused memory a payload lies in (a scratch encoding): held while a rendezvous sends from it. */
-export interface Lease {
-  hold(): void;
-  readonly release: () => void;
 }
 
 export interface EngineOptions {
@@ -514,15 +493,7 @@ export class Engine implements FrameSink {
           this.#resolveDecoded(header, payload, posted);
           return;
         }
-        posted.resolve({
-          source: header.source,
-          tag: header.tag,
-          dtype: header.dtype,
-          size: payload.length,
-          payload,
-          decoded: false,
-          value: undefined,
-        });
+        posted.resolve(undecoded(header, payload));
         return;
       }
       default:
@@ -578,15 +549,7 @@ export class Engine implements FrameSink {
 
   #match(header: FrameHeader, payload: Uint8Array | null, posted: PostedReceive): void {
     if (payload !== null) {
-      posted.resolve({
-        source: header.source,
-        tag: header.tag,
-        dtype: header.dtype,
-        size: payload.length,
-        payload,
-        decoded: false,
-        value: undefined,
-      });
+      posted.resolve(undecoded(header, payload));
       return;
     }
     // An RTS: tell the sender to go on, then wait for DATA with this id.
@@ -624,4 +587,17 @@ function takeAt<T>(list: T[], index: number): T {
 
 function envelopeOf(header: FrameHeader): Envelope {
   return { source: header.source, tag: header.tag, dtype: header.dtype, size: header.size };
+}
+
+/** A received message whose payload is handed over as bytes, to be unpacked by the receive. */
+function undecoded(header: FrameHeader, payload: Uint8Array): Received {
+  return {
+    source: header.source,
+    tag: header.tag,
+    dtype: header.dtype,
+    size: payload.length,
+    payload,
+    decoded: false,
+    value: undefined,
+  };
 }

@@ -5,8 +5,28 @@
 // rendezvous holds the scratch until its DATA left, so sending a value allocates nothing once warm.
 
 import { decode, Encoder, encode } from '../codec/index.ts';
-import type { Lease, Received } from './engine.ts';
 import { bytesOf, dtypeOf, isTypedArray, typedFromBytes } from './typed.ts';
+
+/** A message as the receiver sees it: envelope (world source) and payload. */
+export interface Received {
+  readonly source: number;
+  readonly tag: number;
+  readonly dtype: number;
+  /** Payload bytes as sent. */
+  readonly size: number;
+  /** The payload; empty when `decoded`. */
+  readonly payload: Uint8Array;
+  /** A value message decoded as it arrived: from the ring (deliverView) or the source's value scratch. */
+  readonly decoded: boolean;
+  /** The decoded value when `decoded`. */
+  readonly value: unknown;
+}
+
+/** Reused memory a payload lies in (a scratch encoding): held while a rendezvous sends from it. */
+export interface Lease {
+  hold(): void;
+  readonly release: () => void;
+}
 
 export interface Packed {
   readonly bytes: Uint8Array;
