@@ -2,24 +2,17 @@
 // worker's CPU split by thread: per thread of this process, CPU µs and context switches per job over the
 // drain alone (/proc/self/task/*: the main thread, the pool's threads, libuv and V8 helpers).
 // Usage: node bench/tasks/drain-threads.ts <concurrency> <jobs> <inline|pool> [redis url]
-import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { Redis } from 'ioredis';
 import { ThreadPool } from '../../src/pool/index.ts';
-import { TaskQueue, Worker } from '../../src/tasks/index.ts';
-import { RedisBroker } from '../../src/tasks/redis/redis-broker.ts';
+import { enqueueNoops, openBenchQueue, succeeded } from './bench-queue.ts';
 import { noop } from './noop-task.ts';
-import { deleteKeysWithPrefix } from './redis-keys.ts';
 
 const [concurrencyArg = '10', jobsArg = '20000', mode = 'pool', url = 'redis://127.0.0.1:6379'] =
   process.argv.slice(2);
 const jobs = Number(jobsArg);
-const prefix = `skein-threads-${randomUUID()}`;
-const broker = new RedisBroker({ url, prefix });
-const queue = new TaskQueue({ broker, name: 'bench' });
-const entries = Array.from({ length: jobs }, (_, i) => ({ task: noop, args: [i] }));
-for (let at = 0; at < jobs; at += 1000) await queue.enqueueBulk(entries.slice(at, at + 1000));
 const pool = mode === 'inline' ? undefined : new ThreadPool({ minWorkers: 2, maxWorkers: 2 });
+const bench = openBenchQueue({ url, name: 'skein-threads', concurrency: Number(concurrencyArg), pool });
+await enqueueNoops(bench.queue, jobs);
 // Threads started before the clock: the pool's run one task first.
 if (pool !== undefined) await Promise.all([pool.run(noop, 0), pool.run(noop, 1)]);
 
@@ -49,23 +42,12 @@ function threads(): Map<string, ThreadTimes> {
   return out;
 }
 
-let done = 0;
-const { promise, resolve } = Promise.withResolvers<void>();
-const worker = new Worker({
-  broker,
-  queue: 'bench',
-  tasks: [noop],
-  concurrency: Number(concurrencyArg),
-  pool: pool ?? 'inline',
-});
-worker.on('jobEnded', (_id, outcome) => {
-  if (outcome === 'succeeded' && ++done === jobs) resolve();
-});
+const finished = succeeded(bench.worker, jobs);
 const before = threads();
 const cpu = process.cpuUsage();
 const start = performance.now();
-await worker.start();
-await promise;
+await bench.worker.start();
+await finished;
 const ms = performance.now() - start;
 const used = process.cpuUsage(cpu);
 const after = threads();
@@ -88,10 +70,4 @@ for (const [name, row] of byName) {
     `  ${name.padEnd(16)} x${row.count}  CPU ${(row.cpuUs / jobs).toFixed(1)} µs/job  switches ${(row.switches / jobs).toFixed(2)}/job`,
   );
 }
-await worker.close();
-await queue.close();
-await pool?.close();
-const redis = new Redis(url);
-await deleteKeysWithPrefix(redis, prefix);
-redis.disconnect();
-await broker.close();
+await bench.close();

@@ -10,7 +10,6 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { Redis } from 'ioredis';
-import { deleteKeysWithPrefix } from './redis-keys.ts';
 
 const [variant = 'skein-redis-inline', jobsArg = '500', url = 'redis://127.0.0.1:6379'] =
   process.argv.slice(2);
@@ -75,32 +74,15 @@ if (variant === 'bullmq') {
     await queue.close();
   };
 } else {
-  const tasks = await import('../../src/tasks/index.ts');
   const { ThreadPool } = await import('../../src/pool/index.ts');
-  const { RedisBroker } = await import('../../src/tasks/redis/redis-broker.ts');
+  const { openBenchQueue } = await import('./bench-queue.ts');
   const { noop } = await import('./noop-task.ts');
-  const prefix = `skein-latency-${randomUUID()}`;
-  const broker = new RedisBroker({ url, prefix });
-  const queue = new tasks.TaskQueue({ broker, name: 'bench' });
   const pool = variant.endsWith('-inline') ? undefined : new ThreadPool({ minWorkers: 2, maxWorkers: 2 });
-  const worker = new tasks.Worker({
-    broker,
-    queue: 'bench',
-    tasks: [noop],
-    concurrency: 1,
-    pool: pool ?? 'inline',
-  });
-  await worker.start();
-  addAndWait = async (i) => (await (await queue.enqueue(noop, i)).result({ timeout: 60_000 })) as number;
-  close = async () => {
-    await worker.close();
-    await queue.close();
-    await pool?.close();
-    const redis = new Redis(url);
-    await deleteKeysWithPrefix(redis, prefix);
-    redis.disconnect();
-    await broker.close();
-  };
+  const bench = openBenchQueue({ url, name: 'skein-latency', concurrency: 1, pool });
+  await bench.worker.start();
+  addAndWait = async (i) =>
+    (await (await bench.queue.enqueue(noop, i)).result({ timeout: 60_000 })) as number;
+  close = () => bench.close();
 }
 
 const stats = new Redis(url);

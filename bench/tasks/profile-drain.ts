@@ -5,40 +5,27 @@
 // (the Redis server) for the drain alone, into <out>.perf.
 // Usage: node bench/tasks/profile-drain.ts <concurrency> <jobs> <out.cpuprofile> [redis url]
 import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { Redis } from 'ioredis';
-import { TaskQueue, Worker } from '../../src/tasks/index.ts';
-import { RedisBroker } from '../../src/tasks/redis/redis-broker.ts';
-import { noop } from './noop-task.ts';
-import { deleteKeysWithPrefix } from './redis-keys.ts';
+import { enqueueNoops, openBenchQueue, succeeded } from './bench-queue.ts';
 
 const [concurrencyArg = '100', jobsArg = '20000', out = 'drain.cpuprofile', url = 'redis://127.0.0.1:6379'] =
   process.argv.slice(2);
 const jobs = Number(jobsArg);
-const prefix = `skein-prof-${randomUUID()}`;
-const broker = new RedisBroker({ url, prefix });
-const queue = new TaskQueue({ broker, name: 'bench' });
+const bench = openBenchQueue({
+  url,
+  name: 'skein-prof',
+  concurrency: Number(concurrencyArg),
+  pool: undefined,
+});
 const stats = new Redis(url);
-const entries = Array.from({ length: jobs }, (_, i) => ({ task: noop, args: [i] }));
-for (let at = 0; at < jobs; at += 1000) await queue.enqueueBulk(entries.slice(at, at + 1000));
+await enqueueNoops(bench.queue, jobs);
 const session = new Session();
 session.connect();
 await session.post('Profiler.enable');
 await session.post('Profiler.setSamplingInterval', { interval: 100 });
-let done = 0;
-const { promise, resolve } = Promise.withResolvers<void>();
-const worker = new Worker({
-  broker,
-  queue: 'bench',
-  tasks: [noop],
-  concurrency: Number(concurrencyArg),
-  pool: 'inline',
-});
-worker.on('jobEnded', (_id, outcome) => {
-  if (outcome === 'succeeded' && ++done === jobs) resolve();
-});
+const finished = succeeded(bench.worker, jobs);
 const perfPid = process.env.SKEIN_PERF_PID;
 const perf =
   perfPid === undefined
@@ -56,8 +43,8 @@ if (heap) {
 } else await session.post('Profiler.start');
 const cpu = process.cpuUsage();
 const start = performance.now();
-await worker.start();
-await promise;
+await bench.worker.start();
+await finished;
 const ms = performance.now() - start;
 const used = process.cpuUsage(cpu);
 const profile = heap
@@ -76,8 +63,5 @@ writeFileSync(out, JSON.stringify(profile));
 console.log(
   `${(jobs / (ms / 1000)).toFixed(0)} jobs/s, ${((used.user + used.system) / jobs).toFixed(1)} µs CPU a job`,
 );
-await worker.close();
-await queue.close();
-await deleteKeysWithPrefix(stats, prefix);
+await bench.close();
 stats.disconnect();
-await broker.close();
