@@ -4,18 +4,19 @@
 // confirmed and goes back to the front if it is not. Sends never wait: a pipe holds what is sent.
 
 import { ChannelClosedError } from '../../errors.ts';
+import { InsertionOrderSet } from '../../insertion-order-map.ts';
 import {
   type Call,
   registerServerKind,
   type ServerObject,
   type StopReason,
 } from '../../sync/process/server-object.ts';
-import { first, unknownOp } from '../../sync/process/state-kit.ts';
+import { unknownOp } from '../../sync/process/state-kit.ts';
 import { Deque } from './item-store.ts';
 
 interface Direction {
   readonly values: Deque;
-  readonly receivers: Set<Call>;
+  readonly receivers: InsertionOrderSet<Call>;
   readonly pollers: Set<Call>;
   /** Values handed to receivers whose delivery is not confirmed yet: they may still come back. */
   inFlight: number;
@@ -35,7 +36,7 @@ export class PipeState implements ServerObject {
     this.#duplex = duplex;
     const direction = (): Direction => ({
       values: new Deque(),
-      receivers: new Set(),
+      receivers: new InsertionOrderSet(),
       pollers: new Set(),
       inFlight: 0,
     });
@@ -98,9 +99,9 @@ export class PipeState implements ServerObject {
       for (const poll of pollers) poll.resolve(true);
     }
     for (
-      let recv = first(direction.receivers);
+      let recv = direction.receivers.oldest();
       recv !== undefined && direction.values.size > 0;
-      recv = first(direction.receivers)
+      recv = direction.receivers.oldest()
     ) {
       direction.receivers.delete(recv);
       const item = direction.values.take();

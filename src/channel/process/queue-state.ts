@@ -4,8 +4,9 @@
 // the front if it is not, so no item is lost; a closed queue counts as drained only with none in flight.
 
 import { ChannelClosedError, InvalidArgumentError, SkeinError } from '../../errors.ts';
+import { InsertionOrderSet } from '../../insertion-order-map.ts';
 import { type Call, registerServerKind, type ServerObject } from '../../sync/process/server-object.ts';
-import { first, unknownOp } from '../../sync/process/state-kit.ts';
+import { unknownOp } from '../../sync/process/state-kit.ts';
 import { Deque, Heap, type ItemStore, Stack } from './item-store.ts';
 
 export type QueueOrderName = 'fifo' | 'lifo' | 'priority';
@@ -24,8 +25,8 @@ export class QueueState implements ServerObject {
   readonly #kind: string;
   readonly #store: ItemStore;
   readonly #capacity: number;
-  readonly #putters = new Set<Call>();
-  readonly #getters = new Set<Call>();
+  readonly #putters = new InsertionOrderSet<Call>();
+  readonly #getters = new InsertionOrderSet<Call>();
   readonly #joiners = new Set<Call>();
   #closed = false;
   #unfinished = 0;
@@ -87,9 +88,9 @@ export class QueueState implements ServerObject {
     for (;;) {
       let moved = false;
       for (
-        let put = first(this.#putters);
+        let put = this.#putters.oldest();
         put !== undefined && store.size < this.#capacity;
-        put = first(this.#putters)
+        put = this.#putters.oldest()
       ) {
         this.#putters.delete(put);
         store.push({ bytes: put.args[0] as Uint8Array, priority: put.args[1] as number, seq: this.#seq++ });
@@ -97,7 +98,11 @@ export class QueueState implements ServerObject {
         put.resolve(undefined);
         moved = true;
       }
-      for (let get = first(this.#getters); get !== undefined && store.size > 0; get = first(this.#getters)) {
+      for (
+        let get = this.#getters.oldest();
+        get !== undefined && store.size > 0;
+        get = this.#getters.oldest()
+      ) {
         this.#getters.delete(get);
         const item = store.take();
         this.#inFlight++;

@@ -4,9 +4,10 @@
 // lock is the waiter's again with its count, so it always returns or throws holding the lock (Python).
 
 import { AbortError, InvalidArgumentError, TimeoutError } from '../../errors.ts';
+import { InsertionOrderMap } from '../../insertion-order-map.ts';
 import { LockState } from './lock-state.ts';
 import { type Call, registerServerKind, type ServerObject, type StopReason } from './server-object.ts';
-import { first, unknownOp } from './state-kit.ts';
+import { unknownOp } from './state-kit.ts';
 
 /** How a wait ends once it has the lock back. */
 type Outcome = 'notified' | 'timeout' | 'abort';
@@ -15,7 +16,7 @@ type Outcome = 'notified' | 'timeout' | 'abort';
 export class ConditionState implements ServerObject {
   readonly #lock: LockState;
   /** Waits not yet notified, in arrival order, with the lock count each gave up. */
-  readonly #waiting = new Map<Call, number>();
+  readonly #waiting = new InsertionOrderMap<Call, number>();
   /** Waits woken and back in the lock's line, with how they will end. */
   readonly #waking = new Map<Call, Outcome>();
 
@@ -45,15 +46,20 @@ export class ConditionState implements ServerObject {
 
   #notify(n: number): void {
     for (let left = n; left > 0; left--) {
-      const call = first(this.#waiting.keys());
-      if (call === undefined) return;
-      this.#wake(call, 'notified');
+      const oldest = this.#waiting.deleteOldest();
+      if (oldest === undefined) return;
+      this.#requeue(oldest[0], oldest[1], 'notified');
     }
   }
 
   #wake(call: Call, outcome: Outcome): void {
     const count = this.#waiting.get(call) as number;
     this.#waiting.delete(call);
+    this.#requeue(call, count, outcome);
+  }
+
+  /** A waiter taken off the wait list queues for the lock again (`count`: its recursion depth). */
+  #requeue(call: Call, count: number, outcome: Outcome): void {
     this.#waking.set(call, outcome);
     this.#lock.enqueue(
       call,

@@ -5,8 +5,9 @@
 // OwnerDiedError, as with the thread Lock (mutex.ts); waiters behind it are served as usual.
 
 import { OwnerDiedError, SkeinError } from '../../errors.ts';
+import { InsertionOrderSet } from '../../insertion-order-map.ts';
 import { type Call, registerServerKind, type ServerObject, type Session } from './server-object.ts';
-import { first, unknownOp } from './state-kit.ts';
+import { unknownOp } from './state-kit.ts';
 
 /** Ops: acquire → true; release → undefined; locked → boolean; owner → OwnerInfo | null; mine → count. */
 export interface OwnerInfo {
@@ -30,7 +31,7 @@ export class LockState implements ServerObject {
   readonly #reentrant: boolean;
   #owner: Session | null = null;
   #count = 0;
-  readonly #waiters = new Set<Waiter>();
+  readonly #waiters = new InsertionOrderSet<Waiter>();
   readonly #waiterOf = new Map<Call, Waiter>();
   /** Who died holding the lock, until an acquirer has been told. */
   #diedHolding: Session | null = null;
@@ -142,9 +143,8 @@ export class LockState implements ServerObject {
   }
 
   #handOff(): void {
-    const next = first(this.#waiters);
+    const next = this.#waiters.deleteOldest();
     if (next === undefined) return;
-    this.#waiters.delete(next);
     this.#waiterOf.delete(next.call);
     this.#grant(next);
   }
@@ -158,12 +158,11 @@ export class LockState implements ServerObject {
     if (this.#owner !== session) return;
     this.#owner = null;
     this.#count = 0;
-    const told = first(this.#waiters);
+    const told = this.#waiters.deleteOldest();
     if (told === undefined) {
       this.#diedHolding = session;
       return;
     }
-    this.#waiters.delete(told);
     this.#waiterOf.delete(told.call);
     told.refused(this.#ownerDied(session));
     this.#handOff();

@@ -6,8 +6,9 @@
 // OwnerDiedError (without a permit; it may retry), like the thread Semaphore.
 
 import { OwnerDiedError, SkeinError } from '../../errors.ts';
+import { InsertionOrderSet } from '../../insertion-order-map.ts';
 import { type Call, registerServerKind, type ServerObject, type Session } from './server-object.ts';
-import { first, unknownOp } from './state-kit.ts';
+import { unknownOp } from './state-kit.ts';
 
 /** Ops: acquire → true; release [n] → undefined; value → number. */
 export class SemaphoreState implements ServerObject {
@@ -15,7 +16,7 @@ export class SemaphoreState implements ServerObject {
   /** The initial value of a bounded semaphore; null when unbounded. */
   readonly #bound: number | null;
   #value: number;
-  readonly #waiters = new Set<Call>();
+  readonly #waiters = new InsertionOrderSet<Call>();
   readonly #held = new Map<Session, number>();
   #diedHolding: Session | null = null;
 
@@ -72,9 +73,8 @@ export class SemaphoreState implements ServerObject {
 
   #serve(): void {
     while (this.#value > 0) {
-      const next = first(this.#waiters);
+      const next = this.#waiters.deleteOldest();
       if (next === undefined) return;
-      this.#waiters.delete(next);
       this.#grant(next);
     }
   }
@@ -107,12 +107,11 @@ export class SemaphoreState implements ServerObject {
     if (held === undefined) return;
     this.#held.delete(session);
     this.#value += held;
-    const told = first(this.#waiters);
+    const told = this.#waiters.deleteOldest();
     if (told === undefined) {
       this.#diedHolding = session;
       return;
     }
-    this.#waiters.delete(told);
     told.reject(this.#ownerDied(session));
     this.#serve();
   }

@@ -1,13 +1,8 @@
-// Small pieces the hub's state machines share: FIFO wait lists kept in insertion-ordered Sets (O(1)
-// removal of a call that stops waiting), and the error for an operation a kind does not have.
+// Small pieces the hub's state machines share: the error for an operation a kind does not have. (Their
+// FIFO wait lists are InsertionOrderSet/Map, insertion-order-map.ts: O(1) removal of a call that stops
+// waiting, and the oldest taken without walking the holes earlier takes left.)
 
 import { SkeinError } from '../../errors.ts';
-
-/** The oldest member of a Set or of a Map's keys (both iterate in insertion order), or undefined. */
-export function first<T>(items: Iterable<T>): T | undefined {
-  for (const item of items) return item;
-  return undefined;
-}
 
 /** Clients only send the ops their class defines, so an unknown one is a bug (or a foreign client). */
 export function unknownOp(kind: string, op: string): SkeinError {
