@@ -13,7 +13,11 @@ export type OutputMode =
 export interface MpirunOptions {
   /** How ranks run: worker threads (shared memory), child processes (Unix sockets), or processes over TCP. @defaultValue 'thread' */
   readonly transport?: TransportKind;
-  /** Payload bytes up to which a message is sent eagerly; larger ones wait for their receiver. @defaultValue 65536 */
+  /**
+   * Payload bytes up to which a message is sent eagerly; larger ones wait for their receiver. A value's
+   * encoding may pass it by up to 1 KiB of codec framing (a value carrying a 64 KiB array is eager).
+   * @defaultValue 65536
+   */
   readonly eagerLimit?: number;
   /**
    * Bytes of messages a rank holds from one source that arrived before their receive was posted; past

@@ -38,6 +38,12 @@ const TURNS_PER_MACROTASK_YIELD = 64;
  * ~1 µs (doorbell, header), under 2% of a 64 KiB copy (~6 µs at 11 GB/s).
  */
 const STREAM_CHUNK_BYTES = 64 * 1024;
+/**
+ * A frame whose payload exceeds the chunk size by at most chunk / WHOLE_SLACK_DIVISOR still travels as
+ * one record: a 64 KiB array with a value's few bytes of codec framing around it is one record (read
+ * whole, decoded at once), not a 64 KiB one and a 12-byte one taking the partial-frame path.
+ */
+const WHOLE_SLACK_DIVISOR = 16;
 /** Chunks of a large frame per wake-up of a reader that sleeps instead of polling. */
 const CHUNKS_PER_WAKE = 4;
 /**
@@ -125,6 +131,8 @@ export class ThreadTransport implements Transport {
   readonly #inCells: (Int32Array | null)[] = [];
   readonly #bells: Int32Array;
   readonly #maxChunk: number;
+  /** The largest payload sent as one record (#maxChunk and a slack, WHOLE_SLACK_DIVISOR). */
+  readonly #maxWhole: number;
   /** Free bytes a writer waiting for room waits for before it copies on, so it wakes once per many chunks. */
   readonly #resumeBytes: number;
   readonly #queues: OutFrame[][] = [];
@@ -172,6 +180,7 @@ export class ThreadTransport implements Transport {
     this.#reduceCells = new Int32Array(fabric.reduceSlots);
     this.#reduceBytes = new Uint8Array(fabric.reduceSlots);
     this.#maxChunk = Math.min(STREAM_CHUNK_BYTES, Math.max(1024, (fabric.ringBytes >> 2) & ~3));
+    this.#maxWhole = (this.#maxChunk + this.#maxChunk / WHOLE_SLACK_DIVISOR) & ~3;
     this.#resumeBytes = Math.max(this.#maxChunk, (fabric.ringBytes >> 1) & ~3);
     for (let peer = 0; peer < fabric.size; peer++) {
       const out = fabric.rings[rank * fabric.size + peer] ?? null;
@@ -207,7 +216,7 @@ export class ThreadTransport implements Transport {
     if (queue.length === 0) {
       const ring = this.#out[dest]!;
       const pad = this.#padFor(dest, body, 0);
-      if (body.length <= this.#maxChunk) {
+      if (body.length <= this.#maxWhole) {
         const need =
           pad + ringRecordBytes(HEADER_RECORD_BYTES) + (body.length > 0 ? ringRecordBytes(body.length) : 0);
         // hasRoomForRecords, not freeBytes(): the ring's cached head must see every write (ring.ts).
@@ -312,14 +321,16 @@ export class ThreadTransport implements Transport {
   }
 
   /**
-   * Writes `payload` from `offset` as records of at most #maxChunk bytes while they fit, ringing the
+   * Writes `payload` from `offset` as records of #maxChunk bytes (a last one up to #maxWhole) while they fit, ringing the
    * doorbell after each so the reader starts on it; returns the offset reached.
    */
   #stream(dest: number, ring: ByteRing, payload: Uint8Array, offset: number): number {
     const end = payload.length;
     let chunks = 0;
     while (offset < end) {
-      const length = Math.min(this.#maxChunk, end - offset);
+      // A rest up to #maxWhole goes as one record: the reader takes a frame of that size whole
+      // when its one record is in the ring (#poll), so it must never be split.
+      const length = end - offset <= this.#maxWhole ? end - offset : this.#maxChunk;
       const pad = this.#padFor(dest, payload, offset);
       if (!ring.hasRoomForRecords(pad + ringRecordBytes(length))) break;
       if (pad !== 0) ring.write(EMPTY);
@@ -650,8 +661,8 @@ export class ThreadTransport implements Transport {
         if (header.size === 0 || header.kind === FrameKind.RTS) {
           frames++;
           sink.deliver(header, EMPTY);
-        } else if (header.size <= this.#maxChunk && ring.usedBytes() >= ringRecordBytes(header.size)) {
-          // One record carries a payload up to #maxChunk, and all of it is in the ring: it is read
+        } else if (header.size <= this.#maxWhole && ring.usedBytes() >= ringRecordBytes(header.size)) {
+          // One record carries a payload up to #maxWhole, and all of it is in the ring: it is read
           // straight into its target and delivered now, with no other code run in between.
           if (sink.wantsView?.(header) === true) {
             // The sink reads it where it lies (a value decoded from the ring), then it is consumed.
