@@ -2,7 +2,7 @@
 // reach its steady figure (the OSU loops of bench/mpi.ts are 10,000 round trips after 1,000 of
 // warm-up). Prints each job's one-way latency per block (µs) and each rank's CPU per round trip over
 // the last half of the blocks, jobs in fresh processes.
-// Run: node bench/mpi/steady.ts [--bytes 8] [--mode buffer|value] [--blocks 6] [--trips 10000] [--jobs 3]
+// Run: node bench/mpi/steady.ts [--bytes 8] [--mode buffer|value|value,buffer] [--blocks 6] [--trips 10000] [--jobs 3]
 //      [--root DIR] (DIR: another checkout, alternated with this one for A/B); SKEIN_BENCH_STEADY_SPIN
 //      in the environment sets mpirun's spinTimeout (ms), SKEIN_BENCH_STEADY_EAGER its eagerLimit (bytes).
 
