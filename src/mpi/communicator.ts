@@ -225,9 +225,12 @@ export class Communicator {
       throwIfAborted(options);
       if (source === PROC_NULL) return Promise.resolve(new Status().set(PROC_NULL, ANY_TAG, 0, 0));
       const pending = this.#post(this.#context, source, tag, buffer);
-      if (pending.matched !== null) return Promise.resolve(this.#into(buffer, pending.matched));
+      if (pending.matched !== null)
+        return Promise.resolve(this.#into(buffer, pending.matched, pending.intoDtype, pending.into!));
       if (pending.failed !== null) return Promise.reject(pending.failed);
-      const received = pending.promise().then((message) => this.#into(buffer, message));
+      const received = pending
+        .promise()
+        .then((message) => this.#into(buffer, message, pending.intoDtype, pending.into!));
       return waitTracked(
         this.#core.activity,
         `recvBuffer(source=${showRank(source)}, tag=${showTag(tag)}, ${buffer.byteLength} B)`,
@@ -663,6 +666,16 @@ export class Communicator {
     tag: number,
     blocking: boolean,
   ): Promise<void> | undefined {
+    // A typed array is its own payload: no Packed object made for it.
+    if (isTypedArray(value))
+      return this.#core.engine.send(
+        this.#group[dest]!,
+        context,
+        tag,
+        bytesOf(value),
+        dtypeOf(value),
+        blocking,
+      );
     const { bytes, dtype, scratch } = pack(value);
     return this.#core.engine.send(this.#group[dest]!, context, tag, bytes, dtype, blocking, scratch);
   }
@@ -718,9 +731,15 @@ export class Communicator {
     );
   }
 
-  #into(buffer: TypedArray, message: Received): Status {
+  /** Checks a buffer message against `buffer` (its dtype and bytes given when known) and copies it in. */
+  #into(
+    buffer: TypedArray,
+    message: Received,
+    dtype = dtypeOf(buffer),
+    target: Uint8Array = bytesOf(buffer),
+  ): Status {
     const status = this.#fill(new Status(), message)!;
-    if (message.dtype !== dtypeOf(buffer)) {
+    if (message.dtype !== dtype) {
       throw new SkeinError(
         'SKEIN_MPI_TYPE_MISMATCH',
         `recvBuffer into a ${buffer.constructor.name} matched a ${message.dtype === 0 ? 'value message (sent with send of a non-typed-array)' : dtypeName(message.dtype)} from rank ${status.source} tag ${status.tag}; receive it with recv, or pass a buffer of the sent type`,
@@ -732,7 +751,6 @@ export class Communicator {
         `a ${message.payload.length}-byte message from rank ${status.source} tag ${status.tag} does not fit the ${buffer.byteLength}-byte receive buffer; pass a larger buffer (probe gives the size first)`,
       );
     }
-    const target = bytesOf(buffer);
     if (message.payload.buffer !== target.buffer || message.payload.byteOffset !== target.byteOffset)
       target.set(message.payload);
     return status;

@@ -375,7 +375,7 @@ export class Engine implements FrameSink {
     if (header.kind === FrameKind.DATA) {
       const posted = this.#awaitingData.get(header.source * 2 ** 32 + header.id);
       if (posted?.into != null && posted.into.length >= header.size)
-        return posted.into.subarray(0, header.size);
+        return intoPrefix(posted.into, header.size);
       // A value for a value receive: decoded at delivery, straight from the scratch.
       if (posted !== undefined && posted.into === null && header.dtype === 0)
         return this.#scratchFor(header.source, header.size);
@@ -389,7 +389,7 @@ export class Engine implements FrameSink {
       const list = this.#posted.get(header.context);
       const posted = list === undefined ? undefined : list[firstPosted(list, header)];
       if (posted?.into != null && posted.intoDtype === header.dtype && posted.into.length >= header.size)
-        return posted.into.subarray(0, header.size);
+        return intoPrefix(posted.into, header.size);
     }
     return new Uint8Array(header.size);
   }
@@ -551,7 +551,8 @@ export class Engine implements FrameSink {
     }
     let queue = this.#unexpected.get(header.context);
     if (queue === undefined) this.#unexpected.set(header.context, (queue = []));
-    queue.push({ header, payload });
+    // A copy: the transport's header is valid during deliver() only (FrameSink.deliver).
+    queue.push({ header: { ...header }, payload });
     this.#held[header.source] = this.#held[header.source]! + heldBytes(payload);
   }
 
@@ -579,6 +580,11 @@ export class Engine implements FrameSink {
     const clear: FrameHeader = { ...header, kind: FrameKind.CLEAR, size: 0, source: this.rank };
     this.transport.send(header.source, clear, null)?.catch((error: unknown) => this.fail(error as Error));
   }
+}
+
+/** The first `size` bytes of a receive buffer: the buffer itself when it fits exactly (no view made). */
+function intoPrefix(into: Uint8Array, size: number): Uint8Array {
+  return into.length === size ? into : into.subarray(0, size);
 }
 
 /** What an unexpected message counts against its source's limit: its payload and a fixed cost. */

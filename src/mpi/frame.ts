@@ -43,6 +43,18 @@ export function writeHeader(into: Int32Array, at: number, header: FrameHeader): 
   into[at + 7] = 0;
 }
 
+/** Reads a header into `into` (a header object reused for frames delivered at once); returns it. */
+export function readHeaderInto(from: Int32Array, at: number, into: FrameHeader): FrameHeader {
+  into.kind = from[at]!;
+  into.context = from[at + 1]!;
+  into.tag = from[at + 2]!;
+  into.id = from[at + 3]!;
+  into.size = from[at + 4]!;
+  into.dtype = from[at + 5]!;
+  into.source = from[at + 6]!;
+  return into;
+}
+
 export function readHeader(from: Int32Array, at: number): FrameHeader {
   return {
     kind: from[at]!,

@@ -9,7 +9,14 @@
 
 import { ByteRing, RECORD_HEADER_BYTES, ringRecordBytes } from '../../channel/ring.ts';
 import { SkeinError } from '../../errors.ts';
-import { type FrameHeader, FrameKind, HEADER_BYTES, readHeader, writeHeader } from '../frame.ts';
+import {
+  type FrameHeader,
+  FrameKind,
+  HEADER_BYTES,
+  readHeader,
+  readHeaderInto,
+  writeHeader,
+} from '../frame.ts';
 import {
   BARRIER_STRIDE,
   barrierRounds,
@@ -47,10 +54,12 @@ const WHOLE_SLACK_DIVISOR = 16;
 /** Chunks of a large frame per wake-up of a reader that sleeps instead of polling. */
 const CHUNKS_PER_WAKE = 4;
 /**
- * A header's record payload: the 32-byte header and 4 bytes of padding, so the record (40 bytes with
- * its length) keeps the ring's 8-byte phase and the payload record after it lands where it was aimed.
+ * A header's record payload: the header's first 7 fields (its eighth is always 0), so the record (32
+ * bytes with its length) keeps the ring's 8-byte phase and the payload record after it lands where it
+ * was aimed, and, under the ring's 32-byte short-copy size, is copied in and out by a loop rather than
+ * through set() and a subarray made for it.
  */
-const HEADER_RECORD_BYTES = HEADER_BYTES + 4;
+const HEADER_RECORD_BYTES = HEADER_BYTES - 4;
 /** Bytes of a pad record: an empty record (its length alone), which moves the tail by 4. */
 const PAD_BYTES = ringRecordBytes(0);
 /**
@@ -138,11 +147,16 @@ export class ThreadTransport implements Transport {
   readonly #queues: OutFrame[][] = [];
   readonly #pumping: boolean[] = [];
   readonly #partial: (Partial | null)[] = [];
-  readonly #headerInts = new Int32Array(HEADER_RECORD_BYTES / 4);
-  readonly #headerBytes = new Uint8Array(this.#headerInts.buffer);
+  readonly #headerInts = new Int32Array(HEADER_BYTES / 4);
+  readonly #headerBytes = new Uint8Array(this.#headerInts.buffer, 0, HEADER_RECORD_BYTES);
   /** A received header is copied here out of the ring, then read. */
-  readonly #inInts = new Int32Array(HEADER_RECORD_BYTES / 4);
-  readonly #inBytes = new Uint8Array(this.#inInts.buffer);
+  readonly #inInts = new Int32Array(HEADER_BYTES / 4);
+  readonly #inBytes = new Uint8Array(this.#inInts.buffer, 0, HEADER_RECORD_BYTES);
+  /**
+   * The header of a frame delivered within the read that found it, reused for every such frame (the
+   * sink copies what it keeps: FrameSink.deliver); a frame read in parts gets its own.
+   */
+  readonly #inHeader: FrameHeader = { kind: 0, context: 0, tag: 0, id: 0, size: 0, dtype: 0, source: 0 };
   /** The length of the record the last readCopy took: 0 for a pad record. */
   #readLength = 0;
   readonly #intoHeader = (length: number): Uint8Array => {
@@ -657,7 +671,7 @@ export class ThreadTransport implements Transport {
         this.#woke(ring, cells);
         any = true;
         if (this.#readLength === 0) continue; // a pad record
-        const header = readHeader(this.#inInts, 0);
+        const header = readHeaderInto(this.#inInts, 0, this.#inHeader);
         if (header.size === 0 || header.kind === FrameKind.RTS) {
           frames++;
           sink.deliver(header, EMPTY);
@@ -691,7 +705,8 @@ export class ThreadTransport implements Transport {
           frames++;
           sink.deliver(header, target);
         } else {
-          this.#partial[peer] = { header, target: sink.target(header, false), filled: 0 };
+          const own = readHeader(this.#inInts, 0);
+          this.#partial[peer] = { header: own, target: sink.target(own, false), filled: 0 };
         }
         continue;
       }

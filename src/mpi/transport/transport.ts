@@ -15,7 +15,11 @@ export interface FrameSink {
    * message may also land in the buffer of the receive it is about to match.
    */
   target(header: FrameHeader, whole?: boolean): Uint8Array;
-  /** A whole frame arrived; `payload` is what target() returned (or an empty array for size 0). */
+  /**
+   * A whole frame arrived; `payload` is what target() returned (or an empty array for size 0).
+   * `header` is valid during the call only (a transport may reuse it for its next frame): the sink
+   * copies what it keeps.
+   */
   deliver(header: FrameHeader, payload: Uint8Array): void;
   /**
    * Whether the sink takes this frame's payload through deliverView, as a view of the transport's own
