@@ -1,0 +1,26 @@
+// Small messages (0-300 bytes, across the thread transport's one-record small frames) from two senders,
+// received through every kind of matching, on thread and process ranks: nothing lost, damaged or
+// reordered, statuses right, typed errors kept (test/mpi/small-frames-ranks.ts).
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { mpirun } from '../../src/mpi/index.ts';
+import { SMALL_FRAME_MESSAGES, smallFrames } from './small-frames-ranks.ts';
+
+for (const transport of ['thread', 'process'] as const) {
+  test(`${transport} ranks: small frames of every size and kind arrive whole and in order, however matched`, async () => {
+    assert.deepEqual(await mpirun(3, smallFrames, { transport, timeout: 60_000 }), [
+      2 * SMALL_FRAME_MESSAGES,
+      1,
+      2,
+    ]);
+  });
+}
+
+test('thread ranks, a 4 KiB ring: small frames queued behind a full ring arrive whole and in order', async () => {
+  assert.deepEqual(await mpirun(3, smallFrames, { ringBytes: 4096, timeout: 60_000 }), [
+    2 * SMALL_FRAME_MESSAGES,
+    1,
+    2,
+  ]);
+});
