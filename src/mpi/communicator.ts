@@ -58,6 +58,8 @@ export class Communicator {
   readonly #context: number;
   readonly #group: readonly number[];
   readonly #local: Map<number, number>;
+  /** World rank -> this communicator's rank, by index (-1: not a member): #local without a hash per message. */
+  readonly #localByWorld: number[];
   readonly #channel: collective.CollectiveChannel;
 
   /** @internal communicators come from world(), dup(), split() and createCart() */
@@ -66,6 +68,8 @@ export class Communicator {
     this.#context = context;
     this.#group = Object.freeze([...group]);
     this.#local = new Map(group.map((world, local) => [world, local]));
+    this.#localByWorld = new Array<number>(core.engine.size).fill(-1);
+    for (const [local, world] of group.entries()) this.#localByWorld[world] = local;
     const me = this.#local.get(core.engine.rank);
     if (me === undefined)
       throw new SkeinError(
@@ -722,13 +726,14 @@ export class Communicator {
     );
   }
 
+  /** The communicator rank of world rank `source` (itself when not a member, which matching rules out). */
+  #localOf(source: number): number {
+    const local = this.#localByWorld[source] ?? -1;
+    return local < 0 ? source : local;
+  }
+
   #fill(status: Status | undefined, message: Received): Status | undefined {
-    return status?.set(
-      this.#local.get(message.source) ?? message.source,
-      message.tag,
-      message.size,
-      message.dtype,
-    );
+    return status?.set(this.#localOf(message.source), message.tag, message.size, message.dtype);
   }
 
   /** Checks a buffer message against `buffer` (its dtype and bytes given when known) and copies it in. */

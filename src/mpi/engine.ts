@@ -607,8 +607,12 @@ function firstUnexpected(queue: readonly Incoming[], source: number, tag: number
   return -1;
 }
 
-/** Removes and returns list[index] (an index in range); the first one, the usual case, by shift(). */
+/**
+ * Removes and returns list[index] (an index in range): the only one (the usual case) by pop(), which
+ * V8 inlines, the first one by shift().
+ */
 function takeAt<T>(list: T[], index: number): T {
+  if (index === list.length - 1) return list.pop()!;
   if (index === 0) return list.shift()!;
   return list.splice(index, 1)[0]!;
 }

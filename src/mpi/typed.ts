@@ -45,8 +45,11 @@ export function isTypedArray(value: unknown): value is TypedArray {
   return ArrayBuffer.isView(value) && !(value instanceof DataView);
 }
 
+/** The element type names by dtype (0: a codec value), read once: a constructor's name is a property load. */
+const DTYPE_NAMES: readonly string[] = ['value', ...CONSTRUCTORS.map((Ctor) => Ctor.name)];
+
 export function dtypeName(dtype: number): string {
-  return CONSTRUCTORS[dtype - 1]?.name ?? 'value';
+  return DTYPE_NAMES[dtype] ?? 'value';
 }
 
 /** A view of `bytes` as the typed array `dtype` names; copies when the bytes are not aligned for it. */
