@@ -79,6 +79,14 @@ const MAX_IN_HAND = 1024;
  * started everything they hold, so they run while the caller is still submitting.
  */
 const EAGER_DISPATCH_EVERY = 256;
+/**
+ * Queued tasks that together run for less than this (by the average run time) go to one worker whole
+ * instead of being shared out: waking a second parked thread for them costs it and the pool more (tens
+ * of µs a wake-up on these VMs, spinning.ts) than running them takes. A Worker of the tasks layer hands
+ * a pool a few short jobs at a time; shared out, each went two or three to a message and woke both
+ * threads, and the idle one's answer sent a steal to the other.
+ */
+const WHOLE_BATCH_BELOW_MS = 0.05;
 /** Weight of the newest run time in the moving average that sizes hands. */
 const RUN_TIME_SMOOTHING = 0.2;
 /**
@@ -846,10 +854,14 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
     // Workers still starting count as takers: a task handed now to a busy worker could wait behind a
     // long task there while a fresh worker sits idle (stealing needs the busy worker to look up).
     let takers = eligible + starting;
+    const whole = this.#avgRunMs >= 0 && this.#queue.size * this.#avgRunMs < WHOLE_BATCH_BELOW_MS;
+    // A whole batch leaves the other takers idle: should a long task hide in it, they take its waiting
+    // tasks back once its worker looks stalled (#watchForStalls), as no answer of theirs will.
+    if (whole && takers > 1) this.#watchForStalls(true);
     for (let k = 0; k < opened; k++) {
       const slot = open[k]!;
       const free = limit - slot.inHand.size;
-      const share = Math.ceil(this.#queue.size / takers--);
+      const share = whole ? this.#queue.size : Math.ceil(this.#queue.size / takers--);
       const count = Math.min(free, share);
       // A literal for one task: an empty array grown by push allocates twice (~90 ns here).
       const batch: TaskRecord[] = count === 1 ? [this.#queue.shift()!] : [];
@@ -890,9 +902,11 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
 
   // Tasks handed to a worker behind one it is running wait for it. If that one turns out long, start a
   // worker (below maxWorkers): once ready it steals the waiting tasks, since a worker inside an async
-  // task still reads its messages. Checked by one timer, armed only while the pool may grow.
-  #watchForStalls(): void {
-    if (this.#stallTimer !== undefined || this.#workers.length >= this.options.maxWorkers) return;
+  // task still reads its messages; at maxWorkers, the workers with empty hands steal them (`atMax`:
+  // a batch went to one worker whole). Checked by one timer, armed only while the pool may grow or
+  // some worker was left idle.
+  #watchForStalls(atMax = false): void {
+    if (this.#stallTimer !== undefined || (!atMax && this.#workers.length >= this.options.maxWorkers)) return;
     const after = Math.max(STALLED_MIN_MS, STALLED_RUNS * this.#avgRunMs);
     this.#stallTimer = setTimeout(() => {
       this.#stallTimer = undefined;
@@ -905,8 +919,10 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
         waiting = true;
         if (this.#stalled(slot, now, after)) stalledWithWaiting = true;
       }
-      if (stalledWithWaiting) this.#spawn();
-      else if (waiting) this.#watchForStalls();
+      if (!stalledWithWaiting) {
+        if (waiting) this.#watchForStalls(atMax);
+      } else if (this.#workers.length < this.options.maxWorkers) this.#spawn();
+      else for (const slot of this.#workers) if (slot.inHand.size === 0) this.#stealFor(slot);
     }, after);
     this.#stallTimer.unref();
   }

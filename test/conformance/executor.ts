@@ -311,6 +311,32 @@ export function executorSuite(name: string, makePool: MakePool): void {
         },
       );
 
+      it(
+        'lets an idle worker take back short calls handed whole to a worker that then blocks',
+        T,
+        async (t) => {
+          const pool = usePool(t, { minWorkers: 2, maxWorkers: 2 });
+          // The blocker's task resolved once (a first call of a task waits for that, and would be
+          // queued after the short calls), then short calls on record: a few of them together now go
+          // to one worker whole.
+          const opened = await useGate(t);
+          opened.release();
+          assert.equal(await pool.run(blockUntilReleased, opened.port, 'warm'), 'warm');
+          for (let i = 0; i < 30; i++) await Promise.all(range(3).map((k) => pool.run(add, i, k)));
+          const gate = await useGate(t);
+          // One synchronous burst, so one batch: the blocker, then short calls behind it.
+          const blocked = track(pool.run(blockUntilReleased, gate.port, 'blocked'));
+          const short = range(4).map((i) => pool.run(add, i, 10));
+          await gate.connected(1);
+          assert.deepEqual(
+            await within(Promise.all(short), SOON_MS, 'short calls behind a blocked one'),
+            [10, 11, 12, 13],
+          );
+          gate.release();
+          assert.equal(await blocked, 'blocked');
+        },
+      );
+
       it('runs queued tasks on whichever worker frees up first', T, async (t) => {
         const pool = usePool(t, { minWorkers: 2, maxWorkers: 2 });
         assert.equal((await pool.broadcast(whoami)).length, 2);
