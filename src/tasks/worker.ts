@@ -123,6 +123,12 @@ const CLAIM_PER_CALL = 128;
  */
 const HOLD_BACK_BELOW = CLAIM_PER_CALL / 4;
 /**
+ * With no store call in flight to wait for (an engine whose calls return at once, as SQLite's do), a
+ * small batch of settles waits at most this long for the jobs still running to end and join it (#holdBack).
+ * Jobs claimed ahead cover it too (#prefetchTarget), so no slot idles meanwhile.
+ */
+const SETTLE_HOLD_MS = 2;
+/**
  * An idle worker's handoff registration lapses after this many poll intervals without a claim: a dry
  * worker claims once per pollInterval, so a live one renews it, and a dead one stops being handed jobs.
  */
@@ -208,6 +214,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** The last claim found fewer jobs than it asked for: claim again on news, or at #dryUntil. */
   #queueDry = false;
   #dryUntil = 0;
+  /** performance.now() when the oldest settle in #pendingSettles was added. */
+  #pendingSince = 0;
   /** Something happened since the claim loop last looked: a settle, a job's end, news, a reply. */
   #nudged = false;
   /** Jobs holding one of the `concurrency` run slots, and jobs claimed ahead waiting for one (FIFO). */
@@ -447,7 +455,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
       if (signal.aborted && this.#callsInFlight === 0 && this.#pendingSettles.length === 0) break;
       if (this.#nudged) continue;
       // Nothing to send: wait for news, a job's end, a call's reply, or the next poll of a dry queue.
-      const wait = this.#queueDry && this.#callsInFlight === 0 ? this.#dryUntil - Date.now() : undefined;
+      let wait = this.#queueDry && this.#callsInFlight === 0 ? this.#dryUntil - Date.now() : undefined;
+      if (this.#callsInFlight === 0 && this.#pendingSettles.length > 0) {
+        // Settles held back with no reply to wake the loop: a job's end does, or the hold's end.
+        const held = this.#pendingSince + SETTLE_HOLD_MS - performance.now();
+        wait = wait === undefined ? held : Math.min(wait, held);
+      }
       await new Promise<void>((resolve) => {
         const timer = wait === undefined ? undefined : setTimeout(done, Math.max(0, wait));
         function done(): void {
@@ -462,21 +475,21 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   /**
-   * Whether the claim loop lets a small batch of settles wait for the reply of a call in flight (which
-   * wakes the loop again) rather than send it now: while jobs claimed ahead still wait for every run
-   * slot, a claim is not needed yet, and a store call costs the store and this thread about as much
-   * for one settle as for dozens. Jobs on a pool end a few at a time (each thread answers what it
-   * held), and every group went out in a call of its own: at concurrency 10 on a 2-thread pool, calls
-   * of ~10 settles, three times the calls of inline jobs for as many jobs.
+   * Whether the claim loop lets a small batch of settles wait rather than send it now: while jobs
+   * claimed ahead still wait for every run slot, a claim is not needed yet, and a store call costs the
+   * store and this thread about as much for one settle as for dozens. Jobs on a pool end a few at a
+   * time (each thread answers what it held), and every group went out in a call of its own: at
+   * concurrency 10 on a 2-thread pool, calls of ~10 settles, three times the calls of inline jobs for as
+   * many jobs (SQLite: ten times). They wait for the reply of a call in flight (which wakes the loop
+   * again), or with none in flight, for running jobs to end, up to SETTLE_HOLD_MS.
    */
   #holdBack(signal: AbortSignal): boolean {
     const pending = this.#pendingSettles.length;
-    return (
-      this.#callsInFlight > 0 &&
-      !signal.aborted &&
-      pending < HOLD_BACK_BELOW &&
-      this.#slotWaiters.length >= this.options.concurrency
-    );
+    if (signal.aborted || pending >= HOLD_BACK_BELOW || this.#slotWaiters.length < this.options.concurrency) {
+      return false;
+    }
+    if (this.#callsInFlight > 0) return true;
+    return pending > 0 && this.#active > 0 && performance.now() - this.#pendingSince < SETTLE_HOLD_MS;
   }
 
   /** Sends one batch of settles with a claim of `free` slots, without waiting for the reply. */
@@ -538,13 +551,15 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   /**
-   * Jobs to hold beyond `concurrency`: as many as the slots finish during one store call (so none waits
-   * for a round trip), up to the prefetch option; none until both times are measured.
+   * Jobs to hold beyond `concurrency`: as many as the slots finish during one store call and a settle
+   * hold (so none waits for a round trip, and settles can wait to be batched: #holdBack), up to the
+   * prefetch option; none until both times are measured.
    */
   #prefetchTarget(): number {
     const { prefetch, concurrency } = this.options;
     if (prefetch === 0 || this.#prefetchPaused || !(this.#runMs >= 0) || !(this.#callMs >= 0)) return 0;
-    return Math.min(prefetch, Math.floor((concurrency * this.#callMs) / Math.max(this.#runMs, 0.001)));
+    const coverMs = this.#callMs + SETTLE_HOLD_MS;
+    return Math.min(prefetch, Math.floor((concurrency * coverMs) / Math.max(this.#runMs, 0.001)));
   }
 
   /** Takes a run slot, waiting for one if all are held; false when the job or the worker stopped first. */
@@ -625,6 +640,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         : this.#broker.fail(this.id, outcome.id, outcome.error, outcome.outcome);
     }
     const { promise, resolve, reject } = Promise.withResolvers<boolean>();
+    if (this.#pendingSettles.length === 0) this.#pendingSince = performance.now();
     this.#pendingSettles.push({ outcome, resolve, reject });
     this.#nudge();
     return promise;

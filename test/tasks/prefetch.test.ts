@@ -1,10 +1,13 @@
 // Claiming ahead (WorkerOptions.prefetch), on both engines with jobs run inline: a worker holds more
 // jobs than it runs when jobs are short, never runs more than its concurrency, gives held jobs back
 // when a long job keeps its slots busy, and ends a held job cancelled before it starts without running it.
+// On a thread pool, where short jobs end a few at a time and their settles wait to go out together,
+// every job is still recorded exactly once, a close mid-stream included.
 
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
+import { ThreadPool } from '../../src/pool/index.ts';
 import type { Broker } from '../../src/tasks/index.ts';
 import { add } from '../fixtures/add.ts';
 import { appendLine } from '../fixtures/append-line.ts';
@@ -42,6 +45,9 @@ async function warmUp(queue: Awaited<ReturnType<typeof setup>>['queue'], count =
   for (const job of jobs) await job.result({ timeout: 10_000 });
 }
 
+const pool = new ThreadPool({ minWorkers: 2, maxWorkers: 2 });
+after(() => pool.close());
+
 for (const engine of ENGINES) {
   describe(`worker prefetch (${engine})`, () => {
     it('claims ahead of its concurrency for short jobs, yet never runs more than concurrency at once', async (t) => {
@@ -61,6 +67,48 @@ for (const engine of ENGINES) {
       assert.ok(concurrencyPeak() <= 3, `at most 3 jobs ran at once, saw ${concurrencyPeak()}`);
       assert.ok(concurrencyPeak() >= 2, `the slots were used, peak ${concurrencyPeak()}`);
       assert.ok(Math.max(...maxes) > 3, `some claim asked for more than 3 jobs: ${maxes.join(' ')}`);
+    });
+
+    it('records each short job run on a 2-thread pool once, a close mid-stream included', async (t) => {
+      const { queue, worker, broker, dir } = await setup(t, pool, engine);
+      const settlesPerCall: number[] = [];
+      const recording = new Proxy(broker, {
+        get(target, key) {
+          if (key === 'settleAndClaim') {
+            return (...args: Parameters<Broker['settleAndClaim']>) => {
+              settlesPerCall.push(args[1].length);
+              return target.settleAndClaim(...args);
+            };
+          }
+          const value = Reflect.get(target, key, target) as unknown;
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+      const first = await worker({ broker: recording, tasks: [appendLine, add], concurrency: 10 });
+      await warmUp(queue);
+      const file = join(dir, 'runs.txt');
+      const count = 1500;
+      const jobs = await queue.enqueueBulk(
+        Array.from({ length: count }, (_, i) => ({ task: appendLine, args: [file, String(i)] })),
+      );
+      await until('a third of the jobs to run', async () =>
+        (await lines(file)).length >= count / 3 ? true : undefined,
+      );
+      // Settles waiting to go out together, jobs running and jobs held ahead: close records the ended
+      // ones and gives the rest back, so the next worker runs each of those once, and no lease lapses.
+      await first.close();
+      assert.ok(
+        settlesPerCall.some((settles) => settles > 1),
+        `settles went out one by one: ${settlesPerCall}`,
+      );
+      await worker({ tasks: [appendLine], concurrency: 10 });
+      for (const [i, job] of jobs.entries()) assert.equal(await job.result({ timeout: 20_000 }), String(i));
+      const ran = (await lines(file)).map(Number).sort((a, b) => a - b);
+      assert.deepEqual(
+        ran,
+        Array.from({ length: count }, (_, i) => i),
+        'every job ran exactly once',
+      );
     });
 
     it('gives jobs it claimed ahead back to the queue when a long job holds its only slot', async (t) => {
