@@ -3,11 +3,13 @@
 // alone through node:inspector, and prints Redis's commands per job (INFO commandstats over the drain)
 // and the worker's jobs/s and CPU per job. With SKEIN_PERF_PID set, also `perf record`s that process
 // (the Redis server) for the drain alone, into <out>.perf.
+// With SKEIN_PROFILE_POOL=1 the jobs run on a 2-thread ThreadPool instead (the main thread's profile).
 // Usage: node bench/tasks/profile-drain.ts <concurrency> <jobs> <out.cpuprofile> [redis url]
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { Redis } from 'ioredis';
+import { ThreadPool } from '../../src/pool/index.ts';
 import { enqueueNoops, openBenchQueue, succeeded } from './bench-queue.ts';
 
 const [concurrencyArg = '100', jobsArg = '20000', out = 'drain.cpuprofile', url = 'redis://127.0.0.1:6379'] =
@@ -17,7 +19,10 @@ const bench = openBenchQueue({
   url,
   name: 'skein-prof',
   concurrency: Number(concurrencyArg),
-  pool: undefined,
+  pool:
+    process.env.SKEIN_PROFILE_POOL === undefined
+      ? undefined
+      : new ThreadPool({ minWorkers: 2, maxWorkers: 2 }),
 });
 const stats = new Redis(url);
 await enqueueNoops(bench.queue, jobs);
