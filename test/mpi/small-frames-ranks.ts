@@ -2,8 +2,9 @@
 // one-record small frames, up to 255 bytes) from two senders to rank 0, values and typed arrays of
 // several element types interleaved, received in every way matching allows: ANY_SOURCE and ANY_TAG,
 // one tag out of turn, probe first, receives posted before the messages came, recvBuffer into exact
-// and larger buffers, and the typed errors. Each message carries (source, sequence), so loss,
-// damage and reordering between one sender and rank 0 show.
+// and larger buffers, the typed errors, and receives withdrawn (cancel, timeout) before the frames
+// came. Each message carries (source, sequence), so loss, damage and reordering between one sender
+// and rank 0 show. `echoMix`: many round trips of every kind and size in turn, each checked.
 
 import { ANY_SOURCE, ANY_TAG, type Communicator, Status, type TypedArray } from '../../src/mpi/index.ts';
 import { task } from '../../src/task.ts';
@@ -77,6 +78,15 @@ export const smallFrames = task(import.meta, async (comm: Communicator) => {
     await comm.send({ small: true }, 0, 7);
     await comm.send(new Uint8Array(40), 0, 8);
     await comm.send(new Uint8Array(40), 0, 8);
+    if (comm.rank === 1) {
+      // Sent only once rank 0 withdrew a receive for them, then once its receive with a timeout failed.
+      await comm.recv(0, 10);
+      await comm.send({ c: 1 }, 0, 9);
+      await comm.send(new Uint8Array([1, 2, 3, 4, 5]), 0, 9);
+      await comm.send({ c: 2 }, 0, 9);
+      await comm.recv(0, 12);
+      await comm.send('late', 0, 11);
+    }
     return comm.rank;
   }
   const senders = comm.size - 1;
@@ -164,7 +174,55 @@ export const smallFrames = task(import.meta, async (comm: Communicator) => {
       throw new Error(`recvBuffer into a short buffer gave ${truncated}`);
     await comm.recvBuffer(new Uint8Array(40), s, 8);
   }
+  // A withdrawn receive takes nothing: the small frames sent after it go to the receives after it.
+  const withdrawn = comm.irecv(1, 9);
+  if (!withdrawn.cancel()) throw new Error('a posted irecv could not be cancelled');
+  await comm.send('go', 1, 10);
+  const first = (await comm.recv(1, 9)) as { c: number };
+  const five = new Uint8Array(5);
+  const status = await comm.recvBuffer(five, 1, 9);
+  const second = (await comm.irecv(1, 9).wait()) as { c: number };
+  if (first.c !== 1 || status.size !== 5 || five.join() !== '1,2,3,4,5' || second.c !== 2)
+    throw new Error(`after a cancel: ${JSON.stringify([first, status.size, [...five], second])}`);
+  if (withdrawn.test().done) throw new Error('the cancelled irecv completed');
+  // A receive that timed out is withdrawn as well: the message sent after it goes to the next one.
+  const timedOut = await comm.recv(1, 11, { timeout: 50 }).then(
+    () => 'received',
+    (error: { code?: string }) => error.code,
+  );
+  if (timedOut !== 'SKEIN_TIMEOUT') throw new Error(`a receive with nothing to take gave ${timedOut}`);
+  await comm.send('now', 1, 12);
+  const late = await comm.recv(1, 11);
+  if (late !== 'late') throw new Error(`the message after a timed-out receive: ${String(late)}`);
   return received;
 });
 
 export const SMALL_FRAME_MESSAGES = SIZES.length * KINDS.length;
+
+/** Round trips of echoMix. */
+export const ECHO_ROUND_TRIPS = 6000;
+
+/**
+ * Rank 0 sends message i (its kind and size cycle through every kind and SIZES) and waits for it back;
+ * rank 1 receives with ANY_SOURCE and ANY_TAG and sends back what it got. Every echo is checked.
+ */
+export const echoMix = task(import.meta, async (comm: Communicator) => {
+  const kinds = SIZES.flatMap((bytes) => KINDS.map((kind) => ({ bytes, kind })));
+  for (let i = 0; i < ECHO_ROUND_TRIPS; i++) {
+    const { bytes, kind } = kinds[i % kinds.length]!;
+    const planned: Planned = { seq: i, kind, bytes, tag: i % 5 };
+    if (comm.rank === 0) {
+      await comm.send(payload(0, planned), 1, planned.tag);
+      const status = new Status();
+      const back = await comm.recv(1, planned.tag, { status });
+      check(0, planned, back);
+    } else {
+      const status = new Status();
+      const got = await comm.recv(ANY_SOURCE, ANY_TAG, { status });
+      if (status.source !== 0 || status.tag !== planned.tag)
+        throw new Error(`echo ${i}: from ${status.source} tag ${status.tag}`);
+      await comm.send(got, 0, status.tag);
+    }
+  }
+  return ECHO_ROUND_TRIPS;
+});
