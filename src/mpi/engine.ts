@@ -99,7 +99,7 @@ const VIEW_DECODE_MAX_BYTES = 256;
  * Bytes a value's encoding may exceed eagerLimit by and still go eagerly: its codec framing (tags,
  * lengths, keys), so a value carrying a 64 KiB array goes as a 64 KiB typed array does.
  */
-export const VALUE_FRAMING_ALLOWANCE_BYTES = 1024;
+const VALUE_FRAMING_ALLOWANCE_BYTES = 1024;
 
 function matches(wantSource: number, wantTag: number, header: FrameHeader): boolean {
   return (
