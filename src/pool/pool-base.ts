@@ -72,6 +72,12 @@ const MIN_IN_HAND = 2;
 /** A worker silent this long (and STALLED_RUNS typical run times) is treated as busy with a long task. */
 const STALLED_MIN_MS = 50;
 const STALLED_RUNS = 20;
+/**
+ * The same bound when workers are left idle beside a whole batch (WHOLE_BATCH_BELOW_MS): they take its
+ * waiting tasks back, which costs a message, not a new worker, so a long task hidden in a batch of short
+ * ones holds the tasks behind it for about this long rather than STALLED_MIN_MS.
+ */
+const TAKE_BACK_MIN_MS = 2;
 const MAX_IN_HAND = 1024;
 /**
  * While a caller submits many tasks in one synchronous run, the pool cannot dispatch (that waits for
@@ -907,7 +913,7 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
   // some worker was left idle.
   #watchForStalls(atMax = false): void {
     if (this.#stallTimer !== undefined || (!atMax && this.#workers.length >= this.options.maxWorkers)) return;
-    const after = Math.max(STALLED_MIN_MS, STALLED_RUNS * this.#avgRunMs);
+    const after = Math.max(atMax ? TAKE_BACK_MIN_MS : STALLED_MIN_MS, STALLED_RUNS * this.#avgRunMs);
     this.#stallTimer = setTimeout(() => {
       this.#stallTimer = undefined;
       if (this.#state !== 'open' && this.#state !== 'closing') return;
