@@ -60,6 +60,7 @@ import {
   TASK_STRIDE,
   type WorkerToMain,
 } from './protocol.ts';
+import { BACK_TO_BACK_MS, LONG_GAPS_BEFORE_NO_SPIN } from './spinning.ts';
 import { type PoolStats, StatsRecorder } from './stats.ts';
 import { TaskQueue } from './task-queue.ts';
 import type { WorkerExit, WorkerFactory, WorkerHandle } from './worker-handle.ts';
@@ -298,6 +299,8 @@ class WorkerSlot {
   loneCalls = false;
   /** When this worker last answered a task, or got its first task into an empty hand. */
   lastAnswerAt = 0;
+  /** Tasks in a row that came into its empty hand well after the one before (spinning.ts, BACK_TO_BACK_MS). */
+  longGaps = 0;
   referenced = true;
   /** Idle while referenced: unref'd at the loop's next turn unless it gets work first. */
   unrefDue = false;
@@ -959,7 +962,7 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
       this.#turnStartedAt = since;
       setImmediate(this.#newTurn);
     } else if (since - this.#turnStartedAt >= MAX_BLOCKED_PER_TURN_MS) return;
-    slot.handle.waitForResults(timeout, since);
+    slot.handle.waitForResults(timeout, since, slot.longGaps < LONG_GAPS_BEFORE_NO_SPIN);
   }
 
   // The call that found this turn's blocking budget spent went out without a blocking wait, so its
@@ -1070,8 +1073,11 @@ export abstract class BasePool extends EventEmitter<ExecutorEvents> implements E
       slot.handle.setLoneCalls(lone);
       if (lone) this.#watchLoneCalls();
     }
-    if (slot.inHand.size === count) slot.lastAnswerAt = now < 0 ? performance.now() : now;
-    else this.#watchForStalls();
+    if (slot.inHand.size === count) {
+      const at = now < 0 ? performance.now() : now;
+      slot.longGaps = at - slot.lastAnswerAt < BACK_TO_BACK_MS ? 0 : slot.longGaps + 1;
+      slot.lastAnswerAt = at;
+    } else this.#watchForStalls();
     this.#inHandTotal += count;
   }
 

@@ -140,7 +140,7 @@ export class ProcessWorkerHandle implements WorkerHandle {
 
   takeResults(): void {}
 
-  waitForResults(_timeoutMs: number, _since: number): void {}
+  waitForResults(_timeoutMs: number, _since: number, _spin: boolean): void {}
 
   runningTask(): number {
     return this.#running;

@@ -12,6 +12,20 @@ import { availableParallelism } from 'node:os';
 export const SPIN_MS = availableParallelism() > 1 ? 0.02 : 0;
 
 /**
+ * A side spins only while calls come back to back: the call it waits on (the pool) or the last one it
+ * took (a worker) came within this long of the one before. With a pause between calls (a task-queue
+ * worker taking jobs off a socket) the other side has gone to sleep by the next call, so a spin only
+ * burns a CPU, and on these VMs it also slowed the wake-ups it waited for: calls 1 ms apart made
+ * 88 µs round trips with both sides spinning, 31-37 µs with neither (bench/pool/spaced-calls.ts).
+ */
+export const BACK_TO_BACK_MS = 0.05;
+/**
+ * Calls stop counting as back to back only after this many longer gaps in a row: one round trip slowed
+ * by a stall of the host would otherwise cost the next call its spin as well (p99 15 -> 30-57 µs).
+ */
+export const LONG_GAPS_BEFORE_NO_SPIN = 2;
+
+/**
  * After this many spins in a row that kept the other thread from running, a side stops spinning for a
  * while: the scheduler has put both threads on one CPU (another process holds the other), where a
  * spinner only delays what it waits for. Measured here with a busy loop on the second CPU: 44-66 µs

@@ -130,12 +130,12 @@ export class ThreadWorkerHandle implements WorkerHandle {
   readonly canWaitForResults = true;
 
   /** Blocks this thread until since + timeoutMs for the worker's next message, then handles what arrived. */
-  waitForResults(timeoutMs: number, since: number): void {
+  waitForResults(timeoutMs: number, since: number, spin: boolean): void {
     // An answer already there (a worker sharing this CPU ran while the task was handed over) costs no
     // clock read: at ~100 ns each here, the reads were a fair part of a lone call's own cost.
     let bell = Atomics.load(this.#control, CONTROL_RESULTS);
     if (bell !== this.#resultsSeen && this.#drain(bell)) return;
-    const spinMs = this.#spins.maySpin() ? SPIN_MS : 0;
+    const spinMs = spin && this.#spins.maySpin() ? SPIN_MS : 0;
     if (spinMs === 0) {
       // No spin (one CPU, or backing off): the first sleep needs no clock either. It may end a few µs
       // past since + timeoutMs (since is when the call was sent, just before this); the clock is read

@@ -44,9 +44,10 @@ export interface WorkerHandle {
   /**
    * Blocks the calling thread until `since + timeoutMs` (performance.now() times; `since` is at or just
    * before the call, so the first sleep can take timeoutMs without reading the clock) for the worker's
-   * next message and handles it.
+   * next message and handles it. `spin`: the call came right after the one before (spinning.ts,
+   * BACK_TO_BACK_MS), so spinning before the first sleep may pay.
    */
-  waitForResults(timeoutMs: number, since: number): void;
+  waitForResults(timeoutMs: number, since: number, spin: boolean): void;
   /**
    * Handles the batches of results that have arrived, without waiting and without the event loop,
    * up to the first message of another kind (those wait for the event loop: they run callbacks).

@@ -9,6 +9,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { AbortError, WorkerCrashedError } from '../../src/errors.ts';
 import { ThreadPool } from '../../src/pool/index.ts';
 import { destroyAfter, SOON_MS, within } from '../conformance/helpers.ts';
@@ -22,6 +23,7 @@ import {
   ownContext,
   reportThenEcho,
   spinLater,
+  spinThenEcho,
 } from './lone-fixtures.ts';
 
 const T = { timeout: 120_000 };
@@ -78,6 +80,25 @@ describe('ThreadPool lone calls', () => {
       },
     );
   }
+
+  it(
+    'settles calls whose answers come before, around and after the blocking wait, back to back or after a pause',
+    T,
+    async (t) => {
+      // The pool blocks up to blockingWaitTimeout (0.05 ms) for a lone call's answer and otherwise takes
+      // it through its event loop's bell; both sides spin first only for calls that come back to back
+      // (spinning.ts, BACK_TO_BACK_MS). Run times straddle the window, and pauses put both threads to
+      // sleep between some calls: an answer neither path took would leave its call pending past SOON_MS.
+      const pool = usePool(t, 2);
+      const runMs = [0, 0.02, 0.04, 0.05, 0.06, 0.1, 0.3];
+      for (let i = 0; i < 1500; i++) {
+        if (i % 3 === 0) await sleep(i % 2);
+        const ms = runMs[i % runMs.length]!;
+        assert.equal(await within(pool.run(spinThenEcho, ms, i), SOON_MS, `call ${i} (${ms} ms)`), i);
+      }
+      assert.equal(pool.stats().completed, 1500);
+    },
+  );
 
   it(
     'passes argument lists of numbers of any length, and mixed ones, as structured clone does',

@@ -41,3 +41,10 @@ export const reportThenEcho = task(import.meta, (notes: unknown[], value: unknow
   for (const note of notes) context.progress(note);
   return value;
 });
+
+/** Busy-waits `ms` of the worker's clock, then returns `value`. */
+export const spinThenEcho = task(import.meta, (ms: number, value: unknown): unknown => {
+  const end = performance.now() + ms;
+  while (performance.now() < end) {}
+  return value;
+});

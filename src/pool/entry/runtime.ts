@@ -32,6 +32,7 @@ import {
   TASK_STRIDE,
   type WorkerToMain,
 } from '../protocol.ts';
+import { BACK_TO_BACK_MS, LONG_GAPS_BEFORE_NO_SPIN } from '../spinning.ts';
 import { isTransfer } from '../transfer.ts';
 
 /** Results wait at most this long in the worker before being sent, while tasks keep running. */
@@ -66,8 +67,12 @@ export interface RuntimePort {
   poll(): void;
   /** Stops listening to the pool so the worker exits once its event loop is empty. */
   close(): void;
-  /** Blocks briefly for new work when idle; true if messages arrived (they were handed to receive). */
-  park(spin: boolean): boolean;
+  /**
+   * Blocks briefly for new work when idle; true if messages arrived (they were handed to receive).
+   * `shortTasks`: the last task was short (a lone call's worker then sleeps until its next message);
+   * `backToBack`: and it came right after the one before, so spinning for the next first may pay.
+   */
+  park(shortTasks: boolean, backToBack: boolean): boolean;
   /**
    * Answers a lone call through its slot (lone-slot.ts, threads only): `results` holds one entry, whose
    * value fits a lane. False, sending nothing, when that entry is not the lone call's or does not fit.
@@ -137,6 +142,8 @@ export class WorkerRuntime {
   #lastFlush = 0;
   /** When the last synchronous task ended: the flush check reuses it instead of reading the clock. */
   #lastEnd = 0;
+  /** Tasks in a row that started well after the end of the one before (spinning.ts, BACK_TO_BACK_MS). */
+  #longGaps = 0;
   #lastRunMs = Number.POSITIVE_INFINITY;
   /** True while the pump owns the queue (running, or awaiting an async task or module). */
   #busy = false;
@@ -262,7 +269,12 @@ export class WorkerRuntime {
         this.#flush();
         // Spinning pays only when short tasks come one at a time (a caller awaiting each); with long
         // tasks the CPU it burns is taken from the pool's own thread and lowers utilization.
-        if (!this.#stopping && this.port.park(this.#lastRunMs < SPIN_WORTHY_TASK_MS)) continue;
+        if (
+          !this.#stopping &&
+          this.port.park(this.#lastRunMs < SPIN_WORTHY_TASK_MS, this.#longGaps < LONG_GAPS_BEFORE_NO_SPIN)
+        ) {
+          continue;
+        }
         this.#busy = false;
         return;
       }
@@ -328,6 +340,8 @@ export class WorkerRuntime {
     const output = (flags & FLAG_CAPTURE_OUTPUT) !== 0 ? this.#capture(context) : undefined;
     this.#current = context;
     const start = performance.now();
+    // From the end of the task before (its answer) to the start of this one.
+    this.#longGaps = start - this.#lastEnd < BACK_TO_BACK_MS ? 0 : this.#longGaps + 1;
     this.port.markRunning(id);
     let value: unknown;
     let failed = false;

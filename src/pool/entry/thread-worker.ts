@@ -118,7 +118,7 @@ const runtime = new WorkerRuntime({
     port.close();
   },
   poll: drain,
-  park(spin) {
+  park(spin, backToBack) {
     // drainedAt can lag the doorbell when messages came through the event loop instead; a drain that
     // finds nothing then just refreshes it, and the wait goes on until work arrives or PARK_MS passes.
     // The clock is read only when needed: a sleep between lone calls on one CPU reads it not at all.
@@ -138,7 +138,7 @@ const runtime = new WorkerRuntime({
       // mode off, which rings the doorbell, once lone calls stop coming (pool-base.ts, LONE_HOLD_MS).
       if (spin && Atomics.load(control, CONTROL_LONE_CALLS) === 1) {
         if (SPIN_MS > 0 && spun < 2) {
-          if (spun === 0 && !spins.maySpin()) {
+          if (spun === 0 && (!backToBack || !spins.maySpin())) {
             spun = 3;
           } else {
             const now = performance.now();
