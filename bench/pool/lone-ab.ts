@@ -14,8 +14,7 @@
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { startAtomicsFloor } from './atomics-floor.ts';
 
 const [treeA = '', treeB = '', roundsText = '30', callsText = '10000', warmText = '30000', sizing = 'fixed'] =
   process.argv.slice(2);
@@ -62,21 +61,9 @@ function cpu(): Map<string, number> {
 
 const sides = [await side(treeA, 'aaa'), await side(treeB, 'bbb')];
 
-// The floor: this thread and one worker answering through Atomics.wait/notify (bench/pool/atomics-worker.ts).
-const shared = new SharedArrayBuffer(4);
-const state = new Int32Array(shared);
-const floorWorker = new Worker(fileURLToPath(new URL('./atomics-worker.ts', import.meta.url)), {
-  workerData: shared,
-  name: 'flr',
-});
-await new Promise((resolve) => floorWorker.once('message', resolve));
-let value = 0;
-const roundTrip = (): void => {
-  Atomics.store(state, 0, value + 1);
-  Atomics.notify(state, 0);
-  while (Atomics.load(state, 0) === value + 1) Atomics.wait(state, 0, value + 1);
-  value = Atomics.load(state, 0);
-};
+// The floor: this thread and one worker answering through Atomics.wait/notify (atomics-floor.ts).
+const floorThread = await startAtomicsFloor('flr');
+const { roundTrip } = floorThread;
 // The floor behind a promise: as an awaited pool call, one microtask hop to send, one to resume.
 const SETTLED = Promise.resolve();
 const viaPromise = (x: number): Promise<number> =>
@@ -153,6 +140,4 @@ console.log(
   `B - A (paired): p50 ${diff('p50')}, calling thread ${diff('main')}, workers ${diff('workers')}; B lower in ${better}/${rounds} rounds`,
 );
 for (const s of sides) await s.pool.close();
-Atomics.store(state, 0, -1);
-Atomics.notify(state, 0);
-await floorWorker.terminate();
+await floorThread.stop();

@@ -5,6 +5,7 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { startAtomicsFloor } from './atomics-floor.ts';
 import { ARRAY_LENGTH, noop as localNoop, makeArray } from './work.ts';
 
 const WORKERS = 2;
@@ -344,29 +345,18 @@ async function bareThreads(n: number): Promise<Result> {
 
 /** Atomics.wait/notify ping-pong between this thread and one worker: the floor for a round trip. */
 async function atomicsPingPong(n: number): Promise<Result> {
-  const shared = new SharedArrayBuffer(4);
-  const state = new Int32Array(shared);
-  const worker = new Worker(here('./atomics-worker.ts'), { workerData: shared });
-  await new Promise((resolve) => worker.once('message', resolve));
-  let value = 0;
-  const roundTrip = () => {
-    Atomics.store(state, 0, value + 1);
-    Atomics.notify(state, 0);
-    while (Atomics.load(state, 0) === value + 1) Atomics.wait(state, 0, value + 1);
-    value = Atomics.load(state, 0);
-  };
+  const floor = await startAtomicsFloor();
+  const { roundTrip } = floor;
   for (let i = 0; i < Math.min(3 * n, LATENCY_WARMUP_CALLS); i++) roundTrip();
   const times = new Float64Array(n);
-  const first = value;
+  const first = floor.trips();
   for (let i = 0; i < n; i++) {
     const start = performance.now();
     roundTrip();
     times[i] = (performance.now() - start) * 1000;
   }
-  const trips = (value - first) / 2;
-  Atomics.store(state, 0, -1);
-  Atomics.notify(state, 0);
-  await worker.terminate();
+  const trips = floor.trips() - first;
+  await floor.stop();
   return { metrics: percentiles(times), checksum: { expected: n, actual: trips } };
 }
 

@@ -5,9 +5,8 @@
 // Usage: node bench/pool/spaced-calls.ts [gapMs=1] [calls=1000]
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import { ThreadPool } from '../../src/pool/index.ts';
+import { startAtomicsFloor } from './atomics-floor.ts';
 import { noop } from './skein-tasks.ts';
 
 const gapMs = Number(process.argv[2] ?? 1);
@@ -26,19 +25,8 @@ async function spaced(call: (i: number) => unknown): Promise<string> {
   return `p50 ${times[calls >> 1]!.toFixed(1)} µs, p90 ${times[Math.floor(calls * 0.9)]!.toFixed(1)} µs`;
 }
 
-const shared = new SharedArrayBuffer(4);
-const state = new Int32Array(shared);
-const floorWorker = new Worker(fileURLToPath(new URL('./atomics-worker.ts', import.meta.url)), {
-  workerData: shared,
-});
-await new Promise((resolve) => floorWorker.once('message', resolve));
-let value = 0;
-const roundTrip = (): void => {
-  Atomics.store(state, 0, value + 1);
-  Atomics.notify(state, 0);
-  while (Atomics.load(state, 0) === value + 1) Atomics.wait(state, 0, value + 1);
-  value = Atomics.load(state, 0);
-};
+const floor = await startAtomicsFloor();
+const { roundTrip } = floor;
 
 const pool = new ThreadPool({ minWorkers: 2, maxWorkers: 2 });
 const signal = new AbortController().signal;
@@ -52,6 +40,4 @@ console.log(`Atomics ping-pong (floor): ${await spaced(roundTrip)}`);
 console.log(`Skein pool.run: ${await spaced((i) => pool.run(noop, i))}`);
 console.log(`Skein pool.submit with a signal and onProgress: ${await spaced(withOptions)}`);
 await pool.close();
-Atomics.store(state, 0, -1);
-Atomics.notify(state, 0);
-await floorWorker.terminate();
+await floor.stop();
