@@ -17,6 +17,15 @@ const COPY_PAYLOAD_MAX_BYTES = 64 * 1024;
 /** Unsent bytes a socket may hold before small sends wait for it to drain. */
 const SEND_BACKLOG_BYTES = 4 * 1024 * 1024;
 const HELLO_BYTES = 4;
+/**
+ * A peer's stream that closes fails this rank only after this long. When the job is aborted, the
+ * launcher tells every rank, and the failed rank closes its streams once told: a peer could see that
+ * close before its own abort message came and report a lost connection instead of the rank that failed
+ * (seen in CI: 'rank 3 got SKEIN_MPI_TRANSPORT' where rank 2 had thrown). The abort, if one is coming,
+ * arrives first and wins (the engine keeps its first failure); a connection really lost is reported
+ * this much later.
+ */
+const PEER_LOSS_GRACE_MS = 250;
 
 export interface SocketTransportOptions {
   readonly kind: 'process' | 'tcp';
@@ -251,11 +260,13 @@ export class SocketTransport implements Transport {
     socket.on('data', (chunk: Buffer) => parser.push(chunk));
     socket.on('error', () => {});
     socket.on('close', () => {
-      if (!this.#closed) {
+      if (this.#closed) return;
+      setTimeout(() => {
+        if (this.#closed) return;
         this.#sink?.fail(
           new SkeinError('SKEIN_MPI_TRANSPORT', `rank ${this.rank} lost its connection to rank ${peer}`),
         );
-      }
+      }, PEER_LOSS_GRACE_MS);
     });
   }
 }
