@@ -70,3 +70,22 @@ export function succeeded(worker: Worker, jobs: number): Promise<void> {
   });
   return promise;
 }
+
+/** One drain: what starting `worker` until `finished` took in wall time and in this process's CPU. */
+export interface Drain {
+  readonly ms: number;
+  readonly jobsPerSec: number;
+  /** User and system CPU of the whole process per job, µs. */
+  readonly cpuUsPerJob: number;
+}
+
+/** Starts `worker` and waits for `finished` (succeeded()), timing the drain of `jobs` jobs. */
+export async function timedDrain(worker: Worker, finished: Promise<void>, jobs: number): Promise<Drain> {
+  const cpu = process.cpuUsage();
+  const start = performance.now();
+  await worker.start();
+  await finished;
+  const ms = performance.now() - start;
+  const used = process.cpuUsage(cpu);
+  return { ms, jobsPerSec: jobs / (ms / 1000), cpuUsPerJob: (used.user + used.system) / jobs };
+}

@@ -4,7 +4,7 @@
 // Usage: node bench/tasks/drain-threads.ts <concurrency> <jobs> <inline|pool> [redis url]
 import { readdirSync, readFileSync } from 'node:fs';
 import { ThreadPool } from '../../src/pool/index.ts';
-import { enqueueNoops, openBenchQueue, succeeded } from './bench-queue.ts';
+import { enqueueNoops, openBenchQueue, succeeded, timedDrain } from './bench-queue.ts';
 import { noop } from './noop-task.ts';
 
 const [concurrencyArg = '10', jobsArg = '20000', mode = 'pool', url = 'redis://127.0.0.1:6379'] =
@@ -44,15 +44,10 @@ function threads(): Map<string, ThreadTimes> {
 
 const finished = succeeded(bench.worker, jobs);
 const before = threads();
-const cpu = process.cpuUsage();
-const start = performance.now();
-await bench.worker.start();
-await finished;
-const ms = performance.now() - start;
-const used = process.cpuUsage(cpu);
+const drain = await timedDrain(bench.worker, finished, jobs);
 const after = threads();
 console.log(
-  `${mode} c${concurrencyArg}: ${Math.round(jobs / (ms / 1000))} jobs/s, process CPU ${((used.user + used.system) / jobs).toFixed(1)} µs/job`,
+  `${mode} c${concurrencyArg}: ${Math.round(drain.jobsPerSec)} jobs/s, process CPU ${drain.cpuUsPerJob.toFixed(1)} µs/job`,
 );
 const byName = new Map<string, { cpuUs: number; switches: number; count: number }>();
 for (const [tid, end] of after) {

@@ -12,7 +12,7 @@ import { ThreadWorkerHandle } from '../../src/pool/thread-worker-handle.ts';
 import type { Broker } from '../../src/tasks/index.ts';
 import { TaskQueue, Worker } from '../../src/tasks/index.ts';
 import { SqliteBroker } from '../../src/tasks/sqlite/sqlite-broker.ts';
-import { enqueueNoops, openBenchQueue, succeeded } from './bench-queue.ts';
+import { enqueueNoops, openBenchQueue, succeeded, timedDrain } from './bench-queue.ts';
 import { noop } from './noop-task.ts';
 
 const [concurrencyArg = '10', jobsArg = '20000', url = 'redis://127.0.0.1:6379'] = process.argv.slice(2);
@@ -113,17 +113,12 @@ const perf =
       );
 if (perf !== undefined) await new Promise((resolveWait) => setTimeout(resolveWait, 500));
 const finished = succeeded(worker, jobs);
-const cpu = process.cpuUsage();
-const start = performance.now();
-await worker.start();
-await finished;
-const ms = performance.now() - start;
-const used = process.cpuUsage(cpu);
+const drain = await timedDrain(worker, finished, jobs);
 perf?.kill('SIGINT');
 const runs = byKind.get('run') ?? 0;
 console.log(
-  `${process.env.ENGINE ?? 'redis'} ${pool === undefined ? 'inline' : 'pool'} c${concurrency}: ${Math.round(jobs / (ms / 1000))} jobs/s, ` +
-    `CPU ${((used.user + used.system) / jobs).toFixed(1)} µs/job; ${runs} run messages (${(tasksSent / Math.max(1, runs)).toFixed(1)} tasks each), ` +
+  `${process.env.ENGINE ?? 'redis'} ${pool === undefined ? 'inline' : 'pool'} c${concurrency}: ${Math.round(drain.jobsPerSec)} jobs/s, ` +
+    `CPU ${drain.cpuUsPerJob.toFixed(1)} µs/job; ${runs} run messages (${(tasksSent / Math.max(1, runs)).toFixed(1)} tasks each), ` +
     `${byKind.get('steal') ?? 0} steals, ${lones} lone sends; ${brokerCalls} broker calls (${(settlesSent / brokerCalls).toFixed(1)} settles each)` +
     (submits > 0 ? `; pool call ${((submitMs * 1000) / submits).toFixed(0)} µs submit → settle` : ''),
 );

@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { Redis } from 'ioredis';
 import { ThreadPool } from '../../src/pool/index.ts';
-import { enqueueNoops, openBenchQueue, succeeded } from './bench-queue.ts';
+import { enqueueNoops, openBenchQueue, succeeded, timedDrain } from './bench-queue.ts';
 
 const [concurrencyArg = '100', jobsArg = '20000', out = 'drain.cpuprofile', url = 'redis://127.0.0.1:6379'] =
   process.argv.slice(2);
@@ -46,12 +46,7 @@ if (heap) {
     includeObjectsCollectedByMinorGC: true,
   });
 } else await session.post('Profiler.start');
-const cpu = process.cpuUsage();
-const start = performance.now();
-await bench.worker.start();
-await finished;
-const ms = performance.now() - start;
-const used = process.cpuUsage(cpu);
+const drain = await timedDrain(bench.worker, finished, jobs);
 const profile = heap
   ? (await session.post('HeapProfiler.stopSampling')).profile
   : (await session.post('Profiler.stop')).profile;
@@ -65,8 +60,6 @@ for (const line of (await stats.info('commandstats')).split('\n')) {
   );
 }
 writeFileSync(out, JSON.stringify(profile));
-console.log(
-  `${(jobs / (ms / 1000)).toFixed(0)} jobs/s, ${((used.user + used.system) / jobs).toFixed(1)} µs CPU a job`,
-);
+console.log(`${drain.jobsPerSec.toFixed(0)} jobs/s, ${drain.cpuUsPerJob.toFixed(1)} µs CPU a job`);
 await bench.close();
 stats.disconnect();
