@@ -394,3 +394,99 @@ test('an aborted event iteration, a settled wait and close() leave no timer behi
   await broker.close();
   assert.equal(timers(), before);
 });
+
+/** Collects what `iterable` yields until `signal` aborts; `seen` grows as events arrive. */
+function collect<T>(iterable: AsyncIterable<T>): { seen: T[]; done: Promise<void> } {
+  const seen: T[] = [];
+  const done = (async () => {
+    for await (const item of iterable) seen.push(item);
+  })();
+  return { seen, done };
+}
+
+async function until(found: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + SOON_MS;
+  while (!found()) {
+    if (Date.now() > deadline) assert.fail(`not within ${SOON_MS} ms: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+test('news() alone reads only news, and misses or repeats none while events() listeners come and go', async (t) => {
+  const store = freshStore(t);
+  const broker = store.open();
+  const other = store.open();
+  const controller = new AbortController();
+  t.after(() => controller.abort());
+  const news = collect(broker.news('default', controller.signal));
+  const enqueued: string[] = [];
+  // A job enqueued, then claimed and completed: one news event and two that are not news.
+  const cycle = async (through: SqliteBroker) => {
+    const job = newJob({ task: TASK, queue: 'default' });
+    enqueued.push(job.id);
+    await through.enqueue([job]);
+    const [claimed] = await through.claim(request('w'));
+    assert.equal(claimed?.id, job.id);
+    await through.complete('w', job.id, new Uint8Array([1]));
+  };
+  await cycle(broker);
+  await until(() => news.seen.length === 1, 'the first news');
+  const events = new AbortController();
+  const all = collect(broker.events(events.signal));
+  await cycle(other);
+  await until(() => all.seen.length === 3, "the second job's three events");
+  events.abort();
+  await all.done;
+  await cycle(other);
+  await cycle(broker);
+  await until(() => news.seen.length === 4, 'the news of four jobs');
+  // Anything late would come with the next poll.
+  await new Promise((resolve) => setTimeout(resolve, broker.options.pollInterval * 3));
+  assert.deepEqual(
+    news.seen.map((event) => [event.type, event.jobId]),
+    enqueued.map((id) => ['enqueued', id]),
+  );
+  assert.deepEqual(
+    all.seen.map((event) => [event.type, event.jobId]),
+    ['enqueued', 'started', 'succeeded'].map((type) => [type, enqueued[1]]),
+  );
+  controller.abort();
+  await news.done;
+});
+
+test("one transaction's many events are logged in order, and a claim of many starts each job once", async (t) => {
+  const store = freshStore(t);
+  const broker = store.open();
+  const controller = new AbortController();
+  t.after(() => controller.abort());
+  const log = collect(broker.events(controller.signal));
+  const jobs = Array.from({ length: 300 }, () => newJob({ task: TASK }));
+  await broker.enqueue(jobs);
+  const claimed = await broker.claim({ ...request('w'), max: 250 });
+  assert.deepEqual(
+    claimed.map((job) => job.id),
+    jobs.slice(0, 250).map((job) => job.id),
+  );
+  await until(() => log.seen.length === 550, '300 enqueued and 250 started events');
+  assert.deepEqual(
+    log.seen.map((event) => [event.type, event.jobId]),
+    [...jobs.map((job) => ['enqueued', job.id]), ...jobs.slice(0, 250).map((job) => ['started', job.id])],
+  );
+  const raw = new DatabaseSync(store.path, { readOnly: true });
+  try {
+    const rows = raw
+      .prepare('SELECT state, attempt, worker_id, count(*) AS n FROM jobs GROUP BY 1, 2, 3')
+      .all();
+    assert.deepEqual(
+      rows.map((row) => ({ ...row })),
+      [
+        { state: 'queued', attempt: 0, worker_id: null, n: 50 },
+        { state: 'running', attempt: 1, worker_id: 'w', n: 250 },
+      ],
+    );
+  } finally {
+    raw.close();
+  }
+  controller.abort();
+  await log.done;
+});

@@ -70,6 +70,10 @@ export function claimJobs(
       limit: max - claimed.length,
     }) as Row[];
     if (rows.length === 0) break;
+    const leaseUntil = now + leaseMs;
+    // Started in one statement after the pass rather than one per job (the next pass's read is the
+    // first to look at these rows again).
+    const seqs: number[] = [];
     for (const row of rows) {
       const { record, problems } = decodeRow(row);
       if (problems.length > 0) {
@@ -87,8 +91,7 @@ export function claimJobs(
         blockedGroups.add(record.group);
         continue;
       }
-      const leaseUntil = now + leaseMs;
-      sql.start_job.run({ seq: row.seq as number, workerId, leaseUntil, now });
+      seqs.push(row.seq as number);
       const started: JobRecord = {
         ...record,
         state: 'running',
@@ -108,6 +111,7 @@ export function claimJobs(
         window.count++;
       }
     }
+    if (seqs.length > 0) sql.start_jobs.run({ seqs: JSON.stringify(seqs), workerId, leaseUntil, now });
   }
   return claimed;
 }

@@ -27,7 +27,7 @@ import type {
 } from '../broker.ts';
 import { JOB_STATES, NEWS_TYPES } from '../broker.ts';
 import { claimJobs } from './claim.ts';
-import { EventTail, type LoggedEvent, wakeTails } from './event-tail.ts';
+import { EventTail, type LoggedEvent, type TailListener, wakeTails } from './event-tail.ts';
 import {
   type ResolvedSqliteBrokerOptions,
   resolveSqliteBrokerOptions,
@@ -49,6 +49,8 @@ const TICK_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
 const RATE_EVENT_RETENTION_MS = 24 * 60 * 60 * 1000;
 /** Window of QueueStats.finishedLastMinute and the latency percentiles, in ms. */
 const STATS_WINDOW_MS = 60_000;
+/** NEWS_TYPES as select_news_after takes them. */
+const NEWS_TYPES_JSON = JSON.stringify([...NEWS_TYPES]);
 
 let memoryStores = 0;
 
@@ -98,6 +100,10 @@ export class SqliteBroker implements Broker {
         lastEventId: () => (this.#sql.select_last_event_id.get() as { id: number }).id,
         eventsAfter: (after, limit) =>
           (this.#sql.select_events_after.all({ after, limit }) as Row[]).map(toEvent),
+        newsAfter: (after, upto, limit) =>
+          (this.#sql.select_news_after.all({ after, upto, types: NEWS_TYPES_JSON, limit }) as Row[]).map(
+            toEvent,
+          ),
       },
       this.#file,
       this.options.pollInterval,
@@ -339,14 +345,24 @@ export class SqliteBroker implements Broker {
    * ends). Changes made in this process arrive at once, others within `pollInterval` ms.
    */
   events(signal: AbortSignal): AsyncIterable<BrokerEvent> {
-    return { [Symbol.asyncIterator]: () => this.#iterate(signal) };
+    return {
+      [Symbol.asyncIterator]: () => this.#iterate(signal, (listener) => this.#tail.subscribe(listener)),
+    };
   }
 
-  /** The events of NEWS_TYPES for `queue`, from events(): this engine has no cheaper push. */
-  async *news(queue: string, signal: AbortSignal): AsyncIterable<BrokerEvent> {
-    for await (const event of this.events(signal)) {
-      if (event.queue === queue && NEWS_TYPES.has(event.type)) yield event;
-    }
+  /** The events of NEWS_TYPES for `queue`: the tail reads only those rows while nothing else listens. */
+  news(queue: string, signal: AbortSignal): AsyncIterable<BrokerEvent> {
+    return {
+      [Symbol.asyncIterator]: () =>
+        this.#iterate(signal, (listener) =>
+          this.#tail.subscribeNews({
+            event: (event) => {
+              if (event.queue === queue) listener.event(event);
+            },
+            error: listener.error,
+          }),
+        ),
+    };
   }
 
   async stats(queue: string): Promise<QueueStats> {
@@ -429,7 +445,7 @@ export class SqliteBroker implements Broker {
       this.#begin.run();
       try {
         const result = body(Date.now());
-        for (const event of this.#pending) this.#sql.insert_event.run({ ...event, at: Date.now() });
+        this.#logPending();
         this.#commit.run();
         if (this.#pending.length > 0) wakeTails(this.#file);
         return result;
@@ -442,6 +458,23 @@ export class SqliteBroker implements Broker {
     } catch (error) {
       throw storageError(error, this.options.path, what);
     }
+  }
+
+  // One statement for the whole transaction's events rather than one per event: a drain logs two per
+  // job (its start and its end).
+  #logPending(): void {
+    const pending = this.#pending;
+    if (pending.length === 0) return;
+    const at = Date.now();
+    const first = pending[0];
+    if (pending.length === 1 && first !== undefined) {
+      this.#sql.insert_event.run({ ...first, at });
+      return;
+    }
+    const events = JSON.stringify(
+      pending.map((event) => [event.type, event.jobId, event.queue, event.workerId]),
+    );
+    this.#sql.insert_events.run({ events, at });
   }
 
   #read<T>(what: string, body: () => T): T {
@@ -581,13 +614,16 @@ export class SqliteBroker implements Broker {
     }
   }
 
-  async *#iterate(signal: AbortSignal): AsyncGenerator<BrokerEvent> {
+  async *#iterate(
+    signal: AbortSignal,
+    subscribe: (listener: TailListener) => () => void,
+  ): AsyncGenerator<BrokerEvent> {
     if (signal.aborted) return;
     this.#checkOpen('events');
     const buffered: BrokerEvent[] = [];
     let failure: Error | undefined;
     let wake: (() => void) | undefined;
-    const unsubscribe = this.#tail.subscribe({
+    const unsubscribe = subscribe({
       event: (event) => {
         const { id: _id, ...plain } = event;
         buffered.push(plain);

@@ -24,6 +24,7 @@ const NAMES = [
   'finish_expired_job',
   'finish_failed_job',
   'insert_event',
+  'insert_events',
   'insert_job',
   'insert_rate_event',
   'insert_tick',
@@ -46,7 +47,8 @@ const NAMES = [
   'select_job_for_cancel',
   'select_job_id_by_key',
   'select_last_event_id',
-  'start_job',
+  'select_news_after',
+  'start_jobs',
   'update_progress',
   'upsert_worker',
 ] as const;
