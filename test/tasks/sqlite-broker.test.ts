@@ -15,7 +15,7 @@ import { promisify } from 'node:util';
 import { SkeinError } from '../../src/errors.ts';
 import type { JobRecord } from '../../src/tasks/broker.ts';
 import { SqliteBroker } from '../../src/tasks/sqlite/sqlite-broker.ts';
-import { STATEMENT_NAMES } from '../../src/tasks/sqlite/statements.ts';
+import { STATEMENT_NAMES, statementTexts } from '../../src/tasks/sqlite/statements.ts';
 import { newJob } from '../conformance/broker.ts';
 import { codeOf, SOON_MS, settle, tempDir, within } from '../conformance/helpers.ts';
 
@@ -306,6 +306,13 @@ test('a cancel-requested job whose lease runs out ends cancelled, not retried', 
 test('sql/ holds exactly one file per prepared statement', () => {
   const files = readdirSync(fileURLToPath(new URL('../../src/tasks/sqlite/sql/', import.meta.url)));
   assert.deepEqual(files.toSorted(), STATEMENT_NAMES.map((name) => `${name}.sql`).toSorted());
+});
+
+test('no statement binds a bare parameter as its LIMIT (SQLite would re-prepare it at every call)', () => {
+  for (const [name, text] of statementTexts()) {
+    const sql = text.replace(/--.*$/gm, '');
+    assert.doesNotMatch(sql, /\bLIMIT\s+[:@$?]/i, `${name}.sql: write LIMIT CAST(:limit AS INTEGER)`);
+  }
 });
 
 test('purgeExpired prunes events past eventRetention, and tails after the pruning miss nothing new', async (t) => {
