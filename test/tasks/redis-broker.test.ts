@@ -401,6 +401,41 @@ describe('RedisBroker on the machine Redis', { skip }, () => {
     assert.equal(await inspector.exists(expiring), 0);
   });
 
+  test('a finished job stores no expiresAt: get() and purge work it out, and honour one a job still carries', async (t) => {
+    const {
+      prefix,
+      brokers: [broker],
+    } = fixture(t);
+    const worked = newJob({ resultTtlMs: 1000 });
+    const carried = newJob({ resultTtlMs: 1000 });
+    await broker!.enqueue([worked, carried]);
+    const claimed = await broker!.claim({
+      queue: 'default',
+      workerId: 'w',
+      max: 2,
+      leaseMs: 30_000,
+      tasks: [TASK],
+    });
+    const { settled } = await broker!.settleAndClaim(
+      'w',
+      claimed.map((job) => ({ id: job.id, kind: 'complete', result: new Uint8Array([7]) })),
+      null,
+    );
+    assert.deepEqual(settled, [true, true]);
+    const inspector = new Redis(REDIS_URL);
+    t.after(() => inspector.quit().then(() => {}));
+    const keyOf = (id: string): string => `{${prefix}:default}:job:${id}`;
+    assert.equal(await inspector.hexists(keyOf(worked.id), 'expiresAt'), 0);
+    const done = await broker!.get(worked.id);
+    assert.equal(done?.expiresAt, (done?.finishedAt ?? 0) + 1000);
+    // A job finished by an earlier version carries its expiresAt: that one counts, not finishedAt + ttl.
+    const carriedAt = Date.now() + 3_600_000;
+    await inspector.hset(keyOf(carried.id), 'expiresAt', String(carriedAt));
+    assert.equal((await broker!.get(carried.id))?.expiresAt, carriedAt);
+    assert.equal(await broker!.purgeExpired(Date.now() + 60_000), 1);
+    assert.equal(await broker!.get(worked.id), undefined);
+    assert.equal((await broker!.get(carried.id))?.state, 'succeeded');
+  });
   test('enqueues 10,000 jobs in two queues with one call', async (t) => {
     const {
       brokers: [broker],

@@ -332,8 +332,22 @@ export function decodeJob(hash: JobFields): JobRecord | undefined {
     error,
     progress: bytesOf(hash, 'progress'),
     cancelRequested: textOf(hash, 'cancelRequested') === '1',
-    expiresAt: optionalNumberOf(hash, 'expiresAt'),
+    expiresAt: expiresAtOf(hash, state),
   };
+}
+
+/** States whose jobs expire (a dead job is kept until retried by hand). */
+const EXPIRING_STATES: ReadonlySet<JobState> = new Set(['succeeded', 'failed', 'cancelled']);
+
+/**
+ * A finished job's expiresAt: finishedAt + resultTtlMs, which the scripts no longer write (finish_in
+ * of lua/include/job-state.lua), or the expiresAt field of a job finished before.
+ */
+function expiresAtOf(hash: JobFields, state: JobState): number | null {
+  const stored = optionalNumberOf(hash, 'expiresAt');
+  if (stored !== null || !EXPIRING_STATES.has(state)) return stored;
+  const finishedAt = optionalNumberOf(hash, 'finishedAt');
+  return finishedAt === null ? null : finishedAt + numberOf(hash, 'resultTtlMs');
 }
 
 /** Errors are stored as JSON; `undefined` members are left out and come back as undefined. */

@@ -1,4 +1,5 @@
--- purge-expired: deletes finished jobs whose expiresAt <= now, with every index entry naming them.
+-- purge-expired: deletes finished jobs whose expiresAt (finishedAt + resultTtlMs) <= now, with every
+-- index entry naming them.
 -- KEYS[1]       store base `<prefix>:` (job-queue, children:<parent>)
 -- KEYS[1 + i]   queue base of queue i (expiring, job:<id>, state:*, idem)
 -- ARGV[1] now   ARGV[1 + i] name of queue i (unused; kept so the call mirrors recover-leases)
@@ -20,8 +21,14 @@ for i = 2, #KEYS do
     redis.call('ZREM', base .. 'expiring', member)
     for id in string.gmatch(member, '[^\n]+') do
       local job_key = base .. 'job:' .. id
-      local f = redis.call('HMGET', job_key, 'state', 'parentId', 'idempotencyKey', 'expiresAt')
+      local f = redis.call('HMGET', job_key, 'state', 'parentId', 'idempotencyKey', 'expiresAt', 'finishedAt',
+        'resultTtlMs')
+      -- finishedAt + resultTtlMs (include/job-state.lua finish_in), or the expiresAt field that jobs
+      -- finished before that was worked out still carry.
       local expires_at = tonumber(f[4])
+      if not expires_at and tonumber(f[5]) and tonumber(f[6]) then
+        expires_at = tonumber(f[5]) + tonumber(f[6])
+      end
       if PURGEABLE[f[1]] and expires_at and expires_at <= now then
         redis.call('ZREM', base .. 'state:' .. f[1], id)
         if f[2] then
