@@ -436,6 +436,43 @@ describe('RedisBroker on the machine Redis', { skip }, () => {
     assert.equal(await broker!.get(worked.id), undefined);
     assert.equal((await broker!.get(carried.id))?.state, 'succeeded');
   });
+  test("stats() latencies are each job's finishedAt - createdAt; members in the earlier latency form still count", async (t) => {
+    const {
+      prefix,
+      brokers: [broker],
+    } = fixture(t);
+    const job = newJob();
+    await broker!.enqueue([job]);
+    const [claimed] = await broker!.claim({
+      queue: 'default',
+      workerId: 'w',
+      max: 1,
+      leaseMs: 30_000,
+      tasks: [TASK],
+    });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const { settled } = await broker!.settleAndClaim(
+      'w',
+      [{ id: claimed!.id, kind: 'complete', result: new Uint8Array([7]) }],
+      null,
+    );
+    assert.deepEqual(settled, [true]);
+    const done = await broker!.get(job.id);
+    const latency = (done?.finishedAt ?? 0) - (done?.createdAt ?? 0);
+    assert.ok(latency >= 5);
+    const stats = await broker!.stats('default');
+    assert.equal(stats.finishedLastMinute, 1);
+    assert.equal(stats.latencyP50Ms, latency);
+    assert.equal(stats.latencyP99Ms, latency);
+    const inspector = new Redis(REDIS_URL);
+    t.after(() => inspector.quit().then(() => {}));
+    await inspector.zadd(`{${prefix}:default}:finished`, Date.now(), '900000,900001|earlier');
+    const mixed = await broker!.stats('default');
+    assert.equal(mixed.finishedLastMinute, 3);
+    assert.equal(mixed.latencyP50Ms, 900_000);
+    assert.equal(mixed.latencyP99Ms, 900_001);
+  });
+
   test('enqueues 10,000 jobs in two queues with one call', async (t) => {
     const {
       brokers: [broker],

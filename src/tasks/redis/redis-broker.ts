@@ -801,7 +801,12 @@ export class RedisBroker implements Broker {
         state === 'running' ? runningKey(this.#prefix, queue) : stateKey(this.#prefix, queue, state),
       );
     }
-    pipeline.zrangebyscore(finishedKey(this.#prefix, queue), `(${now - STATS_WINDOW_MS}`, '+inf');
+    pipeline.zrangebyscore(
+      finishedKey(this.#prefix, queue),
+      `(${now - STATS_WINDOW_MS}`,
+      '+inf',
+      'WITHSCORES',
+    );
     const replies = await this.#call('stats', () => pipeline.exec());
     if (replies === null) throw this.#translate(new Error('Connection is closed.'), 'stats');
     const values = replies.map(([error, value]) => {
@@ -812,10 +817,7 @@ export class RedisBroker implements Broker {
       JobState,
       number
     >;
-    // One member per script and queue: `<latency>,<latency>…|<first job id>` (job-state.lua flush_events).
-    const latencies = (values[JOB_STATES.length] as string[])
-      .flatMap((member) => member.slice(0, member.indexOf('|')).split(',').map(Number))
-      .sort((a, b) => a - b);
+    const latencies = finishedLatencies(values[JOB_STATES.length] as string[]);
     return {
       queue,
       counts,
@@ -1245,6 +1247,26 @@ function boundedSet<K, V>(map: InsertionOrderMap<K, V>, key: K, value: V, limit:
 function earlierId(id: string, at: number): string {
   const bound = BigInt(Math.max(0, Math.floor(at) - 1));
   return BigInt(id.split('-')[0] ?? '0') <= bound ? id : `${bound}-${MAX_STREAM_SEQ}`;
+}
+
+/**
+ * The latencies (ms, ascending) of a finished-times set read WITHSCORES: one member per script and queue
+ * (job-state.lua flush_events), `c<createdAt>,<createdAt>…|<first job id>` at score finishedAt, or, as
+ * earlier versions wrote them, `<latency>,<latency>…|<first job id>`.
+ */
+function finishedLatencies(reply: readonly string[]): number[] {
+  const latencies: number[] = [];
+  for (let i = 0; i + 1 < reply.length; i += 2) {
+    const member = reply[i]!;
+    const values = member.slice(member.startsWith('c') ? 1 : 0, member.indexOf('|')).split(',');
+    if (member.startsWith('c')) {
+      const finishedAt = Number(reply[i + 1]);
+      for (const createdAt of values) latencies.push(finishedAt - Number(createdAt));
+    } else {
+      for (const latency of values) latencies.push(Number(latency));
+    }
+  }
+  return latencies.sort((a, b) => a - b);
 }
 
 /** Nearest-rank percentile of an ascending list, or null when empty. */
