@@ -1,0 +1,104 @@
+// small-path.ts as an A/B in one process: two checkouts' transports, engines and communicators side by
+// side, their blocks alternated, so a change of load on a shared machine falls on both alike. Prints
+// CPU time (this thread) per message for each: min and median over the rounds, and the median of the
+// rounds' new/base ratios.
+// Run: node bench/mpi/small-path-ab.ts --base DIR [bytes=8] [buffer|value] [--rounds 8] [--root DIR]
+// (--root: the new checkout, this one by default).
+
+import { parseArgs } from 'node:util';
+
+const { values, positionals } = parseArgs({
+  options: {
+    base: { type: 'string' },
+    root: { type: 'string' },
+    rounds: { type: 'string', default: '8' },
+  },
+  allowPositionals: true,
+});
+if (values.base === undefined) throw new Error('pass --base DIR: the checkout to compare against');
+const roots = [values.base, values.root ?? new URL('../..', import.meta.url).pathname];
+const bytes = Number(positionals[0] ?? 8);
+const mode = positionals[1] ?? 'buffer';
+const rounds = Number(values.rounds);
+if (!Number.isInteger(bytes) || bytes < 0 || !['buffer', 'value'].includes(mode) || !(rounds >= 1)) {
+  throw new Error(
+    `usage: small-path-ab.ts --base DIR [bytes] [buffer|value] [--rounds N] (got ${positionals.join(' ')})`,
+  );
+}
+/** Messages per block: about 200 ms of CPU, since a thread's CPU time moves in ~4 ms ticks here. */
+const MESSAGES = 100_000;
+
+interface Pair {
+  readonly a: CommLike;
+  readonly b: CommLike;
+}
+interface CommLike {
+  send(value: unknown, dest: number, tag: number): Promise<void>;
+  recv(source: number, tag: number): Promise<unknown>;
+  sendBuffer(buffer: Uint8Array, dest: number, tag: number): Promise<void>;
+  recvBuffer(buffer: Uint8Array, source: number, tag: number): Promise<unknown>;
+}
+
+async function pairFrom(root: string): Promise<Pair> {
+  const { Activity } = await import(`${root}/src/mpi/activity.ts`);
+  const { Communicator } = await import(`${root}/src/mpi/communicator.ts`);
+  const { Engine } = await import(`${root}/src/mpi/engine.ts`);
+  const { createThreadFabric } = await import(`${root}/src/mpi/transport/thread-fabric.ts`);
+  const { ThreadTransport } = await import(`${root}/src/mpi/transport/thread-transport.ts`);
+  const fabric = createThreadFabric(2, 1 << 20);
+  const [a, b] = [0, 1].map((rank) => {
+    const activity = new Activity(() => {});
+    const engine = new Engine(new ThreadTransport(fabric, rank), {
+      eagerLimit: 65_536,
+      syncWaitTimeout: 0.2,
+      spinTimeout: 0.05,
+      onProgress: () => activity.progress(),
+    });
+    return new Communicator({ engine, activity, abort: () => {} }, 0, [0, 1]) as CommLike;
+  });
+  return { a: a!, b: b! };
+}
+
+const buffer = new Uint8Array(bytes).fill(1);
+const value = { bytes: buffer };
+
+async function block({ a, b }: Pair, messages: number): Promise<number> {
+  const start = process.threadCpuUsage();
+  for (let i = 0; i < messages / 2; i++) {
+    if (mode === 'value') {
+      await a.send(value, 1, 2);
+      await b.recv(0, 2);
+      await b.send(value, 0, 2);
+      await a.recv(1, 2);
+    } else {
+      await a.sendBuffer(buffer, 1, 2);
+      await b.recvBuffer(buffer, 0, 2);
+      await b.sendBuffer(buffer, 0, 2);
+      await a.recvBuffer(buffer, 1, 2);
+    }
+  }
+  const used = process.threadCpuUsage(start);
+  return (used.user + used.system) / messages;
+}
+
+const pairs = [await pairFrom(roots[0]!), await pairFrom(roots[1]!)];
+for (const pair of pairs) await block(pair, MESSAGES);
+const times: number[][] = [[], []];
+const ratios: number[] = [];
+for (let round = 0; round < rounds; round++) {
+  // Alternate which side goes first, so neither always follows the other's garbage.
+  const order = round % 2 === 0 ? [0, 1] : [1, 0];
+  const got: number[] = [];
+  for (const side of order) got[side] = await block(pairs[side]!, MESSAGES);
+  times[0]!.push(got[0]!);
+  times[1]!.push(got[1]!);
+  ratios.push(got[1]! / got[0]!);
+}
+const median = (list: number[]) => [...list].sort((x, y) => x - y)[list.length >> 1]!;
+const show = (list: number[]) =>
+  `min ${Math.min(...list).toFixed(2)} median ${median(list).toFixed(2)} µs (${list.map((t) => t.toFixed(2)).join(' ')})`;
+console.log(`${mode} ${bytes} B, CPU per message, ${rounds} rounds of ${MESSAGES} messages each:`);
+console.log(`  base ${roots[0]}: ${show(times[0]!)}`);
+console.log(`  new  ${roots[1]}: ${show(times[1]!)}`);
+console.log(`  new/base: median ${median(ratios).toFixed(3)} (${ratios.map((r) => r.toFixed(2)).join(' ')})`);
+process.exit(0);
