@@ -29,6 +29,10 @@ const ASCII_LOOP_MAX_CHARS = 64;
 /** A string this short has a UTF-8 length below 256 (3 bytes per UTF-16 unit at most): STR8 fits. */
 const STR8_MAX_CHARS = 85;
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+/** Raw payloads (typed arrays, ArrayBuffers) up to this many bytes are copied by a loop, not set(). */
+const RAW_LOOP_MAX_BYTES = 32;
+/** The wire number of Uint8Array (typed-arrays.ts). */
+const UINT8_ARRAY_KIND = TYPED_ARRAY_KIND_BY_NAME.get('Uint8Array')!;
 
 const floatScratch = new Float64Array(1);
 const floatBytes = new Uint8Array(floatScratch.buffer);
@@ -444,26 +448,36 @@ export class Encoder {
 
   #writeView(view: ArrayBufferView): void {
     const name = typedArrayName(view);
-    if (view.buffer instanceof SharedArrayBuffer) throw sharedView(name ?? 'DataView');
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+    const buffer = view.buffer;
+    if (buffer instanceof SharedArrayBuffer) throw sharedView(name ?? 'DataView');
     if (name === undefined) {
-      this.#writeRaw(T.DATA_VIEW, 0, bytes);
+      this.#writeRaw(T.DATA_VIEW, 0, new Uint8Array(buffer, view.byteOffset, view.byteLength));
       return;
     }
     const kind = TYPED_ARRAY_KIND_BY_NAME.get(name);
     if (kind === undefined) throw unsupportedValue(view);
-    this.#writeRaw(T.TYPED_ARRAY, kind, bytes);
+    // A Uint8Array (or Buffer) is its own bytes: no byte view made for it.
+    this.#writeRaw(
+      T.TYPED_ARRAY,
+      kind,
+      kind === UINT8_ARRAY_KIND
+        ? (view as Uint8Array)
+        : new Uint8Array(buffer, view.byteOffset, view.byteLength),
+    );
   }
 
   /** A tag, the kind byte when `kind` is not 0, a varint byte length, then the bytes copied as one block. */
   #writeRaw(tag: number, kind: number, payload: Uint8Array): void {
     const length = payload.length;
     if (this.#pos + length + 7 > this.#bytes.length) this.#grow(length + 7);
-    this.#bytes[this.#pos++] = tag;
-    if (kind !== 0) this.#bytes[this.#pos++] = kind;
+    const bytes = this.#bytes;
+    bytes[this.#pos++] = tag;
+    if (kind !== 0) bytes[this.#pos++] = kind;
     this.#writeVarint(length);
-    this.#bytes.set(payload, this.#pos);
-    this.#pos += length;
+    const pos = this.#pos;
+    if (length <= RAW_LOOP_MAX_BYTES) for (let i = 0; i < length; i++) bytes[pos + i] = payload[i]!;
+    else bytes.set(payload, pos);
+    this.#pos = pos + length;
   }
 
   #writeError(error: Error, depth: number): void {

@@ -226,6 +226,50 @@ describe('round trips', () => {
     assertRoundTrips(new Float32Array(100_000).fill(0.25));
   });
 
+  it('decodes typed arrays of every kind and length around 64 bytes byte for byte, each its own memory', () => {
+    const classes = [
+      Int8Array,
+      Uint8Array,
+      Uint8ClampedArray,
+      Int16Array,
+      Uint16Array,
+      Int32Array,
+      Uint32Array,
+      Float32Array,
+      Float64Array,
+      BigInt64Array,
+      BigUint64Array,
+    ] as const;
+    for (const Class of classes) {
+      const arrays: ArrayBufferView[] = [];
+      for (let bytes = 0; bytes <= 80; bytes += Class.BYTES_PER_ELEMENT) {
+        const array = new Class(bytes / Class.BYTES_PER_ELEMENT);
+        const raw = new Uint8Array(array.buffer);
+        // Every byte pattern, NaNs with payloads among the floats: the bytes must come back, not the numbers.
+        for (let i = 0; i < raw.length; i++) raw[i] = (bytes * 31 + i * 97 + 0xf0) & 0xff;
+        arrays.push(array);
+      }
+      const back = roundTrip(arrays) as ArrayBufferView[];
+      for (const [i, array] of back.entries()) {
+        assert.equal(array.constructor, Class);
+        assert.deepStrictEqual(
+          new Uint8Array(array.buffer, array.byteOffset, array.byteLength),
+          new Uint8Array(arrays[i]!.buffer),
+          `${Class.name} of ${arrays[i]!.byteLength} bytes`,
+        );
+      }
+      // Each decoded array owns its bytes: writing one changes no other.
+      const bytesOf = (array: ArrayBufferView) =>
+        new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
+      for (const [i, array] of back.entries()) bytesOf(array).fill(i + 1);
+      for (const [i, array] of back.entries())
+        assert.ok(
+          bytesOf(array).every((b) => b === i + 1),
+          Class.name,
+        );
+    }
+  });
+
   it('carries Float16Array where the runtime has it', (t) => {
     const Float16 = (globalThis as { Float16Array?: new (values: number[]) => ArrayBufferView }).Float16Array;
     if (Float16 === undefined) {
