@@ -436,6 +436,30 @@ describe('RedisBroker on the machine Redis', { skip }, () => {
     assert.equal(await broker!.get(worked.id), undefined);
     assert.equal((await broker!.get(carried.id))?.state, 'succeeded');
   });
+  test('a job hash holds no cancelRequested field until a cancel asks for one', async (t) => {
+    const {
+      prefix,
+      brokers: [broker],
+    } = fixture(t);
+    const job = newJob();
+    await broker!.enqueue([job]);
+    const inspector = new Redis(REDIS_URL);
+    t.after(() => inspector.quit().then(() => {}));
+    const key = `{${prefix}:default}:job:${job.id}`;
+    assert.equal(await inspector.hexists(key, 'cancelRequested'), 0);
+    const [claimed] = await broker!.claim({
+      queue: 'default',
+      workerId: 'w',
+      max: 1,
+      leaseMs: 30_000,
+      tasks: [TASK],
+    });
+    assert.equal(claimed?.cancelRequested, false);
+    assert.equal(await broker!.cancel(job.id), 'requested');
+    assert.equal(await inspector.hget(key, 'cancelRequested'), '1');
+    assert.equal((await broker!.get(job.id))?.cancelRequested, true);
+  });
+
   test("stats() latencies are each job's finishedAt - createdAt; members in the earlier latency form still count", async (t) => {
     const {
       prefix,

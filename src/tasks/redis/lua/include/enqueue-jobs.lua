@@ -61,7 +61,10 @@ local function enqueue_jobs(store, now, maxlen, given_jobs, bases)
       if tonumber(f.runAt) > now then
         state = 'scheduled'
       end
-      redis.call('HSET', job_key, 'state', state, 'attempt', '0', 'createdAt', now_text, 'cancelRequested', '0', unpack(job.pairs))
+      -- No cancelRequested field until a cancel asks (every reader compares it with '1'): a field fewer
+      -- for the claim to read, encode and send back for each job, about 4,000 Redis instructions a
+      -- claimed job (callgrind, 4,000 jobs, claims of 128: 108.3k -> 104.2k).
+      redis.call('HSET', job_key, 'state', state, 'attempt', '0', 'createdAt', now_text, unpack(job.pairs))
       if state == 'queued' then
         redis.call('ZADD', base .. 'queued', f.priority, queued_member(f.runAt, f.id))
         enqueued_bases[base] = f.queue
