@@ -34,6 +34,11 @@ end
 -- The binary fields but the payload, which claim_jobs looks up first.
 local RARE_BINARY_FIELDS = { 'canvas', 'result', 'progress' }
 
+-- The attempt after each attempt count as stored (text), worked out once per script and count: a claim's
+-- jobs nearly all come with '0', and a tonumber() and num() per job cost about 3,000 Redis instructions
+-- a claimed job (callgrind, 4,000 jobs, claims of 128: 104.2k -> 101.2k).
+local next_attempt = {}
+
 local function claim_jobs(base, store, maxlen, queue, now, worker_id, max, lease_ms, scan_limit, wanted, caps, rates)
   local lease_until = num(now + lease_ms)
   local started_at = num(now)
@@ -136,7 +141,11 @@ local function claim_jobs(base, store, maxlen, queue, now, worker_id, max, lease
           open = false
         end
         if open then
-          local attempt = num(tonumber(text.attempt) + 1)
+          local attempt = next_attempt[text.attempt]
+          if not attempt then
+            attempt = num(tonumber(text.attempt) + 1)
+            next_attempt[text.attempt] = attempt
+          end
           gone[#gone + 1] = member
           removed = removed + 1
           left[#left + 1] = id
@@ -185,6 +194,7 @@ end
 -- (state running, workerId, leaseUntil = now + leaseMs, startedAt = now, and the claim's queue), are
 -- left out of the JSON: a third of its bytes, for cjson to write and the client to parse.
 -- job-codec.ts unframeClaimed reads them.
+local payload_heads = {}
 local function frame_claimed(claimed)
   if #claimed == 0 then
     return { '', '' }
@@ -194,10 +204,17 @@ local function frame_claimed(claimed)
     local text = packed[1]
     text.queue, text.state, text.workerId, text.leaseUntil, text.startedAt = nil, nil, nil, nil, nil
     texts[k] = text
-    if #packed == 3 then
-      -- The usual job, whose only binary field is its payload.
-      -- string.format('%d'), not the number's own conversion ('%.14g', twice the cost).
-      parts[#parts + 1] = '\1\n' .. packed[2] .. '\n' .. string.format('%d', #packed[3]) .. '\n'
+    if #packed == 3 and packed[2] == 'payload' then
+      -- The usual job, whose only binary field is its payload: its head made once per script and length
+      -- (about 2,000 Redis instructions a claimed job, callgrind, 4,000 jobs, claims of 128: 101.2k ->
+      -- 99.1k); string.format('%d'), not the number's own conversion ('%.14g', twice the cost).
+      local length = #packed[3]
+      local head = payload_heads[length]
+      if not head then
+        head = '\1\npayload\n' .. string.format('%d', length) .. '\n'
+        payload_heads[length] = head
+      end
+      parts[#parts + 1] = head
       parts[#parts + 1] = packed[3]
     else
       parts[#parts + 1] = '\1'
