@@ -436,28 +436,48 @@ describe('RedisBroker on the machine Redis', { skip }, () => {
     assert.equal(await broker!.get(worked.id), undefined);
     assert.equal((await broker!.get(carried.id))?.state, 'succeeded');
   });
-  test('a job hash holds no cancelRequested field until a cancel asks for one', async (t) => {
+  test('a new job hash holds no cancelRequested, attempt or zero priority: they read as false, 0 and 0', async (t) => {
     const {
       prefix,
       brokers: [broker],
     } = fixture(t);
-    const job = newJob();
-    await broker!.enqueue([job]);
+    const plain = newJob({ priority: 0, runAt: 0 });
+    const low = newJob({ priority: 1, runAt: 0 });
+    const high = newJob({ priority: -1, runAt: 1 });
+    await broker!.enqueue([low, plain, high]);
     const inspector = new Redis(REDIS_URL);
     t.after(() => inspector.quit().then(() => {}));
-    const key = `{${prefix}:default}:job:${job.id}`;
-    assert.equal(await inspector.hexists(key, 'cancelRequested'), 0);
-    const [claimed] = await broker!.claim({
+    const keyOf = (id: string): string => `{${prefix}:default}:job:${id}`;
+    assert.deepEqual(await inspector.hmget(keyOf(plain.id), 'cancelRequested', 'attempt', 'priority'), [
+      null,
+      null,
+      null,
+    ]);
+    assert.equal(await inspector.hget(keyOf(low.id), 'priority'), '1');
+    const queued = await broker!.get(plain.id);
+    assert.equal(queued?.priority, 0);
+    assert.equal(queued?.attempt, 0);
+    assert.equal(queued?.cancelRequested, false);
+    // Priority 0 sorts between -1 and 1 all the same.
+    const claimed = await broker!.claim({
       queue: 'default',
       workerId: 'w',
-      max: 1,
+      max: 3,
       leaseMs: 30_000,
       tasks: [TASK],
     });
-    assert.equal(claimed?.cancelRequested, false);
-    assert.equal(await broker!.cancel(job.id), 'requested');
-    assert.equal(await inspector.hget(key, 'cancelRequested'), '1');
-    assert.equal((await broker!.get(job.id))?.cancelRequested, true);
+    assert.deepEqual(
+      claimed.map((job) => [job.id, job.attempt, job.priority]),
+      [
+        [high.id, 1, -1],
+        [plain.id, 1, 0],
+        [low.id, 1, 1],
+      ],
+    );
+    assert.equal(claimed[1]?.cancelRequested, false);
+    assert.equal(await broker!.cancel(plain.id), 'requested');
+    assert.equal(await inspector.hget(keyOf(plain.id), 'cancelRequested'), '1');
+    assert.equal((await broker!.get(plain.id))?.cancelRequested, true);
   });
 
   test("stats() latencies are each job's finishedAt - createdAt; members in the earlier latency form still count", async (t) => {

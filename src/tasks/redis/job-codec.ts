@@ -121,7 +121,7 @@ export function toBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-/** The field/value pairs enqueue-jobs.lua stores for a new job (null fields left out). */
+/** The field/value pairs enqueue-jobs.lua stores for a new job (null fields and priority 0 left out). */
 export function newJobFields(job: NewJob): Argument[] {
   const fields: Argument[] = [
     'id',
@@ -132,8 +132,6 @@ export function newJobFields(job: NewJob): Argument[] {
     job.task,
     'payload',
     toBuffer(job.payload),
-    'priority',
-    String(job.priority),
     'runAt',
     String(job.runAt),
     'maxAttempts',
@@ -143,6 +141,8 @@ export function newJobFields(job: NewJob): Argument[] {
     'deadLetter',
     job.deadLetter ? '1' : '0',
   ];
+  // Priority 0 is not stored: an absent priority reads as 0 (lua/include/enqueue-jobs.lua).
+  if (job.priority !== 0) fields.push('priority', String(job.priority));
   if (job.timeLimitMs !== null) fields.push('timeLimitMs', String(job.timeLimitMs));
   if (job.idempotencyKey !== null) fields.push('idempotencyKey', job.idempotencyKey);
   if (job.group !== null) fields.push('group', job.group);
@@ -311,7 +311,7 @@ export function decodeJob(hash: JobFields): JobRecord | undefined {
     queue: requiredOf(hash, 'queue'),
     task: requiredOf(hash, 'task'),
     payload: bytesOf(hash, 'payload') ?? new Uint8Array(0),
-    priority: numberOf(hash, 'priority'),
+    priority: optionalNumberOf(hash, 'priority') ?? 0,
     runAt: numberOf(hash, 'runAt'),
     maxAttempts: numberOf(hash, 'maxAttempts'),
     timeLimitMs: optionalNumberOf(hash, 'timeLimitMs'),
@@ -322,7 +322,7 @@ export function decodeJob(hash: JobFields): JobRecord | undefined {
     parentId: textOf(hash, 'parentId'),
     canvas: bytesOf(hash, 'canvas'),
     state,
-    attempt: numberOf(hash, 'attempt'),
+    attempt: optionalNumberOf(hash, 'attempt') ?? 0,
     createdAt: numberOf(hash, 'createdAt'),
     startedAt: optionalNumberOf(hash, 'startedAt'),
     finishedAt: optionalNumberOf(hash, 'finishedAt'),

@@ -141,10 +141,12 @@ local function claim_jobs(base, store, maxlen, queue, now, worker_id, max, lease
           open = false
         end
         if open then
-          local attempt = next_attempt[text.attempt]
+          -- A job never claimed has no attempt field (enqueue_jobs): attempt 0.
+          local stored = text.attempt or '0'
+          local attempt = next_attempt[stored]
           if not attempt then
-            attempt = num(tonumber(text.attempt) + 1)
-            next_attempt[text.attempt] = attempt
+            attempt = num(tonumber(stored) + 1)
+            next_attempt[stored] = attempt
           end
           gone[#gone + 1] = member
           removed = removed + 1

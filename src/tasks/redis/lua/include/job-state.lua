@@ -220,10 +220,10 @@ local function leave_running(base, job_key, id, task)
   redis.call('HDEL', job_key, 'workerId', 'leaseUntil')
 end
 
--- Puts a job in the queued set at its (priority, runAt, id) place.
+-- Puts a job in the queued set at its (priority, runAt, id) place (no priority field: 0).
 local function enqueue_ready(base, job_key, id)
   local f = redis.call('HMGET', job_key, 'priority', 'runAt')
-  redis.call('ZADD', base .. 'queued', f[1], queued_member(f[2], id))
+  redis.call('ZADD', base .. 'queued', f[1] or '0', queued_member(f[2], id))
 end
 
 -- Deferred sorted-set writes of a batch (settle-and-claim), applied by flush in one call per key:
