@@ -3,6 +3,7 @@
 // extension included), so keep CPU-heavy tasks on a pool. Time limits and cancellation abort the task's
 // signal and settle the attempt at once, whether or not the task looks at its signal.
 
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { TimeoutError } from '../errors.ts';
 import type { Executor, RunOptions } from '../pool/executor.ts';
 import {
@@ -17,15 +18,32 @@ import { type Task, type TaskContext, taskContextStorage } from '../task.ts';
 export type JobRunner = Pick<Executor, 'submit' | 'close'>;
 
 export function inlineRunner(): JobRunner {
+  const inFrame: InFrame = AsyncLocalStorage.snapshot();
   return {
-    submit: (task, args, options) => runInline(task as Task<unknown[], unknown>, args, options) as never,
+    submit: (task, args, options) =>
+      runInline(inFrame, task as Task<unknown[], unknown>, args, options) as never,
     close: async () => {},
   };
+}
+
+/**
+ * Calls a function in the async context the runner was made in (AsyncLocalStorage.snapshot), putting
+ * the one before back after it: with callInContext, a task runs in that context plus its own task
+ * context. taskContextStorage.run() makes a new context frame (a copy of a Map) to enter the task's
+ * and another to put the caller's back; this puts it back as it was, one copy fewer per job (a loop of
+ * 1M calls, 5 rounds: run() 269-513, this 228-304 ns a call).
+ */
+type InFrame = ReturnType<typeof AsyncLocalStorage.snapshot>;
+
+function callInContext(context: TaskContext, task: Task<unknown[], unknown>, args: unknown[]): unknown {
+  taskContextStorage.enterWith(context);
+  return task.fn(...args);
 }
 
 const NEVER_ABORTED = new AbortController().signal;
 
 function runInline(
+  inFrame: InFrame,
   task: Task<unknown[], unknown>,
   args: unknown[],
   options: RunOptions = {},
@@ -38,18 +56,16 @@ function runInline(
     // What the task prints in this thread is told apart from the rest by its context, as in a pool.
     installOutputHook();
     const own = new OutputCapture(onOutput);
-    return runInline(task, args, options, own).finally(() => own.close());
+    return runInline(inFrame, task, args, options, own).finally(() => own.close());
   }
   const timeout = options.timeout;
   if (timeout !== undefined && Number.isFinite(timeout))
-    return runWithTimeLimit(task, args, options, timeout, capture);
+    return runWithTimeLimit(inFrame, task, args, options, timeout, capture);
   // No time limit: the task's signal is the caller's own, so no controller, timer or listener is made
   // for a task that returns at once (the hot path of short jobs).
   let running: unknown;
   try {
-    running = taskContextStorage.run(contextOf(outer ?? NEVER_ABORTED, options, capture), () =>
-      task.fn(...args),
-    );
+    running = inFrame(callInContext, contextOf(outer ?? NEVER_ABORTED, options, capture), task, args);
   } catch (error) {
     return Promise.reject(error);
   }
@@ -78,30 +94,40 @@ function contextOf(signal: AbortSignal, options: RunOptions, capture?: OutputCap
 
 /**
  * A task's context in this thread. A class, with `cancelled` a getter on its prototype: an object literal
- * with a getter cost 0.5 µs a job to make, against 0.05 µs. `throwIfCancelled` and `progress` stay
- * arrow functions of their own, so a task may destructure them from its context.
+ * with a getter cost 0.5 µs a job to make, against 0.05 µs. `throwIfCancelled` and `progress` are
+ * getters too, each returning an arrow function of its own, so a task may destructure them from its
+ * context: made when a task asks for them, not two closures for every job.
  */
 class InlineContext implements TaskContext, OutputSinkHolder {
   readonly signal: AbortSignal;
   readonly workerId = -1;
-  readonly throwIfCancelled: () => void;
-  readonly progress: (value: unknown) => void;
+  readonly #options: RunOptions;
   declare [OUTPUT_SINK]?: OutputCapture | undefined;
 
   constructor(signal: AbortSignal, options: RunOptions) {
     this.signal = signal;
-    this.throwIfCancelled = () => {
-      if (signal.aborted) throw signal.reason;
-    };
-    this.progress = (value) => options.onProgress?.(value);
+    this.#options = options;
   }
 
   get cancelled(): boolean {
     return this.signal.aborted;
   }
+
+  get throwIfCancelled(): () => void {
+    const signal = this.signal;
+    return () => {
+      if (signal.aborted) throw signal.reason;
+    };
+  }
+
+  get progress(): (value: unknown) => void {
+    const options = this.#options;
+    return (value) => options.onProgress?.(value);
+  }
 }
 
 async function runWithTimeLimit(
+  inFrame: InFrame,
   task: Task<unknown[], unknown>,
   args: unknown[],
   options: RunOptions,
@@ -123,9 +149,7 @@ async function runWithTimeLimit(
     timeout,
   );
   try {
-    const running = taskContextStorage.run(contextOf(controller.signal, options, capture), () =>
-      task.fn(...args),
-    );
+    const running = inFrame(callInContext, contextOf(controller.signal, options, capture), task, args);
     return await Promise.race([running, stopped]);
   } finally {
     clearTimeout(timer);

@@ -7,7 +7,7 @@ import { channel } from 'node:diagnostics_channel';
 import { addAbortListener, EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import { SkeinError, WorkerCrashedError } from '../errors.ts';
-import type { Executor } from '../pool/executor.ts';
+import type { Executor, RunOptions } from '../pool/executor.ts';
 import { ThreadPool } from '../pool/thread-pool.ts';
 import type { Task } from '../task.ts';
 import { nextRetryAt } from './backoff.ts';
@@ -787,12 +787,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
     let result: unknown;
     try {
       const pool = this.#poolOf.get(record.task) ?? this.#pool;
-      result = await pool.submit(task as Task<unknown[], unknown>, args, {
+      // Optional fields set only when there is one, without spreading an object literal for each.
+      const options: { -readonly [K in keyof RunOptions]: RunOptions[K] } = {
         signal: entry.controller.signal,
-        ...(record.timeLimitMs === null ? {} : { timeout: record.timeLimitMs }),
         onProgress: (value) => this.#progress(entry, value),
-        ...(this.#onOutput === undefined ? {} : { onOutput: this.#outputOf(record, this.#onOutput) }),
-      });
+      };
+      if (record.timeLimitMs !== null) options.timeout = record.timeLimitMs;
+      if (this.#onOutput !== undefined) options.onOutput = this.#outputOf(record, this.#onOutput);
+      result = await pool.submit(task as Task<unknown[], unknown>, args, options);
     } catch (error) {
       this.#ranFor(entry);
       await this.#attemptFailed(entry, plan, error);

@@ -4,12 +4,15 @@
 // payloads dead-lettered, bad input refused at enqueue, and graceful close giving unfinished work back.
 
 import assert from 'node:assert/strict';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { SkeinError } from '../../src/index.ts';
 import { ThreadPool } from '../../src/pool/index.ts';
+import { task, taskContext } from '../../src/task.ts';
 import { JobCancelledError, JobFailedError, TaskQueue } from '../../src/tasks/index.ts';
+import { inlineRunner } from '../../src/tasks/inline-runner.ts';
 import { newJobId } from '../../src/tasks/job-id.ts';
 import { codeOf } from '../conformance/helpers.ts';
 import { add } from '../fixtures/add.ts';
@@ -370,3 +373,42 @@ for (const engine of ENGINES)
       });
     });
   }
+
+describe('jobs run inline', () => {
+  it('see their own task context, in async continuations too; the code that ran them keeps its own', async () => {
+    // The async context the runner was made in (a Worker's, for its jobs) is what a job runs in, plus its
+    // own task context; whoever called submit() keeps theirs.
+    const ambient = new AsyncLocalStorage<string>();
+    const runner = ambient.run('where the runner was made', () => inlineRunner());
+    const seen: unknown[] = [];
+    const probe = task(import.meta, async (label: string) => {
+      const { progress, throwIfCancelled } = taskContext();
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      throwIfCancelled();
+      progress(`${label} after a wait`);
+      seen.push([label, taskContext().workerId, ambient.getStore()]);
+      return label;
+    });
+    const progressOf: unknown[] = [];
+    const controller = new AbortController();
+    const running = ambient.run('the caller', () => {
+      const calls = ['a', 'b'].map((label) =>
+        runner.submit(probe, [label], {
+          signal: controller.signal,
+          onProgress: (value) => progressOf.push(value),
+        }),
+      );
+      assert.equal(ambient.getStore(), 'the caller');
+      return calls;
+    });
+    // Back in the caller, no job's context is left entered: the local one (its progress goes nowhere,
+    // and stays one function).
+    assert.equal(taskContext().progress, taskContext().progress);
+    assert.deepEqual(await Promise.all(running), ['a', 'b']);
+    assert.deepEqual(progressOf.sort(), ['a after a wait', 'b after a wait']);
+    assert.deepEqual(seen.sort(), [
+      ['a', -1, 'where the runner was made'],
+      ['b', -1, 'where the runner was made'],
+    ]);
+  });
+});
