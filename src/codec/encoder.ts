@@ -287,6 +287,8 @@ export class Encoder {
     const proto: unknown = Object.getPrototypeOf(value);
     if (proto === Object.prototype) this.#writePlainObject(value, depth);
     else if (proto === null) this.#writeNullProtoObject(value, depth);
+    else if (proto === Uint8Array.prototype && ArrayBuffer.isView(value))
+      this.#writeBytes(value as Uint8Array);
     else if (ArrayBuffer.isView(value)) this.#writeView(value);
     else if (value instanceof Map) this.#writeMap(value, depth);
     else if (value instanceof Set) this.#writeSet(value, depth);
@@ -444,6 +446,15 @@ export class Encoder {
       if (error instanceof EncodeFailure) error.at(setElementSegment(i), value);
       throw error;
     }
+  }
+
+  /**
+   * A plain Uint8Array (its prototype checked by the caller): #writeView without the class-name lookup,
+   * since its kind is known and it is its own bytes.
+   */
+  #writeBytes(view: Uint8Array): void {
+    if (view.buffer instanceof SharedArrayBuffer) throw sharedView('Uint8Array');
+    this.#writeRaw(T.TYPED_ARRAY, UINT8_ARRAY_KIND, view);
   }
 
   #writeView(view: ArrayBufferView): void {

@@ -498,6 +498,11 @@ describe('unsupported values', () => {
       /^Cannot encode value\[0\]: a Int32Array over a SharedArrayBuffer;/,
       /pass the SharedArrayBuffer itself/,
     );
+    assertRefused(
+      { bytes: new Uint8Array(new SharedArrayBuffer(8), 2, 4) },
+      /^Cannot encode value\.bytes: a Uint8Array over a SharedArrayBuffer;/,
+      /pass the SharedArrayBuffer itself/,
+    );
   });
 
   it('names the path of a value inside Map keys, Map values, Sets, error causes and odd keys', () => {
