@@ -92,37 +92,52 @@ describe('packForLua', () => {
 describe('unframeClaimed', () => {
   const stamp = { queue: 'q', workerId: 'w1', now: 1_000, leaseMs: 30_000 };
 
-  it('reads the jobs of a claim reply and puts back the fields the claim wrote', () => {
-    const texts = Buffer.from(JSON.stringify([{ id: 'a', attempt: '1' }, { id: 'b' }, { id: 'c' }]));
+  it('reads the jobs of a claim reply; decodeJob with the claim puts back the fields the claim wrote', () => {
+    const texts = Buffer.from(
+      JSON.stringify([
+        { id: 'a', attempt: '1', task: 't', runAt: '5', maxAttempts: '3', resultTtlMs: '9', createdAt: '4' },
+        { id: 'b' },
+        { id: 'c' },
+      ]),
+    );
     const binaries = Buffer.concat([
       Buffer.from('\x01\npayload\n3\n'),
       Buffer.from([1, 10, 1]),
       Buffer.from('\x01'),
-      Buffer.from('\x01\npayload\n0\n\ncanvas\n2\nzz'),
+      Buffer.from('\x01\npayload\n0\n\ncanvas\n12\nzzzzzzzzzzzz'),
     ]);
-    const [a, b, c, ...rest] = unframeClaimed(texts, binaries, stamp);
+    const [a, b, c, ...rest] = unframeClaimed(texts, binaries);
     assert.deepEqual(rest, []);
     assert.deepEqual(a, {
       id: 'a',
       attempt: '1',
-      queue: 'q',
-      state: 'running',
-      workerId: 'w1',
-      leaseUntil: '31000',
-      startedAt: '1000',
+      task: 't',
+      runAt: '5',
+      maxAttempts: '3',
+      resultTtlMs: '9',
+      createdAt: '4',
       payload: Buffer.from([1, 10, 1]),
     });
     assert.equal(b?.payload, undefined);
     assert.deepEqual(c?.payload, Buffer.alloc(0));
-    assert.deepEqual(c?.canvas, Buffer.from('zz'));
+    assert.deepEqual(c?.canvas, Buffer.from('zzzzzzzzzzzz'));
+    const job = decodeJob(a!, stamp);
+    assert.deepEqual(
+      [job?.queue, job?.state, job?.workerId, job?.startedAt, job?.leaseUntil, job?.attempt, job?.createdAt],
+      ['q', 'running', 'w1', 1_000, 31_000, 1, 4],
+    );
+    assert.deepEqual(job?.payload, new Uint8Array([1, 10, 1]));
   });
 
-  it('reads an empty reply as no jobs, and rejects a reply cut short', () => {
-    assert.deepEqual(unframeClaimed(Buffer.alloc(0), Buffer.alloc(0), stamp), []);
+  it('reads an empty reply as no jobs, and rejects a reply cut short or with a bad length', () => {
+    assert.deepEqual(unframeClaimed(Buffer.alloc(0), Buffer.alloc(0)), []);
     const texts = Buffer.from(JSON.stringify([{ id: 'a' }, { id: 'b' }]));
     const internal = (error: unknown) => codeOf(error) === 'SKEIN_INTERNAL';
-    assert.throws(() => unframeClaimed(texts, Buffer.from('\x01\npayload\n3\n12\x01'), stamp), internal);
-    assert.throws(() => unframeClaimed(texts, Buffer.from('\x01'), stamp), internal);
+    assert.throws(() => unframeClaimed(texts, Buffer.from('\x01\npayload\n3\n12\x01')), internal);
+    assert.throws(() => unframeClaimed(texts, Buffer.from('\x01')), internal);
+    assert.throws(() => unframeClaimed(texts, Buffer.from('\x01\npayload\n\n\x01')), internal);
+    assert.throws(() => unframeClaimed(texts, Buffer.from('\x01\npayload\n1x\nz\x01')), internal);
+    assert.throws(() => unframeClaimed(texts, Buffer.from('\x01\npayload')), internal);
   });
 });
 

@@ -177,7 +177,7 @@ export function unframeJob(message: Buffer): JobFields {
   return fields;
 }
 
-/** What a claim wrote into each job it claimed, which frame_claimed leaves out of its reply. */
+/** What a claim wrote into each job it claimed, which frame_claimed leaves out of its reply (decodeJob). */
 export interface ClaimStamp {
   readonly queue: string;
   readonly workerId: string;
@@ -188,46 +188,62 @@ export interface ClaimStamp {
 
 /**
  * The jobs of a claim's reply, as frame_claimed (lua/include/claim-jobs.lua) writes them: `texts`, the
- * JSON array of their text fields without those the claim wrote (`stamp` puts them back), and
- * `binaries`, per job `\1` then `\n<name>\n<length>\n<bytes>` per binary field (views into
- * `binaries`, not copies), in the order of the array.
+ * JSON array of their text fields without those the claim wrote (decodeJob with the claim's stamp puts
+ * them back), and `binaries`, per job `\1` then `\n<name>\n<length>\n<bytes>` per binary field (views
+ * into `binaries`, not copies), in the order of the array.
  * @throws SkeinError SKEIN_INTERNAL for a reply not in that shape.
  */
-export function unframeClaimed(texts: Buffer, binaries: Buffer, stamp: ClaimStamp): JobFields[] {
+export function unframeClaimed(texts: Buffer, binaries: Buffer): JobFields[] {
   if (texts.length === 0) return [];
   const jobs = JSON.parse(texts.toString('utf8')) as Record<string, Buffer | string>[];
   if (!Array.isArray(jobs)) throw internalError('a claim reply is not an array of jobs');
-  // As claim_jobs writes them: num(now + lease_ms) and num(now), integers in full.
-  const leaseUntil = String(stamp.now + stamp.leaseMs);
-  const startedAt = String(stamp.now);
-  for (const fields of jobs) {
-    fields.queue = stamp.queue;
-    fields.state = 'running';
-    fields.workerId = stamp.workerId;
-    fields.leaseUntil = leaseUntil;
-    fields.startedAt = startedAt;
-  }
   let job = -1;
   let at = 0;
-  while (at < binaries.length) {
+  const end = binaries.length;
+  while (at < end) {
     if (binaries[at] === 1) {
       job++;
       at++;
       continue;
     }
     const fields = jobs[job];
+    if (fields === undefined || binaries[at] !== 10) throw internalError('a claim reply is cut short');
+    // The name and the length are read off the bytes, with no string made of either for the usual
+    // payload (a field name of ASCII letters; a length of decimal digits).
     const nameEnd = binaries.indexOf(10, at + 1);
-    const lengthEnd = nameEnd < 0 ? -1 : binaries.indexOf(10, nameEnd + 1);
-    if (fields === undefined || binaries[at] !== 10 || lengthEnd < 0)
+    if (nameEnd < 0) throw internalError('a claim reply is cut short');
+    let length = 0;
+    let lengthEnd = nameEnd + 1;
+    for (; lengthEnd < end; lengthEnd++) {
+      const digit = (binaries[lengthEnd] as number) - 48;
+      if (digit < 0 || digit > 9) break;
+      length = length * 10 + digit;
+    }
+    const valueAt = lengthEnd + 1;
+    if (lengthEnd === nameEnd + 1 || binaries[lengthEnd] !== 10 || valueAt + length > end)
       throw internalError('a claim reply is cut short');
-    const length = Number(binaries.toString('latin1', nameEnd + 1, lengthEnd));
-    const end = lengthEnd + 1 + length;
-    if (!Number.isInteger(length) || end > binaries.length) throw internalError('a claim reply is cut short');
-    fields[binaries.toString('latin1', at + 1, nameEnd)] = binaries.subarray(lengthEnd + 1, end);
-    at = end;
+    const name = isPayloadName(binaries, at + 1, nameEnd)
+      ? 'payload'
+      : binaries.toString('latin1', at + 1, nameEnd);
+    fields[name] = binaries.subarray(valueAt, valueAt + length);
+    at = valueAt + length;
   }
   if (job !== jobs.length - 1) throw internalError('a claim reply is cut short');
   return jobs;
+}
+
+/** Whether bytes [from, to) of `bytes` spell `payload`. */
+function isPayloadName(bytes: Buffer, from: number, to: number): boolean {
+  return (
+    to - from === 7 &&
+    bytes[from] === 0x70 &&
+    bytes[from + 1] === 0x61 &&
+    bytes[from + 2] === 0x79 &&
+    bytes[from + 3] === 0x6c &&
+    bytes[from + 4] === 0x6f &&
+    bytes[from + 5] === 0x61 &&
+    bytes[from + 6] === 0x64
+  );
 }
 
 function isEmpty(hash: JobFields): boolean {
@@ -287,13 +303,15 @@ function bytesOf(hash: JobFields, field: string): Uint8Array | null {
 }
 
 /**
- * Decodes a job hash; undefined for an empty (missing) hash. (Module-level helpers, not closures: a
- * claim decodes every job it returns.)
+ * Decodes a job hash; undefined for an empty (missing) hash. With `claim`, the hash is one of a claim's
+ * jobs (unframeClaimed), which lacks the fields that claim wrote: they come from the stamp, not from
+ * text put back into the hash and parsed again. (Module-level helpers, not closures: a claim decodes
+ * every job it returns.)
  * @throws SkeinError SKEIN_INTERNAL for a damaged hash (a missing or unreadable field).
  */
-export function decodeJob(hash: JobFields): JobRecord | undefined {
-  if (isEmpty(hash)) return undefined;
-  const state = requiredOf(hash, 'state') as JobState;
+export function decodeJob(hash: JobFields, claim?: ClaimStamp): JobRecord | undefined {
+  if (claim === undefined && isEmpty(hash)) return undefined;
+  const state = claim === undefined ? (requiredOf(hash, 'state') as JobState) : 'running';
   if (!JOB_STATES.includes(state))
     throw internalError(`job ${requiredOf(hash, 'id')} has an unknown state ${state}`);
   // A finished hash may keep the lease fields of its last attempt (settle-job.lua complete_job skips
@@ -308,7 +326,7 @@ export function decodeJob(hash: JobFields): JobRecord | undefined {
   }
   return {
     id: requiredOf(hash, 'id'),
-    queue: requiredOf(hash, 'queue'),
+    queue: claim === undefined ? requiredOf(hash, 'queue') : claim.queue,
     task: requiredOf(hash, 'task'),
     payload: bytesOf(hash, 'payload') ?? new Uint8Array(0),
     priority: optionalNumberOf(hash, 'priority') ?? 0,
@@ -324,10 +342,12 @@ export function decodeJob(hash: JobFields): JobRecord | undefined {
     state,
     attempt: optionalNumberOf(hash, 'attempt') ?? 0,
     createdAt: numberOf(hash, 'createdAt'),
-    startedAt: optionalNumberOf(hash, 'startedAt'),
+    // As claim_jobs writes them: num(now) and num(now + lease_ms).
+    startedAt: claim === undefined ? optionalNumberOf(hash, 'startedAt') : claim.now,
     finishedAt: optionalNumberOf(hash, 'finishedAt'),
-    workerId: running ? textOf(hash, 'workerId') : null,
-    leaseUntil: running ? optionalNumberOf(hash, 'leaseUntil') : null,
+    workerId: claim !== undefined ? claim.workerId : running ? textOf(hash, 'workerId') : null,
+    leaseUntil:
+      claim !== undefined ? claim.now + claim.leaseMs : running ? optionalNumberOf(hash, 'leaseUntil') : null,
     result: bytesOf(hash, 'result'),
     error,
     progress: bytesOf(hash, 'progress'),

@@ -328,10 +328,10 @@ export class RedisBroker implements Broker {
   async #claimed(request: ClaimRequest, now: number, texts: Buffer, binaries: Buffer): Promise<JobRecord[]> {
     const jobs: JobRecord[] = [];
     const stamp = { queue: request.queue, workerId: request.workerId, now, leaseMs: request.leaseMs };
-    for (const hash of unframeClaimed(texts, binaries, stamp)) {
+    for (const hash of unframeClaimed(texts, binaries)) {
       let job: JobRecord | undefined;
       try {
-        job = decodeJob(hash);
+        job = decodeJob(hash, stamp);
       } catch (error) {
         await this.#quarantine(request.queue, request.workerId, hash, error);
         continue;
