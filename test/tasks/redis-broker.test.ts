@@ -436,28 +436,29 @@ describe('RedisBroker on the machine Redis', { skip }, () => {
     assert.equal(await broker!.get(worked.id), undefined);
     assert.equal((await broker!.get(carried.id))?.state, 'succeeded');
   });
-  test('a new job hash holds no cancelRequested, attempt or zero priority: they read as false, 0 and 0', async (t) => {
+  test('a new job hash holds no cancelRequested, attempt, zero priority or true deadLetter: they read as false, 0, 0 and true', async (t) => {
     const {
       prefix,
       brokers: [broker],
     } = fixture(t);
-    const plain = newJob({ priority: 0, runAt: 0 });
-    const low = newJob({ priority: 1, runAt: 0 });
+    const plain = newJob({ priority: 0, runAt: 0, deadLetter: true });
+    const low = newJob({ priority: 1, runAt: 0, deadLetter: false });
     const high = newJob({ priority: -1, runAt: 1 });
     await broker!.enqueue([low, plain, high]);
     const inspector = new Redis(REDIS_URL);
     t.after(() => inspector.quit().then(() => {}));
     const keyOf = (id: string): string => `{${prefix}:default}:job:${id}`;
-    assert.deepEqual(await inspector.hmget(keyOf(plain.id), 'cancelRequested', 'attempt', 'priority'), [
-      null,
-      null,
-      null,
-    ]);
-    assert.equal(await inspector.hget(keyOf(low.id), 'priority'), '1');
+    assert.deepEqual(
+      await inspector.hmget(keyOf(plain.id), 'cancelRequested', 'attempt', 'priority', 'deadLetter'),
+      [null, null, null, null],
+    );
+    assert.deepEqual(await inspector.hmget(keyOf(low.id), 'priority', 'deadLetter'), ['1', '0']);
     const queued = await broker!.get(plain.id);
     assert.equal(queued?.priority, 0);
     assert.equal(queued?.attempt, 0);
     assert.equal(queued?.cancelRequested, false);
+    assert.equal(queued?.deadLetter, true);
+    assert.equal((await broker!.get(low.id))?.deadLetter, false);
     // Priority 0 sorts between -1 and 1 all the same.
     const claimed = await broker!.claim({
       queue: 'default',

@@ -121,7 +121,7 @@ export function toBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-/** The field/value pairs enqueue-jobs.lua stores for a new job (null fields and priority 0 left out). */
+/** The field/value pairs enqueue-jobs.lua stores for a new job (null fields, priority 0 and deadLetter true left out). */
 export function newJobFields(job: NewJob): Argument[] {
   const fields: Argument[] = [
     'id',
@@ -138,11 +138,11 @@ export function newJobFields(job: NewJob): Argument[] {
     String(job.maxAttempts),
     'resultTtlMs',
     String(job.resultTtlMs),
-    'deadLetter',
-    job.deadLetter ? '1' : '0',
   ];
-  // Priority 0 is not stored: an absent priority reads as 0 (lua/include/enqueue-jobs.lua).
+  // Priority 0 is not stored: an absent priority reads as 0 (lua/include/enqueue-jobs.lua); nor is
+  // deadLetter when it is true, the default: only '0' is (every reader takes an absent one as true).
   if (job.priority !== 0) fields.push('priority', String(job.priority));
+  if (!job.deadLetter) fields.push('deadLetter', '0');
   if (job.timeLimitMs !== null) fields.push('timeLimitMs', String(job.timeLimitMs));
   if (job.idempotencyKey !== null) fields.push('idempotencyKey', job.idempotencyKey);
   if (job.group !== null) fields.push('group', job.group);
@@ -336,7 +336,7 @@ export function decodeJob(hash: JobFields, claim?: ClaimStamp): JobRecord | unde
     idempotencyKey: textOf(hash, 'idempotencyKey'),
     group: textOf(hash, 'group'),
     resultTtlMs: numberOf(hash, 'resultTtlMs'),
-    deadLetter: textOf(hash, 'deadLetter') === '1',
+    deadLetter: textOf(hash, 'deadLetter') !== '0',
     parentId: textOf(hash, 'parentId'),
     canvas: bytesOf(hash, 'canvas'),
     state,

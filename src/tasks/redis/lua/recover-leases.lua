@@ -31,7 +31,8 @@ for i = 2, #KEYS do
         emit(store, maxlen, 'cancelled', queue, id, f[4], now)
       elseif tonumber(f[2]) >= tonumber(f[3]) then
         local state = 'failed'
-        if f[6] == '1' then
+        -- No deadLetter field: dead-lettered (the default; enqueue stores only '0').
+        if f[6] ~= '0' then
           state = 'dead'
         end
         redis.call('HSET', job_key, 'error', cjson.encode({

@@ -3,8 +3,8 @@
 -- of its arguments: no KEYS or ARGV are read here.
 
 -- given: a list of jobs, each an array of the index k of the job's queue base in `bases`, then
--- field/value pairs (id, queue, task, payload, runAt, maxAttempts, resultTtlMs, deadLetter 0|1, and
--- when not null: timeLimitMs, idempotencyKey, group, parentId, canvas; priority when not 0).
+-- field/value pairs (id, queue, task, payload, runAt, maxAttempts, resultTtlMs, and when not null:
+-- timeLimitMs, idempotencyKey, group, parentId, canvas; priority when not 0; deadLetter '0' when false).
 -- Returns {id_1, created_1, …}: created 0 when the id already exists or the idempotency key (in the
 -- store, or earlier in this batch) names another job, whose id is returned instead.
 -- Every check runs before the first write, so the batch is stored whole or not at all.
@@ -64,7 +64,8 @@ local function enqueue_jobs(store, now, maxlen, given_jobs, bases)
       -- No cancelRequested field until a cancel asks (every reader compares it with '1'): a field fewer
       -- for the claim to read, encode and send back for each job, about 4,000 Redis instructions a
       -- claimed job (callgrind, 4,000 jobs, claims of 128: 108.3k -> 104.2k). Likewise no attempt
-      -- until the first claim writes one, and no priority when it is 0: an absent one reads as 0.
+      -- until the first claim writes one, and no priority when it is 0: an absent one reads as 0; and
+      -- no deadLetter when it is true (newJobFields sends only '0'): an absent one reads as true.
       redis.call('HSET', job_key, 'state', state, 'createdAt', now_text, unpack(job.pairs))
       if state == 'queued' then
         redis.call('ZADD', base .. 'queued', f.priority or '0', queued_member(f.runAt, f.id))

@@ -83,7 +83,8 @@ local function fail_job(base, store, maxlen, queue, now, worker_id, id, error_js
     emit(store, maxlen, 'retrying', queue, id, worker_id, now)
   else
     local state = 'failed'
-    if f[5] == '1' then
+    -- No deadLetter field: dead-lettered (the default; enqueue stores only '0').
+    if f[5] ~= '0' then
       state = 'dead'
     end
     set_state(base, job_key, id, 'running', state)
