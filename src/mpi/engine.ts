@@ -128,6 +128,8 @@ export class Engine implements FrameSink {
   #nextId = 1;
   /** Per world source: the reused buffer value payloads from it are read into (VALUE_SCRATCH_MAX_BYTES). */
   readonly #valueScratch: (Uint8Array | null)[];
+  /** Per world source: the last view #scratchFor made of its scratch, handed out again for the same size. */
+  readonly #scratchViews: (Uint8Array | null)[];
   readonly #eagerHeader: FrameHeader;
   #failure: Error | null = null;
   /** The next free context id; dup and split agree on the largest among the ranks taking part. */
@@ -141,6 +143,7 @@ export class Engine implements FrameSink {
     this.#unexpectedLimit = options.unexpectedLimit ?? Number.POSITIVE_INFINITY;
     this.#held = new Array<number>(transport.size).fill(0);
     this.#valueScratch = new Array<Uint8Array | null>(transport.size).fill(null);
+    this.#scratchViews = new Array<Uint8Array | null>(transport.size).fill(null);
     this.#onProgress = options.onProgress;
     this.#syncWaitMs = options.syncWaitTimeout ?? 0;
     this.#spinMs = options.spinTimeout ?? 0;
@@ -432,8 +435,12 @@ export class Engine implements FrameSink {
       let length = 1024;
       while (length < size) length *= 2;
       this.#valueScratch[source] = scratch = new Uint8Array(Math.min(length, VALUE_SCRATCH_MAX_BYTES));
+      this.#scratchViews[source] = null;
     }
-    return scratch.subarray(0, size);
+    // Messages of one size follow each other: their view is made once, not per message (~50 ns here).
+    const last = this.#scratchViews[source] ?? null;
+    if (last !== null && last.length === size) return last;
+    return (this.#scratchViews[source] = scratch.subarray(0, size));
   }
 
   /** Whether `payload` lies in `source`'s value scratch (so it must be decoded or copied now). */
