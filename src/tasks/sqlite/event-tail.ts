@@ -35,9 +35,12 @@ const PAGE_SIZE = 1000;
 // Tails of this process by database file, so a commit here wakes every tail on the same file at once.
 const TAILS_BY_FILE = new Map<string, Set<EventTail>>();
 
-/** Wakes every tail of this process that reads the log of `file`. */
-export function wakeTails(file: string): void {
-  for (const tail of TAILS_BY_FILE.get(file) ?? []) tail.poke();
+/**
+ * Wakes every tail of this process that reads the log of `file`, after a commit that logged events;
+ * `news`: whether any of them was of NEWS_TYPES.
+ */
+export function wakeTails(file: string, news: boolean): void {
+  for (const tail of TAILS_BY_FILE.get(file) ?? []) tail.poke(news);
 }
 
 export class EventTail {
@@ -100,9 +103,14 @@ export class EventTail {
     };
   }
 
-  /** Polls soon (coalesced): a broker of this process committed a change. */
-  poke(): void {
+  /**
+   * Polls soon (coalesced): a broker of this process committed events (`news`: some of NEWS_TYPES). A
+   * tail that only news() listens to lets a commit without news wait for the next poll that reads
+   * any: a draining worker's every settle and claim would otherwise cost it two reads of the log.
+   */
+  poke(news: boolean): void {
     if (this.#poking || this.#timer === undefined) return;
+    if (!news && this.#listeners.size === 0 && this.#jobWatchers.size === 0) return;
     this.#poking = true;
     setImmediate(() => {
       this.#poking = false;

@@ -447,7 +447,7 @@ export class SqliteBroker implements Broker {
         const result = body(Date.now());
         this.#logPending();
         this.#commit.run();
-        if (this.#pending.length > 0) wakeTails(this.#file);
+        if (this.#pending.length > 0) wakeTails(this.#file, this.#pending.some(isNews));
         return result;
       } catch (error) {
         if (this.#db.isTransaction) this.#rollback.run();
@@ -654,6 +654,10 @@ export class SqliteBroker implements Broker {
       abortListener[Symbol.dispose]();
     }
   }
+}
+
+function isNews(event: { readonly type: EventType }): boolean {
+  return NEWS_TYPES.has(event.type);
 }
 
 function notFound(id: string): SkeinError {
