@@ -6,6 +6,7 @@
 // (--root: the new checkout, this one by default).
 
 import { parseArgs } from 'node:util';
+import { cpuPerMessage, pairFrom } from './small-path-pair.ts';
 
 const { values, positionals } = parseArgs({
   options: {
@@ -28,68 +29,17 @@ if (!Number.isInteger(bytes) || bytes < 0 || !['buffer', 'value'].includes(mode)
 /** Messages per block: about 200 ms of CPU, since a thread's CPU time moves in ~4 ms ticks here. */
 const MESSAGES = 100_000;
 
-interface Pair {
-  readonly a: CommLike;
-  readonly b: CommLike;
-}
-interface CommLike {
-  send(value: unknown, dest: number, tag: number): Promise<void>;
-  recv(source: number, tag: number): Promise<unknown>;
-  sendBuffer(buffer: Uint8Array, dest: number, tag: number): Promise<void>;
-  recvBuffer(buffer: Uint8Array, source: number, tag: number): Promise<unknown>;
-}
-
-async function pairFrom(root: string): Promise<Pair> {
-  const { Activity } = await import(`${root}/src/mpi/activity.ts`);
-  const { Communicator } = await import(`${root}/src/mpi/communicator.ts`);
-  const { Engine } = await import(`${root}/src/mpi/engine.ts`);
-  const { createThreadFabric } = await import(`${root}/src/mpi/transport/thread-fabric.ts`);
-  const { ThreadTransport } = await import(`${root}/src/mpi/transport/thread-transport.ts`);
-  const fabric = createThreadFabric(2, 1 << 20);
-  const [a, b] = [0, 1].map((rank) => {
-    const activity = new Activity(() => {});
-    const engine = new Engine(new ThreadTransport(fabric, rank), {
-      eagerLimit: 65_536,
-      syncWaitTimeout: 0.2,
-      spinTimeout: 0.05,
-      onProgress: () => activity.progress(),
-    });
-    return new Communicator({ engine, activity, abort: () => {} }, 0, [0, 1]) as CommLike;
-  });
-  return { a: a!, b: b! };
-}
-
 const buffer = new Uint8Array(bytes).fill(1);
-const value = { bytes: buffer };
-
-async function block({ a, b }: Pair, messages: number): Promise<number> {
-  const start = process.threadCpuUsage();
-  for (let i = 0; i < messages / 2; i++) {
-    if (mode === 'value') {
-      await a.send(value, 1, 2);
-      await b.recv(0, 2);
-      await b.send(value, 0, 2);
-      await a.recv(1, 2);
-    } else {
-      await a.sendBuffer(buffer, 1, 2);
-      await b.recvBuffer(buffer, 0, 2);
-      await b.sendBuffer(buffer, 0, 2);
-      await a.recvBuffer(buffer, 1, 2);
-    }
-  }
-  const used = process.threadCpuUsage(start);
-  return (used.user + used.system) / messages;
-}
 
 const pairs = [await pairFrom(roots[0]!), await pairFrom(roots[1]!)];
-for (const pair of pairs) await block(pair, MESSAGES);
+for (const pair of pairs) await cpuPerMessage(pair, mode, buffer, MESSAGES);
 const times: number[][] = [[], []];
 const ratios: number[] = [];
 for (let round = 0; round < rounds; round++) {
   // Alternate which side goes first, so neither always follows the other's garbage.
   const order = round % 2 === 0 ? [0, 1] : [1, 0];
   const got: number[] = [];
-  for (const side of order) got[side] = await block(pairs[side]!, MESSAGES);
+  for (const side of order) got[side] = await cpuPerMessage(pairs[side]!, mode, buffer, MESSAGES);
   times[0]!.push(got[0]!);
   times[1]!.push(got[1]!);
   ratios.push(got[1]! / got[0]!);
