@@ -70,7 +70,8 @@ const SAMPLE_CHARS = [
   '\uFFFF',
 ];
 
-const TYPED_ARRAYS = [
+/** The typed array classes whose elements are numbers. */
+export const NUMBER_TYPED_ARRAYS = [
   Int8Array,
   Uint8Array,
   Uint8ClampedArray,
@@ -80,9 +81,10 @@ const TYPED_ARRAYS = [
   Uint32Array,
   Float32Array,
   Float64Array,
-  BigInt64Array,
-  BigUint64Array,
 ] as const;
+
+/** Every typed array class. */
+export const TYPED_ARRAYS = [...NUMBER_TYPED_ARRAYS, BigInt64Array, BigUint64Array] as const;
 
 export class ValueGenerator {
   readonly #random: () => number;
