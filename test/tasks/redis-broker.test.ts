@@ -39,6 +39,13 @@ function codeOf(error: unknown): unknown {
   return error instanceof SkeinError ? error.code : undefined;
 }
 
+/** A plain connection for reading and damaging a test's keys by hand, closed after the test. */
+function inspectorFor(t: { after(fn: () => Promise<void>): void }): Redis {
+  const inspector = new Redis(REDIS_URL);
+  t.after(() => inspector.quit().then(() => {}));
+  return inspector;
+}
+
 /** A fresh broker on a fresh prefix; after the test, closes it and deletes (and checks) its keys. */
 function fixture(
   t: { after(fn: () => Promise<void>): void },
@@ -385,8 +392,7 @@ describe('RedisBroker on the machine Redis', { skip }, () => {
       null,
     );
     assert.deepEqual(settled, [true, true, true]);
-    const inspector = new Redis(REDIS_URL);
-    t.after(() => inspector.quit().then(() => {}));
+    const inspector = inspectorFor(t);
     const expiring = `{${prefix}:default}:expiring`;
     // One member for the two jobs that expire together, one for the other.
     assert.equal(await inspector.zcard(expiring), 2);
@@ -422,9 +428,8 @@ describe('RedisBroker on the machine Redis', { skip }, () => {
       null,
     );
     assert.deepEqual(settled, [true, true]);
-    const inspector = new Redis(REDIS_URL);
-    t.after(() => inspector.quit().then(() => {}));
-    const keyOf = (id: string): string => `{${prefix}:default}:job:${id}`;
+    const inspector = inspectorFor(t);
+    const keyOf = (id: string): string => jobKey(prefix, 'default', id);
     assert.equal(await inspector.hexists(keyOf(worked.id), 'expiresAt'), 0);
     const done = await broker!.get(worked.id);
     assert.equal(done?.expiresAt, (done?.finishedAt ?? 0) + 1000);
@@ -445,9 +450,8 @@ describe('RedisBroker on the machine Redis', { skip }, () => {
     const low = newJob({ priority: 1, runAt: 0, deadLetter: false });
     const high = newJob({ priority: -1, runAt: 1 });
     await broker!.enqueue([low, plain, high]);
-    const inspector = new Redis(REDIS_URL);
-    t.after(() => inspector.quit().then(() => {}));
-    const keyOf = (id: string): string => `{${prefix}:default}:job:${id}`;
+    const inspector = inspectorFor(t);
+    const keyOf = (id: string): string => jobKey(prefix, 'default', id);
     assert.deepEqual(
       await inspector.hmget(keyOf(plain.id), 'cancelRequested', 'attempt', 'priority', 'deadLetter'),
       [null, null, null, null],
@@ -509,8 +513,7 @@ describe('RedisBroker on the machine Redis', { skip }, () => {
     assert.equal(stats.finishedLastMinute, 1);
     assert.equal(stats.latencyP50Ms, latency);
     assert.equal(stats.latencyP99Ms, latency);
-    const inspector = new Redis(REDIS_URL);
-    t.after(() => inspector.quit().then(() => {}));
+    const inspector = inspectorFor(t);
     await inspector.zadd(`{${prefix}:default}:finished`, Date.now(), '900000,900001|earlier');
     const mixed = await broker!.stats('default');
     assert.equal(mixed.finishedLastMinute, 3);
@@ -582,8 +585,7 @@ describe('RedisBroker on the machine Redis', { skip }, () => {
     const damaged = newJob();
     const sound = newJob();
     await broker!.enqueue([damaged, sound]);
-    const inspector = new Redis(REDIS_URL);
-    t.after(() => inspector.quit().then(() => {}));
+    const inspector = inspectorFor(t);
     await inspector.hset(jobKey(prefix, 'default', damaged.id), 'maxAttempts', 'three');
     const claimed = await broker!.claim({
       queue: 'default',
@@ -757,8 +759,7 @@ describe('RedisBroker on the machine Redis', { skip }, () => {
     assert.equal(await broker.cancel(child.id), 'finished');
     assert.equal(await broker.purgeExpired(Date.now() + 60_000), 2);
     assert.equal(await broker.cancel(child.id), 'not-found');
-    const inspector = new Redis(REDIS_URL);
-    t.after(() => inspector.quit().then(() => {}));
+    const inspector = inspectorFor(t);
     const left = (await storeKeys(inspector, prefix)).sort();
     // Only store-wide bookkeeping stays: the queue list, the enqueue sequence and the event stream.
     assert.deepEqual(left, [`${prefix}:events`, `${prefix}:queues`, `${prefix}:seq`].sort());
