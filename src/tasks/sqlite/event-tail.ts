@@ -65,22 +65,21 @@ export class EventTail {
 
   /** Delivers every event after now to `listener`; returns the unsubscribe function. */
   subscribe(listener: TailListener): () => void {
-    const floor = this.#log.lastEventId();
-    this.#start(floor);
-    this.#listeners.set(listener, floor);
-    return () => {
-      this.#listeners.delete(listener);
-      this.#stopWhenIdle();
-    };
+    return this.#add(this.#listeners, listener);
   }
 
   /** As subscribe(), for the events of NEWS_TYPES only. */
   subscribeNews(listener: TailListener): () => void {
+    return this.#add(this.#newsListeners, listener);
+  }
+
+  /** Adds `listener` to `listeners` with the newest event id now as its floor; returns the removal. */
+  #add(listeners: Map<TailListener, number>, listener: TailListener): () => void {
     const floor = this.#log.lastEventId();
     this.#start(floor);
-    this.#newsListeners.set(listener, floor);
+    listeners.set(listener, floor);
     return () => {
-      this.#newsListeners.delete(listener);
+      listeners.delete(listener);
       this.#stopWhenIdle();
     };
   }
