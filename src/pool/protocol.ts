@@ -40,7 +40,15 @@ export const CONTROL_LONE_CALLS = 5;
 // 1 when the pool may be waiting on CONTROL_RESULTS (set before each Atomics.wait or waitAsync on it);
 // the worker notifies only then, and clears it when it does (a notify wakes every waiter there is)
 export const CONTROL_RESULTS_WAITERS = 6;
-export const CONTROL_SLOTS = 7;
+// 1 while the pool's thread is blocked for a lone result in its long sleep (a process on one CPU:
+// thread-worker-handle.ts); a worker whose task turns to its event loop meanwhile rings the results
+// doorbell so the pool stops waiting
+export const CONTROL_POOL_BLOCKED = 7;
+// 1 while a task of the worker waits on its event loop (it went async and was still pending when the
+// loop came round), set before the worker looks at CONTROL_POOL_BLOCKED: of the two threads, either
+// the pool sees this and does not sleep, or the worker sees the pool blocked and rings
+export const CONTROL_ASYNC_WAITING = 8;
+export const CONTROL_SLOTS = 9;
 
 /** How a worker finds a function: by module and export, or by compiling a self-contained source. */
 export type FunctionSpec =

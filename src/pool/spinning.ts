@@ -10,6 +10,11 @@ import { availableParallelism } from 'node:os';
  * this process may use only one CPU (taskset): there the spinner would only delay the other thread.
  */
 export const SPIN_MS = availableParallelism() > 1 ? 0.02 : 0;
+/**
+ * This process may use only one CPU (taskset -c 0): nothing spins, and the pool's wait for a lone
+ * result sleeps for its answer rather than for blockingWaitTimeout (thread-worker-handle.ts).
+ */
+export const ONE_CPU = SPIN_MS === 0;
 
 /**
  * A side spins only while calls come back to back: the call it waits on (the pool) or the last one it

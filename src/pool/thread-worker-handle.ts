@@ -9,10 +9,12 @@ import { createLaneBuffer, LaneReceiver, LaneSender, toMainLane, toWorkerLane } 
 import { messageFitsLane } from './lane-fit.ts';
 import { createLoneSlot, LoneSlotCaller } from './lone-slot.ts';
 import {
+  CONTROL_ASYNC_WAITING,
   CONTROL_CANCEL,
   CONTROL_DOORBELL,
   CONTROL_LAST_STARTED,
   CONTROL_LONE_CALLS,
+  CONTROL_POOL_BLOCKED,
   CONTROL_RESULTS,
   CONTROL_RESULTS_WAITERS,
   CONTROL_RUNNING,
@@ -20,10 +22,20 @@ import {
   type MainToWorker,
   type WorkerToMain,
 } from './protocol.ts';
-import { SPIN_MS, SpinBackoff } from './spinning.ts';
+import { ONE_CPU, SPIN_MS, SpinBackoff } from './spinning.ts';
 import type { WorkerHandle, WorkerHooks, WorkerSpawnOptions } from './worker-handle.ts';
 
 const ENTRY = new URL('./entry/thread-worker.ts', import.meta.url);
+/**
+ * On one CPU, the pool's thread sleeps for a lone result up to this long instead of blockingWaitTimeout.
+ * A kernel sleep whose timeout fell before the scheduler's next tick (4 ms here) ended ~14 µs late in
+ * one lone call of five on the development VM (pinned round trips: p90 19 against 6.5 µs, p50 5.0
+ * against 4.85); 4 ms and longer, never. The wait still ends early: at the answer, at any other message
+ * of the worker, and when the task turns to the worker's event loop (CONTROL_ASYNC_WAITING). Only a
+ * task that computes for longer than that keeps this thread asleep past blockingWaitTimeout, and on one
+ * CPU this thread would get little of it while such a task runs.
+ */
+const ONE_CPU_RESULT_WAIT_MS = 5;
 
 export class ThreadWorkerHandle implements WorkerHandle {
   readonly #worker: Worker;
@@ -135,6 +147,10 @@ export class ThreadWorkerHandle implements WorkerHandle {
     // clock read: at ~100 ns each here, the reads were a fair part of a lone call's own cost.
     let bell = Atomics.load(this.#control, CONTROL_RESULTS);
     if (bell !== this.#resultsSeen && this.#drain(bell)) return;
+    if (ONE_CPU) {
+      this.#sleepForResult(timeoutMs);
+      return;
+    }
     const spinMs = spin && this.#spins.maySpin() ? SPIN_MS : 0;
     if (spinMs === 0) {
       // No spin (one CPU, or backing off): the first sleep needs no clock either. It may end a few µs
@@ -167,6 +183,24 @@ export class ThreadWorkerHandle implements WorkerHandle {
       }
       now = performance.now();
     }
+  }
+
+  /**
+   * One CPU: sleeps until the worker's next message (or its task turns to its event loop), up to
+   * ONE_CPU_RESULT_WAIT_MS, and handles what came; never sleeps again (see ONE_CPU_RESULT_WAIT_MS).
+   */
+  #sleepForResult(timeoutMs: number): void {
+    const control = this.#control;
+    // Sequentially consistent, in this order: either the worker's flag store is seen here, or its load
+    // of ours sees this one (and it rings).
+    Atomics.store(control, CONTROL_POOL_BLOCKED, 1);
+    if (Atomics.load(control, CONTROL_ASYNC_WAITING) === 0) {
+      Atomics.store(control, CONTROL_RESULTS_WAITERS, 1);
+      Atomics.wait(control, CONTROL_RESULTS, this.#resultsSeen, Math.max(timeoutMs, ONE_CPU_RESULT_WAIT_MS));
+    }
+    Atomics.store(control, CONTROL_POOL_BLOCKED, 0);
+    const bell = Atomics.load(control, CONTROL_RESULTS);
+    if (bell !== this.#resultsSeen) this.#drain(bell);
   }
 
   takeResults(): void {

@@ -16,6 +16,7 @@ import { destroyAfter, SOON_MS, within } from '../conformance/helpers.ts';
 import { echo } from '../fixtures/echo.ts';
 import { markThenAwaitAbort } from '../fixtures/mark-then-await-abort.ts';
 import {
+  echoAfter,
   echoLater,
   echoOrThrow,
   exitNow,
@@ -97,6 +98,32 @@ describe('ThreadPool lone calls', () => {
         assert.equal(await within(pool.run(spinThenEcho, ms, i), SOON_MS, `call ${i} (${ms} ms)`), i);
       }
       assert.equal(pool.stats().completed, 1500);
+    },
+  );
+
+  it(
+    "settles lone calls that wait on the worker's event loop among quick ones, whose answers the pool blocks for",
+    T,
+    async (t) => {
+      // A call still pending once the worker's event loop comes round rings a pool blocked for its answer
+      // (one CPU: that wait has no short timeout, thread-worker-handle.ts); the quick calls around it keep
+      // the pool's average run time low enough that it blocks for each of them.
+      const pool = usePool(t, 1);
+      let timers = 0;
+      for (let i = 0; i < 600; i++) {
+        const value = valueFor(i);
+        if (i % 40 === 39) {
+          const ticking = setInterval(() => timers++, 1);
+          assert.deepStrictEqual(
+            await within(pool.run(echoAfter, 1 + (i % 3), value), SOON_MS, `call ${i}`),
+            value,
+          );
+          clearInterval(ticking);
+        } else
+          assert.deepStrictEqual(await pool.run(echoOrThrow, value), structuredClone(value), `call ${i}`);
+      }
+      assert.equal(pool.stats().completed, 600);
+      assert.ok(timers > 0, "the pool's own timers ran while calls waited on the worker's event loop");
     },
   );
 

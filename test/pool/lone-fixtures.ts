@@ -48,3 +48,9 @@ export const spinThenEcho = task(import.meta, (ms: number, value: unknown): unkn
   while (performance.now() < end) {}
   return value;
 });
+
+/** Returns `value` after a timer of `ms`: the call waits on the worker's event loop meanwhile. */
+export const echoAfter = task(import.meta, async (ms: number, value: unknown): Promise<unknown> => {
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  return value;
+});

@@ -78,6 +78,10 @@ export interface RuntimePort {
    * value fits a lane. False, sending nothing, when that entry is not the lone call's or does not fit.
    */
   answerLone?(results: unknown[], base: number | undefined): boolean;
+  /** A task returned a promise that has not settled yet (its #settleAsync calls asyncSettled). */
+  wentAsync?(): void;
+  /** A task that went async settled. */
+  asyncSettled?(): void;
 }
 
 type AnyFunction = (...args: unknown[]) => unknown;
@@ -370,6 +374,7 @@ export class WorkerRuntime {
           this.#settleAsync(context, kind, STATUS_ERROR, error, start);
         },
       );
+      this.port.wentAsync?.();
       return 'async';
     }
     // Its output goes out before its result, which waits in #results for the next flush.
@@ -400,6 +405,7 @@ export class WorkerRuntime {
     value: unknown,
     start: number,
   ): void {
+    this.port.asyncSettled?.();
     this.port.markRunning(-1);
     this.#current = undefined;
     this.#lastRunMs = performance.now() - start;

@@ -10,10 +10,12 @@ import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import { LaneReceiver, LaneSender, toMainLane, toWorkerLane } from '../lane.ts';
 import { LoneSlotServer } from '../lone-slot.ts';
 import {
+  CONTROL_ASYNC_WAITING,
   CONTROL_CANCEL,
   CONTROL_DOORBELL,
   CONTROL_LAST_STARTED,
   CONTROL_LONE_CALLS,
+  CONTROL_POOL_BLOCKED,
   CONTROL_RESULTS,
   CONTROL_RESULTS_WAITERS,
   CONTROL_RUNNING,
@@ -95,6 +97,29 @@ function ringResults(): void {
   Atomics.notify(control, CONTROL_RESULTS);
 }
 
+/** Tasks that went async and have not settled yet. */
+let asyncPending = 0;
+let asyncCheckScheduled = false;
+/** Whether CONTROL_ASYNC_WAITING is 1 (set by signalAsyncWaiting, cleared once no task is pending). */
+let asyncSignalled = false;
+
+// Runs once the event loop comes round after a task went async (its microtasks have run): a task still
+// pending now waits on I/O or timers, so a pool blocked for its answer (one CPU: that wait has no short
+// timeout) is rung to stop waiting. The flag comes first, so a pool about to block sees it instead.
+function signalAsyncWaiting(): void {
+  asyncCheckScheduled = false;
+  if (asyncPending === 0) return;
+  if (!asyncSignalled) {
+    asyncSignalled = true;
+    Atomics.store(control, CONTROL_ASYNC_WAITING, 1);
+  }
+  if (Atomics.load(control, CONTROL_POOL_BLOCKED) === 1) {
+    // A bump, not only a notify: a pool between its look at the flag and its wait then does not sleep.
+    Atomics.add(control, CONTROL_RESULTS, 1);
+    Atomics.notify(control, CONTROL_RESULTS);
+  }
+}
+
 const runtime = new WorkerRuntime({
   post(message, transfer, fitsLane) {
     lone.noteMessage();
@@ -113,6 +138,17 @@ const runtime = new WorkerRuntime({
     control[CONTROL_RUNNING] = id + 1;
   },
   cancelRequested: (id) => Atomics.load(control, CONTROL_CANCEL) === id + 1,
+  wentAsync() {
+    asyncPending++;
+    if (asyncCheckScheduled) return;
+    asyncCheckScheduled = true;
+    setImmediate(signalAsyncWaiting);
+  },
+  asyncSettled() {
+    if (--asyncPending > 0 || !asyncSignalled) return;
+    asyncSignalled = false;
+    Atomics.store(control, CONTROL_ASYNC_WAITING, 0);
+  },
   drain,
   close() {
     port.close();
