@@ -168,17 +168,36 @@ function readUint32(): number {
   return value;
 }
 
-/** LEB128 up to 5 bytes; a count or length, so it must stay below 2^31. */
+/**
+ * LEB128 up to 5 bytes; a count or length, so it must stay below 2^31. One and two bytes (lengths up to
+ * 16 KiB) are read here, with no loop: small enough to be inlined where it is called.
+ */
 function readVarint(): number {
-  let value = 0;
-  for (let shift = 0; shift < 35; shift += 7) {
+  if (pos >= end) throw truncated();
+  const first = src[pos++]!;
+  if (first < 0x80) return first;
+  if (pos >= end) throw truncated();
+  const second = src[pos++]!;
+  if (second < 0x80) return (first & 0x7f) | (second << 7);
+  return readLongVarint((first & 0x7f) | ((second & 0x7f) << 7));
+}
+
+/**
+ * The third to fifth byte of a varint whose first two gave `low`. Each byte's weight is kept as a
+ * running product: `2 ** shift` with a variable shift compiles to a call of the C library's pow.
+ */
+function readLongVarint(low: number): number {
+  let value = low;
+  let weight = 0x4000;
+  for (let i = 2; i < 5; i++) {
     if (pos >= end) throw truncated();
     const byte = src[pos++]!;
-    value += (byte & 0x7f) * 2 ** shift;
+    value += (byte & 0x7f) * weight;
     if (byte < 0x80) {
       if (value > CODEC_LIMITS.maxEncodedBytes) throw corrupt(`a length of ${value} bytes`);
       return value;
     }
+    weight *= 0x80;
   }
   throw corrupt('a length longer than 5 bytes');
 }

@@ -544,6 +544,25 @@ describe('corrupt input', () => {
     assertCorrupt(new Uint8Array([0xd2, 0x81, 0x28, 0x80]), /invalid RegExp/);
   });
 
+  it('reads lengths of one to five varint bytes, each byte at its weight', () => {
+    // Byte lengths where the varint grows a byte: 1, 2, 3 and 4 bytes round-trip through ArrayBuffers.
+    for (const length of [0, 1, 127, 128, 129, 16_383, 16_384, 16_385, 2 ** 21 - 1, 2 ** 21]) {
+      const back = roundTrip(new Uint8Array(length).fill(7).buffer);
+      assert.equal(back.byteLength, length);
+      if (length > 0) assert.equal(new Uint8Array(back)[length - 1], 7);
+    }
+    // Five bytes: too long for real input, so the forged length is named in the error.
+    assertCorrupt(
+      new Uint8Array([0xd3, 0x81, 0x82, 0x83, 0x84, 0x09]),
+      /a length of 2424357121 bytes/, // 1 + 2 * 2^7 + 3 * 2^14 + 4 * 2^21 + 9 * 2^28
+    );
+    assertCorrupt(new Uint8Array([0xd3, 0x80, 0x80, 0x80, 0x80, 0x08]), /a length of 2147483648 bytes/);
+    assertCorrupt(new Uint8Array([0xd3, 0x85, 0x01]), /ends inside/);
+    for (let cut = 1; cut <= 5; cut++) {
+      assertCorrupt(new Uint8Array([0xd3, 0xff, 0xff, 0xff, 0xff, 0x07]).subarray(0, cut + 1), /ends inside/);
+    }
+  });
+
   it('refuses input nested deeper than CODEC_LIMITS.maxDepth before the stack runs out', () => {
     const depth = 100_000;
     const bytes = new Uint8Array(depth + 1).fill(0xa1);
