@@ -2,8 +2,10 @@
 // side, their blocks alternated, so a change of load on a shared machine falls on both alike. Prints
 // CPU time (this thread) per message for each: min and median over the rounds, and the median of the
 // rounds' new/base ratios.
-// Run: node bench/mpi/small-path-ab.ts --base DIR [bytes=8] [buffer|value] [--rounds 8] [--root DIR]
-// (--root: the new checkout, this one by default).
+// Run: node bench/mpi/small-path-ab.ts --base DIR [bytes=8] [buffer|value] [--rounds 8] [--messages N]
+// [--root DIR] (--root: the new checkout, this one by default; --messages: per block, 100000 by default:
+// a thread's CPU time moves in ~4 ms ticks here, so a block of fast messages wants more of them to
+// tell a 2% change, e.g. 400000 for the 8-byte buffer path).
 
 import { parseArgs } from 'node:util';
 import { cpuPerMessage, pairFrom } from './small-path-pair.ts';
@@ -13,6 +15,7 @@ const { values, positionals } = parseArgs({
     base: { type: 'string' },
     root: { type: 'string' },
     rounds: { type: 'string', default: '8' },
+    messages: { type: 'string', default: '100000' },
   },
   allowPositionals: true,
 });
@@ -21,13 +24,20 @@ const roots = [values.base, values.root ?? new URL('../..', import.meta.url).pat
 const bytes = Number(positionals[0] ?? 8);
 const mode = positionals[1] ?? 'buffer';
 const rounds = Number(values.rounds);
-if (!Number.isInteger(bytes) || bytes < 0 || !['buffer', 'value'].includes(mode) || !(rounds >= 1)) {
+/** Messages per block: by default ~50 ms (8-byte buffers) to ~150 ms (1 KiB values) of CPU here. */
+const MESSAGES = Number(values.messages);
+if (
+  !Number.isInteger(bytes) ||
+  bytes < 0 ||
+  !['buffer', 'value'].includes(mode) ||
+  !(rounds >= 1) ||
+  !Number.isInteger(MESSAGES) ||
+  MESSAGES < 2
+) {
   throw new Error(
-    `usage: small-path-ab.ts --base DIR [bytes] [buffer|value] [--rounds N] (got ${positionals.join(' ')})`,
+    `usage: small-path-ab.ts --base DIR [bytes] [buffer|value] [--rounds N] [--messages N] (got ${process.argv.slice(2).join(' ')})`,
   );
 }
-/** Messages per block: about 200 ms of CPU, since a thread's CPU time moves in ~4 ms ticks here. */
-const MESSAGES = 100_000;
 
 const buffer = new Uint8Array(bytes).fill(1);
 
