@@ -2,7 +2,7 @@
 // side, their blocks alternated, so a change of load on a shared machine falls on both alike. Prints
 // CPU time (this thread) per message for each: min and median over the rounds, and the median of the
 // rounds' new/base ratios.
-// Run: node bench/mpi/small-path-ab.ts --base DIR [bytes=8] [buffer|value] [--rounds 8] [--messages N]
+// Run: node bench/mpi/small-path-ab.ts --base DIR [bytes=8] [buffer|value|echo] [--rounds 8] [--messages N]
 // [--root DIR] (--root: the new checkout, this one by default; --messages: per block, 100000 by default:
 // a thread's CPU time moves in ~4 ms ticks here, so a block of fast messages wants more of them to
 // tell a 2% change, e.g. 400000 for the 8-byte buffer path).
@@ -29,13 +29,13 @@ const MESSAGES = Number(values.messages);
 if (
   !Number.isInteger(bytes) ||
   bytes < 0 ||
-  !['buffer', 'value'].includes(mode) ||
+  !['buffer', 'value', 'echo'].includes(mode) ||
   !(rounds >= 1) ||
   !Number.isInteger(MESSAGES) ||
   MESSAGES < 2
 ) {
   throw new Error(
-    `usage: small-path-ab.ts --base DIR [bytes] [buffer|value] [--rounds N] [--messages N] (got ${process.argv.slice(2).join(' ')})`,
+    `usage: small-path-ab.ts --base DIR [bytes] [buffer|value|echo] [--rounds N] [--messages N] (got ${process.argv.slice(2).join(' ')})`,
   );
 }
 

@@ -36,7 +36,9 @@ export async function pairFrom(root: string): Promise<Pair> {
 
 /**
  * `messages` messages between the pair, as `{ bytes: buffer }` values or as `buffer` itself; returns
- * this thread's CPU time per message, µs (every receive finds its message already in the ring).
+ * this thread's CPU time per message, µs (every receive finds its message already in the ring). Mode
+ * "echo": values, rank 1 sending back the value it received, as osu-rank.ts's rank 1 does (a decoded
+ * array is sent again, where "value" sends one array each way over and over).
  */
 export async function cpuPerMessage(
   { a, b }: Pair,
@@ -51,6 +53,10 @@ export async function cpuPerMessage(
       await a.send(value, 1, 2);
       await b.recv(0, 2);
       await b.send(value, 0, 2);
+      await a.recv(1, 2);
+    } else if (mode === 'echo') {
+      await a.send(value, 1, 2);
+      await b.send(await b.recv(0, 2), 0, 2);
       await a.recv(1, 2);
     } else {
       await a.sendBuffer(buffer, 1, 2);
