@@ -4,6 +4,7 @@
 
 import { InvalidArgumentError, SkeinError } from '../errors.ts';
 import { buildError } from './error-values.ts';
+import { noteFreshView } from './fresh-views.ts';
 import { CODEC_LIMITS } from './limits.ts';
 import * as T from './tags.ts';
 import { TYPED_ARRAY_KINDS } from './typed-arrays.ts';
@@ -471,6 +472,8 @@ function readTypedArray(): ArrayBufferView {
     if (kind.Class === Uint8Array) {
       const out = new Uint8Array(length);
       for (let i = 0; i < length; i++) out[i] = src[start + i]!;
+      // Listed as fresh (fresh-views.ts): encoded again, it is carried without being moved off the heap.
+      noteFreshView(out);
       return out;
     }
     for (let i = 0; i < length; i++) smallTypedBytes[i] = src[start + i]!;

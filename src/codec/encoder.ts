@@ -5,6 +5,7 @@
 import { types } from 'node:util';
 import { InvalidArgumentError, SkeinError } from '../errors.ts';
 import { errorName, errorPropKeys, isError } from './error-values.ts';
+import { isFreshView } from './fresh-views.ts';
 import { CODEC_LIMITS } from './limits.ts';
 import * as T from './tags.ts';
 import { TYPED_ARRAY_KIND_BY_NAME, typedArrayName } from './typed-arrays.ts';
@@ -453,7 +454,8 @@ export class Encoder {
    * since its kind is known and it is its own bytes.
    */
   #writeBytes(view: Uint8Array): void {
-    if (view.buffer instanceof SharedArrayBuffer) throw sharedView('Uint8Array');
+    // An array the latest decode made is not shared, and asking for its buffer would move it off the heap.
+    if (!isFreshView(view) && view.buffer instanceof SharedArrayBuffer) throw sharedView('Uint8Array');
     this.#writeRaw(T.TYPED_ARRAY, UINT8_ARRAY_KIND, view);
   }
 

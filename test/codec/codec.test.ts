@@ -490,6 +490,20 @@ describe('unsupported values', () => {
     );
   });
 
+  it('sends a small Uint8Array it just decoded on again, and still refuses shared ones after a decode', () => {
+    // The decoder's last small Uint8Array is encoded without a look at its buffer (fresh-views.ts).
+    const echoed = decode(encode({ bytes: new Uint8Array([1, 2, 3]) })) as { bytes: Uint8Array };
+    assert.deepStrictEqual(encode(echoed), encode({ bytes: new Uint8Array([1, 2, 3]) }));
+    assert.deepStrictEqual(roundTrip(echoed), { bytes: new Uint8Array([1, 2, 3]) });
+    // Any other array, shared ones over the same or a decoded value's bytes included, is still checked.
+    const shared = new Uint8Array(new SharedArrayBuffer(8));
+    decode(encode({ bytes: new Uint8Array(8) }));
+    assertRefused({ bytes: shared }, /^Cannot encode value\.bytes: a Uint8Array over a SharedArrayBuffer;/);
+    const sharedOut = decode(inSharedMemory(encode(new Uint8Array([9, 8])))) as Uint8Array;
+    assert.ok(!(sharedOut.buffer instanceof SharedArrayBuffer));
+    assertRefused([new Uint8Array(new SharedArrayBuffer(4))], /a Uint8Array over a SharedArrayBuffer/);
+  });
+
   it('names the path of a value inside Map keys, Map values, Sets, error causes and odd keys', () => {
     assertRefused(new Map([['id', () => 1]]), /^Cannot encode value\.get\("id"\): a function/);
     assertRefused(new Map([[7, { f: Symbol() }]]), /^Cannot encode value\.get\(7\)\.f: a symbol/);
