@@ -1,8 +1,8 @@
 // The software cost of the small-message path on thread ranks, without cross-core effects: both ranks'
 // transports, engines and communicators in one thread over one fabric, so every receive finds its
 // message already in the ring. Prints CPU time (this thread) per message, min and median of 5 blocks.
-// Run: node bench/mpi/small-path.ts [bytes=8] [buffer|value|echo|value,buffer…] [--root DIR] (DIR: another checkout, for A/B
-// in alternating runs).
+// Run: node bench/mpi/small-path.ts [bytes=8] [buffer|value|echo|value,buffer…] [--root DIR] (DIR: another
+// checkout, for A/B in alternating runs).
 
 import { parseArgs } from 'node:util';
 import { cpuPerMessage, pairFrom } from './small-path-pair.ts';
