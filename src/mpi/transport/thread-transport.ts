@@ -1,6 +1,6 @@
 // Ranks as worker threads of one process: frames go through the job's shared-memory rings (one per
-// ordered pair), the sender rings the receiver's doorbell and the receiver wakes through
-// Atomics.waitAsync. A frame is a 32-byte header record followed by its payload in records of at most
+// ordered pair); a receiver polls the rings' tails, or sleeps on its doorbell (Atomics.wait, or
+// Atomics.waitAsync on the event loop), which a sender rings only for a sleeper. A frame is a 32-byte header record followed by its payload in records of at most
 // STREAM_CHUNK_BYTES (and a quarter of the ring), so a message of any size streams through a ring of
 // fixed size, and the reader copies one chunk out while the writer copies the next one in.
 // Invariant: only this rank's thread writes its outgoing rings and reads its incoming ones; a sender
@@ -39,7 +39,7 @@ const FRAMES_PER_RING_VISIT = 64;
 /** Reader loop turns between two macrotask yields, so timers and messages still run under a flood. */
 const TURNS_PER_MACROTASK_YIELD = 64;
 /**
- * Payload bytes per record of a large frame. Each record is published (and the doorbell rung) as soon
+ * Payload bytes per record of a large frame. Each record is published (a sleeping reader woken) as soon
  * as it is copied in, so the reader's copy out overlaps the writer's copy of the next one: with a core
  * each, a 1 MiB message takes about one copy plus one chunk instead of two copies. A record costs
  * ~1 µs (doorbell, header), under 2% of a 64 KiB copy (~6 µs at 11 GB/s).
@@ -346,7 +346,7 @@ export class ThreadTransport implements Transport {
   /**
    * After a record was published to `dest`'s ring: a reader that polls watches the ring's tail, which
    * the write just stored (sequentially consistent), so only one counted asleep on its doorbell (or
-   * about to be: it looks at the tails again after counting itself, see #sleepOnBell) needs the doorbell
+   * about to be: it looks at the tails again after counting itself, see #sleep) needs the doorbell
    * moved and a notify. Unlike a bump for every record, this leaves the doorbell's cache line alone
    * while the reader polls: one line less moves between the two cores per message.
    */
@@ -398,7 +398,7 @@ export class ThreadTransport implements Transport {
 
   /**
    * Writes `payload` from `offset` as records of #maxChunk bytes (a last one up to #maxWhole) while they fit, ringing the
-   * doorbell after each so the reader starts on it; returns the offset reached.
+   * tail after each so the reader starts on it; returns the offset reached.
    */
   #stream(dest: number, ring: ByteRing, payload: Uint8Array, offset: number): number {
     const end = payload.length;
@@ -473,7 +473,7 @@ export class ThreadTransport implements Transport {
       const spinMs = this.#sink?.spinTimeout ?? 0;
       if (spinMs > 0 && spinStart < 0) {
         // Once the program's continuations of what just arrived ran (they often send what answers
-        // us), poll the doorbell before sleeping: an answer within it (a CLEAR for an isend, the
+        // us), poll the rings before sleeping: an answer within it (a CLEAR for an isend, the
         // partner's half of an exchange) costs no wake-up through the event loop. Blocks this rank's
         // event loop for spinTimeout at most, once per quiet spell.
         await new Promise((resolve) => setImmediate(resolve));
