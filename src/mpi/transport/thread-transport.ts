@@ -397,8 +397,8 @@ export class ThreadTransport implements Transport {
   }
 
   /**
-   * Writes `payload` from `offset` as records of #maxChunk bytes (a last one up to #maxWhole) while they fit, ringing the
-   * tail after each so the reader starts on it; returns the offset reached.
+   * Writes `payload` from `offset` as records of #maxChunk bytes (a last one up to #maxWhole) while they
+   * fit, each published at once so the reader starts on it; returns the offset reached.
    */
   #stream(dest: number, ring: ByteRing, payload: Uint8Array, offset: number): number {
     const end = payload.length;
