@@ -4,7 +4,9 @@
 // region and is then copied in two parts, so no byte is wasted on wrap markers.
 // Invariant: only the producer side moves tail and only the consumer side moves head (one thread at a
 // time on each side: a Pipe end's user, or a Queue's put or get lock holder); each publishes with one
-// Atomics.store after its plain byte copies. Each side keeps the last position it read of the other
+// Atomics.store after its plain byte copies, and reads its own cell with a plain load (no other thread
+// writes it; a Queue side's lock orders it between threads): Atomics.load is a builtin call in V8's
+// optimized code (~8 ns each here), a plain load one instruction. Each side keeps the last position it read of the other
 // side's cell ("seen") in its own cache line and reloads it only when that one says full or empty, so
 // a ring that is neither moves no cache line between the two cores but the data's.
 
@@ -111,7 +113,7 @@ export class ByteRing {
    */
   hasRoomForRecords(recordBytes: number): boolean {
     const cells = this.#cells;
-    const tail = Atomics.load(cells, this.#tail);
+    const tail = cells[this.#tail]!;
     if (recordBytes <= this.#size - this.#used(cells[this.#headSeen]!, tail)) return true;
     const head = Atomics.load(cells, this.#head);
     cells[this.#headSeen] = head;
@@ -122,7 +124,7 @@ export class ByteRing {
   write(payload: Uint8Array): void {
     const size = this.#size;
     const length = payload.length;
-    const tail = Atomics.load(this.#cells, this.#tail);
+    const tail = this.#cells[this.#tail]!;
     const at = tail >= size ? tail - size : tail;
     // The header never straddles: positions and size are multiples of 4.
     this.#cells[(this.#data + at) >> 2] = length;
@@ -151,7 +153,7 @@ export class ByteRing {
     const length = payload.length;
     if (length < ALIGN_MIN_BYTES || ringRecordBytes(length) + ALIGN_PAD_BYTES > this.#size) return 0;
     const size = this.#size;
-    const tail = Atomics.load(this.#cells, this.#tail);
+    const tail = this.#cells[this.#tail]!;
     const at = tail >= size ? tail - size : tail;
     const bodyAt = at + RECORD_HEADER_BYTES === size ? 0 : at + RECORD_HEADER_BYTES;
     // Records start at multiples of 4, so only a source at 0 or 4 modulo 8 can be matched; any other is
@@ -174,7 +176,7 @@ export class ByteRing {
     }
     const size = this.#size;
     const length = payload.length;
-    const tail = Atomics.load(this.#cells, this.#tail);
+    const tail = this.#cells[this.#tail]!;
     const at = tail >= size ? tail - size : tail;
     this.#cells[(this.#data + at) >> 2] = length | ALIGN_PAD_FLAG;
     this.#copyIn(payload, this.#bodyAt(at, ALIGN_PAD_FLAG));
@@ -215,7 +217,7 @@ export class ByteRing {
 
   /** Consumes the record peek() returned. */
   consume(): void {
-    const head = Atomics.load(this.#cells, this.#head);
+    const head = this.#cells[this.#head]!;
     const at = head >= this.#size ? head - this.#size : head;
     this.#advance(head, this.#cells[(this.#data + at) >> 2]!);
   }
@@ -248,7 +250,7 @@ export class ByteRing {
   /** The head position when a record is there, else -1; reloads the producer's tail only when needed. */
   #nextHead(): number {
     const cells = this.#cells;
-    const head = Atomics.load(cells, this.#head);
+    const head = cells[this.#head]!;
     if (head !== cells[this.#tailSeen]) return head;
     // The acquire point: the record's bytes were written before the producer stored this tail.
     const tail = Atomics.load(cells, this.#tail);

@@ -431,7 +431,8 @@ export class ThreadTransport implements Transport {
    */
   #padFor(dest: number, payload: Uint8Array, offset: number): number {
     if (payload.length - offset < ALIGN_MIN_BYTES) return 0;
-    const payloadAt = Atomics.load(this.#outCells[dest]!, RING_CELLS.tail) + RECORD_HEADER_BYTES;
+    // Our own ring's tail: only this thread writes it (a plain load, see ring.ts).
+    const payloadAt = this.#outCells[dest]![RING_CELLS.tail]! + RECORD_HEADER_BYTES;
     return ((payloadAt ^ (payload.byteOffset + offset)) & 4) === 0 ? 0 : PAD_BYTES;
   }
 
