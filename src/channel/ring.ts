@@ -49,6 +49,8 @@ export class ByteRing {
   readonly #tailSeen: number;
   /** Byte offset of the data region in the buffer; a multiple of 4. */
   readonly #data: number;
+  /** Where the next record goes while records written with `publish` false wait for publish(); else -1. */
+  #unpublished = -1;
   readonly #size: number;
 
   /**
@@ -113,27 +115,49 @@ export class ByteRing {
    */
   hasRoomForRecords(recordBytes: number): boolean {
     const cells = this.#cells;
-    const tail = cells[this.#tail]!;
+    const tail = this.#writeTail();
     if (recordBytes <= this.#size - this.#used(cells[this.#headSeen]!, tail)) return true;
     const head = Atomics.load(cells, this.#head);
     cells[this.#headSeen] = head;
     return recordBytes <= this.#size - this.#used(head, tail);
   }
 
-  /** Appends one record; the caller checked hasRoomFor(payload.length). */
-  write(payload: Uint8Array): void {
+  /**
+   * Appends one record; the caller checked hasRoomFor(payload.length) (or hasRoomForRecords for all the
+   * records it writes before publishing). With `publish` false the consumer sees it only at the next
+   * publish() or published write: records that belong together (a header and its payload) then appear
+   * at once, so a consumer never finds the first without the rest.
+   */
+  write(payload: Uint8Array, publish = true): void {
     const size = this.#size;
     const length = payload.length;
-    const tail = this.#cells[this.#tail]!;
+    const tail = this.#writeTail();
     const at = tail >= size ? tail - size : tail;
     // The header never straddles: positions and size are multiples of 4.
     this.#cells[(this.#data + at) >> 2] = length;
     this.#copyIn(payload, at + RECORD_HEADER_BYTES === size ? 0 : at + RECORD_HEADER_BYTES);
     let next = tail + ringRecordBytes(length);
     if (next >= 2 * size) next -= 2 * size;
+    if (!publish) {
+      this.#unpublished = next;
+      return;
+    }
+    this.#unpublished = -1;
     // The release point: a consumer that loads this tail sees every byte copied above. Sequentially
     // consistent, so a load of the consumer's waiter count made after it cannot be ordered before it.
     Atomics.store(this.#cells, this.#tail, next);
+  }
+
+  /** Where the next record goes: past the records written but not yet published, if any. */
+  #writeTail(): number {
+    return this.#unpublished >= 0 ? this.#unpublished : this.#cells[this.#tail]!;
+  }
+
+  /** Publishes the records written with `publish` false (write's release point). */
+  publish(): void {
+    if (this.#unpublished < 0) return;
+    Atomics.store(this.#cells, this.#tail, this.#unpublished);
+    this.#unpublished = -1;
   }
 
   /** Appends one record if it fits now; returns false, changing nothing, if not. */
@@ -153,7 +177,7 @@ export class ByteRing {
     const length = payload.length;
     if (length < ALIGN_MIN_BYTES || ringRecordBytes(length) + ALIGN_PAD_BYTES > this.#size) return 0;
     const size = this.#size;
-    const tail = this.#cells[this.#tail]!;
+    const tail = this.#writeTail();
     const at = tail >= size ? tail - size : tail;
     const bodyAt = at + RECORD_HEADER_BYTES === size ? 0 : at + RECORD_HEADER_BYTES;
     // Records start at multiples of 4, so only a source at 0 or 4 modulo 8 can be matched; any other is
@@ -176,7 +200,7 @@ export class ByteRing {
     }
     const size = this.#size;
     const length = payload.length;
-    const tail = this.#cells[this.#tail]!;
+    const tail = this.#writeTail();
     const at = tail >= size ? tail - size : tail;
     this.#cells[(this.#data + at) >> 2] = length | ALIGN_PAD_FLAG;
     this.#copyIn(payload, this.#bodyAt(at, ALIGN_PAD_FLAG));

@@ -31,6 +31,31 @@ async function stress(size: number, frames: number, aligned = false): Promise<st
   }
 }
 
+test('records written unpublished stay out of sight until publish(), then appear together and in order', () => {
+  const size = 256;
+  const cells = new Int32Array(new SharedArrayBuffer(DATA_OFFSET + size));
+  const at = { head: 0, tailSeen: 1, tail: 16, headSeen: 17 };
+  const producer = new ByteRing(cells, at, DATA_OFFSET, size);
+  const consumer = new ByteRing(cells, at, DATA_OFFSET, size);
+  const copy = (length: number): Uint8Array => new Uint8Array(length);
+  for (let lap = 0; lap < 20; lap++) {
+    assert.ok(producer.hasRoomForRecords(ringRecordBytes(3) + ringRecordBytes(40)));
+    producer.write(Uint8Array.of(lap, 1, 2), false);
+    assert.equal(consumer.readCopy(copy), undefined, 'an unpublished record is not there yet');
+    assert.ok(consumer.isEmpty());
+    producer.write(new Uint8Array(40).fill(lap), false);
+    producer.publish();
+    assert.deepEqual([...consumer.readCopy(copy)!], [lap, 1, 2]);
+    assert.deepEqual([...consumer.readCopy(copy)!], new Array(40).fill(lap));
+    assert.equal(consumer.readCopy(copy), undefined);
+    // A published write after an unpublished one publishes both.
+    producer.write(Uint8Array.of(7), false);
+    producer.write(Uint8Array.of(8));
+    assert.deepEqual([...consumer.readCopy(copy)!], [7]);
+    assert.deepEqual([...consumer.readCopy(copy)!], [8]);
+  }
+});
+
 test('ringRecordBytes: a 4-byte length and the payload rounded up to 4', () => {
   assert.equal(ringRecordBytes(0), 4);
   assert.equal(ringRecordBytes(1), 8);

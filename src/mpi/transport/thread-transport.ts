@@ -251,8 +251,10 @@ export class ThreadTransport implements Transport {
           pad + ringRecordBytes(HEADER_RECORD_BYTES) + (body.length > 0 ? ringRecordBytes(body.length) : 0);
         // hasRoomForRecords, not freeBytes(): the ring's cached head must see every write (ring.ts).
         if (ring.hasRoomForRecords(need)) {
-          if (pad !== 0) ring.write(EMPTY);
-          this.#writeHeader(ring, header);
+          // Published at once: a reader polling the tail that found the header alone would take the
+          // payload as a partial frame, a turn and a copy path more (64 KiB one way: 14 -> 33 µs).
+          if (pad !== 0) ring.write(EMPTY, false);
+          this.#writeHeader(ring, header, body.length === 0);
           if (body.length > 0) ring.write(body);
           this.#ring(dest);
           return undefined;
@@ -336,11 +338,11 @@ export class ThreadTransport implements Transport {
     return payload;
   }
 
-  #writeHeader(ring: ByteRing, header: FrameHeader): void {
+  #writeHeader(ring: ByteRing, header: FrameHeader, publish = true): void {
     const ints = this.#headerInts;
     writeHeader(ints, 0, header);
     ints[6] = this.rank;
-    ring.write(this.#headerBytes);
+    ring.write(this.#headerBytes, publish);
   }
 
   /**
