@@ -11,8 +11,15 @@ export interface AtomicsFloor {
   stop(): Promise<void>;
 }
 
-/** Starts the worker (`name`: its thread name, for per-thread CPU accounting) and waits until it listens. */
-export async function startAtomicsFloor(name = 'atomics-floor'): Promise<AtomicsFloor> {
+/**
+ * Starts the worker (`name`: its thread name, for per-thread CPU accounting) and waits until it listens.
+ * `waitTimeoutMs`: the timeout of this thread's Atomics.wait for each answer (none by default), to see
+ * what a timed kernel sleep costs (bench/pool/lone-histogram.ts).
+ */
+export async function startAtomicsFloor(
+  name = 'atomics-floor',
+  waitTimeoutMs = Number.POSITIVE_INFINITY,
+): Promise<AtomicsFloor> {
   const shared = new SharedArrayBuffer(4);
   const state = new Int32Array(shared);
   const worker = new Worker(new URL('./atomics-worker.ts', import.meta.url), { workerData: shared, name });
@@ -23,7 +30,7 @@ export async function startAtomicsFloor(name = 'atomics-floor'): Promise<Atomics
     roundTrip: () => {
       Atomics.store(state, 0, value + 1);
       Atomics.notify(state, 0);
-      while (Atomics.load(state, 0) === value + 1) Atomics.wait(state, 0, value + 1);
+      while (Atomics.load(state, 0) === value + 1) Atomics.wait(state, 0, value + 1, waitTimeoutMs);
       value = Atomics.load(state, 0);
     },
     trips: () => value / 2,
