@@ -60,6 +60,12 @@ function fixture(
   return { prefix, brokers };
 }
 
+/** fixture() with one broker, the usual case. */
+function oneBroker(t: { after(fn: () => Promise<void>): void }): { prefix: string; broker: RedisBroker } {
+  const { prefix, brokers } = fixture(t);
+  return { prefix, broker: brokers[0]! };
+}
+
 describe('RedisBroker options', () => {
   test('REDIS_BROKER_DEFAULTS is frozen and the resolved options carry it', () => {
     assert.ok(Object.isFrozen(REDIS_BROKER_DEFAULTS));
@@ -100,13 +106,11 @@ describe('RedisBroker options', () => {
 
 describe('RedisBroker on the machine Redis', { skip }, () => {
   test('keeps payload, result and progress bytes exactly (0x00 and 0xff included)', async (t) => {
-    const {
-      brokers: [broker],
-    } = fixture(t);
+    const { broker } = oneBroker(t);
     const payload = new Uint8Array([0, 255, 10, 13, 0, 128]);
     const job = newJob({ payload, canvas: new Uint8Array([]) });
-    assert.deepEqual(await broker!.enqueue([job]), [{ id: job.id, created: true }]);
-    const [claimed] = await broker!.claim({
+    assert.deepEqual(await broker.enqueue([job]), [{ id: job.id, created: true }]);
+    const [claimed] = await broker.claim({
       queue: 'default',
       workerId: 'w',
       max: 1,
@@ -115,9 +119,9 @@ describe('RedisBroker on the machine Redis', { skip }, () => {
     });
     assert.deepEqual(claimed?.payload, payload);
     assert.deepEqual(claimed?.canvas, new Uint8Array([]));
-    assert.equal(await broker!.reportProgress('w', job.id, new Uint8Array([255, 0])), true);
-    assert.equal(await broker!.complete('w', job.id, new Uint8Array([0, 0, 7])), true);
-    const done = await broker!.get(job.id);
+    assert.equal(await broker.reportProgress('w', job.id, new Uint8Array([255, 0])), true);
+    assert.equal(await broker.complete('w', job.id, new Uint8Array([0, 0, 7])), true);
+    const done = await broker.get(job.id);
     assert.equal(done?.state, 'succeeded');
     assert.deepEqual(done?.result, new Uint8Array([0, 0, 7]));
     assert.deepEqual(done?.progress, new Uint8Array([255, 0]));
@@ -126,10 +130,7 @@ describe('RedisBroker on the machine Redis', { skip }, () => {
   });
 
   test('publishes a waited-on job whole when it finishes, bytes exact, and only that one', async (t) => {
-    const {
-      prefix,
-      brokers: [broker],
-    } = fixture(t);
+    const { prefix, broker } = oneBroker(t);
     // A raw subscriber stands in for a waiter: subscribed first, then the mark waitUntilFinished sets.
     const listener = new Redis(REDIS_URL);
     t.after(() => listener.disconnect());
@@ -145,11 +146,11 @@ describe('RedisBroker on the machine Redis', { skip }, () => {
       canvas: new Uint8Array([1, 10]),
     });
     const other = newJob();
-    await broker!.enqueue([waited, other]);
+    await broker.enqueue([waited, other]);
     const marker = new Redis(REDIS_URL);
     t.after(() => marker.disconnect());
     await marker.set(`${prefix}:awaited:${waited.id}`, '1', 'PX', 60_000);
-    const claimed = await broker!.claim({
+    const claimed = await broker.claim({
       queue: 'default',
       workerId: 'w',
       max: 2,
@@ -157,7 +158,7 @@ describe('RedisBroker on the machine Redis', { skip }, () => {
       tasks: [TASK],
     });
     assert.equal(claimed.length, 2);
-    const { settled } = await broker!.settleAndClaim(
+    const { settled } = await broker.settleAndClaim(
       'w',
       [
         { id: waited.id, kind: 'complete', result: new Uint8Array([10, 0, 13, 1]) },
@@ -168,7 +169,7 @@ describe('RedisBroker on the machine Redis', { skip }, () => {
     assert.deepEqual(settled, [true, true]);
     await until(() => frames.length === 1 && lists.length === 1, SOON_MS, 'the finished messages');
     const published = decodeJob(unframeJob(frames[0]!));
-    assert.deepEqual(published, await broker!.get(waited.id), 'the frame holds the stored job, every field');
+    assert.deepEqual(published, await broker.get(waited.id), 'the frame holds the stored job, every field');
     assert.deepEqual(published?.result, new Uint8Array([10, 0, 13, 1]));
     assert.deepEqual(published?.canvas, new Uint8Array([1, 10]));
     assert.deepEqual(lists[0]!.split('\n').sort(), [waited.id, other.id].sort());
@@ -319,26 +320,24 @@ describe('RedisBroker on the machine Redis', { skip }, () => {
   });
 
   test('settleAndClaim: a lost lease, an unknown id and another queue in one call; the claim sees freed caps', async (t) => {
-    const {
-      brokers: [broker],
-    } = fixture(t);
+    const { broker } = oneBroker(t);
     const lost = newJob();
     const held = newJob();
     const elsewhere = newJob({ queue: 'other' });
     const waiting = newJob();
-    await broker!.enqueue([lost, held, elsewhere, waiting]);
+    await broker.enqueue([lost, held, elsewhere, waiting]);
     const request = { queue: 'default', workerId: 'w', max: 2, leaseMs: 30_000, tasks: [TASK] };
-    await broker!.claim({ ...request, leaseMs: 1, max: 1 });
-    assert.equal(await broker!.recoverExpiredLeases(Date.now() + 60_000), 1);
+    await broker.claim({ ...request, leaseMs: 1, max: 1 });
+    assert.equal(await broker.recoverExpiredLeases(Date.now() + 60_000), 1);
     assert.deepEqual(
-      (await broker!.claim(request)).map((job) => job.id),
+      (await broker.claim(request)).map((job) => job.id),
       [lost.id, held.id],
     );
-    await broker!.claim({ ...request, queue: 'other' });
+    await broker.claim({ ...request, queue: 'other' });
     const capped = { ...request, max: 5, concurrency: { [TASK]: 2 } };
-    assert.deepEqual(await broker!.claim(capped), [], 'cap of 2 reached');
+    assert.deepEqual(await broker.claim(capped), [], 'cap of 2 reached');
     // Through a second connection, whose job → queue cache is empty: it looks the queues up.
-    const second = new RedisBroker({ url: REDIS_URL, prefix: broker!.options.prefix });
+    const second = new RedisBroker({ url: REDIS_URL, prefix: broker.options.prefix });
     t.after(() => second.close());
     const { settled, claimed } = await second.settleAndClaim(
       'w',
@@ -356,12 +355,12 @@ describe('RedisBroker on the machine Redis', { skip }, () => {
       claimed.map((job) => job.id),
       [waiting.id],
     );
-    assert.deepEqual((await broker!.get(held.id))?.result, new Uint8Array([1]));
-    assert.equal((await broker!.get(lost.id))?.state, 'dead');
-    assert.equal((await broker!.get(elsewhere.id))?.state, 'dead');
-    assert.deepEqual(await broker!.settleAndClaim('w', [], null), { settled: [], claimed: [] });
+    assert.deepEqual((await broker.get(held.id))?.result, new Uint8Array([1]));
+    assert.equal((await broker.get(lost.id))?.state, 'dead');
+    assert.equal((await broker.get(elsewhere.id))?.state, 'dead');
+    assert.deepEqual(await broker.settleAndClaim('w', [], null), { settled: [], claimed: [] });
     assert.deepEqual(
-      await broker!.settleAndClaim(
+      await broker.settleAndClaim(
         'w',
         [{ id: 'no-such-job', kind: 'complete', result: new Uint8Array() }],
         null,
@@ -371,14 +370,11 @@ describe('RedisBroker on the machine Redis', { skip }, () => {
   });
 
   test('settleAndClaim: completions of one batch share an expiry entry, and purge deletes each job when its own expiry is due', async (t) => {
-    const {
-      prefix,
-      brokers: [broker],
-    } = fixture(t);
+    const { prefix, broker } = oneBroker(t);
     const soon = [newJob({ resultTtlMs: 1000 }), newJob({ resultTtlMs: 1000 })];
     const later = newJob({ resultTtlMs: 3_600_000 });
-    await broker!.enqueue([...soon, later]);
-    const claimed = await broker!.claim({
+    await broker.enqueue([...soon, later]);
+    const claimed = await broker.claim({
       queue: 'default',
       workerId: 'w',
       max: 3,
@@ -386,7 +382,7 @@ describe('RedisBroker on the machine Redis', { skip }, () => {
       tasks: [TASK],
     });
     assert.equal(claimed.length, 3);
-    const { settled } = await broker!.settleAndClaim(
+    const { settled } = await broker.settleAndClaim(
       'w',
       claimed.map((job) => ({ id: job.id, kind: 'complete', result: new Uint8Array([7]) })),
       null,
@@ -396,33 +392,30 @@ describe('RedisBroker on the machine Redis', { skip }, () => {
     const expiring = `{${prefix}:default}:expiring`;
     // One member for the two jobs that expire together, one for the other.
     assert.equal(await inspector.zcard(expiring), 2);
-    const finished = await broker!.get(soon[0]!.id);
+    const finished = await broker.get(soon[0]!.id);
     assert.equal(finished?.workerId, null, 'the lease fields are not read once the job finished');
     assert.equal(finished?.leaseUntil, null);
-    assert.equal(await broker!.purgeExpired(Date.now() + 60_000), 2);
-    for (const job of soon) assert.equal(await broker!.get(job.id), undefined);
-    assert.equal((await broker!.get(later.id))?.state, 'succeeded');
-    assert.equal((await broker!.stats('default')).counts.succeeded, 1);
-    assert.equal(await broker!.purgeExpired(Date.now() + 2 * 3_600_000), 1);
+    assert.equal(await broker.purgeExpired(Date.now() + 60_000), 2);
+    for (const job of soon) assert.equal(await broker.get(job.id), undefined);
+    assert.equal((await broker.get(later.id))?.state, 'succeeded');
+    assert.equal((await broker.stats('default')).counts.succeeded, 1);
+    assert.equal(await broker.purgeExpired(Date.now() + 2 * 3_600_000), 1);
     assert.equal(await inspector.exists(expiring), 0);
   });
 
   test('a finished job stores no expiresAt: get() and purge work it out, and honour one a job still carries', async (t) => {
-    const {
-      prefix,
-      brokers: [broker],
-    } = fixture(t);
+    const { prefix, broker } = oneBroker(t);
     const worked = newJob({ resultTtlMs: 1000 });
     const carried = newJob({ resultTtlMs: 1000 });
-    await broker!.enqueue([worked, carried]);
-    const claimed = await broker!.claim({
+    await broker.enqueue([worked, carried]);
+    const claimed = await broker.claim({
       queue: 'default',
       workerId: 'w',
       max: 2,
       leaseMs: 30_000,
       tasks: [TASK],
     });
-    const { settled } = await broker!.settleAndClaim(
+    const { settled } = await broker.settleAndClaim(
       'w',
       claimed.map((job) => ({ id: job.id, kind: 'complete', result: new Uint8Array([7]) })),
       null,
@@ -431,25 +424,22 @@ describe('RedisBroker on the machine Redis', { skip }, () => {
     const inspector = inspectorFor(t);
     const keyOf = (id: string): string => jobKey(prefix, 'default', id);
     assert.equal(await inspector.hexists(keyOf(worked.id), 'expiresAt'), 0);
-    const done = await broker!.get(worked.id);
+    const done = await broker.get(worked.id);
     assert.equal(done?.expiresAt, (done?.finishedAt ?? 0) + 1000);
     // A job finished by an earlier version carries its expiresAt: that one counts, not finishedAt + ttl.
     const carriedAt = Date.now() + 3_600_000;
     await inspector.hset(keyOf(carried.id), 'expiresAt', String(carriedAt));
-    assert.equal((await broker!.get(carried.id))?.expiresAt, carriedAt);
-    assert.equal(await broker!.purgeExpired(Date.now() + 60_000), 1);
-    assert.equal(await broker!.get(worked.id), undefined);
-    assert.equal((await broker!.get(carried.id))?.state, 'succeeded');
+    assert.equal((await broker.get(carried.id))?.expiresAt, carriedAt);
+    assert.equal(await broker.purgeExpired(Date.now() + 60_000), 1);
+    assert.equal(await broker.get(worked.id), undefined);
+    assert.equal((await broker.get(carried.id))?.state, 'succeeded');
   });
   test('a new job hash holds no cancelRequested, attempt, zero priority or true deadLetter: they read as false, 0, 0 and true', async (t) => {
-    const {
-      prefix,
-      brokers: [broker],
-    } = fixture(t);
+    const { prefix, broker } = oneBroker(t);
     const plain = newJob({ priority: 0, runAt: 0, deadLetter: true });
     const low = newJob({ priority: 1, runAt: 0, deadLetter: false });
     const high = newJob({ priority: -1, runAt: 1 });
-    await broker!.enqueue([low, plain, high]);
+    await broker.enqueue([low, plain, high]);
     const inspector = inspectorFor(t);
     const keyOf = (id: string): string => jobKey(prefix, 'default', id);
     assert.deepEqual(
@@ -457,14 +447,14 @@ describe('RedisBroker on the machine Redis', { skip }, () => {
       [null, null, null, null],
     );
     assert.deepEqual(await inspector.hmget(keyOf(low.id), 'priority', 'deadLetter'), ['1', '0']);
-    const queued = await broker!.get(plain.id);
+    const queued = await broker.get(plain.id);
     assert.equal(queued?.priority, 0);
     assert.equal(queued?.attempt, 0);
     assert.equal(queued?.cancelRequested, false);
     assert.equal(queued?.deadLetter, true);
-    assert.equal((await broker!.get(low.id))?.deadLetter, false);
+    assert.equal((await broker.get(low.id))?.deadLetter, false);
     // Priority 0 sorts between -1 and 1 all the same.
-    const claimed = await broker!.claim({
+    const claimed = await broker.claim({
       queue: 'default',
       workerId: 'w',
       max: 3,
@@ -480,19 +470,16 @@ describe('RedisBroker on the machine Redis', { skip }, () => {
       ],
     );
     assert.equal(claimed[1]?.cancelRequested, false);
-    assert.equal(await broker!.cancel(plain.id), 'requested');
+    assert.equal(await broker.cancel(plain.id), 'requested');
     assert.equal(await inspector.hget(keyOf(plain.id), 'cancelRequested'), '1');
-    assert.equal((await broker!.get(plain.id))?.cancelRequested, true);
+    assert.equal((await broker.get(plain.id))?.cancelRequested, true);
   });
 
   test("stats() latencies are each job's finishedAt - createdAt; members in the earlier latency form still count", async (t) => {
-    const {
-      prefix,
-      brokers: [broker],
-    } = fixture(t);
+    const { prefix, broker } = oneBroker(t);
     const job = newJob();
-    await broker!.enqueue([job]);
-    const [claimed] = await broker!.claim({
+    await broker.enqueue([job]);
+    const [claimed] = await broker.claim({
       queue: 'default',
       workerId: 'w',
       max: 1,
@@ -500,37 +487,35 @@ describe('RedisBroker on the machine Redis', { skip }, () => {
       tasks: [TASK],
     });
     await new Promise((resolve) => setTimeout(resolve, 5));
-    const { settled } = await broker!.settleAndClaim(
+    const { settled } = await broker.settleAndClaim(
       'w',
       [{ id: claimed!.id, kind: 'complete', result: new Uint8Array([7]) }],
       null,
     );
     assert.deepEqual(settled, [true]);
-    const done = await broker!.get(job.id);
+    const done = await broker.get(job.id);
     const latency = (done?.finishedAt ?? 0) - (done?.createdAt ?? 0);
     assert.ok(latency >= 5);
-    const stats = await broker!.stats('default');
+    const stats = await broker.stats('default');
     assert.equal(stats.finishedLastMinute, 1);
     assert.equal(stats.latencyP50Ms, latency);
     assert.equal(stats.latencyP99Ms, latency);
     const inspector = inspectorFor(t);
     await inspector.zadd(`{${prefix}:default}:finished`, Date.now(), '900000,900001|earlier');
-    const mixed = await broker!.stats('default');
+    const mixed = await broker.stats('default');
     assert.equal(mixed.finishedLastMinute, 3);
     assert.equal(mixed.latencyP50Ms, 900_000);
     assert.equal(mixed.latencyP99Ms, 900_001);
   });
 
   test('enqueues 10,000 jobs in two queues with one call', async (t) => {
-    const {
-      brokers: [broker],
-    } = fixture(t);
+    const { broker } = oneBroker(t);
     const jobs = Array.from({ length: 10_000 }, (_, i) => newJob({ queue: i % 2 === 0 ? 'even' : 'odd' }));
-    const enqueued = await broker!.enqueue(jobs);
+    const enqueued = await broker.enqueue(jobs);
     assert.equal(enqueued.filter((entry) => entry.created).length, 10_000);
-    assert.equal((await broker!.stats('even')).counts.queued, 5000);
-    assert.equal((await broker!.stats('odd')).counts.queued, 5000);
-    assert.equal((await broker!.get(jobs[9_999]!.id))?.queue, 'odd');
+    assert.equal((await broker.stats('even')).counts.queued, 5000);
+    assert.equal((await broker.stats('odd')).counts.queued, 5000);
+    assert.equal((await broker.get(jobs[9_999]!.id))?.queue, 'odd');
   });
 
   test('claimTick: of 40 concurrent callers on 4 connections exactly one wins each tick', async (t) => {
@@ -544,15 +529,13 @@ describe('RedisBroker on the machine Redis', { skip }, () => {
   });
 
   test('claim skips jobs of other tasks, capped tasks and rate-limited groups without removing them', async (t) => {
-    const {
-      brokers: [broker],
-    } = fixture(t);
+    const { broker } = oneBroker(t);
     const other = newJob({ task: OTHER });
     const a1 = newJob();
     const a2 = newJob();
     const grouped = newJob({ task: 'file:///tasks.ts#third', group: 'mail' });
     const grouped2 = newJob({ task: 'file:///tasks.ts#fourth', group: 'mail' });
-    await broker!.enqueue([other, a1, a2, grouped, grouped2]);
+    await broker.enqueue([other, a1, a2, grouped, grouped2]);
     const request = {
       queue: 'default',
       workerId: 'w',
@@ -562,32 +545,29 @@ describe('RedisBroker on the machine Redis', { skip }, () => {
       concurrency: { [TASK]: 1 },
       rateLimits: { 'group:mail': { limit: 1, intervalMs: 60_000 } },
     };
-    const first = await broker!.claim(request);
+    const first = await broker.claim(request);
     assert.deepEqual(
       first.map((job) => job.id),
       [a1.id, grouped.id],
     );
-    assert.deepEqual(await broker!.claim(request), [], 'cap of 1 and group limit of 1 per minute reached');
-    assert.equal(await broker!.complete('w', a1.id, new Uint8Array()), true);
+    assert.deepEqual(await broker.claim(request), [], 'cap of 1 and group limit of 1 per minute reached');
+    assert.equal(await broker.complete('w', a1.id, new Uint8Array()), true);
     assert.deepEqual(
-      (await broker!.claim(request)).map((job) => job.id),
+      (await broker.claim(request)).map((job) => job.id),
       [a2.id],
     );
-    assert.equal((await broker!.get(other.id))?.state, 'queued');
-    assert.equal((await broker!.get(grouped2.id))?.state, 'queued');
+    assert.equal((await broker.get(other.id))?.state, 'queued');
+    assert.equal((await broker.get(grouped2.id))?.state, 'queued');
   });
 
   test('a job hash damaged by hand is set aside at claim with an error, and the claim goes on', async (t) => {
-    const {
-      prefix,
-      brokers: [broker],
-    } = fixture(t);
+    const { prefix, broker } = oneBroker(t);
     const damaged = newJob();
     const sound = newJob();
-    await broker!.enqueue([damaged, sound]);
+    await broker.enqueue([damaged, sound]);
     const inspector = inspectorFor(t);
     await inspector.hset(jobKey(prefix, 'default', damaged.id), 'maxAttempts', 'three');
-    const claimed = await broker!.claim({
+    const claimed = await broker.claim({
       queue: 'default',
       workerId: 'w',
       max: 10,
@@ -598,23 +578,21 @@ describe('RedisBroker on the machine Redis', { skip }, () => {
       claimed.map((job) => job.id),
       [sound.id],
     );
-    await assert.rejects(broker!.get(damaged.id), (error) => codeOf(error) === 'SKEIN_INTERNAL');
+    await assert.rejects(broker.get(damaged.id), (error) => codeOf(error) === 'SKEIN_INTERNAL');
     await inspector.hset(jobKey(prefix, 'default', damaged.id), 'maxAttempts', '3');
-    const record = await broker!.get(damaged.id);
+    const record = await broker.get(damaged.id);
     assert.equal(record?.state, 'dead');
     assert.match(record?.error?.message ?? '', /damaged.*maxAttempts/);
   });
 
   test('claims by priority, then runAt, then id', async (t) => {
-    const {
-      brokers: [broker],
-    } = fixture(t);
+    const { broker } = oneBroker(t);
     const late = newJob({ priority: 5, runAt: 1 });
     const urgent = newJob({ priority: -1, runAt: 3 });
     const early = newJob({ priority: 5, runAt: 0 });
     const sameA = newJob({ priority: 5, runAt: 1 });
-    await broker!.enqueue([late, urgent, early, sameA]);
-    const claimed = await broker!.claim({
+    await broker.enqueue([late, urgent, early, sameA]);
+    const claimed = await broker.claim({
       queue: 'default',
       workerId: 'w',
       max: 10,
@@ -628,43 +606,39 @@ describe('RedisBroker on the machine Redis', { skip }, () => {
   });
 
   test('an idempotency key returns the first job, in the store and within one batch', async (t) => {
-    const {
-      brokers: [broker],
-    } = fixture(t);
+    const { broker } = oneBroker(t);
     const first = newJob({ idempotencyKey: 'k' });
     const second = newJob({ idempotencyKey: 'k' });
     const third = newJob({ idempotencyKey: 'k2' });
     const fourth = newJob({ idempotencyKey: 'k2' });
-    assert.deepEqual(await broker!.enqueue([first]), [{ id: first.id, created: true }]);
-    assert.deepEqual(await broker!.enqueue([second, third, fourth, first]), [
+    assert.deepEqual(await broker.enqueue([first]), [{ id: first.id, created: true }]);
+    assert.deepEqual(await broker.enqueue([second, third, fourth, first]), [
       { id: first.id, created: false },
       { id: third.id, created: true },
       { id: third.id, created: false },
       { id: first.id, created: false },
     ]);
-    assert.equal(await broker!.get(second.id), undefined);
+    assert.equal(await broker.get(second.id), undefined);
   });
 
   test('a lost lease: recovery requeues the job and the old holder can no longer complete it', async (t) => {
-    const {
-      brokers: [broker],
-    } = fixture(t);
+    const { broker } = oneBroker(t);
     const job = newJob({ maxAttempts: 2 });
-    await broker!.enqueue([job]);
-    await broker!.claim({ queue: 'default', workerId: 'old', max: 1, leaseMs: 1, tasks: [TASK] });
-    assert.equal(await broker!.recoverExpiredLeases(Date.now() + 60_000), 1);
-    assert.equal((await broker!.get(job.id))?.state, 'queued');
-    assert.equal(await broker!.complete('old', job.id, new Uint8Array()), false);
-    await broker!.claim({ queue: 'default', workerId: 'new', max: 1, leaseMs: 1, tasks: [TASK] });
-    assert.deepEqual(await broker!.extendLeases('old', [job.id], 1000), []);
-    assert.equal(await broker!.recoverExpiredLeases(Date.now() + 60_000), 1);
-    const dead = await broker!.get(job.id);
+    await broker.enqueue([job]);
+    await broker.claim({ queue: 'default', workerId: 'old', max: 1, leaseMs: 1, tasks: [TASK] });
+    assert.equal(await broker.recoverExpiredLeases(Date.now() + 60_000), 1);
+    assert.equal((await broker.get(job.id))?.state, 'queued');
+    assert.equal(await broker.complete('old', job.id, new Uint8Array()), false);
+    await broker.claim({ queue: 'default', workerId: 'new', max: 1, leaseMs: 1, tasks: [TASK] });
+    assert.deepEqual(await broker.extendLeases('old', [job.id], 1000), []);
+    assert.equal(await broker.recoverExpiredLeases(Date.now() + 60_000), 1);
+    const dead = await broker.get(job.id);
     assert.equal(dead?.state, 'dead');
     assert.equal(dead?.attempt, 2);
     assert.equal(dead?.error?.code, 'SKEIN_TASKS_LEASE_EXPIRED');
     assert.equal(dead?.expiresAt, null);
-    assert.equal(await broker!.retry(job.id), true);
-    assert.equal((await broker!.get(job.id))?.attempt, 0);
+    assert.equal(await broker.retry(job.id), true);
+    assert.equal((await broker.get(job.id))?.attempt, 0);
   });
 
   test('events() delivers changes in order across connections and ends on abort', async (t) => {
