@@ -52,6 +52,8 @@ export class ByteRing {
   /** Where the next record goes while records written with `publish` false wait for publish(); else -1. */
   #unpublished = -1;
   readonly #size: number;
+  /** The payload length of the record peekWhole() found last. */
+  wholeLength = 0;
 
   /**
    * @param cells Int32 view of the whole buffer, which `at` indexes.
@@ -237,6 +239,26 @@ export class ByteRing {
     copyOut(this.#bytes, start, into, 0, first);
     copyOut(this.#bytes, this.#data, into, first, length - first);
     return into;
+  }
+
+  /**
+   * Where the oldest record's payload starts in the shared buffer (a byte index, a multiple of 4) when
+   * that record lies in one piece with no pad before its payload; its length is then `wholeLength`.
+   * -1 when the ring is empty, -2 when the record is one to read with peek() or readCopy(). The
+   * consumer's side: the bytes stay valid until consume(). Lets a reader look at a small record's words
+   * in place, with no view made and no copy.
+   */
+  peekWhole(): number {
+    const head = this.#nextHead();
+    if (head < 0) return -1;
+    const size = this.#size;
+    const at = head >= size ? head - size : head;
+    const header = this.#cells[(this.#data + at) >> 2]!;
+    const bodyAt = at + RECORD_HEADER_BYTES;
+    // A negative header announces a pad; a payload reaching past the end straddles it.
+    if (header < 0 || bodyAt + header > size) return -2;
+    this.wholeLength = header;
+    return this.#data + bodyAt;
   }
 
   /** Consumes the record peek() returned. */

@@ -17,6 +17,7 @@ import type { Received } from './payload.ts';
 import { pack, unpack } from './payload.ts';
 import { Request } from './request.ts';
 import { Status } from './status.ts';
+import { NOT_TAKEN, NOT_TAKEN_SPUN } from './transport/transport.ts';
 import { bytesOf, dtypeName, dtypeOf, isTypedArray, type TypedArray, typedFromBytes } from './typed.ts';
 import { checkWaitOptions, throwIfAborted, type WaitOptions, waitTracked } from './waiting.ts';
 
@@ -84,7 +85,7 @@ export class Communicator {
       send: (value, dest, tag) => this.#send(this.#context + 1, value, dest, tag),
       post: (value, dest, tag) => this.#sendNow(this.#context + 1, value, dest, tag, false),
       recv: (source, tag) => {
-        const pending = this.#post(this.#context + 1, source, tag, null);
+        const pending = this.#post(this.#context + 1, source, tag, null, 0);
         if (pending.matched !== null) return Promise.resolve(unpack(pending.matched));
         return pending.received().then(unpack);
       },
@@ -149,7 +150,18 @@ export class Communicator {
         options.status?.set(PROC_NULL, ANY_TAG, 0, 0);
         return Promise.resolve(undefined as T);
       }
-      const pending = this.#post(this.#context, source, tag, null);
+      let taken = NOT_TAKEN;
+      if (source !== ANY_SOURCE) {
+        // A small value from a named rank is decoded straight from the transport when nothing else
+        // could take it first (recvBuffer does the same).
+        const engine = this.#core.engine;
+        taken = engine.receiveNow(this.#context, this.#group[source]!, tag, null, 0);
+        if (taken >= 0) {
+          options.status?.set(source, tag === ANY_TAG ? engine.takenTag : tag, taken, 0);
+          return Promise.resolve(engine.takenValue() as T);
+        }
+      }
+      const pending = this.#post(this.#context, source, tag, null, 0, taken === NOT_TAKEN_SPUN);
       const now = pending.matched;
       if (now !== null) {
         // Matched during the call (the message was there, or came within the sync wait): nothing to
@@ -228,7 +240,21 @@ export class Communicator {
       checkWaitOptions(options, 'recvBuffer');
       throwIfAborted(options);
       if (source === PROC_NULL) return Promise.resolve(new Status().set(PROC_NULL, ANY_TAG, 0, 0));
-      const pending = this.#post(this.#context, source, tag, buffer);
+      const target = bytesOf(buffer);
+      const dtype = dtypeOf(buffer);
+      let taken = NOT_TAKEN;
+      if (source !== ANY_SOURCE) {
+        // A small message from a named rank is read from the transport straight into the buffer when
+        // nothing else could take it first: no posted receive, no envelope, no promise chain.
+        const engine = this.#core.engine;
+        taken = engine.receiveNow(this.#context, this.#group[source]!, tag, target, dtype);
+        if (taken >= 0) {
+          return Promise.resolve(
+            new Status().set(source, tag === ANY_TAG ? engine.takenTag : tag, taken, dtype),
+          );
+        }
+      }
+      const pending = this.#post(this.#context, source, tag, target, dtype, taken === NOT_TAKEN_SPUN);
       if (pending.matched !== null)
         return Promise.resolve(this.#into(buffer, pending.matched, pending.intoDtype, pending.into!));
       if (pending.failed !== null) return Promise.reject(pending.failed);
@@ -691,7 +717,13 @@ export class Communicator {
     into: TypedArray | null,
     onCancel?: (cancel: () => boolean) => void,
   ): Promise<Received> {
-    const pending = this.#post(context, source, tag, into);
+    const pending = this.#post(
+      context,
+      source,
+      tag,
+      into === null ? null : bytesOf(into),
+      into === null ? 0 : dtypeOf(into),
+    );
     if (pending.matched === null && pending.failed === null) onCancel?.(() => pending.cancel());
     return pending.received();
   }
@@ -700,16 +732,23 @@ export class Communicator {
    * Posts a receive. Its `matched` is the message when one matched during the call (already there, or
    * arrived within the engine's sync wait); else `failed`, or promise() for the message to come.
    */
-  #post(context: number, source: number, tag: number, into: TypedArray | null): PendingReceive {
+  #post(
+    context: number,
+    source: number,
+    tag: number,
+    into: Uint8Array | null,
+    intoDtype: number,
+    polled = false,
+  ): PendingReceive {
     const pending = new PendingReceive(
       this.#core.engine,
       context,
       this.#worldOf(source),
       tag,
-      into === null ? null : bytesOf(into),
-      into === null ? 0 : dtypeOf(into),
+      into,
+      intoDtype,
     );
-    this.#core.engine.receive(pending);
+    this.#core.engine.receive(pending, polled);
     return pending;
   }
 

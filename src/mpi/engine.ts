@@ -9,7 +9,7 @@ import { SkeinError } from '../errors.ts';
 import { ANY_SOURCE, ANY_TAG } from './constants.ts';
 import { type FrameHeader, FrameKind } from './frame.ts';
 import { decodeValue, type Lease, type Received } from './payload.ts';
-import type { FrameSink, Transport } from './transport/transport.ts';
+import { type FrameSink, NOT_TAKEN, type Transport } from './transport/transport.ts';
 
 /** What probe reports: the envelope and the payload size, without taking the message. */
 export interface Envelope {
@@ -119,6 +119,10 @@ export class Engine implements FrameSink {
   readonly #onProgress: (() => void) | undefined;
   readonly #syncWaitMs: number;
   readonly #spinMs: number;
+  /** The value receiveNow decoded, until takenValue() hands it over. */
+  #takenValue: unknown = undefined;
+  /** The largest receive buffer receiveNow offers the transport (0: it has no takeSmall). */
+  readonly #takeSmallMax: number;
   readonly #unexpected = new Map<number, Incoming[]>();
   readonly #posted = new Map<number, PostedReceive[]>();
   readonly #probes: PendingProbe[] = [];
@@ -147,6 +151,7 @@ export class Engine implements FrameSink {
     this.#onProgress = options.onProgress;
     this.#syncWaitMs = options.syncWaitTimeout ?? 0;
     this.#spinMs = options.spinTimeout ?? 0;
+    this.#takeSmallMax = transport.takeSmall === undefined ? 0 : (transport.takeSmallMaxBytes ?? 0);
     this.#eagerHeader = {
       kind: FrameKind.EAGER,
       context: 0,
@@ -224,8 +229,56 @@ export class Engine implements FrameSink {
     });
   }
 
-  /** Posts a receive; the first matching message (now or later) settles it. withdraw() cancels it. */
-  receive(posted: PostedReceive): void {
+  /**
+   * A receive from world rank `source` that the transport answers in place (Transport.takeSmall) when
+   * the next frame from `source` is a small one it matches: no receive posted, no envelope or promise
+   * made. `into`: the typed array's bytes (of element type `dtype`) for a buffer receive, null for a
+   * value, which is decoded then (takenValue). Asked only when no message already here and no posted
+   * receive or probe could take that frame first (MPI's order). Returns the payload length, with its
+   * tag in takenTag; else NOT_TAKEN or NOT_TAKEN_SPUN, and the caller posts the receive (receive()).
+   * @throws what decoding the value throws (the message is taken).
+   */
+  receiveNow(context: number, source: number, tag: number, into: Uint8Array | null, dtype: number): number {
+    const max = this.#takeSmallMax;
+    if (
+      max === 0 ||
+      (into !== null && into.length > max) ||
+      this.#failure !== null ||
+      this.#probes.length > 0
+    )
+      return NOT_TAKEN;
+    const posted = this.#posted.get(context);
+    if (posted !== undefined && posted.length > 0) return NOT_TAKEN;
+    const queue = this.#unexpected.get(context);
+    if (queue !== undefined && queue.length > 0 && firstUnexpected(queue, source, tag) >= 0) return NOT_TAKEN;
+    const transport = this.transport;
+    // Polls as a receive's sync wait would: not at all where receives never wait in the call.
+    const spinMs = Math.min(this.#spinMs, this.#syncWaitMs);
+    const length = transport.takeSmall!(source, context, tag, dtype, into, spinMs);
+    if (length < 0) return length;
+    this.#onProgress?.();
+    if (into === null) this.#takenValue = decodeValue(transport.takenPayload!);
+    return length;
+  }
+
+  /** The tag of the message receiveNow took last. */
+  get takenTag(): number {
+    return this.transport.takenTag ?? 0;
+  }
+
+  /** The value receiveNow took last, handed over once (the engine keeps no reference to it). */
+  takenValue(): unknown {
+    const value = this.#takenValue;
+    this.#takenValue = undefined;
+    return value;
+  }
+
+  /**
+   * Posts a receive; the first matching message (now or later) settles it. withdraw() cancels it.
+   * `polled`: the caller polled for it already (receiveNow gave NOT_TAKEN_SPUN), so a wait in the call
+   * sleeps at once.
+   */
+  receive(posted: PostedReceive, polled = false): void {
     if (this.#failure !== null) {
       posted.reject(this.#failure);
       return;
@@ -249,7 +302,7 @@ export class Engine implements FrameSink {
     list.push(posted);
     if (this.#syncWaitMs > 0 && this.transport.waitFor !== undefined) {
       // Through a rendezvous too: after the RTS matched, the DATA it cleared usually follows at once.
-      this.#syncWait(this.#unanswered, posted);
+      this.#syncWait(this.#unanswered, posted, polled ? 0 : this.#spinMs);
     }
   }
 
@@ -304,12 +357,12 @@ export class Engine implements FrameSink {
    * while `condition(arg)` holds (a receive unmatched): an answer within it costs a futex wake-up or none,
    * rather than an event-loop turn.
    */
-  #syncWait<A>(condition: (arg: A) => boolean, arg: A): void {
+  #syncWait<A>(condition: (arg: A) => boolean, arg: A, spinMs = this.#spinMs): void {
     const budget = this.#syncWaitMs;
     const waitFor = this.transport.waitFor!;
     if (!condition(arg) || this.#failure !== null) return;
     // The common case costs no clock read here: the first frame comes within the budget and settles it.
-    if (!waitFor.call(this.transport, budget, this.#spinMs) || !condition(arg)) return;
+    if (!waitFor.call(this.transport, budget, spinMs) || !condition(arg)) return;
     const start = clock.now();
     let last = start;
     while (condition(arg) && this.#failure === null) {
@@ -318,7 +371,7 @@ export class Engine implements FrameSink {
       if (left <= 0 || now - start > SYNC_WAIT_STREAK_MS) return;
       // The budget restarts whenever a frame or a chunk of one arrived: a large message streaming in
       // is finished here rather than handed to the event loop halfway (a wake-up per chunk from then).
-      if (waitFor.call(this.transport, left, this.#spinMs)) last = clock.now();
+      if (waitFor.call(this.transport, left, spinMs)) last = clock.now();
     }
   }
 

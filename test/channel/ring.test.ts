@@ -107,3 +107,65 @@ test('writeAligned at every position of a small ring: intact, the pad where the 
   }
   assert.ok(checked > 500, `${checked} in-place reads checked`);
 });
+
+test('peekWhole at every position of a small ring: a record in one piece in place, -1 empty, -2 padded or straddling', () => {
+  const size = 256;
+  const cells = new Int32Array(new SharedArrayBuffer(DATA_OFFSET + size));
+  const bytes = new Uint8Array(cells.buffer);
+  const at = { head: 0, tailSeen: 1, tail: 16, headSeen: 17 };
+  const ring = new ByteRing(cells, at, DATA_OFFSET, size);
+  const reads = new Uint8Array(size);
+  const seen = { whole: 0, straddling: 0, padded: 0 };
+  for (let shift = 0; shift < 2 * size; shift += 4) {
+    for (const length of [1, 8, 20, 100]) {
+      // Move the tail (and head) to `shift` modulo the ring: one filler record, read away.
+      ring.write(new Uint8Array(Math.max(0, ((shift - Atomics.load(cells, at.tail)) & (size - 1)) - 4)));
+      ring.readCopy(() => reads);
+      assert.equal(ring.peekWhole(), -1, 'empty');
+      const start = Atomics.load(cells, at.tail) % size;
+      const payload = Uint8Array.from({ length }, (_, i) => (i * 13 + shift) & 255);
+      ring.write(payload);
+      const index = ring.peekWhole();
+      if (start + 4 + length <= size) {
+        assert.equal(index, DATA_OFFSET + ((start + 4) % size), `at ${start}, ${length} bytes`);
+        assert.equal(ring.wholeLength, length);
+        assert.deepEqual(bytes.subarray(index, index + length), payload);
+        seen.whole++;
+      } else {
+        assert.equal(index, -2, `a ${length}-byte record at ${start} straddles the end`);
+        seen.straddling++;
+      }
+      // Nothing consumed by looking: the record reads back whole.
+      assert.deepEqual(
+        ring.readCopy((n) => new Uint8Array(n)),
+        payload,
+      );
+      assert.equal(ring.peekWhole(), -1, 'empty again');
+    }
+  }
+  // A payload written aligned behind a pad is for peek() and readCopy(), never peekWhole().
+  const large = new ByteRing(
+    new Int32Array(new SharedArrayBuffer(DATA_OFFSET + 1024)),
+    at,
+    DATA_OFFSET,
+    1024,
+  );
+  const aligned = new Uint8Array(256).fill(7);
+  for (let shift = 0; shift < 64; shift += 4) {
+    large.write(new Uint8Array(shift));
+    large.readCopy(() => reads);
+    const before = large.usedBytes();
+    large.writeAligned(aligned);
+    const padded = large.usedBytes() - before > ringRecordBytes(aligned.length);
+    const index = large.peekWhole();
+    if (padded) {
+      assert.equal(index, -2, `padded after a ${shift}-byte record`);
+      seen.padded++;
+    } else if (index >= 0) assert.equal(large.wholeLength, aligned.length);
+    assert.deepEqual(
+      large.readCopy((n) => new Uint8Array(n)),
+      aligned,
+    );
+  }
+  assert.ok(seen.whole > 100 && seen.straddling > 5 && seen.padded > 3, JSON.stringify(seen));
+});

@@ -9,6 +9,7 @@
 
 import { ByteRing, RECORD_HEADER_BYTES, ringRecordBytes } from '../../channel/ring.ts';
 import { SkeinError } from '../../errors.ts';
+import { ANY_TAG } from '../constants.ts';
 import {
   type FrameHeader,
   FrameKind,
@@ -29,7 +30,7 @@ import {
   SLEEPERS,
   type ThreadFabric,
 } from './thread-fabric.ts';
-import type { FrameSink, Transport } from './transport.ts';
+import { type FrameSink, NOT_TAKEN, NOT_TAKEN_SPUN, type Transport } from './transport.ts';
 
 const EMPTY = new Uint8Array(0);
 /** globalThis.performance is a lazy getter in Node: read once, not on every turn of a spin loop. */
@@ -137,6 +138,8 @@ export class ThreadTransport implements Transport {
   readonly #outCells: (Int32Array | null)[] = [];
   readonly #in: (ByteRing | null)[] = [];
   readonly #inCells: (Int32Array | null)[] = [];
+  /** Byte views of the incoming rings' memory, by source (takeSmall reads a payload in place). */
+  readonly #inRingBytes: (Uint8Array | null)[] = [];
   readonly #bells: Int32Array;
   readonly #maxChunk: number;
   /** The largest payload sent as one record (#maxChunk and a slack, WHOLE_SLACK_DIVISOR). */
@@ -162,6 +165,11 @@ export class ThreadTransport implements Transport {
    * sink copies what it keeps: FrameSink.deliver); a frame read in parts gets its own.
    */
   readonly #inHeader: FrameHeader = { kind: 0, context: 0, tag: 0, id: 0, size: 0, dtype: 0, source: 0 };
+  /** The tag of the frame takeSmall took last. */
+  takenTag = 0;
+  /** The payload of the value frame takeSmall took last, valid until the next read. */
+  takenPayload: Uint8Array = EMPTY;
+  readonly takeSmallMaxBytes = SMALL_FRAME_MAX_BYTES;
   /** The length of the record the last readCopy took: 0 for a pad record. */
   #readLength = 0;
   readonly #intoHeader = (length: number): Uint8Array => {
@@ -213,6 +221,7 @@ export class ThreadTransport implements Transport {
       this.#outCells.push(outCells);
       this.#in.push(inCells === null ? null : ring(inCells, fabric.ringBytes));
       this.#inCells.push(inCells);
+      this.#inRingBytes.push(inCells === null ? null : new Uint8Array(inCells.buffer));
       this.#queues.push([]);
       this.#pumping.push(false);
       this.#partial.push(null);
@@ -513,6 +522,73 @@ export class ThreadTransport implements Transport {
     this.#sleep(bell, seen, tails, timeoutMs);
     this.#learnWait(clock.now() - start, spinMs, this.#moved(bell, seen, tails));
     return this.#pollAll();
+  }
+
+  /**
+   * Transport.takeSmall: takes the next frame from `source` when it is a small eager frame
+   * (SMALL_FRAME_MAX_BYTES) of `context`, `tag` (any tag for ANY_TAG) and `dtype` whose payload fits
+   * `into`, copying the payload into `into` (a buffer receive) or, with `into` null, into a scratch that
+   * takenPayload views until the next read (a value receive); returns its length, its tag in takenTag.
+   * Else returns NOT_TAKEN, or NOT_TAKEN_SPUN after polling, with the ring as it was. With nothing from
+   * `source` yet it polls up to `spinMs` (the adaptive budget, as waitFor does); anything else arriving
+   * meanwhile ends the poll.
+   */
+  takeSmall(
+    source: number,
+    context: number,
+    tag: number,
+    dtype: number,
+    into: Uint8Array | null,
+    spinMs: number,
+  ): number {
+    if (this.#closed || source === this.rank || this.#partial[source] !== null) return NOT_TAKEN;
+    const ring = this.#in[source];
+    if (ring == null) return NOT_TAKEN;
+    let at = ring.peekWhole();
+    if (at < 0) {
+      if (at !== -1 || spinMs <= 0) return NOT_TAKEN;
+      const bell = this.rank * DOORBELL_STRIDE;
+      const tails = this.#waitTails;
+      const seen = this.#watch(bell, tails);
+      let moved = false;
+      for (let i = 0; i < SPIN_BEFORE_CLOCK && !moved; i++) moved = this.#moved(bell, seen, tails);
+      if (!moved) {
+        const start = clock.now();
+        moved = this.#spinUntilMoved(bell, seen, tails, start + this.#spinBudget(spinMs));
+        if (!moved) {
+          this.#learnWait(clock.now() - start, spinMs, false);
+          return NOT_TAKEN_SPUN;
+        }
+      }
+      this.#learnAnswered(spinMs);
+      at = ring.peekWhole();
+      // Something else moved (another ring, the doorbell): the read loop's way delivers it.
+      if (at < 0) return NOT_TAKEN_SPUN;
+    }
+    const cells = this.#inCells[source]!;
+    const word = at >> 2;
+    const first = cells[word]!;
+    const length = ring.wholeLength - SMALL_HEADER_BYTES;
+    if (
+      (first & 0xff) !== SMALL_FRAME_KIND ||
+      first >>> 8 !== dtype ||
+      cells[word + 1] !== context ||
+      (tag !== ANY_TAG && cells[word + 2] !== tag) ||
+      (into !== null && length > into.length)
+    ) {
+      return NOT_TAKEN;
+    }
+    this.takenTag = cells[word + 2]!;
+    const bytes = this.#inRingBytes[source]!;
+    const from = at + SMALL_HEADER_BYTES;
+    if (into === null) {
+      const scratch = this.#inBytes;
+      for (let i = 0; i < length; i++) scratch[SMALL_HEADER_BYTES + i] = bytes[from + i]!;
+      this.takenPayload = this.#smallPayload(length);
+    } else for (let i = 0; i < length; i++) into[i] = bytes[from + i]!;
+    ring.consume();
+    this.#woke(ring, cells);
+    return length;
   }
 
   /**

@@ -47,6 +47,11 @@ export interface FrameSink {
   readonly spinTimeout?: number;
 }
 
+/** Transport.takeSmall took nothing, without polling. */
+export const NOT_TAKEN = -1;
+/** Transport.takeSmall took nothing after polling for the frame. */
+export const NOT_TAKEN_SPUN = -2;
+
 export type TransportKind = 'thread' | 'process' | 'tcp';
 
 export interface Transport {
@@ -103,6 +108,29 @@ export interface Transport {
     spinMs: number,
     failure: () => Error | null,
   ): Promise<void> | undefined | null;
+  /**
+   * Takes the next frame from `source`, bypassing the sink, when it is a small eager frame of
+   * `context`, `tag` (any tag for ANY_TAG) and `dtype` whose payload fits `into`: copies the payload
+   * into `into`, or with `into` null (a value, dtype 0) leaves it in takenPayload until the next read,
+   * and returns its length, with its tag in takenTag. Else NOT_TAKEN, or NOT_TAKEN_SPUN when it polled
+   * for up to `spinMs` first (so the caller's wait need not poll again); the frame, if any, is left for
+   * the sink. The caller asks only when that frame could match no other receive. Present where frames
+   * lie in shared memory (thread ranks).
+   */
+  takeSmall?(
+    source: number,
+    context: number,
+    tag: number,
+    dtype: number,
+    into: Uint8Array | null,
+    spinMs: number,
+  ): number;
+  /** The tag of the frame takeSmall took last. */
+  readonly takenTag?: number;
+  /** The payload of the value frame takeSmall took last (into null), valid until the next read. */
+  readonly takenPayload?: Uint8Array;
+  /** The largest payload takeSmall takes: a larger receive buffer is most likely there for a larger message. */
+  readonly takeSmallMaxBytes?: number;
   /** The sink accepts frames from `source` again (FrameSink.accepting): read on. */
   resume?(source: number): void;
   /** Resolves once every frame sent so far left this rank. */
