@@ -1,21 +1,29 @@
-// A byte ring of length-prefixed records in shared memory: the FIFO store of Queue and each direction
-// of a Pipe. Head and tail are byte positions in [0, 2 * size) so a full ring (tail - head = size) and
-// an empty one (tail = head) differ without a spare byte; a record may straddle the end of the data
-// region and is then copied in two parts, so no byte is wasted on wrap markers.
+// A byte ring of length-prefixed records in shared memory: the FIFO store of Queue, each direction of a
+// Pipe, and the MPI thread transport's link between two ranks. Head and tail are byte positions in
+// [0, 2 * size) so a full ring (tail - head = size) and an empty one (tail = head) differ without a
+// spare byte; a record may straddle the end of the data region and is then copied in two parts, so no
+// byte is wasted on wrap markers.
 // Invariant: only the producer side moves tail and only the consumer side moves head (one thread at a
 // time on each side: a Pipe end's user, or a Queue's put or get lock holder); each publishes with one
 // Atomics.store after its plain byte copies, and reads its own cell with a plain load (no other thread
 // writes it; a Queue side's lock orders it between threads): Atomics.load is a builtin call in V8's
-// optimized code (~8 ns each here), a plain load one instruction. Each side keeps the last position it read of the other
-// side's cell ("seen") in its own cache line and reloads it only when that one says full or empty, so
-// a ring that is neither moves no cache line between the two cores but the data's.
+// optimized code (~8 ns each here), a plain load one instruction. Each side keeps the last position it
+// read of the other side's cell ("seen") in its own cache line and reloads it only when that one says
+// full or empty, so a ring that is neither moves no cache line between the two cores but the data's.
+// Invariant: the word where the next record's header goes is 0 until that record is written (its
+// writer clears it before storing the header word before it, its reader when it takes the record
+// there), and a header word is never 0: a consumer may watch the header word at its head instead of the
+// tail (peekReady), which tells it of a small record with the record's own cache line alone.
 
 /**
- * A record is a 4-byte length, then the payload padded to a multiple of 4 bytes. A length with its top
- * bit set (ALIGN_PAD_FLAG) says 4 pad bytes sit between it and the payload (writeAligned).
+ * A record is a 4-byte header word, then the payload padded to a multiple of 4 bytes. The header word is
+ * the payload's length with RECORD_MARK set, so a written record's word is never 0; its top bit
+ * (ALIGN_PAD_FLAG) says 4 pad bytes sit between it and the payload (writeAligned).
  */
 export const RECORD_HEADER_BYTES = 4;
 const ALIGN_PAD_FLAG = 0x80000000 | 0;
+const RECORD_MARK = 0x40000000;
+const LENGTH_MASK = 0x3fffffff;
 const ALIGN_PAD_BYTES = 4;
 /**
  * writeAligned pads payloads from this long: V8 copies between a SharedArrayBuffer and another buffer a
@@ -135,11 +143,10 @@ export class ByteRing {
     const length = payload.length;
     const tail = this.#writeTail();
     const at = tail >= size ? tail - size : tail;
-    // The header never straddles: positions and size are multiples of 4.
-    this.#cells[(this.#data + at) >> 2] = length;
     this.#copyIn(payload, at + RECORD_HEADER_BYTES === size ? 0 : at + RECORD_HEADER_BYTES);
     let next = tail + ringRecordBytes(length);
     if (next >= 2 * size) next -= 2 * size;
+    this.#seal(at, next, length | RECORD_MARK);
     if (!publish) {
       this.#unpublished = next;
       return;
@@ -148,6 +155,26 @@ export class ByteRing {
     // The release point: a consumer that loads this tail sees every byte copied above. Sequentially
     // consistent, so a load of the consumer's waiter count made after it cannot be ordered before it.
     Atomics.store(this.#cells, this.#tail, next);
+  }
+
+  /**
+   * Stores the header word of the record at `at` (whose payload is in place), after clearing the word
+   * at `next`, where the record after it will go: a consumer that watches the word at its head
+   * (peekReady) then finds 0 there until that record is written, never a stale word of an earlier lap.
+   * Not when the ring is full up to `next`: that word is then the oldest record's header, which its
+   * consumer clears when it takes the record (#advance). The header word is stored last and
+   * sequentially consistent: it publishes the record to peekReady (the tail publishes it to the rest).
+   */
+  #seal(at: number, next: number, header: number): void {
+    const cells = this.#cells;
+    const size = this.#size;
+    if (
+      this.#used(cells[this.#headSeen]!, next) < size ||
+      this.#used(Atomics.load(cells, this.#head), next) < size
+    ) {
+      cells[(this.#data + (next >= size ? next - size : next)) >> 2] = 0;
+    }
+    Atomics.store(cells, (this.#data + at) >> 2, header);
   }
 
   /** Where the next record goes: past the records written but not yet published, if any. */
@@ -204,10 +231,10 @@ export class ByteRing {
     const length = payload.length;
     const tail = this.#writeTail();
     const at = tail >= size ? tail - size : tail;
-    this.#cells[(this.#data + at) >> 2] = length | ALIGN_PAD_FLAG;
     this.#copyIn(payload, this.#bodyAt(at, ALIGN_PAD_FLAG));
     let next = tail + ringRecordBytes(length) + pad;
     if (next >= 2 * size) next -= 2 * size;
+    this.#seal(at, next, length | RECORD_MARK | ALIGN_PAD_FLAG);
     // The release point, as in write().
     Atomics.store(this.#cells, this.#tail, next);
   }
@@ -230,7 +257,7 @@ export class ByteRing {
     const size = this.#size;
     const at = head >= size ? head - size : head;
     const header = this.#cells[(this.#data + at) >> 2]!;
-    const length = header & ~ALIGN_PAD_FLAG;
+    const length = header & LENGTH_MASK;
     const bodyAt = this.#bodyAt(at, header);
     const start = this.#data + bodyAt;
     if (bodyAt + length <= size) return this.#bytes.subarray(start, start + length);
@@ -253,11 +280,33 @@ export class ByteRing {
     if (head < 0) return -1;
     const size = this.#size;
     const at = head >= size ? head - size : head;
-    const header = this.#cells[(this.#data + at) >> 2]!;
+    return this.#whole(at, this.#cells[(this.#data + at) >> 2]!);
+  }
+
+  /**
+   * peekWhole by the oldest record's own header word rather than the tail: a producer stores that word
+   * after the payload (#seal), so a consumer polling it learns of a record without the tail's cache
+   * line (one transfer between the cores less per message). -1 while no record is there (the word is
+   * 0), else as peekWhole. The consumer's side; consume() frees the record. Records written with
+   * `publish` false show here at once: consume only those of published writes (a consumer that took a
+   * record ahead of its tail sees the ring empty until the tail catches up).
+   */
+  peekReady(): number {
+    const size = this.#size;
+    const head = this.#cells[this.#head]!;
+    const at = head >= size ? head - size : head;
+    const header = Atomics.load(this.#cells, (this.#data + at) >> 2);
+    if (header === 0) return -1;
+    return this.#whole(at, header);
+  }
+
+  /** peekWhole's answer for the record whose header word `header` is at `at`. */
+  #whole(at: number, header: number): number {
     const bodyAt = at + RECORD_HEADER_BYTES;
+    const length = header & LENGTH_MASK;
     // A negative header announces a pad; a payload reaching past the end straddles it.
-    if (header < 0 || bodyAt + header > size) return -2;
-    this.wholeLength = header;
+    if (header < 0 || bodyAt + length > this.#size) return -2;
+    this.wholeLength = length;
     return this.#data + bodyAt;
   }
 
@@ -283,7 +332,7 @@ export class ByteRing {
     const size = this.#size;
     const at = head >= size ? head - size : head;
     const header = this.#cells[(this.#data + at) >> 2]!;
-    const length = header & ~ALIGN_PAD_FLAG;
+    const length = header & LENGTH_MASK;
     const bodyAt = this.#bodyAt(at, header);
     const into = scratch(length);
     const first = Math.min(length, size - bodyAt);
@@ -300,18 +349,24 @@ export class ByteRing {
     if (head !== cells[this.#tailSeen]) return head;
     // The acquire point: the record's bytes were written before the producer stored this tail.
     const tail = Atomics.load(cells, this.#tail);
+    // Behind the head for a moment after peekReady took a record before its writer stored the tail.
+    if (head === tail || this.#used(head, tail) > this.#size) return -1;
     cells[this.#tailSeen] = tail;
-    return head === tail ? -1 : head;
+    return head;
   }
 
   /** Frees the record at `head`, whose header word is `header`. */
   #advance(head: number, header: number): void {
-    let next =
-      head +
-      (header < 0 ? ringRecordBytes(header & ~ALIGN_PAD_FLAG) + ALIGN_PAD_BYTES : ringRecordBytes(header));
-    if (next >= 2 * this.#size) next -= 2 * this.#size;
+    const cells = this.#cells;
+    const size = this.#size;
+    let next = head + ringRecordBytes(header & LENGTH_MASK) + (header < 0 ? ALIGN_PAD_BYTES : 0);
+    if (next >= 2 * size) next -= 2 * size;
+    // The header word cleared, so peekReady never takes it for a record of a later lap (#seal).
+    cells[(this.#data + (head >= size ? head - size : head)) >> 2] = 0;
+    // A record taken by peekReady ahead of the tail: the tail seen moves along, so #nextHead reloads it.
+    if (cells[this.#tailSeen] === head) cells[this.#tailSeen] = next;
     // Publishing the new head hands the record's bytes back to the producer: nothing reads them after.
-    Atomics.store(this.#cells, this.#head, next);
+    Atomics.store(cells, this.#head, next);
   }
 
   #used(head: number, tail: number): number {

@@ -11,10 +11,14 @@ import { ByteRing, ringRecordBytes } from '../../src/channel/ring.ts';
 const THREAD = new URL('../fixtures/channel/ring-stress-thread.ts', import.meta.url);
 const DATA_OFFSET = 192;
 
-async function stress(size: number, frames: number, aligned = false): Promise<string> {
+async function stress(size: number, frames: number, aligned = false, ready = false): Promise<string> {
   const buffer = new SharedArrayBuffer(DATA_OFFSET + size);
-  const consumer = new Worker(THREAD, { workerData: { buffer, size, frames, role: 'consumer', aligned } });
-  const producer = new Worker(THREAD, { workerData: { buffer, size, frames, role: 'producer', aligned } });
+  const consumer = new Worker(THREAD, {
+    workerData: { buffer, size, frames, role: 'consumer', aligned, ready },
+  });
+  const producer = new Worker(THREAD, {
+    workerData: { buffer, size, frames, role: 'producer', aligned, ready },
+  });
   try {
     const [verdict] = (await Promise.race([
       once(consumer, 'message'),
@@ -168,4 +172,52 @@ test('peekWhole at every position of a small ring: a record in one piece in plac
     );
   }
   assert.ok(seen.whole > 100 && seen.straddling > 5 && seen.padded > 3, JSON.stringify(seen));
+});
+
+for (const size of [1024, 4096, 65_536]) {
+  test(`records taken by their ready word and through the tail in turn cross a ${size}-byte ring between two threads intact`, async () => {
+    assert.equal(await stress(size, 200_000, false, true), 'all 200000 records intact');
+  });
+}
+
+test('peekReady over many laps of a small ring, filled to the last byte at times: never a stale word taken for a record', () => {
+  const size = 512;
+  const cells = new Int32Array(new SharedArrayBuffer(DATA_OFFSET + size));
+  const at = { head: 0, tailSeen: 1, tail: 16, headSeen: 17 };
+  const ring = new ByteRing(cells, at, DATA_OFFSET, size);
+  const bytes = new Uint8Array(cells.buffer);
+  const lengths = [1, 12, 60, 5, 200, 31, 8];
+  const sent: Uint8Array[] = [];
+  let next = 0;
+  let full = 0;
+  for (let round = 0; round < 2000; round++) {
+    // Fill: records of varied lengths (bytes never 0), and a last one that fills the ring exactly when it can.
+    for (;;) {
+      const length = lengths[(round + sent.length) % lengths.length]!;
+      const free = ring.freeBytes();
+      const exact = free - 4;
+      const take =
+        round % 3 === 0 && exact > 0 && exact <= 255 && !ring.hasRoomFor(length + 8) ? exact : length;
+      if (!ring.hasRoomFor(take)) break;
+      const payload = Uint8Array.from({ length: take }, (_, i) => ((next * 11 + i) % 255) + 1);
+      next++;
+      ring.write(payload);
+      sent.push(payload);
+      if (ring.freeBytes() === 0) full++;
+      if (round % 2 === 0) break;
+    }
+    // Drain part or all of it by the ready word (readCopy where a record straddles the end).
+    const drain = round % 5 === 4 ? sent.length : Math.ceil(sent.length / 2);
+    for (let i = 0; i < drain; i++) {
+      const want = sent.shift()!;
+      const index = ring.peekReady();
+      assert.notEqual(index, -1, `round ${round}: a record is there`);
+      const got =
+        index >= 0 ? bytes.slice(index, index + ring.wholeLength) : ring.readCopy((n) => new Uint8Array(n))!;
+      if (index >= 0) ring.consume();
+      assert.deepEqual(got, want, `round ${round}`);
+    }
+    if (sent.length === 0) assert.equal(ring.peekReady(), -1, `round ${round}: empty`);
+  }
+  assert.ok(full > 50, `${full} times filled to the last byte`);
 });

@@ -82,6 +82,8 @@ const PAD_BYTES = ringRecordBytes(0);
 const ALIGN_MIN_BYTES = 256;
 /** Doorbell polls before a wait first reads the clock (~0.1 µs a read): about a microsecond. */
 const SPIN_BEFORE_CLOCK = 256;
+/** Polls of a ring's record word (takeSmall) between two looks at the other rings and the doorbell. */
+const READY_POLLS_PER_LOOK = 16;
 /** Doorbell polls between two clock reads while spinning. */
 const SPINS_PER_CLOCK_READ = 32;
 /** Longest sleep of a barrier waiting on the event loop before it looks whether the job failed (ms). */
@@ -544,27 +546,15 @@ export class ThreadTransport implements Transport {
     if (this.#closed || source === this.rank || this.#partial[source] !== null) return NOT_TAKEN;
     const ring = this.#in[source];
     if (ring == null) return NOT_TAKEN;
-    let at = ring.peekWhole();
-    if (at < 0) {
-      if (at !== -1 || spinMs <= 0) return NOT_TAKEN;
-      const bell = this.rank * DOORBELL_STRIDE;
-      const tails = this.#waitTails;
-      const seen = this.#watch(bell, tails);
-      let moved = false;
-      for (let i = 0; i < SPIN_BEFORE_CLOCK && !moved; i++) moved = this.#moved(bell, seen, tails);
-      if (!moved) {
-        const start = clock.now();
-        moved = this.#spinUntilMoved(bell, seen, tails, start + this.#spinBudget(spinMs));
-        if (!moved) {
-          this.#learnWait(clock.now() - start, spinMs, false);
-          return NOT_TAKEN_SPUN;
-        }
-      }
-      this.#learnAnswered(spinMs);
-      at = ring.peekWhole();
-      // Something else moved (another ring, the doorbell): the read loop's way delivers it.
-      if (at < 0) return NOT_TAKEN_SPUN;
+    // The ring's own record words, not its tail: one cache line less between the cores per message.
+    let at = ring.peekReady();
+    if (at === -1) {
+      if (spinMs <= 0) return NOT_TAKEN;
+      at = this.#pollReady(ring, spinMs);
+      if (at === -1) return NOT_TAKEN_SPUN;
     }
+    // A small frame's record holds its short header and at least one byte.
+    if (at < 0 || ring.wholeLength <= SMALL_HEADER_BYTES) return NOT_TAKEN;
     const cells = this.#inCells[source]!;
     const word = at >> 2;
     const first = cells[word]!;
@@ -589,6 +579,35 @@ export class ThreadTransport implements Transport {
     ring.consume();
     this.#woke(ring, cells);
     return length;
+  }
+
+  /**
+   * Polls `ring` (peekReady) for up to the adaptive budget within `spinMs`, watching every other ring and
+   * the doorbell now and then: returns what peekReady gave once it is not -1, or -1 when the budget
+   * ran out or something else arrived (for the read loop's way to deliver).
+   */
+  #pollReady(ring: ByteRing, spinMs: number): number {
+    const bell = this.rank * DOORBELL_STRIDE;
+    const tails = this.#waitTails;
+    const seen = this.#watch(bell, tails);
+    let until = -1;
+    for (let polls = 1; ; polls++) {
+      const at = ring.peekReady();
+      if (at !== -1) {
+        this.#learnAnswered(spinMs);
+        return at;
+      }
+      if (polls % READY_POLLS_PER_LOOK !== 0) continue;
+      // Our own tail moves only after the record's word, so a move seen here is another ring's.
+      if (this.#moved(bell, seen, tails)) return ring.peekReady();
+      if (polls < SPIN_BEFORE_CLOCK) continue;
+      const now = clock.now();
+      if (until < 0) until = now + this.#spinBudget(spinMs);
+      else if (now >= until) {
+        this.#learnWait(spinMs, spinMs, false);
+        return -1;
+      }
+    }
   }
 
   /**
