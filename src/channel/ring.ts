@@ -59,15 +59,23 @@ export class ByteRing {
   readonly #data: number;
   /** Where the next record goes while records written with `publish` false wait for publish(); else -1. */
   #unpublished = -1;
+  /** The cell of the first unpublished record's header word, stored at publication (#seal); else -1. */
+  #heldAt = -1;
+  #heldHeader = 0;
   readonly #size: number;
+  readonly #watched: boolean;
   /** The payload length of the record peekWhole() found last. */
   wholeLength = 0;
 
   /**
    * @param cells Int32 view of the whole buffer, which `at` indexes.
    * @param dataOffset where the `size` bytes of records start (a multiple of 4; size a multiple of 4).
+   * @param watched whether the consumer watches header words (peekReady): both sides of a ring must agree.
+   * The producer then stores each publication's first header word last and sequentially consistent,
+   * and both sides keep the next record's word 0 (#seal, #advance), a few ns a record more.
    */
-  constructor(cells: Int32Array, at: RingCells, dataOffset: number, size: number) {
+  constructor(cells: Int32Array, at: RingCells, dataOffset: number, size: number, watched = false) {
+    this.#watched = watched;
     this.#cells = cells;
     this.#bytes = new Uint8Array(cells.buffer);
     this.#head = at.head;
@@ -146,7 +154,7 @@ export class ByteRing {
     this.#copyIn(payload, at + RECORD_HEADER_BYTES === size ? 0 : at + RECORD_HEADER_BYTES);
     let next = tail + ringRecordBytes(length);
     if (next >= 2 * size) next -= 2 * size;
-    this.#seal(at, next, length | RECORD_MARK);
+    this.#seal(at, next, length | RECORD_MARK, publish);
     if (!publish) {
       this.#unpublished = next;
       return;
@@ -162,11 +170,18 @@ export class ByteRing {
    * at `next`, where the record after it will go: a consumer that watches the word at its head
    * (peekReady) then finds 0 there until that record is written, never a stale word of an earlier lap.
    * Not when the ring is full up to `next`: that word is then the oldest record's header, which its
-   * consumer clears when it takes the record (#advance). The header word is stored last and
-   * sequentially consistent: it publishes the record to peekReady (the tail publishes it to the rest).
+   * consumer clears when it takes the record (#advance). The first header word of a publication (the
+   * record, or the first of the records written unpublished before it) is stored last and sequentially
+   * consistent: it publishes them all to peekReady at once (the tail publishes them to the rest); the
+   * ones after it are plain stores before it. Until then the first one is held (#heldAt), its word 0.
    */
-  #seal(at: number, next: number, header: number): void {
+  #seal(at: number, next: number, header: number, publish: boolean): void {
     const cells = this.#cells;
+    if (!this.#watched) {
+      // Read only after the tail covers it: a plain store, published by the tail's.
+      cells[(this.#data + at) >> 2] = header;
+      return;
+    }
     const size = this.#size;
     if (
       this.#used(cells[this.#headSeen]!, next) < size ||
@@ -174,7 +189,52 @@ export class ByteRing {
     ) {
       cells[(this.#data + (next >= size ? next - size : next)) >> 2] = 0;
     }
-    Atomics.store(cells, (this.#data + at) >> 2, header);
+    const word = (this.#data + at) >> 2;
+    if (this.#heldAt < 0) {
+      if (publish) Atomics.store(cells, word, header);
+      else {
+        this.#heldAt = word;
+        this.#heldHeader = header;
+      }
+      return;
+    }
+    cells[word] = header;
+    if (publish) this.#releaseHeld();
+  }
+
+  /** Stores the held first header word of a publication (#seal). */
+  #releaseHeld(): void {
+    if (this.#heldAt < 0) return;
+    Atomics.store(this.#cells, this.#heldAt, this.#heldHeader);
+    this.#heldAt = -1;
+  }
+
+  /**
+   * write() for a payload of `length` bytes held in the first words of `words`: copied a word at a
+   * time. A consumer polling the record's line (peekReady) takes it back to its cache between two
+   * stores, so a store per word rather than per byte costs the writer a quarter of those transfers.
+   */
+  writeWords(words: Int32Array, length: number, publish = true): void {
+    const size = this.#size;
+    const tail = this.#writeTail();
+    const at = tail >= size ? tail - size : tail;
+    const cells = this.#cells;
+    let word = (this.#data + (at + RECORD_HEADER_BYTES === size ? 0 : at + RECORD_HEADER_BYTES)) >> 2;
+    const end = (this.#data + size) >> 2;
+    for (let i = 0; i < (length + 3) >> 2; i++) {
+      cells[word] = words[i]!;
+      if (++word === end) word = this.#data >> 2;
+    }
+    let next = tail + ringRecordBytes(length);
+    if (next >= 2 * size) next -= 2 * size;
+    this.#seal(at, next, length | RECORD_MARK, publish);
+    if (!publish) {
+      this.#unpublished = next;
+      return;
+    }
+    this.#unpublished = -1;
+    // The release point, as in write().
+    Atomics.store(cells, this.#tail, next);
   }
 
   /** Where the next record goes: past the records written but not yet published, if any. */
@@ -185,6 +245,7 @@ export class ByteRing {
   /** Publishes the records written with `publish` false (write's release point). */
   publish(): void {
     if (this.#unpublished < 0) return;
+    this.#releaseHeld();
     Atomics.store(this.#cells, this.#tail, this.#unpublished);
     this.#unpublished = -1;
   }
@@ -234,7 +295,8 @@ export class ByteRing {
     this.#copyIn(payload, this.#bodyAt(at, ALIGN_PAD_FLAG));
     let next = tail + ringRecordBytes(length) + pad;
     if (next >= 2 * size) next -= 2 * size;
-    this.#seal(at, next, length | RECORD_MARK | ALIGN_PAD_FLAG);
+    this.#seal(at, next, length | RECORD_MARK | ALIGN_PAD_FLAG, true);
+    this.#unpublished = -1;
     // The release point, as in write().
     Atomics.store(this.#cells, this.#tail, next);
   }
@@ -284,14 +346,16 @@ export class ByteRing {
   }
 
   /**
-   * peekWhole by the oldest record's own header word rather than the tail: a producer stores that word
-   * after the payload (#seal), so a consumer polling it learns of a record without the tail's cache
-   * line (one transfer between the cores less per message). -1 while no record is there (the word is
-   * 0), else as peekWhole. The consumer's side; consume() frees the record. Records written with
-   * `publish` false show here at once: consume only those of published writes (a consumer that took a
-   * record ahead of its tail sees the ring empty until the tail catches up).
+   * peekWhole by the oldest record's own header word rather than the tail, on a watched ring: a producer
+   * stores that word after the payload (#seal), so a consumer polling it learns of a record without the
+   * tail's cache line (one transfer between the cores less per message). -1 while no record is there
+   * (the word is 0), else as peekWhole. The consumer's side; consume() frees the record. Records written
+   * unpublished show once published, as through the tail; one taken here before its writer stored the
+   * tail leaves the ring looking empty through the tail until it does.
    */
   peekReady(): number {
+    if (!this.#watched)
+      throw new Error('ByteRing.peekReady on a ring not built as watched; this is a bug in Skein');
     const size = this.#size;
     const head = this.#cells[this.#head]!;
     const at = head >= size ? head - size : head;
@@ -361,10 +425,12 @@ export class ByteRing {
     const size = this.#size;
     let next = head + ringRecordBytes(header & LENGTH_MASK) + (header < 0 ? ALIGN_PAD_BYTES : 0);
     if (next >= 2 * size) next -= 2 * size;
-    // The header word cleared, so peekReady never takes it for a record of a later lap (#seal).
-    cells[(this.#data + (head >= size ? head - size : head)) >> 2] = 0;
-    // A record taken by peekReady ahead of the tail: the tail seen moves along, so #nextHead reloads it.
-    if (cells[this.#tailSeen] === head) cells[this.#tailSeen] = next;
+    if (this.#watched) {
+      // The header word cleared, so peekReady never takes it for a record of a later lap (#seal).
+      cells[(this.#data + (head >= size ? head - size : head)) >> 2] = 0;
+      // A record taken by peekReady ahead of the tail: the tail seen moves along, so #nextHead reloads it.
+      if (cells[this.#tailSeen] === head) cells[this.#tailSeen] = next;
+    }
     // Publishing the new head hands the record's bytes back to the producer: nothing reads them after.
     Atomics.store(cells, this.#head, next);
   }

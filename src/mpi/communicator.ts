@@ -17,7 +17,7 @@ import type { Received } from './payload.ts';
 import { pack, unpack } from './payload.ts';
 import { Request } from './request.ts';
 import { Status } from './status.ts';
-import { NOT_TAKEN, NOT_TAKEN_SPUN } from './transport/transport.ts';
+
 import { bytesOf, dtypeName, dtypeOf, isTypedArray, type TypedArray, typedFromBytes } from './typed.ts';
 import { checkWaitOptions, throwIfAborted, type WaitOptions, waitTracked } from './waiting.ts';
 
@@ -150,18 +150,17 @@ export class Communicator {
         options.status?.set(PROC_NULL, ANY_TAG, 0, 0);
         return Promise.resolve(undefined as T);
       }
-      let taken = NOT_TAKEN;
       if (source !== ANY_SOURCE) {
         // A small value from a named rank is decoded straight from the transport when nothing else
         // could take it first (recvBuffer does the same).
         const engine = this.#core.engine;
-        taken = engine.receiveNow(this.#context, this.#group[source]!, tag, null, 0);
+        const taken = engine.receiveNow(this.#context, this.#group[source]!, tag, null, 0);
         if (taken >= 0) {
           options.status?.set(source, tag === ANY_TAG ? engine.takenTag : tag, taken, 0);
           return Promise.resolve(engine.takenValue() as T);
         }
       }
-      const pending = this.#post(this.#context, source, tag, null, 0, taken === NOT_TAKEN_SPUN);
+      const pending = this.#post(this.#context, source, tag, null, 0);
       const now = pending.matched;
       if (now !== null) {
         // Matched during the call (the message was there, or came within the sync wait): nothing to
@@ -242,19 +241,18 @@ export class Communicator {
       if (source === PROC_NULL) return Promise.resolve(new Status().set(PROC_NULL, ANY_TAG, 0, 0));
       const target = bytesOf(buffer);
       const dtype = dtypeOf(buffer);
-      let taken = NOT_TAKEN;
       if (source !== ANY_SOURCE) {
         // A small message from a named rank is read from the transport straight into the buffer when
         // nothing else could take it first: no posted receive, no envelope, no promise chain.
         const engine = this.#core.engine;
-        taken = engine.receiveNow(this.#context, this.#group[source]!, tag, target, dtype);
+        const taken = engine.receiveNow(this.#context, this.#group[source]!, tag, target, dtype);
         if (taken >= 0) {
           return Promise.resolve(
             new Status().set(source, tag === ANY_TAG ? engine.takenTag : tag, taken, dtype),
           );
         }
       }
-      const pending = this.#post(this.#context, source, tag, target, dtype, taken === NOT_TAKEN_SPUN);
+      const pending = this.#post(this.#context, source, tag, target, dtype);
       if (pending.matched !== null)
         return Promise.resolve(this.#into(buffer, pending.matched, pending.intoDtype, pending.into!));
       if (pending.failed !== null) return Promise.reject(pending.failed);
@@ -738,7 +736,6 @@ export class Communicator {
     tag: number,
     into: Uint8Array | null,
     intoDtype: number,
-    polled = false,
   ): PendingReceive {
     const pending = new PendingReceive(
       this.#core.engine,
@@ -748,7 +745,7 @@ export class Communicator {
       into,
       intoDtype,
     );
-    this.#core.engine.receive(pending, polled);
+    this.#core.engine.receive(pending);
     return pending;
   }
 

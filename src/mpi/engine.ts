@@ -235,7 +235,7 @@ export class Engine implements FrameSink {
    * made. `into`: the typed array's bytes (of element type `dtype`) for a buffer receive, null for a
    * value, which is decoded then (takenValue). Asked only when no message already here and no posted
    * receive or probe could take that frame first (MPI's order). Returns the payload length, with its
-   * tag in takenTag; else NOT_TAKEN or NOT_TAKEN_SPUN, and the caller posts the receive (receive()).
+   * tag in takenTag; else NOT_TAKEN, and the caller posts the receive (receive()).
    * @throws what decoding the value throws (the message is taken).
    */
   receiveNow(context: number, source: number, tag: number, into: Uint8Array | null, dtype: number): number {
@@ -273,12 +273,8 @@ export class Engine implements FrameSink {
     return value;
   }
 
-  /**
-   * Posts a receive; the first matching message (now or later) settles it. withdraw() cancels it.
-   * `polled`: the caller polled for it already (receiveNow gave NOT_TAKEN_SPUN), so a wait in the call
-   * sleeps at once.
-   */
-  receive(posted: PostedReceive, polled = false): void {
+  /** Posts a receive; the first matching message (now or later) settles it. withdraw() cancels it. */
+  receive(posted: PostedReceive): void {
     if (this.#failure !== null) {
       posted.reject(this.#failure);
       return;
@@ -302,7 +298,7 @@ export class Engine implements FrameSink {
     list.push(posted);
     if (this.#syncWaitMs > 0 && this.transport.waitFor !== undefined) {
       // Through a rendezvous too: after the RTS matched, the DATA it cleared usually follows at once.
-      this.#syncWait(this.#unanswered, posted, polled ? 0 : this.#spinMs);
+      this.#syncWait(this.#unanswered, posted);
     }
   }
 
@@ -357,12 +353,12 @@ export class Engine implements FrameSink {
    * while `condition(arg)` holds (a receive unmatched): an answer within it costs a futex wake-up or none,
    * rather than an event-loop turn.
    */
-  #syncWait<A>(condition: (arg: A) => boolean, arg: A, spinMs = this.#spinMs): void {
+  #syncWait<A>(condition: (arg: A) => boolean, arg: A): void {
     const budget = this.#syncWaitMs;
     const waitFor = this.transport.waitFor!;
     if (!condition(arg) || this.#failure !== null) return;
     // The common case costs no clock read here: the first frame comes within the budget and settles it.
-    if (!waitFor.call(this.transport, budget, spinMs) || !condition(arg)) return;
+    if (!waitFor.call(this.transport, budget, this.#spinMs) || !condition(arg)) return;
     const start = clock.now();
     let last = start;
     while (condition(arg) && this.#failure === null) {
@@ -371,7 +367,7 @@ export class Engine implements FrameSink {
       if (left <= 0 || now - start > SYNC_WAIT_STREAK_MS) return;
       // The budget restarts whenever a frame or a chunk of one arrived: a large message streaming in
       // is finished here rather than handed to the event loop halfway (a wake-up per chunk from then).
-      if (waitFor.call(this.transport, left, spinMs)) last = clock.now();
+      if (waitFor.call(this.transport, left, this.#spinMs)) last = clock.now();
     }
   }
 

@@ -35,30 +35,46 @@ async function stress(size: number, frames: number, aligned = false, ready = fal
   }
 }
 
-test('records written unpublished stay out of sight until publish(), then appear together and in order', () => {
-  const size = 256;
-  const cells = new Int32Array(new SharedArrayBuffer(DATA_OFFSET + size));
-  const at = { head: 0, tailSeen: 1, tail: 16, headSeen: 17 };
-  const producer = new ByteRing(cells, at, DATA_OFFSET, size);
-  const consumer = new ByteRing(cells, at, DATA_OFFSET, size);
-  const copy = (length: number): Uint8Array => new Uint8Array(length);
-  for (let lap = 0; lap < 20; lap++) {
-    assert.ok(producer.hasRoomForRecords(ringRecordBytes(3) + ringRecordBytes(40)));
-    producer.write(Uint8Array.of(lap, 1, 2), false);
-    assert.equal(consumer.readCopy(copy), undefined, 'an unpublished record is not there yet');
-    assert.ok(consumer.isEmpty());
-    producer.write(new Uint8Array(40).fill(lap), false);
-    producer.publish();
-    assert.deepEqual([...consumer.readCopy(copy)!], [lap, 1, 2]);
-    assert.deepEqual([...consumer.readCopy(copy)!], new Array(40).fill(lap));
-    assert.equal(consumer.readCopy(copy), undefined);
-    // A published write after an unpublished one publishes both.
-    producer.write(Uint8Array.of(7), false);
-    producer.write(Uint8Array.of(8));
-    assert.deepEqual([...consumer.readCopy(copy)!], [7]);
-    assert.deepEqual([...consumer.readCopy(copy)!], [8]);
-  }
-});
+for (const watched of [false, true]) {
+  test(`records written unpublished stay out of sight until publish()${watched ? ', by the tail and by their words' : ''}, then appear together and in order`, () => {
+    const size = 256;
+    const cells = new Int32Array(new SharedArrayBuffer(DATA_OFFSET + size));
+    const at = { head: 0, tailSeen: 1, tail: 16, headSeen: 17 };
+    const producer = new ByteRing(cells, at, DATA_OFFSET, size, watched);
+    const consumer = new ByteRing(cells, at, DATA_OFFSET, size, watched);
+    // On a watched ring, what peekReady says: -1 (nothing), else whether a record of `length` bytes is there.
+    const byWord = (length: number): boolean | -1 => {
+      if (!watched) return length === -1 ? -1 : true;
+      const index = consumer.peekReady();
+      return index === -1 ? -1 : index === -2 || consumer.wholeLength === length;
+    };
+    const copy = (length: number): Uint8Array => new Uint8Array(length);
+    for (let lap = 0; lap < 20; lap++) {
+      assert.ok(producer.hasRoomForRecords(ringRecordBytes(3) + ringRecordBytes(40)));
+      producer.write(Uint8Array.of(lap, 1, 2), false);
+      assert.equal(consumer.readCopy(copy), undefined, 'an unpublished record is not there yet');
+      assert.equal(byWord(-1), -1, 'nor by its header word');
+      assert.ok(consumer.isEmpty());
+      producer.write(new Uint8Array(40).fill(lap), false);
+      assert.equal(byWord(-1), -1, 'two unpublished records, neither there yet');
+      producer.publish();
+      // Published: the first one by its word too (-2 where it straddles the ring's end, whole otherwise).
+      assert.equal(byWord(3), true, 'the first record by its word');
+      assert.deepEqual([...consumer.readCopy(copy)!], [lap, 1, 2]);
+      assert.deepEqual([...consumer.readCopy(copy)!], new Array(40).fill(lap));
+      assert.equal(consumer.readCopy(copy), undefined);
+      assert.equal(byWord(-1), -1);
+      // A published write after an unpublished one publishes both, by the tail and by the words.
+      producer.write(Uint8Array.of(7), false);
+      assert.equal(byWord(-1), -1);
+      producer.write(Uint8Array.of(8));
+      for (const byte of [7, 8]) {
+        assert.equal(byWord(1), true, `record ${byte} by its word`);
+        assert.deepEqual([...consumer.readCopy(copy)!], [byte]);
+      }
+    }
+  });
+}
 
 test('ringRecordBytes: a 4-byte length and the payload rounded up to 4', () => {
   assert.equal(ringRecordBytes(0), 4);
@@ -184,7 +200,7 @@ test('peekReady over many laps of a small ring, filled to the last byte at times
   const size = 512;
   const cells = new Int32Array(new SharedArrayBuffer(DATA_OFFSET + size));
   const at = { head: 0, tailSeen: 1, tail: 16, headSeen: 17 };
-  const ring = new ByteRing(cells, at, DATA_OFFSET, size);
+  const ring = new ByteRing(cells, at, DATA_OFFSET, size, true);
   const bytes = new Uint8Array(cells.buffer);
   const lengths = [1, 12, 60, 5, 200, 31, 8];
   const sent: Uint8Array[] = [];

@@ -30,7 +30,7 @@ import {
   SLEEPERS,
   type ThreadFabric,
 } from './thread-fabric.ts';
-import { type FrameSink, NOT_TAKEN, NOT_TAKEN_SPUN, type Transport } from './transport.ts';
+import { type FrameSink, NOT_TAKEN, type Transport } from './transport.ts';
 
 const EMPTY = new Uint8Array(0);
 /** globalThis.performance is a lazy getter in Node: read once, not on every turn of a spin loop. */
@@ -57,8 +57,7 @@ const CHUNKS_PER_WAKE = 4;
 /**
  * A header's record payload: the header's first 7 fields (its eighth is always 0), so the record (32
  * bytes with its length) keeps the ring's 8-byte phase and the payload record after it lands where it
- * was aimed, and, under the ring's 32-byte short-copy size, is copied in and out by a loop rather than
- * through set() and a subarray made for it.
+ * was aimed. Written a word at a time (ByteRing.writeWords), read by the ring's short-copy loop.
  */
 const HEADER_RECORD_BYTES = HEADER_BYTES - 4;
 /**
@@ -152,15 +151,13 @@ export class ThreadTransport implements Transport {
   readonly #pumping: boolean[] = [];
   readonly #partial: (Partial | null)[] = [];
   readonly #headerInts = new Int32Array(HEADER_BYTES / 4);
-  readonly #headerBytes = new Uint8Array(this.#headerInts.buffer, 0, HEADER_RECORD_BYTES);
   /** A received header is copied here out of the ring, then read. */
   readonly #inInts = new Int32Array((SMALL_HEADER_BYTES + SMALL_FRAME_MAX_BYTES + 3) >> 2);
   readonly #inBytes = new Uint8Array(this.#inInts.buffer);
   /** A small frame's record is put together here before it is written (SMALL_FRAME_MAX_BYTES). */
   readonly #smallInts = new Int32Array((SMALL_HEADER_BYTES + SMALL_FRAME_MAX_BYTES + 3) >> 2);
   readonly #smallBytes = new Uint8Array(this.#smallInts.buffer);
-  /** Views of #smallBytes from 0 (a record to write) and of #inBytes past the short header (a received payload), by length; made once each. */
-  readonly #smallRecords: (Uint8Array | undefined)[] = [];
+  /** Views of #inBytes past the short header (a received payload), by length; made once each. */
   readonly #smallPayloads: (Uint8Array | undefined)[] = [];
   /**
    * The header of a frame delivered within the read that found it, reused for every such frame (the
@@ -332,10 +329,7 @@ export class ThreadTransport implements Transport {
     ints[1] = header.context;
     ints[2] = header.tag;
     for (let i = 0; i < length; i++) bytes[SMALL_HEADER_BYTES + i] = body[i]!;
-    const total = SMALL_HEADER_BYTES + length;
-    let record = this.#smallRecords[total];
-    if (record === undefined) this.#smallRecords[total] = record = bytes.subarray(0, total);
-    ring.write(record);
+    ring.writeWords(ints, SMALL_HEADER_BYTES + length);
   }
 
   /** The payload of the small frame just read into #inBytes, `length` bytes (valid until the next read). */
@@ -353,7 +347,7 @@ export class ThreadTransport implements Transport {
     const ints = this.#headerInts;
     writeHeader(ints, 0, header);
     ints[6] = this.rank;
-    ring.write(this.#headerBytes, publish);
+    ring.writeWords(ints, HEADER_RECORD_BYTES, publish);
   }
 
   /**
@@ -531,9 +525,8 @@ export class ThreadTransport implements Transport {
    * (SMALL_FRAME_MAX_BYTES) of `context`, `tag` (any tag for ANY_TAG) and `dtype` whose payload fits
    * `into`, copying the payload into `into` (a buffer receive) or, with `into` null, into a scratch that
    * takenPayload views until the next read (a value receive); returns its length, its tag in takenTag.
-   * Else returns NOT_TAKEN, or NOT_TAKEN_SPUN after polling, with the ring as it was. With nothing from
-   * `source` yet it polls up to `spinMs` (the adaptive budget, as waitFor does); anything else arriving
-   * meanwhile ends the poll.
+   * Else returns NOT_TAKEN, with the ring as it was. With nothing from `source` yet it polls up to
+   * `spinMs` (the adaptive budget, as waitFor does); anything else arriving meanwhile ends the poll.
    */
   takeSmall(
     source: number,
@@ -551,16 +544,20 @@ export class ThreadTransport implements Transport {
     if (at === -1) {
       if (spinMs <= 0) return NOT_TAKEN;
       at = this.#pollReady(ring, spinMs);
-      if (at === -1) return NOT_TAKEN_SPUN;
+      if (at === -1) return NOT_TAKEN;
     }
-    // A small frame's record holds its short header and at least one byte.
-    if (at < 0 || ring.wholeLength <= SMALL_HEADER_BYTES) return NOT_TAKEN;
     const cells = this.#inCells[source]!;
     const word = at >> 2;
+    // A small frame's record holds its short header and at least one byte.
+    if (at < 0 || ring.wholeLength <= SMALL_HEADER_BYTES || (cells[word]! & 0xff) !== SMALL_FRAME_KIND) {
+      // Another kind of frame, for the read loop's way: seen by its first record's word, maybe while its
+      // writer still copies the payload in, so wait for its tail (the whole frame) before handing over.
+      this.#untilPublished(ring, spinMs);
+      return NOT_TAKEN;
+    }
     const first = cells[word]!;
     const length = ring.wholeLength - SMALL_HEADER_BYTES;
     if (
-      (first & 0xff) !== SMALL_FRAME_KIND ||
       first >>> 8 !== dtype ||
       cells[word + 1] !== context ||
       (tag !== ANY_TAG && cells[word + 2] !== tag) ||
@@ -582,9 +579,21 @@ export class ThreadTransport implements Transport {
   }
 
   /**
+   * Polls the tail of `ring` until it covers the oldest record (its frame published whole), up to the
+   * adaptive budget within `spinMs`.
+   */
+  #untilPublished(ring: ByteRing, spinMs: number): void {
+    if (ring.peekWhole() !== -1 || spinMs <= 0) return;
+    const until = clock.now() + this.#spinBudget(spinMs);
+    for (let polls = 1; ring.peekWhole() === -1; polls++) {
+      if (polls % SPINS_PER_CLOCK_READ === 0 && clock.now() >= until) return;
+    }
+  }
+
+  /**
    * Polls `ring` (peekReady) for up to the adaptive budget within `spinMs`, watching every other ring and
    * the doorbell now and then: returns what peekReady gave once it is not -1, or -1 when the budget
-   * ran out or something else arrived (for the read loop's way to deliver).
+   * ran out or something else arrived (for the receive's own wait, or the read loop, to deliver).
    */
   #pollReady(ring: ByteRing, spinMs: number): number {
     const bell = this.rank * DOORBELL_STRIDE;
@@ -603,10 +612,9 @@ export class ThreadTransport implements Transport {
       if (polls < SPIN_BEFORE_CLOCK) continue;
       const now = clock.now();
       if (until < 0) until = now + this.#spinBudget(spinMs);
-      else if (now >= until) {
-        this.#learnWait(spinMs, spinMs, false);
-        return -1;
-      }
+      // Not learnt from here: the receive's wait polls on and then sleeps, and learns from the whole
+      // wait (#learnWait), as every wait does.
+      else if (now >= until) return -1;
     }
   }
 
@@ -1006,6 +1014,7 @@ function ring(cells: Int32Array, ringBytes: number): ByteRing {
     },
     RING_DATA_OFFSET_BYTES,
     ringBytes,
+    true,
   );
 }
 

@@ -47,10 +47,8 @@ export interface FrameSink {
   readonly spinTimeout?: number;
 }
 
-/** Transport.takeSmall took nothing, without polling. */
+/** Transport.takeSmall took nothing. */
 export const NOT_TAKEN = -1;
-/** Transport.takeSmall took nothing after polling for the frame. */
-export const NOT_TAKEN_SPUN = -2;
 
 export type TransportKind = 'thread' | 'process' | 'tcp';
 
@@ -112,9 +110,8 @@ export interface Transport {
    * Takes the next frame from `source`, bypassing the sink, when it is a small eager frame of
    * `context`, `tag` (any tag for ANY_TAG) and `dtype` whose payload fits `into`: copies the payload
    * into `into`, or with `into` null (a value, dtype 0) leaves it in takenPayload until the next read,
-   * and returns its length, with its tag in takenTag. Else NOT_TAKEN, or NOT_TAKEN_SPUN when it polled
-   * for up to `spinMs` first (so the caller's wait need not poll again); the frame, if any, is left for
-   * the sink. The caller asks only when that frame could match no other receive. Present where frames
+   * and returns its length, with its tag in takenTag. Else NOT_TAKEN, the frame, if any, left for the
+   * sink; it polls for up to `spinMs` first while nothing is there. The caller asks only when that frame could match no other receive. Present where frames
    * lie in shared memory (thread ranks).
    */
   takeSmall?(
