@@ -1,7 +1,7 @@
 // Steady-state ping-pong latency of 2 thread ranks, block by block, to see how long the path takes to
-// reach its steady figure (the OSU loops of bench/mpi.ts are 10,000 round trips after 1,000 of
-// warm-up). Prints each job's one-way latency per block (µs) and each rank's CPU per round trip over
-// the last half of the blocks, jobs in fresh processes.
+// reach its steady figure (the OSU loops of bench/mpi.ts are 10,000 round trips after 30,000 of
+// warm-up). Prints each job's one-way latency per block (µs), each rank's CPU per round trip over the
+// last half of the blocks and rank 0's one-way percentiles over that half, jobs in fresh processes.
 // Run: node bench/mpi/steady.ts [--bytes 8] [--mode buffer|value|value,buffer] [--blocks 6] [--trips 10000] [--jobs 3]
 //      [--root DIR] (DIR: another checkout, alternated with this one for A/B); SKEIN_BENCH_STEADY_SPIN
 //      in the environment sets mpirun's spinTimeout (ms), SKEIN_BENCH_STEADY_EAGER its eagerLimit (bytes).
@@ -29,9 +29,13 @@ if (values.child !== undefined) {
     ...(spin === undefined ? {} : { spinTimeout: Number(spin) }),
     ...(eager === undefined ? {} : { eagerLimit: Number(eager) }),
   };
-  const ranks = (await mpirun(2, steady, options)) as { perBlock: number[]; cpuPerTrip: number }[];
+  const ranks = (await mpirun(2, steady, options)) as {
+    perBlock: number[];
+    cpuPerTrip: number;
+    oneWay?: number[];
+  }[];
   process.stdout.write(
-    `${JSON.stringify({ perBlock: ranks[0]!.perBlock, cpuPerTrip: ranks.map((r) => r.cpuPerTrip) })}\n`,
+    `${JSON.stringify({ perBlock: ranks[0]!.perBlock, cpuPerTrip: ranks.map((r) => r.cpuPerTrip), oneWay: ranks[0]!.oneWay })}\n`,
   );
   process.exit(0);
 }
@@ -46,9 +50,18 @@ for (let job = 0; job < Number(values.jobs ?? 3); job++) {
     const out = execFileSync(process.execPath, [...process.execArgv, import.meta.filename, '--child', root], {
       encoding: 'utf8',
     });
-    const { perBlock, cpuPerTrip } = JSON.parse(out) as { perBlock: number[]; cpuPerTrip: number[] };
+    const { perBlock, cpuPerTrip, oneWay } = JSON.parse(out) as {
+      perBlock: number[];
+      cpuPerTrip: number[];
+      /** Absent from a tree whose steady-rank.ts predates it. */
+      oneWay?: number[];
+    };
+    const percentiles =
+      oneWay === undefined
+        ? ''
+        : `; one-way p10/p50/p90/p99, last half: ${oneWay.map((us) => us.toFixed(2)).join('/')} µs`;
     console.log(
-      `${root} ${process.env.SKEIN_BENCH_STEADY_MODE} ${process.env.SKEIN_BENCH_STEADY_BYTES} B: one-way ${perBlock.map((us) => us.toFixed(2)).join(' ')} µs; CPU per round trip, last half, rank 0/1: ${cpuPerTrip.map((us) => us.toFixed(1)).join('/')} µs`,
+      `${root} ${process.env.SKEIN_BENCH_STEADY_MODE} ${process.env.SKEIN_BENCH_STEADY_BYTES} B: one-way ${perBlock.map((us) => us.toFixed(2)).join(' ')} µs; CPU per round trip, last half, rank 0/1: ${cpuPerTrip.map((us) => us.toFixed(1)).join('/')} µs${percentiles}`,
     );
   }
 }
