@@ -152,8 +152,16 @@ export class ByteRing {
     const tail = this.#writeTail();
     const at = tail >= size ? tail - size : tail;
     this.#copyIn(payload, at + RECORD_HEADER_BYTES === size ? 0 : at + RECORD_HEADER_BYTES);
+    this.#commit(tail, at, length, publish);
+  }
+
+  /**
+   * Ends a write of the `length`-byte record at `at` (tail position `tail`) whose payload is in place:
+   * its header word (#seal), then the tail, unless it waits for publish().
+   */
+  #commit(tail: number, at: number, length: number, publish: boolean): void {
     let next = tail + ringRecordBytes(length);
-    if (next >= 2 * size) next -= 2 * size;
+    if (next >= 2 * this.#size) next -= 2 * this.#size;
     this.#seal(at, next, length | RECORD_MARK, publish);
     if (!publish) {
       this.#unpublished = next;
@@ -225,16 +233,7 @@ export class ByteRing {
       cells[word] = words[i]!;
       if (++word === end) word = this.#data >> 2;
     }
-    let next = tail + ringRecordBytes(length);
-    if (next >= 2 * size) next -= 2 * size;
-    this.#seal(at, next, length | RECORD_MARK, publish);
-    if (!publish) {
-      this.#unpublished = next;
-      return;
-    }
-    this.#unpublished = -1;
-    // The release point, as in write().
-    Atomics.store(cells, this.#tail, next);
+    this.#commit(tail, at, length, publish);
   }
 
   /** Where the next record goes: past the records written but not yet published, if any. */

@@ -12,6 +12,7 @@
 
 import { ANY_SOURCE, ANY_TAG, type Communicator, Status } from '../../src/mpi/index.ts';
 import { task } from '../../src/task.ts';
+import { seededRandom } from '../codec/random-values.ts';
 
 /** Messages each sender sends in phase 1. */
 export const MESSAGES = 1500;
@@ -57,18 +58,6 @@ function contentOf(source: number, seq: number, elements: number): Float64Array 
   const out = new Float64Array(elements);
   for (let i = 0; i < elements; i++) out[i] = source * 1_000_000 + seq + i / 64;
   return out;
-}
-
-/** A small deterministic generator (mulberry32), so a failure can be replayed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Rounds of phase 0: a receive or probe posted before rank 1 sends the two messages it matches. */
@@ -215,7 +204,7 @@ export const directReceive = task(import.meta, async (comm: Communicator) => {
     received++;
   };
 
-  const next = random(0x5eed);
+  const next = seededRandom(0x5eed);
   const total = MESSAGES * senders.length;
   while (received < total) {
     const open = senders.filter((s) => unreceived.get(s)!.length > 0);

@@ -521,12 +521,9 @@ export class ThreadTransport implements Transport {
   }
 
   /**
-   * Transport.takeSmall: takes the next frame from `source` when it is a small eager frame
-   * (SMALL_FRAME_MAX_BYTES) of `context`, `tag` (any tag for ANY_TAG) and `dtype` whose payload fits
-   * `into`, copying the payload into `into` (a buffer receive) or, with `into` null, into a scratch that
-   * takenPayload views until the next read (a value receive); returns its length, its tag in takenTag.
-   * Else returns NOT_TAKEN, with the ring as it was. With nothing from `source` yet it polls up to
-   * `spinMs` (the adaptive budget, as waitFor does); anything else arriving meanwhile ends the poll.
+   * Transport.takeSmall, for a small frame (SMALL_FRAME_MAX_BYTES, one record): a value's payload is
+   * copied into #inBytes, which takenPayload views. With nothing from `source` yet it polls the ring's
+   * next header word (#pollReady) within the adaptive budget, as waitFor polls the tails.
    */
   takeSmall(
     source: number,

@@ -111,8 +111,8 @@ export interface Transport {
    * `context`, `tag` (any tag for ANY_TAG) and `dtype` whose payload fits `into`: copies the payload
    * into `into`, or with `into` null (a value, dtype 0) leaves it in takenPayload until the next read,
    * and returns its length, with its tag in takenTag. Else NOT_TAKEN, the frame, if any, left for the
-   * sink; it polls for up to `spinMs` first while nothing is there. The caller asks only when that frame could match no other receive. Present where frames
-   * lie in shared memory (thread ranks).
+   * sink; it polls for up to `spinMs` first while nothing is there. The caller asks only when that
+   * frame could match no other receive. Present where frames lie in shared memory (thread ranks).
    */
   takeSmall?(
     source: number,
