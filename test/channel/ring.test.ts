@@ -237,3 +237,34 @@ test('peekReady over many laps of a small ring, filled to the last byte at times
   }
   assert.ok(full > 50, `${full} times filled to the last byte`);
 });
+
+test('a record taken by its word before its writer stored the tail leaves the ring empty to the tail until the tail comes', () => {
+  const size = 256;
+  const cells = new Int32Array(new SharedArrayBuffer(DATA_OFFSET + size));
+  const at = { head: 0, tailSeen: 1, tail: 16, headSeen: 17 };
+  const ring = new ByteRing(cells, at, DATA_OFFSET, size, true);
+  const copy = (n: number): Uint8Array => new Uint8Array(n);
+  for (let lap = 0; lap < 200; lap++) {
+    const length = 1 + (lap % 40);
+    const before = Atomics.load(cells, at.tail);
+    ring.write(Uint8Array.from({ length }, (_, i) => ((lap + i) % 255) + 1));
+    // The moment between the writer's header word and its tail store: the tail not there yet.
+    const after = Atomics.load(cells, at.tail);
+    Atomics.store(cells, at.tail, before);
+    const index = ring.peekReady();
+    if (index >= 0) {
+      ring.consume();
+      assert.equal(ring.readCopy(copy), undefined, `lap ${lap}: nothing more through the tail`);
+      assert.equal(ring.peek(copy), undefined);
+      assert.equal(ring.peekWhole(), -1);
+    } else {
+      // A record straddling the end is not in one piece: it is read through the tail once that came.
+      assert.equal(index, -2);
+      Atomics.store(cells, at.tail, after);
+      assert.equal(ring.readCopy(copy)?.length, length);
+    }
+    Atomics.store(cells, at.tail, after);
+    assert.equal(ring.readCopy(copy), undefined, `lap ${lap}: nothing more once the tail came`);
+    assert.equal(ring.peekReady(), -1);
+  }
+});
