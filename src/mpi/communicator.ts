@@ -17,7 +17,6 @@ import type { Received } from './payload.ts';
 import { pack, unpack } from './payload.ts';
 import { Request } from './request.ts';
 import { Status } from './status.ts';
-
 import { bytesOf, dtypeName, dtypeOf, isTypedArray, type TypedArray, typedFromBytes } from './typed.ts';
 import { checkWaitOptions, throwIfAborted, type WaitOptions, waitTracked } from './waiting.ts';
 
